@@ -1,0 +1,54 @@
+# Two commands do all set-up on a fresh machine:
+#   make book   create .venv, install everything, execute every chapter (quick profile), render _build/html
+#   make test   same set-up, then unit tests + nbval of every chapter + jupytext drift check + book build -W
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Installed before everything else, so that nothing pulls a different (CUDA) build of torch.
+# On a CPU-only machine this is the CPU wheel; override with e.g. TORCH_SPEC="torch==2.13.0+cu128".
+TORCH_SPEC ?= torch==2.13.0
+
+export LSL_PROFILE ?= quick
+export LSL_PROGRESS ?= 0
+export LSL_CACHE_DIR ?= $(CURDIR)/_build/lsl_cache
+export PYDEVD_DISABLE_FILE_VALIDATION = 1
+
+.PHONY: help install book test unit chapters pairs build-book sync clean
+
+help:
+	@echo "make book   - set up .venv, execute every chapter ($$LSL_PROFILE profile), render _build/html"
+	@echo "make test   - set up .venv, run unit tests, nbval every chapter once, check jupytext pairs, build the book with -W"
+	@echo "make sync   - re-pair every chapter's .ipynb with its .py twin (jupytext --sync)"
+	@echo "make clean  - remove _build (keeps .venv)"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+book: install
+	$(BIN)/jupyter-book build . --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: install
+	$(BIN)/python -m pytest -p tests.nbval_cache tests book --nbval-lax --nbval-current-env
+	$(BIN)/jupyter-book build . -W --keep-going
+
+unit: install
+	$(BIN)/python -m pytest tests
+
+chapters: install
+	$(BIN)/python -m pytest -p tests.nbval_cache book --nbval-lax --nbval-current-env
+
+sync: install
+	$(BIN)/jupytext --sync book/*.ipynb
+
+clean:
+	rm -rf _build

@@ -1,0 +1,441 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (chapter-toy-model)=
+# # The n-wedge toy model
+#
+# ```{admonition} What you will learn
+# :class: tip
+# - how Fort & Jastrzebski {cite}`fort2019large` model the low-loss set of a network as a union of
+#   high-dimensional *n-wedges*, and how one line of code computes the distance to it;
+# - why training inside a random $d$-dimensional hyperplane succeeds exactly when $d \ge D - n$;
+# - why two optima sit on different wedges, why the straight line between them climbs a wall of
+#   high loss, and how the paper's tunnel algorithm finds a way around it;
+# - why, in high dimension, every point near a wedge looks like the bottom of a round well.
+# ```
+#
+# **Prerequisites:** gradient descent, the Euclidean norm, a little linear algebra (subspaces,
+# orthogonal projections). Nothing about neural networks is needed in this chapter: that is the point
+# of a toy model.
+#
+# The cell below prepares the chapter: on Google Colab it installs `lsl`; everywhere it picks the
+# profile (`quick` on a CPU, `paper` for the papers' sizes, chosen by `LSL_PROFILE`).
+
+# %%
+import sys, subprocess
+if "google.colab" in sys.modules:  # install the book's package on a fresh Colab runtime
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import lsl
+from lsl import connect, plots, probe, report, subspace
+from lsl.report import glue
+from lsl.toy import WedgeLandscape
+from lsl.train import train
+
+P = lsl.profiles.current()
+cfg = P.chapter("toy")
+device = lsl.profiles.device()
+plots.use_style()
+print(f"profile: {P.name} ({P.description}); device: {device}")
+
+# %% [markdown]
+# ## The model
+#
+# Section 3.1 of the paper postulates that the low-loss points of a network form a union of
+# manifolds whose dimension $n$ is only a little below the full dimension $D$. In the simplest
+# version each manifold is a *wedge*: a slab that is infinitely long in $n$ directions (the *long*
+# directions) and thin in the remaining $s = D - n$ (the *short* directions). Take every choice of
+# $n$ of the $D$ coordinate axes and put one wedge along it: the wedges radiate from the origin and
+# any two of them intersect.
+#
+# The surrogate loss of Section 3.2 is the Euclidean distance to the nearest wedge. Because the
+# wedges are aligned with the axes, the nearest one keeps the $n$ largest coordinates, and
+#
+# $$
+# L_\text{toy}(\theta) = \sqrt{\textstyle\sum_{i \in S(\theta)} \theta_i^2},
+# \qquad S(\theta) = \text{the } D-n \text{ indices of the smallest } |\theta_i| .
+# $$
+#
+# `lsl.toy.WedgeLandscape(D, n)` implements it as a {ref}`landscape <api-reference>`, for one
+# point or for a batch of points at once. First a check of the claim that sorting gives the
+# distance: for a small space we can enumerate all $\binom{D}{n}$ wedges and project onto each.
+
+# %%
+toy_small = WedgeLandscape(10, 6, dtype=torch.float64)
+pts = torch.randn(200, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+brute = torch.stack([pts[:, [i for i in range(10) if i not in long]].norm(dim=1)
+                     for long in itertools.combinations(range(10), 6)]).min(0).values
+err = (toy_small.loss(pts) - brute).abs().max().item()
+print(f"{math.comb(10, 6)} wedges; largest |sorted - brute force| over 200 points: {err:.1e}")
+assert err < 1e-12
+
+# %% [markdown]
+# In three dimensions with $n = 2$ the wedges are the three coordinate planes, drawn as thin disks
+# below (the paper's Figure 1, left). Gradient descent from two random points (black) runs straight
+# to the nearest wedge, and the two optima land on different ones. The straight line between them
+# leaves the low-loss set, but a path through the wedges' intersection (red, dashed) has zero loss
+# all along: *every* pair of optima is connected.
+
+# %% tags=["remove-output"]
+toy3 = WedgeLandscape(3, 2, dtype=torch.float64)
+starts = torch.tensor([[0.55, 0.25, 0.65], [0.15, 0.8, -0.55]], dtype=torch.float64)
+run3 = train(toy3, starts, steps=200, lr=0.01, optimizer="sgd", snapshot_every=1)
+paths = torch.cat([starts[None], run3.snapshots]).transpose(0, 1)   # [2 runs, T, 3]
+a3, b3 = run3.theta
+path3 = toy3.connector(a3, b3)
+assert toy3.loss(connect.polyline(path3, 20)[1]).max() < 1e-12     # the connector has zero loss
+
+fig = plt.figure(figsize=(5, 5))
+ax = fig.add_subplot(projection="3d")
+plots.wedges_3d(ax, paths=paths.numpy(), connector=path3.numpy())
+ax.plot(*torch.stack([a3, b3]).T.numpy(), color=plots.PALETTE["lime"], lw=2)
+ax.view_init(elev=22, azim=35)
+report.figure("fig-toy-wedges", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-toy-wedges
+# :name: fig-toy-wedges
+#
+# The toy model in $D = 3$ with $n = 2$: three 2-wedges (disks), two gradient-descent paths (black)
+# ending on different wedges, the straight line between the optima (lime) leaving the wedges, and a
+# zero-loss connector through their intersection (red, dashed). Compare the paper's Figure 1, left.
+# ```
+#
+# ## Training in random hyperplanes
+#
+# Li et al. {cite}`li2018measuring` and Fort & Scherlis {cite}`fort2019goldilocks` constrain training
+# to a random affine hyperplane $\theta = \theta_0 + M\phi$, with $M$ a $D\times d$ matrix of random
+# orthonormal directions, and optimise only $\phi \in \mathbb{R}^d$. On real networks this works once
+# $d$ exceeds a small *intrinsic dimension*. Section 3.3 of the paper repeats the experiment on the
+# toy model and relates the threshold to the wedges: a $d$-dimensional affine plane meets an
+# $n$-dimensional subspace of $\mathbb{R}^D$ (generically) if and only if $d + n \ge D$, so
+#
+# $$ d_\text{lim} = D - n , $$
+#
+# the number of short directions. Below it the loss inside the plane has a strictly positive
+# minimum; at and above it, zero. We train `n_planes` independent planes at once for every $d$
+# (the planes' points form one batch) and record the final loss relative to the starting loss.
+
+# %%
+def dims_for(D, n):
+    """Hyperplane dimensions to try: a coarse grid plus every d within 3 of d_lim = D - n."""
+    s = D - n
+    coarse = {max(1, round(s * f)) for f in (0.1, 0.25, 0.5, 0.75, 1.5, 2.0)}
+    return sorted(coarse | set(range(max(1, s - 3), min(D, s + 3) + 1)))
+
+sweeps = {}
+for D, n in cfg.pairs:
+    toy = WedgeLandscape(D, n, device=device)
+    theta0 = torch.randn(D, generator=torch.Generator().manual_seed(D + n)).to(device)
+    sweeps[D, n] = subspace.dimension_sweep(toy, theta0, dims_for(D, n), n_planes=cfg.n_planes,
+                                            steps=cfg.plane_steps, lr=cfg.plane_lr, tol=cfg.success_tol, seed=1)
+
+# %% tags=["remove-output"]
+fig, axes = plots.figure(ncols=2, width=4.6)
+for (D, n), sw in sweeps.items():
+    x = sw.d.float() / (D - n)
+    line, = axes[0].plot(x, sw.rel_loss.median(1).values.log10(), "o-", ms=3, label=f"D={D}, n={n}")
+    axes[0].scatter(x.repeat_interleave(sw.rel_loss.shape[1]), sw.rel_loss.flatten().log10(),
+                    s=6, alpha=0.35, color=line.get_color())
+    axes[1].plot(x, sw.success_fraction, "o-", ms=3, label=f"D={D}, n={n}")
+for ax in axes:
+    ax.axvline(1.0, color="k", lw=0.8, ls="--")
+    ax.set_xlabel("hyperplane dimension $d / (D-n)$")
+axes[0].axhline(math.log10(cfg.success_tol), color="grey", lw=0.8)
+axes[0].set_ylabel("log$_{10}$ final / initial loss")
+axes[1].set_ylabel("fraction of planes that succeed")
+axes[1].legend()
+report.figure("fig-toy-hyperplanes", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-toy-hyperplanes
+# :name: fig-toy-hyperplanes
+#
+# Left: final loss relative to the start after training inside random hyperplanes of dimension
+# $d$ (dots: single planes; line: median), against $d$ in units of $D - n$. Right: the fraction
+# of planes whose relative loss falls below the tolerance (grey line on the left).
+# ```
+#
+# The outcome is a cliff, not a slope: below $d_\text{lim}$ the planes stall at a relative loss
+# between roughly $10^{-3}$ and $1$; at $d_\text{lim}$ it drops by more than three orders of
+# magnitude to the floor of float32 optimisation. The tolerance sits in that gap, so the measured
+# threshold does not depend on its exact value. The assertions below encode the paper's claim: the
+# measured threshold equals $D - n$ for every pair, and the random draw of the plane does not matter
+# (away from the edge, all planes fail or all succeed).
+
+# %%
+for (D, n), sw in sweeps.items():
+    s, d_star = D - n, sw.threshold(0.5)
+    below, above = sw.d < s, sw.d >= s + 2
+    gap = sw.rel_loss[below].min() / sw.rel_loss[above].max()
+    print(f"D={D:4d} n={n:4d}: d_lim = D-n = {s:3d}, measured threshold {d_star}; "
+          f"success below d_lim {sw.success_fraction[below].max():.2f}, "
+          f"at d_lim {sw.success_fraction[sw.d == s].item():.2f}, "
+          f"from d_lim+2 on {sw.success_fraction[above].min():.2f}; gap {gap:.1e}")
+    assert d_star == s, "the hyperplane threshold should sit at d_lim = D - n"
+    assert sw.success_fraction[below].max() == 0.0, "no plane below d_lim reaches the wedges"
+    assert sw.success_fraction[above].min() == 1.0, "every plane above d_lim reaches them"
+    assert gap > 100, "the outcome should be a cliff: worst success far below best failure"
+    glue(f"toy_dstar_{D}_{n}", d_star)
+    glue(f"toy_gap_{D}_{n}", float(gap), 2)
+
+# %% [markdown]
+# ## Two optima, a wall, and a tunnel
+#
+# Now the large-scale structure. We optimise two random initialisations in a larger space until
+# convergence. They land on different wedges (they share only some of their long axes), and the
+# straight line between them leaves the low-loss set: in the middle it is far from every wedge.
+
+# %%
+toy = WedgeLandscape(cfg.D_tunnel, cfg.n_tunnel, device=device)
+inits = torch.randn(2, toy.D, generator=torch.Generator().manual_seed(0)).to(device)
+theta_a, theta_b = train(toy, inits, steps=cfg.opt_steps, lr=0.05, schedule="cosine").theta
+shared = np.intersect1d(toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()).size
+print(f"D={toy.D}, n={toy.n}: optima losses {toy.loss(theta_a):.1e}, {toy.loss(theta_b):.1e}; "
+      f"they share {shared} of their {toy.n} long axes")
+assert shared < toy.n, "the two optima should lie on different wedges"
+
+# %% [markdown]
+# The tunnel algorithm of Section 4.2: divide the straight line into segments; at each division
+# point put up the $(D-1)$-dimensional hyperplane normal to the line and minimise the loss inside it,
+# starting on the line; connect the optimised points. `lsl.connect.build_tunnel` optimises all
+# division points as one batch and returns the path with its diagnostics.
+
+# %%
+tun = connect.build_tunnel(toy, theta_a, theta_b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=0.01)
+vertex_loss = toy.loss(tun.points).max().item()
+print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.tunnel_barrier:.3f}; "
+      f"largest loss at a tunnel vertex {vertex_loss:.1e}")
+
+# %%
+h = (cfg.tunnel_points - 2) // 2                       # interior points in each half
+cos = tun.cosines().cpu()
+off = ~torch.eye(h, dtype=torch.bool)
+within = 0.5 * (cos[:h, :h][off].mean() + cos[-h:, -h:][off].mean()).item()
+across = cos[:h, -h:].mean().item()
+long_a, long_b = toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()
+share_a = torch.tensor([torch.isin(toy.long_indices(p).cpu(), long_a).float().mean() for p in tun.points])
+share_b = torch.tensor([torch.isin(toy.long_indices(p).cpu(), long_b).float().mean() for p in tun.points])
+print(f"mean cosine between deviations: within a half {within:.2f}, across halves {across:.2f}")
+
+# %% tags=["remove-output"]
+fig, axes = plots.figure(ncols=3, width=3.9)
+axes[0].plot(tun.s.cpu(), tun.line_loss.cpu(), color=plots.PALETTE["lime"], label="straight line")
+axes[0].plot(tun.s.cpu(), tun.tunnel_loss.cpu(), color=plots.PALETTE["aqua"], label="tunnel")
+axes[0].plot(tun.t.cpu(), toy.loss(tun.points).cpu(), "o", ms=3, color=plots.PALETTE["aqua"])
+axes[0].set(xlabel="position along the path", ylabel="toy loss (distance to the nearest wedge)")
+axes[0].legend()
+plots.cosine_matrix(axes[1], cos.numpy(), tun.t[1:-1].cpu().numpy(), title="cosines of deviations")
+axes[1].set(xlabel="t", ylabel="t")
+axes[2].plot(tun.t.cpu(), share_a, "o-", ms=3, label="long axes shared with $\\theta_a$")
+axes[2].plot(tun.t.cpu(), share_b, "o-", ms=3, label="long axes shared with $\\theta_b$")
+axes[2].set(xlabel="t", ylabel="fraction of long axes")
+axes[2].legend()
+report.figure("fig-toy-tunnel", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-toy-tunnel
+# :name: fig-toy-tunnel
+#
+# Left: the loss along the straight line between two optima (lime) and along the tunnel (aqua; dots
+# are the optimised vertices). Middle: cosines between the deviations of tunnel vertices from the
+# straight line (the paper's Figure 3, middle). Right: which wedge each vertex sits on, measured as
+# the fraction of its long axes shared with each endpoint's wedge, the toy analogue of the paper's
+# Figure 3, right (predicted labels along the tunnel).
+# ```
+#
+# The vertices themselves reach zero loss, and the deviations from the line behave as the model
+# predicts: vertices in the first half move in similar directions (towards $\theta_a$'s wedge),
+# vertices in the second half in similar directions among themselves, and the two groups are nearly
+# orthogonal. The right panel shows why: along the tunnel the vertices hand over from
+# $\theta_a$'s wedge to $\theta_b$'s, the switch happening around the middle.
+#
+# One thing does **not** come out as cleanly as the paper's description suggests: the straight
+# segments *between* neighbouring vertices still cross some loss. Each vertex relaxes onto its own
+# nearest wedge, neighbouring vertices sit on wedges that differ in a few axes, and a straight
+# segment between two different wedges cuts the corner. The barrier falls as the line is divided
+# more finely, but slowly:
+
+# %%
+barriers = {}
+for K in cfg.tunnel_sizes:
+    barriers[K] = connect.build_tunnel(toy, theta_a, theta_b, n_points=K, steps=cfg.tunnel_steps, lr=0.01).tunnel_barrier
+    print(f"{K:3d} vertices: tunnel barrier {barriers[K]:.3f} ({barriers[K] / tun.line_barrier:.0%} of the line's)")
+
+# %% [markdown]
+# The assertions encode the claims of Sections 3.1 and 3.3 in numbers: a high wall on the line,
+# vertices at (numerically) zero loss, a tunnel whose highest point is well below the wall and
+# falls with finer division, deviations aligned within each half and nearly orthogonal across,
+# and a hand-over from one wedge to the other in the middle.
+
+# %%
+assert tun.line_barrier > 1e3 * max(toy.loss(theta_a).item(), toy.loss(theta_b).item()), "a high wall on the line"
+assert vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges"
+assert tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line"
+ks = sorted(barriers)
+assert all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers"
+assert within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves"
+assert share_a[0] == 1 and share_b[-1] == 1 and share_a[h] > share_b[h] - 0.1 and share_b[-h - 1] > share_a[-h - 1] - 0.1
+mid = int((share_a - share_b).abs().argmin())
+assert abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle"
+
+glue("toy_line_barrier", tun.line_barrier)
+glue("toy_tunnel_barrier", tun.tunnel_barrier)
+glue("toy_tunnel_ratio", 100 * tun.tunnel_barrier / tun.line_barrier, 2)
+glue("toy_within", within, 2)
+glue("toy_across", across, 2)
+glue("toy_shared", shared)
+for K, b in barriers.items():
+    glue(f"toy_barrier_K{K}", b)
+
+# %% [markdown]
+# ## Living on a wedge, probing randomly, seeing a hole
+#
+# The last experiment of Section 3.3. Stand at a point $\theta_0$ a short distance from a wedge,
+# with loss $L_0$, and look along random unit directions $\hat v$: how does $L(\theta_0 + a\hat v)$
+# grow with $a$? A random direction in $\mathbb{R}^D$ puts a fraction close to $(D-n)/D$ of its
+# squared length into the $D - n$ short directions, whatever the direction, so
+#
+# $$ L(\theta_0 + a \hat v) \approx \sqrt{L_0^2 + a^2 \, (D-n)/D} $$
+#
+# for *every* random $\hat v$: the wedge, which is flat in $n$ directions, looks like the bottom of
+# a round well. `lsl.probe.radial_profile` evaluates all directions and radii in one batch.
+
+# %%
+toy_p = WedgeLandscape(cfg.D_probe, cfg.n_probe, device=device)
+g = torch.Generator().manual_seed(1)
+theta_p = toy_p.project(torch.randn(toy_p.D, generator=g).to(device)) + cfg.probe_offset * torch.randn(toy_p.D, generator=g).to(device)
+radii = torch.linspace(0, 3, cfg.n_radii)
+prof = probe.radial_profile(toy_p, theta_p, radii, n_directions=cfg.n_directions, seed=2)
+predicted = (prof.base_loss ** 2 + radii ** 2 * toy_p.s / toy_p.D).sqrt()
+spread = prof.spread().max().item()
+mismatch = (prof.losses.mean(0) / predicted - 1).abs().max().item()
+print(f"L0 = {prof.base_loss:.3f}; largest spread over {cfg.n_directions} directions {spread:.3f}; "
+      f"largest deviation of the mean from the prediction {mismatch:.2%}")
+
+# %% tags=["remove-output"]
+fig, ax = plots.figure()
+ax.plot(radii, prof.losses[:50].T, color=plots.PALETTE["sky"], lw=0.5, alpha=0.5)
+ax.plot(radii, predicted, color="k", ls="--", label="$\\sqrt{L_0^2 + a^2 (D-n)/D}$")
+ax.plot(radii, prof.losses.mean(0), color=plots.PALETTE["red"], label="mean over directions")
+ax.set(xlabel="distance $a$ along a random unit direction", ylabel="toy loss")
+ax.legend()
+report.figure("fig-toy-probe", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-toy-probe
+# :name: fig-toy-probe
+#
+# The loss along 50 random directions from a point near a wedge (blue), their mean (red) and the
+# high-dimensional prediction (dashed).
+# ```
+
+# %%
+assert spread < 0.05, "every random direction sees nearly the same curve"
+assert mismatch < 0.02, "and that curve is the isotropic prediction"
+glue("toy_probe_spread", 100 * spread, 2)
+glue("toy_probe_mismatch", 100 * mismatch, 2)
+glue("toy_probe_D", toy_p.D)
+glue("toy_probe_n", toy_p.n)
+
+# %% [markdown]
+# ## What we found
+#
+# - **Random hyperplanes.** Training inside random hyperplanes reaches the wedges exactly when
+#   $d \ge D - n$: the measured threshold was {glue:text}`toy_dstar_60_40` for $(D, n) = (60, 40)$
+#   and {glue:text}`toy_dstar_120_60` for $(120, 60)$ in the `quick` profile, and the worst
+#   successful plane ended more than {glue:text}`toy_gap_60_40` and {glue:text}`toy_gap_120_60` times
+#   lower than the best failing one. Which random plane is drawn does not matter away from the edge.
+# - **Tunnels.** Two optima sharing only {glue:text}`toy_shared` long axes are separated by a wall of
+#   height {glue:text}`toy_line_barrier` on the straight line. The paper's tunnel algorithm brings the
+#   highest point of the path down to {glue:text}`toy_tunnel_barrier`
+#   ({glue:text}`toy_tunnel_ratio`% of the wall), with every vertex at zero loss. The deviations from
+#   the line have mean cosine {glue:text}`toy_within` within a half and {glue:text}`toy_across`
+#   across halves, and the vertices hand over from one wedge to the other in the middle.
+# - **Where we differ from the paper.** The paper calls the toy tunnel low-loss without numbers. We
+#   find a residual barrier on the straight segments between vertices that falls only slowly with the
+#   number of vertices (11: {glue:text}`toy_barrier_K11`, 21: {glue:text}`toy_barrier_K21`,
+#   41: {glue:text}`toy_barrier_K41`), because each vertex relaxes onto its own nearest wedge. An
+#   exactly zero-loss connector exists (through the wedges' intersection, as in the figure at the
+#   top), but the hyperplane algorithm does not find it. The cosines are also a band rather than two
+#   crisp blocks: neighbouring vertices are the most aligned.
+# - **Probing randomly.** In $D$ = {glue:text}`toy_probe_D` with $n$ = {glue:text}`toy_probe_n`, the
+#   loss along 200 random directions varies by at most {glue:text}`toy_probe_spread`% between
+#   directions and follows $\sqrt{L_0^2 + a^2 (D-n)/D}$ to within {glue:text}`toy_probe_mismatch`%.
+#
+# The same functions (`lsl.subspace.dimension_sweep`, `lsl.connect.build_tunnel`,
+# `lsl.probe.radial_profile`) take a network's landscape instead of the toy one; the later chapters
+# call them on real networks.
+#
+# ## Exercises
+#
+# 1. *Predict, then run.* Halve $n$ at fixed $D$ in the hyperplane experiment. Where does the cliff
+#    move, and does its height change?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The threshold moves to the new $D - n$, twice as far out; the cliff stays a cliff because below
+#    the threshold the plane misses every wedge by a finite distance and above it hits one exactly.
+#    ```
+#
+# 2. *Conceptual.* Why does the toy model's hyperplane threshold not depend on the radius
+#    $\lVert\theta_0\rVert$ of the plane's offset, while for real networks it does
+#    (the Goldilocks zone)? Hint: the toy loss is positively homogeneous of degree one.
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    $L_\text{toy}(c\,\theta) = c\,L_\text{toy}(\theta)$ for $c > 0$, so scaling the offset scales the
+#    whole problem: the relative loss reached is the same. Real networks have a loss whose curvature
+#    changes with the radius, so planes at too small or too large radii behave differently.
+#    ```
+#
+# 3. *Change this.* Build the tunnel with `connect.build_tunnel(..., n_points=3)`: a single optimised
+#    midpoint, as the paper does on the toy model. Compare its barrier to the straight line's and to
+#    the 21-vertex tunnel.
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The midpoint itself reaches zero loss, but the two long segments from the optima to it cut
+#    across wedges: the barrier is lower than the line's but higher than with 21 vertices.
+#    ```
+#
+# 4. *Conceptual.* In the radial-probe experiment, what happens to the spread between directions as
+#    $D$ grows at a fixed ratio $n/D$? Derive the scaling.
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The squared length of $\hat v$ in the short directions is a ratio of chi-square variables with
+#    mean $(D-n)/D$ and relative standard deviation about $\sqrt{2n/(D(D-n))}$, so the spread falls
+#    like $1/\sqrt{D}$.
+#    ```
+#
+# 5. *Going further.* Write the explicit zero-loss connector of the 3-D figure for two points in
+#    general $D$ (see `WedgeLandscape.connector`) and check it with `connect.path_losses`. How many
+#    long axes must the two wedges share for it to pass away from the origin?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The connector keeps the coordinates that are long in both wedges; it passes through the origin
+#    only if they share none. Two random $n$-subsets of $D$ axes share about $n^2/D$ of them, which is
+#    positive as soon as $2n > D$.
+#    ```

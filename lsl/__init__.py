@@ -1,0 +1,24 @@
+"""lsl: the computations behind the executable textbook on loss-landscape structure.
+
+The central object is a :class:`~lsl.landscape.Landscape`: a scalar loss over a
+flat parameter vector, implemented by the toy n-wedge model
+(:class:`~lsl.toy.WedgeLandscape`) and by networks with data
+(:class:`~lsl.landscape.NetworkLandscape`). Every experiment is a function of
+a landscape, so it runs unchanged on both.
+
+Modules: :mod:`~lsl.landscape`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
+:mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.connect`,
+:mod:`~lsl.probe`, :mod:`~lsl.profiles`, :mod:`~lsl.cache`, :mod:`~lsl.plots`,
+:mod:`~lsl.report`.
+"""
+
+from . import cache, connect, data, landscape, nets, probe, profiles, report, subspace, toy, train
+from .landscape import FlatView, Landscape, NetworkLandscape
+from .toy import WedgeLandscape
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
+    "cache", "connect", "data", "landscape", "nets", "probe", "profiles", "report", "subspace", "toy", "train",
+]

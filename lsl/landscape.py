@@ -1,0 +1,358 @@
+"""The landscape abstraction: a scalar loss over a flat parameter vector.
+
+Every experiment in the book is a function of a :class:`Landscape`. Two kinds
+exist: the toy n-wedge model (:class:`lsl.toy.WedgeLandscape`) and a network
+plus data (:class:`NetworkLandscape`). Both take a flat parameter vector
+``theta`` of dimension ``D``; ``loss`` also takes a batch ``[B, D]`` of points
+and evaluates all of them in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+import torch
+from torch import nn
+from torch.func import functional_call, grad, jvp, vmap
+
+__all__ = ["Landscape", "FlatView", "NetworkLandscape"]
+
+
+class Landscape:
+    """A differentiable scalar loss over a flat parameter vector of dimension ``D``.
+
+    Subclasses implement :meth:`_loss_batch` (a ``[B, D]`` batch in, ``[B]`` out).
+    The base class provides shape checking, :meth:`loss` for one point or a
+    batch, :meth:`grad` and Hessian-vector products :meth:`hvp`.
+
+    Attributes:
+        D: number of parameters.
+        device: where the landscape's tensors live.
+        dtype: floating-point type of the parameters.
+    """
+
+    D: int
+    device: torch.device
+    dtype: torch.dtype
+    #: Number of training examples, or ``None`` for a deterministic landscape
+    #: with no data (the toy model). Trainers use it to draw minibatches.
+    n_train: int | None = None
+
+    # -- to implement -------------------------------------------------------
+    def _loss_batch(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- public API ---------------------------------------------------------
+    def check_theta(self, theta: torch.Tensor, name: str = "theta") -> torch.Tensor:
+        """Validate a point ``[D]`` or a batch ``[B, D]`` and return it on this landscape's device.
+
+        Raises:
+            TypeError: if ``theta`` is not a tensor.
+            ValueError: if its last dimension is not ``D`` or it has more than 2 dimensions.
+        """
+        if not isinstance(theta, torch.Tensor):
+            raise TypeError(
+                f"{name} must be a torch.Tensor of shape [D] or [B, D] with D={self.D}, "
+                f"got {type(theta).__name__}"
+            )
+        if theta.dim() not in (1, 2) or theta.shape[-1] != self.D:
+            raise ValueError(
+                f"{name} must have shape [D] or [B, D] with D={self.D}; got shape "
+                f"{tuple(theta.shape)}. Flatten parameters with FlatView.flatten, "
+                f"and stack several points along the first dimension."
+            )
+        if not theta.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {theta.dtype}")
+        return theta.to(device=self.device, dtype=self.dtype)
+
+    def loss(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The loss at one point (``[D]`` -> scalar) or at a batch (``[B, D]`` -> ``[B]``).
+
+        The batch is evaluated in one vectorised call, never a Python loop.
+        Differentiable with respect to ``theta``.
+        """
+        theta = self.check_theta(theta)
+        if theta.dim() == 1:
+            return self._loss_batch(theta.unsqueeze(0), **kwargs)[0]
+        return self._loss_batch(theta, **kwargs)
+
+    def grad(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
+        """Gradient of the loss, same shape as ``theta`` (``[D]`` or ``[B, D]``)."""
+        theta = self.check_theta(theta).detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self.loss(theta, **kwargs).sum(), theta)
+        return g
+
+    def hvp(self, theta: torch.Tensor, v: torch.Tensor, **kwargs) -> torch.Tensor:
+        """Hessian-vector product ``H(theta) @ v`` for one point ``theta`` ``[D]``.
+
+        ``v`` is ``[D]`` or a batch of vectors ``[K, D]`` (returns ``[K, D]``).
+        The default uses double back-propagation; subclasses may override it
+        with forward-over-reverse differentiation.
+        """
+        theta = self.check_theta(theta, "theta")
+        if theta.dim() != 1:
+            raise ValueError("hvp takes a single point theta of shape [D]; loop or vmap over points")
+        v = self.check_theta(v, "v")
+        theta = theta.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(self.loss(theta, **kwargs), theta, create_graph=True)
+            if v.dim() == 1:
+                (hv,) = torch.autograd.grad(g, theta, grad_outputs=v)
+                return hv
+            rows = [torch.autograd.grad(g, theta, grad_outputs=vi, retain_graph=True)[0] for vi in v]
+        return torch.stack(rows)
+
+    def hessian(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The exact ``[D, D]`` Hessian (small ``D`` only: it costs ``D`` HVPs)."""
+        if self.D > 20_000:
+            raise ValueError(f"the exact Hessian of D={self.D} parameters is too large; use hvp")
+        eye = torch.eye(self.D, device=self.device, dtype=self.dtype)
+        return self.hvp(theta, eye, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(D={self.D}, device={self.device}, dtype={self.dtype})"
+
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+
+
+class FlatView:
+    """Cheap views between a flat parameter vector and named per-layer tensors.
+
+    ``FlatView.from_module(model)`` records the names and shapes of a module's
+    trainable parameters. :meth:`unflatten` returns views (no copies) into a
+    flat ``[D]`` or ``[B, D]`` tensor; :meth:`flatten` concatenates a mapping of
+    tensors back into one vector. ``unflatten(flatten(p)) == p``.
+    """
+
+    def __init__(self, names: Iterable[str], shapes: Iterable[Iterable[int]]):
+        slots, start = [], 0
+        for name, shape in zip(names, shapes):
+            shape = tuple(int(s) for s in shape)
+            size = math.prod(shape)
+            slots.append(_Slot(name, shape, start, start + size))
+            start += size
+        self.slots: tuple[_Slot, ...] = tuple(slots)
+        self.D: int = start
+
+    @classmethod
+    def from_module(cls, model: nn.Module) -> "FlatView":
+        """The view of a module's parameters that require gradients, in registration order."""
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if not named:
+            raise ValueError("the model has no trainable parameters")
+        return cls([n for n, _ in named], [p.shape for _, p in named])
+
+    @property
+    def names(self) -> list[str]:
+        """Parameter names in flat order."""
+        return [s.name for s in self.slots]
+
+    def flatten(self, params: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Concatenate named tensors into one flat vector ``[D]``."""
+        missing = [s.name for s in self.slots if s.name not in params]
+        if missing:
+            raise KeyError(f"parameters missing from the mapping: {missing}")
+        return torch.cat([params[s.name].reshape(-1) for s in self.slots])
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Named views of a flat ``[D]`` (or ``[B, D]``) tensor, shaped like the parameters."""
+        if theta.shape[-1] != self.D:
+            raise ValueError(f"expected a last dimension of D={self.D}, got shape {tuple(theta.shape)}")
+        lead = tuple(theta.shape[:-1])
+        return {s.name: theta[..., s.start : s.stop].view(*lead, *s.shape) for s in self.slots}
+
+    def block(self, name: str) -> slice:
+        """The slice of the flat vector that holds parameter ``name``."""
+        for s in self.slots:
+            if s.name == name:
+                return slice(s.start, s.stop)
+        raise KeyError(f"no parameter named {name!r}; known: {self.names}")
+
+
+def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return nn.functional.cross_entropy(logits, y)
+
+
+_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "cross_entropy": _cross_entropy,
+    "mse": lambda logits, y: nn.functional.mse_loss(
+        logits, nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
+    ),
+}
+
+
+class NetworkLandscape(Landscape):
+    """The training loss of a network on a data set, as a function of its flat parameters.
+
+    The ``nn.Module`` only *describes* the architecture: evaluations go through
+    ``torch.func.functional_call`` with parameters taken from a flat vector,
+    so the module itself is never mutated. A batch of parameter vectors
+    ``[B, D]`` is evaluated with ``torch.func.vmap`` in one call.
+
+    Args:
+        model: the architecture; its current parameters become :attr:`theta0`.
+        x, y: training inputs and integer class labels (kept on the device).
+        loss: ``"cross_entropy"`` (default), ``"mse"`` (on one-hot targets) or a
+            callable ``(logits, y) -> scalar``.
+        x_test, y_test: an optional held-out split for :meth:`accuracy`.
+        device, dtype: where and in which precision to evaluate (default: the
+            model's first parameter's device and dtype).
+        chunk_size: evaluate batched points in chunks of this many (bounds memory).
+
+    Evaluation mode: the loss is evaluated with the model in ``eval`` mode
+    (dropout off, batch norm using its stored running statistics), so it is a
+    deterministic function of ``theta``. Pass ``train=True`` to :meth:`loss` to
+    switch dropout on, as a trainer does.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "cross_entropy",
+        x_test: torch.Tensor | None = None,
+        y_test: torch.Tensor | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        chunk_size: int | None = None,
+    ):
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise TypeError("x and y must be tensors (inputs and integer labels)")
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}")
+        if (x_test is None) != (y_test is None):
+            raise ValueError("give both x_test and y_test, or neither")
+        first = next(model.parameters())
+        self.device = torch.device(device) if device is not None else first.device
+        self.dtype = dtype or first.dtype
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        self.view = FlatView.from_module(self.model)
+        self.D = self.view.D
+        params = dict(self.model.named_parameters())
+        self.theta0: torch.Tensor = self.view.flatten({k: v.detach() for k, v in params.items()}).clone()
+        self.buffers = {k: b.detach() for k, b in self.model.named_buffers()}
+        self.x = x.to(self.device, dtype=self.dtype if x.is_floating_point() else x.dtype)
+        self.y = y.to(self.device).long()
+        self.x_test = None if x_test is None else x_test.to(self.device, dtype=self.x.dtype)
+        self.y_test = None if y_test is None else y_test.to(self.device).long()
+        self.n_train = int(x.shape[0])
+        if isinstance(loss, str):
+            if loss not in _LOSSES:
+                raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)} or pass a callable")
+            self._criterion = _LOSSES[loss]
+        else:
+            self._criterion = loss
+        self.chunk_size = chunk_size
+        self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
+
+    # -- functional core ------------------------------------------------------
+    def _forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        params = self.view.unflatten(theta)
+        return functional_call(self.model, (params, self.buffers), (x,))
+
+    def _single_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self._criterion(self._forward(theta, x), y)
+
+    def _data(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
+        if idx is None:
+            return self.x, self.y
+        return self.x[idx], self.y[idx]
+
+    def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
+        x, y = self._data(idx)
+        self.model.train(train)
+        try:
+            randomness = "different" if (train and self._has_dropout) else "error"
+            f = vmap(self._single_loss, in_dims=(0, None, None), randomness=randomness, chunk_size=self.chunk_size)
+            return f(theta, x, y)
+        finally:
+            self.model.eval()
+
+    # -- derivatives ----------------------------------------------------------
+    def grad(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
+        """Gradient of the (mini-batch, if ``idx`` is given) loss; ``[D]`` or ``[B, D]``."""
+        theta = self.check_theta(theta)
+        x, y = self._data(idx)
+        self.model.train(train)
+        try:
+            g = grad(self._single_loss)
+            if theta.dim() == 1:
+                return g(theta, x, y)
+            randomness = "different" if (train and self._has_dropout) else "error"
+            return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=self.chunk_size)(theta, x, y)
+        finally:
+            self.model.eval()
+
+    def hvp(self, theta: torch.Tensor, v: torch.Tensor, *, idx=None) -> torch.Tensor:
+        """Hessian-vector product by forward-over-reverse differentiation (``torch.func.jvp`` of ``grad``).
+
+        ``theta`` is one point ``[D]``; ``v`` is ``[D]`` or ``[K, D]`` (vectorised over the K vectors).
+        """
+        theta = self.check_theta(theta)
+        if theta.dim() != 1:
+            raise ValueError("hvp takes a single point theta of shape [D]")
+        v = self.check_theta(v, "v")
+        x, y = self._data(idx)
+        g = grad(lambda t: self._single_loss(t, x, y))
+
+        def one(vec):
+            return jvp(g, (theta,), (vec,))[1]
+
+        if v.dim() == 1:
+            return one(v)
+        return vmap(one, chunk_size=self.chunk_size)(v)
+
+    # -- predictions ----------------------------------------------------------
+    def logits(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Network outputs at ``theta`` (``[D]`` -> ``[N, C]``; ``[B, D]`` -> ``[B, N, C]``), eval mode.
+
+        ``x`` defaults to the training inputs.
+        """
+        theta = self.check_theta(theta)
+        x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
+        if theta.dim() == 1:
+            return self._forward(theta, x)
+        return vmap(self._forward, in_dims=(0, None), chunk_size=self.chunk_size)(theta, x)
+
+    def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and labels of ``"train"`` or ``"test"``."""
+        if split == "train":
+            return self.x, self.y
+        if split == "test":
+            if self.x_test is None:
+                raise ValueError("this landscape has no test split: pass x_test and y_test")
+            return self.x_test, self.y_test
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+    def predict(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
+        """Predicted class labels on a split (``[N]``, or ``[B, N]`` for a batch of points)."""
+        x, _ = self.split(split)
+        with torch.no_grad():
+            return self.logits(theta, x).argmax(-1)
+
+    def accuracy(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
+        """Classification accuracy on a split (scalar, or ``[B]`` for a batch of points)."""
+        _, y = self.split(split)
+        return (self.predict(theta, split) == y).to(self.dtype).mean(-1)
+
+    def eval_loss(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
+        """The loss on a split without gradients (scalar or ``[B]``)."""
+        x, y = self.split(split)
+        with torch.no_grad():
+            out = self.logits(theta, x)
+            if out.dim() == 2:
+                return self._criterion(out, y)
+            return vmap(self._criterion, in_dims=(0, None))(out, y)

@@ -1,0 +1,164 @@
+"""Architectures used in the book.
+
+Modules here only *describe* networks: experiments take their parameters as a
+flat vector (see :class:`lsl.landscape.NetworkLandscape`). :func:`make` builds
+one with a seeded initialisation without touching the global random state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "make", "ARCHITECTURES"]
+
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
+
+
+def _activation(name: str) -> type[nn.Module]:
+    try:
+        return _ACTIVATIONS[name.lower()]
+    except (KeyError, AttributeError):
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}") from None
+
+
+class MLP(nn.Sequential):
+    """A fully connected network: ``depth`` hidden layers of ``width`` units.
+
+    Args:
+        in_features: input size (inputs of any shape are flattened).
+        n_classes: number of outputs.
+        width: hidden units per layer.
+        depth: number of hidden layers (0 gives a linear classifier).
+        activation: ``"relu"``, ``"tanh"``, ``"gelu"`` or ``"sigmoid"``.
+        dropout: dropout probability after each hidden activation.
+    """
+
+    def __init__(self, in_features: int, n_classes: int, width: int = 100, depth: int = 2,
+                 activation: str = "relu", dropout: float = 0.0):
+        if width < 1 or depth < 0 or in_features < 1 or n_classes < 1:
+            raise ValueError(f"need in_features, n_classes, width >= 1 and depth >= 0; got {in_features}, {n_classes}, {width}, {depth}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        act = _activation(activation)
+        layers: list[nn.Module] = [nn.Flatten()]
+        fan_in = in_features
+        for _ in range(depth):
+            layers += [nn.Linear(fan_in, width), act()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            fan_in = width
+        layers.append(nn.Linear(fan_in, n_classes))
+        super().__init__(*layers)
+
+
+class SimpleCNN(nn.Module):
+    """The paper's SimpleCNN: 3x3 convolutions, each followed by 2x2 max-pooling, 16-32-32 channels, tanh.
+
+    A final linear layer maps the flattened features to the classes.
+
+    Args:
+        in_channels: image channels (1 for MNIST, 3 for CIFAR).
+        n_classes: number of outputs.
+        image_size: height (= width) of the input images.
+        channels: channels of the convolutional layers.
+        activation: non-linearity (the paper uses tanh).
+        dropout: dropout probability before the final layer.
+    """
+
+    def __init__(self, in_channels: int = 3, n_classes: int = 10, image_size: int = 32,
+                 channels: Sequence[int] = (16, 32, 32), activation: str = "tanh", dropout: float = 0.0):
+        super().__init__()
+        act = _activation(activation)
+        layers: list[nn.Module] = []
+        c, size = in_channels, image_size
+        for out in channels:
+            layers += [nn.Conv2d(c, out, 3, padding=1), act(), nn.MaxPool2d(2)]
+            c, size = out, size // 2
+        if size < 1:
+            raise ValueError(f"image_size={image_size} is too small for {len(channels)} poolings")
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+                                  nn.Linear(c * size * size, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of images ``[N, C, H, W]``."""
+        return self.head(self.features(x))
+
+
+class SimpleCNN1d(nn.Module):
+    """The 1-D analogue of SimpleCNN for signals such as mnist1d (inputs ``[N, L]`` or ``[N, C, L]``).
+
+    Args:
+        length: signal length (40 for mnist1d).
+        n_classes: number of outputs.
+        in_channels: input channels (1 for mnist1d).
+        channels: channels of the convolutional layers (kernel 3, then max-pooling by 2).
+        activation: non-linearity (tanh, as in the paper's CNN).
+        dropout: dropout probability before the final layer.
+    """
+
+    def __init__(self, length: int = 40, n_classes: int = 10, in_channels: int = 1,
+                 channels: Sequence[int] = (16, 32, 32), activation: str = "tanh", dropout: float = 0.0):
+        super().__init__()
+        act = _activation(activation)
+        layers: list[nn.Module] = []
+        c, size = in_channels, length
+        for out in channels:
+            layers += [nn.Conv1d(c, out, 3, padding=1), act(), nn.MaxPool1d(2)]
+            c, size = out, size // 2
+        if size < 1:
+            raise ValueError(f"length={length} is too short for {len(channels)} poolings")
+        self.in_channels = in_channels
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+                                  nn.Linear(c * size, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of signals ``[N, L]`` or ``[N, C, L]``."""
+        if x.dim() == 2:
+            x = x.unsqueeze(-2)
+        return self.head(self.features(x))
+
+
+ARCHITECTURES = {"mlp": MLP, "cnn": SimpleCNN, "cnn1d": SimpleCNN1d}
+
+
+def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0,
+         init_scale: float = 1.0, **options) -> nn.Module:
+    """Build an architecture for inputs of ``input_shape`` with a seeded default initialisation.
+
+    The global random state is left untouched.
+
+    Args:
+        arch: ``"mlp"``, ``"cnn"`` (SimpleCNN, images ``(C, H, W)``) or ``"cnn1d"`` (signals ``(L,)`` or ``(C, L)``).
+        input_shape: shape of one input, e.g. ``(40,)`` for mnist1d, ``(3, 32, 32)`` for CIFAR.
+        n_classes: number of outputs.
+        seed: seed of the initialisation.
+        init_scale: multiply every initial parameter by this factor (the radius of the initialisation).
+        **options: passed to the architecture (width, depth, activation, dropout, channels).
+    """
+    key = arch.lower()
+    if key not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    shape = tuple(int(s) for s in input_shape)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if key == "mlp":
+            model: nn.Module = MLP(math.prod(shape), n_classes, **options)
+        elif key == "cnn":
+            if len(shape) != 3 or shape[1] != shape[2]:
+                raise ValueError(f"SimpleCNN needs square images (C, H, W); got input_shape={shape}")
+            model = SimpleCNN(shape[0], n_classes, image_size=shape[1], **options)
+        else:
+            if len(shape) not in (1, 2):
+                raise ValueError(f"SimpleCNN1d needs signals (L,) or (C, L); got input_shape={shape}")
+            model = SimpleCNN1d(shape[-1], n_classes, in_channels=1 if len(shape) == 1 else shape[0], **options)
+    if init_scale != 1.0:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(init_scale)
+    return model

@@ -1,0 +1,111 @@
+"""The n-wedge toy model of Fort & Jastrzebski (2019), Section 3.
+
+The low-loss set is the union of all axis-aligned ``n``-dimensional coordinate
+subspaces of ``R^D`` (the *n-wedges*): every choice of ``n`` of the ``D`` axes
+spans one wedge, and all of them meet at the origin. The surrogate loss of a
+point is its Euclidean distance to the nearest wedge, computed without storing
+any wedge: sort ``|theta|``, keep the ``D - n`` smallest components, take the
+square root of the sum of their squares.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .landscape import Landscape
+
+__all__ = ["WedgeLandscape"]
+
+
+class WedgeLandscape(Landscape):
+    """Distance to the nearest axis-aligned n-wedge in ``R^D`` (the surrogate loss of Section 3.2).
+
+    Args:
+        D: dimension of the space (number of parameters), ``D >= 2``.
+        n: dimension of each wedge (its number of long directions), ``1 <= n < D``.
+            Every point has ``s = D - n`` short directions.
+        device, dtype: where and in which precision the loss is evaluated.
+
+    ``loss`` accepts one point ``[D]`` (returns a scalar) or a batch ``[B, D]``
+    (returns ``[B]``), on CPU or GPU. At a point off the wedges the loss is
+    differentiable, with gradient ``theta_S / L`` on the short coordinates
+    ``S`` and zero elsewhere; exactly on a wedge the gradient is taken as zero.
+    """
+
+    def __init__(self, D: int, n: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
+        if not isinstance(D, int) or not isinstance(n, int):
+            raise TypeError(f"D and n must be integers, got D={D!r}, n={n!r}")
+        if D < 2:
+            raise ValueError(f"D must be at least 2, got D={D}")
+        if not 1 <= n < D:
+            raise ValueError(
+                f"the wedge dimension n must satisfy 1 <= n < D (a wedge has at least one short "
+                f"direction); got n={n}, D={D}. Choose n in [1, {D - 1}]."
+            )
+        self.D, self.n = D, n
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.dtype = dtype
+
+    @property
+    def s(self) -> int:
+        """Number of short directions, ``D - n`` (the d_lim of random-hyperplane training)."""
+        return self.D - self.n
+
+    def short_indices(self, theta: torch.Tensor) -> torch.Tensor:
+        """Indices of the ``D - n`` smallest-magnitude coordinates (the short directions of the nearest wedge)."""
+        theta = self.check_theta(theta)
+        return torch.topk(theta.detach().abs(), self.s, dim=-1, largest=False).indices
+
+    def long_indices(self, theta: torch.Tensor) -> torch.Tensor:
+        """Indices of the ``n`` largest-magnitude coordinates: the axes spanning the nearest wedge."""
+        theta = self.check_theta(theta)
+        return torch.topk(theta.detach().abs(), self.n, dim=-1, largest=True).indices
+
+    def _loss_batch(self, theta: torch.Tensor, **_) -> torch.Tensor:
+        idx = torch.topk(theta.detach().abs(), self.s, dim=-1, largest=False).indices
+        small = theta.gather(-1, idx)
+        return torch.linalg.vector_norm(small, dim=-1)
+
+    def project(self, theta: torch.Tensor) -> torch.Tensor:
+        """The nearest point on the nearest wedge (short coordinates set to zero)."""
+        theta = self.check_theta(theta)
+        return theta.detach().scatter(-1, self.short_indices(theta), 0.0)
+
+    def connector(self, theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Tensor:
+        """A zero-loss path between two points on wedges, through the wedges' intersection.
+
+        Returns the 4 vertices ``[4, D]`` of the polyline ``a -> a' -> b' -> b`` where
+        ``a'`` and ``b'`` keep only the coordinates long in *both* nearest wedges.
+        Each segment lies inside one wedge, so the loss is zero all along
+        (the in-built connectivity of Section 3.1).
+        """
+        a, b = self.project(theta_a), self.project(theta_b)
+        if a.dim() != 1 or b.dim() != 1:
+            raise ValueError("connector takes two single points [D]")
+        shared = torch.zeros(self.D, dtype=torch.bool, device=self.device)
+        la, lb = self.long_indices(a), self.long_indices(b)
+        shared[la[torch.isin(la, lb)]] = True
+        return torch.stack([a, a * shared, b * shared, b])
+
+    def hessian_closed_form(self, theta: torch.Tensor) -> torch.Tensor:
+        """The exact Hessian at a point off the wedges, ``(I_S - u u^T) / L`` on the short block.
+
+        Here ``u = theta_S / L`` and ``L`` is the loss; all other entries are zero.
+        Its eigenvalues are ``1/L`` (``D - n - 1`` times) and ``0``.
+        """
+        theta = self.check_theta(theta)
+        if theta.dim() != 1:
+            raise ValueError("hessian_closed_form takes a single point [D]")
+        idx = self.short_indices(theta)
+        small = theta.detach()[idx]
+        L = torch.linalg.vector_norm(small)
+        if L == 0:
+            raise ValueError("the Hessian is undefined exactly on a wedge (loss 0)")
+        u = small / L
+        block = (torch.eye(self.s, dtype=self.dtype, device=self.device) - torch.outer(u, u)) / L
+        H = torch.zeros(self.D, self.D, dtype=self.dtype, device=self.device)
+        H[idx.unsqueeze(1), idx.unsqueeze(0)] = block
+        return H
+
+    def __repr__(self) -> str:
+        return f"WedgeLandscape(D={self.D}, n={self.n}, device={self.device}, dtype={self.dtype})"

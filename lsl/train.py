@@ -1,0 +1,238 @@
+"""Training on a landscape: optimisers, learning-rate schedules, snapshots.
+
+Everything works on flat parameter tensors. A ``[D]`` tensor is one model; a
+``[B, D]`` tensor is ``B`` independent models trained at once (the loss of a
+batch of points is one vectorised call, and Adam and SGD act element-wise, so
+row ``b`` follows exactly the trajectory it would follow alone).
+
+Data stay on the device as tensors: a minibatch is a random index set drawn
+from a seeded generator, never a Python data loader.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .landscape import Landscape
+
+__all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress"]
+
+_OPTIMIZERS = ("adam", "sgd")
+_SCHEDULES = ("constant", "cosine", "cyclic")
+
+
+def progress(iterable, **kwargs):
+    """A ``tqdm.auto`` progress bar, off when ``LSL_PROGRESS=0`` (as in tests and book builds)."""
+    from tqdm.auto import tqdm
+
+    disable = os.environ.get("LSL_PROGRESS", "1").strip() in ("0", "false", "no", "off")
+    return tqdm(iterable, disable=disable or kwargs.pop("disable", False), leave=False, **kwargs)
+
+
+def lr_schedule(kind: str, lr: float, steps: int, *, lr_min: float = 0.0, cycle_steps: int | None = None) -> Callable[[int], float]:
+    """The learning rate at each step.
+
+    Args:
+        kind: ``"constant"``; ``"cosine"`` (from ``lr`` down to ``lr_min`` over ``steps``);
+            ``"cyclic"`` (cosine from ``lr`` to ``lr_min`` within each cycle of
+            ``cycle_steps`` steps, then a restart, as in snapshot ensembles).
+        lr: the (maximum) learning rate.
+        steps: total number of steps.
+        lr_min: the minimum learning rate of cosine and cyclic schedules.
+        cycle_steps: cycle length of the cyclic schedule.
+    """
+    if kind not in _SCHEDULES:
+        raise ValueError(f"unknown schedule {kind!r}; choose one of {_SCHEDULES}")
+    if lr <= 0 or lr_min < 0 or lr_min > lr:
+        raise ValueError(f"need 0 <= lr_min <= lr and lr > 0; got lr={lr}, lr_min={lr_min}")
+    if kind == "constant":
+        return lambda step: lr
+    if kind == "cosine":
+        return lambda step: lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1)))
+    if not cycle_steps or cycle_steps < 1:
+        raise ValueError("the cyclic schedule needs cycle_steps >= 1")
+    return lambda step: lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * (step % cycle_steps) / cycle_steps))
+
+
+def _optimizer(name: str, params: list[torch.Tensor], lr: float, momentum: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {_OPTIMIZERS}")
+
+
+def minimize(
+    objective: Callable[[torch.Tensor, int], torch.Tensor],
+    x0: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str = "adam",
+    schedule: str = "constant",
+    lr_min: float = 0.0,
+    cycle_steps: int | None = None,
+    momentum: float = 0.0,
+    after_step: Callable[[torch.Tensor], None] | None = None,
+    snapshot_every: int | None = None,
+    desc: str | None = None,
+) -> "TrainResult":
+    """Minimise ``objective(x, step)`` from ``x0`` with Adam or SGD.
+
+    The objective returns one loss per row of ``x`` (``[B]``) or a scalar; their
+    sum is differentiated, so rows are optimised independently.
+
+    Args:
+        objective: ``(x, step) -> loss``; ``x`` has the shape of ``x0``.
+        x0: starting point (not modified).
+        steps: number of optimisation steps.
+        lr, optimizer, schedule, lr_min, cycle_steps, momentum: see :func:`lr_schedule`.
+        after_step: called with ``x`` (under ``no_grad``) after every step, e.g. a projection onto a constraint.
+        snapshot_every: store ``x`` every this many steps (and at the end).
+        desc: progress-bar label.
+
+    Returns:
+        a :class:`TrainResult` whose ``theta`` is the final ``x``.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    x = x0.detach().clone().requires_grad_(True)
+    opt = _optimizer(optimizer, [x], lr, momentum)
+    sched = lr_schedule(schedule, lr, steps, lr_min=lr_min, cycle_steps=cycle_steps)
+    losses, lrs, snaps, snap_steps = [], [], [], []
+    for step in progress(range(steps), desc=desc or optimizer):
+        rate = sched(step)
+        for group in opt.param_groups:
+            group["lr"] = rate
+        opt.zero_grad(set_to_none=True)
+        loss = objective(x, step)
+        loss.sum().backward()
+        opt.step()
+        if after_step is not None:
+            with torch.no_grad():
+                after_step(x)
+        losses.append(loss.detach())
+        lrs.append(rate)
+        if snapshot_every and ((step + 1) % snapshot_every == 0):
+            snaps.append(x.detach().clone())
+            snap_steps.append(step + 1)
+    return TrainResult(
+        theta=x.detach(),
+        losses=torch.stack(losses) if losses else torch.empty(0),
+        lrs=torch.tensor(lrs),
+        snapshots=torch.stack(snaps) if snaps else None,
+        snapshot_steps=snap_steps,
+    )
+
+
+def landscape_objective(
+    landscape: Landscape, *, batch_size: int | None = None, l2: float = 0.0, seed: int = 0
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training objective of a landscape: minibatch loss (training mode) plus L2.
+
+    Each call draws the next minibatch of a seeded epoch-wise permutation (the
+    ragged last batch of an epoch is dropped); with ``batch_size=None`` it is
+    the full-batch loss. Landscapes without data (the toy model) take no batch.
+
+    Args:
+        landscape: the landscape.
+        batch_size: minibatch size, or ``None`` for the full batch.
+        l2: adds ``l2 / 2 * ||theta||^2`` per point.
+        seed: seeds the minibatch order.
+
+    Returns:
+        a function ``theta -> loss`` (``[D]`` -> scalar, ``[B, D]`` -> ``[B]``).
+    """
+    if batch_size is not None and landscape.n_train is None:
+        raise ValueError(f"{type(landscape).__name__} has no data: leave batch_size=None")
+    if batch_size is not None and not 1 <= batch_size <= landscape.n_train:
+        raise ValueError(f"batch_size must be in [1, {landscape.n_train}], got {batch_size}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2}")
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    has_data = landscape.n_train is not None
+    order: list[torch.Tensor] = []
+
+    def next_idx() -> torch.Tensor | None:
+        if batch_size is None:
+            return None
+        if not order:
+            order.extend(torch.randperm(landscape.n_train, generator=gen).split(batch_size))
+            if len(order) > 1 and order[-1].numel() < batch_size:
+                order.pop()
+        return order.pop(0).to(landscape.device)
+
+    def objective(theta: torch.Tensor) -> torch.Tensor:
+        kwargs = {"idx": next_idx(), "train": True} if has_data else {}
+        loss = landscape.loss(theta, **kwargs)
+        if l2:
+            loss = loss + 0.5 * l2 * (theta * theta).sum(-1)
+        return loss
+
+    return objective
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns.
+
+    Attributes:
+        theta: final parameters, ``[D]`` or ``[B, D]``.
+        losses: the (minibatch) loss at every step, ``[steps]`` or ``[steps, B]``.
+        lrs: learning rate at every step.
+        snapshots: stored parameters ``[S, D]`` or ``[S, B, D]``, or ``None``.
+        snapshot_steps: the step after which each snapshot was taken.
+    """
+
+    theta: torch.Tensor
+    losses: torch.Tensor
+    lrs: torch.Tensor
+    snapshots: torch.Tensor | None = None
+    snapshot_steps: list[int] = field(default_factory=list)
+
+
+def train(
+    landscape: Landscape,
+    theta0: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str = "adam",
+    schedule: str = "constant",
+    lr_min: float = 0.0,
+    cycle_steps: int | None = None,
+    momentum: float = 0.0,
+    batch_size: int | None = None,
+    l2: float = 0.0,
+    snapshot_every: int | None = None,
+    seed: int = 0,
+) -> TrainResult:
+    """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
+
+    Args:
+        landscape: what to minimise (a network with data, or the toy model).
+        theta0: initial parameters.
+        steps: number of optimisation steps.
+        lr: (maximum) learning rate.
+        optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``).
+        schedule: ``"constant"``, ``"cosine"`` or ``"cyclic"`` (see :func:`lr_schedule`).
+        batch_size: minibatch size for landscapes with data (``None``: full batch).
+            All models in a batch see the same minibatch at each step.
+        l2: adds ``l2 / 2 * ||theta||^2`` to the loss (coupled L2 regularisation).
+        snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
+        seed: seeds the minibatch order and dropout masks; same seed, same run.
+    """
+    theta0 = landscape.check_theta(theta0, "theta0")
+    objective = landscape_objective(landscape, batch_size=batch_size, l2=l2, seed=seed)
+    with torch.random.fork_rng(devices=[theta0.device] if theta0.is_cuda else []):
+        torch.manual_seed(seed)
+        return minimize(
+            lambda theta, step: objective(theta), theta0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
+            lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
+            snapshot_every=snapshot_every, desc="train",
+        )

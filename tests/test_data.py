@@ -1,0 +1,380 @@
+"""Tests for lsl.data: offline datasets, the on-disk paper formats, and error paths."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import random
+import struct
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from lsl import data
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    """Keep the cache and the data directory inside tmp_path."""
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LSL_CACHE", raising=False)
+    monkeypatch.setenv("LSL_DATA_DIR", str(tmp_path / "no-data-here"))
+
+
+# ---------------------------------------------------------------------------
+# helpers that write the real on-disk formats
+
+
+def write_idx(path, array: np.ndarray, *, gz: bool = False) -> None:
+    """Write a uint8 array as an IDX file: magic 0 0 0x08 ndim, big-endian int32 dims, data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    raw = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    if gz:
+        with gzip.open(f"{path}.gz", "wb") as fh:
+            fh.write(raw)
+    else:
+        with open(path, "wb") as fh:
+            fh.write(raw)
+
+
+def make_mnist(root, subdir="MNIST", n_train=20, n_test=10, gz=False, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = root / subdir / "raw"
+    raw.mkdir(parents=True)
+    # random images: any transposition or reordering of pixels would not round-trip
+    x_train = rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8)
+    y_train = rng.integers(0, 10, size=n_train, dtype=np.uint8)
+    y_test = rng.integers(0, 10, size=n_test, dtype=np.uint8)
+    write_idx(raw / "train-images-idx3-ubyte", x_train, gz=gz)
+    write_idx(raw / "train-labels-idx1-ubyte", y_train, gz=gz)
+    write_idx(raw / "t10k-images-idx3-ubyte", x_test, gz=gz)
+    write_idx(raw / "t10k-labels-idx1-ubyte", y_test, gz=gz)
+    return x_train, y_train, x_test, y_test
+
+
+def cifar_images(rng, n):
+    """Rows of 3072 uint8 in CIFAR order (1024 red, 1024 green, 1024 blue); channels differ in range."""
+    red = rng.integers(0, 100, size=(n, 1024))
+    green = rng.integers(100, 200, size=(n, 1024))
+    blue = rng.integers(50, 256, size=(n, 1024))
+    return np.concatenate([red, green, blue], axis=1).astype(np.uint8)
+
+
+def make_cifar10(root, per_batch=4, n_test=6, seed=0):
+    rng = np.random.default_rng(seed)
+    directory = root / "cifar-10-batches-py"
+    directory.mkdir(parents=True)
+    xs, ys = [], []
+    for i in range(1, 6):
+        x, y = cifar_images(rng, per_batch), [int(v) for v in rng.integers(0, 10, per_batch)]
+        with open(directory / f"data_batch_{i}", "wb") as fh:
+            pickle.dump({b"batch_label": b"training batch", b"data": x, b"labels": y}, fh)
+        xs.append(x)
+        ys += y
+    x_test, y_test = cifar_images(rng, n_test), [int(v) for v in rng.integers(0, 10, n_test)]
+    with open(directory / "test_batch", "wb") as fh:
+        pickle.dump({b"data": x_test, b"labels": y_test}, fh, protocol=2)  # protocol 2 uses _codecs.encode
+    return np.concatenate(xs), np.array(ys), x_test, np.array(y_test)
+
+
+def make_cifar100(root, n_train=12, n_test=5, seed=0):
+    rng = np.random.default_rng(seed)
+    directory = root / "cifar-100-python"
+    directory.mkdir(parents=True)
+    out = []
+    for name, n in (("train", n_train), ("test", n_test)):
+        x, fine = cifar_images(rng, n), [int(v) for v in rng.integers(0, 100, n)]
+        coarse = [v // 5 for v in fine]
+        with open(directory / name, "wb") as fh:
+            pickle.dump({b"data": x, b"fine_labels": fine, b"coarse_labels": coarse}, fh, protocol=5)
+        out += [x, np.array(fine)]
+    return tuple(out)
+
+
+def standardise_like_train(x_train_u8, x_u8, channel_axis=1):
+    """Expected inputs: scale to [0, 1], then per-channel standardise with training stats (ddof=0)."""
+    axes = tuple(a for a in range(x_train_u8.ndim) if a != channel_axis)
+    tr = x_train_u8.astype(np.float64) / 255
+    mean, std = tr.mean(axis=axes, keepdims=True), tr.std(axis=axes, keepdims=True)
+    return (x_u8.astype(np.float64) / 255 - mean) / std
+
+
+# ---------------------------------------------------------------------------
+# offline datasets
+
+
+def test_available_and_constants():
+    assert data.available() == list(data.OFFLINE_DATASETS + data.PAPER_DATASETS)
+    assert set(data.PAPER_DATASETS) == {"mnist", "fashion_mnist", "cifar10", "cifar100"}
+    assert "mnist1d" in data.OFFLINE_DATASETS
+
+
+def test_mnist1d_shapes_determinism_and_global_rng(monkeypatch):
+    np.random.seed(123)
+    random.seed(123)
+    np_before, py_before = np.random.get_state(), random.getstate()
+    torch_before = torch.random.get_rng_state()
+
+    ds = data.load("mnist1d")
+    assert (ds.n_train, ds.n_test, ds.n_classes, ds.input_shape) == (4000, 1000, 10, (40,))
+    assert ds.x_train.shape == (4000, 40) and ds.x_test.shape == (1000, 40)
+    assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    assert set(ds.y_train.unique().tolist()) == set(range(10))
+    # standardised with one scalar from the training set
+    assert abs(ds.x_train.mean().item()) < 1e-5 and abs(ds.x_train.std(unbiased=False).item() - 1) < 1e-4
+
+    # the global RNGs are untouched, even though mnist1d reseeds them internally
+    np_after = np.random.get_state()
+    assert np_after[0] == np_before[0] and np.array_equal(np_after[1], np_before[1]) and np_after[2:] == np_before[2:]
+    assert random.getstate() == py_before
+    assert torch.equal(torch.random.get_rng_state(), torch_before)
+
+    # deterministic: regenerating without the cache gives the same data
+    monkeypatch.setenv("LSL_CACHE", "0")
+    again = data.load("mnist1d")
+    assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
+    monkeypatch.delenv("LSL_CACHE")
+
+    # smaller requests are subsets of the standard split, train and test disjoint
+    small = data.load("mnist1d", n_train=300, n_test=100, dtype=torch.float64)
+    assert small.x_train.dtype == torch.float64
+    assert torch.equal(small.y_train, ds.y_train[:300]) and torch.equal(small.y_test, ds.y_test[-100:])
+
+    other = data.load("mnist1d", seed=1, n_train=300, n_test=100)
+    assert not torch.equal(other.y_train, small.y_train)
+
+
+def test_digits():
+    ds = data.load("digits")
+    assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (1437, 360, (64,), 10)
+    for y in (ds.y_train, ds.y_test):
+        assert y.dtype == torch.int64 and y.min() >= 0 and y.max() <= 9
+    # scaled to [0, 1] by /16, not standardised
+    both = torch.cat([ds.x_train, ds.x_test])
+    assert both.min() == 0 and both.max() == 1
+    assert torch.allclose(both * 16, (both * 16).round())
+
+    again = data.load("Digits", seed=0)
+    assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
+    assert not torch.equal(data.load("digits", seed=1).y_test, ds.y_test)
+
+    # train and test are disjoint and together are the whole dataset
+    from sklearn.datasets import load_digits
+
+    full = torch.as_tensor(load_digits().data, dtype=torch.float32) / 16
+    rows = {tuple(r.tolist()) for r in full}
+    train_rows = [tuple(r.tolist()) for r in ds.x_train]
+    test_rows = [tuple(r.tolist()) for r in ds.x_test]
+    assert set(train_rows) <= rows and set(test_rows) <= rows
+    # (digits has a few duplicate images; compare by multiset size instead of set overlap)
+    assert len(train_rows) + len(test_rows) == len(full)
+    assert torch.equal(torch.cat([ds.x_train, ds.x_test]).sum(0), full.sum(0))
+
+    small = data.load("digits", n_train=100, n_test=50, flatten=False)
+    assert small.x_train.shape == (100, 1, 8, 8) and small.input_shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize("C", [2, 5, 20])
+def test_gaussian_mixture(C):
+    ds = data.load("gaussian_mixture", n_classes=C)
+    assert ds.n_classes == C and ds.input_shape == (20,)
+    assert (ds.n_train, ds.n_test) == (200 * C, 100 * C)
+    assert torch.equal(ds.y_train.bincount(minlength=C), torch.full((C,), 200))
+    assert torch.equal(ds.y_test.bincount(minlength=C), torch.full((C,), 100))
+    # standardised per feature with training statistics
+    assert ds.x_train.mean(0).abs().max() < 1e-5
+    assert (ds.x_train.std(0, unbiased=False) - 1).abs().max() < 1e-4
+
+    again = data.load("Mixture", n_classes=C)
+    assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
+    assert not torch.equal(data.load("mixture", n_classes=C, seed=1).x_train, ds.x_train)
+
+    # learnable: a nearest-class-mean rule fit on train is far above chance on test
+    means = torch.stack([ds.x_train[ds.y_train == c].mean(0) for c in range(C)])
+    acc = (torch.cdist(ds.x_test, means).argmin(1) == ds.y_test).float().mean().item()
+    assert acc > 0.6  # chance is 1 / C
+
+
+def test_gaussian_mixture_options_and_rng():
+    state = torch.random.get_rng_state()
+    ds = data.load("gaussian-mixture", n_classes=3, dim=7, separation=5.0, noise=0.5, n_train=31, n_test=10)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert ds.x_train.shape == (31, 7) and ds.y_train.bincount().tolist() == [11, 10, 10]
+    # the test set does not depend on n_train (it is not standardised identically, so compare labels)
+    assert torch.equal(data.load("mixture", n_classes=3, dim=7, n_train=50, n_test=10).y_test, ds.y_test)
+    with pytest.raises(ValueError, match="n_classes >= 2"):
+        data.load("mixture", n_classes=1)
+    with pytest.raises(TypeError, match="allowed options: n_classes, dim, separation, noise"):
+        data.load("mixture", classes=3)
+
+
+def test_dataset_to_and_repr():
+    ds = data.load("mixture", n_classes=2, n_train=10, n_test=4)
+    d64 = ds.to(dtype=torch.float64)
+    assert d64.x_train.dtype == torch.float64 and d64.y_train.dtype == torch.int64
+    assert ds.x_train.dtype == torch.float32  # original unchanged
+    with pytest.raises(TypeError):
+        ds.to(dtype=torch.int32)
+    text = repr(ds)
+    assert "gaussian_mixture" in text and "n_train=10" in text and len(text) < 200
+
+
+# ---------------------------------------------------------------------------
+# paper datasets from files written in their real formats
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("name,subdir", [("mnist", "MNIST"), ("Fashion-MNIST", "FashionMNIST")])
+def test_mnist_idx_files(tmp_path, name, subdir, gz):
+    x_train, y_train, x_test, y_test = make_mnist(tmp_path, subdir=subdir, gz=gz)
+    ds = data.load(name, root=tmp_path)
+    assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (20, 10, (1, 28, 28), 10)
+    assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
+    # pixel order and standardisation with training statistics (also for the test set)
+    want_train = standardise_like_train(x_train[:, None], x_train[:, None])
+    want_test = standardise_like_train(x_train[:, None], x_test[:, None])
+    assert np.allclose(ds.x_train.numpy(), want_train, atol=1e-5)
+    assert np.allclose(ds.x_test.numpy(), want_test, atol=1e-5)
+    assert abs(ds.x_train.mean().item()) < 1e-5 and abs(ds.x_test.mean().item()) > 1e-3
+
+
+def test_mnist_subsets_and_env_root(tmp_path, monkeypatch):
+    x_train, y_train, _, y_test = make_mnist(tmp_path)
+    monkeypatch.setenv("LSL_DATA_DIR", str(tmp_path))
+    ds = data.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
+    assert ds.x_train.shape == (8, 784) and ds.input_shape == (784,)
+    # the subset is a seeded choice of the written examples, identical on reload
+    again = data.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
+    assert torch.equal(ds.x_train, again.x_train) and torch.equal(ds.y_test, again.y_test)
+    # each chosen image is one of the written ones (matched by per-image z-scores, which the
+    # dataset-wide affine standardisation leaves unchanged), distinct, in file order, with its label
+    def zscore(a):
+        a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+        return (a - a.mean(1, keepdims=True)) / a.std(1, keepdims=True)
+
+    written, chosen = zscore(x_train), zscore(ds.x_train.double().numpy())
+    idx = [int(np.argmin(np.abs(written - row).max(1))) for row in chosen]
+    assert all(np.abs(written[i] - row).max() < 1e-4 for i, row in zip(idx, chosen))
+    assert idx == sorted(set(idx))
+    assert ds.y_train.tolist() == y_train[idx].tolist()
+    with pytest.raises(ValueError, match="n_train=21 is more than the 20 available"):
+        data.load("mnist", n_train=21)
+
+
+def test_idx_bad_magic(tmp_path):
+    make_mnist(tmp_path)
+    path = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    path.write_bytes(b"\x01\x02\x08\x01" + path.read_bytes()[4:])
+    with pytest.raises(ValueError, match="magic"):
+        data.load("mnist", root=tmp_path)
+
+
+def test_cifar10_pickles(tmp_path):
+    x_train, y_train, x_test, y_test = make_cifar10(tmp_path)
+    ds = data.load("CIFAR-10", root=tmp_path)
+    assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (20, 6, (3, 32, 32), 10)
+    assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
+    # rows are [1024 red | 1024 green | 1024 blue], each row-major 32x32
+    want_train = standardise_like_train(x_train.reshape(-1, 3, 32, 32), x_train.reshape(-1, 3, 32, 32))
+    want_test = standardise_like_train(x_train.reshape(-1, 3, 32, 32), x_test.reshape(-1, 3, 32, 32))
+    assert np.allclose(ds.x_train.numpy(), want_train, atol=1e-5)
+    assert np.allclose(ds.x_test.numpy(), want_test, atol=1e-5)
+    # one pixel by hand: image 3, green channel, row 5, column 7
+    g = x_train[3, 1024 + 5 * 32 + 7] / 255
+    green = x_train[:, 1024:2048] / 255
+    assert ds.x_train[3, 1, 5, 7].item() == pytest.approx((g - green.mean()) / green.std(), abs=1e-5)
+    # per-channel statistics of the training set are exactly standardised
+    assert ds.x_train.mean(dim=(0, 2, 3)).abs().max() < 1e-5
+    assert (ds.x_train.std(dim=(0, 2, 3), unbiased=False) - 1).abs().max() < 1e-4
+
+    sub = data.load("cifar10", root=tmp_path, n_train=7, n_test=2, seed=3)
+    assert sub.x_train.shape == (7, 3, 32, 32) and set(sub.y_train.tolist()) <= set(y_train.tolist())
+
+
+def test_cifar100_pickles(tmp_path):
+    x_train, y_train, x_test, y_test = make_cifar100(tmp_path)
+    ds = data.load("cifar100", root=tmp_path, device="cpu", dtype=torch.float64)
+    assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (12, 5, (3, 32, 32), 100)
+    assert ds.x_train.dtype == torch.float64
+    assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
+    want_test = standardise_like_train(x_train.reshape(-1, 3, 32, 32), x_test.reshape(-1, 3, 32, 32))
+    assert np.allclose(ds.x_test.numpy(), want_test, atol=1e-10)
+
+
+def test_missing_paper_dataset(tmp_path):
+    with pytest.raises(data.DatasetNotFoundError) as info:
+        data.load("cifar10", root=tmp_path)
+    msg = str(info.value)
+    assert "cifar10" in msg and "CIFAR-10" in msg
+    assert str(tmp_path / "cifar-10-batches-py") in msg
+    assert "download" in msg and "pip install torchvision" in msg and "LSL_DATA_DIR" in msg
+    assert isinstance(info.value, FileNotFoundError)
+
+    # the default root comes from LSL_DATA_DIR (set to a missing dir by the fixture)
+    with pytest.raises(data.DatasetNotFoundError, match="no-data-here"):
+        data.load("mnist")
+    # a partial copy is reported, not silently completed
+    make_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_4").unlink()
+    with pytest.raises(data.DatasetNotFoundError, match="data_batch_4"):
+        data.load("cifar10", root=tmp_path)
+
+
+class _EvilSystem:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _EvilEval:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import builtins
+
+        return (builtins.eval, (f"open({str(self.marker)!r}, 'w').close()",))
+
+
+@pytest.mark.parametrize("evil", [_EvilSystem, _EvilEval])
+def test_malicious_pickle_is_refused(tmp_path, evil):
+    make_cifar10(tmp_path)
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_2", "wb") as fh:
+        pickle.dump({b"data": evil(marker), b"labels": [0]}, fh)
+    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+        data.load("cifar10", root=tmp_path)
+    assert not marker.exists()
+
+
+def test_unknown_name_and_bad_sizes():
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*mnist1d.*cifar100"):
+        data.load("imagenet")
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_train must be a positive int"):
+            data.load("digits", n_train=bad)
+    with pytest.raises(ValueError, match="n_test must be a positive int"):
+        data.load("mixture", n_test=0)
+    with pytest.raises(ValueError, match="n_train <= 1437"):
+        data.load("digits", n_train=1500)
+    with pytest.raises(ValueError, match="seed must be in"):
+        data.load("digits", seed=-1)
+    with pytest.raises(TypeError, match="allowed options: flatten"):
+        data.load("digits", flaten=False)
+    with pytest.raises(TypeError, match="allowed options: none"):
+        data.load("mnist1d", dim=3)
+
+
+def test_download_without_torchvision(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torchvision", None)
+    monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
+    with pytest.raises(ImportError, match="pip install torchvision"):
+        data.download("mnist", root=tmp_path)
+    with pytest.raises(ValueError, match="only for the paper datasets"):
+        data.download("digits")
