@@ -107,5 +107,9 @@ class WedgeLandscape(Landscape):
         H[idx.unsqueeze(1), idx.unsqueeze(0)] = block
         return H
 
+    def fingerprint(self) -> dict:
+        """The toy landscape is determined by ``D``, ``n`` and the precision."""
+        return {"kind": "wedge", "D": self.D, "n": self.n, "dtype": str(self.dtype)}
+
     def __repr__(self) -> str:
         return f"WedgeLandscape(D={self.D}, n={self.n}, device={self.device}, dtype={self.dtype})"

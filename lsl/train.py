@@ -118,7 +118,7 @@ def minimize(
                 after_step(x)
         losses.append(loss.detach())
         lrs.append(rate)
-        if snapshot_every and ((step + 1) % snapshot_every == 0):
+        if snapshot_every and ((step + 1) % snapshot_every == 0 or step + 1 == steps):
             snaps.append(x.detach().clone())
             snap_steps.append(step + 1)
     return TrainResult(
@@ -211,6 +211,7 @@ def train(
     l2: float = 0.0,
     snapshot_every: int | None = None,
     seed: int = 0,
+    cache: bool = False,
 ) -> TrainResult:
     """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
 
@@ -226,8 +227,33 @@ def train(
         l2: adds ``l2 / 2 * ||theta||^2`` to the loss (coupled L2 regularisation).
         snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
         seed: seeds the minibatch order and dropout masks; same seed, same run.
+        cache: store the result on disk (:mod:`lsl.cache`) under a key made of everything that
+            determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a digest of
+            ``theta0``, every training setting, the device type and the torch version. A second call
+            with the same inputs loads the result instead of training.
     """
     theta0 = landscape.check_theta(theta0, "theta0")
+    settings = dict(steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, lr_min=lr_min,
+                    cycle_steps=cycle_steps, momentum=momentum, batch_size=batch_size, l2=l2,
+                    snapshot_every=snapshot_every, seed=seed)
+    if cache:
+        from . import cache as _cache
+        from .landscape import tensor_digest
+
+        key = {"what": "lsl.train.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
+               "settings": settings, "device": landscape.device.type, "torch": torch.__version__}
+
+        def compute() -> dict[str, torch.Tensor]:
+            res = train(landscape, theta0, **settings)
+            out = {"theta": res.theta, "losses": res.losses, "lrs": res.lrs,
+                   "snapshot_steps": torch.tensor(res.snapshot_steps, dtype=torch.long)}
+            if res.snapshots is not None:
+                out["snapshots"] = res.snapshots
+            return out
+
+        got = _cache.cached(key, compute, device=landscape.device)
+        return TrainResult(got["theta"], got["losses"], got["lrs"], got.get("snapshots"),
+                           got["snapshot_steps"].tolist())
     objective = landscape_objective(landscape, batch_size=batch_size, l2=l2, seed=seed)
     with torch.random.fork_rng(devices=[theta0.device] if theta0.is_cuda else []):
         torch.manual_seed(seed)
