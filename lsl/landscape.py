@@ -9,6 +9,7 @@ and evaluates all of them in one vectorised call.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from dataclasses import dataclass
@@ -256,7 +257,8 @@ class NetworkLandscape(Landscape):
         first = next(model.parameters())
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = dtype or first.dtype
-        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        # A private copy: the caller's module is never converted or mutated.
+        self.model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype).eval()
         self.view = FlatView.from_module(self.model)
         self.D = self.view.D
         params = dict(self.model.named_parameters())

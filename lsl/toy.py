@@ -10,6 +10,8 @@ square root of the sum of their squares.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from .landscape import Landscape
@@ -29,12 +31,14 @@ class WedgeLandscape(Landscape):
     ``loss`` accepts one point ``[D]`` (returns a scalar) or a batch ``[B, D]``
     (returns ``[B]``), on CPU or GPU. At a point off the wedges the loss is
     differentiable, with gradient ``theta_S / L`` on the short coordinates
-    ``S`` and zero elsewhere; exactly on a wedge the gradient is taken as zero.
+    ``S`` and zero elsewhere; exactly on a wedge the gradient is taken as zero
+    (the Hessian is undefined there: ``hvp`` returns NaN, ``hessian_closed_form`` raises).
     """
 
     def __init__(self, D: int, n: int, *, device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
-        if not isinstance(D, int) or not isinstance(n, int):
+        if any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in (D, n)):
             raise TypeError(f"D and n must be integers, got D={D!r}, n={n!r}")
+        D, n = int(D), int(n)
         if D < 2:
             raise ValueError(f"D must be at least 2, got D={D}")
         if not 1 <= n < D:

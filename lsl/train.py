@@ -148,6 +148,8 @@ def landscape_objective(
     Returns:
         a function ``theta -> loss`` (``[D]`` -> scalar, ``[B, D]`` -> ``[B]``).
     """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
+        raise TypeError(f"batch_size must be an int or None, got {batch_size!r}")
     if batch_size is not None and landscape.n_train is None:
         raise ValueError(f"{type(landscape).__name__} has no data: leave batch_size=None")
     if batch_size is not None and not 1 <= batch_size <= landscape.n_train:

@@ -1,0 +1,154 @@
+"""Tests for lsl.connect: straight paths, polylines and the low-loss tunnels of Section 4.2."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lsl.connect import build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.toy import WedgeLandscape
+
+F64 = torch.float64
+
+
+def test_linear_path_endpoints_and_spacing():
+    a = torch.tensor([1.0, -2.0, 3.0], dtype=F64)
+    b = torch.tensor([4.0, 2.0, 3.0], dtype=F64)
+    path = linear_path(a, b, 7)
+    assert path.shape == (7, 3) and path.dtype == F64
+    assert torch.equal(path[0], a) and torch.equal(path[-1], b)
+    steps = path[1:] - path[:-1]
+    torch.testing.assert_close(steps, ((b - a) / 6).expand(6, 3))
+    for k in range(7):
+        torch.testing.assert_close(path[k], a + k / 6 * (b - a))
+    assert linear_path(a, b).shape == (21, 3)
+    two = linear_path(a, b, 2)
+    assert torch.equal(two, torch.stack([a, b]))
+
+
+def test_linear_path_errors():
+    a = torch.zeros(3)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        linear_path(a, a, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        linear_path(a, torch.zeros(4))
+    with pytest.raises(ValueError, match="same shape"):
+        linear_path(torch.zeros(2, 3), torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("K,per_segment", [(2, 1), (2, 10), (4, 3), (5, 10)])
+def test_polyline_samples(K, per_segment):
+    gen = torch.Generator().manual_seed(K)
+    pts = torch.randn(K, 6, generator=gen, dtype=F64)
+    s, samples = polyline(pts, per_segment)
+    M = (K - 1) * per_segment + 1
+    assert samples.shape == (M, 6) and s.shape == (M,)
+    # every vertex is included, at positions k * per_segment
+    for k in range(K):
+        torch.testing.assert_close(samples[k * per_segment], pts[k], rtol=0, atol=1e-15)
+    # samples inside segment k are on the segment, evenly spaced
+    for k in range(K - 1):
+        for j in range(per_segment + 1):
+            w = j / per_segment
+            torch.testing.assert_close(samples[k * per_segment + j], (1 - w) * pts[k] + w * pts[k + 1])
+    torch.testing.assert_close(s, torch.linspace(0, 1, M, dtype=F64))
+    assert float(s[0]) == 0.0 and float(s[-1]) == 1.0
+
+
+def test_polyline_errors():
+    with pytest.raises(ValueError, match="K >= 2"):
+        polyline(torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"\[K, D\]"):
+        polyline(torch.zeros(3))
+
+
+def test_path_losses_equal_per_point_losses():
+    land = WedgeLandscape(8, 4, dtype=F64)
+    pts = torch.randn(4, 8, generator=torch.Generator().manual_seed(1), dtype=F64)
+    s, loss = path_losses(land, pts, per_segment=5)
+    _, samples = polyline(pts, 5)
+    assert loss.shape == (16,) and s.shape == (16,)
+    ref = torch.stack([samples[i].abs().sort().values[:4].norm() for i in range(16)])
+    torch.testing.assert_close(loss, ref, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="D=8"):
+        path_losses(land, torch.zeros(3, 7, dtype=F64))
+
+
+def test_deviation_cosines():
+    dev = torch.tensor([[1.0, 0.0], [0.0, 2.0], [-3.0, 0.0], [0.0, 0.0]], dtype=F64)
+    cos = deviation_cosines(dev)
+    expected = torch.tensor([[1.0, 0, -1, 0], [0, 1, 0, 0], [-1, 0, 1, 0], [0, 0, 0, 0]], dtype=F64)
+    torch.testing.assert_close(cos, expected)
+
+
+# ---------------------------------------------------------------------------
+# tunnels on the toy model
+
+
+@pytest.fixture(scope="module")
+def toy_tunnel():
+    D, n = 40, 30
+    land = WedgeLandscape(D, n, dtype=F64)
+    gen = torch.Generator().manual_seed(0)
+    a = land.project(torch.randn(D, generator=gen, dtype=F64))
+    b = land.project(torch.randn(D, generator=gen, dtype=F64))
+    res = build_tunnel(land, a, b, n_points=11, steps=150, lr=0.02)
+    return land, a, b, res
+
+
+def test_tunnel_endpoints_unchanged(toy_tunnel):
+    land, a, b, res = toy_tunnel
+    assert res.points.shape == (11, 40) and res.line.shape == (11, 40)
+    assert torch.equal(res.points[0], a) and torch.equal(res.points[-1], b)
+    torch.testing.assert_close(res.line, linear_path(a, b, 11))
+    torch.testing.assert_close(res.t, torch.linspace(0, 1, 11, dtype=F64))
+    torch.testing.assert_close(res.deviations, res.points[1:-1] - res.line[1:-1])
+
+
+def test_tunnel_vertices_move_orthogonally_to_the_line(toy_tunnel):
+    land, a, b, res = toy_tunnel
+    u = (b - a) / (b - a).norm()
+    dev = res.points[1:-1] - linear_path(a, b, 11)[1:-1]
+    assert float(dev.norm(dim=1).min()) > 1e-2  # they did move
+    torch.testing.assert_close(dev @ u, torch.zeros(9, dtype=F64), rtol=0, atol=1e-5)
+
+
+def test_tunnel_lowers_the_loss(toy_tunnel):
+    land, a, b, res = toy_tunnel
+    vertex = land.loss(res.points[1:-1])
+    line = land.loss(res.line[1:-1])
+    assert bool((vertex < line).all())
+    assert float(vertex.max()) < 0.01 * float(line.min())
+    # dense losses recorded in the result are the landscape's losses along each polyline
+    _, ll = path_losses(land, res.line, 10)
+    _, tl = path_losses(land, res.points, 10)
+    torch.testing.assert_close(res.line_loss, ll)
+    torch.testing.assert_close(res.tunnel_loss, tl)
+    assert res.tunnel_loss.shape == (10 * 10 + 1,)
+    # barrier = max along the path minus the larger endpoint loss (both endpoints on wedges: 0)
+    assert res.line_barrier == pytest.approx(float(ll.max()))
+    assert res.tunnel_barrier == pytest.approx(float(tl.max()))
+    assert res.tunnel_barrier < res.line_barrier
+    assert res.cosines().shape == (9, 9)
+
+
+def test_tunnel_function_returns_the_points():
+    land = WedgeLandscape(12, 8, dtype=F64)
+    gen = torch.Generator().manual_seed(2)
+    a = land.project(torch.randn(12, generator=gen, dtype=F64))
+    b = land.project(torch.randn(12, generator=gen, dtype=F64))
+    pts = tunnel(land, a, b, n_points=5, steps=20, lr=0.02)
+    assert pts.shape == (5, 12)
+    assert torch.equal(pts[0], a) and torch.equal(pts[-1], b)
+    assert tunnel(land, a, b, steps=2, lr=0.02).shape == (21, 12)
+
+
+def test_tunnel_invalid_inputs():
+    land = WedgeLandscape(6, 3, dtype=F64)
+    a = torch.ones(6, dtype=F64)
+    with pytest.raises(ValueError, match="same point"):
+        build_tunnel(land, a, a.clone(), steps=1)
+    with pytest.raises(ValueError, match="n_points >= 3"):
+        build_tunnel(land, a, -a, n_points=2, steps=1)
+    with pytest.raises(ValueError, match="D=6"):
+        tunnel(land, a, torch.ones(5, dtype=F64), steps=1)

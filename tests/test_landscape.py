@@ -1,0 +1,436 @@
+"""Tests for lsl.landscape: flat-vector views and the functional network landscape.
+
+References are independent of lsl's functional machinery: the module's own
+forward pass with its parameters set, a hand-written flat function of
+``theta``, ``torch.autograd.functional.hessian`` and finite differences.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from lsl.landscape import FlatView, Landscape, NetworkLandscape
+from lsl.nets import MLP
+
+F64 = torch.float64
+IN, WIDTH, C, N = 4, 5, 3, 30
+
+
+# ---------------------------------------------------------------------------
+# fixtures and independent references
+
+
+def tiny_mlp(seed: int = 0, dropout: float = 0.0) -> nn.Module:
+    torch.manual_seed(seed)
+    return MLP(IN, C, width=WIDTH, depth=1, activation="tanh", dropout=dropout).to(F64)
+
+
+def tiny_data(seed: int = 0, n: int = N):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, IN, generator=gen, dtype=F64)
+    y = torch.randint(0, C, (n,), generator=gen)
+    return x, y
+
+
+def manual_logits(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The tiny MLP's forward pass written by hand on the flat vector (W1, b1, W2, b2 in order)."""
+    i = 0
+    W1 = theta[i : i + WIDTH * IN].reshape(WIDTH, IN); i += WIDTH * IN
+    b1 = theta[i : i + WIDTH]; i += WIDTH
+    W2 = theta[i : i + C * WIDTH].reshape(C, WIDTH); i += C * WIDTH
+    b2 = theta[i : i + C]; i += C
+    assert i == theta.shape[0]
+    return torch.tanh(x @ W1.T + b1) @ W2.T + b2
+
+
+def manual_ce(theta, x, y):
+    logits = manual_logits(theta, x)
+    return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
+
+
+def module_with(model: nn.Module, theta: torch.Tensor) -> nn.Module:
+    m = copy.deepcopy(model)
+    torch.nn.utils.vector_to_parameters(theta.detach().clone(), m.parameters())
+    return m
+
+
+@pytest.fixture
+def net():
+    model = tiny_mlp()
+    x, y = tiny_data()
+    xt, yt = tiny_data(seed=1, n=12)
+    return NetworkLandscape(model, x, y, x_test=xt, y_test=yt)
+
+
+def random_theta(land, seed, scale=0.5, batch=None):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (land.D,) if batch is None else (batch, land.D)
+    return land.theta0 + scale * torch.randn(*shape, generator=gen, dtype=F64)
+
+
+# ---------------------------------------------------------------------------
+# FlatView
+
+
+def test_flatview_round_trip_and_shared_storage():
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(12, 4))
+    view = FlatView.from_module(model)
+    params = {k: v.detach().clone() for k, v in model.named_parameters()}
+    assert view.names == list(params)
+    assert view.D == sum(p.numel() for p in params.values()) == 2 * 3 * 9 + 3 + 12 * 4 + 4
+    flat = view.flatten(params)
+    assert flat.shape == (view.D,)
+    back = view.unflatten(flat)
+    assert list(back) == list(params)
+    for k in params:
+        assert back[k].shape == params[k].shape
+        assert torch.equal(back[k], params[k])
+        assert back[k].data_ptr() >= flat.data_ptr()  # a view into flat
+    # views share storage: writing into the flat vector shows up in the views
+    flat[view.block("2.bias")] = 7.0
+    assert torch.equal(back["2.bias"], torch.full((4,), 7.0))
+    back["0.weight"].zero_()
+    assert torch.equal(flat[view.block("0.weight")], torch.zeros(54))
+    # the layout is registration order, contiguous
+    assert view.block("0.weight") == slice(0, 54)
+    assert view.block("0.bias") == slice(54, 57)
+
+
+def test_flatview_batched_unflatten():
+    view = FlatView(["a", "b"], [(2, 3), (4,)])
+    flat = torch.arange(5 * 10, dtype=F64).reshape(5, 10)
+    parts = view.unflatten(flat)
+    assert parts["a"].shape == (5, 2, 3) and parts["b"].shape == (5, 4)
+    for i in range(5):
+        assert torch.equal(parts["a"][i], flat[i, :6].reshape(2, 3))
+        assert torch.equal(parts["b"][i], flat[i, 6:])
+    parts["b"][2, 0] = -1.0
+    assert flat[2, 6] == -1.0
+
+
+def test_flatview_errors():
+    view = FlatView(["a", "b"], [(2, 3), (4,)])
+    with pytest.raises(ValueError, match="D=10"):
+        view.unflatten(torch.zeros(9))
+    with pytest.raises(KeyError, match="b"):
+        view.flatten({"a": torch.zeros(2, 3)})
+    with pytest.raises(KeyError, match="known"):
+        view.block("c")
+    frozen = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        FlatView.from_module(frozen)
+
+
+def test_flatview_skips_frozen_parameters():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    model[0].weight.requires_grad_(False)
+    view = FlatView.from_module(model)
+    assert view.names == ["0.bias", "1.weight", "1.bias"]
+    assert view.D == 4 + 8 + 2
+
+
+# ---------------------------------------------------------------------------
+# NetworkLandscape: values
+
+
+def test_manual_reference_matches_the_module():
+    # guards the reference itself
+    model, (x, _) = tiny_mlp(), tiny_data()
+    theta = torch.nn.utils.parameters_to_vector(model.parameters()).detach()
+    torch.testing.assert_close(manual_logits(theta, x), model(x))
+
+
+def test_loss_at_theta0_equals_module_cross_entropy(net):
+    with torch.no_grad():
+        ref = nn.functional.cross_entropy(net.model(net.x), net.y)
+    assert net.theta0.shape == (net.D,) and net.D == IN * WIDTH + WIDTH + WIDTH * C + C
+    torch.testing.assert_close(net.loss(net.theta0), ref, rtol=1e-13, atol=1e-13)
+    theta = random_theta(net, 1)
+    torch.testing.assert_close(net.loss(theta), manual_ce(theta, net.x, net.y), rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(net.eval_loss(theta), manual_ce(theta, net.x, net.y), rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(net.eval_loss(theta, "test"), manual_ce(theta, net.x_test, net.y_test))
+
+
+def test_batched_loss_equals_loop(net):
+    thetas = random_theta(net, 2, batch=7)
+    batched = net.loss(thetas)
+    assert batched.shape == (7,)
+    ref = torch.stack([manual_ce(t, net.x, net.y) for t in thetas])
+    torch.testing.assert_close(batched, ref, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(batched, torch.stack([net.loss(t) for t in thetas]), rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(net.eval_loss(thetas), ref, rtol=1e-12, atol=1e-13)
+
+
+def test_chunked_batched_loss_equals_unchunked():
+    x, y = tiny_data()
+    a = NetworkLandscape(tiny_mlp(), x, y)
+    b = NetworkLandscape(tiny_mlp(), x, y, chunk_size=2)
+    thetas = random_theta(a, 3, batch=5)
+    torch.testing.assert_close(a.loss(thetas), b.loss(thetas), rtol=1e-13, atol=1e-13)
+
+
+def test_minibatch_idx_selects_examples(net):
+    idx = torch.tensor([0, 3, 5, 11])
+    theta = random_theta(net, 4)
+    torch.testing.assert_close(net.loss(theta, idx=idx), manual_ce(theta, net.x[idx], net.y[idx]))
+    torch.testing.assert_close(
+        net.grad(theta, idx=idx),
+        torch.func.grad(manual_ce)(theta, net.x[idx], net.y[idx]),
+    )
+
+
+# ---------------------------------------------------------------------------
+# derivatives
+
+
+def test_grad_equals_autograd_through_the_module(net):
+    for seed in range(3):
+        theta = random_theta(net, 10 + seed)
+        m = module_with(net.model, theta)
+        m.zero_grad()
+        nn.functional.cross_entropy(m(net.x), net.y).backward()
+        ref = torch.cat([p.grad.reshape(-1) for p in m.parameters()])
+        torch.testing.assert_close(net.grad(theta), ref, rtol=1e-11, atol=1e-13)
+
+
+def test_batched_grad_equals_per_point(net):
+    thetas = random_theta(net, 5, batch=4)
+    g = net.grad(thetas)
+    assert g.shape == (4, net.D)
+    torch.testing.assert_close(g, torch.stack([torch.func.grad(manual_ce)(t, net.x, net.y) for t in thetas]))
+
+
+def test_hvp_matches_finite_differences_and_exact_hessian(net):
+    theta = random_theta(net, 6)
+    H = torch.autograd.functional.hessian(lambda t: manual_ce(t, net.x, net.y), theta)
+    assert H.shape == (net.D, net.D)
+    gen = torch.Generator().manual_seed(0)
+    eps = 1e-5
+    for _ in range(3):
+        v = torch.randn(net.D, generator=gen, dtype=F64)
+        hv = net.hvp(theta, v)
+        fd = (net.grad(theta + eps * v) - net.grad(theta - eps * v)) / (2 * eps)
+        torch.testing.assert_close(hv, fd, rtol=1e-6, atol=1e-8)
+        torch.testing.assert_close(hv, H @ v, rtol=1e-10, atol=1e-12)
+    # rows of the exact Hessian: H e_i
+    for i in (0, 7, net.D - 1):
+        e = torch.zeros(net.D, dtype=F64)
+        e[i] = 1
+        torch.testing.assert_close(net.hvp(theta, e), H[i], rtol=1e-10, atol=1e-12)
+    # the full Hessian through D HVPs (base-class hessian())
+    torch.testing.assert_close(net.hessian(theta), H, rtol=1e-10, atol=1e-12)
+
+
+def test_hvp_with_a_batch_of_vectors(net):
+    theta = random_theta(net, 7)
+    V = torch.randn(5, net.D, generator=torch.Generator().manual_seed(1), dtype=F64)
+    batched = net.hvp(theta, V)
+    assert batched.shape == (5, net.D)
+    torch.testing.assert_close(batched, torch.stack([net.hvp(theta, v) for v in V]), rtol=1e-12, atol=1e-13)
+
+
+def test_hvp_rejects_a_batch_of_points(net):
+    with pytest.raises(ValueError, match="single point"):
+        net.hvp(random_theta(net, 0, batch=2), torch.zeros(net.D, dtype=F64))
+
+
+# ---------------------------------------------------------------------------
+# predictions
+
+
+def test_logits_shapes_and_values(net):
+    theta = random_theta(net, 8)
+    out = net.logits(theta)
+    assert out.shape == (N, C)
+    torch.testing.assert_close(out, manual_logits(theta, net.x))
+    thetas = random_theta(net, 9, batch=3)
+    outs = net.logits(thetas)
+    assert outs.shape == (3, N, C)
+    for b in range(3):
+        torch.testing.assert_close(outs[b], manual_logits(thetas[b], net.x))
+    x_new = torch.randn(6, IN, dtype=F64)
+    assert net.logits(theta, x_new).shape == (6, C)
+    assert net.logits(thetas, x_new).shape == (3, 6, C)
+
+
+def test_predict_and_accuracy(net):
+    theta = random_theta(net, 10, scale=2.0)
+    pred = net.predict(theta)
+    ref_pred = manual_logits(theta, net.x).argmax(1)
+    assert torch.equal(pred, ref_pred)
+    assert float(net.accuracy(theta)) == pytest.approx(float((ref_pred == net.y).double().mean()))
+    test_pred = manual_logits(theta, net.x_test).argmax(1)
+    assert torch.equal(net.predict(theta, "test"), test_pred)
+    assert float(net.accuracy(theta, "test")) == pytest.approx(float((test_pred == net.y_test).double().mean()))
+    thetas = random_theta(net, 11, scale=2.0, batch=3)
+    acc = net.accuracy(thetas)
+    assert acc.shape == (3,)
+    for b in range(3):
+        assert float(acc[b]) == pytest.approx(float((manual_logits(thetas[b], net.x).argmax(1) == net.y).double().mean()))
+    with pytest.raises(ValueError, match="'train' or 'test'"):
+        net.accuracy(theta, "valid")
+
+
+def test_accuracy_reaches_one_on_labels_it_predicts():
+    # labels taken from the network itself: accuracy must be exactly 1
+    model = tiny_mlp(3)
+    x, _ = tiny_data()
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    land = NetworkLandscape(model, x, y)
+    assert float(land.accuracy(land.theta0)) == 1.0
+
+
+def test_no_test_split():
+    x, y = tiny_data()
+    land = NetworkLandscape(tiny_mlp(), x, y)
+    with pytest.raises(ValueError, match="no test split"):
+        land.accuracy(land.theta0, "test")
+
+
+# ---------------------------------------------------------------------------
+# dropout, statelessness
+
+
+def test_dropout_random_in_train_mode_deterministic_in_eval():
+    model = tiny_mlp(dropout=0.5)
+    x, y = tiny_data()
+    land = NetworkLandscape(model, x, y)
+    theta = land.theta0
+    e1, e2 = land.loss(theta), land.loss(theta)
+    assert torch.equal(e1, e2)
+    # eval mode ignores dropout: equals the dropout-free reference
+    torch.testing.assert_close(e1, manual_ce(theta, x, y), rtol=1e-12, atol=1e-13)
+    t1, t2 = land.loss(theta, train=True), land.loss(theta, train=True)
+    assert not torch.equal(t1, t2)
+    assert not torch.equal(t1, e1)
+    # a batch of identical points gets independent masks
+    rows = land.loss(theta.expand(4, -1), train=True)
+    assert len(set(rows.tolist())) == 4
+    g1, g2 = land.grad(theta, train=True), land.grad(theta, train=True)
+    assert not torch.equal(g1, g2)
+    assert torch.equal(land.grad(theta), land.grad(theta))
+    # the module is left in eval mode afterwards
+    assert not land.model.training
+
+
+def test_evaluations_do_not_mutate_the_module(net):
+    before = {k: v.detach().clone() for k, v in net.model.state_dict().items()}
+    theta0_before = net.theta0.clone()
+    theta = random_theta(net, 12)
+    net.loss(theta)
+    net.loss(random_theta(net, 13, batch=3))
+    net.grad(theta)
+    net.hvp(theta, torch.ones(net.D, dtype=F64))
+    net.logits(theta)
+    net.accuracy(theta, "test")
+    after = net.model.state_dict()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+    assert torch.equal(net.theta0, theta0_before)
+    # theta0 is a copy, not a view of the module's parameters
+    with torch.no_grad():
+        next(net.model.parameters()).add_(1.0)
+    assert torch.equal(net.theta0, theta0_before)
+
+
+def test_loss_is_differentiable_wrt_theta(net):
+    theta = random_theta(net, 14).requires_grad_(True)
+    (g,) = torch.autograd.grad(net.loss(theta), theta)
+    torch.testing.assert_close(g, torch.func.grad(manual_ce)(theta.detach(), net.x, net.y))
+
+
+# ---------------------------------------------------------------------------
+# loss options and errors
+
+
+def test_mse_loss_option():
+    x, y = tiny_data()
+    land = NetworkLandscape(tiny_mlp(), x, y, loss="mse")
+    theta = random_theta(land, 15)
+    logits = manual_logits(theta, x)
+    onehot = torch.zeros(N, C, dtype=F64)
+    onehot[torch.arange(N), y] = 1.0
+    ref = ((logits - onehot) ** 2).mean()
+    torch.testing.assert_close(land.loss(theta), ref, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(land.grad(theta), torch.func.grad(lambda t: ((manual_logits(t, x) - onehot) ** 2).mean())(theta))
+
+
+def test_callable_loss():
+    x, y = tiny_data()
+    land = NetworkLandscape(tiny_mlp(), x, y, loss=lambda logits, yy: logits.pow(2).sum())
+    theta = random_theta(land, 16)
+    torch.testing.assert_close(land.loss(theta), manual_logits(theta, x).pow(2).sum())
+
+
+def test_unknown_loss_rejected():
+    x, y = tiny_data()
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'.*cross_entropy.*mse"):
+        NetworkLandscape(tiny_mlp(), x, y, loss="hinge")
+
+
+def test_wrong_input_shapes_rejected(net):
+    with pytest.raises(ValueError, match=f"D={net.D}"):
+        net.loss(torch.zeros(net.D + 1, dtype=F64))
+    with pytest.raises(ValueError, match=f"D={net.D}"):
+        net.loss(torch.zeros(2, net.D - 1, dtype=F64))
+    with pytest.raises(ValueError, match=f"D={net.D}"):
+        net.loss(torch.zeros(2, 2, net.D, dtype=F64))
+    with pytest.raises(ValueError, match=f"D={net.D}"):
+        net.grad(torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match=f"D={net.D}"):
+        net.hvp(net.theta0, torch.zeros(3, dtype=F64))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        net.loss(net.theta0.tolist())
+
+
+def test_constructor_errors():
+    x, y = tiny_data()
+    with pytest.raises(TypeError, match="nn.Module"):
+        NetworkLandscape(lambda t: t, x, y)
+    with pytest.raises(TypeError, match="tensors"):
+        NetworkLandscape(tiny_mlp(), x.numpy(), y)
+    with pytest.raises(ValueError, match="30 vs 29"):
+        NetworkLandscape(tiny_mlp(), x, y[:-1])
+    with pytest.raises(ValueError, match="both x_test and y_test"):
+        NetworkLandscape(tiny_mlp(), x, y, x_test=x)
+
+
+def test_dtype_option_casts_float32_model():
+    torch.manual_seed(0)
+    model32 = MLP(IN, C, width=WIDTH, depth=1, activation="tanh")
+    ref_theta = torch.nn.utils.parameters_to_vector(model32.parameters()).detach().double()
+    x, y = tiny_data()
+    land = NetworkLandscape(model32, x.float(), y, dtype=F64)
+    assert land.dtype == F64 and land.theta0.dtype == F64 and land.x.dtype == F64
+    torch.testing.assert_close(land.theta0, ref_theta)
+    torch.testing.assert_close(land.loss(land.theta0), manual_ce(ref_theta, x.float().double(), y))
+    assert land.n_train == N
+
+
+def test_base_landscape_default_derivatives():
+    """The base class's grad/hvp/hessian (double backward) on a quadratic with known Hessian."""
+
+    class Quadratic(Landscape):
+        def __init__(self, A):
+            self.A, self.D, self.device, self.dtype = A, A.shape[0], A.device, A.dtype
+
+        def _loss_batch(self, theta, **_):
+            return 0.5 * torch.einsum("bi,ij,bj->b", theta, self.A, theta) + theta.pow(3).sum(-1)
+
+    gen = torch.Generator().manual_seed(0)
+    B = torch.randn(6, 6, generator=gen, dtype=F64)
+    A = B @ B.T
+    q = Quadratic(A)
+    theta = torch.randn(6, generator=gen, dtype=F64)
+    torch.testing.assert_close(q.grad(theta), A @ theta + 3 * theta**2)
+    H = A + torch.diag(6 * theta)
+    v = torch.randn(6, generator=gen, dtype=F64)
+    torch.testing.assert_close(q.hvp(theta, v), H @ v)
+    torch.testing.assert_close(q.hessian(theta), H)
+    thetas = torch.randn(3, 6, generator=gen, dtype=F64)
+    torch.testing.assert_close(q.grad(thetas), thetas @ A + 3 * thetas**2)

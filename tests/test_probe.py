@@ -1,0 +1,113 @@
+"""Tests for lsl.probe: random unit directions and radial loss profiles."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lsl.probe import RadialProfile, radial_profile, random_directions
+from lsl.toy import WedgeLandscape
+
+F64 = torch.float64
+
+
+def test_random_directions_unit_norm_and_seeded():
+    v = random_directions(50, 20, seed=3, dtype=F64)
+    assert v.shape == (20, 50) and v.dtype == F64
+    torch.testing.assert_close(v.norm(dim=1), torch.ones(20, dtype=F64), rtol=0, atol=1e-12)
+    assert torch.equal(v, random_directions(50, 20, seed=3, dtype=F64))
+    assert not torch.allclose(v, random_directions(50, 20, seed=4, dtype=F64))
+    torch.manual_seed(123)
+    assert torch.equal(v, random_directions(50, 20, seed=3, dtype=F64))  # global RNG is irrelevant
+    assert random_directions(50, 2).dtype == torch.float32
+
+
+def test_random_directions_are_nearly_orthogonal_in_high_dimension():
+    v = random_directions(4000, 10, seed=0, dtype=F64)
+    cos = v @ v.T - torch.eye(10, dtype=F64)
+    assert float(cos.abs().max()) < 6 / math.sqrt(4000)
+    # and not concentrated on any coordinate: the mean direction is small
+    assert float(v.mean(0).norm()) < 3 / math.sqrt(10)
+
+
+@pytest.mark.parametrize("D,k", [(0, 3), (3, 0)])
+def test_random_directions_errors(D, k):
+    with pytest.raises(ValueError, match="D >= 1 and k >= 1"):
+        random_directions(D, k)
+
+
+def test_radial_profile_equals_direct_evaluation():
+    land = WedgeLandscape(20, 12, dtype=F64)
+    gen = torch.Generator().manual_seed(1)
+    theta = torch.randn(20, generator=gen, dtype=F64)
+    radii = torch.tensor([0.0, 0.1, 0.5, 2.0, 0.3], dtype=F64)  # any order
+    prof = radial_profile(land, theta, radii, n_directions=6, seed=2)
+    dirs = random_directions(20, 6, seed=2, dtype=F64)
+    assert prof.losses.shape == (6, 5)
+    torch.testing.assert_close(prof.radii, radii)
+    for k in range(6):
+        for r in range(5):
+            p = theta + radii[r] * dirs[k]
+            ref = p.abs().sort().values[:8].norm()  # distance to the nearest wedge
+            torch.testing.assert_close(prof.losses[k, r], ref, rtol=1e-12, atol=1e-14)
+    # radius 0: every direction gives the base loss
+    torch.testing.assert_close(prof.losses[:, 0], torch.full((6,), prof.base_loss, dtype=F64))
+    assert prof.base_loss == pytest.approx(float(theta.abs().sort().values[:8].norm()))
+    assert prof.theta_norm == pytest.approx(float(theta.norm()))
+
+
+def test_radial_profile_with_explicit_directions():
+    land = WedgeLandscape(4, 2, dtype=F64)
+    theta = torch.tensor([3.0, 2.0, 0.0, 0.0], dtype=F64)
+    dirs = torch.tensor([[0.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 0.0]], dtype=F64)
+    prof = radial_profile(land, theta, [0.0, 1.0, 2.0], directions=dirs)
+    # along e3 the loss is the offset r; along e1 the point stays on the wedge
+    torch.testing.assert_close(prof.losses, torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 0.0]], dtype=F64))
+    assert prof.base_loss == 0.0
+
+
+def test_radial_profile_errors():
+    land = WedgeLandscape(4, 2, dtype=F64)
+    with pytest.raises(ValueError, match="one centre point"):
+        radial_profile(land, torch.zeros(2, 4, dtype=F64), [1.0])
+    with pytest.raises(ValueError, match="D=4"):
+        radial_profile(land, torch.zeros(4, dtype=F64), [1.0], directions=torch.zeros(2, 3, dtype=F64))
+
+
+def test_width_interpolates_the_crossing():
+    radii = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=F64)
+    losses = torch.tensor([
+        [0.0, 0.5, 1.5, 3.0],   # crosses 1.0 halfway between r=1 and r=2 -> 1.5
+        [0.0, 0.2, 0.4, 0.6],   # never exceeds -> inf
+        [2.0, 3.0, 4.0, 5.0],   # above at the first radius -> radii[0]
+        [0.0, 0.0, 0.0, 1.75],  # crosses between r=2 and r=3 at 1/1.75 of the way
+        [0.0, 1.0, 1.0, 1.2],   # equal to the threshold is not above it: crosses between r=2 and r=3 at 0
+    ], dtype=F64)
+    prof = RadialProfile(radii, losses, base_loss=0.0, theta_norm=4.0)
+    w = prof.width(1.0)
+    expected = torch.tensor([1.5, math.inf, 0.0, 2.0 + 1 / 1.75, 2.0], dtype=F64)
+    torch.testing.assert_close(w, expected)
+    torch.testing.assert_close(prof.angular_width(1.0), expected / 4.0)
+    # a lower threshold: row 0 crosses 0.25 half way between r=0 and r=1
+    assert float(prof.width(0.25)[0]) == pytest.approx(0.5)
+
+
+def test_spread():
+    prof = RadialProfile(torch.tensor([0.0, 1.0]), torch.tensor([[1.0, 2.0], [1.0, 4.0]]), 1.0, 1.0)
+    torch.testing.assert_close(prof.spread(), torch.tensor([0.0, torch.tensor([2.0, 4.0]).std().item() / 3.0]))
+
+
+def test_width_on_the_toy_model_scales_with_distance_to_the_wedge():
+    # from a point on a wedge, the loss along a direction v is r * ||v_S||, so the width at threshold t
+    # is t / ||v_S|| where S are the short coordinates (for small r)
+    land = WedgeLandscape(30, 20, dtype=F64)
+    theta = torch.zeros(30, dtype=F64)
+    theta[:20] = 5.0 + torch.rand(20, generator=torch.Generator().manual_seed(0), dtype=F64)
+    radii = torch.linspace(0, 1, 101, dtype=F64)
+    prof = radial_profile(land, theta, radii, n_directions=8, seed=5)
+    dirs = random_directions(30, 8, seed=5, dtype=F64)
+    expected = 0.3 / dirs[:, 20:].norm(dim=1)
+    torch.testing.assert_close(prof.width(0.3), expected, rtol=1e-8, atol=1e-10)
+    torch.testing.assert_close(prof.angular_width(0.3), expected / theta.norm(), rtol=1e-8, atol=1e-10)

@@ -1,0 +1,293 @@
+"""Tests for lsl.train: schedules, batched training of many models, seeding, snapshots, L2, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lsl.landscape import Landscape, NetworkLandscape
+from lsl.nets import MLP
+from lsl.toy import WedgeLandscape
+from lsl.train import landscape_objective, lr_schedule, minimize, train
+
+F64 = torch.float64
+
+
+def tiny_net(dropout: float = 0.0, n: int = 24) -> NetworkLandscape:
+    torch.manual_seed(0)
+    model = MLP(3, 3, width=6, depth=1, activation="tanh", dropout=dropout).to(F64)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 3, generator=gen, dtype=F64)
+    y = torch.randint(0, 3, (n,), generator=gen)
+    return NetworkLandscape(model, x, y)
+
+
+def starts(land, B, seed=0, scale=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    base = getattr(land, "theta0", torch.zeros(land.D, dtype=F64))
+    return base + scale * torch.randn(B, land.D, generator=gen, dtype=F64)
+
+
+def rel_close(a, b, rtol=1e-6):
+    assert a.shape == b.shape
+    err = float((a - b).norm() / b.norm().clamp_min(1e-300))
+    assert err < rtol, f"relative difference {err:.3g} >= {rtol}"
+
+
+# ---------------------------------------------------------------------------
+# schedules
+
+
+def test_constant_schedule():
+    f = lr_schedule("constant", 0.3, 100)
+    assert [f(s) for s in (0, 1, 50, 99, 100)] == [0.3] * 5
+
+
+def test_cosine_schedule_endpoints_and_midpoint():
+    f = lr_schedule("cosine", 1.0, 100, lr_min=0.1)
+    assert f(0) == pytest.approx(1.0)
+    assert f(50) == pytest.approx(0.55)
+    assert f(100) == pytest.approx(0.1)
+    assert f(25) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi / 4)))
+    vals = [f(s) for s in range(101)]
+    assert all(a >= b for a, b in zip(vals, vals[1:]))  # monotone decay
+    assert f(150) == pytest.approx(0.1)  # clamped past the end
+
+
+def test_cyclic_schedule_restarts():
+    f = lr_schedule("cyclic", 0.2, 100, lr_min=0.0, cycle_steps=10)
+    for c in range(10):
+        assert f(10 * c) == pytest.approx(0.2)  # restart at every cycle start
+        assert f(10 * c + 5) == pytest.approx(0.1)
+        assert f(10 * c + 9) == pytest.approx(0.1 * (1 + math.cos(math.pi * 0.9)))
+    assert f(9) < f(8) < f(1)
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,match",
+    [
+        (("linear", 0.1, 10), {}, r"unknown schedule 'linear'.*constant.*cosine.*cyclic"),
+        (("cosine", 0.0, 10), {}, "lr > 0"),
+        (("cosine", 0.1, 10), {"lr_min": 0.2}, "lr_min <= lr"),
+        (("cosine", 0.1, 10), {"lr_min": -0.1}, "lr_min"),
+        (("cyclic", 0.1, 10), {}, "cycle_steps"),
+        (("cyclic", 0.1, 10), {"cycle_steps": 0}, "cycle_steps"),
+    ],
+)
+def test_schedule_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lr_schedule(*args, **kwargs)
+
+
+def test_training_records_the_schedule():
+    land = WedgeLandscape(6, 3, dtype=F64)
+    res = train(land, starts(land, 1)[0], steps=12, lr=0.1, schedule="cyclic", cycle_steps=4, lr_min=0.01)
+    f = lr_schedule("cyclic", 0.1, 12, lr_min=0.01, cycle_steps=4)
+    torch.testing.assert_close(res.lrs, torch.tensor([f(s) for s in range(12)]))
+    assert res.losses.shape == (12,)
+
+
+# ---------------------------------------------------------------------------
+# batched training equals training each model alone
+
+
+@pytest.mark.parametrize("optimizer,kwargs", [("adam", {}), ("sgd", {"momentum": 0.9})])
+def test_batched_training_equals_individual_on_toy(optimizer, kwargs):
+    land = WedgeLandscape(12, 6, dtype=F64)
+    theta0 = starts(land, 4, seed=2, scale=1.0)
+    batched = train(land, theta0, steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs)
+    assert batched.theta.shape == (4, 12) and batched.losses.shape == (60, 4)
+    for b in range(4):
+        alone = train(land, theta0[b], steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs)
+        assert alone.theta.shape == (12,)
+        rel_close(batched.theta[b], alone.theta)
+        rel_close(batched.losses[:, b], alone.losses)
+    assert float(batched.losses[-1].sum()) < float(batched.losses[0].sum())
+
+
+@pytest.mark.parametrize("optimizer,kwargs", [("adam", {}), ("sgd", {"momentum": 0.5})])
+def test_batched_training_equals_individual_on_network(optimizer, kwargs):
+    land = tiny_net()
+    theta0 = starts(land, 2, seed=3)
+    batched = train(land, theta0, steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs)
+    for b in range(2):
+        alone = train(land, theta0[b], steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs)
+        rel_close(batched.theta[b], alone.theta)
+    assert bool((land.loss(batched.theta) < land.loss(theta0)).all())
+
+
+def test_sgd_step_matches_hand_computed_update():
+    # one plain SGD step is theta - lr * grad; two steps with momentum follow the heavy-ball rule
+    land = tiny_net()
+    theta = starts(land, 1, seed=4)[0]
+    g0 = land.grad(theta)
+    res = train(land, theta, steps=1, lr=0.1, optimizer="sgd")
+    torch.testing.assert_close(res.theta, theta - 0.1 * g0)
+    res2 = train(land, theta, steps=2, lr=0.1, optimizer="sgd", momentum=0.9)
+    t1 = theta - 0.1 * g0
+    t2 = t1 - 0.1 * (0.9 * g0 + land.grad(t1))
+    torch.testing.assert_close(res2.theta, t2)
+
+
+def test_train_does_not_modify_theta0():
+    land = WedgeLandscape(5, 2, dtype=F64)
+    theta0 = starts(land, 2)
+    copy = theta0.clone()
+    train(land, theta0, steps=5, lr=0.1)
+    assert torch.equal(theta0, copy)
+
+
+# ---------------------------------------------------------------------------
+# seeding and minibatches
+
+
+def test_same_seed_same_result_different_seed_different():
+    land = tiny_net()
+    theta0 = starts(land, 2, seed=5)
+    a = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=7)
+    b = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=7)
+    c = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=8)
+    assert torch.equal(a.theta, b.theta) and torch.equal(a.losses, b.losses)
+    assert not torch.allclose(a.theta, c.theta)
+
+
+def test_dropout_seeded():
+    land = tiny_net(dropout=0.3)
+    theta0 = land.theta0
+    a = train(land, theta0, steps=5, lr=0.05, seed=1)
+    b = train(land, theta0, steps=5, lr=0.05, seed=1)
+    c = train(land, theta0, steps=5, lr=0.05, seed=2)
+    assert torch.equal(a.theta, b.theta)
+    assert not torch.equal(a.theta, c.theta)
+
+
+def test_train_leaves_global_rng_alone():
+    land = tiny_net(dropout=0.3)
+    state = torch.get_rng_state()
+    train(land, land.theta0, steps=3, lr=0.05, batch_size=5, seed=3)
+    assert torch.equal(state, torch.get_rng_state())
+
+
+class Recorder(Landscape):
+    """A landscape with data that records which examples each evaluation used."""
+
+    def __init__(self, n_train: int):
+        self.D, self.device, self.dtype, self.n_train = 2, torch.device("cpu"), F64, n_train
+        self.seen: list[list[int]] = []
+
+    def _loss_batch(self, theta, *, idx=None, train=False):
+        assert train
+        self.seen.append(sorted(idx.tolist()) if idx is not None else None)
+        return (theta**2).sum(-1)
+
+
+def test_minibatches_are_epochwise_permutations_dropping_the_ragged_batch():
+    rec = Recorder(10)
+    obj = landscape_objective(rec, batch_size=3, seed=0)
+    theta = torch.zeros(2, dtype=F64)
+    for _ in range(9):  # three epochs of three batches each
+        obj(theta)
+    assert all(len(b) == 3 for b in rec.seen)
+    for e in range(3):
+        epoch = rec.seen[3 * e : 3 * e + 3]
+        flat = sum(epoch, [])
+        assert len(set(flat)) == 9 and set(flat) <= set(range(10))  # disjoint within the epoch
+    assert rec.seen[:3] != rec.seen[3:6]  # reshuffled between epochs
+    full = Recorder(10)
+    landscape_objective(full)(theta)
+    assert full.seen == [None]
+
+
+def test_minibatch_loss_is_the_loss_on_that_subset():
+    land = tiny_net()
+    obj = landscape_objective(land, batch_size=8, seed=0)
+    theta = land.theta0
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    perm = torch.randperm(land.n_train, generator=gen).split(8)
+    for batch in perm:
+        torch.testing.assert_close(obj(theta), torch.nn.functional.cross_entropy(
+            land.logits(theta, land.x[batch]), land.y[batch]))
+
+
+# ---------------------------------------------------------------------------
+# snapshots and L2
+
+
+def test_snapshots_shape_steps_and_values():
+    land = WedgeLandscape(8, 4, dtype=F64)
+    theta0 = starts(land, 3, seed=6)
+    res = train(land, theta0, steps=10, lr=0.05, snapshot_every=4)
+    assert res.snapshot_steps == [4, 8, 10]  # every 4 steps, and at the end
+    assert res.snapshots.shape == (3, 3, 8)
+    torch.testing.assert_close(res.snapshots[-1], res.theta, rtol=0, atol=0)
+    for k, step in enumerate(res.snapshot_steps):
+        # constant schedule: the snapshot after `step` steps is a run of `step` steps
+        shorter = train(land, theta0, steps=step, lr=0.05)
+        torch.testing.assert_close(res.snapshots[k], shorter.theta, rtol=1e-12, atol=1e-14)
+    single = train(land, theta0[0], steps=6, lr=0.05, snapshot_every=2)
+    assert single.snapshots.shape == (3, 8) and single.snapshot_steps == [2, 4, 6]
+    assert train(land, theta0, steps=5, lr=0.05).snapshots is None
+
+
+def test_l2_objective_and_shrinkage():
+    land = WedgeLandscape(6, 3, dtype=F64)
+    theta = starts(land, 4, seed=7)
+    obj = landscape_objective(land, l2=0.3)
+    torch.testing.assert_close(obj(theta), land.loss(theta) + 0.15 * (theta**2).sum(1))
+    net = tiny_net()
+    theta0 = net.theta0 + 0.5
+    plain = train(net, theta0, steps=15, lr=0.05)
+    decayed = train(net, theta0, steps=15, lr=0.05, l2=0.5)
+    assert float(decayed.theta.norm()) < float(plain.theta.norm())
+
+
+def test_minimize_projects_after_each_step():
+    # minimise ||x - c||^2 on the unit sphere: the answer is c / ||c||
+    c = torch.tensor([3.0, -4.0, 0.0], dtype=F64)
+
+    def normalize(x):
+        x.div_(x.norm())
+
+    res = minimize(lambda x, step: ((x - c) ** 2).sum(), torch.tensor([1.0, 0.0, 0.0], dtype=F64),
+                   steps=100, lr=0.1, optimizer="sgd", after_step=normalize)
+    torch.testing.assert_close(res.theta, c / c.norm(), rtol=1e-8, atol=1e-8)
+    assert float(res.theta.norm()) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------------------
+# errors
+
+
+def test_batch_size_on_a_landscape_without_data():
+    land = WedgeLandscape(5, 2)
+    with pytest.raises(ValueError, match="no data"):
+        train(land, torch.zeros(5), steps=1, lr=0.1, batch_size=2)
+
+
+@pytest.mark.parametrize("bs", [0, -1, 25, 1000])
+def test_bad_batch_sizes(bs):
+    land = tiny_net(n=24)
+    with pytest.raises(ValueError, match=r"batch_size must be in \[1, 24\]"):
+        train(land, land.theta0, steps=1, lr=0.1, batch_size=bs)
+
+
+def test_unknown_optimizer_and_schedule():
+    land = WedgeLandscape(5, 2)
+    with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'.*adam.*sgd"):
+        train(land, torch.ones(5), steps=1, lr=0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        train(land, torch.ones(5), steps=1, lr=0.1, schedule="step")
+
+
+def test_other_errors():
+    land = WedgeLandscape(5, 2)
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        train(land, torch.ones(5), steps=-1, lr=0.1)
+    with pytest.raises(ValueError, match="l2 must be >= 0"):
+        train(land, torch.ones(5), steps=1, lr=0.1, l2=-1.0)
+    with pytest.raises(ValueError, match="D=5"):
+        train(land, torch.ones(4), steps=1, lr=0.1)
+    res = train(land, torch.ones(5), steps=0, lr=0.1)
+    assert res.losses.numel() == 0 and torch.equal(res.theta, torch.ones(5))
