@@ -75,6 +75,19 @@ class WedgeLandscape(Landscape):
         theta = self.check_theta(theta)
         return theta.detach().scatter(-1, self.short_indices(theta), 0.0)
 
+    def shared_long_axes(self, points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Fraction of each point's long axes (its nearest wedge) that are also long axes of ``reference``.
+
+        1 means the point sits on the same wedge as ``reference``; two random wedges share
+        about ``n / D`` of their axes. Returns a scalar for one point, ``[B]`` for a batch.
+        """
+        ref = self.long_indices(reference)
+        if ref.dim() != 1:
+            raise ValueError("reference must be a single point [D]")
+        mask = torch.zeros(self.D, dtype=torch.bool, device=self.device)
+        mask[ref] = True
+        return mask[self.long_indices(points)].to(self.dtype).mean(-1)
+
     def connector(self, theta_a: torch.Tensor, theta_b: torch.Tensor) -> torch.Tensor:
         """A zero-loss path between two points on wedges, through the wedges' intersection.
 
