@@ -15,6 +15,10 @@ export LSL_PROFILE ?= quick
 export LSL_PROGRESS ?= 0
 export LSL_CACHE_DIR ?= $(CURDIR)/_build/lsl_cache
 export PYDEVD_DISABLE_FILE_VALIDATION = 1
+# Each profile builds into its own folder, so chapters executed in one profile are never reused in another:
+# quick -> _build/html, paper -> _build/paper/_build/html.
+BOOK_OUT := $(if $(filter quick,$(LSL_PROFILE)),.,_build/$(LSL_PROFILE))
+export LSL_JUPYTER_CACHE := $(BOOK_OUT)/_build/.jupyter_cache
 
 .PHONY: help install book test unit chapters pairs build-book sync clean
 
@@ -34,12 +38,12 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 book: install
-	$(BIN)/jupyter-book build . --keep-going
-	@echo "The book is in _build/html/index.html"
+	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --keep-going
+	@echo "The book is in $(BOOK_OUT)/_build/html/index.html"
 
 test: install
 	$(BIN)/python -m pytest -p tests.nbval_cache tests book --nbval-lax --nbval-current-env
-	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W --keep-going
 
 unit: install
 	$(BIN)/python -m pytest tests
