@@ -78,10 +78,12 @@ def radial_profile(
     n_directions: int = 100,
     seed: int = 0,
     directions: torch.Tensor | None = None,
+    max_elements: int = 2**25,
 ) -> RadialProfile:
     """The loss at ``theta + r v`` for ``n_directions`` random unit vectors ``v`` and every radius ``r``.
 
-    All ``n_directions * len(radii)`` points are evaluated as one batch.
+    The ``n_directions * len(radii)`` points are evaluated as a few large batches
+    (one, unless they would exceed ``max_elements`` values).
 
     Args:
         landscape: the landscape.
@@ -90,6 +92,8 @@ def radial_profile(
         n_directions: number of random directions (ignored when ``directions`` is given).
         seed: seeds the directions.
         directions: explicit unit directions ``[K, D]``.
+        max_elements: bound on the number of parameter values materialised at once; the
+            points are evaluated in batches of whole directions under this bound.
     """
     theta = landscape.check_theta(theta)
     if theta.dim() != 1:
@@ -100,8 +104,13 @@ def radial_profile(
     else:
         directions = landscape.check_theta(directions, "directions")
     K, R = directions.shape[0], radii.shape[0]
-    points = theta + radii.view(1, R, 1) * directions.view(K, 1, -1)
+    # Evaluate in chunks of whole directions so that at most ~max_elements parameters are in memory.
+    per_chunk = max(1, max_elements // max(1, R * landscape.D))
+    rows = []
     with torch.no_grad():
-        losses = landscape.loss(points.reshape(K * R, -1)).view(K, R)
+        for dirs in directions.split(per_chunk):
+            points = theta + radii.view(1, R, 1) * dirs.view(dirs.shape[0], 1, -1)
+            rows.append(landscape.loss(points.reshape(-1, landscape.D)).view(dirs.shape[0], R))
+        losses = torch.cat(rows)
         base = float(landscape.loss(theta))
     return RadialProfile(radii.cpu(), losses.cpu(), base, float(theta.norm()))

@@ -111,3 +111,16 @@ def test_width_on_the_toy_model_scales_with_distance_to_the_wedge():
     expected = 0.3 / dirs[:, 20:].norm(dim=1)
     torch.testing.assert_close(prof.width(0.3), expected, rtol=1e-8, atol=1e-10)
     torch.testing.assert_close(prof.angular_width(0.3), expected / theta.norm(), rtol=1e-8, atol=1e-10)
+
+
+def test_radial_profile_chunking_does_not_change_values():
+    import torch
+    from lsl.probe import radial_profile
+    from lsl.toy import WedgeLandscape
+
+    toy = WedgeLandscape(30, 20, dtype=torch.float64)
+    theta = torch.randn(30, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    radii = torch.linspace(0, 2, 7)
+    whole = radial_profile(toy, theta, radii, n_directions=9, seed=1)
+    chunked = radial_profile(toy, theta, radii, n_directions=9, seed=1, max_elements=30 * 7 * 2)
+    assert torch.equal(whole.losses, chunked.losses)
