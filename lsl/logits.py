@@ -1,0 +1,157 @@
+"""Logit gradients: the objects behind Fort & Ganguli's explanation of the local geometry.
+
+For a classifier with logits ``z_i = f(x_i; theta)`` in ``R^C`` and softmax
+outputs ``p_i``, the cross-entropy loss has gradient
+``g = (1/N) sum_i J_i^T (p_i - y_i)`` and Gauss-Newton term
+``G = (1/N) sum_i J_i^T (diag(p_i) - p_i p_i^T) J_i``, where ``J_i = dz_i/dtheta``
+(``C x D``) holds the *logit gradients*. If the logit gradients cluster around a
+few mean directions, ``G`` has a few large eigenvalues (outliers) and ``g``
+lies in their span. This module computes logit gradients of a network and
+provides the random model of logit gradients that reproduces the phenomena.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.func import jacrev, vmap
+
+from .landscape import NetworkLandscape
+
+__all__ = [
+    "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_eigenvalues",
+    "RandomLogitModel",
+]
+
+
+def logit_jacobians(landscape: NetworkLandscape, theta: torch.Tensor, idx=None) -> torch.Tensor:
+    """Per-example logit gradients ``J_i = dz_i/dtheta`` as a ``[n, C, D]`` tensor.
+
+    Args:
+        landscape: a network landscape.
+        theta: parameters ``[D]``.
+        idx: which training examples (default: all; mind the memory, ``n * C * D`` values).
+    """
+    theta = landscape.check_theta(theta)
+    if theta.dim() != 1:
+        raise ValueError("logit_jacobians takes one point theta [D]")
+    x = landscape.x if idx is None else landscape.x[idx]
+
+    def one(th: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
+        return landscape._forward(th, xi.unsqueeze(0))[0]
+
+    with torch.no_grad():
+        return vmap(jacrev(one), in_dims=(None, 0))(theta, x)
+
+
+def sorted_cosines(J: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cosine similarities between all logit gradients, sorted by logit and then by true class.
+
+    Args:
+        J: logit gradients ``[n, C, D]``.
+        y: true classes ``[n]``.
+
+    Returns:
+        ``(cos, logit, label)``: the ``[n C, n C]`` cosine matrix and, for each row,
+        the logit ``c`` and the example's class, in the sorted order.
+    """
+    n, C, D = J.shape
+    rows = J.reshape(n * C, D)
+    logit = torch.arange(C).repeat(n)
+    label = y.cpu().repeat_interleave(C)
+    order = torch.from_numpy(__import__("numpy").lexsort((label.numpy(), logit.numpy())))
+    unit = rows[order.to(rows.device)]
+    unit = unit / unit.norm(dim=1, keepdim=True).clamp_min(torch.finfo(unit.dtype).tiny)
+    return unit @ unit.T, logit[order], label[order]
+
+
+def softmax_hessians(p: torch.Tensor) -> torch.Tensor:
+    """``diag(p_i) - p_i p_i^T`` for softmax outputs ``p`` ``[n, C]`` (each has rank ``C - 1``)."""
+    return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+
+
+def gauss_newton_eigenvalues(J: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """All non-zero-able eigenvalues of ``G = (1/N) sum_i J_i^T (diag p_i - p_i p_i^T) J_i``, descending.
+
+    Uses the ``N C x N C`` Gram matrix ``A^T A`` with ``G = A A^T``, so ``D`` may be large:
+    ``A`` stacks the columns ``J_i^T R_i / sqrt(N)`` with ``R_i R_i^T = diag(p_i) - p_i p_i^T``.
+
+    Args:
+        J: logit gradients ``[N, C, D]``.
+        p: softmax outputs ``[N, C]``.
+
+    Returns:
+        ``min(N C, D)`` eigenvalues in descending order (the rest of ``G``'s spectrum is zero).
+    """
+    N, C, D = J.shape
+    evals, evecs = torch.linalg.eigh(softmax_hessians(p.to(J.dtype)))
+    R = evecs * evals.clamp_min(0).sqrt().unsqueeze(-2)              # [N, C, C], R R^T = S
+    A = torch.einsum("ncd,nck->ndk", J, R).permute(1, 0, 2).reshape(D, N * C) / N ** 0.5
+    small = A.T @ A if N * C <= D else A @ A.T
+    return torch.linalg.eigvalsh(small).flip(0)
+
+
+@dataclass
+class RandomLogitModel:
+    """A random model of logit gradients and softmax outputs (after Fort & Ganguli).
+
+    Each example ``i`` of class ``y_i`` has logit gradients
+    ``J_i[c] = m_c + m_{c, y_i} + noise``: a mean direction per logit (norm ``signal``),
+    a smaller one per (logit, class) pair (norm ``class_signal``), and isotropic
+    noise (norm ``noise``). Its logits are ``logit_scale * (margin * onehot(y_i) + xi_i)``
+    with standard normal ``xi_i``; larger ``logit_scale`` means more confident
+    ("frozen") softmax outputs.
+
+    Args:
+        C: number of classes.
+        D: number of parameters.
+        n_per_class: examples per class.
+        signal: norm of the per-logit mean directions.
+        class_signal: norm of the per-(logit, class) mean directions.
+        noise: norm of the example-specific part of each logit gradient.
+        logit_scale: temperature-like scale of the logits.
+        margin: how much the true class's logit is raised before scaling.
+        seed: seed of every random draw.
+    """
+
+    C: int = 10
+    D: int = 1000
+    n_per_class: int = 20
+    signal: float = 1.0
+    class_signal: float = 0.3
+    noise: float = 0.5
+    logit_scale: float = 1.0
+    margin: float = 1.0
+    seed: int = 0
+
+    def sample(self, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Draw ``(J [N, C, D], p [N, C], y [N])`` with ``N = C * n_per_class``."""
+        if self.C < 2 or self.D < 1 or self.n_per_class < 1:
+            raise ValueError(f"need C >= 2, D >= 1, n_per_class >= 1; got {self.C}, {self.D}, {self.n_per_class}")
+        g = torch.Generator().manual_seed(self.seed)
+        C, D, N = self.C, self.D, self.C * self.n_per_class
+
+        def directions(*shape):
+            v = torch.randn(*shape, D, generator=g, dtype=dtype)
+            return v / v.norm(dim=-1, keepdim=True)
+
+        y = torch.arange(C).repeat_interleave(self.n_per_class)
+        m = self.signal * directions(C)                              # [C, D]
+        mc = self.class_signal * directions(C, C)                    # [C logit, C class, D]
+        eps = self.noise * directions(N, C)                          # [N, C, D]
+        J = m.unsqueeze(0) + mc[:, y].transpose(0, 1) + eps
+        xi = torch.randn(N, C, generator=g, dtype=dtype)
+        z = self.logit_scale * (self.margin * torch.nn.functional.one_hot(y, C).to(dtype) + xi)
+        return J, torch.softmax(z, dim=-1), y
+
+    def gauss_newton_eigenvalues(self) -> torch.Tensor:
+        """The spectrum of the model's Gauss-Newton matrix ``G`` (descending)."""
+        J, p, _ = self.sample()
+        return gauss_newton_eigenvalues(J, p)
+
+    def gradient(self) -> torch.Tensor:
+        """The model's loss gradient ``g = (1/N) sum_i J_i^T (p_i - y_i)`` ``[D]``."""
+        J, p, y = self.sample()
+        r = p - torch.nn.functional.one_hot(y, self.C).to(p.dtype)
+        return torch.einsum("ncd,nc->d", J, r) / J.shape[0]

@@ -1,0 +1,77 @@
+"""Logit gradients and the random logit-gradient model, against explicit matrices."""
+
+import torch
+
+import lsl
+from lsl import logits, nets
+
+
+def _net(n=12, C=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g, dtype=torch.float64)
+    y = torch.randint(0, C, (n,), generator=g)
+    model = nets.make("mlp", (6,), C, width=5, depth=1, activation="tanh", seed=seed).double()
+    return lsl.NetworkLandscape(model, x, y)
+
+
+def test_logit_jacobians_match_autograd():
+    net = _net()
+    theta = net.theta0 + 0.1
+    J = logits.logit_jacobians(net, theta)
+    ref = torch.autograd.functional.jacobian(lambda t: net._forward(t, net.x), theta)   # [n, C, D]
+    assert J.shape == ref.shape and torch.allclose(J, ref, atol=1e-12)
+
+
+def test_gauss_newton_eigenvalues_match_explicit_matrix():
+    g = torch.Generator().manual_seed(1)
+    N, C, D = 7, 3, 11
+    J = torch.randn(N, C, D, generator=g, dtype=torch.float64)
+    p = torch.softmax(torch.randn(N, C, generator=g, dtype=torch.float64), -1)
+    S = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    G = torch.einsum("ncd,nce,nef->df", J, S, J) / N
+    ref = torch.linalg.eigvalsh(G).flip(0)
+    got = logits.gauss_newton_eigenvalues(J, p)
+    assert torch.allclose(got[: min(N * C, D)], ref[: min(N * C, D)], atol=1e-10)
+    J2 = torch.randn(3, C, 40, generator=g, dtype=torch.float64)          # N C < D: Gram trick
+    p2 = torch.softmax(torch.randn(3, C, generator=g, dtype=torch.float64), -1)
+    S2 = torch.diag_embed(p2) - p2[:, :, None] * p2[:, None, :]
+    G2 = torch.einsum("ncd,nce,nef->df", J2, S2, J2) / 3
+    assert torch.allclose(logits.gauss_newton_eigenvalues(J2, p2), torch.linalg.eigvalsh(G2).flip(0)[:9], atol=1e-10)
+
+
+def test_network_gauss_newton_equals_hessian_of_linear_model():
+    # For a linear classifier the cross-entropy Hessian is exactly its Gauss-Newton term.
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(20, 5, generator=g, dtype=torch.float64), torch.randint(0, 3, (20,), generator=g)
+    net = lsl.NetworkLandscape(nets.make("mlp", (5,), 3, depth=0, seed=0).double(), x, y)
+    theta = net.theta0
+    J = logits.logit_jacobians(net, theta)
+    p = torch.softmax(net.logits(theta), -1)
+    H = torch.autograd.functional.hessian(lambda t: net.loss(t), theta)
+    assert torch.allclose(logits.gauss_newton_eigenvalues(J, p)[:10], torch.linalg.eigvalsh(H).flip(0)[:10], atol=1e-10)
+
+
+def test_sorted_cosines_order_and_values():
+    J = torch.randn(6, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    y = torch.tensor([2, 0, 1, 0, 2, 1])
+    cos, logit, label = logits.sorted_cosines(J, y)
+    assert torch.all(logit[:-1] <= logit[1:])
+    for c in range(3):
+        assert torch.all(label[logit == c][:-1] <= label[logit == c][1:])
+    assert torch.allclose(torch.diagonal(cos), torch.ones(18, dtype=torch.float64))
+    assert torch.allclose(cos, cos.T)
+
+
+def test_random_model_has_c_minus_one_outliers_and_confined_gradient():
+    C = 6
+    model = logits.RandomLogitModel(C=C, D=600, n_per_class=15, class_signal=0.0, seed=0)
+    ev = model.gauss_newton_eigenvalues()
+    assert ev[C - 2] > 10 * ev[C - 1]          # the softmax Jacobian has rank C - 1: C - 1 outliers
+    J, p, y = model.sample()
+    S = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
+    G = torch.einsum("ncd,nce,nef->df", J, S, J) / J.shape[0]
+    _, vecs = torch.linalg.eigh(G)
+    top = vecs[:, -(C - 1):]
+    g = model.gradient()
+    frac = float((top.T @ g).norm() ** 2 / g.norm() ** 2)
+    assert frac > 20 * (C - 1) / 600          # many times a random (C-1)-dimensional subspace's share
