@@ -203,9 +203,8 @@ def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 _LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": _cross_entropy,
-    "mse": lambda logits, y: nn.functional.mse_loss(
-        logits, nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
-    ),
+    # Written out rather than F.mse_loss, whose forward-mode derivative fails on a constant target.
+    "mse": lambda logits, y: ((logits - nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)) ** 2).mean(),
 }
 
 

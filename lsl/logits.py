@@ -97,8 +97,9 @@ class RandomLogitModel:
     """A random model of logit gradients and softmax outputs (after Fort & Ganguli).
 
     Each example ``i`` of class ``y_i`` has logit gradients
-    ``J_i[c] = m_c + m_{c, y_i} + noise``: a mean direction per logit (norm ``signal``),
-    a smaller one per (logit, class) pair (norm ``class_signal``), and isotropic
+    ``J_i[c] = (1 + gain [c = y_i]) m_c + m_{c, y_i} + noise``: a mean direction per logit
+    (norm ``signal``), longer by the factor ``1 + true_class_gain`` for the example's own
+    class, a direction per (logit, class) pair (norm ``class_signal``), and isotropic
     noise (norm ``noise``). Its logits are ``logit_scale * (margin * onehot(y_i) + xi_i)``
     with standard normal ``xi_i``; larger ``logit_scale`` means more confident
     ("frozen") softmax outputs.
@@ -108,6 +109,7 @@ class RandomLogitModel:
         D: number of parameters.
         n_per_class: examples per class.
         signal: norm of the per-logit mean directions.
+        true_class_gain: how much longer the true class's logit gradient is.
         class_signal: norm of the per-(logit, class) mean directions.
         noise: norm of the example-specific part of each logit gradient.
         logit_scale: temperature-like scale of the logits.
@@ -119,6 +121,7 @@ class RandomLogitModel:
     D: int = 1000
     n_per_class: int = 20
     signal: float = 1.0
+    true_class_gain: float = 0.5
     class_signal: float = 0.3
     noise: float = 0.5
     logit_scale: float = 1.0
@@ -140,7 +143,8 @@ class RandomLogitModel:
         m = self.signal * directions(C)                              # [C, D]
         mc = self.class_signal * directions(C, C)                    # [C logit, C class, D]
         eps = self.noise * directions(N, C)                          # [N, C, D]
-        J = m.unsqueeze(0) + mc[:, y].transpose(0, 1) + eps
+        gain = 1 + self.true_class_gain * torch.nn.functional.one_hot(y, C).to(dtype)   # [N, C]
+        J = gain.unsqueeze(-1) * m.unsqueeze(0) + mc[:, y].transpose(0, 1) + eps
         xi = torch.randn(N, C, generator=g, dtype=dtype)
         z = self.logit_scale * (self.margin * torch.nn.functional.one_hot(y, C).to(dtype) + xi)
         return J, torch.softmax(z, dim=-1), y

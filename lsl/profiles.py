@@ -117,16 +117,124 @@ _TOY_PAPER = dict(
     n_radii=60,
 )
 
+_HYPERPLANES_QUICK = dict(
+    # networks on mnist1d: (name, architecture, options)
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    nets=(("MLP", "mlp", dict(width=64, depth=2)), ("CNN", "cnn1d", dict(channels=(8, 16, 16)))),
+    full_steps=1000,
+    full_lr=3e-3,
+    batch_size=128,
+    # intrinsic dimension: planes of every d, trained at once with Fastfood projections
+    dims={"MLP": (10, 30, 100, 300, 1000, 3000), "CNN": (10, 100, 300, 1000)},
+    n_planes=2,
+    plane_steps=300,
+    plane_lr=1.5,
+    # dense against Fastfood at one d
+    compare_d=100,
+    compare_planes=3,
+    # Goldilocks zone (on the MLP)
+    scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+    d_curv=20,
+    n_curv_planes=2,
+    hessian_examples=500,
+    d_train=300,
+    goldilocks_planes=2,
+)
+
+_HYPERPLANES_PAPER = dict(
+    dataset="mnist",
+    n_train=None,
+    n_test=None,
+    nets=(("MLP", "mlp", dict(width=200, depth=2)), ("CNN", "cnn", dict(channels=(16, 32, 32)))),
+    full_steps=10_000,
+    full_lr=1e-3,
+    batch_size=128,
+    dims={"MLP": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000, 10_000),
+          "CNN": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000)},
+    n_planes=5,
+    plane_steps=5000,
+    plane_lr=1.5,
+    compare_d=300,
+    compare_planes=8,
+    scales=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+    d_curv=50,
+    n_curv_planes=5,
+    hessian_examples=5000,
+    d_train=1000,
+    goldilocks_planes=4,
+)
+
+_GEOMETRY_QUICK = dict(
+    # 1. C outliers on Gaussian mixtures: ReLU MLP, full-batch Adam
+    mixture_classes=(2, 5, 10, 20),
+    mixture_per_class=100,
+    mixture_dim=10,
+    mixture_separation=2.0,
+    mixture_net=dict(width=32, depth=2, activation="relu"),
+    mixture_steps=300,
+    mixture_lr=3e-3,
+    mixture_checkpoints=(30, 60, 120, 300),
+    # 1-2. the same on a real data set, and gradient confinement along training
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2, activation="relu"),
+    steps=1500,
+    lr=3e-3,
+    batch_size=128,
+    checkpoint_every=150,
+    # 3. the curvature transient: top eigenvalue along runs at several learning rates
+    transient_arch="cnn1d",
+    transient_net=dict(),
+    transient_lrs=(1e-3, 3e-3),
+    transient_steps=1500,
+    transient_every=100,
+    hessian_examples=1000,
+    # 5. logit-gradient cosines and the random model
+    cosine_per_class=8,
+    model_D=2000,
+    model_per_class=20,
+    eig_tol=1e-3,
+)
+
+_GEOMETRY_PAPER = dict(
+    _GEOMETRY_QUICK,
+    mixture_per_class=500,
+    mixture_dim=50,
+    mixture_net=dict(width=128, depth=2, activation="relu"),
+    mixture_steps=1000,
+    mixture_checkpoints=(100, 200, 500, 1000),
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(),
+    steps=10_000,
+    lr=1e-3,
+    checkpoint_every=1000,
+    transient_arch="cnn",
+    transient_lrs=(3e-4, 1e-3, 3e-3),
+    transient_steps=10_000,
+    transient_every=500,
+    hessian_examples=5000,
+    cosine_per_class=10,
+    model_D=20_000,
+    model_per_class=100,
+)
+
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         "CPU, offline data (mnist1d, digits, Gaussian mixtures), every chapter in under two minutes",
-        {"toy": _TOY_QUICK},
+        {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "geometry": _GEOMETRY_QUICK},
     ),
     "paper": Profile(
         "paper",
         "GPU, the papers' datasets and sizes (MNIST, Fashion MNIST, CIFAR-10/100, SimpleCNN)",
-        {"toy": _TOY_PAPER},
+        {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "geometry": _GEOMETRY_PAPER},
     ),
 }
 

@@ -8,64 +8,33 @@ hyperplanes are trained at once: their points form one ``[P, D]`` batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 
 from .landscape import Landscape
+from .projections import DenseProjection, FastfoodProjection, Projection, make_projection
 from .train import landscape_objective, minimize, progress
 
-__all__ = ["DenseProjection", "HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane", "optimize_orthogonal", "dimension_sweep", "DimensionSweep"]
-
-
-class DenseProjection:
-    """``P`` random ``D x d`` projection matrices with orthonormal columns, stored densely.
-
-    Each matrix is the Q factor of a Gaussian matrix (a uniformly random
-    d-dimensional subspace with an orthonormal basis), so ``M^T M = I`` and
-    moving by ``phi`` in the plane moves ``||phi||`` in parameter space.
-
-    Args:
-        D: ambient dimension.
-        d: hyperplane dimension, ``1 <= d <= D``.
-        n_planes: number of independent draws ``P``.
-        seed: seed of the draws (same seed, same matrices, on any device).
-        device, dtype: where to store the matrices.
-    """
-
-    def __init__(self, D: int, d: int, *, n_planes: int = 1, seed: int = 0,
-                 device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
-        if not 1 <= d <= D:
-            raise ValueError(f"the hyperplane dimension must satisfy 1 <= d <= D={D}; got d={d}")
-        if n_planes < 1:
-            raise ValueError(f"n_planes must be >= 1, got {n_planes}")
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        g = torch.randn(n_planes, D, d, generator=gen, dtype=torch.float64)
-        q, r = torch.linalg.qr(g)
-        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # unique, Haar-distributed
-        self.M = q.to(device=device, dtype=dtype)  # [P, D, d]
-        self.D, self.d, self.n_planes = D, d, n_planes
-
-    def to_full(self, phi: torch.Tensor) -> torch.Tensor:
-        """Displacements ``M phi`` in parameter space: ``[P, d]`` -> ``[P, D]``."""
-        return torch.einsum("pDd,pd->pD", self.M, phi)
-
-    def restrict(self, g: torch.Tensor) -> torch.Tensor:
-        """Project full-space vectors onto the planes, ``M^T g``: ``[P, D]`` -> ``[P, d]``."""
-        return torch.einsum("pDd,pD->pd", self.M, g)
+__all__ = ["HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane",
+           "optimize_orthogonal", "dimension_sweep", "DimensionSweep", "intrinsic_dimension", "IntrinsicDimension",
+           "restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"]
 
 
 @dataclass
 class HyperplaneResult:
     """Outcome of training inside ``P`` random hyperplanes.
 
-    Attributes:
+    Args:
         theta: final full-space points ``[P, D]``.
-        phi: final in-plane coordinates ``[P, d]``.
+        phi: final in-plane coordinates ``[P, d_max]`` (zero beyond each plane's own dimension).
         losses: training objective at every step ``[steps, P]``.
         initial_loss: loss at ``theta0`` for each plane ``[P]``.
         final_loss: full-batch loss at the final points ``[P]``.
-        projection: the planes' matrices.
+        projection: the planes' matrices (of dimension ``d_max``).
+        dims: each plane's dimension ``[P]``.
     """
 
     theta: torch.Tensor
@@ -73,13 +42,14 @@ class HyperplaneResult:
     losses: torch.Tensor
     initial_loss: torch.Tensor
     final_loss: torch.Tensor
-    projection: DenseProjection
+    projection: Projection
+    dims: torch.Tensor | None = None
 
 
 def train_in_hyperplanes(
     landscape: Landscape,
     theta0: torch.Tensor,
-    d: int,
+    d: int | Sequence[int] | torch.Tensor,
     *,
     n_planes: int = 1,
     steps: int,
@@ -88,35 +58,80 @@ def train_in_hyperplanes(
     optimizer: str = "adam",
     schedule: str = "cosine",
     batch_size: int | None = None,
+    projection: str | Projection = "dense",
+    normalize_step: bool = False,
 ) -> HyperplaneResult:
     """Optimise inside ``n_planes`` random affine d-dimensional hyperplanes through ``theta0`` at once.
+
+    All planes' points form one ``[P, D]`` batch, evaluated in one vectorised call per step.
+    Planes of different dimensions can be trained together: pass one dimension per plane.
+    Plane ``p`` of dimension ``d_p`` then uses the first ``d_p`` columns of a
+    ``d_max``-dimensional random projection (itself a random ``d_p``-dimensional plane)
+    and the other coordinates stay at zero.
 
     Args:
         landscape: what to minimise.
         theta0: the planes' common offset ``[D]``, or one offset per plane ``[P, D]``.
-        d: hyperplane dimension (``1 <= d <= D``).
+        d: hyperplane dimension (``1 <= d <= D``), or one per plane (length ``n_planes``).
         n_planes: number of independent random planes ``P``.
-        steps, lr, optimizer, schedule: see :func:`lsl.train.minimize`. The default
-            cosine decay lets the iterate settle into non-smooth minima such as
-            the toy model's wedges.
+        steps: optimisation steps (see :func:`lsl.train.minimize`).
+        lr: (maximum) learning rate.
         seed: seeds the planes (and the minibatch order).
+        optimizer: ``"adam"`` or ``"sgd"``.
+        schedule: learning-rate schedule; the default cosine decay lets the iterate
+            settle into non-smooth minima such as the toy model's wedges.
         batch_size: minibatch size for landscapes with data.
+        projection: ``"dense"`` (:class:`~lsl.projections.DenseProjection`, stores ``P D d``
+            numbers), ``"fastfood"`` (:class:`~lsl.projections.FastfoodProjection`, for
+            large ``D`` and ``d``) or a :class:`~lsl.projections.Projection` instance
+            (of dimension ``max(d)`` with ``n_planes`` planes).
+        normalize_step: optimise ``psi = sqrt(d_p) phi`` instead of ``phi`` (plane ``p`` of
+            dimension ``d_p``). An Adam step changes each coordinate by about ``lr``, so it
+            moves ``phi`` by up to ``lr sqrt(d_p)``; with this option it moves ``theta`` by up to
+            ``lr`` in every plane, which lets planes of very different dimensions share one
+            learning rate.
+
+    Returns:
+        a :class:`HyperplaneResult`.
     """
     theta0 = landscape.check_theta(theta0, "theta0")
-    if not 1 <= d <= landscape.D:
-        raise ValueError(f"the hyperplane dimension must satisfy 1 <= d <= D={landscape.D}; got d={d}")
+    if isinstance(d, int):
+        dims = None
+        d_max = d
+    else:
+        dims = torch.as_tensor(d, dtype=torch.long).flatten()
+        if dims.numel() != n_planes:
+            raise ValueError(f"give one dimension per plane: got {dims.numel()} dimensions for n_planes={n_planes}")
+        d_max = int(dims.max())
+        if int(dims.min()) < 1:
+            raise ValueError(f"the hyperplane dimension must satisfy 1 <= d <= D={landscape.D}; got d={int(dims.min())}")
+    if not 1 <= d_max <= landscape.D:
+        raise ValueError(f"the hyperplane dimension must satisfy 1 <= d <= D={landscape.D}; got d={d_max}")
     if theta0.dim() == 2 and theta0.shape[0] != n_planes:
         raise ValueError(f"theta0 has {theta0.shape[0]} rows but n_planes={n_planes}")
     offset = theta0.expand(n_planes, -1) if theta0.dim() == 1 else theta0
-    proj = DenseProjection(landscape.D, d, n_planes=n_planes, seed=seed, device=landscape.device, dtype=landscape.dtype)
+    proj = make_projection(projection, landscape.D, d_max, n_planes=n_planes, seed=seed,
+                           device=landscape.device, dtype=landscape.dtype)
+    per_plane = dims if dims is not None else torch.full((n_planes,), d_max)
+    mask = None
+    if dims is not None or normalize_step:
+        mask = (torch.arange(d_max)[None, :] < per_plane[:, None]).to(torch.float64)
+        if normalize_step:
+            mask = mask / per_plane[:, None].to(torch.float64).sqrt()
+        mask = mask.to(device=landscape.device, dtype=landscape.dtype)
     objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
-    phi0 = torch.zeros(n_planes, d, device=landscape.device, dtype=landscape.dtype)
-    run = minimize(lambda phi, step: objective(offset + proj.to_full(phi)), phi0,
-                   steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, desc=f"hyperplanes d={d}")
-    theta = (offset + proj.to_full(run.theta)).detach()
+    phi0 = torch.zeros(n_planes, d_max, device=landscape.device, dtype=landscape.dtype)
+
+    def plane_objective(phi: torch.Tensor, step: int) -> torch.Tensor:
+        return objective(offset + proj.to_full(phi if mask is None else phi * mask))
+
+    run = minimize(plane_objective, phi0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
+                   desc=f"hyperplanes d={d_max}")
+    phi = run.theta if mask is None else run.theta * mask
     with torch.no_grad():
+        theta = (offset + proj.to_full(phi)).detach()
         initial, final = landscape.loss(offset), landscape.loss(theta)
-    return HyperplaneResult(theta, run.theta, run.losses, initial, final, proj)
+    return HyperplaneResult(theta, phi, run.losses, initial, final, proj, per_plane)
 
 
 def train_in_hyperplane(
@@ -255,3 +270,281 @@ def dimension_sweep(
         rel.append((res.final_loss / res.initial_loss).detach().cpu())
     rel_t = torch.stack(rel)
     return DimensionSweep(torch.tensor(dims), rel_t, rel_t < tol, tol)
+
+
+# ---------------------------------------------------------------------------
+# Intrinsic dimension of a network (Li et al. 2018)
+
+
+def _log_crossing(dims: torch.Tensor, values: torch.Tensor, target: float) -> float:
+    """The first ``d`` where ``values`` reaches ``target``, interpolated linearly in ``log d`` (``nan`` if never)."""
+    above = (values >= target).nonzero()
+    if not len(above):
+        return float("nan")
+    i = int(above[0, 0])
+    if i == 0:
+        return float(dims[0])
+    x0, x1 = math.log(float(dims[i - 1])), math.log(float(dims[i]))
+    y0, y1 = float(values[i - 1]), float(values[i])
+    return math.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0))
+
+
+@dataclass
+class IntrinsicDimension:
+    """Accuracy reached by training inside random hyperplanes of several dimensions.
+
+    Args:
+        d: the hyperplane dimensions ``[n_d]`` (increasing).
+        accuracy: accuracy of every plane, ``[n_d, P]`` (column ``p`` is the ``p``-th draw at each ``d``).
+        final_loss: full-batch training loss of every plane ``[n_d, P]``.
+        reference: the full-space accuracy the planes are compared with.
+        level: the fraction of ``reference`` that defines the intrinsic dimension (0.9 for ``d_int90``).
+        D: the number of parameters.
+    """
+
+    d: torch.Tensor
+    accuracy: torch.Tensor
+    final_loss: torch.Tensor
+    reference: float
+    level: float
+    D: int
+
+    @property
+    def target(self) -> float:
+        """The accuracy that defines the intrinsic dimension, ``level * reference``."""
+        return self.level * self.reference
+
+    @property
+    def mean_accuracy(self) -> torch.Tensor:
+        """Mean accuracy over the draws at each dimension ``[n_d]``."""
+        return self.accuracy.mean(1)
+
+    def d_int(self) -> float:
+        """The intrinsic dimension of the mean curve: where it reaches :attr:`target` (log-interpolated; ``nan`` if never)."""
+        return _log_crossing(self.d, self.mean_accuracy, self.target)
+
+    def d_int_grid(self) -> int | None:
+        """The smallest swept ``d`` whose mean accuracy reaches :attr:`target` (Li et al.'s definition on a grid)."""
+        ok = (self.mean_accuracy >= self.target).nonzero()
+        return int(self.d[ok[0, 0]]) if len(ok) else None
+
+    def d_int_draws(self) -> torch.Tensor:
+        """The intrinsic dimension of each draw's curve ``[P]`` (log-interpolated; ``nan`` where it never crosses)."""
+        return torch.tensor([_log_crossing(self.d, self.accuracy[:, p], self.target)
+                             for p in range(self.accuracy.shape[1])])
+
+    def d_int_spread(self) -> tuple[float, float]:
+        """Geometric mean and geometric standard deviation (a factor) of :meth:`d_int_draws` over draws that cross."""
+        logs = self.d_int_draws().log()
+        logs = logs[torch.isfinite(logs)]
+        if not len(logs):
+            return float("nan"), float("nan")
+        sd = float(logs.std()) if len(logs) > 1 else 0.0
+        return float(logs.mean().exp()), math.exp(sd)
+
+
+def intrinsic_dimension(
+    landscape: Landscape,
+    theta0: torch.Tensor,
+    dims: Sequence[int],
+    *,
+    n_planes: int,
+    steps: int,
+    lr: float,
+    reference: float,
+    level: float = 0.9,
+    split: str = "test",
+    batch_size: int | None = None,
+    projection: str = "fastfood",
+    seed: int = 0,
+    max_batch: int | None = None,
+    normalize_step: bool = True,
+) -> IntrinsicDimension:
+    """Train ``n_planes`` random hyperplanes of every dimension in ``dims`` and measure their accuracy.
+
+    All planes (``len(dims) * n_planes`` of them) are trained together as one batch
+    (in groups of at most ``max_batch`` planes), each a fresh random plane through ``theta0``.
+
+    Args:
+        landscape: a network landscape (needs :meth:`~lsl.landscape.NetworkLandscape.accuracy`).
+        theta0: the planes' offset ``[D]`` (an initialisation).
+        dims: hyperplane dimensions.
+        n_planes: independent draws per dimension.
+        steps: optimisation steps inside each plane.
+        lr: (maximum) learning rate of Adam on the in-plane coordinates.
+        reference: the full-space accuracy (e.g. of :func:`lsl.train.train` from ``theta0``).
+        level: ``d_int`` is where the accuracy reaches ``level * reference``.
+        split: the split whose accuracy is measured (``"test"``, as Li et al.).
+        batch_size: minibatch size.
+        projection: ``"fastfood"`` (default) or ``"dense"``.
+        seed: seeds the planes and minibatches.
+        max_batch: train at most this many planes at once (bounds memory).
+        normalize_step: see :func:`train_in_hyperplanes`; on by default, so that ``lr`` is a
+            step length in parameter space shared by all dimensions.
+
+    Returns:
+        an :class:`IntrinsicDimension`.
+    """
+    dims_t = torch.tensor(sorted(int(d) for d in dims))
+    per_plane = dims_t.repeat_interleave(n_planes)
+    total = per_plane.numel()
+    group = total if max_batch is None else max(1, max_batch)
+    acc, loss = [], []
+    for k, start in enumerate(range(0, total, group)):
+        sub = per_plane[start:start + group]
+        res = train_in_hyperplanes(landscape, theta0, sub, n_planes=len(sub), steps=steps, lr=lr,
+                                   seed=seed * 1_000_003 + k, batch_size=batch_size, projection=projection,
+                                   normalize_step=normalize_step)
+        acc.append(landscape.accuracy(res.theta, split).detach().cpu())
+        loss.append(res.final_loss.detach().cpu())
+    shape = (len(dims_t), n_planes)
+    return IntrinsicDimension(dims_t, torch.cat(acc).view(shape).float(), torch.cat(loss).view(shape).float(),
+                              float(reference), level, landscape.D)
+
+
+# ---------------------------------------------------------------------------
+# Curvature restricted to random hyperplanes, and the Goldilocks zone (Fort & Scherlis 2019)
+
+
+def restricted_hessian(landscape: Landscape, theta: torch.Tensor, projection: Projection, **kwargs) -> torch.Tensor:
+    """The Hessian of the loss restricted to each plane, ``M^T H(theta) M``, ``[P, d, d]``.
+
+    Computed with ``d`` Hessian-vector products per plane (batched over the plane's
+    ``d`` basis vectors), never forming ``H``.
+
+    Args:
+        landscape: the landscape.
+        theta: the point ``[D]`` (shared by all planes) or one point per plane ``[P, D]``.
+        projection: the planes (:class:`~lsl.projections.Projection`).
+        **kwargs: passed to :meth:`~lsl.landscape.Landscape.hvp` (e.g. ``idx``, a subset of the data).
+
+    Returns:
+        the symmetric restricted Hessians ``[P, d, d]``.
+    """
+    theta = landscape.check_theta(theta, "theta")
+    cols = projection.columns().to(device=landscape.device, dtype=landscape.dtype)  # [P, d, D]
+    out = []
+    for p in range(projection.n_planes):
+        point = theta if theta.dim() == 1 else theta[p]
+        hv = landscape.hvp(point, cols[p], **kwargs)  # [d, D]
+        h = cols[p] @ hv.T
+        out.append(0.5 * (h + h.T))
+    return torch.stack(out)
+
+
+def curvature_stats(h: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Fort & Scherlis's two statistics of a (restricted) Hessian.
+
+    Args:
+        h: symmetric matrices ``[..., d, d]``.
+
+    Returns:
+        a dict with ``"fraction_positive"`` (fraction of positive eigenvalues),
+        ``"trace_ratio"`` (``Tr h / ||h||_F``, between ``-sqrt(d)`` and ``sqrt(d)``; large
+        and positive when the curvature is positive in most directions) and
+        ``"eigenvalues"`` (``[..., d]``, ascending).
+    """
+    ev = torch.linalg.eigvalsh(h)
+    return {
+        "fraction_positive": (ev > 0).to(h.dtype).mean(-1),
+        "trace_ratio": ev.sum(-1) / ev.norm(dim=-1),
+        "eigenvalues": ev,
+    }
+
+
+@dataclass
+class GoldilocksScan:
+    """Restricted curvature and hyperplane training at several radii of the initialisation.
+
+    Args:
+        scales: factors multiplying the initialisation ``[S]``.
+        radii: ``||theta0||`` at each scale ``[S]``.
+        fraction_positive: fraction of positive eigenvalues of ``M^T H M`` ``[S, P_curv]``.
+        trace_ratio: ``Tr(M^T H M) / ||M^T H M||_F`` ``[S, P_curv]``.
+        accuracy: accuracy after training inside random planes from each radius ``[S, P]``.
+        initial_loss: loss at the scaled initialisation ``[S]``.
+        final_loss: full-batch training loss after training in the planes ``[S, P]``.
+        d_curv: dimension of the planes used for the curvature.
+        d_train: dimension of the planes used for training.
+    """
+
+    scales: torch.Tensor
+    radii: torch.Tensor
+    fraction_positive: torch.Tensor
+    trace_ratio: torch.Tensor
+    accuracy: torch.Tensor
+    initial_loss: torch.Tensor
+    final_loss: torch.Tensor
+    d_curv: int
+    d_train: int
+
+
+def goldilocks_scan(
+    landscape: Landscape,
+    theta0: torch.Tensor,
+    scales: Sequence[float],
+    *,
+    d_curv: int,
+    n_curv_planes: int,
+    d_train: int,
+    n_planes: int,
+    steps: int,
+    lr: float,
+    batch_size: int | None = None,
+    split: str = "test",
+    hessian_examples: int | None = None,
+    projection: str = "fastfood",
+    seed: int = 0,
+) -> GoldilocksScan:
+    """The Goldilocks experiment: scale an initialisation, measure curvature in random planes, train in them.
+
+    At each radius ``s * ||theta0||`` this computes the restricted Hessian ``M^T H M`` of
+    ``n_curv_planes`` random ``d_curv``-dimensional planes through ``s * theta0`` and its
+    :func:`curvature_stats`, then trains ``n_planes`` random ``d_train``-dimensional planes
+    from there (all radii in one batch) and records their accuracy. Scaling the flat
+    vector is the same as ``lsl.nets.make(..., init_scale=s)``.
+
+    Args:
+        landscape: a network landscape.
+        theta0: a standard initialisation ``[D]``.
+        scales: factors ``s`` multiplying ``theta0``.
+        d_curv: dimension of the planes on which the curvature is measured.
+        n_curv_planes: number of such planes per radius.
+        d_train: dimension of the planes trained.
+        n_planes: number of planes trained per radius.
+        steps: optimisation steps in each plane.
+        lr: (maximum) Adam learning rate.
+        batch_size: minibatch size of the training.
+        split: split on which accuracy is measured.
+        hessian_examples: use only the first this many training examples for the Hessian (``None``: all).
+        projection: ``"fastfood"`` or ``"dense"``.
+        seed: seeds the planes.
+
+    Returns:
+        a :class:`GoldilocksScan`.
+    """
+    theta0 = landscape.check_theta(theta0, "theta0")
+    scales_t = torch.tensor([float(s) for s in scales], dtype=torch.float64)
+    kwargs = {}
+    if hessian_examples is not None:
+        kwargs["idx"] = torch.arange(min(hessian_examples, landscape.n_train), device=landscape.device)
+    fp, tr, init = [], [], []
+    for i, s in enumerate(scales_t.tolist()):
+        point = s * theta0
+        proj = make_projection(projection, landscape.D, d_curv, n_planes=n_curv_planes, seed=seed * 7919 + i,
+                               device=landscape.device, dtype=landscape.dtype)
+        stats = curvature_stats(restricted_hessian(landscape, point, proj, **kwargs).double())
+        fp.append(stats["fraction_positive"].cpu())
+        tr.append(stats["trace_ratio"].cpu())
+        with torch.no_grad():
+            init.append(float(landscape.loss(point)))
+    offsets = (scales_t.to(landscape.dtype).to(landscape.device)[:, None] * theta0[None]).repeat_interleave(n_planes, 0)
+    res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], steps=steps, lr=lr,
+                               seed=seed, batch_size=batch_size, projection=projection)
+    acc = landscape.accuracy(res.theta, split).detach().cpu().float().view(len(scales_t), n_planes)
+    return GoldilocksScan(
+        scales=scales_t.float(), radii=(scales_t * float(theta0.norm())).float(),
+        fraction_positive=torch.stack(fp).float(), trace_ratio=torch.stack(tr).float(),
+        accuracy=acc, initial_loss=torch.tensor(init),
+        final_loss=res.final_loss.detach().cpu().float().view(len(scales_t), n_planes),
+        d_curv=d_curv, d_train=d_train)

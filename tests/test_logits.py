@@ -64,7 +64,7 @@ def test_sorted_cosines_order_and_values():
 
 def test_random_model_has_c_minus_one_outliers_and_confined_gradient():
     C = 6
-    model = logits.RandomLogitModel(C=C, D=600, n_per_class=15, class_signal=0.0, seed=0)
+    model = logits.RandomLogitModel(C=C, D=600, n_per_class=15, class_signal=0.0, true_class_gain=0.0, seed=0)
     ev = model.gauss_newton_eigenvalues()
     assert ev[C - 2] > 10 * ev[C - 1]          # the softmax Jacobian has rank C - 1: C - 1 outliers
     J, p, y = model.sample()
@@ -75,3 +75,16 @@ def test_random_model_has_c_minus_one_outliers_and_confined_gradient():
     g = model.gradient()
     frac = float((top.T @ g).norm() ** 2 / g.norm() ** 2)
     assert frac > 20 * (C - 1) / 600          # many times a random (C-1)-dimensional subspace's share
+
+
+def test_random_model_true_class_gain_puts_the_gradient_in_the_top_c():
+    # With a longer logit gradient for the true class, g = sum_c m_c (...) lies along M^T 1-like
+    # directions that G's C-th eigenvector carries: the top C (not C-1) eigenvectors hold it.
+    C = 5
+    model = logits.RandomLogitModel(C=C, D=500, n_per_class=20, true_class_gain=1.0, class_signal=0.0, seed=1)
+    J, p, y = model.sample()
+    G = torch.einsum("ncd,nce,nef->df", J, logits.softmax_hessians(p), J) / J.shape[0]
+    vecs = torch.linalg.eigh(G).eigenvectors.flip(1)
+    g = model.gradient()
+    in_top = lambda k: float((vecs[:, :k].T @ g).norm() ** 2 / g.norm() ** 2)
+    assert in_top(C) > 0.9 and in_top(C - 1) < 0.2
