@@ -174,14 +174,17 @@ print("outliers counted at each step:", net_gaps)
 #
 # Gur-Ari et al. observed that gradient descent "happens in a tiny subspace": the gradient lies
 # mostly in the span of the top few Hessian eigenvectors. We measure the fraction of
-# $\lVert g\rVert^2$ inside the span of the top $C-1$ eigenvectors along training, against the
-# fraction a random $(C-1)$-dimensional subspace would hold, $(C-1)/D$.
+# $\lVert g\rVert^2$ inside the span of the top $k$ eigenvectors along training, for $k = C$ and
+# for the $k = C - 1$ outliers alone, against the fraction a random $k$-dimensional subspace would
+# hold, $k/D$.
 
 # %%
-fractions = {step: curvature.subspace_fraction(net.grad(points[i]), top[step][1][: C - 1])
-             for i, step in enumerate(steps)}
-baseline = (C - 1) / net.D
-print({s: round(f, 3) for s, f in fractions.items()}, f"baseline {baseline:.1e}")
+grads = {step: net.grad(theta) for step, theta in zip(steps, points)}
+fractions = {step: curvature.subspace_fraction(grads[step], top[step][1][:C]) for step in steps}
+fractions_c1 = {step: curvature.subspace_fraction(grads[step], top[step][1][: C - 1]) for step in steps}
+baseline = C / net.D
+print("top C:", {s: round(f, 3) for s, f in fractions.items()}, f"baseline C/D = {baseline:.1e}")
+print("top C-1:", {s: round(f, 3) for s, f in fractions_c1.items()})
 
 # %% tags=["remove-output"]
 fig, axes = plots.figure(ncols=2, width=4.4)
@@ -191,8 +194,9 @@ for step in steps[1::3]:
 axes[0].axvline(C - 0.5, color="k", ls="--", lw=0.8)
 axes[0].set(xlabel="eigenvalue index", ylabel="Hessian eigenvalue", title=f"{cfg.arch} on {cfg.dataset}")
 axes[0].legend(fontsize=7)
-axes[1].plot(steps, list(fractions.values()), "o-", label="top $C-1$ eigenvectors")
-axes[1].axhline(baseline, color="grey", ls="--", label="random subspace, $(C-1)/D$")
+axes[1].plot(steps, list(fractions.values()), "o-", label="top $C$ eigenvectors")
+axes[1].plot(steps, list(fractions_c1.values()), "s--", ms=3, label="top $C-1$ eigenvectors")
+axes[1].axhline(baseline, color="grey", ls="--", label="random subspace, $C/D$")
 axes[1].set_yscale("log")
 axes[1].set(xlabel="training step", ylabel="fraction of $\\|g\\|^2$")
 axes[1].legend()
@@ -203,8 +207,8 @@ report.figure("fig-geometry-confinement", fig)
 # :name: fig-geometry-confinement
 #
 # Left: the top of the Hessian spectrum of the network on real data at several steps. Right: the
-# fraction of the gradient's squared norm inside the span of the top $C-1$ eigenvectors during
-# training, against the share of a random subspace of the same dimension (dashed).
+# fraction of the gradient's squared norm inside the span of the top $C$ (and $C-1$) eigenvectors
+# during training, against the share of a random $C$-dimensional subspace (dashed).
 # ```
 
 # %%
@@ -222,6 +226,7 @@ print(f"largest gap at C-1 at {share_c1:.0%} of the checkpoints; lambda_(C-1) / 
 assert bulk_ratio > 1.5 * init_ratio, "outliers emerge: the top C-1 separate from the bulk during training"
 glue("geo_D", net.D)
 glue("geo_frac_min", min(fractions[s] for s in trained), 2)
+glue("geo_frac_c1_min", min(fractions_c1[s] for s in trained), 2)
 glue("geo_frac_ratio", min(fractions[s] for s in trained) / baseline, 2)
 glue("geo_share_c1", 100 * share_c1, 2)
 glue("geo_bulk_ratio", bulk_ratio, 2)
@@ -285,8 +290,10 @@ for k, lr in enumerate(lrs):
 # ## 4. The Goldilocks zone
 #
 # The fourth property, that training in random hyperplanes works best from radii where the
-# restricted Hessian $M^\top H M$ is most positive, is measured with the same functions in the
-# chapter on random hyperplanes, where it belongs with the intrinsic dimension.
+# restricted Hessian $M^\top H M$ is most positive, belongs with the intrinsic dimension in the
+# chapter on random hyperplanes in networks (in preparation). Its computation uses the same
+# functions as this chapter: `lsl.subspace.restricted_hessian` evaluates $M^\top H M$ with
+# Hessian-vector products, and `lsl.subspace.goldilocks_scan` sweeps the radius.
 #
 # ## 5. The explanation: clustered logit gradients, a dominant $G$, and a random model
 #
@@ -350,7 +357,7 @@ axes[0].set(xlabel="logit, then class", ylabel="logit, then class")
 axes[1].semilogy(np.arange(1, k + 1), ev_full, "o-", ms=3, label="$H$")
 axes[1].semilogy(np.arange(1, k + 1), ev_G, "s--", ms=3, label="$G$")
 axes[1].semilogy(np.arange(1, k + 1), ev_rest.clamp_min(1e-4), "^:", ms=3, label="$H_{rest}$")
-axes[1].set(xlabel="eigenvalue index", title="the top is Gauss-Newton")
+axes[1].set(xlabel="eigenvalue index", ylabel="eigenvalue", title="the top is Gauss-Newton")
 axes[1].legend()
 axes[2].plot(time, model_curve, "o-", ms=3)
 axes[2].set(xlabel="schematic training time", ylabel="top eigenvalue of $G$", title="random model: a transient")
@@ -399,8 +406,9 @@ glue("geo_model_top_c1", max(f[0] for f in model_fracs.values()), 2)
 #   annihilates the all-ones vector and the logit gradients are dominated by per-logit means; on
 #   mnist1d, whose classes this MLP separates only partly, the per-logit means dominate less.
 # - **Confinement.** At least {glue:text}`geo_frac_min` of the gradient's squared norm lies in the
-#   top $C-1$ eigenvectors at every checkpoint, {glue:text}`geo_frac_ratio` times the share of a
-#   random subspace of the same dimension.
+#   top $C$ eigenvectors at every checkpoint after initialisation, {glue:text}`geo_frac_ratio` times
+#   the share of a random subspace of the same dimension; the $C-1$ outliers alone hold at least
+#   {glue:text}`geo_frac_c1_min`.
 # - **Transient.** The top eigenvalue of the CNN rises from {glue:text}`geo_start_0` to
 #   {glue:text}`geo_peak_0` and ends at {glue:text}`geo_end_0` with learning rate
 #   {glue:text}`geo_lr_0`; with {glue:text}`geo_lr_1` it peaks at {glue:text}`geo_peak_1`, earlier,
