@@ -76,6 +76,8 @@ print(f"profile: {P.name}; device: {device}")
 #
 # ## 1. $C$ outliers
 #
+# Sagun et al. {cite}`sagun2017empirical` and Papyan {cite}`papyan2019measurements` found that the
+# Hessian spectrum of a trained classifier is a bulk near zero plus about $C$ large outliers.
 # We train the same ReLU network on Gaussian mixtures with $C$ = 2, 5, 10 and 20 classes and look
 # at the top $2C + 4$ eigenvalues of the Hessian at several points of training.
 
@@ -172,7 +174,8 @@ print("outliers counted at each step:", net_gaps)
 #
 # ## 2. Gradient confinement
 #
-# Gur-Ari et al. observed that gradient descent "happens in a tiny subspace": the gradient lies
+# Gur-Ari et al. {cite}`gurari2018gradient` observed that gradient descent "happens in a tiny
+# subspace": the gradient lies
 # mostly in the span of the top few Hessian eigenvectors. We measure the fraction of
 # $\lVert g\rVert^2$ inside the span of the top $k$ eigenvectors along training, for $k = C$ and
 # for the $k = C - 1$ outliers alone, against the fraction a random $k$-dimensional subspace would
@@ -239,7 +242,7 @@ glue("geo_test_acc", float(net.accuracy(run.theta, "test")), 2)
 #
 # Along a training run the largest eigenvalue first rises, then falls as the optimiser finds
 # flatter regions; how high it goes and where it ends depend on the learning rate
-# {cite}`jastrzebski2019break`. We follow it for the 1-D CNN at two learning rates (the Hessian of
+# {cite}`jastrzebski2019relation`. We follow it for the 1-D CNN at two learning rates (the Hessian of
 # a fixed subset of training examples, top eigenvalue by Lanczos).
 
 # %%
