@@ -229,7 +229,8 @@ class NetworkLandscape(Landscape):
     Evaluation mode: the loss is evaluated with the model in ``eval`` mode
     (dropout off, batch norm using its stored running statistics), so it is a
     deterministic function of ``theta``. Pass ``train=True`` to :meth:`loss` to
-    switch dropout on, as a trainer does.
+    switch dropout on, as a trainer does; batch norm then normalises with the
+    minibatch's statistics, and its running statistics are left unchanged.
     """
 
     def __init__(
@@ -293,7 +294,10 @@ class NetworkLandscape(Landscape):
     # -- functional core ------------------------------------------------------
     def _forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         params = self.view.unflatten(theta)
-        return functional_call(self.model, (params, self.buffers), (x,))
+        # In training mode batch norm would update its running statistics in place; give it copies,
+        # so that the landscape (which evaluates with fixed statistics) never changes under a trainer.
+        buffers = {k: b.clone() for k, b in self.buffers.items()} if self.model.training else self.buffers
+        return functional_call(self.model, (params, buffers), (x,))
 
     def _single_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self._criterion(self._forward(theta, x), y)

@@ -434,3 +434,22 @@ def test_base_landscape_default_derivatives():
     torch.testing.assert_close(q.hessian(theta), H)
     thetas = torch.randn(3, 6, generator=gen, dtype=F64)
     torch.testing.assert_close(q.grad(thetas), thetas @ A + 3 * thetas**2)
+
+
+def test_training_mode_leaves_batch_norm_statistics_unchanged():
+    import torch
+    from torch import nn
+
+    import lsl
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)).double()
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 3, (16,))
+    net = lsl.NetworkLandscape(model, x, y)
+    before = net.loss(net.theta0).item()
+    stats = {k: v.clone() for k, v in net.buffers.items()}
+    train_loss = net.loss(net.theta0, train=True)          # batch statistics
+    assert all(torch.equal(stats[k], net.buffers[k]) for k in stats)
+    assert net.loss(net.theta0).item() == before
+    model.train()
+    assert torch.allclose(train_loss, nn.functional.cross_entropy(model(x), y))
