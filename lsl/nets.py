@@ -25,6 +25,24 @@ def _activation(name: str) -> type[nn.Module]:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(_ACTIVATIONS)}") from None
 
 
+def _conv_stack(conv, pool, in_channels: int, size: int, channels: Sequence[int], activation: str):
+    """3-wide convolutions (same padding), each followed by the activation and pooling by 2."""
+    act = _activation(activation)
+    layers: list[nn.Module] = []
+    c, original = in_channels, size
+    for out in channels:
+        layers += [conv(c, out, 3, padding=1), act(), pool(2)]
+        c, size = out, size // 2
+    if size < 1:
+        raise ValueError(f"an input of size {original} is too short (too small) for {len(channels)} poolings by 2")
+    return nn.Sequential(*layers), c, size
+
+
+def _head(features: int, n_classes: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
+                         nn.Linear(features, n_classes))
+
+
 class MLP(nn.Sequential):
     """A fully connected network: ``depth`` hidden layers of ``width`` units.
 
@@ -72,17 +90,8 @@ class SimpleCNN(nn.Module):
     def __init__(self, in_channels: int = 3, n_classes: int = 10, image_size: int = 32,
                  channels: Sequence[int] = (16, 32, 32), activation: str = "tanh", dropout: float = 0.0):
         super().__init__()
-        act = _activation(activation)
-        layers: list[nn.Module] = []
-        c, size = in_channels, image_size
-        for out in channels:
-            layers += [nn.Conv2d(c, out, 3, padding=1), act(), nn.MaxPool2d(2)]
-            c, size = out, size // 2
-        if size < 1:
-            raise ValueError(f"image_size={image_size} is too small for {len(channels)} poolings")
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-                                  nn.Linear(c * size * size, n_classes))
+        self.features, c, size = _conv_stack(nn.Conv2d, nn.MaxPool2d, in_channels, image_size, channels, activation)
+        self.head = _head(c * size * size, n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of images ``[N, C, H, W]``."""
@@ -104,18 +113,9 @@ class SimpleCNN1d(nn.Module):
     def __init__(self, length: int = 40, n_classes: int = 10, in_channels: int = 1,
                  channels: Sequence[int] = (16, 32, 32), activation: str = "tanh", dropout: float = 0.0):
         super().__init__()
-        act = _activation(activation)
-        layers: list[nn.Module] = []
-        c, size = in_channels, length
-        for out in channels:
-            layers += [nn.Conv1d(c, out, 3, padding=1), act(), nn.MaxPool1d(2)]
-            c, size = out, size // 2
-        if size < 1:
-            raise ValueError(f"length={length} is too short for {len(channels)} poolings")
         self.in_channels = in_channels
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
-                                  nn.Linear(c * size, n_classes))
+        self.features, c, size = _conv_stack(nn.Conv1d, nn.MaxPool1d, in_channels, length, channels, activation)
+        self.head = _head(c * size, n_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits for a batch of signals ``[N, L]`` or ``[N, C, L]``."""
