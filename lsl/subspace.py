@@ -494,6 +494,7 @@ def goldilocks_scan(
     split: str = "test",
     hessian_examples: int | None = None,
     projection: str = "fastfood",
+    optimizer: str = "adam",
     seed: int = 0,
 ) -> GoldilocksScan:
     """The Goldilocks experiment: scale an initialisation, measure curvature in random planes, train in them.
@@ -513,11 +514,13 @@ def goldilocks_scan(
         d_train: dimension of the planes trained.
         n_planes: number of planes trained per radius.
         steps: optimisation steps in each plane.
-        lr: (maximum) Adam learning rate.
+        lr: (maximum) learning rate.
         batch_size: minibatch size of the training.
         split: split on which accuracy is measured.
         hessian_examples: use only the first this many training examples for the Hessian (``None``: all).
         projection: ``"fastfood"`` or ``"dense"``.
+        optimizer: ``"adam"`` or ``"sgd"``. Adam rescales small gradients, so a plane near the
+            origin can still train with it; plain SGD feels the flat landscape there.
         seed: seeds the planes.
 
     Returns:
@@ -540,7 +543,7 @@ def goldilocks_scan(
             init.append(float(landscape.loss(point)))
     offsets = (scales_t.to(landscape.dtype).to(landscape.device)[:, None] * theta0[None]).repeat_interleave(n_planes, 0)
     res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], steps=steps, lr=lr,
-                               seed=seed, batch_size=batch_size, projection=projection)
+                               seed=seed, batch_size=batch_size, projection=projection, optimizer=optimizer)
     acc = landscape.accuracy(res.theta, split).detach().cpu().float().view(len(scales_t), n_planes)
     return GoldilocksScan(
         scales=scales_t.float(), radii=(scales_t * float(theta0.norm())).float(),
