@@ -16,7 +16,7 @@ import torch
 
 from .landscape import Landscape
 from .projections import DenseProjection, FastfoodProjection, Projection, make_projection
-from .train import landscape_objective, minimize, progress
+from .train import landscape_objective, minimize
 
 __all__ = ["HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane",
            "optimize_orthogonal", "dimension_sweep", "DimensionSweep", "intrinsic_dimension", "IntrinsicDimension",
@@ -251,8 +251,9 @@ def dimension_sweep(
 ) -> DimensionSweep:
     """Train in ``n_planes`` random hyperplanes at every dimension in ``dims``; record relative final losses.
 
-    Success at a plane means ``final_loss / initial_loss < tol``. Every dimension uses
-    fresh, independent planes (seeded by ``seed`` and ``d``).
+    Success at a plane means ``final_loss / initial_loss < tol``. Every plane is an
+    independent random draw. All ``len(dims) * n_planes`` planes are trained together as one
+    batch of points (planes of different dimensions, see :func:`train_in_hyperplanes`).
 
     Args:
         landscape, theta0: the landscape and the planes' common offset ``[D]``.
@@ -263,12 +264,10 @@ def dimension_sweep(
         **options: passed to :func:`train_in_hyperplanes`.
     """
     dims = [int(d) for d in dims]
-    rel = []
-    for d in progress(dims, desc="dimension sweep"):
-        res = train_in_hyperplanes(landscape, theta0, d, n_planes=n_planes, steps=steps, lr=lr,
-                                   seed=seed * 100_003 + d, **options)
-        rel.append((res.final_loss / res.initial_loss).detach().cpu())
-    rel_t = torch.stack(rel)
+    per_plane = torch.tensor(dims).repeat_interleave(n_planes)
+    res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), steps=steps, lr=lr,
+                               seed=seed, **options)
+    rel_t = (res.final_loss / res.initial_loss).detach().cpu().view(len(dims), n_planes)
     return DimensionSweep(torch.tensor(dims), rel_t, rel_t < tol, tol)
 
 
