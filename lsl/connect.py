@@ -16,7 +16,9 @@ import torch
 from .landscape import Landscape
 from .subspace import optimize_orthogonal
 
-__all__ = ["linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines"]
+__all__ = ["linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
+           "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
+           "connector_points", "evaluate_simplex", "SimplexEvaluation"]
 
 
 def linear_path(theta_a: torch.Tensor, theta_b: torch.Tensor, n_points: int = 21) -> torch.Tensor:
@@ -147,3 +149,427 @@ def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *
     which also returns the diagnostics (barriers, deviations).
     """
     return build_tunnel(landscape, theta_a, theta_b, n_points=n_points, **options).points
+
+
+# ---------------------------------------------------------------------------
+# Quadratic Bezier curves (Garipov et al. 2018)
+
+
+def bezier_points(theta_a: torch.Tensor, control: torch.Tensor, theta_b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Points ``(1-t)^2 a + 2 t (1-t) m + t^2 b`` of the quadratic Bezier curve, ``[K, D]`` for ``t`` ``[K]``."""
+    t = t.to(dtype=theta_a.dtype, device=theta_a.device).unsqueeze(1)
+    return (1 - t) ** 2 * theta_a + 2 * t * (1 - t) * control + t**2 * theta_b
+
+
+@dataclass
+class BezierResult:
+    """A trained quadratic Bezier curve between two optima and its diagnostics.
+
+    Args:
+        control: the trained control point ``m`` ``[D]``.
+        t: the curve parameters at which the curve was measured ``[K]`` (from 0 to 1).
+        points: the curve's points at ``t`` ``[K, D]`` (``points[0] = theta_a``, ``points[-1] = theta_b``).
+        loss: the loss at ``points`` ``[K]``.
+        line_loss: the loss on the straight line at the same ``t`` ``[K]``.
+        grad_evals: point-gradients spent training: ``steps * n_samples`` (each a gradient of
+            the minibatch loss at one point of the curve).
+        history_grad_evals: gradient evaluations at each entry of the history ``[H]``
+            (starting with 0, the straight line), or an empty tensor.
+        history_barrier: the curve's barrier at those moments ``[H]``.
+    """
+
+    control: torch.Tensor
+    t: torch.Tensor
+    points: torch.Tensor
+    loss: torch.Tensor
+    line_loss: torch.Tensor
+    grad_evals: int
+    history_grad_evals: torch.Tensor
+    history_barrier: torch.Tensor
+
+    @property
+    def barrier(self) -> float:
+        """Height of the loss maximum along the curve above the higher endpoint."""
+        return float(self.loss.max() - self.loss[[0, -1]].max())
+
+    @property
+    def line_barrier(self) -> float:
+        """Height of the loss maximum along the straight line above the higher endpoint."""
+        return float(self.line_loss.max() - self.line_loss[[0, -1]].max())
+
+
+def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int = 2**25) -> torch.Tensor:
+    """The loss at ``points`` ``[B, D]`` in chunks of at most ``max_elements`` parameter values."""
+    per_chunk = max(1, max_elements // landscape.D)
+    with torch.no_grad():
+        return torch.cat([landscape.loss(chunk) for chunk in points.split(per_chunk)])
+
+
+def bezier_curve(
+    landscape: Landscape,
+    theta_a: torch.Tensor,
+    theta_b: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    n_samples: int = 4,
+    batch_size: int | None = None,
+    seed: int = 0,
+    optimizer: str = "adam",
+    schedule: str = "constant",
+    n_points: int = 61,
+    eval_every: int | None = None,
+) -> BezierResult:
+    """Train the quadratic Bezier curve of Garipov et al. (2018) between two optima.
+
+    The curve is ``phi(t) = (1-t)^2 a + 2 t (1-t) m + t^2 b``. Its control point ``m`` starts at
+    the midpoint ``(a + b) / 2`` (so the curve starts as the straight line) and is trained to
+    minimise the expected loss ``E_{t ~ U(0, 1)} L(phi(t))``: each step draws ``n_samples``
+    values of ``t`` and evaluates the curve's points there as one batch.
+
+    Args:
+        landscape: the loss landscape.
+        theta_a: the first optimum ``[D]``.
+        theta_b: the second optimum ``[D]``.
+        steps: optimisation steps.
+        lr: (maximum) learning rate.
+        n_samples: values of ``t`` drawn per step.
+        batch_size: minibatch size for landscapes with data (``None``: full batch).
+        seed: seeds the samples of ``t`` and the minibatches.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        schedule: learning-rate schedule (see :func:`lsl.train.lr_schedule`).
+        n_points: number of evenly spaced ``t`` (ends included) at which the finished curve,
+            and the history, are measured (in one batched evaluation).
+        eval_every: if given, also measure the barrier every this many steps (and at the
+            start), for plots of barrier versus gradient evaluations.
+
+    Returns:
+        a :class:`BezierResult`.
+    """
+    theta_a = landscape.check_theta(theta_a, "theta_a")
+    theta_b = landscape.check_theta(theta_b, "theta_b")
+    if theta_a.dim() != 1 or theta_b.dim() != 1:
+        raise ValueError("bezier_curve takes two single points theta_a, theta_b of shape [D]")
+    if float((theta_b - theta_a).norm()) == 0.0:
+        raise ValueError("theta_a and theta_b are the same point: there is nothing to connect")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    if n_points < 2:
+        raise ValueError(f"n_points must be >= 2, got {n_points}")
+    if eval_every is not None and eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1 or None, got {eval_every}")
+    from .train import landscape_objective, minimize
+
+    t_eval = torch.linspace(0, 1, n_points, dtype=landscape.dtype, device=landscape.device)
+    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    hist_evals: list[int] = []
+    hist_barrier: list[float] = []
+
+    def barrier_of(control: torch.Tensor) -> float:
+        loss = _batched_loss(landscape, bezier_points(theta_a, control, theta_b, t_eval))
+        return float(loss.max() - loss[[0, -1]].max())
+
+    def curve_objective(control: torch.Tensor, step: int) -> torch.Tensor:
+        t = torch.rand(n_samples, generator=gen, dtype=torch.float64)
+        return objective(bezier_points(theta_a, control, theta_b, t)).mean()
+
+    done = [0]
+
+    def after_step(control: torch.Tensor) -> None:
+        done[0] += 1
+        if eval_every and (done[0] % eval_every == 0 or done[0] == steps):
+            hist_evals.append(done[0] * n_samples)
+            hist_barrier.append(barrier_of(control))
+
+    control0 = 0.5 * (theta_a + theta_b)
+    if eval_every:
+        hist_evals.append(0)
+        hist_barrier.append(barrier_of(control0))
+    run = minimize(curve_objective, control0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
+                   after_step=after_step, desc="bezier")
+    control = run.theta.detach()
+    points = bezier_points(theta_a, control, theta_b, t_eval)
+    loss = _batched_loss(landscape, points)
+    line_loss = _batched_loss(landscape, linear_path(theta_a, theta_b, n_points))
+    return BezierResult(control, t_eval, points, loss, line_loss, steps * n_samples,
+                        torch.tensor(hist_evals, dtype=torch.long), torch.tensor(hist_barrier, dtype=torch.float64))
+
+
+# ---------------------------------------------------------------------------
+# m-connectors between m+1 optima (Section 4.3)
+
+
+def simplex_grid(m: int, resolution: int) -> torch.Tensor:
+    """All barycentric points ``k / resolution`` (``k`` integer, ``sum k = resolution``) of the m-simplex.
+
+    Args:
+        m: dimension of the simplex (``m + 1`` vertices).
+        resolution: number of divisions of each edge, ``r >= 1``.
+
+    Returns:
+        ``[C(r + m, m), m + 1]`` barycentric weights (float64), vertices first (in order), then the
+        other grid points in lexicographic order of their integer coordinates.
+    """
+    if m < 1 or resolution < 1:
+        raise ValueError(f"need m >= 1 and resolution >= 1, got m={m}, resolution={resolution}")
+    rows: list[tuple[int, ...]] = []
+
+    def rec(prefix: tuple[int, ...], left: int) -> None:
+        if len(prefix) == m:
+            rows.append(prefix + (left,))
+            return
+        for k in range(left, -1, -1):
+            rec(prefix + (k,), left - k)
+
+    rec((), resolution)
+    k = torch.tensor(rows, dtype=torch.long)
+    is_vertex = (k == resolution).any(1)
+    vertex_order = k[is_vertex].argmax(1).argsort()
+    k = torch.cat([k[is_vertex][vertex_order], k[~is_vertex]])
+    return k.double() / resolution
+
+
+@dataclass
+class MConnectorResult:
+    """An m-connector: optimised points on a barycentric grid of the simplex spanned by ``m + 1`` optima.
+
+    The connector is the piecewise-linear map of the simplex that sends every grid point
+    (barycentric weights ``weights[k]``) to ``points[k]``, linear on each simplex of the
+    Freudenthal (Kuhn) triangulation of the grid; see :func:`connector_points`.
+
+    Args:
+        optima: the ``m + 1`` optima ``[m + 1, D]`` (the simplex's vertices; not moved).
+        resolution: number of divisions of each edge of the simplex.
+        weights: barycentric weights of the grid points ``[P, m + 1]``; the first ``m + 1`` rows are
+            the vertices.
+        straight: the grid points on the straight simplex, ``weights @ optima`` ``[P, D]``.
+        points: the optimised grid points ``[P, D]`` (each moved only orthogonally to the
+            simplex's affine span, so its barycentric coordinates are those of ``weights``).
+        straight_loss: loss at ``straight`` ``[P]``.
+        loss: loss at ``points`` ``[P]``.
+    """
+
+    optima: torch.Tensor
+    resolution: int
+    weights: torch.Tensor
+    straight: torch.Tensor
+    points: torch.Tensor
+    straight_loss: torch.Tensor
+    loss: torch.Tensor
+
+    @property
+    def m(self) -> int:
+        """The connector's dimension: the number of optima minus one."""
+        return self.optima.shape[0] - 1
+
+
+def m_connector(
+    landscape: Landscape,
+    optima: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    resolution: int = 2,
+    batch_size: int | None = None,
+    seed: int = 0,
+    optimizer: str = "adam",
+    schedule: str = "cosine",
+) -> MConnectorResult:
+    """Build the m-connector of Section 4.3 between ``m + 1`` optima.
+
+    The points of the convex hull of the optima at the barycentric grid of resolution ``r``
+    (:func:`simplex_grid`; ``r = 2`` gives the vertices and the edge midpoints) are optimised,
+    all as one batch, each inside the ``(D - m)``-dimensional affine subspace through it
+    orthogonal to the hull's affine span (directions ``optima[1:] - optima[0]``), with
+    :func:`lsl.subspace.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
+    this is the tunnel of Section 4.2 with ``r + 1`` vertices.
+
+    Args:
+        landscape: the loss landscape.
+        optima: the ``m + 1`` optima ``[m + 1, D]`` (affinely independent, ``1 <= m < D``).
+        steps: optimisation steps.
+        lr: (maximum) learning rate.
+        resolution: divisions of each edge, ``r >= 2`` (the grid has ``C(r + m, m)`` points).
+        batch_size: minibatch size for landscapes with data.
+        seed: seeds the minibatches.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        schedule: learning-rate schedule.
+
+    Returns:
+        an :class:`MConnectorResult`.
+    """
+    optima = landscape.check_theta(optima, "optima")
+    if optima.dim() != 2 or optima.shape[0] < 2:
+        raise ValueError(f"optima must be [m + 1, D] with at least 2 optima; got shape {tuple(optima.shape)}")
+    m = optima.shape[0] - 1
+    if m >= landscape.D:
+        raise ValueError(f"m + 1 = {m + 1} optima need m < D = {landscape.D}")
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise ValueError(f"resolution must be an integer >= 2 (r = 1 has no point to optimise), got {resolution!r}")
+    directions = optima[1:] - optima[0]
+    sv = torch.linalg.svdvals(directions.double())
+    if float(sv.min()) <= 1e-6 * float(sv.max()):
+        raise ValueError("the optima are (numerically) affinely dependent: they do not span an m-simplex")
+    weights = simplex_grid(m, resolution)
+    straight = weights.to(device=landscape.device, dtype=landscape.dtype) @ optima
+    inner = optimize_orthogonal(landscape, straight[m + 1:], directions, steps=steps, lr=lr, optimizer=optimizer,
+                                schedule=schedule, batch_size=batch_size, seed=seed)
+    points = torch.cat([optima, inner])
+    return MConnectorResult(optima.detach(), resolution, weights, straight, points,
+                            _batched_loss(landscape, straight).cpu(), _batched_loss(landscape, points).cpu())
+
+
+def _grid_lookup(m: int, resolution: int, weights: torch.Tensor) -> torch.Tensor:
+    """Table from the cumulative integer coordinates of grid points to their row in ``weights``."""
+    k = torch.round(weights * resolution).long()
+    y = k.flip(1).cumsum(1).flip(1)[:, 1:]  # y_j = sum_{i >= j} k_i, j = 1..m
+    table = torch.full((resolution + 1,) * m, -1, dtype=torch.long)
+    table[tuple(y.T)] = torch.arange(k.shape[0])
+    return table
+
+
+def connector_points(result: MConnectorResult, w: torch.Tensor) -> torch.Tensor:
+    """The m-connector's points at barycentric weights ``w`` ``[S, m + 1]``, as ``[S, D]``.
+
+    The connector is piecewise linear on the Freudenthal (Kuhn) triangulation of the
+    grid: in the coordinates ``y_j = r (w_j + ... + w_m)`` (``j = 1..m``), in which the
+    simplex is ``r >= y_1 >= ... >= y_m >= 0`` and the grid points are the integer
+    points, a point lies in the simplex with vertices ``v_0 = floor(y)``,
+    ``v_k = v_{k-1} + e_{pi(k)}`` (``pi`` sorts the fractional parts ``f`` in decreasing
+    order) and has weights ``1 - f_{pi(1)}, f_{pi(1)} - f_{pi(2)}, ..., f_{pi(m)}`` there.
+    Every such simplex lies inside the big simplex, so the connector is continuous,
+    passes through every optimised point, reduces to the optimised polyline on each edge,
+    and its point at ``w`` projects onto the hull's affine span exactly at ``w @ optima``.
+
+    Args:
+        result: an :class:`MConnectorResult`.
+        w: barycentric weights ``[S, m + 1]`` (non-negative, rows summing to 1).
+
+    Returns:
+        the connector's points ``[S, D]``.
+    """
+    m, r = result.m, result.resolution
+    w = torch.as_tensor(w, dtype=torch.float64).cpu()
+    if w.dim() != 2 or w.shape[1] != m + 1:
+        raise ValueError(f"w must be barycentric weights [S, m + 1] = [S, {m + 1}]; got shape {tuple(w.shape)}")
+    if bool((w < -1e-9).any()) or not torch.allclose(w.sum(1), torch.ones(w.shape[0], dtype=torch.float64), atol=1e-6):
+        raise ValueError("w must be barycentric weights: non-negative, each row summing to 1")
+    w = w.clamp_min(0)
+    w = w / w.sum(1, keepdim=True)
+    y = (r * w.flip(1).cumsum(1).flip(1)[:, 1:]).clamp(0, r)  # [S, m]
+    base = y.floor().clamp(max=r - 1)
+    frac = y - base
+    order = frac.argsort(1, descending=True)
+    f_sorted = frac.gather(1, order)
+    lam = torch.cat([1 - f_sorted[:, :1], f_sorted[:, :-1] - f_sorted[:, 1:], f_sorted[:, -1:]], 1)  # [S, m+1]
+    steps = torch.zeros(w.shape[0], m + 1, m, dtype=torch.long)
+    steps[:, 1:] = torch.nn.functional.one_hot(order, m).cumsum(1)
+    verts = base.long().unsqueeze(1) + steps  # [S, m+1, m]
+    table = _grid_lookup(m, r, result.weights)
+    inside = (verts >= 0).all(-1) & (verts <= r).all(-1)
+    idx = torch.full(verts.shape[:2], -1, dtype=torch.long)
+    idx[inside] = table[tuple(verts[inside].T)]
+    valid = idx >= 0
+    # A vertex outside the grid can only appear with (numerically) zero weight; drop it.
+    lam = torch.where(valid, lam, torch.zeros_like(lam))
+    lam = lam / lam.sum(1, keepdim=True)
+    idx = idx.clamp_min(0)
+    pts = result.points
+    lam = lam.to(device=pts.device, dtype=pts.dtype)
+    return (lam.unsqueeze(-1) * pts[idx.to(pts.device)]).sum(1)
+
+
+@dataclass
+class SimplexEvaluation:
+    """Loss (and accuracy) of an m-connector and of the straight simplex at the same barycentric points.
+
+    Args:
+        weights: barycentric weights of the samples ``[S, m + 1]``: first ``n_random`` uniform random
+            points of the simplex, then ``n_edge`` evenly spaced points on each edge.
+        edge: for each sample, the pair ``(i, j)`` of vertices whose edge it lies on, or
+            ``(-1, -1)`` for the random samples ``[S, 2]``.
+        loss: the connector's loss at the samples ``[S]``.
+        straight_loss: the straight simplex's loss at the samples ``[S]``.
+        accuracy: the connector's accuracy ``[S]``, or ``None``.
+        straight_accuracy: the straight simplex's accuracy ``[S]``, or ``None``.
+    """
+
+    weights: torch.Tensor
+    edge: torch.Tensor
+    loss: torch.Tensor
+    straight_loss: torch.Tensor
+    accuracy: torch.Tensor | None = None
+    straight_accuracy: torch.Tensor | None = None
+
+    @property
+    def random(self) -> torch.Tensor:
+        """Mask of the random interior samples ``[S]``."""
+        return self.edge[:, 0] < 0
+
+
+def evaluate_simplex(
+    landscape: Landscape,
+    result: MConnectorResult,
+    *,
+    n_random: int = 200,
+    n_edge: int = 21,
+    split: str | None = None,
+    seed: int = 0,
+    max_elements: int = 2**25,
+) -> SimplexEvaluation:
+    """Evaluate an m-connector over its whole simplex, not only at the optimised points.
+
+    Samples ``n_random`` barycentric weights uniformly on the simplex (flat Dirichlet) and
+    ``n_edge`` evenly spaced points (ends included) on each of its ``m (m + 1) / 2`` edges,
+    maps them through the connector (:func:`connector_points`) and through the straight
+    simplex (``w @ optima``), and evaluates both in batches.
+
+    Args:
+        landscape: the landscape the connector was built on.
+        result: an :class:`MConnectorResult`.
+        n_random: number of uniform random samples.
+        n_edge: samples per edge (``>= 2``, or 0 for none).
+        split: if given, also measure ``landscape.accuracy`` on that split.
+        seed: seeds the random samples.
+        max_elements: bound on the number of parameter values materialised at once.
+
+    Returns:
+        a :class:`SimplexEvaluation`.
+    """
+    if n_random < 0 or n_edge < 0 or n_edge == 1:
+        raise ValueError(f"need n_random >= 0 and n_edge = 0 or >= 2; got n_random={n_random}, n_edge={n_edge}")
+    if n_random + n_edge == 0:
+        raise ValueError("nothing to evaluate: n_random and n_edge are both 0")
+    if split is not None and not hasattr(landscape, "accuracy"):
+        raise ValueError(f"split={split!r} asks for accuracy, but {type(landscape).__name__} has no accuracy method")
+    m = result.m
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    e = -torch.rand(n_random, m + 1, generator=gen, dtype=torch.float64).clamp_min(1e-300).log()
+    ws = [e / e.sum(1, keepdim=True)]
+    edges = [torch.full((n_random, 2), -1, dtype=torch.long)]
+    if n_edge:
+        s = torch.linspace(0, 1, n_edge, dtype=torch.float64)
+        for i in range(m + 1):
+            for j in range(i + 1, m + 1):
+                w = torch.zeros(n_edge, m + 1, dtype=torch.float64)
+                w[:, i], w[:, j] = 1 - s, s
+                ws.append(w)
+                edges.append(torch.tensor([[i, j]]).expand(n_edge, 2))
+    w = torch.cat(ws)
+    per_chunk = max(1, max_elements // landscape.D)
+    out: dict[str, list[torch.Tensor]] = {"loss": [], "straight_loss": [], "accuracy": [], "straight_accuracy": []}
+    with torch.no_grad():
+        for chunk in w.split(per_chunk):
+            conn = connector_points(result, chunk).to(device=landscape.device, dtype=landscape.dtype)
+            flat = chunk.to(device=landscape.device, dtype=landscape.dtype) @ result.optima.to(landscape.device, landscape.dtype)
+            out["loss"].append(landscape.loss(conn).cpu())
+            out["straight_loss"].append(landscape.loss(flat).cpu())
+            if split is not None:
+                out["accuracy"].append(landscape.accuracy(conn, split).cpu())
+                out["straight_accuracy"].append(landscape.accuracy(flat, split).cpu())
+    acc = torch.cat(out["accuracy"]) if split is not None else None
+    sacc = torch.cat(out["straight_accuracy"]) if split is not None else None
+    return SimplexEvaluation(w, torch.cat(edges), torch.cat(out["loss"]), torch.cat(out["straight_loss"]), acc, sacc)

@@ -15,7 +15,7 @@ import torch
 
 from .landscape import Landscape
 
-__all__ = ["random_directions", "radial_profile", "RadialProfile"]
+__all__ = ["random_directions", "radial_profile", "RadialProfile", "loss_plane", "LossPlane"]
 
 
 def random_directions(D: int, k: int, *, seed: int = 0, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -114,3 +114,150 @@ def radial_profile(
         losses = torch.cat(rows)
         base = float(landscape.loss(theta))
     return RadialProfile(radii.cpu(), losses.cpu(), base, float(theta.norm()))
+
+
+# ---------------------------------------------------------------------------
+# The loss on a 2-D plane through three points
+
+
+@dataclass
+class LossPlane:
+    """The loss on an ``n x n`` grid of the plane through three points.
+
+    The plane is ``origin + x e_1 + y e_2`` with ``origin = a`` and ``(e_1, e_2)`` the
+    Gram-Schmidt orthonormalisation of ``b - a`` and ``c - a``, so ``a`` sits at ``(0, 0)``
+    and ``b`` on the positive ``x`` axis.
+
+    Args:
+        u: grid coordinates along ``e_1`` ``[n]``.
+        v: grid coordinates along ``e_2`` ``[n]``.
+        loss: ``loss[i, j]`` is the loss at ``point(u[j], v[i])`` ``[n, n]`` (rows follow ``v``,
+            so ``plt.contourf(u, v, loss)`` draws the plane with ``x`` horizontal).
+        accuracy: the accuracy on the same grid ``[n, n]``, or ``None`` when not requested.
+        anchors: the plane coordinates of ``a``, ``b`` and ``c`` ``[3, 2]`` (rows in that order).
+        basis: the orthonormal basis ``(e_1, e_2)`` as rows ``[2, D]``.
+        origin: the point at coordinates ``(0, 0)``, i.e. ``a`` ``[D]``.
+        split: the split on which ``accuracy`` was measured, or ``None``.
+    """
+
+    u: torch.Tensor
+    v: torch.Tensor
+    loss: torch.Tensor
+    accuracy: torch.Tensor | None
+    anchors: torch.Tensor
+    basis: torch.Tensor
+    origin: torch.Tensor
+    split: str | None = None
+
+    def coords(self, theta: torch.Tensor) -> torch.Tensor:
+        """The plane coordinates ``(x, y)`` of the orthogonal projection of points onto the plane.
+
+        Args:
+            theta: one point ``[D]`` or a batch ``[B, D]``.
+
+        Returns:
+            ``[2]`` or ``[B, 2]``.
+        """
+        if theta.shape[-1] != self.basis.shape[1] or theta.dim() not in (1, 2):
+            raise ValueError(f"theta must have shape [D] or [B, D] with D={self.basis.shape[1]}; got {tuple(theta.shape)}")
+        theta = theta.to(device=self.basis.device, dtype=self.basis.dtype)
+        return (theta - self.origin) @ self.basis.T
+
+    def point(self, x: float | torch.Tensor, y: float | torch.Tensor) -> torch.Tensor:
+        """The point ``origin + x e_1 + y e_2`` of the full space.
+
+        Args:
+            x: coordinate along ``e_1`` (a number, or a tensor ``[B]``).
+            y: coordinate along ``e_2`` (same shape as ``x``).
+
+        Returns:
+            ``[D]`` for numbers, ``[B, D]`` for tensors ``[B]``.
+        """
+        xy = torch.stack(torch.broadcast_tensors(torch.as_tensor(x, dtype=self.basis.dtype, device=self.basis.device),
+                                                 torch.as_tensor(y, dtype=self.basis.dtype, device=self.basis.device)), -1)
+        return self.origin + xy @ self.basis
+
+
+def loss_plane(
+    landscape: Landscape,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    *,
+    n: int = 51,
+    margin: float = 0.2,
+    split: str | None = None,
+    max_elements: int = 2**25,
+) -> LossPlane:
+    """The loss (and optionally accuracy) on the 2-D plane through three points.
+
+    The grid spans the bounding box of the three points in the plane's coordinates,
+    extended on every side by ``margin`` times the box's extent along that axis. The
+    ``n * n`` grid points are evaluated as a few large batches of at most
+    ``max_elements`` parameter values each, never one point at a time.
+
+    Args:
+        landscape: the landscape.
+        a: the first point ``[D]``, the plane's origin.
+        b: the second point ``[D]``, on the positive ``x`` axis.
+        c: the third point ``[D]``, not on the line through ``a`` and ``b``.
+        n: grid points per axis (``n >= 2``).
+        margin: relative extension of the grid beyond the points (``>= 0``).
+        split: if given (``"train"`` or ``"test"``), also measure the landscape's
+            ``accuracy`` on that split at every grid point (needs a landscape with
+            an ``accuracy`` method, e.g. :class:`~lsl.landscape.NetworkLandscape`).
+        max_elements: bound on the number of parameter values materialised at once.
+
+    Returns:
+        a :class:`LossPlane`.
+
+    Raises:
+        ValueError: if a point is not one vector ``[D]``, the points are collinear,
+            ``n < 2``, ``margin < 0``, or ``split`` is given for a landscape without accuracy.
+    """
+    pts = []
+    for name, p in (("a", a), ("b", b), ("c", c)):
+        p = landscape.check_theta(p, name)
+        if p.dim() != 1:
+            raise ValueError(f"{name} must be a single point [D] with D={landscape.D}; got shape {tuple(p.shape)}")
+        pts.append(p)
+    a, b, c = pts
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not margin >= 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    if split is not None and not hasattr(landscape, "accuracy"):
+        raise ValueError(f"split={split!r} asks for accuracy, but {type(landscape).__name__} has no accuracy method")
+    # Gram-Schmidt in float64 for a clean basis, then back to the landscape's precision.
+    d1, d2 = (b - a).double(), (c - a).double()
+    n1 = d1.norm()
+    if float(n1) == 0.0:
+        raise ValueError("a and b are the same point: three distinct, non-collinear points span a plane")
+    e1 = d1 / n1
+    r2 = d2 - (d2 @ e1) * e1
+    scale = max(float(n1), float(d2.norm()))
+    if float(r2.norm()) <= 1e-6 * scale:
+        raise ValueError("a, b and c are (numerically) collinear: they do not span a plane")
+    e2 = r2 / r2.norm()
+    basis64 = torch.stack([e1, e2])
+    anchors = torch.stack([torch.zeros(2, dtype=torch.float64, device=d1.device), basis64 @ d1, basis64 @ d2])
+    lo, hi = anchors.min(0).values, anchors.max(0).values
+    ext = (hi - lo) * margin
+    u = torch.linspace(float(lo[0] - ext[0]), float(hi[0] + ext[0]), n, dtype=torch.float64)
+    v = torch.linspace(float(lo[1] - ext[1]), float(hi[1] + ext[1]), n, dtype=torch.float64)
+    basis = basis64.to(dtype=landscape.dtype)
+    # Grid point (row i, column j) is at (u[j], v[i]).
+    xy = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
+    xy = xy.to(device=landscape.device, dtype=landscape.dtype)
+    per_chunk = max(1, max_elements // landscape.D)
+    losses, accs = [], []
+    with torch.no_grad():
+        for chunk in xy.split(per_chunk):
+            points = a + chunk @ basis
+            losses.append(landscape.loss(points))
+            if split is not None:
+                accs.append(landscape.accuracy(points, split))
+    loss = torch.cat(losses).view(n, n).cpu()
+    acc = torch.cat(accs).view(n, n).cpu() if split is not None else None
+    dt = landscape.dtype
+    return LossPlane(u.to(dt), v.to(dt), loss, acc, anchors.to(device=landscape.device, dtype=dt), basis, a.detach(), split)
