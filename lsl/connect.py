@@ -16,9 +16,18 @@ import torch
 from .landscape import Landscape
 from .subspace import optimize_orthogonal
 
-__all__ = ["linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
+__all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
            "connector_points", "evaluate_simplex", "SimplexEvaluation"]
+
+
+def barrier(losses: torch.Tensor) -> float:
+    """Height of the highest loss along a path above the higher of its two endpoints.
+
+    Args:
+        losses: the loss sampled along the path, endpoints first and last ``[M]``.
+    """
+    return float(losses.max() - losses[[0, -1]].max())
 
 
 def linear_path(theta_a: torch.Tensor, theta_b: torch.Tensor, n_points: int = 21) -> torch.Tensor:
@@ -90,12 +99,12 @@ class TunnelResult:
     @property
     def line_barrier(self) -> float:
         """Height of the loss barrier on the straight line above the higher endpoint."""
-        return float(self.line_loss.max() - self.line_loss[[0, -1]].max())
+        return barrier(self.line_loss)
 
     @property
     def tunnel_barrier(self) -> float:
         """Height of the loss barrier on the tunnel above the higher endpoint."""
-        return float(self.tunnel_loss.max() - self.tunnel_loss[[0, -1]].max())
+        return barrier(self.tunnel_loss)
 
     def cosines(self) -> torch.Tensor:
         """Cosines between the deviation vectors of the interior vertices (Figure 3, middle)."""
@@ -190,12 +199,12 @@ class BezierResult:
     @property
     def barrier(self) -> float:
         """Height of the loss maximum along the curve above the higher endpoint."""
-        return float(self.loss.max() - self.loss[[0, -1]].max())
+        return barrier(self.loss)
 
     @property
     def line_barrier(self) -> float:
         """Height of the loss maximum along the straight line above the higher endpoint."""
-        return float(self.line_loss.max() - self.line_loss[[0, -1]].max())
+        return barrier(self.line_loss)
 
 
 def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int = 2**25) -> torch.Tensor:
@@ -270,7 +279,7 @@ def bezier_curve(
 
     def barrier_of(control: torch.Tensor) -> float:
         loss = _batched_loss(landscape, bezier_points(theta_a, control, theta_b, t_eval))
-        return float(loss.max() - loss[[0, -1]].max())
+        return barrier(loss)
 
     def curve_objective(control: torch.Tensor, step: int) -> torch.Tensor:
         t = torch.rand(n_samples, generator=gen, dtype=torch.float64)
