@@ -294,7 +294,7 @@ for k, lr in enumerate(lrs):
 #
 # The fourth property, that training in random hyperplanes works best from radii where the
 # restricted Hessian $M^\top H M$ is most positive, belongs with the intrinsic dimension in the
-# chapter on random hyperplanes in networks (in preparation). Its computation uses the same
+# chapter {ref}`chapter-hyperplanes`, which measures it on an MLP. Its computation uses the same
 # functions as this chapter: `lsl.subspace.restricted_hessian` evaluates $M^\top H M$ with
 # Hessian-vector products, and `lsl.subspace.goldilocks_scan` sweeps the radius.
 #

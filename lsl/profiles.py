@@ -122,25 +122,28 @@ _HYPERPLANES_QUICK = dict(
     dataset="mnist1d",
     n_train=4000,
     n_test=1000,
-    nets=(("MLP", "mlp", dict(width=64, depth=2)), ("CNN", "cnn1d", dict(channels=(8, 16, 16)))),
-    full_steps=1000,
+    nets=(("MLP", "mlp", dict(width=64, depth=2)), ("CNN", "cnn1d", dict(channels=(32, 64, 64)))),
+    full_steps=1500,
     full_lr=3e-3,
     batch_size=128,
-    # intrinsic dimension: planes of every d, trained at once with Fastfood projections
-    dims={"MLP": (10, 30, 100, 300, 1000, 3000), "CNN": (10, 100, 300, 1000)},
-    n_planes=2,
-    plane_steps=300,
-    plane_lr=1.5,
-    # dense against Fastfood at one d
+    # intrinsic dimension: planes of every d trained at once (Fastfood, Adam, normalised steps);
+    # per network: the d grid, draws per d, steps and learning rate (a step length in weight space)
+    dims={"MLP": (30, 100, 300, 1000, 3000), "CNN": (100, 300, 1000, 3000)},
+    n_planes={"MLP": 3, "CNN": 2},
+    plane_steps={"MLP": 1000, "CNN": 500},
+    plane_lr={"MLP": 4.0, "CNN": 3.0},
+    # dense against Fastfood at one d (on the MLP)
     compare_d=100,
     compare_planes=3,
-    # Goldilocks zone (on the MLP)
-    scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+    # Goldilocks zone (on the MLP): plain SGD, as Fort & Scherlis
+    scales=(0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
     d_curv=20,
-    n_curv_planes=2,
+    n_curv_planes=4,
     hessian_examples=500,
     d_train=300,
-    goldilocks_planes=2,
+    goldilocks_planes=4,
+    goldilocks_steps=300,
+    goldilocks_lr=1.0,
 )
 
 _HYPERPLANES_PAPER = dict(
@@ -153,17 +156,19 @@ _HYPERPLANES_PAPER = dict(
     batch_size=128,
     dims={"MLP": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000, 10_000),
           "CNN": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000)},
-    n_planes=5,
-    plane_steps=5000,
-    plane_lr=1.5,
+    n_planes={"MLP": 5, "CNN": 5},
+    plane_steps={"MLP": 5000, "CNN": 5000},
+    plane_lr={"MLP": 4.0, "CNN": 3.0},
     compare_d=300,
     compare_planes=8,
-    scales=(0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0),
+    scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
     d_curv=50,
     n_curv_planes=5,
     hessian_examples=5000,
     d_train=1000,
     goldilocks_planes=4,
+    goldilocks_steps=3000,
+    goldilocks_lr=1.0,
 )
 
 _GEOMETRY_QUICK = dict(

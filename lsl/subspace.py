@@ -332,6 +332,21 @@ class IntrinsicDimension:
         return torch.tensor([_log_crossing(self.d, self.accuracy[:, p], self.target)
                              for p in range(self.accuracy.shape[1])])
 
+    def draw_spread(self) -> float:
+        """Root-mean-square over dimensions of the standard deviation between draws at one ``d``.
+
+        The pooled within-dimension spread: how much the accuracy depends on *which*
+        random plane was drawn, to be compared with how much it rises with ``d``
+        (:meth:`rise`). Needs at least two draws per dimension.
+        """
+        if self.accuracy.shape[1] < 2:
+            raise ValueError("the spread between draws needs n_planes >= 2")
+        return float(self.accuracy.double().var(1).mean().sqrt())
+
+    def rise(self) -> float:
+        """Mean accuracy at the largest ``d`` minus that at the smallest."""
+        return float(self.mean_accuracy[-1] - self.mean_accuracy[0])
+
     def d_int_spread(self) -> tuple[float, float]:
         """Geometric mean and geometric standard deviation (a factor) of :meth:`d_int_draws` over draws that cross."""
         logs = self.d_int_draws().log()

@@ -203,3 +203,9 @@ def test_intrinsic_dimension_bookkeeping():
     torch.testing.assert_close(draws, torch.tensor([2 ** 1.875, 4 * 2 ** 0.5]), rtol=1e-5, atol=0)
     centre, factor = res.d_int_spread()
     assert math.isclose(centre, math.sqrt(2 ** 1.875 * 4 * 2 ** 0.5), rel_tol=1e-5) and factor > 1
+    # spread between draws: sample variances 0.005, 0.02, 0 at the three d -> sqrt of their mean
+    assert math.isclose(res.draw_spread(), math.sqrt((0.005 + 0.02 + 0.0) / 3), rel_tol=1e-5)
+    assert math.isclose(res.rise(), 0.6 - 0.15, rel_tol=1e-5)
+    res.accuracy = res.accuracy[:, :1]
+    with pytest.raises(ValueError, match="n_planes >= 2"):
+        res.draw_spread()
