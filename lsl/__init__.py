@@ -9,10 +9,10 @@ a landscape, so it runs unchanged on both.
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.projections`,
 :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.connect`,
-:mod:`~lsl.probe`, :mod:`~lsl.profiles`, :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`.
+:mod:`~lsl.probe`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`.
 """
 
-from . import (cache, connect, curvature, data, landscape, logits, nets, probe, profiles, projections, report,
+from . import (cache, connect, curvature, data, ensembles, landscape, logits, nets, probe, profiles, projections, report,
                spectrum, subspace, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
@@ -21,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "cache", "connect", "curvature", "data", "landscape", "logits", "nets", "probe", "profiles", "projections",
+    "cache", "connect", "curvature", "data", "ensembles", "landscape", "logits", "nets", "probe", "profiles", "projections",
     "report", "spectrum", "subspace", "toy", "train",
 ]

@@ -1,0 +1,339 @@
+"""Tests for lsl.ensembles against independent references: hand loops, brute-force counts,
+explicit formulas, torch.optim.swa_utils, and lsl.train.lr_schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lsl import data
+from lsl.ensembles import (compare_averages, cyclic_snapshots, deep_ensemble, disagreement, disagreement_matrix,
+                           displacement_cosines, ensemble_metrics, has_batchnorm, pairwise_barriers,
+                           prediction_average, swa_landscape, swa_model, weight_average)
+from lsl.landscape import Landscape, NetworkLandscape
+from lsl.nets import MLP
+from lsl.toy import WedgeLandscape
+from lsl.train import lr_schedule, train
+
+F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LSL_PROGRESS", "0")
+
+
+def mixture_net(seed: int = 0, width: int = 8) -> NetworkLandscape:
+    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4, dtype=F64)
+    torch.manual_seed(seed)
+    model = MLP(4, 3, width=width, depth=1, activation="tanh").to(F64)
+    return NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+
+
+def random_members(land, M, seed=0, scale=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    return land.theta0 + scale * torch.randn(M, land.D, generator=gen, dtype=F64)
+
+
+class Quadratic(Landscape):
+    """A convex quadratic 0.5 (theta - c)^T A (theta - c) with A positive definite."""
+
+    def __init__(self, D=5, seed=0):
+        gen = torch.Generator().manual_seed(seed)
+        Q = torch.randn(D, D, generator=gen, dtype=F64)
+        self.A = Q @ Q.T + 0.1 * torch.eye(D, dtype=F64)
+        self.c = torch.randn(D, generator=gen, dtype=F64)
+        self.D, self.device, self.dtype = D, torch.device("cpu"), F64
+
+    def _loss_batch(self, theta, **kwargs):
+        d = theta - self.c
+        return 0.5 * ((d @ self.A) * d).sum(-1)
+
+    def fingerprint(self):
+        return {"kind": "quadratic", "A": self.A.tolist(), "c": self.c.tolist()}
+
+
+# ---------------------------------------------------------------------------
+# prediction averaging
+
+
+def test_prediction_average_equals_hand_loop_over_members():
+    land = mixture_net()
+    thetas = random_members(land, 4)
+    x, _ = land.split("test")
+    by_hand = torch.zeros(x.shape[0], 3, dtype=F64)
+    for theta in thetas:
+        params = land.view.unflatten(theta)
+        out = torch.func.functional_call(land.model, params, (x,))
+        by_hand += torch.softmax(out, dim=-1) / len(thetas)
+    got = prediction_average(land, thetas, "test")
+    assert got.shape == (60, 3)
+    torch.testing.assert_close(got, by_hand)
+    torch.testing.assert_close(got.sum(-1), torch.ones(60, dtype=F64))
+    # an ensemble of one is that model's softmax
+    torch.testing.assert_close(prediction_average(land, thetas[0], "train"),
+                               torch.softmax(land.logits(thetas[0]), -1))
+
+
+def test_ensemble_metrics_against_explicit_formulas():
+    land = mixture_net()
+    thetas = random_members(land, 3, seed=1, scale=1.0)
+    m = ensemble_metrics(land, thetas, "test")
+    _, y = land.split("test")
+    p = prediction_average(land, thetas, "test")
+    assert m.accuracy == pytest.approx(float((p.argmax(-1) == y).double().mean()))
+    assert m.nll == pytest.approx(float(-torch.log(p[torch.arange(len(y)), y]).mean()))
+    for k in range(3):
+        assert float(m.member_accuracy[k]) == pytest.approx(float(land.accuracy(thetas[k], "test")))
+        assert float(m.member_nll[k]) == pytest.approx(float(land.eval_loss(thetas[k], "test")))
+    assert m.best_member == int(m.member_accuracy.argmax())
+    # by concavity of log, the ensemble's NLL is at most the members' mean NLL
+    assert m.nll <= float(m.member_nll.mean()) + 1e-12
+
+
+def test_ensemble_of_identical_members_is_the_member():
+    land = mixture_net()
+    theta = random_members(land, 1, seed=2)[0]
+    m = ensemble_metrics(land, torch.stack([theta, theta]), "train")
+    assert m.accuracy == pytest.approx(float(land.accuracy(theta)))
+    assert m.nll == pytest.approx(float(land.eval_loss(theta)))
+
+
+# ---------------------------------------------------------------------------
+# weight averaging and batch norm
+
+
+def test_weight_average_of_copies_is_the_copy_and_matches_averaged_model():
+    land = mixture_net()
+    theta = random_members(land, 1)[0]
+    torch.testing.assert_close(weight_average(torch.stack([theta, theta])), theta)
+    thetas = random_members(land, 3, seed=5)
+    avg = weight_average(thetas)
+    torch.testing.assert_close(avg, (thetas[0] + thetas[1] + thetas[2]) / 3)
+    # independent reference: torch's AveragedModel fed the same members as modules
+    module = MLP(4, 3, width=8, depth=1, activation="tanh").to(F64)
+    swa = torch.optim.swa_utils.AveragedModel(module)
+    for t in thetas:
+        with torch.no_grad():
+            for name, value in land.view.unflatten(t).items():
+                module.get_parameter(name).copy_(value)
+        swa.update_parameters(module)
+    ref = land.view.flatten(dict(swa.module.named_parameters()))
+    torch.testing.assert_close(avg, ref.detach())
+    # [M, B, D]: M snapshots of B runs average to [B, D]
+    assert weight_average(thetas.view(3, 1, -1).expand(3, 2, -1)).shape == (2, land.D)
+    with pytest.raises(ValueError):
+        weight_average(theta)
+
+
+def test_swa_without_batchnorm_leaves_everything_unchanged():
+    land = mixture_net()
+    theta = random_members(land, 1)[0]
+    assert not has_batchnorm(land)
+    assert swa_landscape(land, theta) is land
+    model = swa_model(land, theta)
+    torch.testing.assert_close(model(land.x_test), land.logits(theta, land.x_test))
+
+
+def bn_net() -> NetworkLandscape:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Linear(5, 2)).to(F64)
+    gen = torch.Generator().manual_seed(3)
+    x = 2.0 + torch.randn(40, 3, generator=gen, dtype=F64)
+    y = torch.randint(0, 2, (40,), generator=gen)
+    return NetworkLandscape(model, x, y, x_test=x[:10], y_test=y[:10])
+
+
+def test_swa_with_batchnorm_recomputes_statistics_for_the_average():
+    land = bn_net()
+    assert has_batchnorm(land) and has_batchnorm(land.model)
+    theta = random_members(land, 1, seed=4)[0]
+    new = swa_landscape(land, theta)
+    assert new is not land
+    # reference: the statistics of the first layer's outputs at theta, by hand
+    w, b = land.view.unflatten(theta)["0.weight"], land.view.unflatten(theta)["0.bias"]
+    h = land.x @ w.T + b
+    torch.testing.assert_close(new.buffers["1.running_mean"], h.mean(0))
+    torch.testing.assert_close(new.buffers["1.running_var"], h.var(0, unbiased=True))
+    # the original landscape's statistics are untouched (fresh BN: mean 0, var 1)
+    torch.testing.assert_close(land.buffers["1.running_mean"], torch.zeros(5, dtype=F64))
+    # evaluating with the new statistics equals batch-normalising by hand with them
+    p = land.view.unflatten(theta)
+    z = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=True) + 1e-5) * p["1.weight"] + p["1.bias"]
+    logits = torch.tanh(z) @ p["3.weight"].T + p["3.bias"]
+    torch.testing.assert_close(new.logits(theta), logits)
+    # a module too, with batches from a loader: per-batch means averaged equally
+    # update_bn's cumulative average weighs batches equally: the mean of batch means and batch variances
+    model = swa_model(land, theta, land.x, batch_size=20)
+    torch.testing.assert_close(model[1].running_mean, h.mean(0))
+    torch.testing.assert_close(model[1].running_var, 0.5 * (h[:20].var(0) + h[20:].var(0)))
+    whole = swa_model(land, theta, [land.x])  # an iterable of batches
+    torch.testing.assert_close(whole(land.x), logits)
+    # the comparison uses the recomputed statistics for the weight average
+    cmp = compare_averages(land, torch.stack([theta, theta]), "train")
+    assert cmp.weight_accuracy == pytest.approx(float(new.accuracy(theta)))
+
+
+# ---------------------------------------------------------------------------
+# diversity
+
+
+def test_disagreement_is_zero_with_itself_and_matches_brute_force():
+    land = mixture_net()
+    a, b = random_members(land, 2, seed=7, scale=1.5)
+    assert disagreement(land, a, a) == 0.0
+    x, _ = land.split("test")
+    count = 0
+    for i in range(x.shape[0]):
+        pa = int(torch.func.functional_call(land.model, land.view.unflatten(a), (x[i : i + 1],)).argmax())
+        pb = int(torch.func.functional_call(land.model, land.view.unflatten(b), (x[i : i + 1],)).argmax())
+        count += pa != pb
+    assert count > 0
+    assert disagreement(land, a, b) == pytest.approx(count / x.shape[0])
+    mat = disagreement_matrix(land, torch.stack([a, b, a]))
+    assert mat.shape == (3, 3)
+    torch.testing.assert_close(mat.diagonal(), torch.zeros(3, dtype=F64))
+    assert float(mat[0, 1]) == pytest.approx(count / x.shape[0]) and float(mat[0, 2]) == 0.0
+    torch.testing.assert_close(mat, mat.T)
+
+
+def test_displacement_cosines_against_explicit_formula():
+    gen = torch.Generator().manual_seed(0)
+    thetas, origin = torch.randn(4, 7, generator=gen, dtype=F64), torch.randn(7, generator=gen, dtype=F64)
+    cos = displacement_cosines(thetas, origin)
+    for i in range(4):
+        for j in range(4):
+            u, v = thetas[i] - origin, thetas[j] - origin
+            assert float(cos[i, j]) == pytest.approx(float(u @ v / (u.norm() * v.norm())))
+    # hand-made geometry: orthogonal and opposite displacements
+    o = torch.tensor([1.0, 1.0, 1.0], dtype=F64)
+    pts = o + torch.tensor([[2.0, 0, 0], [0, 3.0, 0], [-1.0, 0, 0]], dtype=F64)
+    expected = torch.tensor([[1.0, 0, -1], [0, 1, 0], [-1, 0, 1]], dtype=F64)
+    torch.testing.assert_close(displacement_cosines(pts, o), expected)
+    with pytest.raises(ValueError):
+        displacement_cosines(pts, o[:2])
+
+
+def test_barrier_on_a_convex_quadratic_is_zero_and_positive_between_wedges():
+    quad = Quadratic()
+    gen = torch.Generator().manual_seed(1)
+    thetas = torch.randn(4, quad.D, generator=gen, dtype=F64)
+    res = pairwise_barriers(quad, thetas, n_points=9)
+    assert res.pairs == [(0, 1), (1, 2), (2, 3)]
+    assert res.losses.shape == (3, 9) and res.barriers.shape == (3,)
+    # a convex function never rises above the higher endpoint on a line
+    assert float(res.barriers.max()) <= 1e-12
+    torch.testing.assert_close(res.losses[:, 0], quad.loss(thetas[:3]))
+    torch.testing.assert_close(res.losses[1, 4], quad.loss(0.5 * (thetas[1] + thetas[2])))
+    assert len(pairwise_barriers(quad, thetas, pairs="all").pairs) == 6
+    # two points on different 1-wedges of the toy model in R^2: the midpoint is off both wedges
+    toy = WedgeLandscape(2, 1, dtype=F64)
+    pts = torch.tensor([[2.0, 0.0], [0.0, 2.0]], dtype=F64)
+    r = pairwise_barriers(toy, pts, n_points=3)
+    assert float(r.barriers[0]) == pytest.approx(1.0)  # distance of (1, 1) to the nearest axis
+    # ... and on the same wedge there is no barrier
+    same = pairwise_barriers(toy, torch.tensor([[2.0, 0.0], [-3.0, 0.0]], dtype=F64))
+    assert float(same.barriers[0]) == 0.0
+    with pytest.raises(ValueError):
+        pairwise_barriers(quad, thetas[:1])
+    with pytest.raises(ValueError):
+        pairwise_barriers(quad, thetas, pairs="neighbours")
+
+
+# ---------------------------------------------------------------------------
+# cyclic snapshots
+
+
+def test_cyclic_snapshots_at_cycle_ends_follow_the_schedule():
+    land = mixture_net()
+    run = cyclic_snapshots(land, land.theta0, cycles=3, cycle_steps=5, lr=0.2, lr_min=0.01, batch_size=32,
+                           cache=False)
+    assert run.snapshots.shape == (3, land.D) and run.cycles == 3 and run.steps == 15
+    assert run.snapshot_steps == [5, 10, 15]
+    f = lr_schedule("cyclic", 0.2, 15, lr_min=0.01, cycle_steps=5)
+    torch.testing.assert_close(run.lrs, torch.tensor([f(s) for s in range(15)]))
+    # the snapshots are the parameters of an ordinary run stopped at each cycle's end
+    for k in range(3):
+        ref = train(land, land.theta0, steps=5 * (k + 1), lr=0.2, lr_min=0.01, optimizer="sgd", momentum=0.9,
+                    schedule="cyclic", cycle_steps=5, batch_size=32)
+        torch.testing.assert_close(run.snapshots[k], ref.theta)
+    # the learning rate is at its lowest on the step that precedes each snapshot
+    assert all(float(run.lrs[s - 1]) == pytest.approx(float(run.lrs[s - 5 : s].min())) for s in run.snapshot_steps)
+    assert not run.any_diverged and int(run.diverged_at) == -1
+    torch.testing.assert_close(run.cycle_end_losses, run.losses[[4, 9, 14]])
+    assert run.epochs == pytest.approx(15 / 3)  # 96 examples, batches of 32
+
+
+def test_cyclic_snapshots_batched_runs_and_cache(tmp_path):
+    land = mixture_net()
+    theta0 = random_members(land, 2, seed=3)
+    run = cyclic_snapshots(land, theta0, cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=True)
+    assert run.snapshots.shape == (2, 2, land.D) and run.diverged.shape == (2,)
+    alone = cyclic_snapshots(land, theta0[1], cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=False)
+    torch.testing.assert_close(run.snapshots[:, 1], alone.snapshots)
+    again = cyclic_snapshots(land, theta0, cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=True)
+    assert torch.equal(again.snapshots, run.snapshots)
+
+
+def test_divergence_is_reported_not_raised():
+    # a ReLU net in float32 overflows at a huge learning rate (a tanh net saturates and stays finite)
+    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
+    torch.manual_seed(0)
+    land = NetworkLandscape(MLP(4, 3, width=8, depth=2, activation="relu"), ds.x_train, ds.y_train)
+    run = cyclic_snapshots(land, land.theta0, cycles=2, cycle_steps=10, lr=1e4, batch_size=32, cache=False)
+    assert run.any_diverged and bool(run.diverged)
+    assert 0 <= int(run.diverged_at) < 20
+    assert not bool(torch.isfinite(run.losses[int(run.diverged_at)]))
+    assert bool(torch.isfinite(run.losses[: int(run.diverged_at)]).all())
+    # the toy model, full batch: a stable and an unstable step size
+    quad = Quadratic(D=3)
+    ok = cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=2, cycle_steps=20, lr=1e-3, batch_size=None,
+                          cache=False)
+    assert not ok.any_diverged
+    bad = cyclic_snapshots(quad, torch.zeros(2, 3, dtype=F64), cycles=2, cycle_steps=200, lr=1e3, batch_size=None,
+                           cache=False)
+    assert bad.diverged.tolist() == [True, True]
+    with pytest.raises(ValueError, match="cycles"):
+        cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=0, cycle_steps=5, lr=0.1, batch_size=None)
+
+
+# ---------------------------------------------------------------------------
+# deep ensembles and the comparison of averages
+
+
+def test_deep_ensemble_members_equal_independent_runs():
+    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
+    ens = deep_ensemble(ds, "mlp", members=3, steps=12, lr=0.05, batch_size=32, seed=10, width=6, depth=1,
+                        cache=False)
+    assert ens.members.shape == (3, ens.landscape.D) and ens.seeds == [10, 11, 12]
+    assert ens.steps_per_member == 12 and ens.total_steps == 36
+    assert ens.epochs_per_member == pytest.approx(4.0) and ens.total_epochs == pytest.approx(12.0)
+    assert ens.diverged.tolist() == [False] * 3
+    from lsl import nets
+
+    for k, s in enumerate(ens.seeds):
+        model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=6, depth=1)
+        alone = NetworkLandscape(model, ds.x_train, ds.y_train)
+        torch.testing.assert_close(ens.theta0[k], alone.theta0)
+        ref = train(alone, alone.theta0, steps=12, lr=0.05, optimizer="sgd", momentum=0.9, schedule="cosine",
+                    batch_size=32, seed=10)
+        torch.testing.assert_close(ens.members[k], ref.theta, rtol=1e-4, atol=1e-5)
+    # independently initialised members differ
+    assert float((ens.theta0[0] - ens.theta0[1]).norm()) > 0
+
+
+def test_compare_averages_consistent_with_parts():
+    land = mixture_net()
+    thetas = random_members(land, 3, seed=8, scale=0.3)
+    cmp = compare_averages(land, thetas, "test")
+    m = ensemble_metrics(land, thetas, "test")
+    assert cmp.prediction_accuracy == pytest.approx(m.accuracy) and cmp.prediction_nll == pytest.approx(m.nll)
+    assert cmp.single_accuracy == pytest.approx(float(m.member_accuracy.max()))
+    avg = thetas.mean(0)
+    assert cmp.weight_accuracy == pytest.approx(float(land.accuracy(avg, "test")))
+    assert cmp.weight_nll == pytest.approx(float(land.eval_loss(avg, "test")))
+    assert cmp.prediction_minus_weight == pytest.approx(cmp.prediction_accuracy - cmp.weight_accuracy)
