@@ -171,6 +171,71 @@ _HYPERPLANES_PAPER = dict(
     goldilocks_lr=1.0,
 )
 
+_TUNNELS_QUICK = dict(
+    # the toy model first (D, n of the wedge model)
+    toy_D=200,
+    toy_n=150,
+    toy_steps=1500,
+    # optima: independent initialisations of one network, trained together
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2),
+    n_optima=6,
+    steps=6000,
+    lr=3e-3,
+    batch_size=128,
+    plane_n=31,
+    # the tunnel of Section 4.2 and the Bezier baseline
+    tunnel_points=11,
+    tunnel_steps=3000,
+    tunnel_lr=3e-3,
+    bezier_steps=1500,
+    bezier_lr=3e-3,
+    bezier_samples=4,
+    # short directions: Hessian eigenvalues above 2 delta / eps^2 (on hessian_examples examples)
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=1000,
+    # m-connectors for m = 1 .. max_m
+    max_m=5,
+    connector_resolution=2,
+    connector_steps=1500,
+    simplex_random=100,
+    simplex_edge=11,
+)
+
+_TUNNELS_PAPER = dict(
+    toy_D=1000,
+    toy_n=700,
+    toy_steps=4000,
+    dataset="fashion_mnist",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),
+    n_optima=11,
+    steps=20_000,
+    lr=1e-3,
+    batch_size=128,
+    plane_n=51,
+    tunnel_points=21,
+    tunnel_steps=10_000,
+    tunnel_lr=1e-3,
+    bezier_steps=10_000,
+    bezier_lr=1e-3,
+    bezier_samples=4,
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=5000,
+    max_m=10,
+    connector_resolution=2,
+    connector_steps=10_000,
+    simplex_random=500,
+    simplex_edge=21,
+)
+
 _GEOMETRY_QUICK = dict(
     # 1. C outliers on Gaussian mixtures: ReLU MLP, full-batch Adam
     mixture_classes=(2, 5, 10, 20),
@@ -234,12 +299,12 @@ PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         "CPU, offline data (mnist1d, digits, Gaussian mixtures), every chapter in under two minutes",
-        {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "geometry": _GEOMETRY_QUICK},
+        {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK},
     ),
     "paper": Profile(
         "paper",
         "GPU, the papers' datasets and sizes (MNIST, Fashion MNIST, CIFAR-10/100, SimpleCNN)",
-        {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "geometry": _GEOMETRY_PAPER},
+        {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER},
     ),
 }
 
