@@ -17,6 +17,8 @@ from torch import nn
 from lsl import curvature as cv
 from lsl.landscape import NetworkLandscape
 from lsl.nets import MLP
+
+from tests.reference import cross_entropy, tanh_mlp_logits
 from lsl.toy import WedgeLandscape
 
 F64 = torch.float64
@@ -43,18 +45,11 @@ def tiny_net(loss="cross_entropy", seed: int = 0, depth: int = 1) -> NetworkLand
 
 def manual_logits(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The depth-1 tanh MLP written by hand on the flat vector (W1, b1, W2, b2 in order)."""
-    i = 0
-    W1 = theta[i : i + WIDTH * IN].reshape(WIDTH, IN); i += WIDTH * IN
-    b1 = theta[i : i + WIDTH]; i += WIDTH
-    W2 = theta[i : i + C * WIDTH].reshape(C, WIDTH); i += C * WIDTH
-    b2 = theta[i : i + C]; i += C
-    assert i == theta.shape[0]
-    return torch.tanh(x @ W1.T + b1) @ W2.T + b2
+    return tanh_mlp_logits(theta, x, IN, WIDTH, C)
 
 
 def manual_ce(theta, x, y):
-    z = manual_logits(theta, x)
-    return (torch.logsumexp(z, 1) - z.gather(1, y[:, None])[:, 0]).mean()
+    return cross_entropy(manual_logits(theta, x), y)
 
 
 def manual_mse(theta, x, y):

@@ -16,6 +16,8 @@ from torch import nn
 from lsl.landscape import FlatView, Landscape, NetworkLandscape
 from lsl.nets import MLP
 
+from tests.reference import cross_entropy, tanh_mlp_logits
+
 F64 = torch.float64
 IN, WIDTH, C, N = 4, 5, 3, 30
 
@@ -38,18 +40,11 @@ def tiny_data(seed: int = 0, n: int = N):
 
 def manual_logits(theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """The tiny MLP's forward pass written by hand on the flat vector (W1, b1, W2, b2 in order)."""
-    i = 0
-    W1 = theta[i : i + WIDTH * IN].reshape(WIDTH, IN); i += WIDTH * IN
-    b1 = theta[i : i + WIDTH]; i += WIDTH
-    W2 = theta[i : i + C * WIDTH].reshape(C, WIDTH); i += C * WIDTH
-    b2 = theta[i : i + C]; i += C
-    assert i == theta.shape[0]
-    return torch.tanh(x @ W1.T + b1) @ W2.T + b2
+    return tanh_mlp_logits(theta, x, IN, WIDTH, C)
 
 
 def manual_ce(theta, x, y):
-    logits = manual_logits(theta, x)
-    return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
+    return cross_entropy(manual_logits(theta, x), y)
 
 
 def module_with(model: nn.Module, theta: torch.Tensor) -> nn.Module:

@@ -1,0 +1,21 @@
+"""Independent references shared by the tests: networks written by hand on the flat parameter vector."""
+
+from __future__ import annotations
+
+import torch
+
+
+def tanh_mlp_logits(theta: torch.Tensor, x: torch.Tensor, n_in: int, width: int, n_classes: int) -> torch.Tensor:
+    """A depth-1 tanh MLP's logits, computed by hand from the flat vector (W1, b1, W2, b2 in order)."""
+    i = 0
+    W1 = theta[i : i + width * n_in].reshape(width, n_in); i += width * n_in
+    b1 = theta[i : i + width]; i += width
+    W2 = theta[i : i + n_classes * width].reshape(n_classes, width); i += n_classes * width
+    b2 = theta[i : i + n_classes]; i += n_classes
+    assert i == theta.shape[0]
+    return torch.tanh(x @ W1.T + b1) @ W2.T + b2
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy written out: log-sum-exp minus the true class's logit."""
+    return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
