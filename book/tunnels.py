@@ -107,15 +107,9 @@ glue("tun_toy_bezier", toy_bez.barrier, 3)
 
 # %%
 data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
-inits = []
-for seed in range(cfg.n_optima):
-    model = nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net)
-    if seed == 0:
-        L = NetworkLandscape(model, data.x_train, data.y_train, x_test=data.x_test, y_test=data.y_test,
-                             device=device)
-    inits.append(torch.cat([p.detach().flatten() for p in model.parameters()]).to(L.device, L.dtype))
-inits = torch.stack(inits)
-assert torch.equal(inits[0], L.theta0)
+models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.n_optima)]
+L = NetworkLandscape(models[0], data.x_train, data.y_train, x_test=data.x_test, y_test=data.y_test, device=device)
+inits = torch.stack([L.theta_of(model) for model in models])
 optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
 opt_loss, opt_acc = L.loss(optima), L.accuracy(optima, "test")
 print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: training loss of the optima {opt_loss.min():.3f}-{opt_loss.max():.3f}, "

@@ -279,6 +279,25 @@ class NetworkLandscape(Landscape):
         self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
         self._loss_name = loss if isinstance(loss, str) else getattr(loss, "__qualname__", repr(loss))
 
+    def theta_of(self, model: nn.Module) -> torch.Tensor:
+        """The flat parameter vector ``[D]`` of another instance of this landscape's architecture.
+
+        Use it to turn differently seeded copies of the network into points of this
+        landscape: ``torch.stack([L.theta_of(make(seed=s)) for s in seeds])``. The
+        result is on this landscape's device and dtype; the model is not changed.
+        Raises ``ValueError`` if the model's trainable parameters differ in name or shape.
+        """
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        other = FlatView.from_module(model)
+        if [(s.name, s.shape) for s in other.slots] != [(s.name, s.shape) for s in self.view.slots]:
+            raise ValueError(
+                "the model's parameters do not match this landscape's architecture "
+                f"({other.D} vs {self.D} parameters); build it with the same architecture and options"
+            )
+        params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+        return self.view.flatten(params).to(self.device, self.dtype)
+
     def fingerprint(self) -> dict:
         """Architecture (the module's printed structure), buffers, loss, precision and a digest of the data."""
         tensors = [self.x, self.y] + ([self.x_test, self.y_test] if self.x_test is not None else [])

@@ -448,3 +448,23 @@ def test_training_mode_leaves_batch_norm_statistics_unchanged():
     assert net.loss(net.theta0).item() == before
     model.train()
     assert torch.allclose(train_loss, nn.functional.cross_entropy(model(x), y))
+
+
+def test_theta_of_another_seed_is_that_models_point(net):
+    other = tiny_mlp(seed=3)
+    theta = net.theta_of(other)
+    assert theta.shape == (net.D,) and theta.dtype == net.dtype
+    assert torch.equal(theta, torch.nn.utils.parameters_to_vector(other.parameters()))
+    assert not torch.equal(theta, net.theta0)
+    x, y = tiny_data()
+    # the point evaluates to the other model's own loss
+    assert torch.allclose(net.loss(theta), nn.functional.cross_entropy(other(x), y))
+    assert torch.equal(net.theta_of(tiny_mlp(seed=0)), net.theta0)
+
+
+def test_theta_of_rejects_a_different_architecture(net):
+    wider = MLP(IN, C, width=WIDTH + 1, depth=1, activation="tanh").to(F64)
+    with pytest.raises(ValueError, match="same architecture"):
+        net.theta_of(wider)
+    with pytest.raises(TypeError, match="nn.Module"):
+        net.theta_of(net.theta0)
