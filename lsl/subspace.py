@@ -163,10 +163,31 @@ def train_in_hyperplane(
     return train_in_hyperplanes(landscape, theta0, d, n_planes=1, steps=steps, lr=lr, seed=seed, **options).theta[0]
 
 
+def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``z -> z`` minus its component along the directions (shared ``[m, D]``, or one set per point)."""
+    if isinstance(directions, torch.Tensor):
+        directions = landscape.check_theta(directions, "directions")
+        if directions.dim() == 1:
+            directions = directions.unsqueeze(0)
+        basis, _ = torch.linalg.qr(directions.T)  # [D, m], orthonormal columns
+        return lambda z: z - (z @ basis) @ basis.T
+    sets = list(directions)
+    if len(sets) != K:
+        raise ValueError(f"give one set of directions per point: {len(sets)} sets for {K} points")
+    bases = []
+    for k, d in enumerate(sets):
+        d = landscape.check_theta(d, f"directions[{k}]")
+        bases.append(torch.linalg.qr((d.unsqueeze(0) if d.dim() == 1 else d).T)[0])
+    m_max = max(b.shape[1] for b in bases)
+    # zero columns pad the smaller sets: they remove nothing
+    basis = torch.stack([torch.nn.functional.pad(b, (0, m_max - b.shape[1])) for b in bases])  # [K, D, m_max]
+    return lambda z: z - torch.einsum("kdm,km->kd", basis, torch.einsum("kd,kdm->km", z, basis))
+
+
 def optimize_orthogonal(
     landscape: Landscape,
     points: torch.Tensor,
-    directions: torch.Tensor,
+    directions,
     *,
     steps: int,
     lr: float,
@@ -174,6 +195,8 @@ def optimize_orthogonal(
     schedule: str = "cosine",
     batch_size: int | None = None,
     seed: int = 0,
+    target_loss: float | None = None,
+    check_every: int = 100,
 ) -> torch.Tensor:
     """Minimise the loss of each point inside the affine subspace through it orthogonal to ``directions``.
 
@@ -183,11 +206,20 @@ def optimize_orthogonal(
     constraint is exact: a point moves by ``(I - U U^T) z`` where ``U`` is an
     orthonormal basis of the directions, so its component along them never changes.
 
+    With ``target_loss`` each point stops where its full training loss first
+    falls to the target (checked every ``check_every`` steps): points optimised
+    this way are compared at a matched loss, not after a matched number of steps.
+    A point that never reaches the target is returned at the end of training.
+
     Args:
         landscape: what to minimise.
         points: starting points ``[K, D]`` (all optimised at once, as one batch).
-        directions: ``[m, D]`` (or ``[D]``) directions to stay orthogonal to.
+        directions: ``[m, D]`` (or ``[D]``) directions shared by all points, or a
+            sequence of ``K`` tensors ``[m_k, D]``, one set per point (e.g. the
+            centroids of simplices of different dimensions, optimised as one batch).
         steps, lr, optimizer, schedule, batch_size, seed: see :func:`lsl.train.minimize`.
+        target_loss: stop each point at this full training loss (``None``: run all steps).
+        check_every: steps between checks of the target.
 
     Returns:
         the optimised points ``[K, D]``.
@@ -195,19 +227,31 @@ def optimize_orthogonal(
     points = landscape.check_theta(points, "points")
     if points.dim() == 1:
         points = points.unsqueeze(0)
-    directions = landscape.check_theta(directions, "directions")
-    if directions.dim() == 1:
-        directions = directions.unsqueeze(0)
-    basis, _ = torch.linalg.qr(directions.T)  # [D, m], orthonormal columns
-
-    def constrain(z: torch.Tensor) -> torch.Tensor:
-        return z - (z @ basis) @ basis.T
-
+    if check_every < 1:
+        raise ValueError(f"check_every must be >= 1, got {check_every}")
+    constrain = _orthogonal_projector(landscape, directions, points.shape[0])
     objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    until = None
+    if target_loss is not None:
+        done = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
+        kept = points.clone()
+
+        def until(z: torch.Tensor, step: int) -> bool:
+            if step % check_every and step != steps:
+                return False
+            now = points + constrain(z)
+            reached = ~done & (landscape.loss(now) <= target_loss)
+            kept[reached] = now[reached]
+            done[reached] = True
+            return bool(done.all())
+
     z0 = torch.zeros_like(points)
     run = minimize(lambda z, step: objective(points + constrain(z)), z0, steps=steps, lr=lr,
-                   optimizer=optimizer, schedule=schedule, desc="orthogonal")
-    return (points + constrain(run.theta)).detach()
+                   optimizer=optimizer, schedule=schedule, until=until, desc="orthogonal")
+    final = (points + constrain(run.theta)).detach()
+    if target_loss is not None:
+        final = torch.where(done.unsqueeze(1), kept, final)
+    return final
 
 
 @dataclass

@@ -80,6 +80,7 @@ def minimize(
     momentum: float = 0.0,
     after_step: Callable[[torch.Tensor], None] | None = None,
     snapshot_every: int | None = None,
+    until: Callable[[torch.Tensor, int], bool] | None = None,
     desc: str | None = None,
 ) -> "TrainResult":
     """Minimise ``objective(x, step)`` from ``x0`` with Adam or SGD.
@@ -94,6 +95,9 @@ def minimize(
         lr, optimizer, schedule, lr_min, cycle_steps, momentum: see :func:`lr_schedule`.
         after_step: called with ``x`` (under ``no_grad``) after every step, e.g. a projection onto a constraint.
         snapshot_every: store ``x`` every this many steps (and at the end).
+        until: called with ``(x, steps_done)`` (under ``no_grad``) after every step; training stops
+            early when it returns ``True``. Keep it cheap, or check only every few steps: a
+            host synchronisation per step slows GPU training.
         desc: progress-bar label.
 
     Returns:
@@ -118,9 +122,15 @@ def minimize(
                 after_step(x)
         losses.append(loss.detach())
         lrs.append(rate)
-        if snapshot_every and ((step + 1) % snapshot_every == 0 or step + 1 == steps):
+        stop = False
+        if until is not None:
+            with torch.no_grad():
+                stop = bool(until(x, step + 1))
+        if snapshot_every and ((step + 1) % snapshot_every == 0 or step + 1 == steps or stop):
             snaps.append(x.detach().clone())
             snap_steps.append(step + 1)
+        if stop:
+            break
     return TrainResult(
         theta=x.detach(),
         losses=torch.stack(losses) if losses else torch.empty(0),
