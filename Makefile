@@ -20,13 +20,15 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 BOOK_OUT := $(if $(filter quick,$(LSL_PROFILE)),.,_build/$(LSL_PROFILE))
 export LSL_JUPYTER_CACHE := $(BOOK_OUT)/_build/.jupyter_cache
 
-.PHONY: help install book test unit chapters pairs build-book sync clean
+.PHONY: help install book test unit chapters pairs build-book sync clean bench
 
 help:
 	@echo "make book   - set up .venv, execute every chapter ($$LSL_PROFILE profile), render _build/html"
-	@echo "make test   - set up .venv, run unit tests, nbval every chapter once, check jupytext pairs, build the book with -W"
+	@echo "make test   - set up .venv, run unit tests, nbval every chapter once, check jupytext pairs, build the book with -W,"
+	@echo "              open every page in headless Chromium (tests/browser_check.py)"
 	@echo "make sync   - re-pair every chapter's .ipynb with its .py twin (jupytext --sync)"
 	@echo "make clean  - remove _build (keeps .venv)"
+	@echo "make bench  - install the peers (torch pinned), run benchmarks/ -> benchmarks/results.{md,json}; BENCH_ARGS=\"--quick --only tunnel\""
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +46,7 @@ book: install
 test: install
 	$(BIN)/python -m pytest -p tests.nbval_cache tests book --nbval-lax --nbval-current-env
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W --keep-going
+	$(BIN)/python -m tests.browser_check $(BOOK_OUT)/_build/html --install-browser
 
 unit: install
 	$(BIN)/python -m pytest tests
@@ -56,3 +59,19 @@ sync: install
 
 clean:
 	rm -rf _build
+
+# Benchmarks (benchmarks/README.md). The peers go into .venv only for this target, never as dependencies
+# of lsl: the `bench` extra with torch pinned to $(TORCH_SPEC) by a constraint file, then curvlinops and
+# backpack without their dependencies (backpack requires torchvision, which must not be installed here;
+# pyproject.toml explains why).
+BENCH_NODEPS ?= backpack-for-pytorch==1.7.1 curvlinops-for-pytorch==3.0.1
+BENCH_ARGS ?=
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
+	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps $(BENCH_NODEPS)
+	@touch $@
+
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

@@ -1,13 +1,9 @@
 """Benchmark: the top-20 Hessian eigenvalues of an MLP on mnist1d, lsl against PyHessian and curvlinops.
 
-Not a test; run it by hand in an environment that has the peers::
+Not a test. ``make bench`` installs the peers and runs it with the other benchmarks
+(``python -m benchmarks.run --only hessian_top20``); on its own, in the same environment::
 
-    python3 -m venv /tmp/benchvenv
-    /tmp/benchvenv/bin/pip install torch==2.13.0          # first, so that nothing replaces it
-    /tmp/benchvenv/bin/pip install -c <(echo torch==2.13.0) pyhessian curvlinops-for-pytorch scipy \\
-        numpy mnist1d scikit-learn matplotlib tqdm
-    /tmp/benchvenv/bin/pip install -e . --no-deps
-    /tmp/benchvenv/bin/python benchmarks/hessian_top20.py
+    .venv/bin/python -m benchmarks.hessian_top20 [--quick] [--device cuda]
 
 The same model, data and point (a briefly trained MLP 40-100-100-10, tanh,
 on 4000 mnist1d examples, float64, full batch, D = 15,210) for every method:
@@ -27,8 +23,9 @@ Accuracy is measured against a reference: ARPACK with ``tol=1e-13`` on the
 curvlinops operator, cross-checked with lsl at ``tol=1e-11`` (an independent
 implementation; their largest disagreement is printed). Each method's
 eigenvectors are also checked through their residuals ``||H v - lambda v||``.
-Results are printed as JSON lines and a markdown table and written as JSON
-lines (one object per peer) to ``benchmarks/results_hessian_top20.json``.
+:func:`run` returns one row per peer for ``benchmarks/results.json`` (see
+``benchmarks/run.py``); run on its own, the script prints the rows and a table
+and writes them as JSON lines to ``benchmarks/results_hessian_top20.json``.
 Times are the best of ``--repeat`` runs (wall clock, with that run's CPU
 time). On a small shared machine, intra-op threads that compete with other
 processes can slow every method down several-fold and unevenly; there,
@@ -41,7 +38,6 @@ import argparse
 import copy
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -50,16 +46,26 @@ import torch
 from torch import nn
 
 from lsl import curvature, data, nets
+
+try:  # run as python -m benchmarks.hessian_top20 or through benchmarks.run
+    from . import common
+except ImportError:  # run as python benchmarks/hessian_top20.py
+    import common  # type: ignore[no-redef]
 from lsl.landscape import NetworkLandscape
 
 K = 20
 OUT = Path(__file__).with_name("results_hessian_top20.json")
 
 
-def build(n_train: int, width: int, train_steps: int, dtype: torch.dtype):
-    ds = data.load("mnist1d", n_train=n_train, dtype=dtype)
+#: sizes of the full benchmark and of ``--quick`` (a smoke test of the mechanics)
+FULL = dict(n_train=4000, width=100, train_steps=200, tol=1e-6, pyhessian_max_iter=500)
+QUICK = dict(n_train=500, width=32, train_steps=50, tol=1e-6, pyhessian_max_iter=30)
+
+
+def build(n_train: int, width: int, train_steps: int, dtype: torch.dtype, device=None):
+    ds = data.load("mnist1d", n_train=n_train, dtype=dtype, device=device)
     model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=0, width=width, depth=2, activation="tanh").to(dtype)
-    land = NetworkLandscape(model, ds.x_train, ds.y_train)
+    land = NetworkLandscape(model, ds.x_train, ds.y_train, device=device)
     theta = land.theta0.clone()
     opt_state = torch.zeros_like(theta), torch.zeros_like(theta)
     lr, b1, b2 = 3e-3, 0.9, 0.999
@@ -168,110 +174,117 @@ def residuals(land, theta, vals, V) -> float:
     return float(r.max() / abs(vals[0]))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n-train", type=int, default=4000)
-    ap.add_argument("--width", type=int, default=100)
-    ap.add_argument("--train-steps", type=int, default=200)
-    ap.add_argument("--tol", type=float, default=1e-6)
-    ap.add_argument("--pyhessian-max-iter", type=int, default=500)
-    ap.add_argument("--skip-pyhessian-matched", action="store_true")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of lsl, curvlinops and PyHessian-defaults (best wall time)")
-    args = ap.parse_args()
+def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3, *, sizes: dict | None = None,
+        skip_pyhessian_matched: bool = False, verbose: bool = True) -> list[dict]:
+    """The benchmark on one device: one row per peer (``results.json`` format, see ``benchmarks/common.py``).
+
+    Args:
+        device: where the model, the data and every method's products live.
+        quick: the small sizes of :data:`QUICK` instead of :data:`FULL`.
+        repeat: runs of lsl, curvlinops and PyHessian-defaults (best wall time); PyHessian with
+            the matched tolerance runs once (it is the slowest by far).
+        sizes: overrides of the sizes (keys of :data:`FULL`).
+    """
+    device = torch.device(device)
+    cfg = {**(QUICK if quick else FULL), **(sizes or {})}
+    tol = cfg["tol"]
     dtype = torch.float64
 
-    ds, land, theta = build(args.n_train, args.width, args.train_steps, dtype)
+    def say(msg):
+        if verbose:
+            print(msg, flush=True)
+
+    ds, land, theta = build(cfg["n_train"], cfg["width"], cfg["train_steps"], dtype, device)
     loss = float(land.loss(theta))
     acc = float(land.accuracy(theta))
-    land.hvp(theta, torch.randn(land.D, dtype=dtype))  # warm-up of torch.func
-    sizes = {"D": land.D, "n_train": args.n_train, "k": K, "model": f"MLP 40-{args.width}-{args.width}-10 tanh",
-             "dataset": "mnist1d", "dtype": str(dtype).replace("torch.", ""), "loss_at_point": loss,
-             "train_accuracy_at_point": acc}
-    print(f"# {sizes}", flush=True)
+    land.hvp(theta, torch.randn(land.D, dtype=dtype, device=device))  # warm-up of torch.func
+    width = cfg["width"]
+    size = {"D": land.D, "n_train": cfg["n_train"], "k": K, "model": f"MLP 40-{width}-{width}-10 tanh",
+            "dataset": "mnist1d", "dtype": "float64", "tol": tol, "loss_at_point": round(loss, 6),
+            "train_accuracy_at_point": acc, "quick": quick}
+    say(f"# hessian_top20 on {device}: {size}")
 
     # reference: ARPACK, very tight, on the peer's operator; cross-checked with a tight lsl run
     ref, _, ref_s, ref_n = run_curvlinops(land, theta, 1e-13)
     ref_lsl, _, _, _ = run_lsl(land, theta, 1e-11)
     disagreement = float(np.max(np.abs(ref_lsl - ref) / np.abs(ref)))
-    print(f"# reference top-{K}: {np.array2string(ref, precision=6)}")
-    print(f"# reference (eigsh tol=1e-13, {ref_n} HVPs, {ref_s[0]:.1f}s) vs lsl tol=1e-11: max rel diff {disagreement:.2e}")
+    say(f"# reference (eigsh tol=1e-13, {ref_n} HVPs, {ref_s[0]:.1f}s) vs lsl tol=1e-11: max rel diff {disagreement:.2e}")
 
     def err(vals):
         return float(np.max(np.abs(vals - ref) / np.abs(ref)))
 
-    def measure(name, fn, repeat, config=None):
-        """Best (smallest) wall-clock time of ``repeat`` runs, with that run's CPU time; accuracy of the last."""
+    results = {}
+
+    def measure(name, fn, n, config):
+        """Best (smallest) wall-clock time of ``n`` runs, with that run's CPU time; accuracy of the last."""
         best = None
-        for _ in range(repeat):
-            vals, V, (wall, cpu), n = fn()
+        for _ in range(max(1, n)):
+            common.sync(device)
+            vals, V, (wall, cpu), hvps = fn()
             if best is None or wall < best[0]:
                 best = (wall, cpu)
-        r = dict(seconds=best[0], cpu_seconds=best[1], hvps=n, rel_err=err(vals),
-                 residual=residuals(land, theta, vals, V), repeats=repeat)
-        if config:
-            r["config"] = config
+        r = dict(seconds=best[0], cpu_seconds=best[1], hvps=hvps, rel_err=err(vals),
+                 residual=residuals(land, theta, vals, V), repeats=max(1, n), config=config)
         results[name] = r
-        print(f"# {name}: {r}", flush=True)
+        say(f"# {name}: {r}")
 
-    results = {}
-    measure("lsl", lambda: run_lsl(land, theta, args.tol), args.repeat)
-    measure("curvlinops+eigsh", lambda: run_curvlinops(land, theta, args.tol), args.repeat,
-            f"eigsh(which='LA', tol={args.tol:g})")
-    measure("pyhessian-defaults", lambda: run_pyhessian(land, theta, 1e-3, 100), args.repeat,
-            "eigenvalues(top_n=20, tol=1e-3, maxIter=100)")
-    if not args.skip_pyhessian_matched:
-        measure("pyhessian-matched", lambda: run_pyhessian(land, theta, args.tol, args.pyhessian_max_iter), 1,
-                f"eigenvalues(top_n=20, tol={args.tol:g}, maxIter={args.pyhessian_max_iter})")
+    measure("lsl", lambda: run_lsl(land, theta, tol), repeat, f"curvature.top_eigenvalues(k={K}, tol={tol:g})")
+    measure("curvlinops+eigsh", lambda: run_curvlinops(land, theta, tol), repeat,
+            f"HessianLinearOperator + eigsh(which='LA', tol={tol:g})")
+    measure("pyhessian-defaults", lambda: run_pyhessian(land, theta, 1e-3, 100), repeat,
+            f"eigenvalues(top_n={K}, tol=1e-3, maxIter=100)")
+    if not skip_pyhessian_matched:
+        mi = cfg["pyhessian_max_iter"]
+        measure("pyhessian-matched", lambda: run_pyhessian(land, theta, tol, mi), 1,
+                f"eigenvalues(top_n={K}, tol={tol:g}, maxIter={mi})")
 
-    import curvlinops  # noqa: F401  (versions for the record)
     from importlib.metadata import version
 
-    machine = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, torch threads {torch.get_num_threads()}".strip()
     lsl_r = results["lsl"]
-    records = []
+    rows = []
     for peer, r in results.items():
         if peer == "lsl":
             continue
-        records.append({
-            "benchmark": "hessian_top20",
-            "peer": peer,
-            "peer_version": version("PyHessian" if peer.startswith("pyhessian") else "curvlinops-for-pytorch"),
-            "peer_config": r["config"],
-            "device": str(land.device),
-            "lsl_seconds": round(lsl_r["seconds"], 3),
-            "peer_seconds": round(r["seconds"], 3),
-            "speedup": round(r["seconds"] / lsl_r["seconds"], 2),
-            "lsl_cpu_seconds": round(lsl_r["cpu_seconds"], 3),
-            "peer_cpu_seconds": round(r["cpu_seconds"], 3),
-            "speedup_cpu": round(r["cpu_seconds"] / lsl_r["cpu_seconds"], 2),
-            "repeats": {"lsl": lsl_r["repeats"], "peer": r["repeats"]},
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-            "lsl_hvps": lsl_r["hvps"],
-            "peer_hvps": r["hvps"],
-            "lsl_max_rel_err": lsl_r["rel_err"],
-            "peer_max_rel_err": r["rel_err"],
-            "lsl_max_residual": lsl_r["residual"],
-            "peer_max_residual": r["residual"],
-            "accuracy_note": (
-                f"max relative error of the top-{K} eigenvalues against eigsh(tol=1e-13) on the curvlinops "
-                f"operator (which agrees with lsl at tol=1e-11 to {disagreement:.1e}); residual = "
-                f"max ||Hv - lambda v|| / lambda_1; lsl tol={args.tol:g} (relative residual)"
-            ),
-            "machine": machine,
-            "torch": torch.__version__,
-            "sizes": sizes,
-        })
+        note = (f"top-{K} eigenvalues vs a reference (eigsh tol=1e-13 on the curvlinops operator; lsl at tol=1e-11 "
+                f"agrees to {disagreement:.1e}): max relative error lsl {lsl_r['rel_err']:.1e}, peer "
+                f"{r['rel_err']:.1e}; max ||Hv - lambda v|| / lambda_1 lsl {lsl_r['residual']:.1e}, peer "
+                f"{r['residual']:.1e}; HVPs lsl {lsl_r['hvps']}, peer {r['hvps']}")
+        rows.append(common.record(
+            "hessian_top20", peer, device, lsl_r["seconds"], r["seconds"], note, size,
+            accuracy_short=f"rel. error {lsl_r['rel_err']:.0e} / {r['rel_err']:.0e}",
+            peer_version=version("PyHessian" if peer.startswith("pyhessian") else "curvlinops-for-pytorch"),
+            lsl_config=lsl_r["config"], peer_config=r["config"],
+            lsl_cpu_seconds=round(lsl_r["cpu_seconds"], 3), peer_cpu_seconds=round(r["cpu_seconds"], 3),
+            repeats={"lsl": lsl_r["repeats"], "peer": r["repeats"]},
+            omp_num_threads=os.environ.get("OMP_NUM_THREADS", "unset"),
+            lsl_hvps=lsl_r["hvps"], peer_hvps=r["hvps"], lsl_max_rel_err=lsl_r["rel_err"],
+            peer_max_rel_err=r["rel_err"], lsl_max_residual=lsl_r["residual"], peer_max_residual=r["residual"],
+        ))
+    if verbose:
+        print("| method | config | wall s | CPU s | HVPs | max rel. error (top-20) | max residual / lambda_1 |")
+        print("|---|---|---:|---:|---:|---:|---:|")
+        for name, r in results.items():
+            print(f"| {name} | {r['config']} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['hvps']} | "
+                  f"{r['rel_err']:.1e} | {r['residual']:.1e} |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    ap.add_argument("--device", default="cpu")
+    for key, value in FULL.items():
+        ap.add_argument("--" + key.replace("_", "-"), type=type(value), default=None)
+    ap.add_argument("--skip-pyhessian-matched", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of lsl, curvlinops and PyHessian-defaults (best wall time)")
+    args = ap.parse_args()
+    sizes = {k: getattr(args, k) for k in FULL if getattr(args, k) is not None}
+    rows = run(args.device, args.quick, args.repeat, sizes=sizes, skip_pyhessian_matched=args.skip_pyhessian_matched)
     with open(OUT, "w") as fh:
-        for rec in records:
-            line = json.dumps(rec)
+        for row in rows:
+            line = json.dumps(row)
             print(line)
             fh.write(line + "\n")
-    print()
-    print("| method | config | wall s | CPU s | HVPs | max rel. error (top-20) | max residual / lambda_1 |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r.get('config', f'top_eigenvalues(k=20, tol={args.tol:g})')} | {r['seconds']:.2f} | "
-              f"{r['cpu_seconds']:.2f} | {r['hvps']} | {r['rel_err']:.1e} | {r['residual']:.1e} |")
 
 
 if __name__ == "__main__":

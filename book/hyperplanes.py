@@ -19,13 +19,13 @@
 #
 # ```{admonition} What you will learn
 # :class: tip
-# - how to train a network inside a random $d$-dimensional affine hyperplane
-#   $\theta = \theta_0 + M\phi$ of its $D$-dimensional weight space, and how the Fastfood transform
+# - how to train a network inside a {term}`random <random hyperplane>` $d$-dimensional affine hyperplane
+#   $\theta = \theta_0 + M\phi$ of its $D$-dimensional weight space, and how the {term}`Fastfood transform`
 #   makes $M$ affordable for any $D$;
-# - how to measure the *intrinsic dimension* $d_\text{int90}$ of Li et al. {cite}`li2018measuring`,
+# - how to measure the {term}`intrinsic dimension` $d_\text{int90}$ of Li et al. {cite}`li2018measuring`,
 #   with its uncertainty over the random draw of the plane;
 # - why the result hardly depends on which plane is drawn;
-# - what the *Goldilocks zone* of Fort & Scherlis {cite}`fort2019goldilocks` is: the radii
+# - what the {term}`Goldilocks zone` of Fort & Scherlis {cite}`fort2019goldilocks` is: the radii
 #   $\lVert\theta_0\rVert$ at which the loss restricted to random planes is most positively curved,
 #   and at which training in them works;
 # - what $d_\text{int90}$ says about a network's wedges in the model of {ref}`chapter-toy-model`.
@@ -34,15 +34,22 @@
 # **Prerequisites:** {ref}`chapter-toy-model` (random hyperplanes on the wedge model), training a
 # classifier with Adam and minibatches, the Hessian and its eigenvalues.
 #
-# The cell below prepares the chapter: on Google Colab it installs `lsl`; everywhere it picks the
-# profile (`quick` on a CPU, `paper` for the papers' sizes, chosen by `LSL_PROFILE`).
+# The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
+# was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
+# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
+# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
 
 # %%
+# Set-up. On a fresh Google Colab runtime: install lsl, the version this book was built from, from
+# its repository. Everywhere: choose the device and the profile, and print the choice.
 import sys, subprocess
-if "google.colab" in sys.modules:  # install the book's package on a fresh Colab runtime
+if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+import lsl
+P, cfg, device = lsl.runtime.setup("hyperplanes")
 
+# %%
 import math
 
 import matplotlib.pyplot as plt
@@ -54,12 +61,6 @@ from lsl import nets, plots, report, subspace
 from lsl.landscape import NetworkLandscape
 from lsl.report import glue
 from lsl.train import train
-
-P = lsl.profiles.current()
-cfg = P.chapter("hyperplanes")
-device = lsl.profiles.device()
-plots.use_style()
-print(f"profile: {P.name} ({P.description}); device: {device}")
 
 # %% [markdown]
 # ## The experiment

@@ -19,29 +19,40 @@
 #
 # ```{admonition} What you will learn
 # :class: tip
-# - why the Hessian of a classifier with $C$ classes has a handful of large outlier eigenvalues on
+# - why the Hessian of a classifier with $C$ classes has a handful of large {term}`outlier eigenvalues <Hessian outlier>` on
 #   top of a bulk near zero, and why we see $C-1$ of them;
-# - that the gradient lives almost entirely in the span of those few top eigenvectors;
-# - that the largest curvature rises early in training and then falls, and how the learning rate
+# - that the gradient lives almost entirely in the span of those few top eigenvectors
+#   ({term}`gradient confinement`);
+# - that the largest curvature rises early in training and then falls (a {term}`curvature transient`), and how the learning rate
 #   changes that;
-# - the explanation of Fort & Ganguli {cite}`fort2019emergent`: logit gradients cluster, the
-#   Gauss-Newton term dominates the top of the spectrum, and a small random model of logit
+# - the explanation of Fort & Ganguli {cite}`fort2019emergent`: {term}`logit gradients <logit gradient>` cluster, the
+#   {term}`Gauss-Newton <Gauss-Newton matrix>` term dominates the top of the spectrum, and a small random model of logit
 #   gradients reproduces all of it.
 # ```
 #
 # **Prerequisites:** the chapter {ref}`chapter-toy-model`; eigenvalues of symmetric matrices;
-# softmax and cross-entropy; Hessian-vector products (we explain the rest).
+# softmax and cross-entropy; {term}`Hessian-vector products <Hessian-vector product>` (we explain the rest).
 #
 # Everything below is computed with `lsl.curvature`: Hessian-vector products by forward-over-reverse
-# differentiation and the Lanczos method, which finds the top eigenvalues of a $D\times D$ Hessian
+# differentiation and the {term}`Lanczos method`, which finds the top eigenvalues of a $D\times D$ Hessian
 # with a few dozen Hessian-vector products and never forms the matrix.
+#
+# The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
+# was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
+# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
+# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
 
 # %%
+# Set-up. On a fresh Google Colab runtime: install lsl, the version this book was built from, from
+# its repository. Everywhere: choose the device and the profile, and print the choice.
 import sys, subprocess
-if "google.colab" in sys.modules:  # install the book's package on a fresh Colab runtime
+if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+import lsl
+P, cfg, device = lsl.runtime.setup("geometry")
 
+# %%
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -50,12 +61,6 @@ import lsl
 from lsl import curvature, data, logits, nets, plots, report, train
 from lsl.report import glue
 from lsl.spectrum import largest_gap, outlier_separation
-
-P = lsl.profiles.current()
-cfg = P.chapter("geometry")
-device = lsl.profiles.device()
-plots.use_style()
-print(f"profile: {P.name}; device: {device}")
 
 # %% [markdown]
 # ## The decomposition everything rests on

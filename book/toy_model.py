@@ -20,10 +20,10 @@
 # ```{admonition} What you will learn
 # :class: tip
 # - how Fort & Jastrzebski {cite}`fort2019large` model the low-loss set of a network as a union of
-#   high-dimensional *n-wedges*, and how one line of code computes the distance to it;
+#   high-dimensional {term}`n-wedges <n-wedge>`, and how one line of code computes the distance to it;
 # - why training inside a random $d$-dimensional hyperplane succeeds exactly when $d \ge D - n$;
 # - why two optima sit on different wedges, why the straight line between them climbs a wall of
-#   high loss, and how the paper's tunnel algorithm finds a way around it;
+#   high loss, and how the paper's {term}`tunnel` algorithm finds a way around it;
 # - why, in high dimension, every point near a wedge looks like the bottom of a round well.
 # ```
 #
@@ -31,15 +31,22 @@
 # orthogonal projections). Nothing about neural networks is needed in this chapter: that is the point
 # of a toy model.
 #
-# The cell below prepares the chapter: on Google Colab it installs `lsl`; everywhere it picks the
-# profile (`quick` on a CPU, `paper` for the papers' sizes, chosen by `LSL_PROFILE`).
+# The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
+# was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
+# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
+# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
 
 # %%
+# Set-up. On a fresh Google Colab runtime: install lsl, the version this book was built from, from
+# its repository. Everywhere: choose the device and the profile, and print the choice.
 import sys, subprocess
-if "google.colab" in sys.modules:  # install the book's package on a fresh Colab runtime
+if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+import lsl
+P, cfg, device = lsl.runtime.setup("toy")
 
+# %%
 import itertools
 import math
 
@@ -48,24 +55,19 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, plots, probe, report, subspace
+from lsl import connect, explore, plots, probe, report, subspace
 from lsl.report import glue
 from lsl.toy import WedgeLandscape
 from lsl.train import train
-
-P = lsl.profiles.current()
-cfg = P.chapter("toy")
-device = lsl.profiles.device()
-plots.use_style()
-print(f"profile: {P.name} ({P.description}); device: {device}")
 
 # %% [markdown]
 # ## The model
 #
 # Section 3.1 of the paper postulates that the low-loss points of a network form a union of
 # manifolds whose dimension $n$ is only a little below the full dimension $D$. In the simplest
-# version each manifold is a *wedge*: a slab that is infinitely long in $n$ directions (the *long*
-# directions) and thin in the remaining $s = D - n$ (the *short* directions). Take every choice of
+# version each manifold is a {term}`wedge`: a slab that is infinitely long in $n$ directions (the
+# {term}`long directions <long direction>`) and thin in the remaining $s = D - n$ (the
+# {term}`short directions <short direction>`). Take every choice of
 # $n$ of the $D$ coordinate axes and put one wedge along it: the wedges radiate from the origin and
 # any two of them intersect.
 #
@@ -77,7 +79,7 @@ print(f"profile: {P.name} ({P.description}); device: {device}")
 # \qquad S(\theta) = \text{the } D-n \text{ indices of the smallest } |\theta_i| .
 # $$
 #
-# `lsl.toy.WedgeLandscape(D, n)` implements it as a {ref}`landscape <api-reference>`, for one
+# `lsl.toy.WedgeLandscape(D, n)` implements it as a {term}`landscape` ({ref}`API <api-reference>`), for one
 # point or for a batch of points at once. First a check of the claim that sorting gives the
 # distance: for a small space we can enumerate all $\binom{D}{n}$ wedges and project onto each.
 
@@ -125,9 +127,9 @@ report.figure("fig-toy-wedges", fig)
 # ## Training in random hyperplanes
 #
 # Li et al. {cite}`li2018measuring` and Fort & Scherlis {cite}`fort2019goldilocks` constrain training
-# to a random affine hyperplane $\theta = \theta_0 + M\phi$, with $M$ a $D\times d$ matrix of random
+# to a {term}`random affine hyperplane <random hyperplane>` $\theta = \theta_0 + M\phi$, with $M$ a $D\times d$ matrix of random
 # orthonormal directions, and optimise only $\phi \in \mathbb{R}^d$. On real networks this works once
-# $d$ exceeds a small *intrinsic dimension*. Section 3.3 of the paper repeats the experiment on the
+# $d$ exceeds a small {term}`intrinsic dimension`. Section 3.3 of the paper repeats the experiment on the
 # toy model and relates the threshold to the wedges: a $d$-dimensional affine plane meets an
 # $n$-dimensional subspace of $\mathbb{R}^D$ (generically) if and only if $d + n \ge D$, so
 #
@@ -276,7 +278,7 @@ report.figure("fig-toy-tunnel", fig)
 # One thing does **not** come out as cleanly as the paper's description suggests: the straight
 # segments *between* neighbouring vertices still cross some loss. Each vertex relaxes onto its own
 # nearest wedge, neighbouring vertices sit on wedges that differ in a few axes, and a straight
-# segment between two different wedges cuts the corner. The barrier falls as the line is divided
+# segment between two different wedges cuts the corner. The {term}`barrier <loss barrier>` falls as the line is divided
 # more finely, but slowly:
 
 # %%
@@ -367,6 +369,30 @@ glue("toy_probe_D", toy_p.D)
 glue("toy_probe_n", toy_p.n)
 
 # %% [markdown]
+# ## Explore the model yourself
+#
+# {numref}`fig-toy-explorer` puts the chapter's two experiments under sliders. Left: the final loss
+# of training inside random $d$-dimensional planes, for a grid of $d$ around $D - n$ and for the
+# $d$ you choose (star). Right: the loss along random directions from a point near a wedge, with the
+# spread across directions at the probe radius you choose. In a live notebook (Colab or Jupyter)
+# the figure is interactive: each move of a slider recomputes it in about a second. Things to try:
+# move $d$ across $D - n$; raise $n$ at fixed $D$ and watch the cliff move left; raise $D$ and watch
+# the spread between directions shrink (exercise 4).
+
+# %% tags=["remove-output"]
+toy_explorer = explore.wedge_explorer(D=100, n=70, d=40, radius=2.0)
+report.figure("fig-toy-explorer", toy_explorer)
+
+# %% [markdown]
+# ```{glue:figure} fig-toy-explorer
+# :name: fig-toy-explorer
+#
+# The wedge explorer (`lsl.explore.wedge_explorer`) at $D = 100$, $n = 70$, $d = 40$ and probe
+# radius $a = 2$. In a live notebook sliders for $D$, $n$, $d$ and $a$ sit above the figure; the
+# rendered book shows this starting state.
+# ```
+
+# %% [markdown]
 # ## What we found
 #
 # - **Random hyperplanes.** Training inside random hyperplanes reaches the wedges exactly when
@@ -408,7 +434,7 @@ glue("toy_probe_n", toy_p.n)
 #
 # 2. *Conceptual.* Why does the toy model's hyperplane threshold not depend on the radius
 #    $\lVert\theta_0\rVert$ of the plane's offset, while for real networks it does
-#    (the Goldilocks zone)? Hint: the toy loss is positively homogeneous of degree one.
+#    (the {term}`Goldilocks zone`)? Hint: the toy loss is positively homogeneous of degree one.
 #
 #    ```{admonition} Solution
 #    :class: dropdown
@@ -446,4 +472,15 @@ glue("toy_probe_n", toy_p.n)
 #    The connector keeps the coordinates that are long in both wedges; it passes through the origin
 #    only if they share none. Two random $n$-subsets of $D$ axes share about $n^2/D$ of them, which is
 #    positive as soon as $2n > D$.
+#    ```
+#
+# 6. *Explore.* In the wedge explorer ({numref}`fig-toy-explorer`), set $D = 100$ and find the
+#    smallest $d$ that reaches a wedge for $n = 50$, $70$ and $90$. Then, at $n/D = 0.7$, compare the
+#    spread between directions at $a = 2$ for $D = 20$ and $D = 200$.
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The cliff sits at $d = D - n$: 50, 30 and 10. The spread between directions falls roughly like
+#    $1/\sqrt{D}$ (exercise 4): several times smaller at $D = 200$ than at $D = 20$, where individual
+#    directions differ visibly.
 #    ```

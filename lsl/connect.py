@@ -281,9 +281,13 @@ def bezier_curve(
         loss = _batched_loss(landscape, bezier_points(theta_a, control, theta_b, t_eval))
         return barrier(loss)
 
+    # Every step's samples of t, drawn at once (the CPU generator gives the same numbers as one draw per
+    # step) and moved to the device once: a host-to-device copy at every step would wait for the
+    # device's queued work.
+    t_steps = torch.rand(steps, n_samples, generator=gen, dtype=torch.float64).to(landscape.device)
+
     def curve_objective(control: torch.Tensor, step: int) -> torch.Tensor:
-        t = torch.rand(n_samples, generator=gen, dtype=torch.float64)
-        return objective(bezier_points(theta_a, control, theta_b, t)).mean()
+        return objective(bezier_points(theta_a, control, theta_b, t_steps[step])).mean()
 
     done = [0]
 

@@ -17,6 +17,7 @@ snapshots are ``[M, D]`` tensors, one row per member.
 - :func:`weight_average` is SWA's average; :func:`swa_landscape` and :func:`swa_model`
   recompute batch-norm statistics for it (as ``torch.optim.swa_utils.update_bn``);
 - :func:`prediction_average` and :func:`ensemble_metrics` average softmax outputs;
+  :func:`ensemble_growth` follows an ensemble as members are added;
 - :func:`compare_averages` puts the best single member, the weight average and the
   prediction average side by side (the comparison of Figure 6);
 - :func:`disagreement`, :func:`disagreement_matrix`, :func:`displacement_cosines` and
@@ -39,7 +40,8 @@ from .train import train
 
 __all__ = [
     "CyclicSnapshots", "cyclic_snapshots", "weight_average", "has_batchnorm", "swa_landscape", "swa_model",
-    "prediction_average", "EnsembleMetrics", "ensemble_metrics", "AveragingComparison", "compare_averages",
+    "prediction_average", "EnsembleMetrics", "ensemble_metrics", "EnsembleGrowth", "ensemble_growth",
+    "AveragingComparison", "compare_averages",
     "disagreement", "disagreement_matrix", "displacement_cosines", "PathBarriers", "pairwise_barriers",
     "DeepEnsemble", "deep_ensemble",
 ]
@@ -284,11 +286,17 @@ def swa_landscape(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=Non
 # prediction averaging (ensembles)
 
 
+EVAL_CHUNK = 512
+"""Examples per forward pass when members are evaluated on a split (bounds the memory of ``M``
+members' activations on a large test set; on a CPU, small chunks are also faster)."""
+
+
 def _log_probs(landscape: NetworkLandscape, thetas: torch.Tensor, split: str) -> torch.Tensor:
-    """Log-softmax outputs of every member on a split, ``[M, N, C]``."""
+    """Log-softmax outputs of every member on a split, ``[M, N, C]`` (in chunks of :data:`EVAL_CHUNK` examples)."""
     x, _ = landscape.split(split)
     with torch.no_grad():
-        return torch.log_softmax(landscape.logits(thetas, x), dim=-1)
+        return torch.cat([torch.log_softmax(landscape.logits(thetas, xb), dim=-1) for xb in x.split(EVAL_CHUNK)],
+                         dim=-2)
 
 
 def prediction_average(landscape: NetworkLandscape, thetas: torch.Tensor, split: str = "test") -> torch.Tensor:
@@ -351,6 +359,45 @@ def ensemble_metrics(landscape: NetworkLandscape, thetas: torch.Tensor, split: s
         member_accuracy=(logp.argmax(-1) == y).to(landscape.dtype).mean(-1),
         member_nll=-member_logp_y.mean(-1),
     )
+
+
+@dataclass
+class EnsembleGrowth:
+    """Accuracy and NLL of the prediction average of the first ``k`` members, for ``k = 1 .. M``.
+
+    Args:
+        accuracy: accuracy of the ensemble of the first ``k`` members ``[M]``.
+        nll: its negative log-likelihood ``[M]``.
+    """
+
+    accuracy: torch.Tensor
+    nll: torch.Tensor
+
+    @property
+    def members(self) -> torch.Tensor:
+        """The ensemble sizes ``1 .. M``."""
+        return torch.arange(1, len(self.accuracy) + 1)
+
+
+def ensemble_growth(landscape: NetworkLandscape, thetas: torch.Tensor, split: str = "test") -> EnsembleGrowth:
+    """How a prediction-averaged ensemble improves as members are added in order (e.g. snapshots in time).
+
+    Entry ``k - 1`` equals ``ensemble_metrics(landscape, thetas[:k], split)``, but every member is
+    evaluated once, not once per ensemble it belongs to.
+
+    Args:
+        landscape: a network landscape.
+        thetas: the members ``[M, D]``, in the order in which they join.
+        split: ``"train"`` or ``"test"``.
+    """
+    thetas = _members(thetas, landscape)
+    _, y = landscape.split(split)
+    logp = _log_probs(landscape, thetas, split)  # [M, N, C]
+    k = torch.arange(1, logp.shape[0] + 1, device=logp.device, dtype=logp.dtype)
+    ens = torch.logcumsumexp(logp, dim=0) - k.log().view(-1, 1, 1)  # [M, N, C]: log of the running mean
+    accuracy = (ens.argmax(-1) == y).to(landscape.dtype).mean(-1)
+    nll = -ens.gather(-1, y.view(1, -1, 1).expand(ens.shape[0], -1, 1)).squeeze(-1).mean(-1)
+    return EnsembleGrowth(accuracy=accuracy, nll=nll)
 
 
 @dataclass
@@ -507,7 +554,8 @@ def pairwise_barriers(landscape: Landscape, thetas: torch.Tensor, *, n_points: i
     lines = torch.stack([connect.linear_path(thetas[i], thetas[j], n_points) for i, j in pair_list])  # [P, K, D]
     with torch.no_grad():
         losses = landscape.loss(lines.reshape(-1, landscape.D), **loss_options).reshape(len(pair_list), n_points)
-    barriers = torch.tensor([connect.barrier(row) for row in losses], dtype=losses.dtype)
+    # connect.barrier of every row, in one vectorised expression (no host round trip per path)
+    barriers = (losses.max(1).values - losses[:, [0, -1]].max(1).values).cpu()
     t = torch.linspace(0, 1, n_points, dtype=thetas.dtype)
     return PathBarriers(pair_list, t, losses, barriers)
 

@@ -202,6 +202,9 @@ _TUNNELS_QUICK = dict(
     max_m=5,
     connector_resolution=2,
     connector_steps=1500,
+    # centroids optimised until they reach the optima's loss (checked every check_every steps)
+    centroid_steps=6000,
+    check_every=50,
     simplex_random=100,
     simplex_edge=11,
 )
@@ -232,6 +235,8 @@ _TUNNELS_PAPER = dict(
     max_m=10,
     connector_resolution=2,
     connector_steps=10_000,
+    centroid_steps=30_000,
+    check_every=200,
     simplex_random=500,
     simplex_edge=21,
 )
@@ -295,16 +300,133 @@ _GEOMETRY_PAPER = dict(
     model_per_class=100,
 )
 
+_WIDTHS_QUICK = dict(
+    # the network and its data
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2),
+    chunk_size=8,  # batched evaluations in chunks of 8 points (about 2x faster on a CPU)
+    # training: plain SGD at a constant rate, every member stopped at a matched training loss
+    lr=0.2,
+    batch_size=128,
+    target_loss=0.5,
+    check_every=50,
+    max_steps=20_000,
+    seeds=(0, 1),
+    # one family per hyperparameter (the base value of each is the shared setting above)
+    sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
+            "dropout": (0.0, 0.1, 0.2), "width": (32, 64, 128)},
+    # the width of the radial tunnel: loss rise above the optimum, random directions, radial grid
+    rise=0.5,
+    n_directions=10,
+    max_angle=0.6,
+    n_radii=13,
+    # Figure 2: three initialisations trained together, the plane through them at four moments
+    fig2_seeds=(0, 1, 2),
+    fig2_steps=2000,
+    fig2_moments=(250, 500, 1000, 2000),
+    plane_n=21,
+    path_points=21,
+    # Figure 4, right: short directions (Hessian eigenvalues above 2 delta / eps^2) versus learning rate
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=1000,
+    short_k_max=400,
+)
+
+_WIDTHS_PAPER = dict(
+    # The paper's SimpleCNN on CIFAR-10, trained with SGD (the paper used Adam) to a matched training loss
+    # that every member of these sweeps should reach within max_steps (not yet run at this scale).
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),
+    chunk_size=None,
+    lr=0.02,
+    batch_size=128,
+    target_loss=1.0,
+    check_every=200,
+    max_steps=100_000,
+    seeds=(0, 1),
+    # the CNN's width is the channel count of its first layer (the others scale with it)
+    sweeps={"lr": (0.01, 0.02, 0.04, 0.08, 0.16), "batch_size": (32, 128, 512),
+            "l2": (0.0, 3e-4, 1e-3, 3e-3), "dropout": (0.0, 0.1, 0.25, 0.5), "width": (8, 16, 32)},
+    rise=0.5,
+    n_directions=20,
+    max_angle=0.6,
+    n_radii=17,
+    fig2_seeds=(0, 1, 2),
+    fig2_steps=40_000,
+    fig2_moments=(2500, 5000, 10_000, 40_000),
+    plane_n=41,
+    path_points=41,
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=5000,
+    short_k_max=1000,
+)
+
+_ENSEMBLES_QUICK = dict(
+    # the tanh 1-D CNN on mnist1d; a large test set keeps the standard error of an accuracy near 0.3%
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=4000,
+    arch="cnn1d",
+    net=dict(channels=(16, 32, 32), activation="tanh"),
+    batch_size=128,
+    momentum=0.9,
+    # independent pre-training (SGD, cosine decay): the starting points of the cycles, and the deep ensemble
+    seeds=3,
+    pretrain_steps=1000,
+    pretrain_lr=0.1,
+    # cyclic cosine schedules from the pre-trained points: cycles x cycle_steps at each maximum learning rate,
+    # swept up to and past the largest one at which training stays stable
+    cycles=5,
+    cycle_steps=160,
+    max_lrs=(0.05, 0.2, 0.3, 0.33, 0.36, 0.4),
+    # training has broken down at a maximum learning rate where the last snapshots' training loss (mean over
+    # seeds) ends above this multiple of the pre-trained points' training loss
+    breakdown_factor=2.0,
+    # training losses of snapshots, their average and the lines between them: on this many training examples
+    loss_examples=1000,
+    path_points=5,
+)
+
+_ENSEMBLES_PAPER = dict(
+    # CIFAR-10 (Figure 6) with a wider SimpleCNN; 390 steps are one epoch at batch size 128
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(32, 64, 128), activation="tanh"),
+    batch_size=128,
+    momentum=0.9,
+    seeds=3,
+    pretrain_steps=15_600,
+    pretrain_lr=0.05,
+    cycles=5,
+    cycle_steps=3900,
+    max_lrs=(0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25),
+    breakdown_factor=2.0,
+    loss_examples=5000,
+    path_points=11,
+)
+
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         "CPU, offline data (mnist1d, digits, Gaussian mixtures), every chapter in under two minutes",
-        {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK},
+        {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK,
+         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK},
     ),
     "paper": Profile(
         "paper",
         "GPU, the papers' datasets and sizes (MNIST, Fashion MNIST, CIFAR-10/100, SimpleCNN)",
-        {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER},
+        {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER,
+         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER},
     ),
 }
 

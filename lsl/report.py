@@ -15,13 +15,18 @@ __all__ = ["glue", "figure", "fmt"]
 
 
 class _Text:
-    """A value whose plain-text display is exactly its formatted string (no quotes)."""
+    """A formatted string glued for ``{glue:text}``.
+
+    Its plain-text display is the string's ``repr``: myst-nb passes glued plain text through
+    ``ast.literal_eval`` to strip quotes, which turns a bare ``"29, 30, 33"`` into the tuple
+    ``(29, 30, 33)``; a quoted string comes back unchanged.
+    """
 
     def __init__(self, text: str):
         self.text = text
 
     def __repr__(self) -> str:
-        return self.text
+        return repr(self.text)
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -61,11 +66,22 @@ def glue(name: str, value: Any, digits: int = 3) -> str:
 def figure(name: str, fig) -> None:
     """Show ``fig`` in the notebook and register it as ``name`` for a captioned ``{glue:figure}``.
 
-    The figure is closed afterwards so that it is not shown twice.
+    ``fig`` is a matplotlib figure, which is closed afterwards so that it is not shown twice,
+    or any displayable object, such as an :class:`~lsl.explore.Explorer` (a live widget in a
+    notebook, its static figure in the book).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     myst_glue = _myst_glue()
+    if not isinstance(fig, Figure):
+        if myst_glue is not None:
+            myst_glue(name, fig, display=True)
+        else:
+            from IPython.display import display
+
+            display(fig)
+        return
     if myst_glue is not None:
         myst_glue(name, fig, display=True)
         plt.close(fig)

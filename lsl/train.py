@@ -174,10 +174,14 @@ def landscape_objective(
         if batch_size is None:
             return None
         if not order:
-            order.extend(torch.randperm(landscape.n_train, generator=gen).split(batch_size))
+            # One host-to-device copy per epoch, not one per step: a copy from the host waits for the
+            # device's queued work, which would stall a GPU at every step. The permutation itself is
+            # drawn on the CPU, so the order is the same on every device.
+            perm = torch.randperm(landscape.n_train, generator=gen).to(landscape.device)
+            order.extend(perm.split(batch_size))
             if len(order) > 1 and order[-1].numel() < batch_size:
                 order.pop()
-        return order.pop(0).to(landscape.device)
+        return order.pop(0)
 
     def objective(theta: torch.Tensor) -> torch.Tensor:
         kwargs = {"idx": next_idx(), "train": True} if has_data else {}

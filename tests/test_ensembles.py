@@ -337,3 +337,34 @@ def test_compare_averages_consistent_with_parts():
     assert cmp.weight_accuracy == pytest.approx(float(land.accuracy(avg, "test")))
     assert cmp.weight_nll == pytest.approx(float(land.eval_loss(avg, "test")))
     assert cmp.prediction_minus_weight == pytest.approx(cmp.prediction_accuracy - cmp.weight_accuracy)
+
+
+def test_members_are_evaluated_in_chunks_of_examples(monkeypatch):
+    # splitting the split into chunks (a ragged last one included) changes nothing
+    from lsl import ensembles
+
+    land = mixture_net()
+    thetas = random_members(land, 3, seed=11, scale=1.0)
+    whole = torch.log_softmax(land.logits(thetas, land.x_test), -1)
+    monkeypatch.setattr(ensembles, "EVAL_CHUNK", 7)  # 60 test examples: 8 chunks of 7 and one of 4
+    torch.testing.assert_close(ensembles._log_probs(land, thetas, "test"), whole)
+    m = ensemble_metrics(land, thetas, "test")
+    p = whole.exp().mean(0)
+    _, y = land.split("test")
+    assert m.accuracy == pytest.approx(float((p.argmax(-1) == y).double().mean()))
+    torch.testing.assert_close(prediction_average(land, thetas, "test"), p)
+
+
+def test_ensemble_growth_equals_ensembles_of_prefixes():
+    from lsl.ensembles import ensemble_growth
+
+    land = mixture_net()
+    thetas = random_members(land, 4, seed=12, scale=1.0)
+    g = ensemble_growth(land, thetas, "test")
+    assert g.accuracy.shape == (4,) and g.nll.shape == (4,) and g.members.tolist() == [1, 2, 3, 4]
+    for k in range(1, 5):
+        m = ensemble_metrics(land, thetas[:k], "test")
+        assert float(g.accuracy[k - 1]) == pytest.approx(m.accuracy)
+        assert float(g.nll[k - 1]) == pytest.approx(m.nll)
+    # the first entry is the first member alone
+    assert float(g.nll[0]) == pytest.approx(float(land.eval_loss(thetas[0], "test")))

@@ -1,0 +1,737 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (chapter-widths)=
+# # Regularisers and the width of radial tunnels
+#
+# ```{admonition} What you will learn
+# :class: tip
+# - what a {term}`radial tunnel` is, and how its width is measured along random directions, as a
+#   distance and as an {term}`angular width` (Sections 3.3 and 4.4 of Fort & Jastrzebski
+#   {cite}`fort2019large`);
+# - how optima of independent initialisations each sit in their own tunnel, which moves outwards as
+#   training goes on, and why the straight line between two optima leaves them (the paper's Figure 2);
+# - how the learning rate, the batch size, L2 regularisation, dropout and the network's width change
+#   the angular width of the tunnel that SGD ends in, compared at the same training loss (Figure 5),
+#   and where the effect stops;
+# - why a larger learning rate leaves fewer {term}`short directions <short direction>` at the optimum
+#   (Figure 4, right), and what the stability of gradient descent has to do with it;
+# - what this says about regularisers: they steer the optimiser to different parts of the same
+#   low-loss structure, and how that relates to test accuracy.
+# ```
+#
+# **Prerequisites:** {ref}`chapter-toy-model` (wedges, and why a point near a wedge looks like the
+# bottom of a round well when probed in random directions), {ref}`chapter-tunnels` (independent
+# optima in separate basins, short directions), and the Hessian toolkit of
+# {ref}`chapter-local-geometry` (Lanczos) for the short-direction counts.
+#
+# The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
+# was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
+# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
+# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
+
+# %%
+# Set-up. On a fresh Google Colab runtime: install lsl, the version this book was built from, from
+# its repository. Everywhere: choose the device and the profile, and print the choice.
+import sys, subprocess
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+import lsl
+P, cfg, device = lsl.runtime.setup("widths")
+
+# %%
+import itertools
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from lsl import connect, curvature, plots, probe, report, sweep
+from lsl.report import glue
+from lsl.train import train
+
+
+def listing(items):
+    """'a, b and c': a list for the text (a bare 'a, b, c' would be shown as a tuple)."""
+    items = [str(x) for x in items]
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+# %% [markdown]
+# ## Radial tunnels
+#
+# Section 3.3 of the paper makes a point about high dimensions. Stand near one of the low-loss
+# wedges of {ref}`chapter-toy-model` and walk a distance $r$ along a random unit direction $u$. The
+# loss you meet depends on $r$ and hardly on $u$: almost every random direction leaves the wedge at
+# the same rate, so the point looks like the bottom of a round well. Training moves a network mostly
+# *outwards*, its norm $\lVert\theta\rVert$ growing, so the well it sits in, followed along the
+# trajectory, looks like a tunnel leading away from the origin: a **radial tunnel**.
+#
+# We measure its size as the paper does: from an optimum $\theta$, along $K$ random unit directions
+# $u_k$, find the distance $r_k$ at which the training loss first rises by a fixed amount above the
+# optimum's own loss,
+#
+# $$
+# r_k = \min\{\, r > 0 : L(\theta + r u_k) > L(\theta) + \Delta \,\}, \qquad
+# \text{width} = \tfrac{1}{K}\textstyle\sum_k r_k, \qquad
+# \text{angular width} = \text{width} / \lVert\theta\rVert .
+# $$
+#
+# The {term}`angular width` is the tunnel's opening angle seen from the origin (in radians, for small
+# values), the quantity of the paper's Figure 5. `lsl.sweep.tunnel_widths` computes both, evaluating
+# all directions and radii of an optimum as one batch (`lsl.probe.radial_profile`). Here the
+# threshold is a rise of $\Delta$ = {glue:text}`wd_rise` in training loss, the probe uses
+# {glue:text}`wd_K` random directions (the same ones for every optimum of the same $D$), and the
+# crossing is interpolated linearly on a grid of {glue:text}`wd_n_radii` radii up to
+# {glue:text}`wd_max_angle` $\lVert\theta\rVert$ (extended if a direction has not crossed yet).
+#
+# The network is {glue:text}`wd_net` on {glue:text}`wd_dataset` {cite}`greydanus2020mnist1d`
+# ({glue:text}`wd_n_train` training examples), with $D$ = {glue:text}`wd_D` parameters, trained with
+# plain SGD at a constant learning rate. The paper used its SimpleCNN on CIFAR-10 and Adam; the
+# `paper` profile uses the SimpleCNN and CIFAR-10, with SGD.
+#
+# ## Three optima, four moments of training
+#
+# The paper's Figure 2 trains a network from three initialisations and shows the training loss on the
+# plane through the three networks at four moments of training. We do the same: three runs of SGD
+# (learning rate {glue:text}`wd_lr`, batch size {glue:text}`wd_batch`) for {glue:text}`wd_fig2_steps`
+# steps, each stored after {glue:text}`wd_fig2_moments` steps (`lsl.train.train` with
+# `snapshot_every`; cached on disk), and at each moment the loss on the plane through the three
+# current points (`lsl.probe.loss_plane`) and along the straight lines between them.
+
+# %%
+data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+
+
+def builder(seed):
+    """The chapter's network on the data, initialised with `seed`; build(width=...) or build(dropout=...) varies it."""
+    return sweep.network(data, cfg.arch, seed=seed, device=device, chunk_size=cfg.chunk_size, **cfg.net)
+
+
+L = builder(cfg.fig2_seeds[0])()
+starts = torch.stack([builder(s)().theta0 for s in cfg.fig2_seeds])
+runs = [train(L, x0, steps=cfg.fig2_steps, optimizer="sgd", lr=cfg.lr, batch_size=cfg.batch_size,
+              snapshot_every=cfg.fig2_moments[0], seed=s, cache=True) for x0, s in zip(starts, cfg.fig2_seeds)]
+at = [runs[0].snapshot_steps.index(t) for t in cfg.fig2_moments]
+moments = torch.stack([torch.stack([run.snapshots[i] for run in runs]) for i in at]).to(device)  # [moment, run, D]
+radii = moments.norm(dim=-1).cpu()
+pairs = list(itertools.combinations(range(len(cfg.fig2_seeds)), 2))
+planes = [probe.loss_plane(L, *points, n=cfg.plane_n) for points in moments]
+line_loss = torch.stack([torch.stack([L.loss(connect.linear_path(p[i], p[j], cfg.path_points)) for i, j in pairs])
+                         for p in moments]).cpu()                       # [moment, pair, point]
+line_barrier = line_loss.amax(-1) - line_loss[..., [0, -1]].amax(-1)   # connect.barrier, per moment and pair
+final = moments[-1]
+unit = final / final.norm(dim=1, keepdim=True)
+cos = torch.stack([unit[i] @ unit[j] for i, j in pairs]).cpu()
+final_tw = sweep.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle,
+                               n_radii=cfg.n_radii)
+print(f"D = {L.D}; radius at initialisation {starts.norm(dim=-1).mean():.2f}; "
+      f"after {list(cfg.fig2_moments)} steps: {[round(float(r), 2) for r in radii.mean(1)]}")
+print(f"training loss of the three networks at the last moment: {[round(float(x), 3) for x in L.loss(final)]}")
+print(f"barrier on the straight lines, per moment (rows) and pair: \n{line_barrier.numpy().round(2)}")
+print(f"cosines between the final networks: {[round(float(c), 3) for c in cos]}; their angular widths "
+      f"{[round(float(a), 3) for a in final_tw.angular_width]}")
+
+# %% tags=["remove-output"]
+chance = math.log(data.n_classes)  # the loss of a uniform guess
+fig, axes = plots.figure(ncols=len(planes), width=3.2, height=3.0)
+for ax, pl, t, r in zip(axes, planes, cfg.fig2_moments, radii.mean(1)):
+    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.cpu(), levels=np.linspace(0, chance, 24), cmap="viridis",
+                     extend="max")
+    xy = pl.anchors.cpu()
+    for i, j in pairs:
+        ax.plot(xy[[i, j], 0], xy[[i, j], 1], color=plots.PALETTE["lime"], lw=1.5)
+    ax.plot(xy[:, 0], xy[:, 1], "w*", ms=10)
+    ax.set(title=f"step {t}: $\\|\\theta\\| \\approx$ {r:.1f}", xlabel="$e_1$", ylabel="$e_2$", aspect="equal")
+fig.colorbar(cs, ax=axes, label="training loss (clipped at ln C)", shrink=0.8, ticks=np.arange(0, chance, 0.5))
+report.figure("fig-widths-radial", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-widths-radial
+# :name: fig-widths-radial
+#
+# Training loss on the plane through three networks trained from independent initialisations (white
+# stars), at four moments of training (left to right), with the straight lines between them (lime).
+# The colour scale is the same in every panel and is clipped at the loss of a uniform guess,
+# $\ln C$. The planes grow with the networks' norm $\lVert\theta\rVert$ (titles); each panel is drawn
+# at its own scale.
+# ```
+
+# %%
+assert bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()), \
+    "the radius of every network grows throughout training"
+assert bool((line_barrier[-1] > cfg.rise).all()), \
+    "the straight line between two optima leaves the low-loss basins (rises above the tunnel's wall)"
+assert bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training"
+angle = torch.arccos(cos.clamp(-1, 1))
+assert float(cos.abs().max()) < 0.1, "the radial tunnels are nearly orthogonal"
+assert float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width"
+glue("wd_dataset", cfg.dataset)
+glue("wd_n_train", data.n_train)
+glue("wd_net", f"an MLP with {cfg.net['depth']} hidden layers of {cfg.net['width']} units" if cfg.arch == "mlp"
+     else f"the {cfg.arch.upper()} with {'-'.join(str(c) for c in cfg.net['channels'])} channels")
+glue("wd_D", L.D)
+glue("wd_lr", cfg.lr)
+glue("wd_batch", cfg.batch_size)
+glue("wd_rise", cfg.rise)
+glue("wd_K", cfg.n_directions)
+glue("wd_n_radii", cfg.n_radii)
+glue("wd_max_angle", cfg.max_angle)
+glue("wd_fig2_steps", cfg.fig2_steps)
+glue("wd_fig2_moments", listing(cfg.fig2_moments))
+glue("wd_r0", starts.norm(dim=-1).mean().item(), 2)
+glue("wd_r_first", radii[0].mean().item(), 3)
+glue("wd_r_last", radii[-1].mean().item(), 3)
+glue("wd_fig2_loss", L.loss(final).max().item(), 2)
+glue("wd_barrier_first", f"{line_barrier[0].min().item():.2f}-{line_barrier[0].max().item():.2f}")
+glue("wd_barrier_last", f"{line_barrier[-1].min().item():.2f}-{line_barrier[-1].max().item():.2f}")
+glue("wd_cos", listing(f"{c:.3f}" for c in cos.tolist()))
+glue("wd_cos_random", 1 / math.sqrt(L.D), 2)
+glue("wd_angle_min", math.degrees(angle.min().item()), 3)
+glue("wd_fig2_ang", f"{final_tw.angular_width.min().item():.3f}-{final_tw.angular_width.max().item():.3f}")
+glue("wd_fig2_deg", math.degrees(final_tw.angular_width.mean().item()), 2)
+glue("wd_fig2_spread", 100 * final_tw.spread.max().item(), 2)
+
+# %% [markdown]
+# The radius of the networks grows from {glue:text}`wd_r0` at initialisation to
+# {glue:text}`wd_r_first` after the first moment and {glue:text}`wd_r_last` at the last, where the
+# three networks have a training loss of at most {glue:text}`wd_fig2_loss`. Early on the whole plane
+# is high; later each network sits in a low basin of its own, and the straight lines between them
+# cross high ground: their barrier (the highest loss on the line above the higher end) grows from
+# {glue:text}`wd_barrier_first` at the first moment to {glue:text}`wd_barrier_last` at the last, far
+# above the rise $\Delta$ = {glue:text}`wd_rise` that defines the tunnel's wall.
+#
+# The three optima are nearly orthogonal: the cosines between them are {glue:text}`wd_cos` (two
+# random directions in $D$ dimensions have cosines of order $1/\sqrt{D}$ =
+# {glue:text}`wd_cos_random`), so any two are at least {glue:text}`wd_angle_min` degrees apart.
+# Their tunnels are narrow by comparison: angular widths of {glue:text}`wd_fig2_ang` radians, about
+# {glue:text}`wd_fig2_deg` degrees, with a spread over the random directions of at most
+# {glue:text}`wd_fig2_spread`% (standard deviation over mean): the round well of Section 3.3. A plane
+# through three optima therefore shows three separate wells. The plane is only a slice: in
+# {ref}`chapter-tunnels` bent paths connect the same kind of optima at low loss.
+#
+# ## Which tunnel? The protocol
+#
+# Section 4.4 asks which tunnel SGD ends up in, and how its width depends on the learning rate, the
+# batch size, the L2 strength and the dropout rate; the abstract adds the network's width. Comparing
+# networks after a fixed number of steps would mix two effects: a hyperparameter changes how *fast*
+# training goes as well as *where* it ends. So we compare optima at a **matched training loss**
+# (`lsl.sweep.train_family`):
+#
+# - one *family* per hyperparameter: the same initialisation and the same sequence of minibatches,
+#   one member per value, every other setting at its base value (learning rate {glue:text}`wd_lr`,
+#   batch size {glue:text}`wd_batch`, no L2, no dropout, width {glue:text}`wd_base_width`);
+# - plain SGD at a constant learning rate; every member trains until its **full-batch training
+#   loss** (evaluation mode, so without dropout, and without the L2 penalty) falls below
+#   {glue:text}`wd_target`, checked every {glue:text}`wd_check_every` steps, and stops at the first
+#   check below (at most {glue:text}`wd_max_steps` steps; a member that does not get there is
+#   flagged);
+# - at each optimum, the radial tunnel width with the threshold above: a rise of
+#   {glue:text}`wd_rise` above its own training loss;
+# - everything once per seed of the initialisation and the minibatch order, for seeds
+#   {glue:text}`wd_seeds`.
+
+# %%
+train_kw = dict(lr=cfg.lr, batch_size=cfg.batch_size, target_loss=cfg.target_loss, check_every=cfg.check_every,
+                max_steps=cfg.max_steps)
+width_kw = dict(n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle, n_radii=cfg.n_radii)
+families, tws = {}, {}
+for seed in cfg.seeds:
+    build = builder(seed)
+    for h, values in cfg.sweeps.items():
+        families[h, seed] = sweep.train_family(build, h, values, seed=seed, **train_kw)
+        tws[h, seed] = sweep.tunnel_widths(families[h, seed].landscapes, families[h, seed].thetas, **width_kw)
+
+
+def table(h, what):
+    """One number per seed (rows) and value of hyperparameter h (columns)."""
+    get = {"angle": lambda s: tws[h, s].angular_width, "width": lambda s: tws[h, s].width,
+           "radius": lambda s: tws[h, s].theta_norms,
+           "accuracy": lambda s: [m.test_accuracy for m in families[h, s]],
+           "loss": lambda s: [m.train_loss for m in families[h, s]],
+           "steps": lambda s: [m.steps for m in families[h, s]]}[what]
+    return np.array([np.asarray(get(s), dtype=float) for s in cfg.seeds])
+
+
+print("angular width (seed by seed) | width | ||theta|| | test accuracy | steps | training loss at the stop")
+for h, values in cfg.sweeps.items():
+    for j, v in enumerate(values):
+        cols = [table(h, w)[:, j] for w in ("angle", "width", "radius", "accuracy", "steps", "loss")]
+        print(f"{h:>10} = {v:<6} " + " | ".join(" ".join(f"{x:.3f}" if w != 4 else f"{x:5.0f}" for x in c)
+                                                for w, c in enumerate(cols)))
+
+# %%
+members = [m for f in families.values() for m in f]
+assert all(f.all_reached for f in families.values()), "every member reached the matched training loss"
+stop_loss = np.array([m.train_loss for m in members])
+stop_steps = np.array([m.steps for m in members])
+glue("wd_base_width", cfg.net.get("width", cfg.net.get("channels", ("",))[0]))
+glue("wd_target", cfg.target_loss)
+glue("wd_check_every", cfg.check_every)
+glue("wd_max_steps", cfg.max_steps)
+glue("wd_seeds", listing(cfg.seeds))
+glue("wd_stop_loss", f"{stop_loss.min():.3f}-{stop_loss.max():.3f}")
+glue("wd_stop_steps", f"{stop_steps.min()}-{stop_steps.max()}")
+
+# %% [markdown]
+# Every member reached the target, after {glue:text}`wd_stop_steps` steps; because the loss is
+# checked every {glue:text}`wd_check_every` steps, members stopped at training losses between
+# {glue:text}`wd_stop_loss` (the fastest, at the largest learning rates, overshoot the most).
+#
+# ## The width of the tunnel versus the hyperparameters
+#
+# {numref}`fig-widths-sweeps` is our version of the paper's Figure 5, with batch size and network
+# width added.
+
+# %%
+sign = {"lr": 1, "batch_size": -1, "l2": 1, "dropout": 1, "width": 1}  # the paper's directions: +1 wider with more
+labels = {"lr": "learning rate", "batch_size": "batch size", "l2": "L2 strength", "dropout": "dropout rate",
+          "width": "network width"}
+ang = {h: table(h, "angle") for h in cfg.sweeps}
+result = {}
+for h, values in cfg.sweeps.items():
+    a = sign[h] * ang[h]                       # larger = further in the paper's direction
+    mean = a.mean(0)
+    peak = int(mean.argmax())                  # where the effect stops (the last value if it never does)
+    spread = float((ang[h].max(0) - ang[h].min(0))[: peak + 1].max())  # largest seed-to-seed difference
+    result[h] = dict(peak=peak, rise=float(mean[peak] - mean[0]), spread=spread,
+                     mean_monotone=bool((np.diff(mean[: peak + 1]) > 0).all()),   # step by step, mean over seeds
+                     every_seed=bool((a[:, peak] > a[:, 0]).all()),                # first to peak, each seed
+                     seed_monotone=bool((np.diff(a[:, : peak + 1], axis=1) > 0).all()))  # step by step, each seed
+    print(f"{labels[h]:>14}: effect {result[h]['rise']:+.3f} from {values[0]} to {values[peak]} (seed-to-seed "
+          f"differences up to {spread:.3f}); step by step for the mean: {result[h]['mean_monotone']}, "
+          f"for every seed: {result[h]['seed_monotone']}" + (f"; fades after {values[peak]}" if peak < len(values) - 1 else ""))
+
+# %% tags=["remove-output"]
+fig, axes = plots.figure(ncols=len(cfg.sweeps), width=2.7, height=2.8, sharey=True)
+for ax, (h, values) in zip(axes, cfg.sweeps.items()):
+    x = np.arange(len(values))
+    for i, s in enumerate(cfg.seeds):
+        ax.plot(x, ang[h][i], "o-", lw=0.8, ms=3, color="grey", alpha=0.7, label="one seed" if i == 0 else None)
+    ax.plot(x, ang[h].mean(0), "o-", lw=2, color=plots.PALETTE["blue"], label="mean over seeds")
+    peak = result[h]["peak"]
+    if peak < len(values) - 1:
+        ax.axvline(peak, color=plots.PALETTE["red"], ls=":", lw=1)
+        ax.annotate("effect fades", (peak, ang[h].min()), xytext=(3, 0), textcoords="offset points",
+                    color=plots.PALETTE["red"], fontsize=8)
+    ax.set(xticks=x, xticklabels=[f"{v:g}" for v in values], xlabel=labels[h])
+axes[0].set_ylabel("angular width (radians)")
+axes[0].legend(loc="lower right")
+report.figure("fig-widths-sweeps", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-widths-sweeps
+# :name: fig-widths-sweeps
+#
+# Angular width of the radial tunnel at optima trained to the same training loss, against one
+# hyperparameter at a time (the others at their base values). Grey: each seed; blue: the mean. A
+# dotted red line marks the value after which the effect stops, where it does. The horizontal axes
+# list the values, not to scale.
+# ```
+
+# %%
+for h in cfg.sweeps:  # wider with more lr, L2, dropout and width; narrower with larger batches (sign above)
+    r = result[h]
+    assert r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"], \
+        f"{labels[h]}: the paper's direction, for the mean step by step and for every seed, beyond the seed spread"
+assert result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates"
+for h, values in cfg.sweeps.items():
+    m, r = ang[h].mean(0), result[h]
+    glue(f"wd_{h}_values", listing(f"{v:g}" for v in values))
+    glue(f"wd_{h}_first", f"{values[0]:g}")
+    glue(f"wd_{h}_peak", f"{values[r['peak']]:g}")
+    glue(f"wd_{h}_last", f"{values[-1]:g}")
+    glue(f"wd_{h}_ang_first", m[0], 3)
+    glue(f"wd_{h}_ang_peak", m[r["peak"]], 3)
+    glue(f"wd_{h}_ang_last", m[-1], 3)
+    glue(f"wd_{h}_rise", abs(r["rise"]), 2)
+    glue(f"wd_{h}_spread", r["spread"], 2)
+    glue(f"wd_{h}_fades", "fades" if r["peak"] < len(values) - 1 else "does not fade")
+glue("wd_seed_monotone", sum(r["seed_monotone"] for r in result.values()))
+glue("wd_n_sweeps", len(result))
+glue("wd_l2_verdict", "Reproduced" if result["l2"]["peak"] < len(cfg.sweeps["l2"]) - 1 else "Not reproduced")
+
+# %% [markdown]
+# In the paper's directions, every one of them ({numref}`fig-widths-sweeps`):
+#
+# - **Learning rate** ({glue:text}`wd_lr_values`): the angular width grows from
+#   {glue:text}`wd_lr_ang_first` to {glue:text}`wd_lr_ang_peak` (mean over seeds) between
+#   {glue:text}`wd_lr_first` and {glue:text}`wd_lr_peak`, for every seed, a change of
+#   {glue:text}`wd_lr_rise` against seed-to-seed differences of at most {glue:text}`wd_lr_spread`.
+#   Beyond, it {glue:text}`wd_lr_fades`: at {glue:text}`wd_lr_last` it is {glue:text}`wd_lr_ang_last`.
+# - **Batch size** ({glue:text}`wd_batch_size_values`): larger batches, narrower tunnels, from
+#   {glue:text}`wd_batch_size_ang_first` to {glue:text}`wd_batch_size_ang_peak` (change
+#   {glue:text}`wd_batch_size_rise`, seed-to-seed differences at most {glue:text}`wd_batch_size_spread`).
+# - **L2** ({glue:text}`wd_l2_values`): from {glue:text}`wd_l2_ang_first` to
+#   {glue:text}`wd_l2_ang_peak` (change {glue:text}`wd_l2_rise`, seed-to-seed differences at most
+#   {glue:text}`wd_l2_spread`). Over this range the effect {glue:text}`wd_l2_fades`; see below.
+# - **Dropout** ({glue:text}`wd_dropout_values`): from {glue:text}`wd_dropout_ang_first` to
+#   {glue:text}`wd_dropout_ang_peak` at a rate of {glue:text}`wd_dropout_peak` (change
+#   {glue:text}`wd_dropout_rise`, seed-to-seed differences at most {glue:text}`wd_dropout_spread`);
+#   then the effect {glue:text}`wd_dropout_fades`: {glue:text}`wd_dropout_ang_last` at
+#   {glue:text}`wd_dropout_last`, as the paper reports ("this effect disappears when the dropout rate is
+#   too high").
+# - **Network width** ({glue:text}`wd_width_values` units per layer): from
+#   {glue:text}`wd_width_ang_first` to {glue:text}`wd_width_ang_last`; the next section shows where
+#   most of this comes from.
+#
+# The assertions above check, for each hyperparameter, that the mean angular width moves in the
+# paper's direction at every step up to the value where it stops moving, that *every* seed moves the
+# same way from the first value to that one, and that the mean moves by more than the largest
+# difference between seeds at any of those values. Step by step, every single seed moves the paper's
+# way for {glue:text}`wd_seed_monotone` of the {glue:text}`wd_n_sweeps` hyperparameters.
+#
+# ## Is it the width or the radius?
+#
+# The angular width is a ratio, width over $\lVert\theta\rVert$, and the hyperparameters change both.
+# {numref}`fig-widths-anatomy` separates them, each relative to the family's first member.
+
+# %% tags=["remove-output"]
+fig, axes = plots.figure(ncols=len(cfg.sweeps), width=2.7, height=2.6, sharey=True)
+for ax, (h, values) in zip(axes, cfg.sweeps.items()):
+    x = np.arange(len(values))
+    for what, style, name in (("width", "o-", "width"), ("radius", "s--", "$\\|\\theta\\|$"),
+                              ("angle", "^:", "angular width")):
+        t = table(h, what)
+        ax.plot(x, (t / t[:, :1]).mean(0), style, label=name)
+    ax.set(xticks=x, xticklabels=[f"{v:g}" for v in values], xlabel=labels[h])
+axes[0].set_ylabel("relative to the first value")
+axes[0].legend(loc="upper left")
+report.figure("fig-widths-anatomy", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-widths-anatomy
+# :name: fig-widths-anatomy
+#
+# The two parts of the angular width, relative to each family's first member (mean over seeds): the
+# width of the tunnel as a distance (circles), the norm of the optimum (squares), and their ratio,
+# the angular width (triangles).
+# ```
+
+# %%
+rel = {h: {w: (table(h, w)[:, -1] / table(h, w)[:, 0]).mean() for w in ("width", "radius", "angle")}
+       for h in cfg.sweeps}
+for h in cfg.sweeps:
+    print(f"{labels[h]:>14}, last against first member: width x{rel[h]['width']:.2f}, "
+          f"radius x{rel[h]['radius']:.2f}, angular width x{rel[h]['angle']:.2f}")
+for h in cfg.sweeps:
+    glue(f"wd_{h}_rel_width", rel[h]["width"], 3)
+    glue(f"wd_{h}_rel_radius", rel[h]["radius"], 3)
+
+# %% [markdown]
+# The regularisers act through different parts of the ratio. A larger learning rate makes the
+# tunnel wider as a distance (×{glue:text}`wd_lr_rel_width` from the smallest to the largest rate)
+# and also ends further from the origin (×{glue:text}`wd_lr_rel_radius`); the distance wins until the
+# largest rates. L2 hardly changes the distance (×{glue:text}`wd_l2_rel_width`) but pulls the optimum
+# towards the origin (×{glue:text}`wd_l2_rel_radius`): the same tunnel, seen from closer, subtends a
+# larger angle. Dropout widens the tunnel (×{glue:text}`wd_dropout_rel_width`) and pushes the optimum
+# outwards (×{glue:text}`wd_dropout_rel_radius`); the second catches up with the first at high rates,
+# which is where its angular effect fades. Larger batches shrink both (×{glue:text}`wd_batch_size_rel_width`
+# and ×{glue:text}`wd_batch_size_rel_radius`).
+#
+# ## Network width and the dimension
+#
+# For the network's width the radius even shrinks a little (×{glue:text}`wd_width_rel_radius`) while
+# the distance grows a lot (×{glue:text}`wd_width_rel_width`). The random-direction picture predicts
+# much of this. To second order, a step of length $r$ along a unit direction $u$ raises the loss by
+# $\tfrac12 r^2\, u^\top H u$, and for a random $u$ in $D$ dimensions $u^\top H u \approx
+# \operatorname{Tr} H / D$: the curvature is shared out over all $D$ directions. So
+#
+# $$
+# r \approx \sqrt{\frac{2\Delta\, D}{\operatorname{Tr} H}} ,
+# $$
+#
+# and if a wider network's Hessian has about the same trace (its few large eigenvalues, the
+# {term}`Hessian outliers <Hessian outlier>`, carry most of it), the width grows like $\sqrt{D}$.
+
+# %%
+Ds = np.array([[land.D for land in families["width", s].landscapes] for s in cfg.seeds], dtype=float)
+slope = np.polyfit(np.log(Ds).ravel(), np.log(table("width", "width")).ravel(), 1)[0]
+per_sqrt_D = (table("width", "width") / np.sqrt(Ds)).mean(0)
+print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {per_sqrt_D.round(4).tolist()}")
+assert 0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature"
+glue("wd_width_Ds", listing(int(d) for d in Ds[0]))
+glue("wd_width_slope", slope, 2)
+glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
+
+# %% [markdown]
+# Across $D$ = {glue:text}`wd_width_Ds` the width grows like $D^{\,p}$ with $p$ =
+# {glue:text}`wd_width_slope`, and the width divided by $\sqrt{D}$ changes far less than the width
+# itself ({glue:text}`wd_width_per_sqrt_D`). So the wider network's tunnel is wider in the paper's sense,
+# as the abstract says, but most of that is the dimension: a random direction in a larger space
+# points less into the few stiff directions. Comparing networks of different sizes by random
+# probes measures $D/\operatorname{Tr} H$ as much as anything else; for the other four
+# hyperparameters $D$ is fixed and the comparison is free of this effect.
+#
+# ## The learning rate and the short directions
+#
+# The paper's Figure 4 (right) counts the short directions at the optimum against the learning rate.
+# A direction is short if a step of $\epsilon$ = {glue:text}`wd_eps` along it raises the loss by more
+# than $\delta$ = {glue:text}`wd_delta`: a Hessian eigenvalue above $2\delta/\epsilon^2$
+# (`lsl.curvature.count_short_directions`, on the first {glue:text}`wd_hessian_examples` training
+# examples). We count them at the optima of the learning-rate family.
+
+# %%
+idx = torch.arange(min(cfg.hessian_examples, data.n_train), device=device)
+short = {s: [curvature.count_short_directions(families["lr", s].landscapes[i], m.theta, eps=cfg.short_eps,
+                                              delta=cfg.short_delta, idx=idx, k_max=cfg.short_k_max)
+             for i, m in enumerate(families["lr", s])] for s in cfg.seeds}
+counts = np.array([[r.count for r in short[s]] for s in cfg.seeds])
+top = np.array([[float(r.eigenvalues[0]) for r in short[s]] for s in cfg.seeds])
+lrs = np.array(cfg.sweeps["lr"])
+print(f"learning rates {lrs.tolist()}\nshort directions (per seed):\n{counts}\nlargest eigenvalue x learning rate:\n"
+      f"{(top * lrs).round(2)}")
+
+# %% tags=["remove-output"]
+fig, axes = plots.figure(ncols=2, width=3.8, height=3.0)
+for i, s in enumerate(cfg.seeds):
+    axes[0].plot(lrs, counts[i], "o-", label=f"seed {s}")
+    axes[1].plot(lrs, top[i], "o-", label=f"seed {s}")
+axes[1].plot(lrs, 2 / lrs, "k--", lw=1, label="$2/\\eta$")
+axes[0].set(xscale="log", xlabel="learning rate $\\eta$", ylabel="number of short directions")
+axes[1].set(xscale="log", yscale="log", xlabel="learning rate $\\eta$", ylabel="largest Hessian eigenvalue")
+for ax in axes:
+    ax.set_xticks(lrs, [f"{v:g}" for v in lrs])
+    ax.minorticks_off()
+eig_ticks = [t for t in (0.5, 1, 2, 5, 10, 20, 50, 100) if 0.7 * top.min() <= t <= 2.5 / lrs.min()]
+axes[1].set_yticks(eig_ticks, [f"{t:g}" for t in eig_ticks])
+axes[0].legend()
+axes[1].legend()
+report.figure("fig-widths-short", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-widths-short
+# :name: fig-widths-short
+#
+# Left: the number of short directions (Hessian eigenvalues above $2\delta/\epsilon^2$) at optima
+# trained with different learning rates to the same training loss. Right: the largest Hessian
+# eigenvalue at the same optima, with the stability limit $2/\eta$ of gradient descent (dashed).
+# ```
+
+# %%
+assert bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()), \
+    "fewer short directions at optima reached with a larger learning rate"
+spread_top, spread_prod = top.max(1) / top.min(1), (top * lrs).max(1) / (top * lrs).min(1)
+assert bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr"
+glue("wd_eps", cfg.short_eps)
+glue("wd_delta", cfg.short_delta)
+glue("wd_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
+glue("wd_hessian_examples", len(idx))
+glue("wd_short_counts", "; ".join(listing(row) for row in counts))
+glue("wd_short_first", counts[:, 0].mean(), 3)
+glue("wd_short_last", counts[:, -1].mean(), 2)
+glue("wd_top_lr", f"{(top * lrs).min():.2f}-{(top * lrs).max():.2f}")
+glue("wd_top_range", f"{top.min():.3g}-{top.max():.3g}")
+glue("wd_top_above", int((top * lrs > 2).sum()))
+glue("wd_top_n", top.size)
+
+# %% [markdown]
+# The number of short directions falls steadily with the learning rate, from
+# {glue:text}`wd_short_first` at {glue:text}`wd_lr_first` to {glue:text}`wd_short_last` at
+# {glue:text}`wd_lr_last` (mean over seeds; all counts, seed by seed: {glue:text}`wd_short_counts`),
+# as in the paper's Figure 4 (right). The right panel shows one reason. Gradient descent with step
+# $\eta$ is unstable along any direction of curvature above $2/\eta$: the iterates are thrown out
+# of it. Gradient descent on networks is known to drive the largest eigenvalue up to about that
+# limit and hover there, the "edge of stability" {cite}`jastrzebski2019relation,cohen2021gradient`.
+# So it is here: across the learning rates the largest eigenvalue ranges over
+# {glue:text}`wd_top_range`, but eigenvalue × learning rate stays between {glue:text}`wd_top_lr`
+# (above 2 at {glue:text}`wd_top_above` of the {glue:text}`wd_top_n` optima; SGD hovers around the
+# limit rather than strictly below it, and we measure the eigenvalue on a subset of the training
+# set). A larger step ends in a flatter place, with fewer eigenvalues above the threshold
+# ({glue:text}`wd_short_thr`), and a flatter place is a wider tunnel. The other regularisers act
+# differently (L2, for one, through the radius), but all of them end up selecting among the tunnels.
+#
+# ## Regularisers and generalisation
+#
+# The paper hopes these measurements will help to understand "the somewhat exchangeable effect of
+# hyperparameters on generalization performance". All our optima have the same training loss, so any
+# difference in test accuracy comes from *where* they are. {numref}`fig-widths-generalisation` puts
+# the test accuracy of every optimum next to its angular width.
+
+# %%
+fixed_D = [h for h in cfg.sweeps if h != "width"]
+base = dict(lr=cfg.lr, batch_size=cfg.batch_size, l2=0.0, dropout=0.0)
+# every optimum once: the base member (in every family) is counted with the learning-rate family only
+keep = {h: [j for j, v in enumerate(cfg.sweeps[h]) if h == "lr" or v != base[h]] for h in fixed_D}
+points = {h: (ang[h][:, keep[h]].ravel(), table(h, "accuracy")[:, keep[h]].ravel()) for h in fixed_D}
+x = np.concatenate([p[0] for p in points.values()])
+y = np.concatenate([p[1] for p in points.values()])
+
+
+def ranks(v):
+    return np.argsort(np.argsort(v)).astype(float)
+
+
+rho = float(np.corrcoef(ranks(x), ranks(y))[0, 1])  # Spearman's rank correlation
+best = {h: int(table(h, "accuracy").mean(0).argmax()) for h in fixed_D}
+print(f"rank correlation of angular width and test accuracy over {len(x)} optima: {rho:.2f}")
+for h in fixed_D:
+    acc = table(h, "accuracy").mean(0)
+    print(f"{labels[h]:>14}: test accuracy {np.round(100 * acc, 1).tolist()} (mean over seeds)")
+base_acc = np.array([m.test_accuracy for s in cfg.seeds for m in families["lr", s]
+                     if m.value == cfg.lr])
+top_acc = max(table(h, "accuracy").mean(0).max() for h in fixed_D)
+glue("wd_rho", rho, 2)
+glue("wd_n_points", len(x))
+glue("wd_base_acc", 100 * base_acc.mean(), 3)
+glue("wd_top_acc", 100 * top_acc, 3)
+glue("wd_acc_se", 100 * math.sqrt(0.25 / data.n_test), 2)
+glue("wd_n_test", data.n_test)
+glue("wd_best", "; ".join(f"{labels[h]} {cfg.sweeps[h][best[h]]:g}" for h in fixed_D))
+
+# %% tags=["remove-output"]
+fig, ax = plots.figure(width=4.6, height=3.4)
+for (h, (px, py)), marker in zip(points.items(), "osD^"):
+    ax.plot(px, 100 * py, marker, ls="none", alpha=0.8, label=labels[h])
+ax.set(xlabel="angular width (radians)", ylabel="test accuracy (%)")
+ax.legend()
+report.figure("fig-widths-generalisation", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-widths-generalisation
+# :name: fig-widths-generalisation
+#
+# Test accuracy against angular width for every optimum of the learning-rate, batch-size, L2 and
+# dropout families (all seeds; the base member, shared by the families, is shown once, with the
+# learning rates), all at the same training loss.
+# ```
+#
+# Over the {glue:text}`wd_n_points` optima the rank correlation between angular width and test
+# accuracy is {glue:text}`wd_rho`. The base setting reaches {glue:text}`wd_base_acc`% on average, the
+# best member of any family {glue:text}`wd_top_acc`% (best values: {glue:text}`wd_best`); with
+# {glue:text}`wd_n_test` test examples one accuracy is uncertain by up to about
+# {glue:text}`wd_acc_se` percentage points, so read single points with care and the trend with more
+# confidence. This is correlation, not cause: each regulariser changes both the tunnel and the
+# function that ends up in it. It does agree with the older observation that larger learning rates
+# and smaller batches lead to flatter, better generalising regions
+# {cite}`keskar2017large,jastrzebski2017three`.
+#
+# ## What it means
+#
+# All members of a family reach the same training loss, yet they end in tunnels of different
+# widths, at different distances from the origin, with different numbers of short directions. In
+# the wedge model these are different *places* of one connected low-loss structure: different
+# wedges, or different parts of the same wedge, where it is thicker or thinner. A regulariser does
+# not change the landscape (L2 and dropout change the objective SGD follows, not the training loss we
+# measure); it changes which part of the landscape SGD reaches. Larger steps and more gradient noise
+# (a larger learning rate, a smaller batch) cannot settle in narrow places; L2 keeps the weights
+# small, where the same tunnel is wider in angle; dropout asks the network to work with parts of it
+# switched off. Each effect stops somewhere: at large learning rates the optimum runs outwards faster
+# than its tunnel widens, and at high dropout rates the same happens.
+#
+# ## What we found
+#
+# - **Radial tunnels (Figure 2).** Three networks trained from independent initialisations grow from
+#   a radius of {glue:text}`wd_r0` to {glue:text}`wd_r_last`; the straight lines between them have
+#   barriers of {glue:text}`wd_barrier_last` at the end of training
+#   ({glue:text}`wd_barrier_first` at the first moment), far above the tunnel's wall of
+#   {glue:text}`wd_rise`. The optima are nearly orthogonal (cosines {glue:text}`wd_cos`, at least
+#   {glue:text}`wd_angle_min` degrees apart) while their tunnels are {glue:text}`wd_fig2_deg` degrees
+#   wide.
+# - **Protocol.** Every member was trained with SGD to a full-batch training loss below
+#   {glue:text}`wd_target` (stopped at {glue:text}`wd_stop_loss`); width = mean distance along
+#   {glue:text}`wd_K` random directions to a rise of {glue:text}`wd_rise`; angular width = width /
+#   $\lVert\theta\rVert$.
+# - **Reproduced (Figure 5):** wider tunnels with a larger learning rate (angular width
+#   {glue:text}`wd_lr_ang_first` → {glue:text}`wd_lr_ang_peak` from {glue:text}`wd_lr_first` to
+#   {glue:text}`wd_lr_peak`), with a smaller batch ({glue:text}`wd_batch_size_ang_peak` at
+#   {glue:text}`wd_batch_size_peak` against {glue:text}`wd_batch_size_ang_first` at
+#   {glue:text}`wd_batch_size_first`), with more L2 ({glue:text}`wd_l2_ang_first` →
+#   {glue:text}`wd_l2_ang_peak`) and with dropout ({glue:text}`wd_dropout_ang_first` →
+#   {glue:text}`wd_dropout_ang_peak` at {glue:text}`wd_dropout_peak`), each for every seed and by more
+#   than the seed-to-seed differences. The dropout effect fades at higher rates
+#   ({glue:text}`wd_dropout_ang_last` at {glue:text}`wd_dropout_last`), as the paper reports; the
+#   learning-rate effect {glue:text}`wd_lr_fades` beyond {glue:text}`wd_lr_peak`
+#   ({glue:text}`wd_lr_ang_last` at {glue:text}`wd_lr_last`).
+# - **{glue:text}`wd_l2_verdict`: the fading of L2.** Up to the largest L2 strength of the sweep,
+#   {glue:text}`wd_l2_last`, the effect {glue:text}`wd_l2_fades` (angular width
+#   {glue:text}`wd_l2_ang_last` there). Stronger L2 keeps the training loss above the target, so the
+#   matched-loss comparison cannot be made beyond some strength (exercise 3); whether the paper's
+#   fade is a property of the landscape or of comparing optima at different training losses, these
+#   runs cannot tell.
+# - **Anatomy.** L2 changes the angular width through the radius (distance ×{glue:text}`wd_l2_rel_width`,
+#   radius ×{glue:text}`wd_l2_rel_radius`); the learning rate and dropout through the distance.
+# - **Network width.** Wider networks have wider tunnels (angular width {glue:text}`wd_width_ang_first`
+#   → {glue:text}`wd_width_ang_last` for {glue:text}`wd_width_values` units), as the abstract says, but
+#   the width grows like $D^{\,p}$ with $p$ = {glue:text}`wd_width_slope`, close to the $\sqrt{D}$ that
+#   random probing of a Hessian with a fixed trace predicts.
+# - **Short directions (Figure 4, right).** {glue:text}`wd_short_first` at a learning rate of
+#   {glue:text}`wd_lr_first`, {glue:text}`wd_short_last` at {glue:text}`wd_lr_last`; the largest
+#   eigenvalue follows the stability limit $2/\eta$ of gradient descent (eigenvalue × rate
+#   {glue:text}`wd_top_lr`, while the eigenvalue itself spans {glue:text}`wd_top_range`).
+# - **Generalisation.** Rank correlation {glue:text}`wd_rho` between angular width and test accuracy
+#   over {glue:text}`wd_n_points` optima at the same training loss.
+#
+# ## Exercises
+#
+# 1. *Predict, then run.* Halve the threshold `rise` (the `rise` entry of `width_kw`). How do the
+#    widths change, and does any ordering in {numref}`fig-widths-sweeps` change?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    Near the optimum the loss along a ray is close to a parabola, $\tfrac12 r^2 u^\top H u$, so the
+#    crossing distance scales like $\sqrt{\Delta}$: every width shrinks by about $1/\sqrt2$, a little
+#    less where the ray is steeper than a parabola further out. A common factor does not change any
+#    ordering; only orderings decided by differences smaller than the change in shape of the rays could
+#    flip.
+#    ```
+#
+# 2. *Conceptual.* Why are the distances $r_k$ along different random directions so similar (the spread
+#    reported under {numref}`fig-widths-radial`), even though the Hessian has a few very large
+#    eigenvalues and many tiny ones?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    $u^\top H u = \sum_i \lambda_i (u \cdot e_i)^2$ is an average of the eigenvalues weighted by the
+#    squared components of $u$, about $1/D$ each. For a random $u$ in high dimension the weights
+#    concentrate, and the sum is $\operatorname{Tr} H / D$ up to relative fluctuations that shrink
+#    with the number of eigenvalues that carry the trace. This is the "round well" of Section 3.3.
+#    ```
+#
+# 3. *Change this.* Add an L2 strength three times larger than the largest one of the sweep to
+#    `cfg.sweeps["l2"]` (make a copy of the dictionary). Predict what `train_family` reports for it,
+#    then run.
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The member is trained on the training loss plus $\tfrac{\lambda}{2}\lVert\theta\rVert^2$; with a
+#    strong enough $\lambda$ the minimum of that sum has a training loss above the target, and SGD
+#    never gets there: the member stops at `max_steps` and is flagged (`capped`; "cap hit" in
+#    `summary()`). Its width is measured at a higher loss, so it cannot be compared with the others.
+#    ```
+#
+# 4. *Conceptual.* A larger learning rate gives a wider tunnel, but it also reaches the target in
+#    far fewer steps. Why would comparing after a fixed number of steps (say the base member's) be
+#    misleading?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    After a fixed number of steps the small learning rates have not reached the same training loss:
+#    they would be measured on the side of their basin, with a different base loss and hence a
+#    different threshold, while the large rates would have gone on descending. The comparison would
+#    mix speed with destination. The matched-loss protocol asks only where each run arrives.
+#    ```
+#
+# 5. *Predict, then run.* Count the short directions with $\epsilon$ twice as large. Which counts
+#    change the most?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The threshold $2\delta/\epsilon^2$ falls by a factor 4, so eigenvalues from the bulk below the
+#    outliers start to count and every number grows. The counts at large learning rates grow the
+#    most in relative terms: their top eigenvalues are already close to the old threshold.
+#    ```

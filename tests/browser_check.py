@@ -1,0 +1,628 @@
+"""Open every page of the rendered book in headless Chromium and fail on what a reader would see broken.
+
+Run after the book is built::
+
+    python -m tests.browser_check                   # checks _build/html
+    python -m tests.browser_check _build/paper/_build/html --screenshots /tmp/shots
+
+It serves the HTML folder on ``127.0.0.1``, starts Chromium (``/usr/bin/chromium`` or whichever
+of ``chromium``, ``chromium-browser``, ``google-chrome`` is on the ``PATH``; ``--chromium`` or
+``$CHROMIUM`` to choose) in headless mode, and drives it over the Chrome DevTools Protocol (a
+websocket, ``websocket-client``). Each page is loaded, its images are loaded (lazy ones too) and
+MathJax is waited for; then the page fails on
+
+- a JavaScript error: an uncaught exception, ``console.error``, or a browser error log entry;
+- a failed request: a missing file (HTTP status >= 400), a request that could not complete, or a
+  request to another host (the book must work offline, apart from MathJax, see below);
+- a broken image (loaded with no pixels, or its file missing);
+- a broken internal link: to a page or file that does not exist, or to a ``#anchor`` that no element
+  of the target page has (checked against the target's rendered DOM);
+- unrendered math: a math element that MathJax did not turn into an ``mjx-container``, a MathJax
+  error (``mjx-merror``), or raw TeX (``$...$``, ``\\begin{``, ``\\(``) or an unprocessed MyST role
+  (``{term}`...``` and the like) left in the text outside code;
+- on a chapter page (one whose ``.ipynb`` is in the repository), a missing or wrong "Open in Colab"
+  link: it must be ``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/<path>.ipynb``
+  for the repository in ``_config.yml``, and that ``.ipynb`` must exist.
+
+MathJax comes from a CDN in the published book. So that the check needs no network, requests for
+it are answered from a local copy of MathJax 3 (the ``mathjax`` package of ``django-static-mathjax``,
+in the ``test`` extra; ``--mathjax-dir`` to use another). Screenshots of a few pages are written to
+``--screenshots`` (default: ``screenshots/`` beside the HTML folder, e.g. ``_build/screenshots``).
+
+The checks on a page's HTML are plain functions (:func:`check_links`, :func:`check_math`,
+:func:`check_images`, :func:`check_colab`), tested on small fake pages in
+``tests/test_browser_check.py``. Exit status: 0 when every page passes, 1 when one fails, 2 when
+the check cannot run (no HTML, no Chromium).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import functools
+import http.server
+import importlib.util
+import json
+import mimetypes
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+MATHJAX_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3[^/]*/(?P<path>[^?#]+)")
+SCREENSHOT_PAGES = ("book/intro.html", "book/toy_model.html", "book/tunnels.html", "book/glossary.html")
+INSTALL_HINT = (
+    "no Chromium found. Install it, e.g. on Debian/Ubuntu: `apt-get update && apt-get install -y chromium` "
+    "(as root; run this check with --install-browser to do that), or pass --chromium PATH or set $CHROMIUM."
+)
+# Elements whose text is code or machinery, where $ and backslashes are not math.
+_NOT_PROSE = {"script", "style", "pre", "code", "kbd", "samp", "tt", "textarea", "noscript", "mjx-container", "svg",
+              "template", "title"}
+_RAW_TEX = re.compile(r"\$\$.+?\$\$|(?<![\w\\$])\$(?=[^$\s])[^$\n]{0,300}?[\\^_{}][^$\n]{0,300}?(?<=\S)\$(?!\w)"
+                      r"|\\begin\{|\\\(|\\\)|\\\[|\\\]", re.S)
+_RAW_ROLE = re.compile(r"\{(?:term|ref|numref|cite|cite:p|cite:t|doc|eq|math|glue|glue:text|glue:md|glue:figure)\}`")
+
+
+# ---------------------------------------------------------------------------
+# Checks on one page's HTML (pure functions)
+
+
+def _soup(html: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(html, "html.parser")
+
+
+def page_ids(html: str) -> set[str]:
+    """Every anchor a link can point to on a page: ``id`` attributes and ``<a name=...>``."""
+    soup = _soup(html)
+    ids = {el["id"] for el in soup.find_all(attrs={"id": True})}
+    ids |= {el["name"] for el in soup.find_all("a", attrs={"name": True})}
+    return ids
+
+
+def _local_target(page: str, href: str) -> tuple[str, str] | None:
+    """``(target path relative to the site root, fragment)`` for a link on ``page``, or ``None`` if external."""
+    href = href.strip()
+    if not href or href.startswith(("mailto:", "javascript:", "data:", "tel:")):
+        return None
+    parts = urllib.parse.urlsplit(href)
+    if parts.scheme or parts.netloc:
+        return None
+    fragment = urllib.parse.unquote(parts.fragment)
+    if not parts.path:
+        return page, fragment
+    base = PurePosixPath(page).parent
+    joined = PurePosixPath(os.path.normpath(str(base / urllib.parse.unquote(parts.path)))).as_posix()
+    if parts.path.endswith("/"):
+        joined = f"{joined}/index.html"
+    return joined.lstrip("./") if joined.startswith("./") else joined, fragment
+
+
+def check_links(page: str, html: str, exists, ids_of) -> list[str]:
+    """Broken internal links on ``page`` (a path relative to the site root, e.g. ``book/intro.html``).
+
+    Args:
+        page: the page's path.
+        html: its (rendered) HTML.
+        exists: ``exists(path) -> bool`` for paths relative to the site root.
+        ids_of: ``ids_of(path) -> set`` of anchors of an HTML page (see :func:`page_ids`).
+    """
+    problems = []
+    seen = set()
+    for a in _soup(html).find_all("a", href=True):
+        target = _local_target(page, a["href"])
+        if target is None or target in seen:
+            continue
+        seen.add(target)
+        path, fragment = target
+        if path.startswith("..") or not exists(path):
+            problems.append(f"broken link: {a['href']!r} -> missing {path}")
+        elif fragment and path.endswith(".html") and fragment not in ids_of(path):
+            problems.append(f"broken link: {a['href']!r} -> {path} has no #{fragment}")
+    return problems
+
+
+def check_images(page: str, html: str, exists) -> list[str]:
+    """Images on ``page`` whose file is missing from the site (the browser reports the rest)."""
+    problems = []
+    for img in _soup(html).find_all("img", src=True):
+        target = _local_target(page, img["src"])
+        if target is not None and not target[1] and not exists(target[0]):
+            problems.append(f"missing image: {img['src']!r}")
+    return problems
+
+
+def _classes(el) -> list[str]:
+    cls = el.get("class") or []
+    return cls.split() if isinstance(cls, str) else list(cls)
+
+
+def check_math(html: str) -> list[str]:
+    """Math that did not render: math elements without MathJax output, MathJax errors, raw TeX or MyST roles in prose."""
+    from bs4 import NavigableString
+    from bs4.element import Comment
+
+    soup = _soup(html)
+    problems = []
+    maths = [el for el in soup.find_all(["span", "div"]) if "math" in _classes(el)]
+    bad = [el for el in maths if el.find("mjx-container") is None]
+    if bad:
+        sample = bad[0].get_text(" ", strip=True)[:80]
+        problems.append(f"unrendered math: {len(bad)} of {len(maths)} math elements have no mjx-container, "
+                        f"e.g. {sample!r}")
+    errors = soup.find_all("mjx-merror")
+    if errors:
+        problems.append(f"MathJax errors: {len(errors)}, e.g. {errors[0].get_text(' ', strip=True)[:80]!r}")
+    raw, roles = [], []
+    for text in soup.find_all(string=True):
+        if isinstance(text, Comment) or not isinstance(text, NavigableString):
+            continue
+        if any(p.name in _NOT_PROSE for p in text.parents) or any("math" in _classes(p) for p in text.parents
+                                                                     if p.name in ("span", "div")):
+            continue
+        raw += _RAW_TEX.findall(str(text))
+        roles += _RAW_ROLE.findall(str(text))
+    if raw:
+        problems.append(f"raw TeX in the text: {raw[:3]}")
+    if roles:
+        problems.append(f"unprocessed MyST roles in the text: {roles[:3]}")
+    return problems
+
+
+@dataclass(frozen=True)
+class Repository:
+    """The repository the book's launch buttons point to (from ``_config.yml``)."""
+
+    owner: str
+    name: str
+    branch: str
+    path_to_book: str
+    colab_url: str
+    root: Path
+
+    @classmethod
+    def from_config(cls, config_path: Path, root: Path | None = None) -> "Repository":
+        import yaml
+
+        config = yaml.safe_load(Path(config_path).read_text())
+        repo = config.get("repository") or {}
+        url = urllib.parse.urlsplit(repo.get("url", ""))
+        owner, name = (url.path.strip("/").removesuffix(".git").split("/") + ["", ""])[:2]
+        colab = ((config.get("launch_buttons") or {}).get("colab_url") or "").rstrip("/")
+        return cls(owner, name, repo.get("branch") or "main", (repo.get("path_to_book") or "").strip("/"), colab,
+                   Path(root) if root else Path(config_path).resolve().parent)
+
+    def notebook(self, page: str) -> str:
+        """The repository path of the notebook a page was built from (``book/x.html`` -> ``book/x.ipynb``)."""
+        stem = PurePosixPath(page).with_suffix(".ipynb").as_posix()
+        return f"{self.path_to_book}/{stem}" if self.path_to_book else stem
+
+    def colab_link(self, page: str) -> str:
+        """The "Open in Colab" address a chapter page must have."""
+        return f"https://colab.research.google.com/github/{self.owner}/{self.name}/blob/{self.branch}/{self.notebook(page)}"
+
+    def is_chapter(self, page: str) -> bool:
+        """Whether ``page`` was built from a notebook in the repository."""
+        return (self.root / self.notebook(page)).is_file()
+
+
+def check_colab(page: str, html: str, repo: Repository, from_notebook: bool | None = None) -> list[str]:
+    """On a chapter page: an "Open in Colab" link to this chapter's notebook in the book's repository.
+
+    Args:
+        page, html: the page.
+        repo: the repository the links must point to.
+        from_notebook: whether the page was built from a notebook (the site has
+            ``_sources/<page>.ipynb``); default: whether the repository has the page's notebook.
+    """
+    if from_notebook is None:
+        from_notebook = repo.is_chapter(page)
+    if not from_notebook:
+        return []
+    problems = []
+    if not repo.is_chapter(page):
+        problems.append(f"built from a notebook, but {repo.notebook(page)} is not in the repository")
+    if not repo.colab_url:
+        return problems + ["no colab_url under launch_buttons in _config.yml: chapters have no Colab button"]
+    links = {a["href"] for a in _soup(html).find_all("a", href=True) if "colab.research.google.com" in a["href"]}
+    expected = repo.colab_link(page)
+    if not links:
+        return problems + [f"no Open-in-Colab link (expected {expected})"]
+    wrong = sorted(links - {expected})
+    return problems + [f"Colab link {w} should be {expected}" for w in wrong]
+
+
+def redirect_target(html: str) -> str | None:
+    """The target of a ``<meta http-equiv="refresh">`` redirect page (Jupyter Book's root ``index.html``)."""
+    for meta in _soup(html).find_all("meta"):
+        if (meta.get("http-equiv") or "").lower() == "refresh":
+            m = re.search(r"url=(.+)$", meta.get("content", ""), flags=re.I)
+            if m:
+                return m.group(1).strip().strip("'\"")
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The site, the server and the browser
+
+
+class Site:
+    """The built HTML folder: which files exist, and the anchors of each page (rendered ones preferred)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.rendered: dict[str, str] = {}
+        self._ids: dict[str, set[str]] = {}
+
+    def pages(self) -> list[str]:
+        skip = ("_static/", "_sources/", "_images/", "_downloads/")
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*.html")
+                      if not p.relative_to(self.root).as_posix().startswith(skip))
+
+    def exists(self, path: str) -> bool:
+        return (self.root / path).is_file()
+
+    def ids_of(self, path: str) -> set[str]:
+        if path not in self._ids:
+            html = self.rendered.get(path)
+            if html is None:
+                html = (self.root / path).read_text(errors="replace")
+            self._ids[path] = page_ids(html)
+        return self._ids[path]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve ``root`` on 127.0.0.1 (a free port) in a daemon thread; returns the server and its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def find_chromium(explicit: str | None = None) -> str | None:
+    """The Chromium executable: ``explicit``, ``$CHROMIUM``, ``/usr/bin/chromium`` or one on the PATH."""
+    for candidate in (explicit, os.environ.get("CHROMIUM"), "/usr/bin/chromium"):
+        if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
+            return shutil.which(candidate) or candidate
+    for name in BROWSERS:
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def install_chromium() -> None:
+    """``apt-get install -y chromium`` (needs root and apt)."""
+    if not shutil.which("apt-get") or os.geteuid() != 0:
+        raise SystemExit(f"cannot install Chromium here (needs root and apt-get): {INSTALL_HINT}")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True)
+
+
+def local_mathjax(explicit: str | None = None) -> Path | None:
+    """A local copy of MathJax 3 (the folder that holds ``es5/``): ``explicit``, else the ``mathjax`` package's."""
+    if explicit:
+        path = Path(explicit)
+        return path if (path / "es5" / "tex-mml-chtml.js").is_file() else None
+    spec = importlib.util.find_spec("mathjax")
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(loc) / "static" / "mathjax"
+        if (path / "es5" / "tex-mml-chtml.js").is_file():
+            return path
+    return None
+
+
+class CDPError(RuntimeError):
+    pass
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol: one tab, events collected per page."""
+
+    def __init__(self, executable: str, *, mathjax: Path | None = None, timeout: float = 30.0,
+                 width: int = 1280, height: int = 900):
+        import websocket
+
+        self.timeout = timeout
+        self.mathjax = mathjax
+        self.profile = tempfile.mkdtemp(prefix="lsl-chromium-")
+        args = [executable, "--headless=new", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+                "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--mute-audio", "--hide-scrollbars", f"--window-size={width},{height}",
+                "--remote-debugging-port=0", "--remote-allow-origins=*", f"--user-data-dir={self.profile}",
+                "about:blank"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.insert(1, "--no-sandbox")        # Chromium refuses to run as root with its sandbox
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + timeout
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"Chromium ({executable}) did not start its DevTools endpoint")
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=timeout) as r:
+            targets = json.load(r)
+        page = next(t for t in targets if t.get("type") == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True)
+        self._id = 0
+        self.events: list[dict] = []
+        self.urls: dict[str, str] = {}
+        self.blocked: list[str] = []
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            self.call(f"{domain}.enable")
+        self.call("Fetch.enable", {"patterns": [{"urlPattern": "https://*"}, {"urlPattern": "http://*"}]})
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+    # -- protocol ---------------------------------------------------------------
+
+    def _send(self, method: str, params: dict | None = None) -> int:
+        self._id += 1
+        self.ws.send(json.dumps({"id": self._id, "method": method, "params": params or {}}))
+        return self._id
+
+    def _recv(self, deadline: float) -> dict:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.ws.settimeout(remaining)
+        return json.loads(self.ws.recv())
+
+    def call(self, method: str, params: dict | None = None, timeout: float | None = None) -> dict:
+        """Send a command and return its result, handling the events that arrive meanwhile."""
+        msg_id = self._send(method, params)
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                msg = self._recv(deadline)
+            except TimeoutError:
+                raise TimeoutError(f"{method} did not answer in {timeout or self.timeout:.0f} s") from None
+            if msg.get("id") == msg_id:
+                if "error" in msg:
+                    raise CDPError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+            if "method" in msg:
+                self._event(msg)
+
+    def wait_for(self, method: str, timeout: float | None = None) -> dict | None:
+        """Handle events until one named ``method`` arrives (``None`` on timeout)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                msg = self._recv(deadline)
+            except TimeoutError:
+                return None
+            if "method" in msg:
+                self._event(msg)
+                if msg["method"] == method:
+                    return msg
+
+    def _event(self, msg: dict) -> None:
+        method, params = msg["method"], msg.get("params", {})
+        if method == "Fetch.requestPaused":
+            self._intercept(params)
+            return
+        if method == "Network.requestWillBeSent":
+            self.urls[params["requestId"]] = params["request"]["url"]
+        self.events.append(msg)
+
+    def _intercept(self, params: dict) -> None:
+        url, rid = params["request"]["url"], params["requestId"]
+        if url.startswith(("http://127.0.0.1", "http://localhost")):
+            self._send("Fetch.continueRequest", {"requestId": rid})
+            return
+        m = MATHJAX_CDN.match(url)
+        if m and self.mathjax is not None:
+            path = (self.mathjax / m["path"]).resolve()
+            if path.is_file() and self.mathjax.resolve() in path.parents:
+                body = base64.b64encode(path.read_bytes()).decode("ascii")
+                ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                self._send("Fetch.fulfillRequest", {"requestId": rid, "responseCode": 200, "body": body,
+                                                    "responseHeaders": [{"name": "Content-Type", "value": ctype},
+                                                                        {"name": "Access-Control-Allow-Origin",
+                                                                         "value": "*"}]})
+                return
+        if m and self.mathjax is None:                 # no local copy: let MathJax come from the network
+            self._send("Fetch.continueRequest", {"requestId": rid})
+            return
+        self.blocked.append(url)
+        self._send("Fetch.failRequest", {"requestId": rid, "errorReason": "BlockedByClient"})
+
+    def evaluate(self, expression: str, timeout: float | None = None):
+        result = self.call("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
+                                                "returnByValue": True}, timeout=timeout)
+        if "exceptionDetails" in result:
+            raise CDPError(f"page script failed: {result['exceptionDetails'].get('text')}")
+        return result.get("result", {}).get("value")
+
+    # -- pages ------------------------------------------------------------------
+
+    _SETTLE = """(async () => {
+      const sleep = ms => new Promise(r => setTimeout(r, ms));
+      const t0 = Date.now();
+      for (const img of document.images) { if (img.loading === 'lazy') img.loading = 'eager'; }
+      await Promise.all(Array.from(document.images).map(img => img.complete ? null :
+        new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); setTimeout(r, 15000); })));
+      const wantsMathJax = !!document.querySelector('script[src*="mathjax"]');
+      if (wantsMathJax) {
+        while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() - t0 < 20000) await sleep(50);
+        if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+      }
+      const broken = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0 &&
+        !(i.currentSrc || i.src).endsWith('.svg')).map(i => i.getAttribute('src'));
+      return {broken, mathjax: !!(window.MathJax && MathJax.version), html: document.documentElement.outerHTML};
+    })()"""
+
+    def open(self, url: str) -> dict:
+        """Load ``url``; return the rendered HTML, broken images and the problems the browser reported."""
+        self.events, self.urls, self.blocked = [], {}, []
+        self.call("Page.navigate", {"url": url})
+        if self.wait_for("Page.loadEventFired") is None:
+            return {"html": "", "broken": [], "problems": [f"page did not finish loading in {self.timeout:.0f} s"]}
+        state = self.evaluate(self._SETTLE, timeout=self.timeout + 20)
+        self.call("Runtime.evaluate", {"expression": "0"})      # collect events that arrived meanwhile
+        return {**state, "problems": self._problems()}
+
+    def _problems(self) -> list[str]:
+        problems = []
+        for ev in self.events:
+            method, p = ev["method"], ev.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                d = p.get("exceptionDetails", {})
+                text = (d.get("exception") or {}).get("description") or d.get("text", "")
+                problems.append(f"JavaScript exception: {text.splitlines()[0] if text else d}")
+            elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                args = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+                problems.append(f"console.{p['type']}: {args[:200]}")
+            elif method == "Log.entryAdded":
+                e = p.get("entry", {})
+                if e.get("level") == "error" and e.get("source") != "network" and "favicon.ico" not in e.get("url", ""):
+                    problems.append(f"browser error ({e.get('source')}): {e.get('text', '')[:200]} {e.get('url', '')}")
+            elif method == "Network.responseReceived":
+                r = p.get("response", {})
+                if r.get("status", 0) >= 400 and not r.get("url", "").endswith("favicon.ico"):
+                    problems.append(f"HTTP {r['status']} for {r['url']}")
+            elif method == "Network.loadingFailed":
+                url = self.urls.get(p.get("requestId"), "?")
+                if not url.endswith("favicon.ico") and url not in self.blocked and not p.get("canceled"):
+                    problems.append(f"request failed ({p.get('errorText')}): {url}")
+        problems += [f"request to another host (the book must not need the network): {u}"
+                     for u in dict.fromkeys(self.blocked)]
+        return list(dict.fromkeys(problems))
+
+    def screenshot(self, path: Path) -> None:
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(data))
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "ws", None) is not None:
+                self.ws.close()
+        finally:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# The whole check
+
+
+@dataclass
+class Result:
+    page: str
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def check_site(html_dir: Path, browser: Browser, repo: Repository, *, screenshots: Path | None = None,
+               screenshot_pages=SCREENSHOT_PAGES, log=print) -> list[Result]:
+    """Open every page of ``html_dir`` in ``browser`` and run every check; one :class:`Result` per page."""
+    site = Site(html_dir)
+    server, base = serve(html_dir)
+    results: list[Result] = []
+    try:
+        for page in site.pages():
+            t0 = time.monotonic()
+            static = (html_dir / page).read_text(errors="replace")
+            target = redirect_target(static)
+            if target is not None:                       # a redirect page: its target must exist
+                path, _ = _local_target(page, target) or (target, "")
+                problems = [] if site.exists(path) else [f"redirect to a missing page {target!r}"]
+                results.append(Result(page, problems, time.monotonic() - t0))
+                continue
+            state = browser.open(base + urllib.parse.quote(page))
+            html = state.get("html") or static
+            site.rendered[page] = html
+            problems = list(state["problems"])
+            problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
+            problems += check_images(page, html, site.exists)
+            problems += check_math(html)
+            from_notebook = site.exists("_sources/" + PurePosixPath(page).with_suffix(".ipynb").as_posix())
+            problems += check_colab(page, html, repo, from_notebook or repo.is_chapter(page))
+            if screenshots is not None and page in screenshot_pages:
+                browser.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png"))
+            results.append(Result(page, problems, time.monotonic() - t0))
+        for r in results:                                # links last: every page's rendered anchors are known
+            html = site.rendered.get(r.page)
+            if html is not None:
+                r.problems += check_links(r.page, html, site.exists, site.ids_of)
+        chapters = [p for p in site.pages() if site.exists("_sources/" + PurePosixPath(p).with_suffix(".ipynb").as_posix())]
+        if not chapters:
+            results.append(Result("(site)", ["no chapter page found (no page built from a notebook of the repository)"]))
+    finally:
+        server.shutdown()
+        server.server_close()
+    for r in results:
+        log(f"{'FAIL' if r.problems else 'ok  '} {r.page} ({r.seconds:.1f} s)")
+        for p in r.problems:
+            log(f"       - {p}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.browser_check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("html", nargs="?", default=str(ROOT / "_build" / "html"), help="the built HTML folder")
+    parser.add_argument("--config", default=str(ROOT / "_config.yml"), help="the book's _config.yml")
+    parser.add_argument("--screenshots", default=None, help="folder for screenshots (default: <html>/../screenshots)")
+    parser.add_argument("--chromium", default=None, help="the Chromium executable")
+    parser.add_argument("--install-browser", action="store_true", help="apt-get install chromium if it is missing")
+    parser.add_argument("--mathjax-dir", default=None,
+                        help="a local copy of MathJax 3, the folder holding es5/ (default: the mathjax package's)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for loading one page")
+    args = parser.parse_args(argv)
+
+    html_dir = Path(args.html).resolve()
+    if not (html_dir / "index.html").is_file() and not any(html_dir.glob("**/*.html")):
+        print(f"browser check: no built book in {html_dir}; build it first (make book)", file=sys.stderr)
+        return 2
+    chromium = find_chromium(args.chromium)
+    if chromium is None and args.install_browser:
+        install_chromium()
+        chromium = find_chromium(args.chromium)
+    if chromium is None:
+        print(f"browser check: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    mathjax = local_mathjax(args.mathjax_dir)
+    if mathjax is None:
+        print("browser check: no local MathJax 3 (pip install django-static-mathjax); MathJax comes from its CDN, "
+              "which needs network", file=sys.stderr)
+    repo = Repository.from_config(Path(args.config))
+    shots = Path(args.screenshots) if args.screenshots else html_dir.parent / "screenshots"
+    t0 = time.monotonic()
+    browser = Browser(chromium, mathjax=mathjax, timeout=args.timeout)
+    try:
+        results = check_site(html_dir, browser, repo, screenshots=shots)
+    finally:
+        browser.close()
+    failed = [r for r in results if r.problems]
+    print(f"browser check of {html_dir}: {len(results)} pages in {time.monotonic() - t0:.0f} s; "
+          f"screenshots in {shots}")
+    print(f"browser_check: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

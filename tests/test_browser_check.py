@@ -1,0 +1,163 @@
+"""Tests for tests/browser_check.py: its link, image, math and Colab checks on a tiny fake site,
+and (where Chromium is installed) the whole check in a real headless browser."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("bs4")
+from tests import browser_check as bc  # noqa: E402
+
+PAGE = """<html><head><title>t</title></head><body>{}</body></html>"""
+
+
+def site_of(files: dict[str, str]):
+    ids = {path: bc.page_ids(html) for path, html in files.items() if path.endswith(".html")}
+    return (lambda p: p in files), (lambda p: ids[p])
+
+
+def test_links_to_missing_pages_and_anchors_are_found():
+    files = {
+        "index.html": PAGE.format('<a href="book/a.html#sec">ok</a> <a href="book/a.html#nope">bad anchor</a>'
+                                  '<a href="book/missing.html">bad page</a> <a href="#top">self</a>'
+                                  '<a href="https://example.org/x.html#y">external</a> <a href="mailto:a@b">mail</a>'
+                                  '<a href="#">empty</a> <a href="_sources/book/a.ipynb">source</a>'),
+        "book/a.html": PAGE.format('<section id="sec"><a name="old"></a><a href="../index.html#top">up</a>'
+                                   '<a href="a.html#old">named</a> <a href="../book/a.html#sec%20x">quoted</a></section>'),
+        "_sources/book/a.ipynb": "{}",
+    }
+    files["index.html"] = files["index.html"].replace("<body>", '<body id="top">')
+    exists, ids_of = site_of(files)
+    problems = bc.check_links("index.html", files["index.html"], exists, ids_of)
+    assert problems == ["broken link: 'book/a.html#nope' -> book/a.html has no #nope",
+                        "broken link: 'book/missing.html' -> missing book/missing.html"]
+    problems = bc.check_links("book/a.html", files["book/a.html"], exists, ids_of)
+    assert problems == ["broken link: '../book/a.html#sec%20x' -> book/a.html has no #sec x"]
+
+
+def test_links_out_of_the_site_are_broken():
+    exists, ids_of = site_of({"a.html": PAGE.format("")})
+    assert bc.check_links("a.html", PAGE.format('<a href="../../etc/passwd">x</a>'), exists, ids_of)
+
+
+def test_missing_images_are_found():
+    exists, _ = site_of({"_images/x.png": "", "book/p.html": ""})
+    html = PAGE.format('<img src="../_images/x.png"><img src="../_images/y.png"><img src="https://x.org/a.png">')
+    assert bc.check_images("book/p.html", html, exists) == ["missing image: '../_images/y.png'"]
+
+
+TYPESET = '<span class="math notranslate nohighlight"><mjx-container class="MathJax">x</mjx-container></span>'
+
+
+@pytest.mark.parametrize("body,expected", [
+    (f"<p>Let {TYPESET} be.</p>", []),
+    ('<p>Let <span class="math notranslate nohighlight">\\(x^2\\)</span> be.</p>', ["unrendered math"]),
+    (f'<div class="math notranslate nohighlight"><mjx-container><mjx-merror>Undefined control sequence'
+     f'</mjx-merror></mjx-container></div>', ["MathJax errors"]),
+    ("<p>the loss $L(\\theta)$ is</p>", ["raw TeX"]),
+    ("<p>where $$x = 1$$</p>", ["raw TeX"]),
+    ("<p>\\begin{align} x \\end{align}</p>", ["raw TeX"]),
+    ("<p>costs $5 and $10, no math</p>", []),
+    ("<pre>plt.xlabel('$\\\\sqrt{x}$')</pre><code>$a_b$</code>", []),
+    ("<p>see {term}`wedge`</p>", ["unprocessed MyST roles"]),
+    ("<p>a <code>{term}`wedge`</code> role</p><script>var a = '$x_1$';</script>", []),
+])
+def test_math_checks(body, expected):
+    problems = bc.check_math(PAGE.format(body))
+    assert len(problems) == len(expected) and all(p.startswith(e) for p, e in zip(problems, expected)), problems
+
+
+def test_colab_links_of_chapter_pages(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "ch.ipynb").write_text("{}")
+    (tmp_path / "_config.yml").write_text(textwrap.dedent("""
+        repository: {url: "https://github.com/me/mybook", branch: main, path_to_book: ""}
+        launch_buttons: {colab_url: "https://colab.research.google.com"}
+    """))
+    repo = bc.Repository.from_config(tmp_path / "_config.yml")
+    assert (repo.owner, repo.name, repo.branch) == ("me", "mybook", "main")
+    good = "https://colab.research.google.com/github/me/mybook/blob/main/book/ch.ipynb"
+    assert repo.colab_link("book/ch.html") == good
+    assert repo.is_chapter("book/ch.html") and not repo.is_chapter("book/intro.html")
+    assert bc.check_colab("book/ch.html", PAGE.format(f'<a href="{good}">Colab</a>'), repo) == []
+    assert bc.check_colab("book/intro.html", PAGE.format(""), repo) == []            # not a chapter
+    assert "no Open-in-Colab link" in bc.check_colab("book/ch.html", PAGE.format(""), repo)[0]
+    wrong = good.replace("/main/", "/master/")
+    assert bc.check_colab("book/ch.html", PAGE.format(f'<a href="{wrong}">Colab</a>'), repo) == [
+        f"Colab link {wrong} should be {good}"]
+    # a page built from a notebook that the repository does not have
+    other = good.replace("ch.ipynb", "gone.ipynb")
+    assert bc.check_colab("book/gone.html", PAGE.format(f'<a href="{other}">Colab</a>'), repo, True) == [
+        "built from a notebook, but book/gone.ipynb is not in the repository"]
+
+
+def test_the_books_config_gives_the_expected_colab_link():
+    repo = bc.Repository.from_config(bc.ROOT / "_config.yml")
+    assert repo.colab_link("book/toy_model.html") == (
+        "https://colab.research.google.com/github/lsl-book/lsl/blob/main/book/toy_model.ipynb")
+    assert repo.is_chapter("book/toy_model.html")
+
+
+def test_redirect_pages_are_recognised():
+    html = '<html><head><meta http-equiv="Refresh" content="0; url=book/intro.html" /></head></html>'
+    assert bc.redirect_target(html) == "book/intro.html"
+    assert bc.redirect_target(PAGE.format("x")) is None
+
+
+# ---------------------------------------------------------------------------
+# In a real browser, on a tiny site with one good page and one of each fault
+
+
+GOOD = """<html><head><script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
+</head><body id="top"><h1 id="title">Good</h1><img src="img.png">
+<p>Math: <span class="math notranslate nohighlight">\\(x^2 + y_1\\)</span></p>
+<a href="bad.html#nowhere">to bad</a> <a href="#title">self</a></body></html>"""
+BAD = """<html><head></head><body><h1>Bad</h1><img src="missing.png">
+<script>console.error("boom"); undefinedFunction();</script>
+<p>Raw: $x_1$ and <span class="math notranslate nohighlight">\\(z\\)</span></p>
+<a href="good.html#title">fine</a> <a href="gone.html">gone</a></body></html>"""
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                    "0000000d4944415478da63f8cfc0f01f0005000201a1b5d1a40000000049454e44ae426082")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    pytest.importorskip("websocket")
+    exe = bc.find_chromium()
+    if exe is None:
+        pytest.skip(bc.INSTALL_HINT)
+    return exe
+
+
+def test_a_real_browser_finds_each_fault(chromium, tmp_path):
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "good.html").write_text(GOOD)
+    (site / "bad.html").write_text(BAD)
+    (site / "img.png").write_bytes(PNG)
+    (tmp_path / "_config.yml").write_text('repository: {url: "https://github.com/me/b", branch: main}\n')
+    repo = bc.Repository.from_config(tmp_path / "_config.yml")
+    mathjax = bc.local_mathjax()
+    browser = bc.Browser(chromium, mathjax=mathjax, timeout=20)
+    try:
+        results = {r.page: r.problems for r in bc.check_site(site, browser, repo, screenshots=tmp_path / "shots",
+                                                              screenshot_pages=("good.html",), log=lambda *_: None)}
+    finally:
+        browser.close()
+    assert (tmp_path / "shots" / "good.png").read_bytes().startswith(PNG[:8])
+    good, bad = results["good.html"], results["bad.html"]
+    if mathjax is not None:            # MathJax served from the local copy: the math is typeset
+        assert good == ["broken link: 'bad.html#nowhere' -> bad.html has no #nowhere"]
+    text = "\n".join(bad)
+    assert "console.error: boom" in text
+    assert "JavaScript exception: ReferenceError: undefinedFunction is not defined" in text
+    assert "HTTP 404 for http://127.0.0.1" in text and "missing.png" in text
+    assert "missing image: 'missing.png'" in text
+    assert "raw TeX in the text" in text
+    assert "unrendered math: 1 of 1" in text
+    assert "broken link: 'gone.html' -> missing gone.html" in text
+    assert "good.html#title" not in text
+    assert Path(browser.profile).exists() is False
