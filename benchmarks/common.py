@@ -141,3 +141,17 @@ def record(benchmark: str, peer: str, device: torch.device, lsl_seconds: float, 
     }
     row.update(extra)
     return row
+
+
+def standalone(run: Callable[..., list[dict]], doc: str | None, repeat: int) -> None:
+    """Command line of one benchmark module run on its own: ``--quick``, ``--device``, ``--repeat``; prints JSON rows."""
+    import argparse
+    import json
+
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    ap.add_argument("--repeat", type=int, default=repeat, help="timed repeats (best of)")
+    args = ap.parse_args()
+    for row in run(args.device, args.quick, args.repeat):
+        print(json.dumps(row))

@@ -26,9 +26,7 @@ Adam steps (``lsl.train.train`` with a ``[3, D]`` start).
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 
 import numpy as np
 import torch
@@ -158,13 +156,8 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    for row in run(args.device, args.quick, args.repeat):
-        print(json.dumps(row))
+    """Run this benchmark on its own and print its rows as JSON."""
+    common.standalone(run, __doc__, repeat=3)
 
 
 if __name__ == "__main__":

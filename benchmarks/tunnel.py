@@ -24,8 +24,6 @@ reported and the row says so.
 
 from __future__ import annotations
 
-import argparse
-import json
 
 import torch
 
@@ -113,13 +111,8 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--repeat", type=int, default=1)
-    args = ap.parse_args()
-    for row in run(args.device, args.quick, args.repeat):
-        print(json.dumps(row))
+    """Run this benchmark on its own and print its rows as JSON."""
+    common.standalone(run, __doc__, repeat=1)
 
 
 if __name__ == "__main__":
