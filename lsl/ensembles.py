@@ -653,10 +653,7 @@ def deep_ensemble(
     models = [nets.make(arch, dataset.input_shape, dataset.n_classes, seed=s, **net_options) for s in seeds]
     land = NetworkLandscape(models[0], dataset.x_train, dataset.y_train, x_test=dataset.x_test,
                             y_test=dataset.y_test, **(landscape_options or {}))
-    theta0 = torch.stack([
-        land.view.flatten({n: p.detach() for n, p in m.named_parameters()}).to(land.device, land.dtype)
-        for m in models
-    ])
+    theta0 = torch.stack([land.theta_of(m) for m in models])
     res = train(land, theta0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, lr_min=lr_min,
                 momentum=momentum, batch_size=batch_size, seed=seed, cache=cache)
     diverged = ~torch.isfinite(res.losses).all(0) | ~torch.isfinite(res.theta).all(-1)
