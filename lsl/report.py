@@ -1,17 +1,37 @@
-"""Putting computed numbers and figures into a chapter's text.
+"""Putting computed numbers, verdicts and figures into a chapter's text.
 
-:func:`glue` stores a formatted number under a name so that the chapter's
-prose can show it with ``{glue:text}`` (myst-nb); :func:`figure` shows a
-figure in the notebook and registers it for a numbered, captioned
-``{glue:figure}`` in the book. Without myst-nb (plain Python, Colab) they
-fall back to printing nothing and showing the figure, so chapters run anywhere.
+:func:`glue` stores a formatted number under a name so that the chapter's prose can show it with
+``{glue:text}`` (myst-nb); :func:`verdict` records how a claim of the papers fared, for the chapter's
+text and for the book's scorecard page; :func:`figure` shows a figure in the notebook and registers
+it for a numbered, captioned ``{glue:figure}`` in the book. Without myst-nb (plain Python, Colab)
+they fall back to printing nothing and showing the figure, so chapters run anywhere.
+
+The formatting helpers write numbers as a reader writes them: :func:`fmt` (significant digits,
+trailing zeros kept: ``0.40``, never ``1.00e-03`` or ``-0.000``), :func:`fixed` (a fixed number of
+decimals), :func:`listing` ("1, 2 and 3"), :func:`plural` ("1 member", "3 members") and
+:func:`numbers` (a rounded list for ``print``, instead of a list of float32 reprs).
+
+:func:`glue`, :func:`verdict` and :func:`figure` return ``None``, so that a cell ending in one of
+them shows no stray value.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+import math
+import os
+from typing import Any, Iterable
 
-__all__ = ["glue", "figure", "fmt"]
+__all__ = ["glue", "verdict", "figure", "fmt", "fixed", "listing", "plural", "numbers",
+           "VERDICTS", "VERDICT_PREFIX"]
+
+#: The verdicts a claim can get, in the words the scorecard shows.
+VERDICTS = ("reproduced", "partly", "not reproduced", "not covered")
+#: Glue names under which :func:`verdict` stores its record for the scorecard (``_ext/scorecard.py``).
+VERDICT_PREFIX = "lsl-verdict-record:"
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+_MINUS = "\u2212"
 
 
 class _Text:
@@ -29,18 +49,148 @@ class _Text:
         return repr(self.text)
 
 
+def _plain(value: Any) -> Any:
+    """A Python scalar from a 0-d tensor or array (or numpy scalar); anything else unchanged."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+def _unsigned_zero(text: str) -> str:
+    """``"0.000"`` for ``"-0.000"``: a number that rounds to zero carries no sign."""
+    if text.startswith("-") and not any(c in "123456789" for c in text.split("e")[0]):
+        return text[1:]
+    return text
+
+
+def _group(integer_text: str) -> str:
+    """Thousands separated by commas from 10,000 on (``27000`` -> ``27,000``; ``7434`` stays)."""
+    sign, digits = ("-", integer_text[1:]) if integer_text.startswith("-") else ("", integer_text)
+    if len(digits) <= 4:
+        return integer_text
+    return sign + f"{int(digits):,}"
+
+
+def _short_decimal(value: float, digits: int) -> str | None:
+    """``repr(value)`` when it has at most ``digits`` significant digits (0.05, 1e-05), else ``None``.
+
+    Such a float was almost surely typed as a decimal (a setting, an exact ratio), so it is shown as
+    typed rather than padded with zeros that would claim a measured precision.
+    """
+    text = repr(value)
+    mantissa = text.split("e")[0].lstrip("-").replace(".", "").lstrip("0").rstrip("0")
+    return text if len(mantissa) <= digits else None
+
+
 def fmt(value: Any, digits: int = 3) -> str:
-    """Format a number for prose: integers as they are, floats with ``digits`` significant digits."""
-    if hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, (bool, int)):
+    """Format a number for prose, as a reader writes it.
+
+    Integers are written in full (commas from 10,000 on). Floats get ``digits`` significant digits
+    and keep their trailing zeros (``fmt(0.39999, 2) == "0.40"``), except a float that is a short
+    decimal, such as a setting typed as ``0.05``, which is shown as typed; a float of ``10**digits`` or more is
+    rounded to an integer; one below 0.001 is written as a power of ten (``"1.2 × 10⁻⁵"``), never as
+    ``1.20e-05``; one that rounds to zero has no minus sign. Strings are returned unchanged, so that a
+    chapter can glue text.
+
+    Args:
+        value: an int, float, bool, string, or a 0-d tensor/array.
+        digits: significant digits for a float (at least 1).
+
+    Returns:
+        The formatted text.
+
+    Raises:
+        ValueError: if ``digits`` is smaller than 1.
+    """
+    if digits < 1:
+        raise ValueError(f"fmt: digits must be at least 1, got {digits}")
+    value = _plain(value)
+    if isinstance(value, bool):
         return str(value)
-    if isinstance(value, float):
-        if value != 0 and (abs(value) >= 10 ** (digits + 2) or abs(value) < 1e-2):
-            return f"{value:.{max(digits - 1, 1)}e}"
-        text = f"{value:.{digits}g}"
-        return f"{float(text):.0f}" if "e" in text else text
-    return str(value)
+    if isinstance(value, int):
+        return _group(str(value))
+    if not isinstance(value, float):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if value == 0:
+        return "0"
+    if abs(value) >= 10 ** digits:
+        return _group(str(round(value)))
+    exact = _short_decimal(value, digits)
+    if abs(value) < 1e-3:
+        shown = digits if exact is None else max(1, len(exact.split("e")[0].lstrip("-").replace(".", "").strip("0")))
+        mantissa, exponent = f"{value:.{shown - 1}e}".split("e")
+        power = "10" + str(int(exponent)).translate(_SUPERSCRIPT)
+        return power if mantissa == "1" else f"{mantissa} × {power}"
+    if exact is not None:                 # a value typed as a decimal (0.05, a learning rate): as typed
+        return exact[:-2] if exact.endswith(".0") else exact
+    text = f"{value:#.{digits}g}"
+    if "e" in text:                       # e.g. 999.7 with 3 digits -> "1.00e+03"
+        return _group(str(round(value)))
+    return _unsigned_zero(text.rstrip(".") if text.endswith(".") else text)
+
+
+def fixed(value: Any, decimals: int = 2, sign: bool = False) -> str:
+    """Format a number with a fixed number of decimals, without a minus sign on a rounded zero.
+
+    Args:
+        value: a number (or 0-d tensor/array).
+        decimals: digits after the decimal point (0 or more).
+        sign: write ``+`` before positive numbers (for differences).
+
+    Returns:
+        e.g. ``fixed(-0.0001, 3) == "0.000"``, ``fixed(0.0123, 3, sign=True) == "+0.012"``.
+    """
+    if decimals < 0:
+        raise ValueError(f"fixed: decimals must be 0 or more, got {decimals}")
+    value = float(_plain(value))
+    text = _unsigned_zero(f"{value:{'+' if sign else ''}.{decimals}f}")
+    if text.startswith("+") and not any(c in "123456789" for c in text):
+        text = text[1:]
+    return text
+
+
+def listing(items: Iterable[Any], digits: int = 3, conjunction: str = "and") -> str:
+    """Items joined as prose: ``"1, 2 and 3"``; numbers go through :func:`fmt`, strings stay."""
+    words = [item if isinstance(item, str) else fmt(item, digits) for item in items]
+    if not words:
+        return ""
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def plural(count: Any, singular: str, plural_form: str | None = None) -> str:
+    """A count with its noun in the right number: ``plural(1, "member") == "1 member"``, else ``"3 members"``."""
+    count = _plain(count)
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{fmt(count)} {word}"
+
+
+def numbers(values: Iterable[Any], decimals: int = 3) -> str:
+    """A list of numbers for ``print``, rounded: ``"[0.951, 0.873]"`` instead of float32 reprs.
+
+    Args:
+        values: numbers, or a tensor or array (flattened).
+        decimals: digits after the decimal point for non-integers.
+    """
+    if hasattr(values, "tolist"):
+        values = values.tolist()
+    flat = []
+
+    def walk(v):
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+        else:
+            flat.append(_plain(v))
+
+    walk(values)
+    parts = [str(v) if isinstance(v, (bool, int)) else fixed(v, decimals) for v in flat]
+    return "[" + ", ".join(parts) + "]"
 
 
 def _myst_glue():
@@ -51,16 +201,54 @@ def _myst_glue():
     return myst_glue
 
 
-def glue(name: str, value: Any, digits: int = 3) -> str:
-    """Register ``value`` (formatted by :func:`fmt`) under ``name`` for the book's text; returns the string.
+def glue(name: str, value: Any, digits: int = 3) -> None:
+    """Register ``value`` (formatted by :func:`fmt`) under ``name`` for the book's text.
 
-    In the chapter's prose, ``{glue:text}`name``` inserts it. Without myst-nb it only returns the string.
+    In the chapter's prose, ``{glue:text}`name``` inserts it. Returns ``None`` (a cell that ends
+    in ``glue(...)`` shows nothing); :func:`fmt` gives the text itself. Without myst-nb it does nothing.
     """
     text = fmt(value, digits)
     myst_glue = _myst_glue()
     if myst_glue is not None:
         myst_glue(name, _Text(text), display=False)
-    return text
+
+
+def verdict(claim: str, outcome: str, measured: Any = "", paper: Any = "", note: str = "") -> None:
+    """Report how a claim of the papers fared in this chapter, for its text and for the scorecard.
+
+    The claim must be listed in ``book/claims.yml`` with this chapter as the one that tests it; the
+    book build collects every chapter's verdicts into the scorecard page (``book/scorecard.md``, by
+    ``_ext/scorecard.py``) and fails if a listed claim has none. Also glues ``verdict-<claim>`` (the
+    verdict, capitalised, e.g. "Reproduced") and ``measured-<claim>`` for the chapter's prose.
+
+    Args:
+        claim: the claim's id in ``book/claims.yml``, e.g. ``"fj-fig1-wedges"``.
+        outcome: one of :data:`VERDICTS` ("reproduced", "partly", "not reproduced", "not covered").
+        measured: what this build measured, as text or a number (formatted by :func:`fmt`).
+        paper: the paper's number or statement for comparison.
+        note: a short qualification shown in the scorecard.
+
+    Raises:
+        ValueError: for an unknown verdict or an empty claim id.
+    """
+    if not claim or not isinstance(claim, str):
+        raise ValueError(f"verdict: claim must be a non-empty id from book/claims.yml, got {claim!r}")
+    outcome = str(outcome).strip().lower()
+    if outcome not in VERDICTS:
+        raise ValueError(f"verdict {claim!r}: outcome must be one of {', '.join(VERDICTS)}; got {outcome!r}")
+    record = {
+        "claim": claim,
+        "verdict": outcome,
+        "measured": fmt(measured),
+        "paper": fmt(paper),
+        "note": note,
+        "profile": os.environ.get("LSL_PROFILE", "quick"),
+    }
+    myst_glue = _myst_glue()
+    if myst_glue is not None:
+        myst_glue(VERDICT_PREFIX + claim, _Text(json.dumps(record, sort_keys=True)), display=False)
+        myst_glue(f"verdict-{claim}", _Text(outcome.capitalize()), display=False)
+        myst_glue(f"measured-{claim}", _Text(record["measured"]), display=False)
 
 
 def figure(name: str, fig) -> None:

@@ -17,3 +17,67 @@ def test_glued_text_survives_myst_nb_plain_text_rendering(text):
 def test_fmt_significant_digits():
     assert report.fmt(0.39712, 3) == "0.397"
     assert report.fmt(7434) == "7434"
+
+
+@pytest.mark.parametrize("value, digits, text", [
+    (0.39999, 2, "0.40"),                 # trailing zeros kept: the precision is part of the number
+    (0.4000000059604645, 2, "0.40"),      # a float32 0.4 is a measurement, not a typed 0.4
+    (0.05, 3, "0.05"),                    # a typed setting is shown as typed, not as 0.0500
+    (1e-3, 3, "0.001"),                   # never 1.00e-03
+    (1e-4, 3, "10⁻⁴"),
+    (1.23456e-5, 2, "1.2 × 10⁻⁵"),
+    (0.0009999, 2, "1.0 × 10⁻³"),
+    (27000, 3, "27,000"),
+    (123456.7, 3, "123,457"),
+    (999.7, 3, "1000"),
+    (60.649, 3, "60.6"),
+    (-0.25, 2, "-0.25"),
+])
+def test_fmt_writes_numbers_as_a_reader_does(value, digits, text):
+    assert report.fmt(value, digits) == text
+
+
+def test_fmt_accepts_tensors_and_rejects_bad_digits():
+    torch = pytest.importorskip("torch")
+    assert report.fmt(torch.tensor(0.39712), 3) == "0.397"
+    assert report.fmt(torch.tensor(12)) == "12"
+    with pytest.raises(ValueError, match="digits"):
+        report.fmt(1.0, 0)
+
+
+def test_fixed_has_no_negative_zero():
+    assert report.fixed(-0.0001, 3) == "0.000"
+    assert report.fixed(-0.0004, 3, sign=True) == "0.000"
+    assert report.fixed(0.0123, 3, sign=True) == "+0.012"
+    assert report.fixed(-0.0123, 2) == "-0.01"
+
+
+def test_listing_plural_numbers():
+    assert report.listing([1, 2, 3]) == "1, 2 and 3"
+    assert report.listing(["a"]) == "a"
+    assert report.listing([0.5, 0.25], conjunction="or") == "0.5 or 0.25"
+    assert report.plural(1, "member") == "1 member"
+    assert report.plural(3, "member") == "3 members"
+    assert report.plural(2, "matrix", "matrices") == "2 matrices"
+    np = pytest.importorskip("numpy")
+    assert report.numbers(np.array([0.9509999752044678, -0.00001], dtype=np.float32)) == "[0.951, 0.000]"
+    assert report.numbers([[1, 2], [3, 4]]) == "[1, 2, 3, 4]"
+
+
+def test_glue_and_verdict_return_none(monkeypatch):
+    calls = []
+    monkeypatch.setattr(report, "_myst_glue", lambda: (lambda name, obj, display: calls.append((name, obj, display))))
+    assert report.glue("x", 0.39999, 2) is None
+    assert calls[-1][0] == "x" and calls[-1][1].text == "0.40" and calls[-1][2] is False
+    assert report.verdict("fj-fig1-wedges", "Reproduced", measured=0.349, paper="0.3") is None
+    names = [c[0] for c in calls]
+    assert report.VERDICT_PREFIX + "fj-fig1-wedges" in names and "verdict-fj-fig1-wedges" in names
+    import ast, json
+    record = json.loads(ast.literal_eval(repr(calls[names.index(report.VERDICT_PREFIX + "fj-fig1-wedges")][1])))
+    assert record["verdict"] == "reproduced" and record["measured"] == "0.349" and record["paper"] == "0.3"
+
+
+@pytest.mark.parametrize("claim, outcome", [("", "reproduced"), ("x", "mostly"), ("x", "")])
+def test_verdict_rejects_bad_input(claim, outcome):
+    with pytest.raises(ValueError, match="verdict"):
+        report.verdict(claim, outcome)
