@@ -20,17 +20,20 @@ MathJax is waited for; then the page fails on
 - unrendered math: a math element that MathJax did not turn into an ``mjx-container``, a MathJax
   error (``mjx-merror``), or raw TeX (``$...$``, ``\\begin{``, ``\\(``) or an unprocessed MyST role
   (``{term}`...``` and the like) left in the text outside code;
+- a stray value in a code cell's output area: the bare ``str``/number repr that a cell ending in an
+  expression shows (``'0.349'``), see :func:`check_stray_outputs`;
+- a content image without a real alt text (none, empty, or its file name), see :func:`check_alt_text`;
 - on a chapter page (one whose ``.ipynb`` is in the repository), a missing or wrong "Open in Colab"
   link: it must be ``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/<path>.ipynb``
   for the repository in ``_config.yml``, and that ``.ipynb`` must exist.
 
 MathJax comes from a CDN in the published book. So that the check needs no network, requests for
 it are answered from a local copy of MathJax 3 (the ``mathjax`` package of ``django-static-mathjax``,
-in the ``test`` extra; ``--mathjax-dir`` to use another). Screenshots of a few pages are written to
+in the ``test`` extra; ``--mathjax-dir`` to use another). Screenshots of every chapter and a few other pages are written to
 ``--screenshots`` (default: ``screenshots/`` beside the HTML folder, e.g. ``_build/screenshots``).
 
 The checks on a page's HTML are plain functions (:func:`check_links`, :func:`check_math`,
-:func:`check_images`, :func:`check_colab`), tested on small fake pages in
+:func:`check_images`, :func:`check_colab`, :func:`check_stray_outputs`, :func:`check_alt_text`), tested on small fake pages in
 ``tests/test_browser_check.py``. Exit status: 0 when every page passes, 1 when one fails, 2 when
 the check cannot run (no HTML, no Chromium).
 """
@@ -60,7 +63,8 @@ from pathlib import Path, PurePosixPath
 ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 MATHJAX_CDN = re.compile(r"^https://cdn\.jsdelivr\.net/npm/mathjax@3[^/]*/(?P<path>[^?#]+)")
-SCREENSHOT_PAGES = ("book/intro.html", "book/toy_model.html", "book/tunnels.html", "book/glossary.html")
+# Screenshots: these pages and every chapter (page built from a notebook), full length.
+SCREENSHOT_PAGES = ("book/intro.html", "book/glossary.html", "book/scorecard.html")
 INSTALL_HINT = (
     "no Chromium found. Install it, e.g. on Debian/Ubuntu: `apt-get update && apt-get install -y chromium` "
     "(as root; run this check with --install-browser to do that), or pass --chromium PATH or set $CHROMIUM."
@@ -140,6 +144,42 @@ def check_images(page: str, html: str, exists) -> list[str]:
         target = _local_target(page, img["src"])
         if target is not None and not target[1] and not exists(target[0]):
             problems.append(f"missing image: {img['src']!r}")
+    return problems
+
+
+_STRAY = re.compile(r"""^(?:'[^'\n]*'|"[^"\n]*"|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|True|False|None)$""")
+
+
+def check_stray_outputs(html: str) -> list[str]:
+    """Stray values in code cells' output areas: a bare ``str``, number or bool repr (``'0.349'``, ``60.6``).
+
+    Such an output is the value of a cell's last expression that nobody meant to show (a cell ending in
+    a call that returns its argument). Printed text (``output stream``) and rich outputs are fine.
+    """
+    problems = []
+    for area in _soup(html).select(".cell_output"):
+        for out in area.select(".output.text_plain"):
+            if "stream" in _classes(out):
+                continue
+            text = out.get_text().strip()
+            if _STRAY.match(text):
+                problems.append(f"stray output value in a code cell: {text[:60]!r}")
+    return problems
+
+
+_IMAGE_FILE = re.compile(r"\.(png|jpe?g|svg|gif|webp)$", re.IGNORECASE)
+
+
+def check_alt_text(html: str) -> list[str]:
+    """Content images (in the article) without a real alt text: none, empty, or a file name/path."""
+    soup = _soup(html)
+    article = soup.select_one(".bd-article, article, main") or soup
+    problems = []
+    for img in article.find_all("img", src=True):
+        alt = (img.get("alt") or "").strip()
+        name = PurePosixPath(urllib.parse.urlparse(img["src"]).path).name
+        if not alt or _IMAGE_FILE.search(alt) or (name and name in alt):
+            problems.append(f"image without alt text (alt={alt[:60]!r}): {img['src'][:80]}")
     return problems
 
 
@@ -507,8 +547,16 @@ class Browser:
                      for u in dict.fromkeys(self.blocked)]
         return list(dict.fromkeys(problems))
 
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+    def screenshot(self, path: Path, full_page: bool = True, max_height: int = 40000) -> None:
+        """A PNG of the page, the whole length of it (at most ``max_height`` CSS pixels) unless ``full_page`` is off."""
+        params = {"format": "png"}
+        if full_page:
+            size = self.call("Page.getLayoutMetrics").get("cssContentSize") or {}
+            if size.get("width") and size.get("height"):
+                params["clip"] = {"x": 0, "y": 0, "width": size["width"],
+                                  "height": min(size["height"], max_height), "scale": 1}
+                params["captureBeyondViewport"] = True
+        data = self.call("Page.captureScreenshot", params)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
 
@@ -560,9 +608,11 @@ def check_site(html_dir: Path, browser: Browser, repo: Repository, *, screenshot
             problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
             problems += check_images(page, html, site.exists)
             problems += check_math(html)
+            problems += check_stray_outputs(html)
+            problems += check_alt_text(html)
             from_notebook = site.exists("_sources/" + PurePosixPath(page).with_suffix(".ipynb").as_posix())
             problems += check_colab(page, html, repo, from_notebook or repo.is_chapter(page))
-            if screenshots is not None and page in screenshot_pages:
+            if screenshots is not None and (page in screenshot_pages or from_notebook or repo.is_chapter(page)):
                 browser.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png"))
             results.append(Result(page, problems, time.monotonic() - t0))
         for r in results:                                # links last: every page's rendered anchors are known

@@ -161,3 +161,41 @@ def test_a_real_browser_finds_each_fault(chromium, tmp_path):
     assert "broken link: 'gone.html' -> missing gone.html" in text
     assert "good.html#title" not in text
     assert Path(browser.profile).exists() is False
+
+
+def _cell(outputs: str) -> str:
+    return ('<div class="cell docutils container"><div class="cell_input docutils container">'
+            '<pre>glue("x", 0.349)</pre></div><div class="cell_output docutils container">'
+            f'{outputs}</div></div>')
+
+
+def _plain(text: str, extra: str = "") -> str:
+    return (f'<div class="output text_plain{extra} highlight-myst-ansi notranslate"><div class="highlight">'
+            f'<pre><span></span>{text}\n</pre></div></div>')
+
+
+@pytest.mark.parametrize("shown", ["&#39;0.349&#39;", "60.6", "27000", "&#39;Not reproduced&#39;", "-1.5e-03", "True"])
+def test_a_stray_value_in_a_cell_output_fails(shown):
+    page = PAGE.format(_cell(_plain(shown)))
+    problems = bc.check_stray_outputs(page)
+    assert len(problems) == 1 and problems[0].startswith("stray output value")
+
+
+def test_printed_text_rich_output_and_glued_prose_are_not_stray():
+    printed = '<div class="output stream highlight-myst-ansi notranslate"><pre>0.349\n</pre></div>'
+    page = PAGE.format(_cell(printed) + _cell(_plain("tensor([0.1000, 0.2000])"))
+                       + _cell(_plain("D=60 n=40: threshold 20"))
+                       + '<p>the barrier is <span class="output text_plain">0.349</span></p>')
+    assert bc.check_stray_outputs(page) == []
+
+
+def test_images_need_a_real_alt_text():
+    page = PAGE.format('<article class="bd-article">'
+                       '<img src="../_images/abc123.png" alt="_images/abc123.png">'
+                       '<img src="../_images/def.png">'
+                       '<img src="../_images/ghi.png" alt="">'
+                       '<img src="../_images/ok.png" alt="Loss along the straight line and along the tunnel.">'
+                       '</article><img src="logo.png" alt="">')
+    problems = bc.check_alt_text(page)
+    assert len(problems) == 3
+    assert all("alt text" in p for p in problems) and not any("ok.png" in p for p in problems)
