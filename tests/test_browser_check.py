@@ -112,7 +112,7 @@ def test_redirect_pages_are_recognised():
 
 
 GOOD = """<html><head><script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>
-</head><body id="top"><h1 id="title">Good</h1><img src="img.png">
+</head><body id="top"><h1 id="title">Good</h1><img src="img.png" alt="A one-pixel test image.">
 <p>Math: <span class="math notranslate nohighlight">\\(x^2 + y_1\\)</span></p>
 <a href="bad.html#nowhere">to bad</a> <a href="#title">self</a></body></html>"""
 BAD = """<html><head></head><body><h1>Bad</h1><img src="missing.png">
