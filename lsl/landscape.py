@@ -216,18 +216,46 @@ class NetworkLandscape(Landscape):
     so the module itself is never mutated. A batch of parameter vectors
     ``[B, D]`` is evaluated with ``torch.func.vmap`` in one call.
 
+    **Device policy** (one rule, followed by every ``lsl`` function that builds a landscape):
+    an explicit ``device=`` wins, and the model and every data tensor are moved there;
+    otherwise the landscape computes **where the data are** (``x``, ``y``, ``x_test``,
+    ``y_test`` must then sit on one device) and a private copy of the model is moved to
+    them. The data win because they are the large, shared tensors (one data set serves
+    many landscapes: seeds, families, widths) while the model is small and copied anyway,
+    and because :func:`lsl.nets.make` builds models on the CPU while
+    :func:`lsl.data.load` puts the data on the chapter's device. A model on the ``meta``
+    device (no values) cannot be moved to a real device and is rejected; data on
+    ``meta`` give a landscape on ``meta`` (shapes only), which checks shapes without computing.
+    Every result (losses, gradients, Hessian-vector products, logits, predictions,
+    accuracies, :attr:`theta0`) comes back on :attr:`device`; points and inputs given on
+    another device are moved to it.
+
+    **Checks at construction.** One trial forward pass on the first few training (and
+    test) examples checks that the model can take the inputs (otherwise a ``ValueError``
+    names the data's shape and what the model's first layer expects), and the targets are
+    checked against the loss: for ``"cross_entropy"`` and ``"mse"`` they must be integer
+    class labels ``[N]`` in ``[0, C)`` for a model with ``C`` outputs; for a callable
+    loss the trial loss on those examples must evaluate to a scalar. Empty data and
+    non-finite inputs are rejected. (Value checks are skipped on ``meta``, which has no values.)
+
     Args:
         model: the architecture; its current parameters become :attr:`theta0`.
-        x, y: training inputs and integer class labels (kept on the device).
+        x, y: training inputs and targets: integer class labels for the built-in losses; a
+            callable loss may take other targets (floating-point targets are cast to ``dtype``).
         loss: ``"cross_entropy"`` (default), ``"mse"`` (on one-hot targets) or a
             callable ``(logits, y) -> scalar``.
         x_test, y_test: an optional held-out split for :meth:`accuracy`.
-        device, dtype: where and in which precision to evaluate (default: the
-            model's first parameter's device and dtype).
+        device: where to compute (see the device policy above; default: the data's device).
+        dtype: the precision to evaluate in (default: the model's first parameter's dtype).
         chunk_size: evaluate batched points in chunks of this many (bounds memory). By default
             (``None``) a GPU evaluates a batch in one call, and a CPU in chunks of about
             :attr:`CPU_EXAMPLES_PER_CHUNK` example-evaluations (points x examples): a CPU is
             fastest when one call's activations stay small enough for its caches.
+
+    Raises:
+        TypeError: if the model is not a module or the data are not tensors.
+        ValueError: for data the model cannot take, targets the loss cannot take, empty or
+            non-finite data, data on several devices without ``device=``, or a model on ``meta``.
 
     Evaluation mode: the loss is evaluated with the model in ``eval`` mode
     (dropout off, batch norm using its stored running statistics), so it is a
@@ -235,6 +263,9 @@ class NetworkLandscape(Landscape):
     switch dropout on, as a trainer does; batch norm then normalises with the
     minibatch's statistics, and its running statistics are left unchanged.
     """
+
+    #: How many examples the trial forward pass at construction uses.
+    TRIAL_EXAMPLES = 8
 
     def __init__(
         self,
@@ -253,12 +284,33 @@ class NetworkLandscape(Landscape):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
             raise TypeError("x and y must be tensors (inputs and integer labels)")
-        if x.shape[0] != y.shape[0]:
-            raise ValueError(f"x and y disagree on the number of examples: {x.shape[0]} vs {y.shape[0]}")
         if (x_test is None) != (y_test is None):
             raise ValueError("give both x_test and y_test, or neither")
-        first = next(model.parameters())
-        self.device = torch.device(device) if device is not None else first.device
+        if x_test is not None and (not isinstance(x_test, torch.Tensor) or not isinstance(y_test, torch.Tensor)):
+            raise TypeError("x_test and y_test must be tensors (inputs and integer labels)")
+        if isinstance(loss, str):
+            if loss not in _LOSSES:
+                raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)} or pass a callable")
+            self._criterion = _LOSSES[loss]
+        elif callable(loss):
+            self._criterion = loss
+        else:
+            raise TypeError(f"loss must be a name or a callable (logits, y) -> scalar, got {type(loss).__name__}")
+        builtin = isinstance(loss, str)
+        self._loss_name = loss if isinstance(loss, str) else getattr(loss, "__qualname__", repr(loss))
+        for xs, ys, split in ((x, y, "training"), (x_test, y_test, "test")):
+            if xs is None:
+                continue
+            if xs.dim() == 0 or xs.shape[0] == 0:
+                raise ValueError(f"the {split} data are empty (inputs of shape {tuple(xs.shape)}): "
+                                 f"give at least one example")
+            if ys.dim() == 0 or xs.shape[0] != ys.shape[0]:
+                raise ValueError(f"{split} inputs and labels disagree on the number of examples: "
+                                 f"{xs.shape[0]} vs {ys.shape[0] if ys.dim() else 'a 0-d tensor'}")
+        first = next(iter(model.parameters()), None)
+        if first is None:
+            raise ValueError("the model has no parameters")
+        self.device = self._resolve_device(model, device, x=x, y=y, x_test=x_test, y_test=y_test)
         self.dtype = dtype or first.dtype
         # A private copy: the caller's module is never converted or mutated.
         self.model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype).eval()
@@ -268,19 +320,118 @@ class NetworkLandscape(Landscape):
         self.theta0: torch.Tensor = self.view.flatten({k: v.detach() for k, v in params.items()}).clone()
         self.buffers = {k: b.detach() for k, b in self.model.named_buffers()}
         self.x = x.to(self.device, dtype=self.dtype if x.is_floating_point() else x.dtype)
-        self.y = y.to(self.device).long()
+        self.y = self._targets(y, builtin)
         self.x_test = None if x_test is None else x_test.to(self.device, dtype=self.x.dtype)
-        self.y_test = None if y_test is None else y_test.to(self.device).long()
+        self.y_test = None if y_test is None else self._targets(y_test, builtin)
         self.n_train = int(x.shape[0])
-        if isinstance(loss, str):
-            if loss not in _LOSSES:
-                raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)} or pass a callable")
-            self._criterion = _LOSSES[loss]
-        else:
-            self._criterion = loss
         self.chunk_size = chunk_size
         self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
-        self._loss_name = loss if isinstance(loss, str) else getattr(loss, "__qualname__", repr(loss))
+        self._validate("training", self.x, self.y, builtin)
+        if self.x_test is not None:
+            self._validate("test", self.x_test, self.y_test, builtin)
+
+    # -- construction helpers ---------------------------------------------------
+    @staticmethod
+    def _resolve_device(model: nn.Module, device, **data) -> torch.device:
+        """The device policy: an explicit ``device`` wins, else the data's (single) device."""
+        on = {name: t.device for name, t in data.items() if t is not None}
+        if device is not None:
+            dev = torch.device(device)
+        else:
+            if len(set(on.values())) > 1:
+                where = ", ".join(f"{k} on {v}" for k, v in on.items())
+                raise ValueError(f"the data sit on different devices ({where}): move them to one device, "
+                                 f"or pass device=... to say where the landscape computes (everything is moved there)")
+            dev = on["x"]
+        if dev.type != "meta" and any(d.type == "meta" for d in on.values()):
+            where = ", ".join(k for k, v in on.items() if v.type == "meta")
+            raise ValueError(f"{where} on the meta device (shapes without values) cannot be moved to {dev}: "
+                             f"give data with values, or build the landscape on meta (device='meta') to check shapes")
+        tensors = list(model.parameters()) + list(model.buffers())
+        if dev.type != "meta" and any(t.device.type == "meta" for t in tensors):
+            raise ValueError(
+                f"the model's parameters are on the meta device (shapes without values), the landscape computes "
+                f"on {dev} (the {'device= argument' if device is not None else 'data'}'s device): a meta model "
+                f"cannot be moved there. Build the model with values (e.g. lsl.nets.make, or "
+                f"model.to_empty(device=...) and an initialisation) first")
+        return dev
+
+    def _targets(self, y: torch.Tensor, builtin: bool) -> torch.Tensor:
+        """Targets on this landscape's device: integer labels as ``long``, other targets (callable losses) as given."""
+        if y.dtype == torch.bool or y.is_complex():
+            raise ValueError(f"labels must be integer class indices, got a tensor of dtype {y.dtype}")
+        if y.is_floating_point():
+            if builtin:
+                raise ValueError(
+                    f"the {self._loss_name} loss takes integer class "
+                    f"labels, but the labels are {y.dtype} (e.g. {y.reshape(-1)[:3].tolist() if y.device.type != 'meta' else '...'}): "
+                    f"convert class indices with y.long(), or pass a callable loss that takes these targets")
+            return y.to(self.device, dtype=self.dtype)
+        return y.to(self.device).long()
+
+    def _first_layer(self) -> str:
+        """What the model's first parametrised layer expects, in words."""
+        for name, m in self.model.named_modules():
+            if isinstance(m, nn.Linear):
+                return (f"its first layer ({name or 'the model'}) is {m!r}, which takes {m.in_features} features per "
+                        f"example (inputs [N, {m.in_features}], or inputs whose trailing dimensions flatten to "
+                        f"{m.in_features} when a Flatten comes first)")
+            if isinstance(m, nn.modules.conv._ConvNd):
+                k = len(m.kernel_size)
+                lead = "[N, C, L]" if k == 1 else "[N, C, H, W]" if k == 2 else f"[N, C, {k} spatial dimensions]"
+                return (f"its first layer ({name}) is {m!r}, which takes inputs {lead} with C={m.in_channels} "
+                        f"channels")
+            if any(True for _ in m.parameters(recurse=False)):
+                return f"its first layer with parameters is {name or 'the model'}: {m!r}"
+        return f"it is {type(self.model).__name__}"
+
+    def _validate(self, split: str, x: torch.Tensor, y: torch.Tensor, builtin: bool) -> None:
+        """One trial forward pass and loss on a few examples of a split; value checks of the data."""
+        values = self.device.type != "meta"
+        if values and x.is_floating_point():
+            finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(1)
+            if not bool(finite.all()):
+                bad = (~finite).nonzero().squeeze(1)
+                raise ValueError(f"the {split} inputs hold non-finite values (NaN or inf) in {bad.numel()} of "
+                                 f"{x.shape[0]} examples (the first: {bad[:5].tolist()}): clean or drop them")
+        k = min(self.TRIAL_EXAMPLES, x.shape[0])
+        try:
+            with torch.no_grad():
+                out = self._forward(self.theta0, x[:k])
+        except (RuntimeError, ValueError, IndexError, TypeError) as err:
+            raise ValueError(
+                f"the model cannot take the {split} inputs: they have shape {tuple(x.shape)} (one example: "
+                f"{tuple(x.shape[1:])}, dtype {x.dtype}), and {self._first_layer()}. Reshape the data or build the "
+                f"model for inputs of shape {tuple(x.shape[1:])}. (The trial forward pass on {k} examples "
+                f"raised: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+        if builtin:
+            if out.dim() != 2:
+                raise ValueError(f"the {self._loss_name} loss needs logits [N, C]; the model gives {tuple(out.shape)} "
+                                 f"for {k} {split} examples")
+            C = out.shape[-1]
+            if y.dim() != 1:
+                raise ValueError(f"the {split} labels must be one class index per example, shape [N]; got "
+                                 f"{tuple(y.shape)}")
+            if values and y.numel():
+                lo, hi = int(y.min()), int(y.max())
+                if lo < 0 or hi >= C:
+                    bad = ((y < 0) | (y >= C)).sum()
+                    raise ValueError(
+                        f"the {split} labels must be class indices in [0, {C}) for a model with {C} outputs; "
+                        f"{int(bad)} of {y.shape[0]} are outside (min {lo}, max {hi}). Build the model with "
+                        f"n_classes={hi + 1 if lo >= 0 else '...'} or relabel the data")
+        try:
+            with torch.no_grad():
+                trial = self._criterion(out, y[:k])
+        except (RuntimeError, ValueError, IndexError, TypeError) as err:
+            raise ValueError(
+                f"the loss {self._loss_name} cannot take the model's outputs {tuple(out.shape)} and the {split} "
+                f"targets (shape {tuple(y.shape)}, dtype {y.dtype}) on {k} trial examples: {type(err).__name__}: "
+                f"{str(err).splitlines()[0] if str(err) else ''}") from err
+        if not isinstance(trial, torch.Tensor) or trial.dim() != 0:
+            raise ValueError(f"the loss {self._loss_name} must return a scalar tensor; on {k} {split} examples it "
+                             f"returned {type(trial).__name__}"
+                             f"{' of shape ' + str(tuple(trial.shape)) if isinstance(trial, torch.Tensor) else ''}")
 
     def theta_of(self, model: nn.Module) -> torch.Tensor:
         """The flat parameter vector ``[D]`` of another instance of this landscape's architecture.

@@ -63,7 +63,7 @@ import torch
 
 from .landscape import Landscape, NetworkLandscape, tensor_digest
 from .probe import RadialProfile, radial_profile
-from .train import landscape_objective, progress
+from .train import NONFINITE, NonFiniteLossError, landscape_objective, progress
 
 __all__ = ["HPARAMS", "network", "train_rows", "RowsResult", "train_family", "Member", "Family",
            "tunnel_widths", "TunnelWidths"]
@@ -96,13 +96,18 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
         dataset: a :class:`lsl.data.Dataset` (training and test splits).
         arch: architecture name for :func:`lsl.nets.make`.
         seed: seed of the initialisation.
-        device, dtype: where and in which precision to evaluate (default: the data's device, float32).
+        device: where to compute; by the device policy of :class:`~lsl.landscape.NetworkLandscape`,
+            ``None`` (the default) means the data's device, and the (CPU-built) model is moved there.
+        dtype: the precision to evaluate in (default: float32, the model's).
         loss: the landscape's loss (see :class:`~lsl.landscape.NetworkLandscape`).
         chunk_size: evaluate batches of parameter points in chunks of this many (see
             :class:`~lsl.landscape.NetworkLandscape`). It changes speed and memory, never values or
             cache keys: on a CPU, chunks of about 8 points evaluate radial profiles and loss planes
             about twice as fast as one large batch; on a GPU leave it ``None``.
         **options: architecture options (``width``, ``depth``, ``activation``, ``dropout``, ...).
+
+    Returns:
+        ``build(**overrides) -> NetworkLandscape``; each landscape computes on ``device`` (or the data's).
     """
     from . import nets
 
@@ -114,9 +119,7 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
         if dtype is not None:
             model = model.to(dtype)
         return NetworkLandscape(model, dataset.x_train, dataset.y_train, x_test=dataset.x_test,
-                                y_test=dataset.y_test, loss=loss,
-                                device=device if device is not None else dataset.x_train.device, dtype=dtype,
-                                chunk_size=chunk_size)
+                                y_test=dataset.y_test, loss=loss, device=device, dtype=dtype, chunk_size=chunk_size)
 
     return build
 
@@ -184,6 +187,7 @@ def train_rows(
     check_every: int = 50,
     max_steps: int = 1000,
     seed: int = 0,
+    nonfinite: str = "raise",
 ) -> RowsResult:
     """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
 
@@ -198,8 +202,14 @@ def train_rows(
     The full-batch training loss (:meth:`~lsl.landscape.Landscape.loss`: evaluation mode,
     no L2) of the rows still training is checked at step 0, every ``check_every`` steps
     and at ``max_steps``. A row whose loss is below ``target_loss`` at a check is stopped
-    there (its parameters and step count are those of that check); a row whose loss is
-    not finite is stopped and marked diverged. Stopped rows are left out of later steps.
+    there (its parameters and step count are those of that check). Stopped rows are left out
+    of later steps.
+
+    A loss that becomes NaN or infinite (the minibatch loss of a step, or the full-batch loss
+    at a check) stops training with a :class:`lsl.train.NonFiniteLossError` naming the first
+    such step, the row and its learning rate; it is noticed at the next check, so the
+    per-step work makes no host-device round trip. With ``nonfinite="record"`` the row is
+    instead stopped at that check and marked diverged, and the other rows go on.
 
     Args:
         landscape: the landscape (a network with data, or a landscape without data).
@@ -213,7 +223,16 @@ def train_rows(
         check_every: steps between checks of the full-batch loss.
         max_steps: the cap on the number of steps.
         seed: seeds the minibatch order and dropout masks (as in :func:`lsl.train.train`).
+        nonfinite: ``"raise"`` (default) or ``"record"`` (mark diverged rows and go on), see above.
+
+    Returns:
+        a :class:`RowsResult`; ``theta`` on the landscape's device, the per-row records on the CPU.
+
+    Raises:
+        lsl.train.NonFiniteLossError: with ``nonfinite="raise"``, when a row's loss becomes non-finite.
     """
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     theta0 = landscape.check_theta(theta0, "theta0")
     single = theta0.dim() == 1
     x = theta0.reshape(-1, landscape.D).detach().clone()
@@ -236,6 +255,8 @@ def train_rows(
     reached = torch.zeros(B, dtype=torch.bool)
     diverged = torch.zeros(B, dtype=torch.bool)
     buf = torch.zeros_like(x) if momentum else None
+    # the first step at which each row's minibatch loss was not finite (-1: none yet), kept on the device
+    first_bad = torch.full((B,), -1, dtype=torch.long, device=x.device)
     check_steps: list[int] = []
     check_losses: list[torch.Tensor] = []
 
@@ -250,6 +271,8 @@ def train_rows(
         check_steps.append(step)
         check_losses.append(row)
         bad = ~torch.isfinite(cur)
+        if nonfinite == "raise" and x.device.type != "meta":
+            _raise_if_diverged(first_bad.cpu(), idx, bad, step, lr_t.cpu())
         done = bad | (cur < target_loss) if target_loss is not None else bad
         stop = idx[done]
         steps[stop] = step
@@ -278,6 +301,9 @@ def train_rows(
             xa = x[idx].detach().requires_grad_(True)
             with torch.enable_grad():
                 loss = objective(xa)
+                if nonfinite == "raise":
+                    new = (first_bad[idx] < 0) & ~torch.isfinite(loss.detach())
+                    first_bad[idx] = torch.where(new, torch.full_like(first_bad[idx], step), first_bad[idx])
                 if l2a is not None:
                     loss = loss + 0.5 * l2a * (xa * xa).sum(-1)
                 (g,) = torch.autograd.grad(loss.sum(), xa)
@@ -296,6 +322,23 @@ def train_rows(
     theta = x[0] if single else x
     return RowsResult(theta, steps, reached, diverged, torch.tensor(check_steps, dtype=torch.long),
                       torch.stack(check_losses))
+
+
+def _raise_if_diverged(first_bad: torch.Tensor, idx: torch.Tensor, bad_at_check: torch.Tensor, step: int,
+                       lr: torch.Tensor) -> None:
+    """Raise :class:`lsl.train.NonFiniteLossError` for the earliest non-finite loss of any row."""
+    steps = first_bad.clone()
+    checked = idx[bad_at_check]
+    steps[checked] = torch.where(steps[checked] < 0, torch.full_like(steps[checked], step), steps[checked])
+    if not bool((steps >= 0).any()):
+        return
+    big = torch.iinfo(torch.long).max
+    row = int(torch.where(steps >= 0, steps, torch.full_like(steps, big)).argmin())
+    s, rate = int(steps[row]), float(lr[row])
+    raise NonFiniteLossError(
+        f"sweep training diverged: the loss of row {row} of {steps.numel()} became non-finite at step {s} "
+        f"(the loss after {s} updates), with learning rate {rate:g}. Lower that learning rate, or pass "
+        f"nonfinite='record' to mark diverged rows and go on", step=s, lr=rate, row=row)
 
 
 # ---------------------------------------------------------------------------
@@ -451,6 +494,7 @@ def train_family(
     theta0: torch.Tensor | None = None,
     stack: bool | None = None,
     cache: bool = True,
+    nonfinite: str = "raise",
 ) -> Family:
     """Train one optimum per value of a hyperparameter, at matched training loss.
 
@@ -479,10 +523,16 @@ def train_family(
             floating-point rounding, which SGD amplifies over thousands of steps: a member trained
             in a stack can stop a check earlier or later than the same member trained alone.
         cache: load members from / store them in :mod:`lsl.cache`.
+        nonfinite: ``"raise"`` (default): a member whose loss becomes NaN or infinite stops the
+            sweep with a :class:`lsl.train.NonFiniteLossError` naming the member, the step and the
+            learning rate (also when such a member is loaded from the cache); ``"record"``: the
+            member is flagged (:attr:`Member.diverged`) and the others go on.
 
     Returns:
-        a :class:`Family`.
+        a :class:`Family`; its members' parameters on each landscape's device.
     """
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     if hparam not in HPARAMS:
         raise ValueError(f"unknown hyperparameter {hparam!r}; choose one of {HPARAMS}")
     values = [_check_value(hparam, v) for v in values]
@@ -541,7 +591,7 @@ def train_family(
         res = train_rows(lands[rows[0]], torch.stack([starts[i] for i in rows]),
                          lr=[settings[i]["lr"] for i in rows], l2=[settings[i]["l2"] for i in rows],
                          batch_size=s["batch_size"], momentum=s["momentum"], target_loss=s["target_loss"],
-                         check_every=check_every, max_steps=max_steps, seed=seed)
+                         check_every=check_every, max_steps=max_steps, seed=seed, nonfinite=nonfinite)
         for b, i in enumerate(rows):
             got[i] = _pack(res, b)
             if cache and _cache._enabled():
@@ -556,6 +606,14 @@ def train_family(
             for i in todo:
                 run([i])
 
+    if nonfinite == "raise":
+        for i, v in enumerate(values):
+            if bool(got[i]["diverged"]):
+                s = int(got[i]["steps"])
+                raise NonFiniteLossError(
+                    f"the member {hparam}={v!r} (loaded from the cache) diverged: its loss was non-finite at the check "
+                    f"at step {s}, with learning rate {settings[i]['lr']:g}. Lower the learning rate, or pass "
+                    f"nonfinite='record' to keep diverged members", step=s, lr=settings[i]["lr"], row=i)
     members = []
     for i, v in enumerate(values):
         g, land = got[i], lands[i]

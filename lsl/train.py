@@ -20,10 +20,14 @@ import torch
 
 from .landscape import Landscape
 
-__all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress"]
+__all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
+           "NonFiniteLossError", "check_finite_losses"]
 
 _OPTIMIZERS = ("adam", "sgd")
 _SCHEDULES = ("constant", "cosine", "cyclic")
+#: On a GPU (any device but the CPU), :func:`minimize` checks the losses for NaN and infinity every
+#: this many steps: a check waits for the device's queued work, so checking every step would stall it.
+CHECK_EVERY_ON_DEVICE = 25
 
 
 def progress(iterable, **kwargs):
@@ -59,6 +63,66 @@ def lr_schedule(kind: str, lr: float, steps: int, *, lr_min: float = 0.0, cycle_
     return lambda step: lr_min + 0.5 * (lr - lr_min) * (1 + math.cos(math.pi * (step % cycle_steps) / cycle_steps))
 
 
+class NonFiniteLossError(FloatingPointError):
+    """Training stopped because the loss became NaN or infinite.
+
+    Attributes:
+        step: the first step (0-based: the loss after ``step`` updates) whose loss is not finite.
+        lr: the learning rate in use at that step.
+        row: the first model (row of a ``[B, D]`` batch) with a non-finite loss, or ``None`` for one model.
+    """
+
+    def __init__(self, message: str, *, step: int, lr: float, row: int | None = None):
+        super().__init__(message)
+        self.step, self.lr, self.row = step, lr, row
+
+
+#: Values of ``nonfinite`` that trainers accept.
+NONFINITE = ("raise", "record")
+
+
+def check_finite_losses(losses: torch.Tensor, lrs, *, first_step: int = 0, what: str = "training",
+                        hint: str | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` if any loss in ``losses`` is NaN or infinite.
+
+    The one check every trainer in :mod:`lsl` uses (:func:`minimize`, hence :func:`train`,
+    the hyperplane, tunnel and curve optimisers and the ensembles; :func:`lsl.sweep.train_rows`).
+    The error names the first bad step and its learning rate, and the row for batched training.
+
+    Args:
+        losses: the losses of consecutive steps ``[S]`` or ``[S, B]`` (``B`` models trained at once).
+        lrs: the learning rate of each of those steps: a sequence of ``S`` numbers, or one number
+            per row ``[B]`` (a tensor) when every step used the same per-row rates.
+        first_step: the step number of ``losses[0]``.
+        what: what was being trained, for the message.
+        hint: what to do, for the message (default: lower the learning rate).
+
+    Raises:
+        NonFiniteLossError: at the first non-finite loss.
+    """
+    if losses.device.type == "meta":  # shapes only (a dry run): there are no values to check
+        return
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return
+    bad = (~finite).reshape(finite.shape[0], -1)
+    s = int(bad.any(1).to(torch.int8).argmax())
+    row = int(bad[s].to(torch.int8).argmax()) if losses.dim() > 1 else None
+    if isinstance(lrs, torch.Tensor) and lrs.dim() == 1 and losses.dim() > 1 and lrs.numel() == losses.shape[1]:
+        rate = float(lrs[row])
+    else:
+        rate = float(lrs[s])
+    value = float(losses.reshape(finite.shape[0], -1)[s, row or 0])
+    rows = f" for model {row} of {losses.shape[1]}" if row is not None else ""
+    step = first_step + s
+    raise NonFiniteLossError(
+        f"{what} diverged: the loss became {value} at step {step} (the loss after {step} updates){rows}, "
+        f"with learning rate {rate:g}. "
+        + (hint or "Lower the learning rate (or use a schedule that starts lower); to record divergence "
+                   "instead of raising, pass nonfinite='record'."),
+        step=step, lr=rate, row=row)
+
+
 def _optimizer(name: str, params: list[torch.Tensor], lr: float, momentum: float) -> torch.optim.Optimizer:
     if name == "adam":
         return torch.optim.Adam(params, lr=lr)
@@ -82,6 +146,7 @@ def minimize(
     snapshot_every: int | None = None,
     until: Callable[[torch.Tensor, int], bool] | None = None,
     desc: str | None = None,
+    nonfinite: str = "raise",
 ) -> "TrainResult":
     """Minimise ``objective(x, step)`` from ``x0`` with Adam or SGD.
 
@@ -99,12 +164,26 @@ def minimize(
             early when it returns ``True``. Keep it cheap, or check only every few steps: a
             host synchronisation per step slows GPU training.
         desc: progress-bar label.
+        nonfinite: ``"raise"`` (default): stop with a :class:`NonFiniteLossError` naming the step
+            and the learning rate when the loss becomes NaN or infinite; ``"record"``: go on and
+            keep the non-finite losses in the result (for runs where divergence is what is
+            measured, as :func:`lsl.ensembles.cyclic_snapshots`). The losses are checked every
+            step on a CPU and every :data:`CHECK_EVERY_ON_DEVICE` steps (and at the end) on
+            other devices, where each check waits for the device; the error names the first
+            non-finite step either way.
 
     Returns:
-        a :class:`TrainResult` whose ``theta`` is the final ``x``.
+        a :class:`TrainResult` whose ``theta`` is the final ``x`` (on ``x0``'s device).
+
+    Raises:
+        NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
+    checked = 0
     x = x0.detach().clone().requires_grad_(True)
     opt = _optimizer(optimizer, [x], lr, momentum)
     sched = lr_schedule(schedule, lr, steps, lr_min=lr_min, cycle_steps=cycle_steps)
@@ -122,6 +201,10 @@ def minimize(
                 after_step(x)
         losses.append(loss.detach())
         lrs.append(rate)
+        if nonfinite == "raise" and ((step + 1) % check_every == 0 or step + 1 == steps):
+            check_finite_losses(torch.stack(losses[checked:]), lrs[checked:], first_step=checked,
+                                what=desc or "training")
+            checked = step + 1
         stop = False
         if until is not None:
             with torch.no_grad():
@@ -131,6 +214,8 @@ def minimize(
             snap_steps.append(step + 1)
         if stop:
             break
+    if nonfinite == "raise" and checked < len(losses):
+        check_finite_losses(torch.stack(losses[checked:]), lrs[checked:], first_step=checked, what=desc or "training")
     return TrainResult(
         theta=x.detach(),
         losses=torch.stack(losses) if losses else torch.empty(0),
@@ -228,6 +313,7 @@ def train(
     snapshot_every: int | None = None,
     seed: int = 0,
     cache: bool = False,
+    nonfinite: str = "raise",
 ) -> TrainResult:
     """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
 
@@ -247,8 +333,20 @@ def train(
             determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a digest of
             ``theta0``, every training setting, the device type and the torch version. A second call
             with the same inputs loads the result instead of training.
+        nonfinite: ``"raise"`` (default) stops with a :class:`NonFiniteLossError` naming the step
+            and the learning rate when the loss becomes NaN or infinite (a cached run with
+            non-finite losses raises the same way); ``"record"`` keeps going and records them
+            (see :func:`minimize`).
+
+    Returns:
+        a :class:`TrainResult`, its tensors on the landscape's device.
+
+    Raises:
+        NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
     """
     theta0 = landscape.check_theta(theta0, "theta0")
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     settings = dict(steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, lr_min=lr_min,
                     cycle_steps=cycle_steps, momentum=momentum, batch_size=batch_size, l2=l2,
                     snapshot_every=snapshot_every, seed=seed)
@@ -260,7 +358,7 @@ def train(
                "settings": settings, "device": landscape.device.type, "torch": torch.__version__}
 
         def compute() -> dict[str, torch.Tensor]:
-            res = train(landscape, theta0, **settings)
+            res = train(landscape, theta0, **settings, nonfinite=nonfinite)
             out = {"theta": res.theta, "losses": res.losses, "lrs": res.lrs,
                    "snapshot_steps": torch.tensor(res.snapshot_steps, dtype=torch.long)}
             if res.snapshots is not None:
@@ -268,6 +366,8 @@ def train(
             return out
 
         got = _cache.cached(key, compute, device=landscape.device)
+        if nonfinite == "raise":  # a run recorded with nonfinite="record" may sit in the cache
+            check_finite_losses(got["losses"], got["lrs"].tolist(), what="train (loaded from the cache)")
         return TrainResult(got["theta"], got["losses"], got["lrs"], got.get("snapshots"),
                            got["snapshot_steps"].tolist())
     objective = landscape_objective(landscape, batch_size=batch_size, l2=l2, seed=seed)
@@ -276,5 +376,5 @@ def train(
         return minimize(
             lambda theta, step: objective(theta), theta0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
             lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
-            snapshot_every=snapshot_every, desc="train",
+            snapshot_every=snapshot_every, desc="train", nonfinite=nonfinite,
         )

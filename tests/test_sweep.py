@@ -153,7 +153,7 @@ def test_cap_flag_when_the_target_is_not_reached(build):
 def test_divergence_is_flagged():
     quad = Quadratic(torch.diag(torch.tensor([1.0, 10.0], dtype=F64)), torch.tensor([1.0, 2.0], dtype=F64))
     res = sweep.train_rows(quad, torch.zeros(2, 2, dtype=F64), lr=[0.1, 1.0], target_loss=1e-6, check_every=1,
-                           max_steps=2000)
+                           max_steps=2000, nonfinite="record")
     assert res.reached.tolist() == [True, False] and res.diverged.tolist() == [False, True]
     assert int(res.steps[1]) < 2000
 
