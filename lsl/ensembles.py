@@ -170,7 +170,7 @@ def cyclic_snapshots(
     steps = cycles * cycle_steps
     res = train(landscape, theta0, steps=steps, lr=lr, optimizer=optimizer, schedule="cyclic", lr_min=lr_min,
                 cycle_steps=cycle_steps, momentum=momentum, batch_size=batch_size, snapshot_every=cycle_steps,
-                seed=seed, cache=cache)
+                seed=seed, cache=cache, nonfinite="record")
     finite = torch.isfinite(res.losses)  # [steps] or [steps, B]
     bad_theta = ~torch.isfinite(res.theta).all(-1)
     diverged = ~finite.all(0) | bad_theta
