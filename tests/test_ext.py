@@ -1,0 +1,235 @@
+"""Tests for the book's Sphinx extensions (_ext/): the scorecard, the student edition, figure alt text
+and the provenance line, each on a tiny synthetic Sphinx + MyST project built in a temporary folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sphinx")
+pytest.importorskip("myst_parser")
+from sphinx.application import Sphinx  # noqa: E402
+from sphinx.errors import ExtensionError, SphinxError  # noqa: E402
+
+EXT = Path(__file__).resolve().parent.parent / "_ext"
+sys.path.insert(0, str(EXT))
+
+import edition  # noqa: E402
+import figure_alt  # noqa: E402
+import provenance  # noqa: E402
+import scorecard  # noqa: E402
+
+from lsl import report  # noqa: E402
+
+
+def build(src: Path, files: dict[str, str], extensions: list[str], **overrides) -> tuple[Path, str]:
+    """Build ``files`` (name -> MyST text) with ``extensions``; return the HTML folder and the warnings."""
+    for name, text in files.items():
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(textwrap.dedent(text))
+    (src / "conf.py").write_text(f"import sys; sys.path.insert(0, {str(EXT)!r})\n"
+                                 f"extensions = ['myst_parser', *{extensions!r}]\n"
+                                 "exclude_patterns = ['_build']\n")
+    out = src / "_build" / "html"
+    warnings = io.StringIO()
+    app = Sphinx(str(src), str(src), str(out), str(src / "_build" / "doctrees"), "html",
+                 confoverrides=overrides, status=None, warning=warnings, freshenv=True)
+    app.build()
+    return out, warnings.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scorecard
+
+CLAIMS = """
+claims:
+  - {id: c-one, paper: fj, where: Fig. 1, claim: The first claim., paper_reports: "0.3", chapter: chap}
+  - {id: c-two, paper: fg, where: property 2, claim: The second claim., paper_reports: qualitative, chapter: chap}
+  - {id: c-three, paper: fj, where: §4, claim: A claim no chapter tests., chapter: none, why_not: no data}
+"""
+
+CHAPTER = """
+# A chapter
+
+## Measuring the first
+
+```python
+report.verdict("c-one", "reproduced", measured=0.349)
+```
+
+## Measuring the second
+
+```python
+report.verdict("c-two", "partly", measured="1.5", note="at quick scale")
+```
+"""
+
+
+def glue_file(folder: Path, doc: str, records: list[dict]) -> None:
+    """What myst-nb writes for an executed notebook that called lsl.report.verdict."""
+    data = {report.VERDICT_PREFIX + r["claim"]: {"output_type": "display_data", "metadata": {},
+                                                  "data": {"text/plain": repr(json.dumps(r))}} for r in records}
+    data["other-glue"] = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "'0.5'"}}
+    (folder / f"{doc}.glue.json").parent.mkdir(parents=True, exist_ok=True)
+    (folder / f"{doc}.glue.json").write_text(json.dumps(data))
+
+
+def record(claim, verdict, measured, note="", profile="quick"):
+    return {"claim": claim, "verdict": verdict, "measured": measured, "paper": "", "note": note, "profile": profile}
+
+
+def scorecard_project(tmp_path, records, paper_records=None):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "claims.yml").write_text(CLAIMS)
+    glue_file(tmp_path / "_build" / "jupyter_execute", "chap", records)
+    if paper_records is not None:
+        glue_file(tmp_path / "_build" / "paper" / "_build" / "jupyter_execute", "chap", paper_records)
+    files = {"index.md": "# Book\n\n```{toctree}\nchap\nscore\n```\n", "chap.md": CHAPTER,
+             "score.md": "# Scorecard\n\n```{scorecard}\n```\n"}
+    return build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score")
+
+
+def test_scorecard_lists_every_claim_with_its_verdict_section_and_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    out, warnings = scorecard_project(tmp_path, [record("c-one", "reproduced", "0.349"),
+                                                 record("c-two", "partly", "1.5", "at quick scale")],
+                                      paper_records=[record("c-one", "reproduced", "0.41", profile="paper")])
+    html = (out / "score.html").read_text()
+    assert "3 claims: 1 reproduced, 1 partly, 1 not covered." in html
+    assert "The first claim." in html and "The second claim." in html and "A claim no chapter tests." in html
+    assert 'href="chap.html#measuring-the-first"' in html and 'href="chap.html#measuring-the-second"' in html
+    assert "0.349" in html and "1.5 (at quick scale)" in html and "not covered: no data" in html
+    assert "0.41 (reproduced)" in html                     # the paper profile's column
+    assert "lsl-verdict-not-covered" in html and "lsl-verdict-partly" in html
+    assert "scorecard" not in warnings
+
+
+def test_the_build_fails_when_a_chapter_does_not_report_a_listed_claim(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    with pytest.raises(ExtensionError, match="chap reports no verdict for 'c-two'"):
+        scorecard_project(tmp_path, [record("c-one", "reproduced", "0.349")])
+
+
+def test_an_unknown_claim_warns_and_a_bad_verdict_fails(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    _, warnings = scorecard_project(tmp_path, [record("c-one", "reproduced", "1"), record("c-two", "partly", "2"),
+                                               record("c-new", "reproduced", "3")])
+    assert "'c-new', which book/claims.yml does not list" in warnings
+    with pytest.raises(ExtensionError, match="'mostly'"):
+        scorecard_project(tmp_path / "b", [record("c-one", "mostly", "1"), record("c-two", "partly", "2")])
+
+
+def test_unexecuted_chapters_only_warn(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    (tmp_path / "claims.yml").write_text(CLAIMS)
+    files = {"index.md": "# Book\n\n```{toctree}\nchap\nscore\n```\n", "chap.md": CHAPTER,
+             "score.md": "# Scorecard\n\n```{scorecard}\n```\n"}
+    out, warnings = build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score")
+    assert "no executed output of chap" in warnings
+    assert "3 claims: 1 not covered, 2 not run." in (out / "score.html").read_text()
+
+
+def test_claims_file_is_checked(tmp_path):
+    bad = tmp_path / "claims.yml"
+    bad.write_text("claims:\n  - {id: a, paper: fj, where: x, claim: y, chapter: none}\n")
+    with pytest.raises(ExtensionError, match="why_not"):
+        scorecard.load_claims(bad)
+    bad.write_text("claims:\n  - {id: a, paper: xx, where: x, claim: y, chapter: c}\n")
+    with pytest.raises(ExtensionError, match="paper must be"):
+        scorecard.load_claims(bad)
+    bad.write_text("claims:\n  - {id: a, paper: fj, where: x, claim: y, chapter: c}\n"
+                   "  - {id: a, paper: fj, where: x, claim: y, chapter: c}\n")
+    with pytest.raises(ExtensionError, match="twice"):
+        scorecard.load_claims(bad)
+
+
+def test_the_books_claims_file_is_valid_and_every_chapter_reports_its_claims():
+    root = Path(__file__).resolve().parent.parent
+    claims = scorecard.load_claims(root / "book" / "claims.yml")
+    assert {c["paper"] for c in claims} == {"fj", "fg"}
+    for c in claims:
+        if c["chapter"] in (None, "none"):
+            continue
+        source = (root / f"{c['chapter']}.py").read_text()
+        assert f'report.verdict("{c["id"]}"' in source, f"{c['chapter']} does not report {c['id']}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Student edition
+
+EXERCISES = """
+# Exercises
+
+1. Predict the threshold.
+
+   ```{admonition} Solution
+   :class: dropdown
+   The threshold is D minus n.
+   ```
+
+```{admonition} Hint
+Think of wedges.
+```
+"""
+
+
+def test_student_edition_drops_solutions_and_keeps_the_rest(tmp_path):
+    out, _ = build(tmp_path / "student", {"index.md": EXERCISES}, ["edition"], lsl_edition="student")
+    html = (out / "index.html").read_text()
+    assert "Predict the threshold." in html and "Think of wedges." in html
+    assert "The threshold is D minus n." not in html and "Solution" not in html
+    out, _ = build(tmp_path / "full", {"index.md": EXERCISES}, ["edition"])
+    assert "The threshold is D minus n." in (out / "index.html").read_text()
+
+
+def test_student_edition_rejects_an_unknown_edition(tmp_path):
+    with pytest.raises(SphinxError, match="lsl_edition"):
+        build(tmp_path, {"index.md": EXERCISES}, ["edition"], lsl_edition="teacher")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Figure alt text and provenance
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def test_figures_get_their_caption_as_alt_text(tmp_path):
+    (tmp_path / "img.png").write_bytes(PNG)
+    page = ("# Figures\n\n```{figure} img.png\n\nThe loss along the line (lime), e.g. between optima. "
+            "Second sentence.\n```\n\n```{figure} img.png\n:alt: Given alt.\n\nCaption.\n```\n\n"
+            "![](img.png)\n")
+    out, warnings = build(tmp_path, {"index.md": page}, ["figure_alt"])
+    html = (out / "index.html").read_text()
+    assert 'alt="The loss along the line (lime), e.g. between optima. Second sentence"' in html
+    assert 'alt="Given alt."' in html
+    assert "no alt text and no caption" in warnings        # the bare image
+
+
+@pytest.mark.parametrize("caption, alt", [
+    ("Left: loss. Right: accuracy.", "Left: loss. Right: accuracy"),
+    ("A first sentence. " + "x" * 300 + ".", "A first sentence"),
+    ("y " * 200, ("y " * 125).strip() + " …"),
+    ("One sentence without a stop", "One sentence without a stop"),
+    ("Cosines between deviations (the paper's Fig. 3, middle). More.", "Cosines between deviations (the paper's Fig. 3, middle). More"),
+])
+def test_first_sentence(caption, alt):
+    assert figure_alt.first_sentence(caption) == alt
+
+
+def test_every_page_shows_profile_version_commit_and_date(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "paper")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764633600")     # 2025-12-02
+    out, _ = build(tmp_path, {"index.md": "# Home\n\n```{toctree}\nother\n```\n", "other.md": "# Other\n"},
+                   ["provenance"])
+    for page in ("index.html", "other.html"):
+        html = (out / page).read_text()
+        assert 'class="lsl-provenance"' in html
+        assert "Built on 2025-12-02 from lsl " in html and "in the paper profile" in html and "commit " in html
+    facts = provenance.provenance(Path(__file__).resolve().parent.parent)
+    assert facts["version"] != "unknown" and facts["commit"] != "unknown"
