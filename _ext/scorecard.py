@@ -58,12 +58,16 @@ class ScorecardDirective(Directive):
 
 
 def load_claims(path: Path) -> list[dict]:
-    """The claims of ``claims.yml``, checked: unique ids, known papers, a chapter or a reason why not."""
+    """The claims of ``claims.yml``, checked: unique ids, known papers, a chapter or a reason why not.
+
+    ``claims.yml`` may add papers to :data:`PAPERS` under ``papers:`` (key: title shown above its table).
+    """
     import yaml
 
     if not path.is_file():
         raise ExtensionError(f"scorecard: {path} is missing; it lists the papers' claims (see _ext/scorecard.py)")
     data = yaml.safe_load(path.read_text(encoding="utf8")) or {}
+    PAPERS.update(data.get("papers") or {})
     claims = data.get("claims")
     if not isinstance(claims, list) or not claims:
         raise ExtensionError(f"scorecard: {path} has no 'claims:' list")
