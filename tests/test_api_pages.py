@@ -1,0 +1,45 @@
+"""The API reference has one page per lsl module, each documenting only the module's public names."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(p.stem for p in (ROOT / "lsl").glob("*.py") if p.stem != "__init__")
+
+
+def _all_names(module: str) -> list[str] | None:
+    """The module's ``__all__`` read from its source (no import: plotting modules stay unloaded)."""
+    tree = ast.parse((ROOT / "lsl" / f"{module}.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
+            return list(ast.literal_eval(node.value))
+    return None
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_public_all(module):
+    names = _all_names(module)
+    assert names is not None, (f"lsl/{module}.py has no __all__: the API page (automodule :members:) would list "
+                               "every public-looking name; add __all__ with the module's public names")
+    private = [n for n in names if n.startswith("_")]
+    assert not private, f"lsl/{module}.py exports private names {private} in __all__"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_has_api_page(module):
+    page = ROOT / "book" / "api" / f"{module}.md"
+    assert page.exists(), f"no API page for lsl.{module}: add book/api/{module}.md (copy another page of book/api/)"
+    text = page.read_text(encoding="utf-8")
+    assert re.search(rf"^\.\. automodule:: lsl\.{module}$", text, re.M), f"{page} does not document lsl.{module}"
+    assert ":private-members:" not in text and ":undoc-members:" not in text, f"{page} lists internal helpers"
+    index = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
+    assert f"(api/{module}.md)" in index, f"book/api.md does not link the page of lsl.{module}"
+
+
+def test_no_stray_api_pages():
+    pages = {p.stem for p in (ROOT / "book" / "api").glob("*.md")}
+    assert pages <= set(MODULES), f"API pages for modules that do not exist: {sorted(pages - set(MODULES))}"
