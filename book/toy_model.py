@@ -99,7 +99,7 @@ assert err < 1e-12
 # leaves the low-loss set, but a path through the wedges' intersection (red, dashed) has zero loss
 # all along: *every* pair of optima is connected.
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 toy3 = WedgeLandscape(3, 2, dtype=torch.float64)
 starts = torch.tensor([[0.55, 0.25, 0.65], [0.15, 0.8, -0.55]], dtype=torch.float64)
 run3 = train(toy3, starts, steps=200, lr=0.01, optimizer="sgd", snapshot_every=1)
@@ -154,7 +154,7 @@ for D, n in cfg.pairs:
         toy, theta0, dims_for(D, n), n_planes=cfg.n_planes, steps=cfg.plane_steps,
         lr=cfg.plane_lr, tol=cfg.success_tol, seed=1)
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.6)
 for (D, n), sw in sweeps.items():
     x = sw.d.float() / (D - n)
@@ -203,6 +203,10 @@ for (D, n), sw in sweeps.items():
     glue(f"toy_dstar_{D}_{n}", d_star)
     glue(f"toy_gap_{D}_{n}", float(gap), 2)
 
+# %% tags=["hide-input"]
+report.verdict("fj-toy-hyperplanes", "reproduced",
+               measured="threshold " + report.listing(f"{sw.threshold(0.5)} at D − n = {D - n}" for (D, n), sw in sweeps.items()))
+
 # %% [markdown]
 # ## Two optima, a wall, and a tunnel
 #
@@ -242,7 +246,7 @@ share_a = toy.shared_long_axes(tun.points, theta_a).cpu()   # which wedge each v
 share_b = toy.shared_long_axes(tun.points, theta_b).cpu()
 print(f"mean cosine between deviations: within a half {within:.2f}, across halves {across:.2f}")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 plots.use_style()
 fig, ax = plt.subplot_mosaic("AA;BC", figsize=(8.5, 7), layout="constrained")
 ax["A"].plot(tun.s.cpu(), tun.line_loss.cpu(), color=plots.PALETTE["lime"], label="straight line")
@@ -317,6 +321,15 @@ glue("toy_shared", shared)
 for K, b in barriers.items():
     glue(f"toy_barrier_K{K}", b)
 
+# %% tags=["hide-input"]
+report.verdict("fj-fig1-wedges", "reproduced",
+               measured=f"optima sharing {shared} of {toy.n} long axes; wall of {report.fmt(tun.line_barrier)} on the line; "
+                        f"an exact zero-loss connector through the wedges' intersection")
+report.verdict("fj-toy-tunnel", "partly",
+               measured=f"tunnel at {report.fmt(100 * tun.tunnel_barrier / tun.line_barrier, 2)}% of the wall; cosines "
+                        f"{report.fmt(within, 2)} within and {report.fmt(across, 2)} across halves",
+               note="the segments between vertices keep a residual barrier")
+
 # %% [markdown]
 # ## Living on a wedge, probing randomly, seeing a hole
 #
@@ -343,7 +356,7 @@ mismatch = (prof.losses.mean(0) / predicted - 1).abs().max().item()
 print(f"L0 = {prof.base_loss:.3f}; largest spread over {cfg.n_directions} directions {spread:.3f}; "
       f"largest deviation of the mean from the prediction {mismatch:.2%}")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure()
 ax.plot(radii, prof.losses[:50].T, color=plots.PALETTE["sky"], lw=0.5, alpha=0.5)
 ax.plot(radii, predicted, color="k", ls="--", label="$\\sqrt{L_0^2 + a^2 (D-n)/D}$")
@@ -360,13 +373,18 @@ report.figure("fig-toy-probe", fig)
 # high-dimensional prediction (dashed).
 # ```
 
-# %%
+# %% tags=["hide-input"]
 assert spread < 0.05, "every random direction sees nearly the same curve"
 assert mismatch < 0.02, "and that curve is the isotropic prediction"
 glue("toy_probe_spread", 100 * spread, 2)
 glue("toy_probe_mismatch", 100 * mismatch, 2)
 glue("toy_probe_D", toy_p.D)
 glue("toy_probe_n", toy_p.n)
+
+# %% tags=["hide-input"]
+report.verdict("fj-toy-probe", "reproduced",
+               measured=f"spread {report.fmt(100 * spread, 2)}% between directions, within "
+                        f"{report.fmt(100 * mismatch, 2)}% of the prediction")
 
 # %% [markdown]
 # ## Explore the model yourself
