@@ -1,9 +1,12 @@
-"""Profiles: one book, two scales.
+"""Profiles: one book, two scales, and a smoke scale for the tests.
 
-``quick`` (the default) runs every chapter on a CPU with offline data in well
-under two minutes; ``paper`` uses a GPU and the papers' datasets and sizes.
-A chapter reads all its sizes from the active profile, chosen by the
-environment variable ``LSL_PROFILE``::
+``quick`` (the default, on a GPU too) runs every chapter on a CPU with offline
+data in well under two minutes; ``paper`` (only when asked for with
+``LSL_PROFILE=paper``) uses a GPU and the papers' datasets and sizes; ``smoke``
+is ``paper`` shrunk by a rule (:func:`derive_smoke`), so that the paper
+profile's code paths run in the tests on a CPU in seconds, on small files in
+the paper datasets' formats. A chapter reads all its sizes from the active
+profile, chosen by the environment variable ``LSL_PROFILE``::
 
     import lsl
     P = lsl.profiles.current()          # reads LSL_PROFILE, default "quick"
@@ -16,14 +19,17 @@ else the GPU when one is present.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
 import torch
 
-__all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name"]
+__all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name", "derive_smoke", "smoke_kind",
+           "is_smoke", "check_at_scale", "SMOKE_DIVISORS", "SMOKE_GRID"]
 
 
 class ChapterConfig(Mapping[str, Any]):
@@ -60,7 +66,7 @@ class Profile:
     """A named set of sizes for every chapter, plus defaults for device and data.
 
     Attributes:
-        name: ``"quick"`` or ``"paper"``.
+        name: ``"quick"``, ``"paper"`` or ``"smoke"``.
         description: one line on what the profile is for.
         chapters: per-chapter settings (see :meth:`chapter`).
         datasets: which data each experiment uses in this profile.
@@ -415,24 +421,222 @@ _ENSEMBLES_PAPER = dict(
     path_points=11,
 )
 
+_PERMUTATIONS_QUICK = dict(
+    # MLPs on scikit-learn's digits, which they fit to a low training loss in a few hundred steps
+    dataset="digits",
+    n_train=None,
+    n_test=None,
+    arch="mlp",
+    net=dict(depth=2, activation="relu"),
+    widths=(8, 16, 32, 64, 128),
+    seeds=3,                # independent initialisations per width (every pair of them is compared)
+    steps=600,
+    lr=3e-3,
+    batch_size=128,
+    path_points=11,         # points on each straight line, ends included
+    stats_examples=None,    # examples for the units' statistics and REPAIR (None: the whole training set)
+    # the tunnel between two optima (Section 4.2 of Fort & Jastrzebski), at the width closest to tunnel_width
+    tunnel_width=32,
+    tunnel_points=5,
+    tunnel_steps=300,
+    tunnel_lr=3e-3,
+)
+
+_PERMUTATIONS_PAPER = dict(
+    # MNIST and the MLPs of Ainsworth et al. (three hidden layers; 512 wide in their paper), swept in width
+    dataset="mnist",
+    n_train=None,
+    n_test=None,
+    arch="mlp",
+    net=dict(depth=3, activation="relu"),
+    widths=(32, 64, 128, 256, 512, 1024),
+    seeds=5,
+    steps=10_000,
+    lr=1e-3,
+    batch_size=128,
+    path_points=21,
+    stats_examples=10_000,
+    tunnel_width=512,
+    tunnel_points=11,
+    tunnel_steps=5000,
+    tunnel_lr=1e-3,
+)
+
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
         "quick",
         "CPU, offline data (mnist1d, digits, Gaussian mixtures), every chapter in under two minutes",
         {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK,
-         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK},
+         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK,
+         "permutations": _PERMUTATIONS_QUICK},
     ),
     "paper": Profile(
         "paper",
         "GPU, the papers' datasets and sizes (MNIST, Fashion MNIST, CIFAR-10/100, SimpleCNN)",
         {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER,
-         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER},
+         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER,
+         "permutations": _PERMUTATIONS_PAPER},
     ),
 }
 
+# ---------------------------------------------------------------------------
+# the smoke scale: the paper profile, every count shrunk by one rule
+
+#: Divisor of each kind of integer setting in :func:`derive_smoke` (see :func:`smoke_kind`).
+#: Step counts and positions are divided by 100 (the paper's are multiples of 100), intervals between
+#: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; every other count is
+#: at least halved.
+SMOKE_DIVISORS: Mapping[str, int] = MappingProxyType(
+    {"steps": 100, "interval": 10, "examples": 50, "width": 4, "count": 2})
+#: A grid (a tuple of more than this many numbers) keeps this many: its first, middle and last value.
+SMOKE_GRID = 3
+#: No count shrinks below this (or below its paper value, if that is smaller): depth 2 stays 2.
+SMOKE_FLOOR = 2
+
+_SMOKE_KINDS = (
+    ("interval", re.compile(r"every")),
+    ("steps", re.compile(r"steps|moments|checkpoints")),
+    ("examples", re.compile(r"n_train|n_test|examples|per_class|batch_size")),
+    ("width", re.compile(r"width|channels")),
+    ("names", re.compile(r"seeds$|classes$")),
+)
+
+
+def smoke_kind(path: tuple[str, ...]) -> str:
+    """The kind of a setting for :func:`derive_smoke`, from its key and the keys that contain it.
+
+    The innermost key that matches decides (``plane_steps={"MLP": 5000}`` is a step count,
+    ``sweeps={"width": (8, 16, 32)}`` a width):
+
+    - ``"interval"``: a key containing ``every`` (steps between two checks or snapshots);
+    - ``"steps"``: a key containing ``steps``, ``moments`` or ``checkpoints`` (a number of steps or a
+      position in a run);
+    - ``"examples"``: ``n_train``, ``n_test``, ``examples``, ``per_class``, ``batch_size``;
+    - ``"width"``: ``width``, ``channels``;
+    - ``"names"``: a key ending in ``seeds`` or ``classes``: a tuple under it says *which* seeds
+      or class counts, so its values are kept (an integer under it is still a count);
+    - ``"count"``: everything else (dimensions, numbers of points, planes, directions, models ...).
+
+    Args:
+        path: the keys from the chapter's setting inwards, e.g. ``("plane_steps", "MLP")``.
+
+    Returns:
+        one of ``"interval"``, ``"steps"``, ``"examples"``, ``"width"``, ``"names"``, ``"count"``.
+    """
+    for key in reversed(path):
+        for kind, pattern in _SMOKE_KINDS:
+            if pattern.search(str(key)):
+                return kind
+    return "count"
+
+
+def _shrink_int(n: int, kind: str) -> int:
+    if kind in ("steps", "interval"):  # at least one step
+        return max(1, math.ceil(n / SMOKE_DIVISORS[kind])) if n > 0 else n
+    if n <= SMOKE_FLOOR:
+        return n
+    return max(SMOKE_FLOOR, math.ceil(n / SMOKE_DIVISORS[kind]))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _shrink(value: Any, path: tuple[str, ...]) -> Any:
+    kind = smoke_kind(path)
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return _shrink_int(value, "count" if kind == "names" else kind)
+    if isinstance(value, Mapping):
+        return {k: _shrink(v, path + (str(k),)) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        if kind == "names":
+            items = list(value)
+        else:
+            items = [_shrink(v, path) for v in value]
+        if len(items) > SMOKE_GRID and all(_is_number(v) for v in items):
+            n = len(items)
+            items = [items[0], items[(n - 1) // 2], items[-1]]
+        return type(value)(items)
+    return value
+
+
+def derive_smoke(paper: Profile) -> Profile:
+    """The ``smoke`` profile: ``paper`` with every count shrunk by one rule, for tests on a CPU.
+
+    Same datasets, architectures, optimisers, learning rates, thresholds and code paths as
+    ``paper``; only sizes change, setting by setting:
+
+    - floats, strings, booleans and ``None`` are kept (learning rates, tolerances, dataset and
+      architecture names; ``n_train=None``, "all of it", reads all of the small test files);
+    - an integer is divided by the divisor of its kind (:data:`SMOKE_DIVISORS`; the kind comes
+      from the setting's name, :func:`smoke_kind`: steps and positions in a run / 100, intervals
+      between checks or snapshots / 10, examples and batch sizes / 50, widths and channels / 4, any
+      other count / 2), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
+      below it are kept, so a depth of 2 stays 2), except steps and intervals, which keep at least
+      one step. The paper's step counts and positions are multiples of 100, so positions stay
+      multiples of each other, and a run of ``S`` steps checked every ``E`` steps with ``S / E`` a
+      multiple of 10 (as in every paper setting) is still checked a whole number of times;
+    - a tuple of more than :data:`SMOKE_GRID` numbers (a grid: learning rates, dimensions,
+      scales, moments) keeps its first, middle and last entry, after shrinking each;
+    - a tuple naming seeds or class counts (kind ``"names"``) is only thinned, never rescaled.
+
+    A new chapter's paper settings get their smoke scale from this rule automatically. The smoke
+    scale is for checking that the code runs; the chapters' claims are not expected to hold at it
+    (:func:`check_at_scale`).
+
+    Args:
+        paper: the paper profile.
+
+    Returns:
+        the ``smoke`` :class:`Profile`, with the same chapters as ``paper``.
+    """
+    chapters = {name: {k: _shrink(v, (k,)) for k, v in values.items()} for name, values in paper.chapters.items()}
+    return Profile(
+        "smoke",
+        "the paper profile shrunk by a rule (steps / 100, intervals / 10, examples / 50, widths / 4, "
+        "other counts / 2, grids to 3 values): its code paths on a CPU in seconds, for tests; claims are not checked at this scale",
+        chapters,
+    )
+
+
+PROFILES["smoke"] = derive_smoke(PROFILES["paper"])
+
+
+def is_smoke() -> bool:
+    """Whether the active profile (``LSL_PROFILE``) is the ``smoke`` scale."""
+    return profile_name() == "smoke"
+
+
+def check_at_scale(condition: Any, claim: str) -> bool:
+    """Assert a claim that only holds at a chapter's real scale; under ``smoke``, say that it is skipped.
+
+    In ``quick`` and ``paper`` this is ``assert condition, claim``. In ``smoke`` (tiny networks
+    trained for a few steps on small synthetic files) the claim is not expected to hold, so it is
+    not checked; a line says which claim was skipped and why, so nothing is dropped silently.
+
+    Args:
+        condition: the claim's test (anything with a truth value, e.g. a bool or a one-element tensor).
+        claim: what the claim says, in words (the message of the assertion).
+
+    Returns:
+        ``True`` if the claim was checked and holds, ``False`` if it was skipped under ``smoke``.
+
+    Raises:
+        AssertionError: with ``claim`` as its message, if the claim was checked and does not hold.
+    """
+    if is_smoke():
+        print(f"[smoke] not checked: {claim!r} (a claim that holds only at the chapter's real scale; "
+              f"the smoke profile checks that the code runs, not the science)")
+        return False
+    if not bool(condition):
+        raise AssertionError(claim)
+    return True
+
 
 def profile_name() -> str:
-    """The active profile's name, from ``LSL_PROFILE`` (default ``"quick"``)."""
+    """The active profile's name, from ``LSL_PROFILE`` (default ``"quick"``), stripped and lower-cased."""
     return os.environ.get("LSL_PROFILE", "quick").strip().lower() or "quick"
 
 
@@ -442,7 +646,8 @@ def get(name: str) -> Profile:
     if key not in PROFILES:
         raise ValueError(
             f"unknown profile {name!r}: choose one of {sorted(PROFILES)} "
-            f"(set LSL_PROFILE=quick for CPU runs, LSL_PROFILE=paper for GPU runs)"
+            f"(LSL_PROFILE=quick, the default, for CPU runs; LSL_PROFILE=paper for the papers' sizes on a GPU; "
+            f"LSL_PROFILE=smoke for tests)"
         )
     return PROFILES[key]
 

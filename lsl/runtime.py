@@ -4,8 +4,7 @@ Every chapter's first code cell is the same, apart from the chapter's name::
 
     import sys, subprocess
     if "google.colab" in sys.modules:  # a fresh Colab runtime: install this book's lsl from its repository
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                        "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "<this book's lsl>"], check=True)
     import lsl
     P, cfg, device = lsl.runtime.setup("toy")
 
@@ -13,13 +12,15 @@ The install line must run before ``lsl`` can be imported, so it stays in the
 cell; everything else is :func:`setup`, which
 
 - picks the **device**: ``LSL_DEVICE`` if set, else the GPU when there is one, else the CPU;
-- picks the **profile**: ``LSL_PROFILE`` if set; otherwise ``paper`` when the device is a GPU
-  and the machine can reach the internet (the paper's datasets have to be downloaded once),
-  ``quick`` in every other case. The choice is written to ``LSL_PROFILE`` so that everything
-  that reads the profile later agrees with it;
+- picks the **profile**: ``LSL_PROFILE`` if set, else ``quick``, on a GPU too. ``paper`` (the
+  papers' datasets and sizes, hours of computation) runs only when asked for with
+  ``LSL_PROFILE=paper``; ``smoke`` is the paper profile shrunk for the tests. The choice is written
+  to ``LSL_PROFILE`` so that everything that reads the profile later agrees with it;
 - on Google Colab in the ``paper`` profile, downloads the chapter's datasets if they are missing
   (:func:`lsl.data.download`; Colab ships torchvision);
-- applies the book's figure style and prints one line saying what it chose.
+- applies the book's figure style and prints one line saying what it chose: in ``quick``, how to
+  switch to ``paper``; in ``paper``, the chapter's expected run time on this device
+  (:func:`expected_time`: measured if a run on a GPU was recorded, else an estimate, labelled so).
 
 The environment variables always win, so ``make book`` (which sets ``LSL_PROFILE=quick``)
 and a reader who sets ``os.environ["LSL_PROFILE"] = "paper"`` before the cell get exactly
@@ -28,16 +29,20 @@ what they asked for.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import sys
+from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple
 
 import torch
 
 from . import profiles
 
-__all__ = ["Runtime", "setup", "choose_profile", "on_colab", "has_network", "paper_datasets"]
+__all__ = ["Runtime", "setup", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
+           "work", "SWITCH_HINT"]
 
 #: Hosts tried (in order) to decide whether the machine has network access.
 NETWORK_PROBES: tuple[tuple[str, int], ...] = (("pypi.org", 443), ("github.com", 443))
@@ -71,28 +76,145 @@ def has_network(timeout: float = 2.0, probes: tuple[tuple[str, int], ...] = NETW
     return False
 
 
-def choose_profile(env: Mapping[str, str], *, gpu: bool, network) -> tuple[str, str]:
+def choose_profile(env: Mapping[str, str]) -> tuple[str, str]:
     """The profile to use and why, as ``(name, reason)``.
 
     Args:
         env: the environment (``os.environ``); a non-empty ``LSL_PROFILE`` wins.
-        gpu: whether the chosen device is a GPU.
-        network: whether the machine reaches the internet: a bool, or a callable returning
-            one, which is only called when the answer matters (on a GPU, without ``LSL_PROFILE``).
 
     Returns:
-        ``("paper", ...)`` on a GPU with network access, ``("quick", ...)`` otherwise, unless
-        ``LSL_PROFILE`` names a profile (which is validated by :func:`lsl.profiles.get`).
+        ``LSL_PROFILE``'s profile (validated by :func:`lsl.profiles.get`) if it is set, else
+        ``("quick", "the default")``, whatever the device: ``paper`` only when asked for.
     """
     wanted = env.get("LSL_PROFILE", "").strip()
     if wanted:
         return profiles.get(wanted).name, "set by LSL_PROFILE"
-    if not gpu:
-        return "quick", "no GPU"
-    online = network() if callable(network) else bool(network)
-    if not online:
-        return "quick", "GPU but no network for the paper's datasets"
-    return "paper", "GPU and network"
+    return "quick", "the default"
+
+
+#: The sentence the set-up line ends with in the ``quick`` profile.
+SWITCH_HINT = ('for the papers\' datasets and sizes (hours, on a GPU) run os.environ["LSL_PROFILE"] = "paper" '
+               "before this cell")
+
+#: Measured paper-profile run times (written by ``python -m benchmarks.paper_profile`` on a GPU).
+PAPER_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_profile.json"
+
+#: Wall seconds of each chapter in the ``quick`` profile on 2 CPU cores (Intel Xeon, torch 2.13, a fresh
+#: cache), measured with ``tests/nbval_cache`` under ``make test``; the base of :func:`expected_time`'s estimate.
+#: A chapter not listed is assumed to take the quick profile's budget, 120 s.
+QUICK_CPU_SECONDS: Mapping[str, float] = {}
+QUICK_BUDGET_SECONDS = 120.0
+
+#: Assumed speed of one GPU relative to 2 CPU cores for these networks (an assumption, not a
+#: measurement: replaced by measured times as soon as ``benchmarks/paper_profile.json`` exists).
+ASSUMED_GPU_SPEEDUP = 20.0
+
+#: Numbers per example of each dataset, for :func:`work`.
+INPUT_SIZE: Mapping[str, int] = {"mnist1d": 40, "digits": 64, "mnist": 784, "fashion_mnist": 784,
+                                 "cifar10": 3072, "cifar100": 3072}
+
+
+def _ints(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], int]]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _ints(v, path + (str(k),))
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _ints(v, path)
+
+
+def work(cfg: Mapping[str, Any]) -> float:
+    """A rough measure of a chapter's computation in one profile, to compare two profiles of it.
+
+    The product of: the total number of optimisation steps (every integer setting whose name
+    contains ``steps``, summed), the batch size (``batch_size``, else 1), the numbers per example of
+    the chapter's dataset (:data:`INPUT_SIZE`, ``dataset``; 1 without one) and the mean width of its
+    networks (settings of kind ``"width"`` in :func:`lsl.profiles.smoke_kind`; 1 without any). It
+    ignores the numbers of models, grid points, directions and eigenvalues, so it is a crude,
+    usually low, measure: good for orders of magnitude, not minutes.
+
+    Args:
+        cfg: a chapter's settings in one profile.
+
+    Returns:
+        the work, in arbitrary units (positive).
+    """
+    items = list(_ints(dict(cfg), ()))
+    steps = sum(v for path, v in items if "steps" in path[0] or (len(path) > 1 and "steps" in path[-1]))
+    widths = [v for path, v in items if profiles.smoke_kind(path) == "width"]
+    batch = cfg.get("batch_size") or 1
+    inputs = INPUT_SIZE.get(str(cfg.get("dataset", "")), 1)
+    return float(max(steps, 1) * batch * inputs * (sum(widths) / len(widths) if widths else 1.0))
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _measured_row(chapter: str, path: Path) -> tuple[dict, dict] | None:
+    """The recorded GPU run of ``chapter`` (by its settings name or its notebook's name), if any."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("profile") != "paper" or not record.get("gpu"):
+        return None
+    book = path.resolve().parent.parent / "book"
+    for row in record.get("chapters", []):
+        if row.get("status") != "ok" or "seconds" not in row:
+            continue
+        name = str(row.get("chapter", ""))
+        if name == chapter:
+            return record, row
+        source = book / f"{name}.py"
+        if source.is_file() and re.search(rf'lsl\.runtime\.setup\("{re.escape(chapter)}"\)', source.read_text()):
+            return record, row
+    return None
+
+
+def expected_time(chapter: str, device: torch.device, *, times: Path | None = None) -> str:
+    """The chapter's expected run time in the ``paper`` profile on ``device``, and where it comes from.
+
+    Measured if ``benchmarks/paper_profile.json`` (:data:`PAPER_TIMES`, written by
+    ``python -m benchmarks.paper_profile`` on a GPU) records a successful ``paper`` run of the chapter
+    on a GPU and ``device`` is a GPU: that run's wall time, with the GPU it ran on. Otherwise an
+    estimate, labelled ``estimate``: the chapter's ``quick`` run time on 2 CPU cores
+    (:data:`QUICK_CPU_SECONDS`, else the quick budget of 120 s) times the ratio of :func:`work` in
+    ``paper`` to ``quick``, divided on a GPU by :data:`ASSUMED_GPU_SPEEDUP` (an assumption). The work
+    ratio ignores counts of models, directions and grid points, so the estimate is an order of
+    magnitude, usually on the low side.
+
+    Args:
+        chapter: the chapter's name in the profiles.
+        device: the device the chapter runs on.
+        times: the measured-times file (default :data:`PAPER_TIMES`).
+
+    Returns:
+        a phrase such as ``"about 40 min (measured on NVIDIA H100, 2026-12-01)"`` or
+        ``"about 3.1 h (estimate: ...)"``.
+    """
+    gpu = device.type == "cuda"
+    found = _measured_row(chapter, PAPER_TIMES if times is None else Path(times)) if gpu else None
+    if found:
+        record, row = found
+        return f"about {_duration(float(row['seconds']))} (measured on {record['gpu']}, {record.get('date', 'undated')})"
+    quick = profiles.get("quick").chapter(chapter)
+    paper = profiles.get("paper").chapter(chapter)
+    base = QUICK_CPU_SECONDS.get(chapter)
+    ratio = work(paper) / work(quick)
+    seconds = (base if base is not None else QUICK_BUDGET_SECONDS) * ratio / (ASSUMED_GPU_SPEEDUP if gpu else 1.0)
+    how = (f"quick profile's {'measured ' if base is not None else 'budget of '}"
+           f"{base if base is not None else QUICK_BUDGET_SECONDS:.0f} s on 2 CPU cores x {ratio:.0f} times the work")
+    how += f" / an assumed GPU speed-up of {ASSUMED_GPU_SPEEDUP:g}" if gpu else ""
+    return f"about {_duration(seconds)} (estimate: {how}; no measured run on this kind of device)"
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -127,7 +249,7 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
     """
     device = profiles.device()
     gpu = device.type == "cuda"
-    name, reason = choose_profile(os.environ, gpu=gpu, network=has_network)
+    name, reason = choose_profile(os.environ)
     os.environ["LSL_PROFILE"] = name
     profile = profiles.get(name)
     cfg = profile.chapter(chapter)
@@ -144,6 +266,12 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
 
         where = "Google Colab" if on_colab() else "local"
         gpu_name = f" ({torch.cuda.get_device_name(device)})" if gpu else ""
-        print(f"lsl {__version__} [{where}] chapter {chapter!r}: profile {name} ({reason}); "
-              f"device {device}{gpu_name}")
+        line = f"lsl {__version__} [{where}] chapter {chapter!r}: profile {name} ({reason}); device {device}{gpu_name}"
+        if name == "quick":
+            line += f"; {SWITCH_HINT}"
+        elif name == "paper":
+            line += f"; expected run time {expected_time(chapter, device)}"
+        else:
+            line += "; the paper profile's code paths at a tiny scale, claims not checked"
+        print(line)
     return Runtime(profile, cfg, device)

@@ -378,3 +378,35 @@ def test_download_without_torchvision(monkeypatch, tmp_path):
         data.download("mnist", root=tmp_path)
     with pytest.raises(ValueError, match="only for the paper datasets"):
         data.download("digits")
+
+
+# ---------------------------------------------------------------------------
+# the small stand-ins of the smoke run (tests/fake_datasets.py) are read like the real files
+
+
+def test_fake_paper_datasets_load_with_the_real_shapes_and_label_ranges(tmp_path):
+    from tests import fake_datasets
+
+    root = fake_datasets.write_all(tmp_path / "data", n_train=50, n_test=20)
+    # torchvision's layout: MNIST extracted and gzip'd, Fashion MNIST gzip'd only, CIFAR pickles
+    assert (root / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+    assert (root / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file()
+    assert not (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").exists()
+    assert (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").is_file()
+    assert {p.name for p in (root / "cifar-10-batches-py").iterdir()} == {
+        *(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"}
+    assert {p.name for p in (root / "cifar-100-python").iterdir()} == {"train", "test", "meta"}
+    with open(root / "cifar-100-python" / "train", "rb") as fh:
+        batch = pickle.load(fh, encoding="bytes")
+    assert batch[b"data"].dtype == np.uint8 and batch[b"data"].shape == (50, 3072)
+    assert all(c == f // 5 for f, c in zip(batch[b"fine_labels"], batch[b"coarse_labels"]))
+    expected = {"mnist": ((1, 28, 28), 10), "fashion_mnist": ((1, 28, 28), 10),
+                "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
+    for name, (shape, n_classes) in expected.items():
+        ds = data.load(name, root=root)
+        assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (50, 20, shape, n_classes), name
+        assert ds.y_train.dtype == torch.int64 and 0 <= int(ds.y_train.min()) and int(ds.y_train.max()) < n_classes
+    # the images carry their class (a template per class), so a network can learn them: class means differ
+    ds = data.load("cifar10", root=root)
+    means = torch.stack([ds.x_train[ds.y_train == c].mean(0) for c in ds.y_train.unique()])
+    assert torch.cdist(means.flatten(1), means.flatten(1)).fill_diagonal_(float("inf")).min() > 1.0

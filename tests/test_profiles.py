@@ -1,6 +1,8 @@
-"""Tests for lsl.profiles: choosing the profile and the device from the environment."""
+"""Tests for lsl.profiles: choosing the profile and the device from the environment, the smoke rule."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -33,7 +35,7 @@ def test_empty_profile_variable_means_quick(monkeypatch):
 
 def test_unknown_profile_names_the_allowed_ones(monkeypatch):
     monkeypatch.setenv("LSL_PROFILE", "huge")
-    with pytest.raises(ValueError, match=r"unknown profile 'huge'.*\['paper', 'quick'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'huge'.*\['paper', 'quick', 'smoke'\]"):
         profiles.current()
     with pytest.raises(ValueError, match="quick.*paper|paper.*quick"):
         profiles.get("fast")
@@ -87,3 +89,112 @@ def test_bad_device_string(monkeypatch):
     monkeypatch.setenv("LSL_DEVICE", "not-a-device")
     with pytest.raises(RuntimeError):
         profiles.device()
+
+
+# ---------------------------------------------------------------------------
+# the smoke scale: derived from paper by one rule
+
+
+def _leaves(value, path=()):
+    """(path, value) of every non-container setting, tuples indexed by position."""
+    if isinstance(value, dict) or hasattr(value, "items"):
+        for k, v in value.items():
+            yield from _leaves(v, path + (str(k),))
+    elif isinstance(value, (tuple, list)):
+        for i, v in enumerate(value):
+            yield from _leaves(v, path + (i,))
+    else:
+        yield path, value
+
+
+def test_smoke_is_a_profile_with_every_paper_chapter(monkeypatch):
+    smoke, paper = profiles.get("smoke"), profiles.get("paper")
+    assert set(smoke.chapters) == set(paper.chapters)
+    for name in paper.chapters:
+        assert set(smoke.chapter(name)) == set(paper.chapter(name)), name
+    monkeypatch.setenv("LSL_PROFILE", "smoke")
+    assert profiles.current() is smoke and profiles.is_smoke()
+
+
+def test_smoke_keeps_everything_but_the_counts():
+    """Same datasets, architectures, learning rates and thresholds; only integers (and grid lengths) change."""
+    paper, smoke = profiles.get("paper"), profiles.get("smoke")
+    for name in paper.chapters:
+        p, s = paper.chapters[name], smoke.chapters[name]
+        for key, value in p.items():
+            if isinstance(value, (str, float, bool)) or value is None:
+                assert s[key] == value, (name, key)
+        assert s.get("dataset") == p.get("dataset") and s.get("arch") == p.get("arch")
+        small = dict(_leaves(s))
+        for path, value in _leaves(p):
+            if isinstance(value, str):
+                assert small.get(path, value) == value, (name, path)
+
+
+def test_smoke_never_grows_a_count_and_shrinks_the_large_ones():
+    paper, smoke = profiles.get("paper"), profiles.get("smoke")
+    for name in paper.chapters:
+        for key, value in paper.chapters[name].items():
+            small = smoke.chapters[name][key]
+            if isinstance(value, int) and not isinstance(value, bool):
+                assert 1 <= small <= value or small == value, (name, key, value, small)
+                if value >= 10:
+                    assert small < value, (name, key)
+
+
+@pytest.mark.parametrize("path,kind", [
+    (("plane_steps", "MLP"), "steps"), (("check_every",), "interval"), (("fig2_moments",), "steps"),
+    (("mixture_checkpoints",), "steps"), (("hessian_examples",), "examples"), (("sweeps", "batch_size"), "examples"),
+    (("cosine_per_class",), "examples"), (("net", "channels"), "width"), (("sweeps", "width"), "width"),
+    (("mixture_classes",), "names"), (("fig2_seeds",), "names"), (("seeds",), "names"),
+    (("D_probe",), "count"), (("dims", "MLP"), "count"), (("max_m",), "count"), (("net", "depth"), "count"),
+])
+def test_smoke_kinds_come_from_the_innermost_matching_key(path, kind):
+    assert profiles.smoke_kind(path) == kind
+
+
+def test_smoke_rule_by_hand_on_a_made_up_chapter():
+    """An independent statement of the rule on a chapter the profiles do not have (as a new chapter would be)."""
+    paper = profiles.Profile("paper", "test", {"new": dict(
+        dataset="cifar100", arch="cnn", lr=0.1, n_train=None, flag=True,
+        steps=20_000, snapshot_every=500, moments=(1000, 2000, 5000, 10_000, 20_000),
+        batch_size=128, hessian_examples=5000, net=dict(channels=(16, 32, 64), depth=2),
+        n_models=11, D=1001, depth=1, seeds=(3, 1, 4, 1, 5), seeds_count=3, classes=(2, 5, 10, 20, 50),
+        lrs=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32), nested={"A": {"steps": 300}}, pairs=((200, 150), (60, 40)))})
+    got = profiles.derive_smoke(paper).chapter("new")
+    expected = dict(
+        dataset="cifar100", arch="cnn", lr=0.1, n_train=None, flag=True,
+        steps=200, snapshot_every=50, moments=(10, 50, 200),          # steps / 100, intervals / 10; a grid keeps 3
+        batch_size=3, hessian_examples=100, net=dict(channels=(4, 8, 16), depth=2),   # /50, widths /4, depth kept
+        n_models=6, D=501, depth=1, seeds=(3, 4, 5), seeds_count=2, classes=(2, 10, 50),
+        lrs=(0.01, 0.04, 0.32), nested={"A": {"steps": 3}}, pairs=((100, 75), (30, 20)))
+    assert dict(got) == expected
+    # a run checked 40 times in paper is checked 4 times in smoke; positions stay multiples of the first
+    assert got.steps // got.snapshot_every == 4 and all(m % got.moments[0] == 0 for m in got.moments)
+
+
+def test_smoke_profile_follows_the_paper_profile():
+    """smoke is derived, not written: deriving it again from paper gives the same settings."""
+    again = profiles.derive_smoke(profiles.get("paper"))
+    assert {k: dict(v) for k, v in again.chapters.items()} == {k: dict(v) for k, v in profiles.get("smoke").chapters.items()}
+    steps = profiles.get("smoke").chapter("widths")
+    assert steps.fig2_steps == math.ceil(profiles.get("paper").chapter("widths").fig2_steps / 100)
+
+
+def test_check_at_scale_asserts_outside_smoke(monkeypatch, capsys):
+    for name in ("quick", "paper"):
+        monkeypatch.setenv("LSL_PROFILE", name)
+        assert profiles.check_at_scale(True, "holds") is True
+        with pytest.raises(AssertionError, match="^the claim in words$"):
+            profiles.check_at_scale(1 > 2, "the claim in words")
+    assert capsys.readouterr().out == ""
+
+
+def test_check_at_scale_says_what_it_skips_under_smoke(monkeypatch, capsys):
+    monkeypatch.setenv("LSL_PROFILE", "smoke")
+    assert profiles.check_at_scale(False, "tunnels are low") is False
+    assert profiles.check_at_scale(True, "a second claim") is False
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2
+    assert out[0].startswith("[smoke] not checked: 'tunnels are low'") and "real scale" in out[0]
+    assert "'a second claim'" in out[1]

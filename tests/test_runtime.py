@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -23,33 +24,20 @@ def _never(*_):
     raise AssertionError("the network must not be probed here")
 
 
-@pytest.mark.parametrize("gpu,network,expected", [
-    (True, True, "paper"),
-    (True, False, "quick"),
-    (False, True, "quick"),
-    (False, False, "quick"),
-])
-def test_gpu_and_network_choose_paper_else_quick(gpu, network, expected):
-    name, reason = runtime.choose_profile({}, gpu=gpu, network=network)
-    assert name == expected and reason
+@pytest.mark.parametrize("env", [{}, {"LSL_PROFILE": ""}, {"LSL_PROFILE": "  "}])
+def test_quick_is_the_default_whatever_the_machine(env):
+    assert runtime.choose_profile(env) == ("quick", "the default")
 
 
-def test_network_is_probed_only_on_a_gpu():
-    assert runtime.choose_profile({}, gpu=False, network=_never)[0] == "quick"
-    assert runtime.choose_profile({}, gpu=True, network=lambda: True)[0] == "paper"
-    assert runtime.choose_profile({}, gpu=True, network=lambda: False)[0] == "quick"
-
-
-@pytest.mark.parametrize("gpu,network", [(True, True), (False, False)])
-@pytest.mark.parametrize("wanted", ["quick", "paper", " PAPER "])
-def test_the_environment_variable_wins(gpu, network, wanted):
-    name, reason = runtime.choose_profile({"LSL_PROFILE": wanted}, gpu=gpu, network=_never)
+@pytest.mark.parametrize("wanted", ["quick", "paper", " PAPER ", "smoke"])
+def test_the_environment_variable_wins(wanted):
+    name, reason = runtime.choose_profile({"LSL_PROFILE": wanted})
     assert name == wanted.strip().lower() and "LSL_PROFILE" in reason
 
 
 def test_an_unknown_profile_is_an_error():
     with pytest.raises(ValueError, match="unknown profile"):
-        runtime.choose_profile({"LSL_PROFILE": "huge"}, gpu=False, network=False)
+        runtime.choose_profile({"LSL_PROFILE": "huge"})
 
 
 def test_setup_on_a_cpu_picks_quick_and_says_so(monkeypatch, capsys):
@@ -63,14 +51,28 @@ def test_setup_on_a_cpu_picks_quick_and_says_so(monkeypatch, capsys):
     assert len(out) == 1 and "profile quick" in out[0] and "device cpu" in out[0] and "'toy'" in out[0]
 
 
-def test_setup_on_a_gpu_with_network_picks_paper(monkeypatch, capsys):
+def test_setup_on_a_gpu_with_network_picks_quick_and_says_how_to_switch(monkeypatch, capsys):
     monkeypatch.setattr(runtime.profiles, "device", lambda: torch.device("cuda"))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Fake GPU")
-    monkeypatch.setattr(runtime, "has_network", lambda: True)
+    monkeypatch.setattr(runtime, "has_network", _never)
     P, cfg, device = runtime.setup("tunnels")
-    assert P.name == "paper" and device.type == "cuda" and cfg.dataset == "fashion_mnist"
-    assert os.environ["LSL_PROFILE"] == "paper"
-    assert "profile paper (GPU and network)" in capsys.readouterr().out
+    assert P.name == "quick" and device.type == "cuda" and cfg.dataset == "mnist1d"
+    assert os.environ["LSL_PROFILE"] == "quick"
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "profile quick (the default)" in out[0] and "(Fake GPU)" in out[0]
+    assert 'os.environ["LSL_PROFILE"] = "paper"' in out[0]
+
+
+def test_paper_when_asked_prints_the_expected_time(monkeypatch, capsys):
+    monkeypatch.setenv("LSL_PROFILE", "paper")
+    monkeypatch.setattr(runtime.profiles, "device", lambda: torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Fake GPU")
+    monkeypatch.setattr(runtime, "PAPER_TIMES", runtime.PAPER_TIMES.with_name("no_such_file.json"))
+    P, cfg, _ = runtime.setup("tunnels")
+    assert P.name == "paper" and cfg.dataset == "fashion_mnist"
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and "profile paper (set by LSL_PROFILE)" in out[0]
+    assert "expected run time about" in out[0] and "(estimate:" in out[0]
 
 
 def test_setup_honours_both_variables(monkeypatch, capsys):
@@ -110,3 +112,56 @@ def test_unknown_chapter_names_the_known_ones():
 
 def test_has_network_is_false_when_nothing_answers():
     assert runtime.has_network(timeout=0.5, probes=(("127.0.0.1", 9),)) is False
+
+
+# ---------------------------------------------------------------------------
+# expected run time of the paper profile
+
+
+def test_work_counts_steps_batch_inputs_and_width():
+    cfg = {"dataset": "cifar10", "batch_size": 10, "steps": 100, "plane_steps": {"A": 50, "B": 50},
+           "check_every": 7, "net": {"channels": (2, 4, 6)}, "n_planes": 99}
+    assert runtime.work(cfg) == (100 + 50 + 50) * 10 * 3072 * 4     # check_every and n_planes are not work
+    assert runtime.work({"D": 100}) == 1.0                         # nothing to count: one unit
+
+
+def test_the_estimate_is_quick_time_times_the_work_ratio(monkeypatch):
+    monkeypatch.setattr(runtime, "QUICK_CPU_SECONDS", {"tunnels": 60.0})
+    ratio = runtime.work(profiles.get("paper").chapter("tunnels")) / runtime.work(profiles.get("quick").chapter("tunnels"))
+    missing = runtime.PAPER_TIMES.with_name("no_such_file.json")
+    cpu = runtime.expected_time("tunnels", torch.device("cpu"), times=missing)
+    gpu = runtime.expected_time("tunnels", torch.device("cuda"), times=missing)
+    assert "estimate" in cpu and "estimate" in gpu and "GPU speed-up" in gpu and "GPU" not in cpu
+    assert f"{ratio:.0f} times the work" in cpu and "measured 60 s" in cpu
+    assert gpu.startswith(f"about {runtime._duration(60.0 * ratio / runtime.ASSUMED_GPU_SPEEDUP)} (estimate")
+    assert cpu.startswith(f"about {runtime._duration(60.0 * ratio)} (estimate")
+
+
+def _record(tmp_path, rows, gpu="NVIDIA H200", profile="paper"):
+    path = tmp_path / "benchmarks" / "paper_profile.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"date": "2026-12-01", "profile": profile, "gpu": gpu, "chapters": rows}))
+    return path
+
+
+def test_a_measured_gpu_run_wins_over_the_estimate(tmp_path):
+    path = _record(tmp_path, [{"chapter": "tunnels", "seconds": 2400.0, "status": "ok"}])
+    got = runtime.expected_time("tunnels", torch.device("cuda"), times=path)
+    assert got == "about 40 min (measured on NVIDIA H200, 2026-12-01)"
+    assert "estimate" in runtime.expected_time("tunnels", torch.device("cpu"), times=path)   # a GPU time is no CPU time
+
+
+def test_measured_rows_are_found_by_notebook_name(tmp_path):
+    path = _record(tmp_path, [{"chapter": "toy_model", "seconds": 30.0, "status": "ok"},
+                              {"chapter": "local_geometry", "seconds": 7200.0, "status": "error: x"}])
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "toy_model.py").write_text('P, cfg, device = lsl.runtime.setup("toy")\n')
+    (tmp_path / "book" / "local_geometry.py").write_text('P, cfg, device = lsl.runtime.setup("geometry")\n')
+    assert runtime.expected_time("toy", torch.device("cuda"), times=path).startswith("about 30 s (measured")
+    assert "estimate" in runtime.expected_time("geometry", torch.device("cuda"), times=path)   # failed run: not a time
+
+
+@pytest.mark.parametrize("gpu,profile", [(None, "paper"), ("NVIDIA H200", "quick")])
+def test_runs_that_are_not_paper_on_a_gpu_are_not_used(tmp_path, gpu, profile):
+    path = _record(tmp_path, [{"chapter": "tunnels", "seconds": 10.0, "status": "ok"}], gpu=gpu, profile=profile)
+    assert "estimate" in runtime.expected_time("tunnels", torch.device("cuda"), times=path)

@@ -1,0 +1,87 @@
+"""Every chapter runs the paper profile's code paths at the smoke scale, on a CPU.
+
+``LSL_PROFILE=smoke`` is the ``paper`` profile shrunk by a rule (:func:`lsl.profiles.derive_smoke`):
+the same datasets, architectures and optimisers, tiny counts. The paper datasets are replaced by small
+files in their real on-disk formats (:mod:`tests.fake_datasets`), written into a temporary
+``LSL_DATA_DIR``; trained models go to a temporary ``LSL_CACHE_DIR`` of their own, so nothing is
+shared with the ``quick`` profile's cache. Each ``book/*.ipynb`` (a new chapter too) is executed with
+nbclient in a fresh kernel, from ``book/``, on the CPU. A claim that holds only at the real scale is
+skipped by :func:`lsl.profiles.check_at_scale`, which prints which claim and why: the test shows those
+lines, and checks that every such line names its claim.
+
+Each chapter's wall time is printed (``pytest -s`` or the captured output of a failure shows it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import fake_datasets
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+SKIPPED = re.compile(r"^\[smoke\] not checked: (?P<claim>.+?) \(a claim that holds only", re.M)
+#: seconds a single cell may take before the run is abandoned (the whole book takes well under this)
+CELL_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def smoke_env(tmp_path_factory):
+    """Fake paper datasets and a fresh cache, shared by the chapters of one session."""
+    data_dir = fake_datasets.write_all(tmp_path_factory.mktemp("smoke_data"))
+    return {
+        "LSL_PROFILE": "smoke",
+        "LSL_DEVICE": "cpu",
+        "LSL_DATA_DIR": str(data_dir),
+        "LSL_CACHE_DIR": str(tmp_path_factory.mktemp("smoke_cache")),
+        "LSL_PROGRESS": "0",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def execute(path: Path, env: dict[str, str], monkeypatch) -> "nbformat.NotebookNode":  # noqa: F821
+    """Run a copy of the notebook at ``path`` in a fresh kernel with ``env``; the executed notebook."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    for key, value in env.items():  # the kernel inherits this process's environment
+        monkeypatch.setenv(key, value)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    client.execute()
+    return nb
+
+
+def outputs_text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+    return "".join(parts)
+
+
+def test_there_are_chapters():
+    assert len(CHAPTERS) >= 6, "expected every chapter of the book under book/"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_at_smoke_scale(path, smoke_env, monkeypatch, capsys):
+    t0 = time.perf_counter()
+    nb = execute(path, smoke_env, monkeypatch)
+    seconds = time.perf_counter() - t0
+    text = outputs_text(nb)
+    assert "profile smoke" in text, "the set-up line should report the smoke profile"
+    skipped = SKIPPED.findall(text)
+    with capsys.disabled():
+        print(f"\n[smoke] {path.stem}: {seconds:.1f} s, {len(skipped)} claim(s) not checked at this scale")
+        for claim in skipped:
+            print(f"    not checked: {claim}")
+    assert all(claim.strip("'\" ") for claim in skipped), "every skipped claim must say what it claims"
