@@ -141,7 +141,7 @@ vertex_loss = L.loss(tun.points)
 print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.tunnel_barrier:.3f} "
       f"(largest loss at a vertex {vertex_loss.max():.3f}, at the optima {vertex_loss[[0, -1]].max():.3f})")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
 top = float(np.quantile(plane3.loss.cpu().numpy(), 0.95))
 for ax, pl, names in ((axes[0], plane3, ("A", "B", "C")), (axes[1], plane_t, ("A", "B", "midpoint"))):
@@ -167,7 +167,7 @@ report.figure("fig-tunnels-planes", fig)
 # the plane, white dashes: the straight line.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
 assert tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line"
 assert vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low"
@@ -176,6 +176,13 @@ glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
 glue("tun_ratio", tun.line_barrier / tun.tunnel_barrier, 2)
 glue("tun_vertex_max", vertex_loss.max().item(), 2)
+
+# %% tags=["hide-input"]
+report.verdict("fj-fig1-wall", "reproduced",
+               measured=f"barrier {report.fmt(tun.line_barrier)} on the line; optima's loss at most {report.fmt(opt_loss.max().item(), 2)}")
+report.verdict("fj-tunnel-algorithm", "reproduced",
+               measured=f"tunnel barrier {report.fmt(tun.tunnel_barrier, 2)}, {report.fmt(tun.line_barrier / tun.tunnel_barrier, 2)} "
+                        f"times lower than the line's")
 
 # %% [markdown]
 # The straight line between A and B rises {glue:text}`tun_line_barrier` above the higher endpoint
@@ -214,7 +221,14 @@ glue("tun_cos_across", across, 2)
 glue("tun_acc_min", 100 * acc_path.min().item(), 3)
 glue("tun_acc_line_min", 100 * L.accuracy(tun.line, "test").min().item(), 3)
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input"]
+report.verdict("fj-fig3-halves", "reproduced",
+               measured=f"mean cosine {report.fmt(within, 2)} within halves, {report.fmt(across, 2)} across")
+report.verdict("fj-fig3-labels", "reproduced",
+               measured=f"agreement with A's labels {report.fmt(float(agree_a[1]), 2)} → {report.fmt(float(agree_a[-2]), 2)}; "
+                        f"test accuracy at least {report.fmt(100 * acc_path.min().item(), 3)}% along the tunnel")
+
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
 plots.cosine_matrix(axes[0], C.numpy(), title="cosines of deviations from the line")
 t = tun.t.cpu()
@@ -320,7 +334,7 @@ for m in range(1, cfg.max_m + 1):
 # The assertion: the connector's highest loss over the whole simplex stays below half of the
 # straight simplex's, for every $m$.
 
-# %%
+# %% tags=["hide-input"]
 ms = np.arange(1, cfg.max_m + 1)
 for m in ms:
     assert conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex"
@@ -331,6 +345,13 @@ glue("tun_conn_ratio", max(conn[m]["max_loss"] / conn[m]["straight_max"] for m i
 glue("tun_eps", cfg.short_eps)
 glue("tun_delta", cfg.short_delta)
 glue("tun_resolution", cfg.connector_resolution)
+
+# %% tags=["hide-input"]
+conn_max = max(conn[m]["max_loss"] for m in ms)
+report.verdict("fj-m-connectors", "reproduced" if conn_max <= 2 * opt_loss.max().item() else "partly",
+               measured=f"m = 1 to {cfg.max_m}: highest loss {report.fmt(conn_max)}, at most "
+                        f"{report.fmt(max(conn[m]['max_loss'] / conn[m]['straight_max'] for m in ms), 2)} of the straight simplex's",
+               note="" if conn_max <= 2 * opt_loss.max().item() else "far above the optima's loss between grid points")
 
 # %% [markdown]
 # ## Where wedges meet, at matched loss
@@ -365,6 +386,15 @@ glue("tun_conn_short", ", ".join(str(c) for c in centroid_short))
 glue("tun_conn_slope", slope, 2)
 glue("tun_mid_matched", int(centroid_short[0]))
 
+# %% tags=["hide-input"]
+report.verdict("fj-fig4-mconnector-short", "reproduced" if slope > 0 else "not reproduced",
+               measured=f"{report.listing(int(c) for c in centroid_short)} short directions for m = 1, 2, …")
+mid_matched, end_counts = int(centroid_short[0]), [int(counts[0]), int(counts[-1])]
+report.verdict("fj-fig4-tunnel-short", "reproduced" if mid_matched > max(end_counts) else "not reproduced",
+               measured=f"{mid_matched} in the middle at matched loss, {report.listing(end_counts)} at the ends "
+                        f"({int(middle)} at the unmatched vertices)",
+               note="" if mid_matched > max(end_counts) else "more only at vertices of higher loss than the optima")
+
 # %% [markdown]
 # At matched loss (the centroids end at {glue:text}`tun_centroid_loss`) the centroids of $m$ = 1, 2,
 # ... have {glue:text}`tun_conn_short` short directions, a trend of {glue:text}`tun_conn_slope` per
@@ -373,7 +403,7 @@ glue("tun_mid_matched", int(centroid_short[0]))
 # {glue:text}`tun_mid_matched` short directions against {glue:text}`tun_short_ends` at the ends. The
 # "narrower middle" above came from the vertices' higher loss, not from the meeting of two wedges.
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=3, width=3.2)
 axes[0].plot(tun.t.cpu(), counts, "o-")
 axes[0].set(xlabel="position along the tunnel", ylabel="number of short directions", title="along the tunnel")
@@ -423,7 +453,7 @@ glue("tun_bez_barrier", bez.barrier, 2)
 glue("tun_bez_evals", bez.grad_evals)
 glue("tun_tunnel_evals", tunnel_evals)
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
 axes[0].plot(tun.s.cpu(), tun.line_loss.cpu(), color="grey", label="straight line")
 axes[0].plot(tun.s.cpu(), tun.tunnel_loss.cpu(), color=plots.PALETTE["orange"], label="tunnel (dense)")
