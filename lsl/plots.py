@@ -10,9 +10,10 @@ import numpy as np
 
 __all__ = ["use_style", "figure", "wedges_3d", "cosine_matrix", "PALETTE", "MAX_COLUMNS"]
 
-#: Colours used throughout the book (colour-blind safe, Okabe-Ito).
+#: Colours used throughout the book: Okabe-Ito (colour-blind safe), with a red that reads as red
+#: (Paul Tol's) rather than Okabe-Ito's vermillion, which captions would otherwise call orange.
 PALETTE = {
-    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#D55E00",
+    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "red": "#CC3311",
     "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
     "lime": "#7CB518", "aqua": "#00B4B4",
 }
