@@ -68,12 +68,12 @@ from lsl.report import glue
 #
 # A *cyclic* learning rate decays from a maximum $\eta_\text{max}$ to zero along a cosine, restarts at
 # $\eta_\text{max}$, and repeats. At the end of each cycle, where the learning rate is lowest, the
-# network sits near a minimum; that point is a *snapshot*. Two ways to use $M$ snapshots
-# $\theta_1, \dots, \theta_M$:
+# network sits near a minimum; that point is a *snapshot*. Two ways to use $K$ snapshots
+# $\theta_1, \dots, \theta_K$:
 #
 # - a **snapshot ensemble** {cite}`huang2017snapshot` averages their predictions,
-#   $p(y\mid x) = \frac1M \sum_k p(y\mid x;\theta_k)$: $M$ forward passes per input;
-# - **SWA** {cite}`izmailov2018averaging` averages their weights, $\bar\theta = \frac1M\sum_k\theta_k$,
+#   $p(y\mid x) = \frac1K \sum_k p(y\mid x;\theta_k)$: $K$ forward passes per input;
+# - **SWA** {cite}`izmailov2018averaging` averages their weights, $\bar\theta = \frac1K\sum_k\theta_k$,
 #   and predicts with $p(y\mid x;\bar\theta)$: one forward pass.
 #
 # Section 4.5 of Fort & Jastrzebski {cite}`fort2019large` reads both through the wedge model.
@@ -247,7 +247,7 @@ for col, i in enumerate((i_low, i_high)):
             ax.plot(M + 1, w[i, s], "s", color=c, ms=6)
             ax.plot(M + 2, p[i, s], "D", color=c, ms=6)
         ax.set_xticks(list(k) + [M + 1, M + 2], [str(j) for j in k] + ["W", "P"])
-        ax.set(ylabel=name, title=f"max lr {lrs[i]:g}" if row == 0 else None)
+        ax.set(ylabel=name, title=f"$\\eta_{{\\mathrm{{max}}}}$ = {lrs[i]:g}" if row == 0 else None)
         if row == 1:
             ax.set(xlabel="snapshot k; W: weight average, P: prediction average")
             if nll[i].max() > 5 * nll[i].min():
@@ -361,8 +361,8 @@ glue("ens_adv_nll_low", f"{adv_nll[i_low]:.3f}")
 glue("ens_adv_nll_high", f"{adv_nll[i_high]:.3f}")
 glue("ens_adv_rho", f"{rho:.2f}")
 glue("ens_rho_min", rho_min)
-print("advantage of the prediction average (pp):", np.round(100 * adv, 2).tolist())
-print("advantage in test NLL:                  ", np.round(adv_nll, 3).tolist())
+print("advantage of the prediction average (pp):", report.numbers(100 * adv, 2))
+print("advantage in test NLL:                  ", report.numbers(adv_nll, 3))
 print(f"rank correlation with the max lr {rho:.2f}; high - low {100 * (adv[i_high] - adv[i_low]):.2f} pp "
       f"(standard error {100 * se:.2f} pp)")
 assert rho >= rho_min, "the advantage of prediction averaging grows with the maximum learning rate"
@@ -415,8 +415,8 @@ report.figure("fig-ensembles-sweep", fig)
 #    {glue:text}`ens_path_points` points of each line (all lines as one batch) and reports how far the
 #    loss rises above the higher endpoint.
 # 2. **Jensen's inequality.** If the snapshots lie in one region where the loss is convex, the loss
-#    of their average is at most their mean loss: $L(\bar\theta) \le \frac1M\sum_k L(\theta_k)$. We
-#    call $L(\bar\theta) - \frac1M\sum_k L(\theta_k)$ the *Jensen gap*; a positive gap means the
+#    of their average is at most their mean loss: $L(\bar\theta) \le \frac1K\sum_k L(\theta_k)$. We
+#    call $L(\bar\theta) - \frac1K\sum_k L(\theta_k)$ the *Jensen gap*; a positive gap means the
 #    average left the region the snapshots share, which is what "the weight average sits at high
 #    loss" means. The sweep already measured it (last column of the table).
 #
@@ -449,7 +449,7 @@ fig, axes = plots.figure(ncols=2, width=4.4, height=3.2)
 for (name, i), c in zip(looks, (plots.PALETTE["blue"], plots.PALETTE["green"], plots.PALETTE["red"])):
     lines = torch.cat([b.losses for b in bars[name]]).cpu().numpy()    # every pair of every seed
     axes[0].plot(bars[name][0].t.cpu(), lines.T, "-", color=c, lw=1, alpha=0.6)
-    axes[0].plot([], [], "-", color=c, label=f"max lr {lrs[i]:g}")
+    axes[0].plot([], [], "-", color=c, label=f"$\\eta_{{\\mathrm{{max}}}}$ = {lrs[i]:g}")
 axes[0].set(xlabel="position on the line between consecutive snapshots", ylabel="training loss", yscale="log")
 axes[0].legend(loc="upper right")
 for s in range(S):
@@ -519,7 +519,7 @@ for ax in axes:
     ax.plot(pre_epochs * np.arange(1, S + 1), deep_acc, "o-", color="k", label="deep ensemble")
     for i, c in ((i_low, plots.PALETTE["blue"]), (i_stable, plots.PALETTE["green"]), (i_high, plots.PALETTE["red"])):
         ax.plot(pre_epochs + cycle_epochs * np.arange(1, M + 1), snap_acc[i], "D-", color=c, ms=4,
-                label=f"snapshots, max lr {lrs[i]:g}")
+                label=f"snapshots, $\\eta_{{\\mathrm{{max}}}}$ = {lrs[i]:g}")
         ax.plot(snap_cost, w_acc[i].mean(), "s", color=c, ms=7, mfc="none")
     ax.set(xlabel="epochs of training spent on the ensemble", ylabel="test accuracy (mean over seeds)")
 good = np.concatenate([deep_acc, snap_acc[i_low], snap_acc[i_stable]])
@@ -610,7 +610,7 @@ report.figure("fig-ensembles-cost", fig)
 #
 #    ```{admonition} Solution
 #    :class: dropdown
-#    $-\log$ is convex, so $-\log\frac1M\sum_k p_k(y) \le \frac1M\sum_k -\log p_k(y)$ for every example
+#    $-\log$ is convex, so $-\log\frac1K\sum_k p_k(y) \le \frac1K\sum_k -\log p_k(y)$ for every example
 #    (Jensen). For the weight average the corresponding inequality needs the loss to be convex in the
 #    *weights* on the hull of the snapshots, which holds inside one wedge (one convex region) but not
 #    across wedges.
@@ -622,8 +622,8 @@ report.figure("fig-ensembles-cost", fig)
 #
 #    ```{admonition} Solution
 #    :class: dropdown
-#    With $\theta_k = \bar\theta + \delta_k$ and $\sum_k\delta_k = 0$,
-#    $\frac1M\sum_k f(\theta_k) = f(\bar\theta) + \frac1{2M}\sum_k \delta_k^\top \nabla^2 f\, \delta_k + \dots$:
+#    With $\theta_k = \bar\theta + \Delta_k$ and $\sum_k\Delta_k = 0$,
+#    $\frac1K\sum_k f(\theta_k) = f(\bar\theta) + \frac1{2K}\sum_k \Delta_k^\top \nabla^2 f\, \Delta_k + \dots$:
 #    the first-order terms cancel, so the two averages differ only at second order in the snapshots'
 #    spread, which is tiny when they share one wedge.
 #    ```

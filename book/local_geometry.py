@@ -113,8 +113,10 @@ for ax, C in zip(axes, cfg.mixture_classes):
         ax.semilogy(np.arange(1, len(ev) + 1), ev.clamp_min(1e-6), "o-", ms=2.5, lw=0.8, label=f"step {step}")
     ax.axvline(C - 0.5, color="k", ls="--", lw=0.8)
     ax.set(title=f"C = {C}", xlabel="eigenvalue index")
-axes[0].set_ylabel("Hessian eigenvalue")
-axes[-1].legend(fontsize=7)
+for ax in axes:
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel("Hessian eigenvalue")
+axes[-1].legend()
 report.figure("fig-geometry-outliers", fig)
 
 # %% [markdown]
@@ -129,7 +131,7 @@ report.figure("fig-geometry-outliers", fig)
 # At initialisation there is no clear structure. From the first checkpoint on, the largest gap in
 # the sorted spectrum sits after the $(C-1)$-th eigenvalue, for every $C$: $C - 1$ outliers, not
 # $C$. The assertion below encodes exactly that. Why $C-1$? If every example's logit gradients were
-# the same matrix $M$ (a mean direction per logit), then $G = M^\top \bar S M$ with
+# the same matrix $\bar J$ (a mean direction per logit), then $G = \bar J^\top \bar S \bar J$ with
 # $\bar S = \frac1N\sum_i (\mathrm{diag}(p_i) - p_i p_i^\top)$, whose kernel contains the all-ones
 # vector: $G$ would have rank at most $C - 1$. The $C$-th outlier that papers sometimes report needs
 # logit gradients that also depend on the example's class strongly enough to lift one more direction
@@ -201,7 +203,7 @@ for step in steps[1::3]:
     axes[0].semilogy(np.arange(1, len(ev) + 1), ev.clamp_min(1e-6), "o-", ms=2.5, lw=0.8, label=f"step {step}")
 axes[0].axvline(C - 0.5, color="k", ls="--", lw=0.8)
 axes[0].set(xlabel="eigenvalue index", ylabel="Hessian eigenvalue", title=f"{cfg.arch} on {cfg.dataset}")
-axes[0].legend(fontsize=7)
+axes[0].legend()
 axes[1].plot(steps, list(fractions.values()), "o-", label="top $C$ eigenvectors")
 axes[1].plot(steps, list(fractions_c1.values()), "s--", ms=3, label="top $C-1$ eigenvectors")
 axes[1].axhline(baseline, color="grey", ls="--", label="random subspace, $C/D$")
@@ -269,7 +271,7 @@ transient_steps = [0, *trun.snapshot_steps]
 # %% tags=["remove-output"]
 fig, ax = plots.figure()
 for lr, curve in sharpness.items():
-    ax.plot(transient_steps, curve, "o-", ms=3, label=f"Adam, lr = {lr:g}")
+    ax.plot(transient_steps, curve, "o-", ms=3, label=f"Adam, $\\eta$ = {lr:g}")
 ax.set(xlabel="training step", ylabel="top Hessian eigenvalue", title=f"{cfg.transient_arch} on {cfg.dataset}")
 ax.legend()
 report.figure("fig-geometry-transient", fig)
@@ -454,7 +456,7 @@ glue("geo_model_top_c1", max(f[0] for f in model_fracs.values()), 2)
 #    ```{admonition} Solution
 #    :class: dropdown
 #    $v^\top(\mathrm{diag}(p) - pp^\top)v = \sum_c p_c v_c^2 - (\sum_c p_c v_c)^2 \ge 0$ by Jensen,
-#    with equality for constant $v$. With $J_i = M$ for all $i$, $G = M^\top \bar S M$ has rank at
+#    with equality for constant $v$. With $J_i = \bar J$ for all $i$, $G = \bar J^\top \bar S \bar J$ has rank at
 #    most $\mathrm{rank}(\bar S) \le C - 1$.
 #    ```
 #

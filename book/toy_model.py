@@ -111,7 +111,7 @@ assert toy3.loss(connect.polyline(path3, 20)[1]).max() < 1e-12     # the connect
 fig = plt.figure(figsize=(5, 5))
 ax = fig.add_subplot(projection="3d")
 plots.wedges_3d(ax, paths=paths.numpy(), connector=path3.numpy())
-ax.plot(*torch.stack([a3, b3]).T.numpy(), color=plots.PALETTE["lime"], lw=2)
+ax.plot(*torch.stack([a3, b3]).T.numpy(), color=plots.PALETTE["purple"], lw=2)
 ax.view_init(elev=22, azim=35)
 report.figure("fig-toy-wedges", fig)
 
@@ -120,7 +120,7 @@ report.figure("fig-toy-wedges", fig)
 # :name: fig-toy-wedges
 #
 # The toy model in $D = 3$ with $n = 2$: three 2-wedges (disks), two gradient-descent paths (black)
-# ending on different wedges, the straight line between the optima (lime) leaving the wedges, and a
+# ending on different wedges, the straight line between the optima (purple) leaving the wedges, and a
 # zero-loss connector through their intersection (red, dashed). Compare the paper's Figure 1, left.
 # ```
 #
@@ -249,7 +249,7 @@ print(f"mean cosine between deviations: within a half {within:.2f}, across halve
 # %% tags=["remove-output", "hide-input"]
 plots.use_style()
 fig, ax = plt.subplot_mosaic("AA;BC", figsize=(8.5, 7), layout="constrained")
-ax["A"].plot(tun.s.cpu(), tun.line_loss.cpu(), color=plots.PALETTE["lime"], label="straight line")
+ax["A"].plot(tun.s.cpu(), tun.line_loss.cpu(), color=plots.PALETTE["purple"], label="straight line")
 ax["A"].plot(tun.s.cpu(), tun.tunnel_loss.cpu(), color=plots.PALETTE["aqua"], label="tunnel")
 ax["A"].plot(tun.t.cpu(), toy.loss(tun.points).cpu(), "o", ms=3, color=plots.PALETTE["aqua"])
 ax["A"].set(xlabel="position along the path", ylabel="distance to the nearest wedge")
@@ -266,7 +266,7 @@ report.figure("fig-toy-tunnel", fig)
 # ```{glue:figure} fig-toy-tunnel
 # :name: fig-toy-tunnel
 #
-# Top: the loss along the straight line between two optima (lime) and along the tunnel (aqua; dots
+# Top: the loss along the straight line between two optima (purple) and along the tunnel (aqua; dots
 # are the optimised vertices). Bottom left: cosines between the deviations of tunnel vertices from the
 # straight line (the paper's Figure 3, middle). Bottom right: which wedge each vertex sits on, measured as
 # the fraction of its long axes shared with each endpoint's wedge, the toy analogue of the paper's
@@ -446,8 +446,10 @@ report.figure("fig-toy-explorer", toy_explorer)
 #
 #    ```{admonition} Solution
 #    :class: dropdown
-#    The threshold moves to the new $D - n$, twice as far out; the cliff stays a cliff because below
-#    the threshold the plane misses every wedge by a finite distance and above it hits one exactly.
+#    The threshold $d = D - n$ moves to $D - n/2$, out by $n/2$: from 20 to 40 for $(D, n) = (60, 40)$,
+#    twice as far, but from 60 to 90 for $(120, 60)$, only 1.5 times as far (it doubles exactly when
+#    $n = 2D/3$). The cliff stays a cliff because below the threshold the plane misses every wedge by
+#    a finite distance and above it hits one exactly.
 #    ```
 #
 # 2. *Conceptual.* Why does the toy model's hyperplane threshold not depend on the radius
@@ -456,7 +458,7 @@ report.figure("fig-toy-explorer", toy_explorer)
 #
 #    ```{admonition} Solution
 #    :class: dropdown
-#    $L_\text{toy}(c\,\theta) = c\,L_\text{toy}(\theta)$ for $c > 0$, so scaling the offset scales the
+#    $L_\text{toy}(\alpha\,\theta) = \alpha\,L_\text{toy}(\theta)$ for $\alpha > 0$, so scaling the offset scales the
 #    whole problem: the relative loss reached is the same. Real networks have a loss whose curvature
 #    changes with the radius, so planes at too small or too large radii behave differently.
 #    ```
@@ -488,8 +490,10 @@ report.figure("fig-toy-explorer", toy_explorer)
 #    ```{admonition} Solution
 #    :class: dropdown
 #    The connector keeps the coordinates that are long in both wedges; it passes through the origin
-#    only if they share none. Two random $n$-subsets of $D$ axes share about $n^2/D$ of them, which is
-#    positive as soon as $2n > D$.
+#    only if they share none. Two random $n$-subsets of $D$ axes share $n^2/D$ of them *on average*
+#    (the mean of a hypergeometric distribution), and *at least* $2n - D$ whatever the draw. So for
+#    $2n > D$ the connector is guaranteed to avoid the origin; for $2n \le D$ it avoids it only with
+#    high probability, which is close to one once $n^2/D$ is a few or more.
 #    ```
 #
 # 6. *Explore.* In the wedge explorer ({numref}`fig-toy-explorer`), set $D = 100$ and find the

@@ -34,9 +34,10 @@
 # ```
 #
 # **Prerequisites:** {ref}`chapter-toy-model` (wedges, and why a point near a wedge looks like the
-# bottom of a round well when probed in random directions), {ref}`chapter-tunnels` (independent
-# optima in separate basins, short directions), and the Hessian toolkit of
-# {ref}`chapter-local-geometry` (Lanczos) for the short-direction counts.
+# bottom of a round well when probed in random directions) and {ref}`chapter-tunnels` (independent
+# optima in separate basins, short directions counted from the Hessian's largest eigenvalues). The
+# Hessian spectrum itself is the subject of the last chapter, {ref}`chapter-local-geometry`; nothing
+# here depends on it.
 #
 # The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
 # was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
@@ -81,20 +82,20 @@ def listing(items):
 # *outwards*, its norm $\lVert\theta\rVert$ growing, so the well it sits in, followed along the
 # trajectory, looks like a tunnel leading away from the origin: a **radial tunnel**.
 #
-# We measure its size as the paper does: from an optimum $\theta$, along $K$ random unit directions
-# $u_k$, find the distance $r_k$ at which the training loss first rises by a fixed amount above the
+# We measure its size as the paper does: from an optimum $\theta$, along $U$ random unit directions
+# $u_j$, find the distance $r_j$ at which the training loss first rises by a fixed height $h$ above the
 # optimum's own loss,
 #
 # $$
-# r_k = \min\{\, r > 0 : L(\theta + r u_k) > L(\theta) + \Delta \,\}, \qquad
-# \text{width} = \tfrac{1}{K}\textstyle\sum_k r_k, \qquad
+# r_j = \min\{\, r > 0 : L(\theta + r u_j) > L(\theta) + h \,\}, \qquad
+# \text{width} = \tfrac{1}{U}\textstyle\sum_j r_j, \qquad
 # \text{angular width} = \text{width} / \lVert\theta\rVert .
 # $$
 #
 # The {term}`angular width` is the tunnel's opening angle seen from the origin (in radians, for small
 # values), the quantity of the paper's Figure 5. `lsl.sweep.tunnel_widths` computes both, evaluating
 # all directions and radii of an optimum as one batch (`lsl.probe.radial_profile`). Here the
-# threshold is a rise of $\Delta$ = {glue:text}`wd_rise` in training loss, the probe uses
+# threshold is a rise of $h$ = {glue:text}`wd_rise` in training loss, the probe uses
 # {glue:text}`wd_K` random directions (the same ones for every optimum of the same $D$), and the
 # crossing is interpolated linearly on a grid of {glue:text}`wd_n_radii` radii up to
 # {glue:text}`wd_max_angle` $\lVert\theta\rVert$ (extended if a direction has not crossed yet).
@@ -154,7 +155,7 @@ for ax, pl, t, r in zip(axes, planes, cfg.fig2_moments, radii.mean(1)):
                      extend="max")
     xy = pl.anchors.cpu()
     for i, j in pairs:
-        ax.plot(xy[[i, j], 0], xy[[i, j], 1], color=plots.PALETTE["lime"], lw=1.5)
+        ax.plot(xy[[i, j], 0], xy[[i, j], 1], color=plots.PALETTE["red"], lw=1.5)
     ax.plot(xy[:, 0], xy[:, 1], "w*", ms=10)
     ax.set(title=f"step {t}: $\\|\\theta\\| \\approx$ {r:.1f}", xlabel="$e_1$", ylabel="$e_2$", aspect="equal")
 fig.colorbar(cs, ax=axes, label="training loss (clipped at ln C)", shrink=0.8, ticks=np.arange(0, chance, 0.5))
@@ -165,7 +166,7 @@ report.figure("fig-widths-radial", fig)
 # :name: fig-widths-radial
 #
 # Training loss on the plane through three networks trained from independent initialisations (white
-# stars), at four moments of training (left to right), with the straight lines between them (lime).
+# stars), at four moments of training (in reading order), with the straight lines between them (red).
 # The colour scale is the same in every panel and is clipped at the loss of a uniform guess,
 # $\ln C$. The planes grow with the networks' norm $\lVert\theta\rVert$ (titles); each panel is drawn
 # at its own scale.
@@ -213,7 +214,7 @@ glue("wd_fig2_spread", 100 * final_tw.spread.max().item(), 2)
 # is high; later each network sits in a low basin of its own, and the straight lines between them
 # cross high ground: their barrier (the highest loss on the line above the higher end) grows from
 # {glue:text}`wd_barrier_first` at the first moment to {glue:text}`wd_barrier_last` at the last, far
-# above the rise $\Delta$ = {glue:text}`wd_rise` that defines the tunnel's wall.
+# above the rise $h$ = {glue:text}`wd_rise` that defines the tunnel's wall.
 #
 # The three optima are nearly orthogonal: the cosines between them are {glue:text}`wd_cos` (two
 # random directions in $D$ dimensions have cosines of order $1/\sqrt{D}$ =
@@ -327,9 +328,11 @@ for ax, (h, values) in zip(axes, cfg.sweeps.items()):
     if peak < len(values) - 1:
         ax.axvline(peak, color=plots.PALETTE["red"], ls=":", lw=1)
         ax.annotate("effect fades", (peak, ang[h].min()), xytext=(3, 0), textcoords="offset points",
-                    color=plots.PALETTE["red"], fontsize=8)
+                    color=plots.PALETTE["red"], fontsize=9)
     ax.set(xticks=x, xticklabels=[f"{v:g}" for v in values], xlabel=labels[h])
-axes[0].set_ylabel("angular width (radians)")
+for ax in axes:
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel("angular width (radians)")
 axes[0].legend(loc="lower right")
 report.figure("fig-widths-sweeps", fig)
 
@@ -409,7 +412,9 @@ for ax, (h, values) in zip(axes, cfg.sweeps.items()):
         t = table(h, what)
         ax.plot(x, (t / t[:, :1]).mean(0), style, label=name)
     ax.set(xticks=x, xticklabels=[f"{v:g}" for v in values], xlabel=labels[h])
-axes[0].set_ylabel("relative to the first value")
+for ax in axes:
+    if ax.get_subplotspec().is_first_col():
+        ax.set_ylabel("relative to the first value")
 axes[0].legend(loc="upper left")
 report.figure("fig-widths-anatomy", fig)
 
@@ -452,7 +457,7 @@ for h in cfg.sweeps:
 # \operatorname{Tr} H / D$: the curvature is shared out over all $D$ directions. So
 #
 # $$
-# r \approx \sqrt{\frac{2\Delta\, D}{\operatorname{Tr} H}} ,
+# r \approx \sqrt{\frac{2h\, D}{\operatorname{Tr} H}} ,
 # $$
 #
 # and if a wider network's Hessian has about the same trace (its few large eigenvalues, the
@@ -678,13 +683,13 @@ report.figure("fig-widths-generalisation", fig)
 #
 # ## Exercises
 #
-# 1. *Predict, then run.* Halve the threshold `rise` (the `rise` entry of `width_kw`). How do the
+# 1. *Predict, then run.* Halve the threshold height $h$ (the `rise` entry of `width_kw`). How do the
 #    widths change, and does any ordering in {numref}`fig-widths-sweeps` change?
 #
 #    ```{admonition} Solution
 #    :class: dropdown
 #    Near the optimum the loss along a ray is close to a parabola, $\tfrac12 r^2 u^\top H u$, so the
-#    crossing distance scales like $\sqrt{\Delta}$: every width shrinks by about $1/\sqrt2$, a little
+#    crossing distance scales like $\sqrt{h}$: every width shrinks by about $1/\sqrt2$, a little
 #    less where the ray is steeper than a parabola further out. A common factor does not change any
 #    ordering; only orderings decided by differences smaller than the change in shape of the rays could
 #    flip.
