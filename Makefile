@@ -30,11 +30,14 @@ help:
 	@echo "make clean  - remove _build (keeps .venv)"
 	@echo "make bench  - install the peers (torch pinned), run benchmarks/ -> benchmarks/results.{md,json}; BENCH_ARGS=\"--quick --only tunnel\""
 
-$(VENV)/.installed: pyproject.toml
+# The toolchain is pinned by constraints.txt (its header says how to update it); its versions need
+# Python >= 3.11, which is checked first so that an older Python fails with a clear message.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make: the book toolchain (constraints.txt) needs Python >= 3.11; $(PYTHON) is " + sys.version.split()[0] + ". Run e.g. make test PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	@touch $@
 
 install: $(VENV)/.installed

@@ -40,12 +40,12 @@
 # and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
 
 # %%
-# Set-up. On a fresh Google Colab runtime: install lsl, the version this book was built from, from
-# its repository. Everywhere: choose the device and the profile, and print the choice.
+# Set-up. On a fresh Google Colab runtime: install lsl (the package lsl-book) at v0.1.0, the version
+# this book was built from. Everywhere: choose the device and the profile, and print the choice.
 import sys, subprocess
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "lsl @ git+https://github.com/lsl-book/lsl@main"], check=True)
+                    "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
 import lsl
 P, cfg, device = lsl.runtime.setup("hyperplanes")
 
