@@ -9,12 +9,12 @@ a landscape, so it runs unchanged on both.
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.projections`,
 :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.connect`,
-:mod:`~lsl.probe`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
+:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
 :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`, :mod:`~lsl.explore`.
 """
 
-from . import (cache, connect, curvature, data, ensembles, explore, landscape, logits, nets, permute, probe, profiles,
-               projections, report, runtime, spectrum, subspace, sweep, toy, train)
+from . import (cache, connect, curvature, data, ensembles, explore, landscape, logits, nets, operators, permute, planes, probe,
+               profiles, projections, report, runtime, spectrum, subspace, sweep, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
 
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "cache", "connect", "curvature", "data", "ensembles", "explore", "landscape", "logits", "nets", "permute", "probe", "profiles",
+    "cache", "connect", "curvature", "data", "ensembles", "explore", "landscape", "logits", "nets", "operators", "permute", "planes", "probe", "profiles",
     "projections", "report", "runtime", "spectrum", "subspace", "sweep", "toy", "train",
 ]

@@ -1,0 +1,643 @@
+"""Curvature operators the ecosystem can use: SciPy linear operators, any-operator Lanczos, traces, minibatch HVPs.
+
+lsl computes curvature through matrix-vector products only. This module makes
+those products interoperate with other tools, in both directions:
+
+- :func:`as_linear_operator` -- the Hessian (or its Gauss-Newton term, or the
+  rest) of a landscape at a point as a :class:`scipy.sparse.linalg.LinearOperator`,
+  so that ``scipy.sparse.linalg.eigsh``, curvlinops-style tooling and users'
+  own code can take it.
+- :func:`as_matvec` -- the adapter the other way: turns a SciPy linear
+  operator, a dense matrix (torch or NumPy), a curvlinops operator or a plain
+  callable into the torch function ``[D] or [K, D] -> same`` that lsl's
+  Lanczos iterates on. :func:`lanczos`, :func:`top_eigenvalues` and
+  :func:`spectral_density` here accept any of those operators.
+- :func:`hutchinson` and :func:`hutchpp` -- stochastic trace estimators
+  (Hutchinson 1989; Meyer, Musco, Musco & Woodruff 2021) on any operator.
+- :func:`minibatch_operator`, :func:`minibatch_hvp` and :func:`hvp_over_batches`
+  -- Hessian-vector products accumulated over chunks of the data, for data
+  that do not fit one batch: only one chunk's forward and backward pass is
+  in memory at a time.
+
+**Terms.** ``term`` selects ``"full"`` (the Hessian ``H``), ``"gn"`` (the
+Gauss-Newton term ``G``) or ``"rest"`` (``H - G``); see
+:mod:`lsl.curvature` for the split. The names of :mod:`lsl.curvature`,
+``"G"`` and ``"H"``, are accepted as synonyms of ``"gn"`` and ``"rest"``.
+
+**Precision.** Operators built here take and return float64 (as SciPy
+expects); products are evaluated in the landscape's dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+from torch.func import grad, jvp, vmap
+
+from .landscape import _LOSSES, Landscape, NetworkLandscape
+
+# lsl.curvature is imported inside the functions that need it: curvature re-exports
+# as_linear_operator from this module, and a module-level import here would be circular.
+
+__all__ = [
+    "as_linear_operator",
+    "as_matvec",
+    "lanczos",
+    "top_eigenvalues",
+    "spectral_density",
+    "TraceEstimate",
+    "hutchinson",
+    "hutchpp",
+    "minibatch_operator",
+    "minibatch_hvp",
+    "hvp_over_batches",
+    "TERM_ALIASES",
+]
+
+Matvec = Callable[[torch.Tensor], torch.Tensor]
+
+#: ``term=`` names accepted here, mapped to those of :mod:`lsl.curvature`.
+TERM_ALIASES: dict[str, str] = {"full": "full", "gn": "G", "rest": "H", "G": "G", "H": "H"}
+
+
+def _term(term: str) -> str:
+    if term not in TERM_ALIASES:
+        raise ValueError(
+            f"unknown term {term!r}; choose 'full' (the Hessian), 'gn' (the Gauss-Newton term) or 'rest' (H - G)"
+        )
+    return TERM_ALIASES[term]
+
+
+def _point(landscape: Landscape, theta: torch.Tensor) -> torch.Tensor:
+    if not isinstance(landscape, Landscape):
+        raise TypeError(f"landscape must be an lsl Landscape, got {type(landscape).__name__}")
+    theta = landscape.check_theta(theta)
+    if theta.dim() != 1:
+        raise ValueError(f"the operator is taken at one point theta of shape [D]; got shape {tuple(theta.shape)}")
+    return theta.detach()
+
+
+# ---------------------------------------------------------------------------
+# lsl -> SciPy
+
+
+def _scipy_operator(matvec: Matvec, D: int, device: torch.device):
+    """A symmetric float64 SciPy ``LinearOperator`` around a torch ``[K, D] -> [K, D]`` product."""
+    from scipy.sparse.linalg import LinearOperator
+
+    class _TorchSymmetricOperator(LinearOperator):
+        def __init__(self):
+            super().__init__(dtype=np.float64, shape=(D, D))
+            self.torch_matvec = matvec  # used by as_matvec to skip the NumPy round trip
+
+        def _matvec(self, x):
+            x = np.asarray(x, dtype=np.float64).reshape(D)
+            out = matvec(torch.from_numpy(x.copy()).to(device))
+            return out.detach().to("cpu", torch.float64).numpy()
+
+        def _matmat(self, X):
+            X = np.asarray(X, dtype=np.float64)
+            V = torch.from_numpy(np.ascontiguousarray(X.T)).to(device)
+            return matvec(V).detach().to("cpu", torch.float64).numpy().T
+
+        def _rmatvec(self, x):  # symmetric
+            return self._matvec(x)
+
+        def _rmatmat(self, X):
+            return self._matmat(X)
+
+        def _adjoint(self):
+            return self
+
+    return _TorchSymmetricOperator()
+
+
+def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "full", *, idx=None,
+                       batch_size: int | None = None, reduction: str | None = None):
+    """The Hessian (or a term of it) at ``theta`` as a :class:`scipy.sparse.linalg.LinearOperator`.
+
+    The operator has shape ``(D, D)`` and dtype float64, implements ``matvec``
+    and ``matmat`` (a block of vectors is one vectorised call), and is
+    symmetric: ``rmatvec`` is ``matvec`` and its adjoint is itself. So
+    ``scipy.sparse.linalg.eigsh(as_linear_operator(L, theta), k=5)`` gives
+    the top five eigenvalues, and any code that takes a SciPy operator takes it.
+
+    Args:
+        landscape: any landscape (``"gn"`` and ``"rest"`` need a
+            :class:`~lsl.landscape.NetworkLandscape` with a built-in loss).
+        theta: the point ``[D]``.
+        term: ``"full"`` (Hessian), ``"gn"`` (Gauss-Newton term) or ``"rest"`` (``H - G``).
+        idx: optional indices of a subset of the training examples.
+        batch_size: if given, every product is accumulated over chunks of this many
+            examples (see :func:`minibatch_operator`), bounding memory.
+        reduction: with ``batch_size``, how the loss combines examples (see :func:`minibatch_operator`).
+
+    Returns:
+        A ``LinearOperator``; its attribute ``torch_matvec`` is the underlying torch product.
+    """
+    from .curvature import curvature_operator
+
+    t = _term(term)
+    theta = _point(landscape, theta)
+    if batch_size is None:
+        mv = curvature_operator(landscape, theta, term=t, idx=idx)
+    else:
+        mv = minibatch_operator(landscape, theta, batch_size=batch_size, term=term, idx=idx, reduction=reduction)
+    return _scipy_operator(mv, landscape.D, landscape.device)
+
+
+# ---------------------------------------------------------------------------
+# any operator -> torch matvec
+
+
+def _is_scipy_operator(op) -> bool:
+    mod = type(op).__module__ or ""
+    if not mod.startswith("scipy"):
+        return any((c.__module__ or "").startswith("scipy.sparse") for c in type(op).__mro__)
+    return True
+
+
+def as_matvec(op: Any, dim: int | None = None, *, batched: bool | None = None) -> tuple[Matvec, int]:
+    """Turn an operator into the torch product ``v -> A v`` that lsl's Lanczos takes.
+
+    Accepted operators:
+
+    - a :class:`scipy.sparse.linalg.LinearOperator` (e.g. from
+      :func:`as_linear_operator`, or curvlinops' ``.to_scipy()``) or a SciPy sparse matrix;
+    - a square dense matrix, ``torch.Tensor`` or ``numpy.ndarray``;
+    - a curvlinops operator (``curvlinops.HessianLinearOperator`` and the like:
+      anything with ``shape``, torch ``dtype``/``device`` and ``A @ X`` for ``X`` ``[D, K]``);
+    - a callable ``v -> A v`` on torch tensors ``[D]``; then ``dim`` is required.
+
+    Args:
+        op: the operator (symmetric, for the eigen-solvers and trace estimators here).
+        dim: the dimension ``D`` (required for a callable; checked against ``op.shape`` otherwise).
+        batched: for a callable only: whether it takes a batch ``[K, D]`` of row vectors
+            (like :func:`lsl.curvature.curvature_operator`). Default ``False`` (rows are
+            applied one at a time).
+
+    Returns:
+        ``(matvec, D)``: ``matvec`` takes float64 ``[D]`` or ``[K, D]`` (rows) and returns
+        float64 of the same shape, on the input's device.
+
+    Raises:
+        TypeError: for an object that is none of the above.
+        ValueError: for a non-square operator or a ``dim`` that disagrees with it.
+    """
+    torch_mv = getattr(op, "torch_matvec", None)
+    if torch_mv is not None and hasattr(op, "shape"):  # one of ours: skip the NumPy round trip
+        D = _square(op.shape, dim)
+        return (lambda v: torch_mv(v).to(torch.float64)), D
+    if isinstance(op, (torch.Tensor, np.ndarray)):
+        A = torch.as_tensor(op)
+        if A.dim() != 2:
+            raise ValueError(f"a dense operator must be a matrix [D, D]; got shape {tuple(A.shape)}")
+        D = _square(tuple(A.shape), dim)
+        A = A.detach().to(torch.float64)
+
+        def dense(v: torch.Tensor) -> torch.Tensor:
+            M = A.to(v.device)
+            return v.to(torch.float64) @ M.T
+
+        return dense, D
+    if _is_scipy_operator(op):
+        from scipy.sparse import issparse
+        from scipy.sparse.linalg import aslinearoperator
+
+        lo = aslinearoperator(op) if issparse(op) else op
+        D = _square(tuple(lo.shape), dim)
+
+        def scipy_mv(v: torch.Tensor) -> torch.Tensor:
+            x = v.detach().to("cpu", torch.float64).numpy()
+            out = lo.matvec(x) if x.ndim == 1 else lo.matmat(np.ascontiguousarray(x.T)).T
+            return torch.as_tensor(np.asarray(out, dtype=np.float64).reshape(x.shape)).to(v.device)
+
+        return scipy_mv, D
+    if _is_torch_linear_operator(op):
+        D = _square(tuple(op.shape), dim)
+
+        def cl_mv(v: torch.Tensor) -> torch.Tensor:
+            X = v.detach().to(device=op.device, dtype=op.dtype)
+            out = op @ X if X.dim() == 1 else (op @ X.T.contiguous()).T
+            return out.detach().to(device=v.device, dtype=torch.float64)
+
+        return cl_mv, D
+    if callable(op):
+        if dim is None:
+            raise ValueError("a callable operator needs its dimension: pass dim=D")
+        D = int(dim)
+        if D < 1:
+            raise ValueError(f"dim must be positive, got {dim}")
+
+        def call_mv(v: torch.Tensor) -> torch.Tensor:
+            if v.dim() == 1 or batched:
+                out = op(v)
+            else:
+                out = torch.stack([op(row) for row in v])
+            out = torch.as_tensor(out)
+            if out.shape != v.shape:
+                raise ValueError(f"the operator returned shape {tuple(out.shape)} for an input of shape {tuple(v.shape)}")
+            return out.to(device=v.device, dtype=torch.float64)
+
+        return call_mv, D
+    raise TypeError(
+        f"cannot use a {type(op).__name__} as an operator: pass a SciPy LinearOperator, a square matrix "
+        f"(torch or NumPy), a curvlinops operator, or a callable v -> A v together with dim=D"
+    )
+
+
+def _is_torch_linear_operator(op) -> bool:
+    """Duck-typing for curvlinops' ``PyTorchLinearOperator``: ``shape``, torch ``dtype``/``device``, ``@``."""
+    return (hasattr(op, "shape") and hasattr(op, "__matmul__") and isinstance(getattr(op, "dtype", None), torch.dtype)
+            and hasattr(op, "device"))
+
+
+def _square(shape, dim) -> int:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(f"the operator must be square [D, D]; got shape {shape}")
+    if dim is not None and int(dim) != shape[0]:
+        raise ValueError(f"dim={dim} disagrees with the operator's shape {shape}")
+    return shape[0]
+
+
+# ---------------------------------------------------------------------------
+# Lanczos and SLQ on any operator
+
+
+def lanczos(op: Any, n_steps: int, *, dim: int | None = None, v0: torch.Tensor | None = None, seed: int = 0,
+            device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`lsl.curvature.lanczos` on any operator accepted by :func:`as_matvec`.
+
+    Args:
+        op: the symmetric operator.
+        n_steps: the largest number of steps.
+        dim: the dimension (required for a plain callable).
+        v0: start vector ``[D]``; a seeded Gaussian vector if omitted.
+        seed: seed of the random start vector.
+        device: where the Lanczos vectors live (default CPU).
+
+    Returns:
+        ``(alphas, betas, Q)`` as :func:`lsl.curvature.lanczos` returns them.
+    """
+    from .curvature import lanczos as _lanczos
+
+    mv, D = as_matvec(op, dim)
+    return _lanczos(mv, D, n_steps, v0=v0, seed=seed, device=device)
+
+
+def top_eigenvalues(op: Any, k: int, *, dim: int | None = None, eigenvectors: bool = False, tol: float = 1e-6,
+                    max_steps: int | None = None, seed: int = 0, device=None):
+    """The ``k`` algebraically largest eigenvalues of any symmetric operator, by lsl's Lanczos.
+
+    The same iteration (full re-orthogonalisation, restarts after a breakdown,
+    residual tolerance ``tol * max(1, |lambda_1|)``) as
+    :func:`lsl.curvature.top_eigenvalues`, on an operator accepted by :func:`as_matvec`.
+
+    Args:
+        op: the symmetric operator.
+        k: how many eigenvalues, ``1 <= k <= D``.
+        dim: the dimension (required for a plain callable).
+        eigenvectors: also return the eigenvectors ``[k, D]``.
+        tol: relative residual tolerance.
+        max_steps: the largest Krylov dimension (default ``D``).
+        seed: seed of the random start vectors.
+        device: where the Lanczos vectors live (default CPU).
+
+    Returns:
+        float64 eigenvalues ``[k]`` in descending order, or ``(values, vectors)``.
+    """
+    from . import curvature
+
+    mv, D = as_matvec(op, dim)
+    return curvature._top_k_operator(mv, D, k, eigenvectors=eigenvectors, tol=tol, max_steps=max_steps, seed=seed,
+                                     device=device, out_dtype=torch.float64, what="the operator")
+
+
+def spectral_density(op: Any, *, dim: int | None = None, n_vectors: int = 10, n_steps: int = 80,
+                     grid: torch.Tensor | int | None = None, sigma: float | None = None, seed: int = 0,
+                     distribution: str = "rademacher", device=None):
+    """The eigenvalue density of any symmetric operator by stochastic Lanczos quadrature.
+
+    The estimator of :func:`lsl.curvature.spectral_density` (Ubaru, Chen & Saad
+    2017): ``n_vectors`` Lanczos runs of ``n_steps`` steps from independent
+    random start vectors; the Ritz values are the quadrature nodes and the
+    squared first components of the eigenvectors of ``T`` the weights.
+
+    Args:
+        op: the symmetric operator (see :func:`as_matvec`).
+        dim: the dimension (required for a plain callable).
+        n_vectors: number of random start vectors.
+        n_steps: Lanczos steps per vector (at most ``D``).
+        grid: where to evaluate the density, or the number of points (default 1000).
+        sigma: Gaussian broadening (default 1% of the range of the nodes).
+        seed: seed of the start vectors.
+        distribution: ``"rademacher"`` or ``"gaussian"`` start vectors.
+        device: where the Lanczos vectors live (default CPU).
+
+    Returns:
+        A :class:`lsl.curvature.SpectralDensity`.
+    """
+    from .curvature import SpectralDensity, _broadened
+    from .curvature import lanczos as _lanczos
+
+    if not isinstance(n_vectors, int) or n_vectors < 1:
+        raise ValueError(f"n_vectors must be a positive integer, got {n_vectors!r}")
+    if not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    mv, D = as_matvec(op, dim)
+    m = min(n_steps, D)
+    gen = torch.Generator().manual_seed(int(seed))
+    nodes = torch.zeros(n_vectors, m, dtype=torch.float64)
+    weights = torch.zeros(n_vectors, m, dtype=torch.float64)
+    for i in range(n_vectors):
+        v0 = _probe_vectors(1, D, gen, distribution)[0]
+        alphas, betas, _ = _lanczos(mv, D, m, v0=v0.to(device or "cpu"), device=device)
+        T = torch.diag(alphas)
+        if len(alphas) > 1:
+            T = T + torch.diag(betas[:-1], 1) + torch.diag(betas[:-1], -1)
+        evals, S = torch.linalg.eigh(T)
+        nodes[i, : len(evals)] = evals
+        weights[i, : len(evals)] = S[0] ** 2
+    used = weights > 0
+    lo, hi = float(nodes[used].min()), float(nodes[used].max())
+    if sigma is None:
+        sigma = 0.01 * (hi - lo) if hi > lo else 1e-3 * max(1.0, abs(hi))
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    if grid is None or isinstance(grid, int):
+        n_grid = 1000 if grid is None else grid
+        if n_grid < 2:
+            raise ValueError(f"the grid needs at least 2 points, got {n_grid}")
+        grid = torch.linspace(lo - 5 * sigma, hi + 5 * sigma, n_grid, dtype=torch.float64)
+    else:
+        grid = torch.as_tensor(grid, dtype=torch.float64).reshape(-1).cpu()
+    density = _broadened(nodes, weights, grid, float(sigma))
+    return SpectralDensity(nodes=nodes, weights=weights, grid=grid, density=density, sigma=float(sigma), dim=D)
+
+
+# ---------------------------------------------------------------------------
+# trace estimators
+
+
+def _probe_vectors(k: int, D: int, gen: torch.Generator, distribution: str) -> torch.Tensor:
+    if distribution == "rademacher":
+        return torch.randint(0, 2, (k, D), generator=gen).to(torch.float64) * 2 - 1
+    if distribution == "gaussian":
+        return torch.randn(k, D, generator=gen, dtype=torch.float64)
+    raise ValueError(f"distribution must be 'rademacher' or 'gaussian', got {distribution!r}")
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """A stochastic estimate of ``tr(A)``; ``float(result)`` is the estimate.
+
+    Args:
+        estimate: the estimate of the trace.
+        stderr: the estimated standard error of the stochastic part (the sample
+            standard deviation of the quadratic forms over ``sqrt`` of their number;
+            ``nan`` with a single sample, ``0`` when the stochastic part is empty).
+        n_matvecs: matrix-vector products used.
+        method: ``"hutchinson"`` or ``"hutch++"``.
+    """
+
+    estimate: float
+    stderr: float
+    n_matvecs: int
+    method: str
+
+    def __float__(self) -> float:
+        return self.estimate
+
+
+def _check_budget(n_matvecs, least: int) -> int:
+    if isinstance(n_matvecs, bool) or not isinstance(n_matvecs, int) or n_matvecs < least:
+        raise ValueError(f"n_matvecs must be an integer >= {least}, got {n_matvecs!r}")
+    return n_matvecs
+
+
+def _quadratic_forms(mv: Matvec, G: torch.Tensor, batch: int) -> torch.Tensor:
+    return torch.cat([(g * mv(g)).sum(1) for g in G.split(batch)])
+
+
+def hutchinson(op: Any, n_matvecs: int, *, dim: int | None = None, seed: int = 0, distribution: str = "rademacher",
+               batch: int = 32, device=None) -> TraceEstimate:
+    """Hutchinson's trace estimator: the mean of ``g^T A g`` over random vectors ``g``.
+
+    Unbiased for ``E[g g^T] = I``; with Rademacher vectors its variance is
+    ``2 (||A||_F^2 - sum_i A_ii^2) / m`` for ``m`` vectors.
+
+    Args:
+        op: the operator (see :func:`as_matvec`).
+        n_matvecs: the number ``m`` of random vectors (one product each), ``>= 1``.
+        dim: the dimension (required for a plain callable).
+        seed: seed of the random vectors.
+        distribution: ``"rademacher"`` (entries +-1) or ``"gaussian"``.
+        batch: vectors per call to the operator.
+        device: where the vectors are made (default CPU).
+
+    Returns:
+        A :class:`TraceEstimate`.
+    """
+    m = _check_budget(n_matvecs, 1)
+    mv, D = as_matvec(op, dim)
+    gen = torch.Generator().manual_seed(int(seed))
+    G = _probe_vectors(m, D, gen, distribution).to(device or "cpu")
+    q = _quadratic_forms(mv, G, batch).cpu()
+    stderr = float(q.std() / math.sqrt(m)) if m > 1 else float("nan")
+    return TraceEstimate(float(q.mean()), stderr, m, "hutchinson")
+
+
+def hutchpp(op: Any, n_matvecs: int, *, dim: int | None = None, seed: int = 0, distribution: str = "rademacher",
+            batch: int = 32, device=None) -> TraceEstimate:
+    """Hutch++ (Meyer, Musco, Musco & Woodruff 2021, Algorithm 1): exact trace on a sketched top subspace, Hutchinson on the rest.
+
+    With a budget of ``m`` products: ``k = m // 3`` random vectors ``S`` give
+    ``Q = orth(A S)`` (``k`` products), ``tr(Q^T A Q)`` is computed exactly
+    (``k`` products) and the trace of the deflated ``(I - QQ^T) A (I - QQ^T)``
+    is estimated by Hutchinson with the remaining ``m - 2k`` vectors. Unbiased;
+    when ``A`` has a few large eigenvalues (low rank plus noise, as a Hessian's
+    outliers over its bulk) the deflation removes most of Hutchinson's variance:
+    the error falls as ``1/m`` instead of ``1/sqrt(m)`` for PSD ``A``.
+
+    Args:
+        op: the operator (see :func:`as_matvec`).
+        n_matvecs: the total budget ``m`` of matrix-vector products, ``>= 3``.
+        dim: the dimension (required for a plain callable).
+        seed: seed of the random vectors.
+        distribution: ``"rademacher"`` or ``"gaussian"``.
+        batch: vectors per call to the operator.
+        device: where the vectors are made (default CPU).
+
+    Returns:
+        A :class:`TraceEstimate` (its ``stderr`` is that of the Hutchinson part).
+    """
+    m = _check_budget(n_matvecs, 3)
+    mv, D = as_matvec(op, dim)
+    gen = torch.Generator().manual_seed(int(seed))
+    k = min(m // 3, D)
+    n_g = m - 2 * k
+    S = _probe_vectors(k, D, gen, distribution).to(device or "cpu")
+    AS = torch.cat([mv(s) for s in S.split(batch)])
+    Q = torch.linalg.qr(AS.T)[0].T  # [k, D], orthonormal rows spanning A S
+    AQ = torch.cat([mv(q) for q in Q.split(batch)])
+    exact = float((Q * AQ).sum())
+    G = _probe_vectors(n_g, D, gen, distribution).to(Q.device)
+    G = G - (G @ Q.T) @ Q  # (I - Q Q^T) g
+    q = _quadratic_forms(mv, G, batch).cpu() if n_g else torch.zeros(0, dtype=torch.float64)
+    rest = float(q.mean()) if n_g else 0.0
+    stderr = float(q.std() / math.sqrt(n_g)) if n_g > 1 else (0.0 if n_g == 0 else float("nan"))
+    return TraceEstimate(exact + rest, stderr, 2 * k + n_g, "hutch++")
+
+
+# ---------------------------------------------------------------------------
+# Hessian-vector products over minibatches of the data
+
+
+def _mean_reduction(landscape: NetworkLandscape, reduction: str | None) -> str:
+    if reduction is not None:
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        return reduction
+    name = getattr(landscape, "_loss_name", None)
+    if name in _LOSSES and landscape._criterion is _LOSSES[name]:
+        return "mean"  # both built-in losses average over the examples
+    raise ValueError(
+        "the landscape's loss is a custom callable: say how it combines the examples, "
+        "reduction='mean' (an average, like the built-in losses) or reduction='sum'"
+    )
+
+
+def _chunks(landscape: NetworkLandscape, batch_size, idx) -> tuple[list[torch.Tensor], int]:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if idx is None:
+        index = torch.arange(landscape.n_train, device=landscape.device)
+    else:
+        index = torch.as_tensor(idx, device=landscape.device).reshape(-1)
+        if index.dtype == torch.bool:
+            index = index.nonzero().reshape(-1)
+        index = index.long()
+    if index.numel() == 0:
+        raise ValueError("no examples selected: idx is empty")
+    return list(index.split(batch_size)), int(index.numel())
+
+
+def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batch_size: int, term: str = "full",
+                       idx=None, reduction: str | None = None) -> Matvec:
+    """``v -> A v`` for the Hessian (or a term) of the loss over all examples, computed chunk by chunk.
+
+    For a loss that averages over ``N`` examples, ``H = sum_c (n_c / N) H_c``
+    with ``H_c`` the Hessian of the mean loss over chunk ``c`` of ``n_c``
+    examples (for a summed loss the weights are 1); the same holds for the
+    Gauss-Newton term and the rest. Each product runs one chunk at a time and
+    keeps nothing of a chunk once its contribution is added, so memory is
+    that of one chunk's forward and backward pass, whatever ``N``.
+
+    Args:
+        landscape: a :class:`~lsl.landscape.NetworkLandscape`.
+        theta: the point ``[D]``.
+        batch_size: examples per chunk.
+        term: ``"full"``, ``"gn"`` or ``"rest"``.
+        idx: optional indices (or a boolean mask) of the examples to use (default: all training examples).
+        reduction: ``"mean"`` or ``"sum"``; inferred (``"mean"``) for the built-in losses,
+            required for a custom loss callable.
+
+    Returns:
+        The product as a function of ``[D]`` or ``[K, D]`` vectors (any float dtype; returned in the input's dtype).
+    """
+    from .curvature import curvature_operator
+
+    if not isinstance(landscape, NetworkLandscape):
+        raise TypeError(f"minibatch products need a NetworkLandscape (with data), got {type(landscape).__name__}")
+    t = _term(term)
+    theta = _point(landscape, theta)
+    red = _mean_reduction(landscape, reduction)
+    chunks, n = _chunks(landscape, batch_size, idx)
+
+    def matvec(v: torch.Tensor) -> torch.Tensor:
+        out = None
+        for chunk in chunks:
+            w = chunk.numel() / n if red == "mean" else 1.0
+            part = curvature_operator(landscape, theta, term=t, idx=chunk)(v) * w
+            out = part if out is None else out + part
+        return out
+
+    return matvec
+
+
+def minibatch_hvp(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Tensor, *, batch_size: int,
+                  term: str = "full", idx=None, reduction: str | None = None) -> torch.Tensor:
+    """One product ``A v`` accumulated over chunks of ``batch_size`` examples (see :func:`minibatch_operator`).
+
+    Args:
+        landscape: a :class:`~lsl.landscape.NetworkLandscape`.
+        theta: the point ``[D]``.
+        v: one vector ``[D]`` or a batch ``[K, D]``.
+        batch_size: examples per chunk.
+        term: ``"full"``, ``"gn"`` or ``"rest"``.
+        idx: optional indices of the examples to use.
+        reduction: ``"mean"`` or ``"sum"`` (see :func:`minibatch_operator`).
+
+    Returns:
+        ``A v`` with the shape of ``v``.
+    """
+    v = landscape.check_theta(v, "v")
+    return minibatch_operator(landscape, theta, batch_size=batch_size, term=term, idx=idx, reduction=reduction)(v)
+
+
+def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Tensor,
+                     batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, reduction: str | None = None) -> torch.Tensor:
+    """The Hessian-vector product of the landscape's network and loss over data supplied in batches.
+
+    For data that are not held by the landscape at all (read from disk, a
+    ``DataLoader``): ``batches`` yields ``(x, y)`` pairs, each is moved to the
+    landscape's device, used for one forward-over-reverse product and dropped.
+    For a mean loss the result is ``sum_b n_b H_b v / sum_b n_b`` (the Hessian of
+    the mean over all examples seen), for a summed loss ``sum_b H_b v``.
+
+    Args:
+        landscape: a :class:`~lsl.landscape.NetworkLandscape` (its model and loss are used, not its data).
+        theta: the point ``[D]``.
+        v: one vector ``[D]`` or a batch ``[K, D]``.
+        batches: an iterable of ``(inputs, integer labels)``.
+        reduction: ``"mean"`` or ``"sum"`` (inferred for the built-in losses).
+
+    Returns:
+        ``H v`` with the shape of ``v``.
+
+    Raises:
+        ValueError: if ``batches`` yields nothing or a batch is malformed.
+    """
+    if not isinstance(landscape, NetworkLandscape):
+        raise TypeError(f"hvp_over_batches needs a NetworkLandscape, got {type(landscape).__name__}")
+    theta = _point(landscape, theta)
+    v = landscape.check_theta(v, "v")
+    red = _mean_reduction(landscape, reduction)
+    total, n = None, 0
+    for b, batch in enumerate(batches):
+        try:
+            x, y = batch
+        except (TypeError, ValueError):
+            raise ValueError(f"batch {b} is not an (inputs, labels) pair") from None
+        if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+            raise ValueError(f"batch {b}: inputs and labels must be non-empty and agree in length "
+                             f"({x.shape[0]} vs {y.shape[0]})")
+        x = x.to(landscape.device, dtype=landscape.dtype if x.is_floating_point() else x.dtype)
+        y = y.to(landscape.device).long()
+        g = grad(lambda t, x=x, y=y: landscape._single_loss(t, x, y))
+
+        def one(vec, g=g):
+            return jvp(g, (theta,), (vec,))[1]
+
+        hv = (one(v) if v.dim() == 1 else vmap(one, chunk_size=landscape.chunk_size)(v)).detach()
+        w = float(x.shape[0]) if red == "mean" else 1.0
+        total = hv * w if total is None else total + hv * w
+        n += int(x.shape[0])
+    if total is None:
+        raise ValueError("batches yielded no data")
+    return total / n if red == "mean" else total

@@ -1,0 +1,354 @@
+"""Loss planes through one point along chosen directions, and grids saved to and loaded from ``.npz``.
+
+:func:`lsl.probe.loss_plane` draws the plane through three points. The loss
+-landscape literature also draws planes through one point ``theta`` along two
+*directions*, ``theta + alpha d_1 + beta d_2``, and three choices of
+directions are standard:
+
+- :func:`filter_normalized_directions` -- random directions, each filter
+  rescaled to the norm of the corresponding filter of ``theta`` (Li, Xu,
+  Taylor, Studer & Goldstein 2018, Section 4). For networks with batch
+  normalisation or ReLUs the loss is invariant to rescaling a layer's
+  filters; filter normalisation makes the picture invariant too, so planes of
+  different networks can be compared. Pick it to compare sharpness across
+  networks.
+- :func:`hessian_directions` -- the top two Hessian eigenvectors (unit
+  vectors): the plane of the steepest curvature. Pick it to see the most
+  curved cross-section and to read the top eigenvalues off a picture.
+- :func:`trajectory_directions` -- the top two principal directions of a
+  training trajectory (Li et al. 2018, Section 7): PCA of the snapshots'
+  displacements from the final point. Pick it to draw the optimiser's path
+  on the landscape; the explained variance says how much of the path the
+  plane holds.
+
+:func:`direction_plane` evaluates any such plane (as one batched call per
+chunk, like :func:`lsl.probe.loss_plane`) and returns a :class:`DirectionPlane`,
+a :class:`~lsl.probe.LossPlane` that also records how its directions were
+chosen. :func:`save_plane` and :func:`load_plane` write and read any
+``LossPlane`` (from either function) to and from a ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .landscape import Landscape, NetworkLandscape
+from .probe import LossPlane
+
+__all__ = [
+    "filter_normalized_directions",
+    "hessian_directions",
+    "trajectory_directions",
+    "TrajectoryPCA",
+    "direction_plane",
+    "DirectionPlane",
+    "save_plane",
+    "load_plane",
+]
+
+_BIAS = ("zero", "copy")
+
+
+def filter_normalized_directions(landscape: NetworkLandscape, theta: torch.Tensor, k: int = 2, *, seed: int = 0,
+                                 bias: str = "zero") -> torch.Tensor:
+    """``k`` random directions normalised filter by filter (Li et al. 2018).
+
+    A Gaussian direction ``d`` is drawn for every parameter; then for every
+    parameter tensor with two or more dimensions (a linear layer's weight
+    ``[out, in]``, a convolution's ``[out, in, *kernel]``), each *filter* --
+    the slice belonging to one output unit or channel, ``d[i]`` -- is
+    rescaled to the norm of the same filter of ``theta``:
+    ``d[i] <- d[i] / ||d[i]|| * ||theta[i]||``. A filter whose weights are all
+    zero gets a zero direction. One-dimensional parameters (biases, batch-norm
+    scales and shifts) are handled as in Li et al.'s code: ``bias="zero"``
+    sets the direction to zero there (their ``ignore='biasbn'``, the usual
+    choice), ``bias="copy"`` sets it to the parameter itself (their default).
+
+    Args:
+        landscape: a :class:`~lsl.landscape.NetworkLandscape` (its flat view names the filters).
+        theta: the point ``[D]``.
+        k: how many directions.
+        seed: seed of the Gaussian draws.
+        bias: ``"zero"`` or ``"copy"`` for one-dimensional parameters.
+
+    Returns:
+        The directions ``[k, D]`` in the landscape's dtype (not orthogonal, not unit length).
+    """
+    if not isinstance(landscape, NetworkLandscape):
+        raise TypeError(f"filter normalisation needs a NetworkLandscape (named parameters), got {type(landscape).__name__}")
+    if bias not in _BIAS:
+        raise ValueError(f"bias must be 'zero' (Li et al.'s ignore='biasbn') or 'copy', got {bias!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    theta = _one_point(landscape, theta).double()
+    gen = torch.Generator().manual_seed(int(seed))
+    d = torch.randn(k, landscape.D, generator=gen, dtype=torch.float64).to(theta.device)
+    for s in landscape.view.slots:
+        block = d[:, s.start : s.stop]
+        w = theta[s.start : s.stop]
+        if len(s.shape) <= 1:
+            block.copy_(w.expand_as(block) if bias == "copy" else torch.zeros_like(block))
+            continue
+        filt = block.reshape(k, s.shape[0], -1)
+        wn = w.reshape(s.shape[0], -1).norm(dim=1)
+        dn = filt.norm(dim=2)
+        d[:, s.start : s.stop] = (filt * (wn / dn.clamp_min(1e-300))[..., None]).reshape(k, -1)
+    return d.to(landscape.dtype)
+
+
+def hessian_directions(landscape: Landscape, theta: torch.Tensor, k: int = 2, *, tol: float = 1e-4, seed: int = 0,
+                       idx=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top ``k`` Hessian eigenvectors at ``theta`` (unit vectors) and their eigenvalues.
+
+    Computed by :func:`lsl.curvature.top_eigenvalues` (Lanczos).
+
+    Args:
+        landscape: any landscape.
+        theta: the point ``[D]``.
+        k: how many directions.
+        tol: Lanczos residual tolerance.
+        seed: Lanczos start-vector seed.
+        idx: optional subset of the training examples.
+
+    Returns:
+        ``(directions [k, D], eigenvalues [k])``, descending.
+    """
+    from .curvature import top_eigenvalues
+
+    theta = _one_point(landscape, theta)
+    vals, vecs = top_eigenvalues(landscape, theta, k, eigenvectors=True, tol=tol, seed=seed, idx=idx)
+    return vecs, vals
+
+
+@dataclass(frozen=True)
+class TrajectoryPCA:
+    """The principal directions of a trajectory (see :func:`trajectory_directions`).
+
+    Args:
+        directions: the top two principal directions ``[2, D]`` (orthonormal rows).
+        explained_variance: the fraction of the variance each explains ``[2]``.
+        coords: the coordinates of every trajectory point in the plane through the
+            final point spanned by ``directions`` ``[T, 2]`` (the final point is ``(0, 0)``).
+        origin: the final point ``[D]``.
+    """
+
+    directions: torch.Tensor
+    explained_variance: torch.Tensor
+    coords: torch.Tensor
+    origin: torch.Tensor
+
+
+def trajectory_directions(trajectory: torch.Tensor, *, center: bool = True) -> TrajectoryPCA:
+    """The top two principal directions of a training trajectory (Li et al. 2018, Section 7).
+
+    With snapshots ``theta_0, ..., theta_n`` (``theta_n`` the final point) the
+    matrix ``M = [theta_0 - theta_n; ...; theta_{n-1} - theta_n]`` is
+    decomposed by an SVD. With ``center=True`` (the default, what Li et al.'s
+    code does through scikit-learn's ``PCA``) the mean row is removed first;
+    ``center=False`` uses ``M`` itself. The directions are the top two right
+    singular vectors, with the sign chosen so that the first snapshot has
+    non-negative coordinates; the explained variance is ``s_i^2 / sum_j s_j^2``.
+
+    Args:
+        trajectory: the snapshots ``[T, D]`` in training order, ``T >= 3``, the last one the final point.
+        center: subtract the mean displacement before the SVD.
+
+    Returns:
+        A :class:`TrajectoryPCA`.
+    """
+    if not isinstance(trajectory, torch.Tensor) or trajectory.dim() != 2 or trajectory.shape[0] < 3:
+        raise ValueError("trajectory must be a tensor [T, D] of T >= 3 snapshots in training order")
+    traj = trajectory.detach().double()
+    origin = traj[-1]
+    M = traj[:-1] - origin
+    if center:
+        M = M - M.mean(0)
+    _, s, Vh = torch.linalg.svd(M, full_matrices=False)
+    var = s**2
+    if float(var.sum()) == 0:
+        raise ValueError("the trajectory does not move: all snapshots are equal")
+    dirs = Vh[:2]
+    first = (traj[0] - origin) @ dirs.T
+    dirs = dirs * torch.where(first < 0, -1.0, 1.0).to(dirs.dtype)[:, None]
+    coords = (traj - origin) @ dirs.T
+    dt = trajectory.dtype
+    return TrajectoryPCA(dirs.to(dt), (var[:2] / var.sum()).to(dt), coords.to(dt), trajectory[-1].detach())
+
+
+@dataclass
+class DirectionPlane(LossPlane):
+    """A :class:`~lsl.probe.LossPlane` through ``origin`` along two chosen directions.
+
+    Point ``(x, y)`` is ``origin + x d_1 + y d_2`` with ``basis = (d_1, d_2)``,
+    which need not be orthonormal (filter-normalised directions are neither
+    unit nor exactly orthogonal); :meth:`coords` then solves the least-squares
+    problem. ``anchors`` are ``(0, 0)``, ``(1, 0)`` and ``(0, 1)``.
+
+    Args:
+        kind: how the directions were chosen: ``"filter-normalized"``, ``"hessian"``,
+            ``"trajectory-pca"`` or ``"directions"`` (given by the caller).
+        meta: JSON-able facts about the directions (seed, bias handling,
+            eigenvalues, explained variance, trajectory coordinates, ...).
+    """
+
+    kind: str = "directions"
+    meta: dict = field(default_factory=dict)
+
+    def coords(self, theta: torch.Tensor) -> torch.Tensor:
+        """The coordinates ``(x, y)`` of the point of the plane closest to ``theta`` (``[2]`` or ``[B, 2]``)."""
+        if self.basis is None or self.origin is None:
+            raise ValueError("this plane was saved without its directions (save_plane(..., directions=False))")
+        if theta.shape[-1] != self.basis.shape[1] or theta.dim() not in (1, 2):
+            raise ValueError(f"theta must have shape [D] or [B, D] with D={self.basis.shape[1]}; got {tuple(theta.shape)}")
+        B = self.basis.double()
+        rhs = (theta.to(B.device, torch.float64) - self.origin.double()) @ B.T
+        out = torch.linalg.solve(B @ B.T, rhs.reshape(-1, 2).T).T
+        return out.reshape(rhs.shape).to(self.basis.dtype)
+
+
+def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch.Tensor, *, n: int = 21,
+                    span: float | tuple[float, float, float, float] = 1.0, split: str | None = None, idx=None,
+                    kind: str = "directions", meta: dict | None = None, max_elements: int = 2**25) -> DirectionPlane:
+    """The loss on the ``n x n`` grid ``theta + x d_1 + y d_2``.
+
+    Args:
+        landscape: the landscape.
+        theta: the centre ``[D]`` (coordinates ``(0, 0)``).
+        directions: ``[2, D]``, linearly independent.
+        n: grid points per axis (``>= 2``).
+        span: ``s`` for the square ``[-s, s]^2``, or ``(x_min, x_max, y_min, y_max)``, in units of the directions.
+        split: also measure the accuracy on ``"train"`` or ``"test"``.
+        idx: optional subset of the training examples for the loss (e.g. to keep a plane cheap).
+        kind: recorded in the result (see :class:`DirectionPlane`).
+        meta: recorded in the result.
+        max_elements: bound on the number of parameter values materialised at once.
+
+    Returns:
+        A :class:`DirectionPlane`; ``loss[i, j]`` is at ``(u[j], v[i])``.
+    """
+    theta = _one_point(landscape, theta)
+    dirs = landscape.check_theta(directions, "directions")
+    if dirs.dim() != 2 or dirs.shape[0] != 2:
+        raise ValueError(f"directions must be two vectors [2, D]; got shape {tuple(dirs.shape)}")
+    gram = dirs.double() @ dirs.double().T
+    if float(torch.linalg.det(gram)) <= 1e-12 * float(gram[0, 0] * gram[1, 1]):
+        raise ValueError("the two directions are (numerically) parallel or zero: they do not span a plane")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    box = (-float(span), float(span), -float(span), float(span)) if np.ndim(span) == 0 else tuple(map(float, span))
+    if len(box) != 4 or not (box[0] < box[1] and box[2] < box[3]):
+        raise ValueError(f"span must be a positive number or (x_min, x_max, y_min, y_max) with min < max; got {span!r}")
+    if split is not None and not hasattr(landscape, "accuracy"):
+        raise ValueError(f"split={split!r} asks for accuracy, but {type(landscape).__name__} has no accuracy method")
+    u = torch.linspace(box[0], box[1], n, dtype=torch.float64)
+    v = torch.linspace(box[2], box[3], n, dtype=torch.float64)
+    xy = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
+    xy = xy.to(device=landscape.device, dtype=landscape.dtype)
+    per_chunk = max(1, max_elements // landscape.D)
+    kw = {} if idx is None else {"idx": idx}
+    losses, accs = [], []
+    with torch.no_grad():
+        for chunk in xy.split(per_chunk):
+            points = theta + chunk @ dirs
+            losses.append(landscape.loss(points, **kw))
+            if split is not None:
+                accs.append(landscape.accuracy(points, split))
+    dt = landscape.dtype
+    anchors = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=dt, device=landscape.device)
+    return DirectionPlane(u.to(dt), v.to(dt), torch.cat(losses).view(n, n).cpu(),
+                          torch.cat(accs).view(n, n).cpu() if split is not None else None,
+                          anchors, dirs.detach().clone(), theta.detach().clone(), split, kind, dict(meta or {}))
+
+
+def _one_point(landscape: Landscape, theta: torch.Tensor) -> torch.Tensor:
+    theta = landscape.check_theta(theta)
+    if theta.dim() != 1:
+        raise ValueError(f"theta must be one point [D]; got shape {tuple(theta.shape)}")
+    return theta.detach()
+
+
+# ---------------------------------------------------------------------------
+# persistence
+
+_FORMAT = "lsl-plane-1"
+
+
+def save_plane(plane: LossPlane, path: str | Path, *, directions: bool = True) -> Path:
+    """Write a loss plane (grid, axes, coordinates, directions and their metadata) to a ``.npz`` file.
+
+    Stored arrays: ``u``, ``v``, ``loss``, ``accuracy`` (if measured), ``anchors``,
+    and, with ``directions=True``, ``basis`` ``[2, D]`` and ``origin`` ``[D]``;
+    ``kind``, ``split`` and ``meta`` (JSON) describe how the plane was made. Works
+    for :class:`~lsl.probe.LossPlane` (three points) and :class:`DirectionPlane`.
+
+    Args:
+        plane: the plane.
+        path: the file (``.npz`` is appended by NumPy when missing).
+        directions: also store ``basis`` and ``origin`` (``2 D + D`` numbers);
+            without them the reloaded plane can be drawn but not mapped back to parameters.
+
+    Returns:
+        The path written.
+    """
+    if not isinstance(plane, LossPlane):
+        raise TypeError(f"plane must be a LossPlane, got {type(plane).__name__}")
+    kind = getattr(plane, "kind", "three points")
+    meta = getattr(plane, "meta", {})
+    try:
+        meta_json = json.dumps(meta)
+    except TypeError as e:
+        raise ValueError(f"the plane's meta must be JSON-able (numbers, strings, lists, dicts): {e}") from None
+    arrays = {
+        "format": np.array(_FORMAT),
+        "kind": np.array(kind),
+        "split": np.array("" if plane.split is None else plane.split),
+        "meta": np.array(meta_json),
+        "u": _np(plane.u), "v": _np(plane.v), "loss": _np(plane.loss), "anchors": _np(plane.anchors),
+    }
+    if plane.accuracy is not None:
+        arrays["accuracy"] = _np(plane.accuracy)
+    if directions and plane.basis is not None:
+        arrays["basis"], arrays["origin"] = _np(plane.basis), _np(plane.origin)
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_plane(path: str | Path, *, device=None) -> LossPlane:
+    """Read a plane written by :func:`save_plane`.
+
+    Args:
+        path: the ``.npz`` file.
+        device: where to put ``basis``, ``origin`` and ``anchors`` (default CPU).
+
+    Returns:
+        A :class:`DirectionPlane` (``kind`` as saved), or a :class:`~lsl.probe.LossPlane` for a three-point plane.
+        ``basis`` and ``origin`` are ``None`` if they were not saved.
+    """
+    with np.load(Path(path), allow_pickle=False) as f:
+        if "format" not in f.files or str(f["format"]) != _FORMAT:
+            raise ValueError(f"{path} is not a loss plane written by lsl.planes.save_plane")
+        get = {k: f[k] for k in f.files}
+    t = lambda a, dev=None: torch.from_numpy(np.array(a)).to(dev or "cpu")  # noqa: E731
+    split = str(get["split"]) or None
+    common = dict(u=t(get["u"]), v=t(get["v"]), loss=t(get["loss"]),
+                  accuracy=t(get["accuracy"]) if "accuracy" in get else None,
+                  anchors=t(get["anchors"], device),
+                  basis=t(get["basis"], device) if "basis" in get else None,
+                  origin=t(get["origin"], device) if "origin" in get else None, split=split)
+    kind = str(get["kind"])
+    if kind == "three points":
+        return LossPlane(**common)
+    return DirectionPlane(**common, kind=kind, meta=json.loads(str(get["meta"])))
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy()
