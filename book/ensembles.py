@@ -121,7 +121,7 @@ def std_error(acc):
 
 def pp(diff):
     """A difference of accuracies in signed percentage points, for the text."""
-    return f"{100 * diff:+.2f}"
+    return report.fixed(100 * diff, 2, sign=True)
 
 
 glue("ens_seeds", cfg.seeds)
@@ -191,7 +191,7 @@ for i, lr in enumerate(cfg.max_lrs):
 # gap is explained below). Now the breakdown point, and three learning rates to look at closely: the
 # lowest of the sweep, the largest at which training is still stable, and one step past the breakdown.
 
-# %%
+# %% tags=["hide-input"]
 broken = ~np.isfinite(last_loss) | (last_loss > cfg.breakdown_factor * start_loss)
 assert broken.any(), "the sweep must reach the learning rate at which training breaks down"
 assert not broken[0], "... and start below it"
@@ -232,7 +232,7 @@ print(f"training breaks down at max lr {lrs[i_break]} (last snapshots' training 
 # accuracy and test loss of every snapshot of every seed, and of the two averages of each seed's
 # snapshots.
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 colours = [plots.PALETTE[c] for c in ("blue", "purple", "sky", "red", "lime", "aqua")]
 k = np.arange(1, M + 1)
 fig, axes = plots.figure(ncols=2, nrows=2, width=4.4, height=3.0)
@@ -310,6 +310,14 @@ for i in (i_low, i_stable):
     _, _, wm, se = diffs(i)
     assert wm >= -se, f"at max lr {lrs[i]:g} the weight average is as good as a single (the mean) snapshot"
 
+# %% tags=["hide-input"]
+report.verdict("fj-fig6-swa-low", "reproduced",
+               measured=f"max lr {lrs[i_low]:g}: weight average {report.fmt(100 * w_acc[i_low].mean(), 3)}%, prediction "
+                        f"average {report.fmt(100 * p_acc[i_low].mean(), 3)}%, mean snapshot {report.fmt(100 * acc[i_low].mean(), 3)}%")
+report.verdict("fj-fig6-swa-high", "partly",
+               measured=f"max lr {lrs[i_high]:g}: weight average {pp(wb)} pp, prediction average {pp(pb)} pp from the best snapshot",
+               note=f"only beyond the breakdown of training at max lr {lrs[i_break]:g}")
+
 # %% [markdown]
 # At the low learning rate ({glue:text}`ens_lr_low`) the snapshots average
 # {glue:text}`ens_low_snap`% test accuracy, the weight average reaches {glue:text}`ens_low_w`% and the
@@ -357,8 +365,8 @@ se = std_error(w_acc[i_high].mean())
 glue("ens_adv_low", pp(adv[i_low]))
 glue("ens_adv_stable", pp(adv[i_stable]))
 glue("ens_adv_high", pp(adv[i_high]))
-glue("ens_adv_nll_low", f"{adv_nll[i_low]:.3f}")
-glue("ens_adv_nll_high", f"{adv_nll[i_high]:.3f}")
+glue("ens_adv_nll_low", report.fixed(adv_nll[i_low], 3))
+glue("ens_adv_nll_high", report.fixed(adv_nll[i_high], 3))
 glue("ens_adv_rho", f"{rho:.2f}")
 glue("ens_rho_min", rho_min)
 print("advantage of the prediction average (pp):", report.numbers(100 * adv, 2))
@@ -368,7 +376,11 @@ print(f"rank correlation with the max lr {rho:.2f}; high - low {100 * (adv[i_hig
 assert rho >= rho_min, "the advantage of prediction averaging grows with the maximum learning rate"
 assert adv[i_high] - adv[i_low] > 2 * se, "... by more than the noise of the test set"
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input"]
+report.verdict("fj-fig6-advantage", "reproduced",
+               measured=f"{pp(adv[i_low])} → {pp(adv[i_high])} pp; rank correlation {report.fmt(rho, 2)}")
+
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=3, width=3.3, height=3.0)
 axes[0].plot(lrs, acc.mean((1, 2)), "o-", color="grey", label="mean snapshot")
 axes[0].plot(lrs, best_acc.mean(1), "^--", color="k", label="best snapshot")
@@ -434,9 +446,9 @@ for name, i in looks:
     bars[name] = [ensembles.pairwise_barriers(L, snaps[:, s], n_points=cfg.path_points, idx=idx) for s in range(S)]
     top = max(b.barriers.max().item() for b in bars[name])
     print(f"{name:6s} max lr {lrs[i]:g}: largest barrier between consecutive snapshots {top:.4f}; "
-          f"Jensen gap per seed {np.round(jensen[i], 4).tolist()}")
+          f"Jensen gap per seed {report.numbers(jensen[i], 4)}")
     glue(f"ens_bar_{name}", top, 2)
-    glue(f"ens_jensen_{name}", ", ".join(f"{x:+.3f}" for x in jensen[i]))
+    glue(f"ens_jensen_{name}", ", ".join(report.fixed(x, 3, sign=True) for x in jensen[i]))
 bar_max = {name: max(b.barriers.max().item() for b in v) for name, v in bars.items()}
 assert bar_max["low"] < 0.1 * start_loss, "at the low learning rate no line between snapshots climbs a barrier"
 assert (jensen[i_low] <= 0).all() and (jensen[i_stable] <= 0).all(), \
@@ -444,7 +456,7 @@ assert (jensen[i_low] <= 0).all() and (jensen[i_stable] <= 0).all(), \
 assert bar_max["high"] > start_loss, "at the high learning rate consecutive snapshots are separated by a barrier"
 assert jensen[i_high].mean() > 0, "... and the weight average sits above the snapshots' loss"
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4, height=3.2)
 for (name, i), c in zip(looks, (plots.PALETTE["blue"], plots.PALETTE["green"], plots.PALETTE["red"])):
     lines = torch.cat([b.losses for b in bars[name]]).cpu().numpy()    # every pair of every seed
@@ -490,7 +502,7 @@ report.figure("fig-ensembles-wedges", fig)
 # We assert that the deep ensemble of all {glue:text}`ens_seeds` members beats every snapshot
 # ensemble of the sweep (mean over seeds).
 
-# %%
+# %% tags=["hide-input"]
 pre_epochs = deep.epochs_per_member
 cycle_epochs = runs[lrs[0]].epochs / M
 deep_acc = ensembles.ensemble_growth(L, start, "test").accuracy.cpu().numpy()  # the first 1, 2, ... members
@@ -502,6 +514,7 @@ j_equal = min(S, max(1, round(snap_cost / pre_epochs)))                 # deep m
 glue("ens_deep_acc", 100 * deep_acc[-1], 3)
 glue("ens_deep_epochs", S * pre_epochs, 3)
 glue("ens_deep_equal_k", j_equal)
+glue("ens_deep_equal_members", report.plural(j_equal, "member"))
 glue("ens_deep_equal_acc", 100 * deep_acc[j_equal - 1], 3)
 glue("ens_deep_equal_epochs", j_equal * pre_epochs, 3)
 glue("ens_deep_equal_verdict", "above" if deep_acc[j_equal - 1] > p_acc[i_best].mean() else "below")
@@ -509,11 +522,19 @@ glue("ens_snapens_lr", lrs[i_best])
 glue("ens_snapens_acc", 100 * p_acc[i_best].mean(), 3)
 glue("ens_snapens_epochs", snap_cost, 3)
 glue("ens_deep_gain_se", (deep_acc[-1] - p_acc[i_best].mean()) / std_error(deep_acc[-1]), 2)
-print(f"deep ensemble: {np.round(deep_acc, 4).tolist()} for {S} members ({S * pre_epochs:.0f} epochs); "
+print(f"deep ensemble: {report.numbers(deep_acc, 4)} for {S} members ({S * pre_epochs:.0f} epochs); "
       f"best snapshot ensemble: max lr {lrs[i_best]:g}, {p_acc[i_best].mean():.4f} ({snap_cost:.0f} epochs)")
 assert deep_acc[-1] > p_acc.mean(1).max(), "independent members beat every snapshot ensemble of the sweep"
 
-# %% tags=["remove-output"]
+# %% tags=["hide-input"]
+diverse = p_acc[i_high].mean() > p_acc[i_stable].mean() + std_error(p_acc[i_stable].mean())
+report.verdict("fj-cyclic-diversity", "reproduced" if diverse else "not reproduced",
+               measured=f"prediction average {report.fmt(100 * p_acc[i_high].mean(), 3)}% at max lr {lrs[i_high]:g} against "
+                        f"{report.fmt(100 * p_acc[i_stable].mean(), 3)}% at {lrs[i_stable]:g}; deep ensemble "
+                        f"{report.fmt(100 * deep_acc[-1], 3)}%",
+               note="" if diverse else "changing wedges damaged the snapshots at this scale")
+
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4, height=3.2)
 for ax in axes:
     ax.plot(pre_epochs * np.arange(1, S + 1), deep_acc, "o-", color="k", label="deep ensemble")
@@ -542,7 +563,7 @@ report.figure("fig-ensembles-cost", fig)
 # {glue:text}`ens_deep_epochs` epochs; the best snapshot ensemble of the sweep (maximum learning rate
 # {glue:text}`ens_snapens_lr`) reaches {glue:text}`ens_snapens_acc`% for
 # {glue:text}`ens_snapens_epochs` epochs, {glue:text}`ens_deep_gain_se` standard errors below. At
-# about the snapshot ensemble's cost, a deep ensemble of {glue:text}`ens_deep_equal_k` member(s)
+# about the snapshot ensemble's cost, a deep ensemble of {glue:text}`ens_deep_equal_members`
 # ({glue:text}`ens_deep_equal_epochs` epochs) reaches {glue:text}`ens_deep_equal_acc`%,
 # {glue:text}`ens_deep_equal_verdict` the best snapshot ensemble. Diversity from independent
 # initialisations is the most reliable, and every member costs a full training run.
@@ -585,7 +606,7 @@ report.figure("fig-ensembles-cost", fig)
 # - **Deep ensembles are the upper reference.** {glue:text}`ens_deep_acc`% for
 #   {glue:text}`ens_deep_epochs` epochs, against {glue:text}`ens_snapens_acc`% for the best snapshot
 #   ensemble's {glue:text}`ens_snapens_epochs`; at about equal cost
-#   ({glue:text}`ens_deep_equal_k` member(s), {glue:text}`ens_deep_equal_epochs` epochs)
+#   ({glue:text}`ens_deep_equal_members`, {glue:text}`ens_deep_equal_epochs` epochs)
 #   {glue:text}`ens_deep_equal_acc`%.
 #
 # ## Exercises

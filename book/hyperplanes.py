@@ -126,7 +126,7 @@ for name, L in landscapes.items():
     print(f"{name}: D={L.D}, full-space test accuracy {full[name]:.3f}; d_int90 = {idim[name].d_int():.0f} "
           f"(draws: {centre:.0f} x/ {factor:.2f})")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
 for ax, (name, res) in zip(axes, idim.items()):
     d = res.d.numpy()
@@ -158,7 +158,7 @@ report.figure("fig-hyperplanes-dint", fig)
 # (log-interpolated between grid points) and, as its uncertainty, the geometric mean and spread of the
 # crossings of the individual draws' curves.
 
-# %%
+# %% tags=["hide-input"]
 for name, res in idim.items():
     mean = res.mean_accuracy
     d_int = res.d_int()
@@ -182,6 +182,12 @@ for name, res in idim.items():
     glue(f"hp_steps_{name}", cfg.plane_steps[name])
     glue(f"hp_acc_lo_{name}", 100 * mean[0].item(), 2)
     glue(f"hp_d_lo_{name}", int(res.d[0]))
+
+# %% tags=["hide-input"]
+factors = {name: res.D / res.d_int() for name, res in idim.items()}
+report.verdict("fj-intrinsic-dimension", "reproduced" if min(factors.values()) > 50 else "partly",
+               measured="D / d_int90 = " + report.listing(f"{report.fmt(f, 2)} ({name})" for name, f in factors.items()),
+               note="" if min(factors.values()) > 50 else "d_int90 below D/3, far less far below D than in Li et al.")
 
 # %% [markdown]
 # ## The draw of the plane matters little
@@ -217,6 +223,11 @@ glue("hp_compare_d", cfg.compare_d)
 glue("hp_acc_dense", 100 * by_kind["dense"].mean().item(), 3)
 glue("hp_acc_fastfood", 100 * by_kind["fastfood"].mean().item(), 3)
 
+# %% tags=["hide-input"]
+report.verdict("fj-hyperplane-draw", "reproduced",
+               measured="std between draws " + report.listing(
+                   f"{report.fmt(100 * sd, 2)} pp ({name}, {report.fmt(sd / rise, 2)} of the rise)" for name, (sd, rise) in spreads.items()))
+
 # %% [markdown]
 # ## The Goldilocks zone
 #
@@ -250,7 +261,7 @@ for i, s in enumerate(gold.scales.tolist()):
           f"Tr/||.||_F {gold.trace_ratio[i].mean():5.2f}; loss at theta0 {gold.initial_loss[i]:.3g}; "
           f"accuracy after training in d={gold.d_train} planes {gold.accuracy[i].mean():.3f}")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
 r = gold.radii.numpy()
 axes[0].plot(r, gold.trace_ratio.mean(1).numpy(), "o-", label="$\\mathrm{Tr}/\\|\\cdot\\|_F$")
@@ -286,7 +297,7 @@ report.figure("fig-hyperplanes-goldilocks", fig)
 # where the restricted curvature is (close to) its highest and mostly positive, and radii far too
 # small or far too large do much worse (by more than 10 percentage points).
 
-# %%
+# %% tags=["hide-input"]
 acc = gold.accuracy.mean(1)
 tr = gold.trace_ratio.mean(1)
 best = int(acc.argmax())
@@ -311,6 +322,14 @@ glue("hp_gold_hi_tr", tr[-1].item(), 2)
 glue("hp_gold_hi_fp", gold.fraction_positive.mean(1)[-1].item(), 2)
 glue("hp_gold_d", gold.d_train)
 glue("hp_gold_dcurv", gold.d_curv)
+
+# %% tags=["hide-input"]
+best_s = gold.scales[best].item()
+report.verdict("fg-goldilocks", "reproduced" if 0.5 <= best_s <= 2 else "partly",
+               measured=f"best at α = {report.fmt(best_s)} ({report.fmt(100 * acc[best].item(), 3)}%), against "
+                        f"{report.fmt(100 * acc[0].item(), 3)}% at α = {report.fmt(gold.scales[0].item())} and "
+                        f"{report.fmt(100 * acc[-1].item(), 3)}% at α = {report.fmt(gold.scales[-1].item())}",
+               note="" if 0.5 <= best_s <= 2 else "the zone is centred away from the standard radius α = 1")
 
 # %% [markdown]
 # ## Back to the wedges

@@ -147,7 +147,7 @@ print(f"barrier on the straight lines, per moment (rows) and pair: \n{line_barri
 print(f"cosines between the final networks: {[round(float(c), 3) for c in cos]}; their angular widths "
       f"{[round(float(a), 3) for a in final_tw.angular_width]}")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 chance = math.log(data.n_classes)  # the loss of a uniform guess
 fig, axes = plots.figure(ncols=len(planes), width=3.2, height=3.0)
 for ax, pl, t, r in zip(axes, planes, cfg.fig2_moments, radii.mean(1)):
@@ -172,7 +172,7 @@ report.figure("fig-widths-radial", fig)
 # at its own scale.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 assert bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()), \
     "the radius of every network grows throughout training"
 assert bool((line_barrier[-1] > cfg.rise).all()), \
@@ -206,6 +206,13 @@ glue("wd_angle_min", math.degrees(angle.min().item()), 3)
 glue("wd_fig2_ang", f"{final_tw.angular_width.min().item():.3f}-{final_tw.angular_width.max().item():.3f}")
 glue("wd_fig2_deg", math.degrees(final_tw.angular_width.mean().item()), 2)
 glue("wd_fig2_spread", 100 * final_tw.spread.max().item(), 2)
+
+# %% tags=["hide-input"]
+report.verdict("fj-fig2-radial", "reproduced",
+               measured=f"radius {report.fmt(starts.norm(dim=-1).mean().item(), 2)} → {report.fmt(radii[-1].mean().item(), 3)}; "
+                        f"line barriers {report.fmt(line_barrier[-1].min().item(), 2)}–{report.fmt(line_barrier[-1].max().item(), 2)}; "
+                        f"tunnels {report.fmt(math.degrees(final_tw.angular_width.mean().item()), 2)}° wide, optima at least "
+                        f"{report.fmt(math.degrees(angle.min().item()), 3)}° apart")
 
 # %% [markdown]
 # The radius of the networks grows from {glue:text}`wd_r0` at initialisation to
@@ -275,7 +282,7 @@ for h, values in cfg.sweeps.items():
         print(f"{h:>10} = {v:<6} " + " | ".join(" ".join(f"{x:.3f}" if w != 4 else f"{x:5.0f}" for x in c)
                                                 for w, c in enumerate(cols)))
 
-# %%
+# %% tags=["hide-input"]
 members = [m for f in families.values() for m in f]
 assert all(f.all_reached for f in families.values()), "every member reached the matched training loss"
 stop_loss = np.array([m.train_loss for m in members])
@@ -317,7 +324,7 @@ for h, values in cfg.sweeps.items():
           f"differences up to {spread:.3f}); step by step for the mean: {result[h]['mean_monotone']}, "
           f"for every seed: {result[h]['seed_monotone']}" + (f"; fades after {values[peak]}" if peak < len(values) - 1 else ""))
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=len(cfg.sweeps), width=2.7, height=2.8, sharey=True)
 for ax, (h, values) in zip(axes, cfg.sweeps.items()):
     x = np.arange(len(values))
@@ -346,7 +353,7 @@ report.figure("fig-widths-sweeps", fig)
 # list the values, not to scale.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 for h in cfg.sweeps:  # wider with more lr, L2, dropout and width; narrower with larger batches (sign above)
     r = result[h]
     assert r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"], \
@@ -367,6 +374,22 @@ for h, values in cfg.sweeps.items():
 glue("wd_seed_monotone", sum(r["seed_monotone"] for r in result.values()))
 glue("wd_n_sweeps", len(result))
 glue("wd_l2_verdict", "Reproduced" if result["l2"]["peak"] < len(cfg.sweeps["l2"]) - 1 else "Not reproduced")
+
+# %% tags=["hide-input"]
+def effect(h):
+    """The mean angular width from the first value of a sweep to its peak, for the scorecard."""
+    m, values, peak = ang[h].mean(0), cfg.sweeps[h], result[h]["peak"]
+    return (f"{labels[h]} {values[0]:g} → {values[peak]:g}: angular width "
+            f"{report.fmt(m[0], 3)} → {report.fmt(m[peak], 3)}")
+
+
+fades = {h: result[h]["peak"] < len(cfg.sweeps[h]) - 1 for h in cfg.sweeps}
+report.verdict("fj-fig5-lr", "reproduced", measured=effect("lr") + "; " + effect("batch_size"))
+report.verdict("fj-fig5-l2", "reproduced" if fades["l2"] else "partly", measured=effect("l2"),
+               note="" if fades["l2"] else "no fading up to the sweep's largest L2, where the loss target still holds")
+report.verdict("fj-fig5-dropout", "reproduced" if fades["dropout"] else "partly",
+               measured=effect("dropout") + f", then {report.fmt(ang['dropout'].mean(0)[-1], 3)} at {cfg.sweeps['dropout'][-1]:g}")
+report.verdict("fj-network-width", "reproduced", measured=effect("width"))
 
 # %% [markdown]
 # In the paper's directions, every one of them ({numref}`fig-widths-sweeps`):
@@ -403,7 +426,7 @@ glue("wd_l2_verdict", "Reproduced" if result["l2"]["peak"] < len(cfg.sweeps["l2"
 # The angular width is a ratio, width over $\lVert\theta\rVert$, and the hyperparameters change both.
 # {numref}`fig-widths-anatomy` separates them, each relative to the family's first member.
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=len(cfg.sweeps), width=2.7, height=2.6, sharey=True)
 for ax, (h, values) in zip(axes, cfg.sweeps.items()):
     x = np.arange(len(values))
@@ -467,7 +490,7 @@ for h in cfg.sweeps:
 Ds = np.array([[land.D for land in families["width", s].landscapes] for s in cfg.seeds], dtype=float)
 slope = np.polyfit(np.log(Ds).ravel(), np.log(table("width", "width")).ravel(), 1)[0]
 per_sqrt_D = (table("width", "width") / np.sqrt(Ds)).mean(0)
-print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {per_sqrt_D.round(4).tolist()}")
+print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {report.numbers(per_sqrt_D, 4)}")
 assert 0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature"
 glue("wd_width_Ds", listing(int(d) for d in Ds[0]))
 glue("wd_width_slope", slope, 2)
@@ -501,7 +524,7 @@ lrs = np.array(cfg.sweeps["lr"])
 print(f"learning rates {lrs.tolist()}\nshort directions (per seed):\n{counts}\nlargest eigenvalue x learning rate:\n"
       f"{(top * lrs).round(2)}")
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=3.8, height=3.0)
 for i, s in enumerate(cfg.seeds):
     axes[0].plot(lrs, counts[i], "o-", label=f"seed {s}")
@@ -527,7 +550,7 @@ report.figure("fig-widths-short", fig)
 # eigenvalue at the same optima, with the stability limit $2/\eta$ of gradient descent (dashed).
 # ```
 
-# %%
+# %% tags=["hide-input"]
 assert bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()), \
     "fewer short directions at optima reached with a larger learning rate"
 spread_top, spread_prod = top.max(1) / top.min(1), (top * lrs).max(1) / (top * lrs).min(1)
@@ -543,6 +566,11 @@ glue("wd_top_lr", f"{(top * lrs).min():.2f}-{(top * lrs).max():.2f}")
 glue("wd_top_range", f"{top.min():.3g}-{top.max():.3g}")
 glue("wd_top_above", int((top * lrs > 2).sum()))
 glue("wd_top_n", top.size)
+
+# %% tags=["hide-input"]
+report.verdict("fj-fig4-lr-short", "reproduced",
+               measured=f"{report.fmt(counts[:, 0].mean(), 3)} short directions at learning rate {lrs[0]:g}, "
+                        f"{report.fmt(counts[:, -1].mean(), 2)} at {lrs[-1]:g}")
 
 # %% [markdown]
 # The number of short directions falls steadily with the learning rate, from
@@ -586,7 +614,7 @@ best = {h: int(table(h, "accuracy").mean(0).argmax()) for h in fixed_D}
 print(f"rank correlation of angular width and test accuracy over {len(x)} optima: {rho:.2f}")
 for h in fixed_D:
     acc = table(h, "accuracy").mean(0)
-    print(f"{labels[h]:>14}: test accuracy {np.round(100 * acc, 1).tolist()} (mean over seeds)")
+    print(f"{labels[h]:>14}: test accuracy {report.numbers(100 * acc, 1)} (mean over seeds)")
 base_acc = np.array([m.test_accuracy for s in cfg.seeds for m in families["lr", s]
                      if m.value == cfg.lr])
 top_acc = max(table(h, "accuracy").mean(0).max() for h in fixed_D)
@@ -598,7 +626,7 @@ glue("wd_acc_se", 100 * math.sqrt(0.25 / data.n_test), 2)
 glue("wd_n_test", data.n_test)
 glue("wd_best", "; ".join(f"{labels[h]} {cfg.sweeps[h][best[h]]:g}" for h in fixed_D))
 
-# %% tags=["remove-output"]
+# %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure(width=4.6, height=3.4)
 for (h, (px, py)), marker in zip(points.items(), "osD^"):
     ax.plot(px, 100 * py, marker, ls="none", alpha=0.8, label=labels[h])
