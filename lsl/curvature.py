@@ -8,7 +8,9 @@ and for tests).
 
 - :func:`lanczos` -- the Lanczos iteration with full re-orthogonalisation.
 - :func:`top_eigenvalues` -- the algebraically largest eigenvalues (and
-  eigenvectors) of the Hessian, to a residual tolerance.
+  eigenvectors) of the Hessian, with their multiplicities, to a residual
+  tolerance (block Lanczos; repeated eigenvalues are certified or warned
+  about with a :class:`MultiplicityWarning`).
 - :func:`exact_hessian` -- the ``[D, D]`` matrix, from batched HVPs.
 - :func:`gauss_newton_vp`, :func:`residual_vp` -- the split ``H = G + H_rest``
   of Fort & Ganguli (2019) and Papyan (2019), see below.
@@ -67,6 +69,8 @@ from .landscape import _LOSSES, Landscape, NetworkLandscape
 __all__ = [
     "lanczos",
     "top_eigenvalues",
+    "MultiplicityWarning",
+    "DEFAULT_BLOCK",
     "exact_hessian",
     "curvature_operator",
     "gauss_newton_vp",
@@ -279,26 +283,24 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
 class _Krylov:
     """A growing Lanczos decomposition ``A Q_m = Q_m T_m + beta_m q_{m+1} e_m^T`` with full re-orthogonalisation.
 
-    With ``restart=True`` a breakdown (an invariant subspace: ``beta ~ 0``) is
-    followed by a fresh random vector orthogonal to all previous ones, coupled
-    with ``beta = 0``; ``T`` becomes block tridiagonal and the Krylov space keeps
-    growing until it is all of ``R^D``. This finds repeated eigenvalues, which a
-    single Krylov sequence cannot.
+    One start vector, so (in exact arithmetic) one copy of each distinct eigenvalue: this is the
+    iteration of :func:`lanczos` and of the quadrature in :func:`spectral_density`. It stops at a
+    breakdown (an invariant subspace: ``beta ~ 0``). The top of the spectrum with multiplicities
+    is computed by block Lanczos (:class:`_BlockKrylov`).
     """
 
     def __init__(self, matvec: Matvec, D: int, *, v0=None, seed: int = 0, dtype=torch.float64,
-                 device=None, restart: bool = True):
+                 device=None):
         if D < 1:
             raise ValueError(f"D must be positive, got {D}")
-        self.matvec, self.D, self.dtype, self.restart = matvec, int(D), dtype, restart
+        self.matvec, self.D, self.dtype = matvec, int(D), dtype
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.gen = torch.Generator().manual_seed(int(seed))
         self.Q = torch.empty(min(self.D, 64), self.D, dtype=dtype, device=self.device)
         self.alphas: list[float] = []
         self.betas: list[float] = []  # betas[j] couples q_j and q_{j+1}; betas[m-1] is the residual norm
         self.anorm = 0.0
-        self.broke = False  # the last step found an invariant subspace
-        self.exhausted = False  # no further step is possible (m == D, or a breakdown without restart)
+        self.exhausted = False  # no further step is possible (m == D, or a breakdown)
         if v0 is None:
             q = self._random()
         else:
@@ -344,7 +346,6 @@ class _Krylov:
         w, h = self._orth(w, j + 1)
         self.alphas.append(float(h[j]))
         beta = float(torch.linalg.vector_norm(w))
-        self.broke = False
         if j + 1 == self.D:
             self.betas.append(beta)
             self.exhausted = True
@@ -355,35 +356,8 @@ class _Krylov:
             self.Q[j + 1] = w / beta
             return
         # breakdown: Q[:j+1] spans an invariant subspace
-        self.broke = True
-        if not self.restart:
-            self.betas.append(beta)
-            self.exhausted = True
-            return
-        self.betas.append(0.0)
-        for _ in range(10):
-            r, _ = self._orth(self._random(), j + 1)
-            nrm = float(torch.linalg.vector_norm(r))
-            if nrm > 1e-8:
-                self.Q[j + 1] = r / nrm
-                return
-        raise RuntimeError("could not find a new start vector orthogonal to the Krylov space")
-
-    def tridiagonal(self) -> torch.Tensor:
-        a = torch.tensor(self.alphas, dtype=torch.float64)
-        T = torch.diag(a)
-        if self.m > 1:
-            b = torch.tensor(self.betas[: self.m - 1], dtype=torch.float64)
-            T = T + torch.diag(b, 1) + torch.diag(b, -1)
-        return T
-
-    def ritz(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Ritz values (descending), their eigenvectors in ``T`` (columns) and residual norms."""
-        evals, S = torch.linalg.eigh(self.tridiagonal())
-        evals, S = evals.flip(0), S.flip(1)
-        if self.m == self.D:  # the Krylov space is all of R^D: T is similar to A
-            return evals, S, torch.zeros_like(evals)
-        return evals, S, (self.betas[-1] * S[-1]).abs()
+        self.betas.append(beta)
+        self.exhausted = True
 
 
 def lanczos(
@@ -431,7 +405,7 @@ def lanczos(
     """
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
-    kr = _Krylov(matvec, D, v0=v0, seed=seed, dtype=dtype, device=device, restart=False)
+    kr = _Krylov(matvec, D, v0=v0, seed=seed, dtype=dtype, device=device)
     while kr.m < min(n_steps, kr.D) and not kr.exhausted:
         kr.step()
     alphas = torch.tensor(kr.alphas, dtype=torch.float64)
@@ -439,53 +413,268 @@ def lanczos(
     return alphas, betas, kr.Q[: kr.m].clone()
 
 
-def _converge(kr: _Krylov, k: int, tol: float, max_steps: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
-    """Grow ``kr`` until its top-``k`` Ritz pairs have residuals below ``tol * max(1, |lambda_1|)``."""
-    last_check = -1
-    while True:
-        m = kr.m
-        if m >= 1 and kr.anorm == 0.0:  # A q = 0 for a random q: the operator is zero (almost surely)
-            zeros = torch.zeros(max(k, 1), dtype=torch.float64)
-            return zeros, None, zeros, True
-        at_end = kr.exhausted or m >= max_steps
-        due = m >= k and not kr.broke and (m - last_check >= max(1, m // 20))
-        if m >= k and (due or at_end):
-            last_check = m
-            evals, S, res = kr.ritz()
-            scale = max(1.0, abs(float(evals[0])))
-            if bool((res[:k] <= tol * scale).all()) or m == kr.D:
-                return evals, S, res, True
-            if at_end:
-                return evals, S, res, False
-        elif at_end:
-            raise RuntimeError(f"max_steps={max_steps} Lanczos steps cannot give {k} eigenvalues")
-        kr.step()
+# ---------------------------------------------------------------------------
+# the top of the spectrum, with multiplicities: block Lanczos
+
+
+#: The first block size of :func:`top_eigenvalues` and the functions built on it: with ``p`` start
+#: vectors a Krylov method finds up to ``p`` copies of a repeated eigenvalue, so ``p = 2`` is the
+#: smallest block that can certify that an eigenvalue is simple.
+DEFAULT_BLOCK = 2
+
+
+class MultiplicityWarning(RuntimeWarning):
+    """The top eigenvalues could not be certified complete with their multiplicities.
+
+    Raised as a warning by :func:`top_eigenvalues` (and :func:`count_short_directions`,
+    :func:`layer_spectra`) when an eigenvalue cluster inside the requested top ``k`` has at
+    least as many copies as the block has vectors and the block cannot grow further (it is
+    limited by ``max_steps``). More copies may exist: the values after that cluster may be too
+    small.
+    """
+
+
+class _BlockKrylov:
+    """A block Lanczos decomposition with full re-orthogonalisation, block size ``p``.
+
+    The rows of ``Q[:n]`` are orthonormal; the first ``m`` of them have been multiplied by ``A``
+    and ``T = Q[:m] A Q[:m]^T`` is kept exactly (every projection that the re-orthogonalisation
+    computes is stored, so ``T`` is block tridiagonal up to rounding). The ``n - m`` pending rows
+    (the next block) satisfy ``A Q[:m]^T = Q[:m]^T T + Q[m:n]^T C + E`` with ``C`` their coupling
+    to the last multiplied block and ``||E|| <= 1e-10 ||A||`` (directions dropped at a breakdown).
+    A Ritz pair ``(theta, Q[:m]^T s)`` therefore has residual norm ``||C s||``.
+
+    When the next block is rank deficient (the Krylov space is, or is close to, invariant), the
+    lost directions are replaced by random vectors orthogonal to the basis, so the block keeps
+    ``p`` vectors and the space keeps growing until it is all of ``R^D``.
+
+    The operator sees only products with blocks ``[b, D]`` (float64 here; the curvature
+    operators cast to the landscape's precision).
+    """
+
+    def __init__(self, matvec: Matvec, D: int, p: int, *, gen: torch.Generator, device=None,
+                 dtype=torch.float64):
+        self.matvec, self.D, self.p, self.gen, self.dtype = matvec, int(D), int(p), gen, dtype
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.Q = torch.empty(min(self.D, max(64, 4 * self.p)), self.D, dtype=dtype, device=self.device)
+        self.T = torch.zeros(0, 0, dtype=torch.float64)
+        self.C = torch.zeros(0, 0, dtype=torch.float64)  # coupling of the pending block to the last multiplied one
+        self.n = self.m = 0
+        self.last = 0  # size of the last multiplied block
+        self.anorm = 0.0
+        self.n_products = 0
+        self._append(self._fresh(min(self.p, self.D), torch.zeros(0, self.D, dtype=dtype, device=self.device)))
+
+    # -- helpers ------------------------------------------------------------
+    def _orth(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Remove from the rows of ``W`` their components along ``Q[:n]``, twice; also return the projections."""
+        Qn = self.Q[: self.n]
+        h = W @ Qn.T
+        W = W - h @ Qn
+        h2 = W @ Qn.T
+        return W - h2 @ Qn, h + h2
+
+    def _fresh(self, count: int, keep: torch.Tensor) -> torch.Tensor:
+        """``count`` random orthonormal rows orthogonal to ``Q[:n]`` and to the (orthonormal) rows of ``keep``."""
+        basis, out = keep, []
+        for _ in range(10):
+            need = count - sum(r.shape[0] for r in out)
+            if need == 0:
+                return torch.cat(out)
+            R, _ = self._orth(torch.randn(need, self.D, generator=self.gen, dtype=self.dtype).to(self.device))
+            for _ in range(2):
+                R = R - (R @ basis.T) @ basis
+            Qr, Rr = torch.linalg.qr(R.T)
+            good = Rr.diagonal().abs() > 1e-8 * torch.linalg.vector_norm(R, dim=1).clamp_min(1e-300)
+            out.append(Qr.T[good])
+            basis = torch.cat([basis, out[-1]])
+        raise RuntimeError("could not draw random vectors orthogonal to the Krylov space")
+
+    def _append(self, rows: torch.Tensor) -> None:
+        need = self.n + rows.shape[0]
+        if need > self.Q.shape[0]:
+            new = torch.empty(min(self.D, max(need, 2 * self.Q.shape[0])), self.D, dtype=self.dtype, device=self.device)
+            new[: self.n] = self.Q[: self.n]
+            self.Q = new
+        self.Q[self.n : need] = rows
+        self.n = need
+
+    @property
+    def exhausted(self) -> bool:
+        return self.m == self.n  # no pending vectors: the basis is all of R^D
+
+    # -- one block step -----------------------------------------------------
+    def step(self) -> None:
+        """Multiply the pending block by ``A``, extend ``T`` and form the next block."""
+        m, n = self.m, self.n
+        P = self.Q[m:n]
+        b = n - m
+        W = self.matvec(P)
+        self.n_products += b
+        W = W.to(device=self.device, dtype=self.dtype).reshape(b, self.D)
+        if not torch.isfinite(W).all():
+            raise FloatingPointError("the matrix-vector product returned non-finite values")
+        self.anorm = max(self.anorm, float(torch.linalg.vector_norm(W, dim=1).max()))
+        R, h = self._orth(W)  # h[i, j] = (A q_{m+i}) . q_j, j < n
+        h = h.to("cpu")
+        T = torch.zeros(n, n, dtype=torch.float64)
+        T[:m, :m] = self.T
+        T[m:n, :n] = h
+        T[:n, m:n] = h.T
+        T[m:n, m:n] = (h[:, m:n] + h[:, m:n].T) / 2
+        self.T, self.m, self.last = T, n, b
+        if n == self.D:
+            self.C = torch.zeros(0, b, dtype=torch.float64)
+            return
+        want = min(self.p, self.D - n)
+        # an orthonormal basis of the residual's row space; directions below the breakdown
+        # threshold are dropped and replaced by random vectors (they carry no information)
+        _, S, Vh = torch.linalg.svd(R, full_matrices=False)
+        kept = Vh[S > _BREAKDOWN * max(self.anorm, 1e-300)][:want]
+        if kept.shape[0]:
+            kept, _ = self._orth(kept)
+            kept = torch.linalg.qr(kept.T)[0].T
+        new = kept if kept.shape[0] == want else torch.cat([kept, self._fresh(want - kept.shape[0], kept)])
+        self.C = (new @ W.T).to("cpu")  # coupling of the new block to A times the block just multiplied
+        self._append(new)
+
+    def ritz(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Ritz values (descending), their eigenvectors in ``T`` (columns) and residual norms."""
+        evals, S = torch.linalg.eigh(self.T)
+        evals, S = evals.flip(0), S.flip(1)
+        if self.exhausted:  # the basis is all of R^D: T is similar to A
+            return evals, S, torch.zeros_like(evals)
+        res = torch.linalg.vector_norm(self.C @ S[self.m - self.last :], dim=0)
+        return evals, S, res
+
+
+def _clusters(vals: torch.Tensor, gap: float) -> list[tuple[int, int]]:
+    """Runs ``[start, stop)`` of a descending sequence whose neighbours differ by at most ``gap``."""
+    out, start = [], 0
+    for i in range(1, len(vals) + 1):
+        if i == len(vals) or float(vals[i - 1] - vals[i]) > gap:
+            out.append((start, i))
+            start = i
+    return out
+
+
+class _TopK:
+    """The ``k`` algebraically largest eigenvalues of a symmetric operator, with multiplicity, certified.
+
+    Block Lanczos (:class:`_BlockKrylov`) from a random block of ``p`` vectors is grown until the
+    top ``k`` Ritz pairs have residual norms below ``tol * ||A||`` (``||A||`` estimated by the
+    largest ``|Ritz value|``). A Krylov method started from ``p`` vectors finds ``min(mult, p)``
+    copies of an eigenvalue of multiplicity ``mult`` (and at least that many with the random
+    refills after a breakdown), so an eigenvalue cluster (Ritz values within ``2 tol ||A||`` of
+    each other, which converged copies of one eigenvalue are) with fewer than ``p`` members is
+    complete. A cluster that ends inside the top ``k`` with ``p`` or more members may be missing
+    copies, which would push the values after it down: the iteration then starts again from a
+    fresh random block of ``max(2 p, size + 1)`` vectors. A cluster that reaches position ``k``
+    needs no check: further copies would not change the top ``k`` values.
+
+    Where certification is impossible within ``max_steps`` (the block would not fit) a
+    :class:`MultiplicityWarning` is raised; non-convergence gives a ``RuntimeWarning``.
+    """
+
+    def __init__(self, matvec: Matvec, D: int, *, tol: float, max_steps: int, seed: int, device,
+                 block_size: int | None = None):
+        self.matvec, self.D, self.tol, self.max_steps, self.device = matvec, D, tol, max_steps, device
+        self.gen = torch.Generator().manual_seed(int(seed))
+        p = DEFAULT_BLOCK if block_size is None else block_size
+        self.p = max(1, min(int(p), D, max_steps))
+        self.kr = _BlockKrylov(matvec, D, self.p, gen=self.gen, device=device)
+        self.n_products = 0
+        self.zero = False
+
+    def solve(self, k: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor, bool, str | None]:
+        """Grow until the top ``k`` are converged and certified.
+
+        Returns ``(evals, S, res, converged, uncertified)``: all Ritz values (descending), their
+        vectors in ``T`` (``None`` for the zero operator), residual norms, whether the top ``k``
+        converged, and ``None`` or a message saying what could not be certified.
+        """
+        while True:
+            evals, S, res, ok = self._converge(k)
+            if S is None or self.kr.exhausted:
+                return evals, S, res, ok, None
+            scale = max(float(evals.abs().max()), 1e-300)
+            worst = max((b - a for a, b in _clusters(evals[:k], 2 * self.tol * scale) if b < k), default=0)
+            if worst < self.p:
+                return evals, S, res, ok, None
+            p_new = min(max(2 * self.p, worst + 1), self.D)
+            if not ok or p_new > self.max_steps:
+                msg = (f"an eigenvalue cluster inside the top {k} has {worst} Ritz values, as many as the block "
+                       f"size {self.p} or more, so it may have further copies that were not found (the values "
+                       f"after it would then be too small)")
+                msg += ("; the iteration did not converge" if not ok else
+                        f"; a block of {p_new} vectors does not fit in max_steps={self.max_steps}")
+                return evals, S, res, ok, msg + f": raise max_steps, or pass block_size > {worst}"
+            self.n_products += self.kr.n_products
+            self.p = p_new
+            self.kr = _BlockKrylov(self.matvec, self.D, self.p, gen=self.gen, device=self.device)
+
+    def _converge(self, k: int):
+        kr, last_check = self.kr, -1
+        while True:
+            if kr.m >= 1 and kr.anorm == 0.0:  # A Q = 0 for a random block: the zero operator (almost surely)
+                zeros = torch.zeros(max(k, 1), dtype=torch.float64)
+                return zeros, None, zeros, True
+            at_end = kr.exhausted or kr.m >= self.max_steps
+            due = kr.m >= k and (kr.m - last_check >= max(1, kr.m // 20))
+            if kr.m >= k and (due or at_end):
+                last_check = kr.m
+                evals, S, res = kr.ritz()
+                scale = max(float(evals.abs().max()), 1e-300)
+                if bool((res[:k] <= self.tol * scale).all()):
+                    return evals, S, res, True
+                if at_end:
+                    return evals, S, res, False
+            elif at_end:
+                raise RuntimeError(f"max_steps={self.max_steps} Lanczos steps cannot give {k} eigenvalues")
+            if kr.n > self.max_steps:  # the next block would overshoot max_steps: multiply only part of it
+                kr.n = self.max_steps
+                kr.C = kr.C[: kr.n - kr.m]
+            kr.step()
+
+    @property
+    def products(self) -> int:
+        return self.n_products + self.kr.n_products
 
 
 def _top_k_operator(matvec: Matvec, D: int, k: int, *, eigenvectors: bool, tol: float, max_steps: int | None,
-                    seed: int, device, out_dtype: torch.dtype, what: str = "the Hessian"):
+                    seed: int, device, out_dtype: torch.dtype, what: str = "the Hessian",
+                    block_size: int | None = None):
+    """The top ``k`` eigenpairs of a symmetric operator given by a block product ``[b, D] -> [b, D]``."""
     if isinstance(k, bool) or not isinstance(k, int):
         raise TypeError(f"k must be an integer, got {k!r}")
     if k < 1 or k > D:
         raise ValueError(f"k must satisfy 1 <= k <= D; got k={k} for {what} of dimension D={D}")
     if not tol > 0:
         raise ValueError(f"tol must be positive, got {tol}")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1):
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
     max_steps = D if max_steps is None else min(int(max_steps), D)
     if max_steps < k:
         raise ValueError(f"max_steps={max_steps} must be at least k={k}")
-    kr = _Krylov(matvec, D, seed=seed, device=device)
-    evals, S, res, ok = _converge(kr, k, tol, max_steps)
+    solver = _TopK(matvec, D, tol=tol, max_steps=max_steps, seed=seed, device=device, block_size=block_size)
+    evals, S, res, ok, uncertified = solver.solve(k)
+    _warn(ok, uncertified, res, k, tol, max_steps, what, stacklevel=4)
+    return _finish(solver.kr, evals, S, k, eigenvectors, out_dtype)
+
+
+def _warn(ok: bool, uncertified: str | None, res, k: int, tol: float, max_steps: int, what: str, stacklevel: int):
     if not ok:
         warnings.warn(
-            f"Lanczos did not converge in max_steps={max_steps} steps: the top-{k} residuals reached "
-            f"{float(res[:k].max()):.3g} (asked for {tol:g} x max(1, |lambda_1|)); raise max_steps or tol",
+            f"Lanczos did not converge in max_steps={max_steps} steps for {what}: the top-{k} residuals reached "
+            f"{float(res[:k].max()):.3g} (asked for {tol:g} x ||A||); raise max_steps or tol",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
-    return _finish(kr, evals, S, k, eigenvectors, out_dtype)
+    if uncertified is not None:
+        warnings.warn(f"{what}: {uncertified}", MultiplicityWarning, stacklevel=stacklevel)
 
 
-def _finish(kr: _Krylov, evals, S, k, eigenvectors, out_dtype):
+def _finish(kr: _BlockKrylov, evals, S, k, eigenvectors, out_dtype):
     vals = evals[:k].to(device=kr.device, dtype=out_dtype)
     if not eigenvectors:
         return vals
@@ -512,21 +701,33 @@ def top_eigenvalues(
     seed: int = 0,
     term: str = "full",
     idx=None,
+    block_size: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """The ``k`` algebraically largest eigenvalues of the Hessian (or of one of its terms) at ``theta``.
 
-    Lanczos with full re-orthogonalisation from a seeded random vector, grown
-    one Hessian-vector product at a time until the residual norm of each of
-    the top ``k`` Ritz pairs, ``beta_m |s_m|``, is below
-    ``tol * max(1, |lambda_1|)``, or until the Krylov space is all of
-    ``R^D`` (then the result is exact). Eigenvalue errors are of the order of
-    the squared residual divided by the gap to the next eigenvalue, so they
-    are usually far below ``tol``. After a breakdown (an invariant subspace,
-    as on the toy model, whose Hessian has two distinct eigenvalues) the
-    iteration restarts from a new random vector orthogonal to the previous
-    ones, so repeated eigenvalues are found with their multiplicity. As with
-    any Krylov method, an eigenvector almost orthogonal to every start vector
-    can be missed; a different ``seed`` is a check.
+    Block Lanczos with full re-orthogonalisation from a seeded random block of
+    ``block_size`` vectors (default 2), grown one block of Hessian-vector
+    products at a time until the residual norm of each of the top ``k`` Ritz
+    pairs is below ``tol * ||A||`` (``||A||`` estimated by the largest
+    ``|Ritz value|``), or until the Krylov space is all of ``R^D`` (then the
+    result is exact). Eigenvalue errors are of the order of the squared
+    residual divided by the gap to the rest of the spectrum, so they are
+    usually far below ``tol``.
+
+    **Multiplicities.** The eigenvalues are returned with their multiplicity:
+    an eigenvalue of multiplicity ``mult`` appears ``mult`` times (as far as
+    the top ``k`` reach). A Krylov method started from ``p`` vectors finds
+    ``min(mult, p)`` copies of a repeated eigenvalue, so the answer is
+    certified: if a cluster of equal Ritz values (within ``2 tol ||A||``) that
+    ends inside the top ``k`` has as many members as the block has vectors,
+    the iteration starts again with a block of ``max(2 p, size + 1)`` vectors;
+    if that block does not fit into ``max_steps`` (or the iteration did not
+    converge), a :class:`MultiplicityWarning` says so. Lost directions at a
+    breakdown (an invariant subspace, as on the toy model, whose Hessian has
+    two distinct eigenvalues) are replaced by random vectors orthogonal to
+    the basis, so the space keeps growing. As with any Krylov method, an
+    eigenvector almost orthogonal to every start vector can be missed; a
+    different ``seed`` is a check.
 
     For a network the Hessian is that of the eval-mode loss (dropout off,
     batch norm with its fixed running statistics; see the module docstring).
@@ -536,13 +737,15 @@ def top_eigenvalues(
         theta: the point ``[D]``.
         k: how many eigenvalues, ``1 <= k <= D``.
         eigenvectors: also return the orthonormal eigenvectors.
-        tol: relative residual tolerance.
+        tol: residual tolerance, relative to ``||A||``.
         max_steps: the largest Krylov dimension (default ``D``); a
             ``RuntimeWarning`` is raised if it is reached before convergence.
         seed: seed of the random start vectors.
         term: ``"full"`` (the Hessian), ``"G"`` (Gauss-Newton) or ``"H"`` (the
             rest, ``H - G``); see the module docstring.
         idx: optional indices of a subset of the training examples.
+        block_size: the first block size (default :data:`DEFAULT_BLOCK` = 2); a larger
+            one saves restarts when the top eigenvalue is known to be highly degenerate.
 
     Returns:
         The eigenvalues ``[k]`` in descending order, or ``(values, vectors)`` with
@@ -552,12 +755,17 @@ def top_eigenvalues(
 
     Raises:
         ValueError: for ``k`` outside ``[1, D]``, an unknown ``term`` or a batch of points.
+
+    Warns:
+        RuntimeWarning: if the residuals are not below ``tol`` within ``max_steps``.
+        MultiplicityWarning: if a repeated eigenvalue could have more copies than were found.
     """
     _check_term(term)
     theta = _check_point(landscape, theta)
     matvec = curvature_operator(landscape, theta, term=term, idx=idx)
     return _top_k_operator(matvec, landscape.D, k, eigenvectors=eigenvectors, tol=tol, max_steps=max_steps,
-                           seed=seed, device=landscape.device, out_dtype=landscape.dtype)
+                           seed=seed, device=landscape.device, out_dtype=landscape.dtype,
+                           block_size=block_size)
 
 
 def exact_hessian(
@@ -828,6 +1036,7 @@ def count_short_directions(
     seed: int = 0,
     term: str = "full",
     idx=None,
+    block_size: int | None = None,
 ) -> ShortDirections:
     """Count the short directions at ``theta``: Hessian eigenvalues above ``2 delta / eps^2``.
 
@@ -852,6 +1061,7 @@ def count_short_directions(
         seed: seed of the random start vectors.
         term: ``"full"``, ``"G"`` or ``"H"``.
         idx: optional indices of a subset of the training examples.
+        block_size: the first block size of the block Lanczos iteration (see :func:`top_eigenvalues`).
 
     Returns:
         A :class:`ShortDirections` (``int()`` of it is the count).
@@ -864,12 +1074,13 @@ def count_short_directions(
         raise ValueError(f"k_max and k_start must be positive; got {k_max}, {k_start}")
     k_max = min(k_max, D)
     max_steps = D if max_steps is None else min(int(max_steps), D)
-    kr = _Krylov(curvature_operator(landscape, theta, term=term, idx=idx), D, seed=seed, device=landscape.device)
+    solver = _TopK(curvature_operator(landscape, theta, term=term, idx=idx), D, tol=tol, max_steps=max_steps,
+                   seed=seed, device=landscape.device, block_size=block_size)
     k = min(k_start, k_max)
     while True:
-        evals, S, res, ok = _converge(kr, k, tol, max(max_steps, k))
-        if not ok:
-            warnings.warn(f"Lanczos did not converge in max_steps={max_steps} steps", RuntimeWarning, stacklevel=2)
+        solver.max_steps = max(max_steps, k)  # at least k steps, whatever max_steps says
+        evals, S, res, ok, uncertified = solver.solve(k)
+        _warn(ok, uncertified, res, k, tol, solver.max_steps, "the Hessian", stacklevel=3)
         top = evals[:k]
         count = int((top > thr).sum())
         if count < k or k == D:
@@ -910,6 +1121,7 @@ def layer_spectra(
     seed: int = 0,
     term: str = "full",
     idx=None,
+    block_size: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Top eigenvalues of the diagonal Hessian block of each parameter tensor (or module).
 
@@ -931,6 +1143,7 @@ def layer_spectra(
         seed: seed of the random start vectors.
         term: ``"full"``, ``"G"`` or ``"H"``.
         idx: optional indices of a subset of the training examples.
+        block_size: the first block size of the block Lanczos iteration (see :func:`top_eigenvalues`).
 
     Returns:
         ``{name: eigenvalues}`` in flat-vector order, each descending.
@@ -954,7 +1167,7 @@ def layer_spectra(
 
         out[name] = _top_k_operator(block_mv, d, min(k, d), eigenvectors=False, tol=tol, max_steps=max_steps,
                                     seed=seed, device=landscape.device, out_dtype=landscape.dtype,
-                                    what=f"the block {name!r}")
+                                    what=f"the block {name!r}", block_size=block_size)
     return out
 
 
@@ -995,3 +1208,6 @@ def subspace_fraction(g: torch.Tensor, vectors: torch.Tensor) -> float:
     if gg == 0:
         raise ValueError("g is zero: the fraction of its norm in a subspace is undefined")
     return float(((V @ g) ** 2).sum()) / gg
+
+
+from .operators import as_linear_operator  # noqa: E402  (re-export; operators imports curvature lazily)
