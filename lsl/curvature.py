@@ -440,8 +440,8 @@ class _BlockKrylov:
     The rows of ``Q[:n]`` are orthonormal; the first ``m`` of them have been multiplied by ``A``
     and ``T = Q[:m] A Q[:m]^T`` is kept exactly (every projection that the re-orthogonalisation
     computes is stored, so ``T`` is block tridiagonal up to rounding). The ``n - m`` pending rows
-    (the next block) satisfy ``A Q[:m]^T = Q[:m]^T T + Q[m:n]^T C + E`` with ``C`` their coupling
-    to the last multiplied block and ``||E|| <= 1e-10 ||A||`` (directions dropped at a breakdown).
+    (the next block) satisfy ``A Q[:m]^T = Q[:m]^T T + Q[m:n]^T C + E`` with ``C = Q[m:n] A Q[:m]^T``
+    their coupling (zero but for the last multiplied rows) and ``||E|| <= 1e-10 ||A||`` (directions dropped at a breakdown).
     A Ritz pair ``(theta, Q[:m]^T s)`` therefore has residual norm ``||C s||``.
 
     When the next block is rank deficient (the Krylov space is, or is close to, invariant), the
@@ -458,9 +458,8 @@ class _BlockKrylov:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.Q = torch.empty(min(self.D, max(64, 4 * self.p)), self.D, dtype=dtype, device=self.device)
         self.T = torch.zeros(0, 0, dtype=torch.float64)
-        self.C = torch.zeros(0, 0, dtype=torch.float64)  # coupling of the pending block to the last multiplied one
+        self.C = torch.zeros(0, 0, dtype=torch.float64)  # C = Q[m:n] A Q[:m]^T, the pending rows' coupling
         self.n = self.m = 0
-        self.last = 0  # size of the last multiplied block
         self.anorm = 0.0
         self.n_products = 0
         self._append(self._fresh(min(self.p, self.D), torch.zeros(0, self.D, dtype=dtype, device=self.device)))
@@ -501,42 +500,47 @@ class _BlockKrylov:
 
     @property
     def exhausted(self) -> bool:
-        return self.m == self.n  # no pending vectors: the basis is all of R^D
+        return self.m == self.D  # every basis vector multiplied, and the basis is all of R^D
 
     # -- one block step -----------------------------------------------------
-    def step(self) -> None:
-        """Multiply the pending block by ``A``, extend ``T`` and form the next block."""
+    def step(self, rows: int | None = None) -> None:
+        """Multiply the first ``rows`` pending vectors (default: the whole pending block) by ``A``,
+        extend ``T`` and append the next block."""
         m, n = self.m, self.n
-        P = self.Q[m:n]
-        b = n - m
+        r = n - m if rows is None else min(int(rows), n - m)
+        P = self.Q[m : m + r]
         W = self.matvec(P)
-        self.n_products += b
-        W = W.to(device=self.device, dtype=self.dtype).reshape(b, self.D)
+        self.n_products += r
+        W = W.to(device=self.device, dtype=self.dtype).reshape(r, self.D)
         if not torch.isfinite(W).all():
             raise FloatingPointError("the matrix-vector product returned non-finite values")
         self.anorm = max(self.anorm, float(torch.linalg.vector_norm(W, dim=1).max()))
-        R, h = self._orth(W)  # h[i, j] = (A q_{m+i}) . q_j, j < n
+        R, h = self._orth(W)  # h[i, j] = (A q_{m+i}) . q_j for all j < n
         h = h.to("cpu")
-        T = torch.zeros(n, n, dtype=torch.float64)
+        mr = m + r
+        T = torch.zeros(mr, mr, dtype=torch.float64)
         T[:m, :m] = self.T
-        T[m:n, :n] = h
-        T[:n, m:n] = h.T
-        T[m:n, m:n] = (h[:, m:n] + h[:, m:n].T) / 2
-        self.T, self.m, self.last = T, n, b
-        if n == self.D:
-            self.C = torch.zeros(0, b, dtype=torch.float64)
-            return
+        T[m:mr, :mr] = h[:, :mr]
+        T[:mr, m:mr] = h[:, :mr].T
+        T[m:mr, m:mr] = (h[:, m:mr] + h[:, m:mr].T) / 2
+        # the pending vectors left over keep their coupling to the earlier blocks and gain one to these rows
+        C = torch.cat([self.C[r:], h[:, mr:n].T], dim=1)
+        self.T, self.m = T, mr
         want = min(self.p, self.D - n)
-        # an orthonormal basis of the residual's row space; directions below the breakdown
-        # threshold are dropped and replaced by random vectors (they carry no information)
-        _, S, Vh = torch.linalg.svd(R, full_matrices=False)
-        kept = Vh[S > _BREAKDOWN * max(self.anorm, 1e-300)][:want]
-        if kept.shape[0]:
-            kept, _ = self._orth(kept)
-            kept = torch.linalg.qr(kept.T)[0].T
-        new = kept if kept.shape[0] == want else torch.cat([kept, self._fresh(want - kept.shape[0], kept)])
-        self.C = (new @ W.T).to("cpu")  # coupling of the new block to A times the block just multiplied
-        self._append(new)
+        if want > 0:
+            # an orthonormal basis of the residual's row space; directions below the breakdown
+            # threshold are dropped and replaced by random vectors (they carry no information)
+            _, S, Vh = torch.linalg.svd(R, full_matrices=False)
+            kept = Vh[S > _BREAKDOWN * max(self.anorm, 1e-300)][:want]
+            if kept.shape[0]:
+                kept, _ = self._orth(kept)
+                kept = torch.linalg.qr(kept.T)[0].T
+            new = kept if kept.shape[0] == want else torch.cat([kept, self._fresh(want - kept.shape[0], kept)])
+            C_new = torch.zeros(new.shape[0], mr, dtype=torch.float64)
+            C_new[:, m:] = (new @ W.T).to("cpu")  # coupling to A times the rows just multiplied
+            C = torch.cat([C, C_new])
+            self._append(new)
+        self.C = C
 
     def ritz(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Ritz values (descending), their eigenvectors in ``T`` (columns) and residual norms."""
@@ -544,8 +548,7 @@ class _BlockKrylov:
         evals, S = evals.flip(0), S.flip(1)
         if self.exhausted:  # the basis is all of R^D: T is similar to A
             return evals, S, torch.zeros_like(evals)
-        res = torch.linalg.vector_norm(self.C @ S[self.m - self.last :], dim=0)
-        return evals, S, res
+        return evals, S, torch.linalg.vector_norm(self.C @ S, dim=0)
 
 
 def _clusters(vals: torch.Tensor, gap: float) -> list[tuple[int, int]]:
@@ -631,10 +634,7 @@ class _TopK:
                     return evals, S, res, False
             elif at_end:
                 raise RuntimeError(f"max_steps={self.max_steps} Lanczos steps cannot give {k} eigenvalues")
-            if kr.n > self.max_steps:  # the next block would overshoot max_steps: multiply only part of it
-                kr.n = self.max_steps
-                kr.C = kr.C[: kr.n - kr.m]
-            kr.step()
+            kr.step(self.max_steps - kr.m)  # the last block may be cut short to stay within max_steps
 
     @property
     def products(self) -> int:

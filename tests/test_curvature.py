@@ -9,6 +9,7 @@ vector, the toy model's closed-form Hessian, and direct loss differences.
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -617,3 +618,65 @@ def test_zero_operator_is_answered_at_once():
     assert len(calls) == 1 and torch.equal(vals, torch.zeros(3, dtype=F64))
     assert torch.allclose(vecs @ vecs.T, torch.eye(3, dtype=F64), atol=1e-12)
     assert cv.top_eigenvalues(land, point(land), 2, term="H").abs().max() < 1e-12
+
+
+# ---------------------------------------------------------------------------
+# multiplicities (block Lanczos), against eigvalsh of operators with known spectra
+
+
+def known_spectrum(lam, seed=0) -> torch.Tensor:
+    """A dense symmetric matrix with eigenvalues ``lam`` and a random orthogonal eigenbasis."""
+    gen = torch.Generator().manual_seed(seed)
+    U, _ = torch.linalg.qr(torch.randn(len(lam), len(lam), generator=gen, dtype=F64))
+    A = U @ torch.diag(torch.as_tensor(lam, dtype=F64)) @ U.T
+    return (A + A.T) / 2
+
+
+def dense_top(A, k, **kw):
+    return cv._top_k_operator(lambda V: V @ A, A.shape[0], k, eigenvectors=kw.pop("eigenvectors", False),
+                              tol=kw.pop("tol", 1e-6), max_steps=kw.pop("max_steps", None), seed=kw.pop("seed", 0),
+                              device=None, out_dtype=F64, **kw)
+
+
+BULK = (torch.rand(150, generator=torch.Generator().manual_seed(1), dtype=F64) * 2 - 1).tolist()
+
+
+@pytest.mark.parametrize("lam, k", [
+    ([5.0] * 3 + BULK, 10),                    # multiplicity between 1 and k
+    ([5.0] * 10 + BULK, 10),                   # equal to k
+    ([5.0] * 14 + BULK, 10),                   # larger than k (the reported failure: 7 copies, then 0.0)
+    ([5.0] * 14 + BULK, 20),                   # larger than the first blocks, and then the bulk
+    ([5.0] * 6 + [4.0] * 5 + [3.5] * 7 + BULK, 25),  # several clusters
+    ([2.0] * 4 + [-1.0] * 10 + [-3.0] * 20, 15),     # negative eigenvalues, a cluster straddling k
+    ([-0.5] * 12 + [-2.0] * 30, 20),                  # all negative: algebraically largest, not largest |lambda|
+])
+def test_top_eigenvalues_count_multiplicities(lam, k):
+    A = known_spectrum(lam)
+    exact = torch.linalg.eigvalsh(A).flip(0)[:k]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a certified answer: no warning
+        vals, vecs = dense_top(A, k, eigenvectors=True)
+    assert rel_err(vals, exact) < 1e-6
+    assert torch.allclose(vecs @ vecs.T, torch.eye(k, dtype=F64), atol=1e-8)
+    assert (A @ vecs.T - vecs.T * vals).norm(dim=0).max() < 1e-5 * exact.abs().max()
+
+
+def test_multiplicity_that_cannot_be_certified_warns():
+    A = known_spectrum([5.0] * 14 + [1.0] * 30)
+    # a block of 2 finds two copies of 5, but a block large enough to look for more does not fit
+    # into 6 Krylov vectors: the answer (5, 5, then smaller values) must come with a warning
+    with pytest.warns(cv.MultiplicityWarning, match="further copies"):
+        vals = dense_top(A, 6, max_steps=6)
+    assert vals[2] < 5.0 - 1e-3  # the wrong answer that the warning is about
+
+
+def test_wedge_degenerate_top_with_multiplicity():
+    D, n = 25, 10  # the top eigenvalue 1/L has multiplicity D - n - 1 = 14, then zeros
+    land = WedgeLandscape(D, n, dtype=F64)
+    theta = torch.randn(D, generator=torch.Generator().manual_seed(3), dtype=F64)
+    exact = torch.linalg.eigvalsh(land.hessian_closed_form(theta)).flip(0)
+    for k in (5, 10, 14, 20):
+        vals = cv.top_eigenvalues(land, theta, k)
+        assert torch.allclose(vals, exact[:k], atol=1e-10 * float(exact[0])), k
+    res = cv.count_short_directions(land, theta, eps=0.1, delta=0.5 * float(exact[0]) * 0.1**2 / 2, k_start=2)
+    assert res.count == D - n - 1
