@@ -1,0 +1,425 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# (chapter-permutations)=
+# # Permutations, wedges and tunnels
+#
+# ```{admonition} What you will learn
+# :class: tip
+# - why the hidden units of a network can be reordered without changing what it computes, so that two
+#   independently trained optima may be "the same solution" with their units in different orders;
+# - how *weight matching* {cite}`ainsworth2023git` aligns one network's units to another's, one layer at a
+#   time, each step a linear assignment problem (`lsl.permute`);
+# - how the wall on the straight line between two optima ({ref}`chapter-tunnels`) shrinks once they are
+#   aligned, and how that depends on the network's width, as conjectured by Entezari et al.
+#   {cite}`entezari2022role`;
+# - what remains of the wall: *variance collapse* along the line and its repair {cite}`jordan2023repair`;
+# - what this says about the wedge picture: is the tunnel's detour just a permutation in disguise?
+# ```
+#
+# **Prerequisites:** {ref}`chapter-tunnels` (loss barriers on straight lines, tunnels between optima) and
+# the wedge model of {ref}`chapter-toy-model`.
+#
+# This chapter goes beyond the two 2019 papers the book reproduces. Fort & Jastrzebski
+# {cite}`fort2019large` found walls on the straight lines between independent optima and low tunnels around
+# them. The literature that followed asked how much of the wall is an artefact of the order of the hidden
+# units. Frankle et al. {cite}`frankle2020linear` called two networks *linearly mode connected* when the
+# straight line between them has no barrier; Entezari et al. {cite}`entezari2022role` conjectured that,
+# once the permutation symmetry is taken into account, independently trained networks are linearly
+# connected, and the more so the wider they are.
+#
+# The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
+# was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
+# (`quick`, minutes on any machine, GPU or not, unless you set `LSL_PROFILE`) and prints its choice.
+# To switch to the papers' datasets and sizes (hours, best on a GPU), run
+# `import os; os.environ["LSL_PROFILE"] = "paper"` before it.
+
+# %%
+# Set-up. On a fresh Google Colab runtime: install lsl (the package lsl-book) at v0.1.0, the version
+# this book was built from. Everywhere: choose the device and the profile, and print the choice.
+import sys, subprocess
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
+import lsl
+P, cfg, device = lsl.runtime.setup("permutations")
+
+# %%
+import itertools
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import lsl
+from lsl import connect, nets, permute, plots, report
+from lsl.landscape import NetworkLandscape
+from lsl.report import glue
+from lsl.train import train
+
+# %% [markdown]
+# ## The symmetry
+#
+# A hidden layer computes $h = \sigma(W x + b)$ and the next layer reads it as $W' h$. Reorder the
+# units with a permutation matrix $P$: rows of $W$ and entries of $b$ become $PW$, $Pb$, and the next
+# layer's columns $W' P^\top$. Because $\sigma$ acts on each unit separately,
+# $W' P^\top \sigma(P W x + P b) = W' \sigma(W x + b)$: the same function. A layer of width $n$ has
+# $n!$ orderings, so every optimum of a network has a vast number of twins at other points of weight
+# space, all with exactly the same loss. For convolutions the units are channels; pooling and the
+# activation act on each channel separately, so the same holds. `lsl.permute.permutation_spec` finds
+# which parameter axes each layer's permutation moves; `random_permutation` and `apply_permutation`
+# move them. We check on the chapter's data that a randomly permuted network computes the same logits.
+
+# %%
+data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+
+
+def landscape(width: int) -> NetworkLandscape:
+    model = nets.make(cfg.arch, data.input_shape, data.n_classes, seed=0, width=width, **cfg.net)
+    return NetworkLandscape(model, data.x_train, data.y_train, x_test=data.x_test, y_test=data.y_test, device=device)
+
+
+L0 = landscape(cfg.widths[0])
+spec = permute.permutation_spec(L0)
+perm = permute.random_permutation(L0, seed=1)
+moved = permute.apply_permutation(L0, L0.theta0, perm)
+gap = (L0.logits(moved) - L0.logits(L0.theta0)).abs().max().item()
+print(f"hidden layers {spec.sizes}; a random permutation moves the point by {(moved - L0.theta0).norm():.2f} "
+      f"(its norm: {L0.theta0.norm():.2f}); largest change of a logit: {gap:.1e}")
+assert gap < 1e-4, "a permuted network computes the same function"
+
+# %% [markdown]
+# ## Weight matching
+#
+# Given two optima $\theta_A$ and $\theta_B$, which of $\theta_B$'s twins is closest to $\theta_A$?
+# Weight matching {cite}`ainsworth2023git` maximises $\langle \theta_A, \pi(\theta_B)\rangle$ over the
+# permutations $\pi$ of every hidden layer, which is the same as minimising
+# $\lVert \theta_A - \pi(\theta_B) \rVert$ (permutations preserve norms). With all layers but one fixed,
+# the objective is linear in that layer's permutation matrix: a *linear assignment problem*, solved
+# exactly by the Hungarian-type algorithm of `scipy.optimize.linear_sum_assignment`. Coordinate descent over
+# the layers, until no layer changes, is `lsl.permute.match` (which returns the permutation and the
+# objective) and `lsl.permute.weight_matching` (which returns the aligned point).
+#
+# We train {glue:text}`perm_seeds` networks from independent initialisations at each of the widths
+# {glue:text}`perm_widths` (two hidden layers, ReLU, on {glue:text}`perm_dataset`), each width as one batch
+# of parameter vectors, and for every pair of them measure the straight line's {term}`loss barrier` before
+# and after aligning the second to the first.
+
+# %%
+pairs = list(itertools.combinations(range(cfg.seeds), 2))
+x_stats = None if cfg.stats_examples is None else data.x_train[: cfg.stats_examples]
+t = torch.linspace(0, 1, cfg.path_points)
+runs = {}
+for width in cfg.widths:
+    L = landscape(width)
+    inits = torch.stack([L.theta_of(nets.make(cfg.arch, data.input_shape, data.n_classes, seed=s, width=width, **cfg.net))
+                         for s in range(cfg.seeds)])
+    optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
+    rec = dict(L=L, optima=optima, loss=L.loss(optima).max().item(), acc=L.accuracy(optima, "test").mean().item(),
+               before=[], after=[], repaired=[], dist_before=[], dist_after=[], radius=[], seconds=[], matches=[])
+    for i, j in pairs:
+        a, b = optima[i], optima[j]
+        m = permute.match(L, a, b)
+        with torch.no_grad():
+            line = L.loss(connect.linear_path(a, b, cfg.path_points))
+            aligned = L.loss(connect.linear_path(a, m.theta, cfg.path_points))
+            repaired = L.loss(permute.repair(L, a, m.theta, t, x=x_stats))
+        rec["before"].append(connect.barrier(line))
+        rec["after"].append(connect.barrier(aligned))
+        rec["repaired"].append(connect.barrier(repaired))
+        rec["dist_before"].append(m.distance_identity)
+        rec["dist_after"].append(m.distance)
+        rec["radius"].append(0.5 * (a.norm() + b.norm()).item())
+        rec["seconds"].append(m.seconds)
+        rec["matches"].append(m)
+        if (i, j) == pairs[0]:
+            rec["curves"] = (line, aligned, repaired)
+    runs[width] = rec
+    print(f"width {width:4d} (D = {L.D:6d}): training loss <= {rec['loss']:.3f}, test accuracy {rec['acc']:.3f}; "
+          f"barrier {np.mean(rec['before']):.3f} -> aligned {np.mean(rec['after']):.3f} -> REPAIR "
+          f"{np.mean(rec['repaired']):.3f}; alignment {np.mean(rec['seconds']):.2f} s")
+
+# %% [markdown]
+# ## Barriers against width
+#
+# {numref}`fig-permutations-width` shows the barriers, averaged over the {glue:text}`perm_pairs` pairs
+# of optima at each width (error bars: the standard deviation over pairs).
+
+# %%
+W = np.array(cfg.widths)
+stat = {k: np.array([[runs[w][k][p] for p in range(len(pairs))] for w in cfg.widths])
+        for k in ("before", "after", "repaired", "dist_before", "dist_after", "radius", "seconds")}
+mean = {k: v.mean(1) for k, v in stat.items()}
+sd = {k: v.std(1) for k, v in stat.items()}
+factor = mean["before"] / mean["after"]
+slope_after = np.polyfit(np.log(W), np.log(mean["after"]), 1)[0]
+slope_before = np.polyfit(np.log(W), np.log(mean["before"]), 1)[0]
+for w, f in zip(cfg.widths, factor):
+    print(f"width {w}: alignment lowers the barrier {f:.1f}-fold")
+print(f"log-log slope against width: before {slope_before:+.2f}, after alignment {slope_after:+.2f}")
+assert bool((stat["after"] < stat["before"]).all()), "alignment lowers the barrier of every pair"
+assert factor.min() > 1.5, "by at least a factor of 1.5 on average at every width"
+assert factor[-1] > 2 * factor[0], "and by more at the widest width than at the narrowest"
+assert mean["after"][-1] + sd["after"][-1] < mean["after"][0] - sd["after"][0], \
+    "the aligned barrier falls with width (beyond the spread over pairs)"
+assert slope_after < slope_before < 0.5, "and it falls faster with width than the unaligned barrier"
+assert mean["after"][-1] < mean["before"][-1] / 5, "at the widest width alignment removes most of the wall"
+widest = cfg.widths[-1]
+glue("perm_seeds", cfg.seeds)
+glue("perm_pairs", len(pairs))
+glue("perm_widths", ", ".join(str(w) for w in cfg.widths))
+glue("perm_dataset", cfg.dataset)
+glue("perm_factor_min", factor.min(), 2)
+glue("perm_factor_max", factor.max(), 2)
+glue("perm_after_narrow", mean["after"][0], 2)
+glue("perm_after_wide", mean["after"][-1], 2)
+glue("perm_before_narrow", mean["before"][0], 2)
+glue("perm_before_wide", mean["before"][-1], 2)
+glue("perm_slope_after", slope_after, 2)
+glue("perm_slope_before", slope_before, 2)
+glue("perm_widest", widest)
+glue("perm_narrowest", cfg.widths[0])
+glue("perm_loss_wide", runs[widest]["loss"], 2)
+glue("perm_acc_wide", 100 * runs[widest]["acc"], 3)
+
+# %% tags=["remove-output", "hide-input"]
+fig, axes = plots.figure(ncols=2, width=4.4)
+for key, label, marker in (("before", "straight line", "s"), ("after", "after weight matching", "o"),
+                           ("repaired", "after matching + REPAIR", "^")):
+    axes[0].errorbar(W, mean[key], yerr=sd[key], marker=marker, capsize=3, label=label)
+axes[0].set(xscale="log", yscale="log", xlabel="width (units per hidden layer)", ylabel="loss barrier")
+axes[0].set_xticks(W, [str(w) for w in W])
+axes[0].legend()
+line, aligned, repaired = runs[widest]["curves"]
+axes[1].plot(t, line.cpu(), "s-", label="straight line")
+axes[1].plot(t, aligned.cpu(), "o-", label="after weight matching")
+axes[1].plot(t, repaired.cpu(), "^-", label="after matching + REPAIR")
+axes[1].set(xlabel="position $t$ between A and B", ylabel="training loss", yscale="log",
+            title=f"width {widest}, one pair")
+axes[1].legend()
+report.figure("fig-permutations-width", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-permutations-width
+# :name: fig-permutations-width
+#
+# Left: the loss barrier on the straight line between two independently trained MLPs, before alignment,
+# after weight matching, and after weight matching and REPAIR, against the width of the hidden layers
+# (mean and standard deviation over pairs of optima). Right: the training loss along the three paths for
+# one pair at the widest width.
+# ```
+#
+# Alignment lowers the barrier {glue:text}`perm_factor_min`-fold at the narrowest width and up to
+# {glue:text}`perm_factor_max`-fold at the widest. The aligned barrier falls from
+# {glue:text}`perm_after_narrow` at width {glue:text}`perm_narrowest` to {glue:text}`perm_after_wide` at
+# width {glue:text}`perm_widest` (a log-log slope of {glue:text}`perm_slope_after` against width), while
+# the unaligned one falls only from {glue:text}`perm_before_narrow` to {glue:text}`perm_before_wide`
+# (slope {glue:text}`perm_slope_before`). This is Entezari et al.'s conjecture at this scale: the wall
+# that {ref}`chapter-tunnels` found on the straight line is mostly the permutation symmetry, and ever
+# more so as the network widens.
+#
+# How long does the alignment take? It is a handful of assignment problems of the size of a layer:
+
+# %%
+seconds = stat["seconds"][-1]
+print(f"weight matching at width {widest} (D = {runs[widest]['L'].D}): {seconds.mean():.2f} s per pair "
+      f"(min {seconds.min():.2f} s, max {seconds.max():.2f} s; {runs[widest]['matches'][0].sweeps} sweeps "
+      f"over the layers), on {device}")
+glue("perm_seconds", seconds.mean(), 2)
+glue("perm_D_wide", runs[widest]["L"].D)
+
+# %% [markdown]
+# ## Variance collapse, and why REPAIR matters little here
+#
+# Jordan et al. {cite}`jordan2023repair` noticed that averaging two networks' weights, even aligned ones,
+# shrinks the spread of each hidden unit's pre-activation over the data: two aligned units are correlated
+# but not identical, and the average of two imperfectly correlated signals has a smaller variance. Deep
+# in a network, the shrinkage compounds and the interpolated network's outputs collapse towards a constant,
+# which raises its loss. In networks with batch norm one simply recomputes the normalisation statistics at
+# the interpolated point. The book's networks have no batch norm; REPAIR then corrects every unit directly:
+# it rescales and shifts each unit's weights and bias so that its pre-activation has the interpolated mean
+# and standard deviation of the two endpoints (`lsl.permute.repair`, layer by layer). We measure the
+# collapse with `lsl.permute.layer_stats`: the ratio of each unit's standard deviation at the midpoint of the
+# aligned line to the mean of its standard deviations at the two ends.
+
+# %%
+collapse = []
+for width in cfg.widths:
+    rec = runs[width]
+    i, j = pairs[0]
+    mid = 0.5 * (rec["optima"][i] + rec["matches"][0].theta)
+    st = permute.layer_stats(rec["L"], torch.stack([rec["optima"][i], rec["matches"][0].theta, mid]), x=x_stats)
+    collapse.append([(s[2] / (0.5 * (s[0] + s[1])).clamp_min(1e-12)).mean().item() for s in st.std])
+collapse = np.array(collapse)                       # [widths, hidden layers]
+gain = mean["after"] / mean["repaired"]
+print("std at the midpoint / std at the ends, per hidden layer:")
+for w, c, g in zip(cfg.widths, collapse, gain):
+    print(f"  width {w}: {np.round(c, 3)}; REPAIR lowers the aligned barrier {g:.2f}-fold")
+assert bool((collapse < 1).all()), "units lose variance at the midpoint of the aligned line, in every layer"
+assert collapse.min() > 0.5, "but the collapse is mild in these shallow networks"
+assert gain.mean() > 1, "REPAIR lowers the aligned barrier on average over widths"
+glue("perm_collapse_min", collapse.min(), 2)
+glue("perm_collapse_max", collapse.max(), 2)
+glue("perm_repair_min", gain.min(), 2)
+glue("perm_repair_max", gain.max(), 2)
+glue("perm_repaired_wide", mean["repaired"][-1], 2)
+
+# %% [markdown]
+# At the midpoint of the aligned line the units keep {glue:text}`perm_collapse_min` to
+# {glue:text}`perm_collapse_max` of their standard deviation: a real but mild collapse, as expected for
+# networks with only two hidden layers (Jordan et al. saw it compound in deep ones). REPAIR lowers the
+# aligned barrier by a factor of {glue:text}`perm_repair_min` to {glue:text}`perm_repair_max`
+# (to {glue:text}`perm_repaired_wide` at the widest width): it helps, but the permutation did most of the
+# work.
+#
+# ## Wedges and tunnels: is the detour a permutation?
+#
+# In the wedge model of {ref}`chapter-toy-model` two optima sit on different wedges, and the tunnel bends
+# away from the straight line to pass through their intersection. Weight matching offers another reading:
+# $B$ has a twin $\pi(B)$ that is linearly connected to $A$. Two measurements tell the readings apart.
+#
+# 1. **Distances.** If the optima were "the same solution" up to a permutation plus a small deformation,
+#    $\lVert A - \pi(B)\rVert$ would be small next to the radius $\lVert A\rVert$. We compare both
+#    distances with the radius.
+# 2. **Direction of the detour.** We build the tunnel from $A$ to $B$ (`connect.build_tunnel`) at width
+#    {glue:text}`perm_tunnel_width` and ask whether its midpoint's deviation from the line points towards
+#    the permuted twin: the cosine between the deviation and the part of $\pi(B) - B$ orthogonal to the
+#    line. Random directions in $D$ dimensions have cosines of about $1/\sqrt{D}$.
+
+# %%
+rel_before = mean["dist_before"] / mean["radius"]
+rel_after = mean["dist_after"] / mean["radius"]
+for w, rb, ra in zip(cfg.widths, rel_before, rel_after):
+    print(f"width {w}: |A - B| = {rb:.2f} |A|, |A - pi(B)| = {ra:.2f} |A|")
+assert bool((rel_after < rel_before).all()), "alignment brings the optima closer"
+assert rel_after.min() > 0.5, "but the aligned optima are still about a radius apart: not a small deformation"
+
+tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
+rec = runs[tw]
+L, (i, j), m = rec["L"], pairs[0], rec["matches"][0]
+a, b = rec["optima"][i], rec["optima"][j]
+tun = connect.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
+                           batch_size=cfg.batch_size, per_segment=5)
+k = (cfg.tunnel_points - 2) // 2                       # the middle interior vertex
+dev = tun.deviations[k]
+u = m.theta - b
+d = (b - a) / (b - a).norm()
+u_perp = u - (u @ d) * d
+cos_perm = (dev @ u_perp / (dev.norm() * u_perp.norm())).item()
+aligned_barrier = rec["after"][0]
+print(f"width {tw}: barrier on the straight line {tun.line_barrier:.3f}, on the tunnel {tun.tunnel_barrier:.3f}, "
+      f"on the aligned line {aligned_barrier:.3f}")
+print(f"cosine(detour of the tunnel's middle, permuted twin direction) = {cos_perm:+.3f} "
+      f"(random: about {1 / np.sqrt(L.D):.3f}); |detour| = {dev.norm():.2f}, |pi(B) - B| / 2 = {0.5 * u_perp.norm():.2f}")
+assert tun.tunnel_barrier < tun.line_barrier / 2, "the tunnel removes most of the wall"
+glue("perm_tunnel_width", tw)
+glue("perm_rel_before", f"{rel_before.min():.2f} to {rel_before.max():.2f}")
+glue("perm_rel_after", f"{rel_after.min():.2f} to {rel_after.max():.2f}")
+glue("perm_tunnel_barrier", tun.tunnel_barrier, 2)
+glue("perm_tunnel_line", tun.line_barrier, 2)
+glue("perm_tunnel_aligned", aligned_barrier, 2)
+glue("perm_cos", cos_perm, 2)
+glue("perm_cos_random", 1 / np.sqrt(L.D), 2)
+glue("perm_dev", dev.norm().item(), 2)
+glue("perm_twin", 0.5 * u_perp.norm().item(), 2)
+glue("perm_cos_reading", "towards" if cos_perm > 3 / np.sqrt(L.D) else "away from" if cos_perm < -3 / np.sqrt(L.D)
+     else "neither towards nor away from")
+
+# %% [markdown]
+# Before alignment the optima are {glue:text}`perm_rel_before` radii apart (two random points on a sphere
+# are $\sqrt 2 \approx 1.41$ radii apart); after alignment {glue:text}`perm_rel_after` radii. The
+# permutation removes part of the distance, not most of it: the aligned optima are different points, about
+# a radius apart, and yet the straight line between them is nearly flat. In the wedge picture, $A$ and
+# $\pi(B)$ lie on *one* wide low-loss region that contains the segment between them, not on two thin wedges
+# that meet only near their intersection.
+#
+# At width {glue:text}`perm_tunnel_width`, the tunnel from $A$ to $B$ has a barrier of
+# {glue:text}`perm_tunnel_barrier` (straight line: {glue:text}`perm_tunnel_line`), the aligned straight
+# line from $A$ to $\pi(B)$ {glue:text}`perm_tunnel_aligned`. The tunnel's middle deviates from the line by
+# {glue:text}`perm_dev`, against {glue:text}`perm_twin` for the half-way point towards the twin, at a cosine of
+# {glue:text}`perm_cos` with the twin's direction (random directions: about {glue:text}`perm_cos_random`).
+# A tunnel and a permutation are two different ways around the same wall: the tunnel stays between $A$ and
+# $B$ themselves and bends through a region where their wedges meet; the permutation jumps to an equivalent
+# copy of $B$ that sits in $A$'s region. Measured against the random level, the tunnel's detour points
+# {glue:text}`perm_cos_reading` the twin (one pair, one width: a single measurement, not asserted). The
+# tunnel is not a permutation in disguise.
+#
+# ## What we found
+#
+# - **Symmetry.** A random permutation of the hidden units moves a network far in weight space and leaves
+#   its logits unchanged (to float rounding); `lsl.permute` finds and applies the permutations of the
+#   book's MLPs and CNNs, and its tests check that a random permutation is recovered exactly.
+# - **Alignment lowers the barrier at every width: reproduced.** Weight matching lowers the straight
+#   line's barrier {glue:text}`perm_factor_min`-fold (narrowest) to {glue:text}`perm_factor_max`-fold
+#   (widest), for every pair of optima.
+# - **The aligned barrier vanishes with width (Entezari et al.'s conjecture): reproduced at this scale.**
+#   From {glue:text}`perm_after_narrow` at width {glue:text}`perm_narrowest` to
+#   {glue:text}`perm_after_wide` at width {glue:text}`perm_widest` (log-log slope
+#   {glue:text}`perm_slope_after`, against {glue:text}`perm_slope_before` without alignment), with the
+#   widest networks at a training loss of at most {glue:text}`perm_loss_wide` and a test accuracy of
+#   {glue:text}`perm_acc_wide`%. A finite sweep cannot show that the barrier reaches zero; it shows the trend.
+# - **Variance collapse: present but mild.** Units keep {glue:text}`perm_collapse_min` to
+#   {glue:text}`perm_collapse_max` of their spread at the midpoint; REPAIR lowers the aligned barrier a
+#   further {glue:text}`perm_repair_min`- to {glue:text}`perm_repair_max`-fold. The networks have no batch
+#   norm, so no statistics need recomputing; REPAIR is the only correction that applies.
+# - **Permutation plus a small deformation? No.** The aligned optima remain {glue:text}`perm_rel_after`
+#   radii apart; their straight line is low because they share one wide low-loss region, not because they
+#   are close. The tunnel ({glue:text}`perm_tunnel_barrier`) and the aligned line
+#   ({glue:text}`perm_tunnel_aligned`) are two routes around the same wall, with the tunnel's detour at a
+#   cosine of {glue:text}`perm_cos` with the direction of the permuted twin ({glue:text}`perm_cos_reading`
+#   it; random directions: about {glue:text}`perm_cos_random`).
+# - **Cost.** Weight matching at width {glue:text}`perm_widest` ($D$ = {glue:text}`perm_D_wide`) took
+#   {glue:text}`perm_seconds` s per pair.
+#
+# ## Exercises
+#
+# 1. *Predict, then run.* Align $B$ to $A$ with a *random* permutation instead of weight matching
+#    (`permute.apply_permutation(L, b, permute.random_permutation(L, seed=0))`). Does the barrier change?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    Not systematically: a random permutation is as unrelated to $A$ as the original order, so the line
+#    still crosses the wall. What lowers the barrier is the *matching*, not the act of permuting.
+#    ```
+#
+# 2. *Conceptual.* Why does weight matching need no data, while REPAIR does?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    Weight matching compares parameters only: it pairs units whose incoming and outgoing weights are
+#    most alike. REPAIR restores the statistics of each unit's activity, which depend on the inputs, so it
+#    measures them on data (here the training set).
+#    ```
+#
+# 3. *Change this.* Run the width sweep with three hidden layers (`net=dict(depth=3, ...)`). Does the
+#    variance collapse at the midpoint grow with depth, and does REPAIR then matter more?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    The shrinkage compounds from layer to layer, so the deepest layer's units lose more of their spread
+#    and REPAIR's gain grows, as Jordan et al. report for deep networks.
+#    ```
+#
+# 4. *Going further.* Repeat the measurement for the 1-D CNN of the other chapters
+#    (`nets.make("cnn1d", ...)` on `mnist1d`; `lsl.permute` permutes its channels). Is the barrier
+#    after alignment as low as for the MLPs of similar size?
+#
+#    ```{admonition} Solution
+#    :class: dropdown
+#    Weight matching works the same way on channels. Narrow CNNs have few channels per layer and hence few
+#    permutations to choose from; expect a smaller reduction than for MLPs at the same number of
+#    parameters, shrinking as the channels widen.
+#    ```
