@@ -27,11 +27,11 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def package_version() -> str:
-    """The installed version of ``lsl`` (without importing it), or "unknown"."""
+    """The installed version of ``lsl`` (distribution ``lsl-book``; without importing it), or "unknown"."""
     from importlib import metadata
 
-    try:
-        return metadata.version("lsl")
+    try:          # the import name is lsl; on PyPI that distribution name is another project
+        return metadata.version("lsl-book")
     except metadata.PackageNotFoundError:
         return "unknown"
 

@@ -60,6 +60,7 @@ def train_in_hyperplanes(
     batch_size: int | None = None,
     projection: str | Projection = "dense",
     normalize_step: bool = False,
+    nonfinite: str = "raise",
 ) -> HyperplaneResult:
     """Optimise inside ``n_planes`` random affine d-dimensional hyperplanes through ``theta0`` at once.
 
@@ -90,6 +91,9 @@ def train_in_hyperplanes(
             moves ``phi`` by up to ``lr sqrt(d_p)``; with this option it moves ``theta`` by up to
             ``lr`` in every plane, which lets planes of very different dimensions share one
             learning rate.
+        nonfinite: ``"raise"`` (default) stops with a :class:`~lsl.train.NonFiniteLossError` when
+            a plane's loss becomes non-finite; ``"record"`` keeps going (for scans where divergence
+            is an outcome, e.g. the Goldilocks scan far from the origin).
 
     Returns:
         a :class:`HyperplaneResult`.
@@ -126,7 +130,7 @@ def train_in_hyperplanes(
         return objective(offset + proj.to_full(phi if mask is None else phi * mask))
 
     run = minimize(plane_objective, phi0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
-                   desc=f"hyperplanes d={d_max}")
+                   desc=f"hyperplanes d={d_max}", nonfinite=nonfinite)
     phi = run.theta if mask is None else run.theta * mask
     with torch.no_grad():
         theta = (offset + proj.to_full(phi)).detach()
@@ -521,9 +525,12 @@ class GoldilocksScan:
         trace_ratio: ``Tr(M^T H M) / ||M^T H M||_F`` ``[S, P_curv]``.
         accuracy: accuracy after training inside random planes from each radius ``[S, P]``.
         initial_loss: loss at the scaled initialisation ``[S]``.
-        final_loss: full-batch training loss after training in the planes ``[S, P]``.
+        final_loss: full-batch training loss after training in the planes ``[S, P]`` (``inf`` where
+            the training diverged).
         d_curv: dimension of the planes used for the curvature.
         d_train: dimension of the planes used for training.
+        diverged: whether the training in each plane diverged (a non-finite loss) ``[S, P]``; such
+            a plane has the accuracy of always predicting the split's most common class.
     """
 
     scales: torch.Tensor
@@ -535,6 +542,7 @@ class GoldilocksScan:
     final_loss: torch.Tensor
     d_curv: int
     d_train: int
+    diverged: torch.Tensor | None = None
 
 
 def goldilocks_scan(
@@ -601,11 +609,18 @@ def goldilocks_scan(
             init.append(float(landscape.loss(point)))
     offsets = (scales_t.to(landscape.dtype).to(landscape.device)[:, None] * theta0[None]).repeat_interleave(n_planes, 0)
     res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], steps=steps, lr=lr,
-                               seed=seed, batch_size=batch_size, projection=projection, optimizer=optimizer)
+                               seed=seed, batch_size=batch_size, projection=projection, optimizer=optimizer,
+                               nonfinite="record")
     acc = landscape.accuracy(res.theta, split).detach().cpu().float().view(len(scales_t), n_planes)
+    final = res.final_loss.detach().cpu().float().view(len(scales_t), n_planes)
+    diverged = ~torch.isfinite(final) | ~torch.isfinite(res.theta).all(-1).cpu().view(len(scales_t), n_planes)
+    if bool(diverged.any()):
+        # a diverged plane predicts nothing: score it as a constant predictor of the most common class
+        _, y = landscape.split(split)
+        acc[diverged] = float(torch.bincount(y.long().flatten()).max()) / y.numel()
+        final[diverged] = float("inf")
     return GoldilocksScan(
         scales=scales_t.float(), radii=(scales_t * float(theta0.norm())).float(),
         fraction_positive=torch.stack(fp).float(), trace_ratio=torch.stack(tr).float(),
         accuracy=acc, initial_loss=torch.tensor(init),
-        final_loss=res.final_loss.detach().cpu().float().view(len(scales_t), n_planes),
-        d_curv=d_curv, d_train=d_train)
+        final_loss=final, d_curv=d_curv, d_train=d_train, diverged=diverged)

@@ -273,3 +273,25 @@ def test_dimension_sweep_on_the_toy_model():
     assert torch.equal(sweep.success, sweep.rel_loss < 1e-3)
     assert sweep.success[1].all() and not sweep.success[0].any()
     assert sweep.threshold() == 10
+
+
+def test_goldilocks_scan_records_divergence_instead_of_raising():
+    """Far outside the zone, SGD at a large rate diverges: that is an outcome of the scan, not an error."""
+    from lsl.subspace import goldilocks_scan
+    from lsl.train import NonFiniteLossError
+
+    torch.manual_seed(0)
+    model = MLP(3, 3, width=5, depth=2, activation="relu")          # float32, unbounded: overflows
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(20, 3, generator=gen), torch.randint(0, 3, (20,), generator=gen)
+    L = NetworkLandscape(model, x, y)
+    with pytest.raises(NonFiniteLossError):      # the same training, asked to raise, does
+        train_in_hyperplanes(L, 100.0 * L.theta0, 4, n_planes=2, steps=30, lr=1e6, optimizer="sgd")
+    scan = goldilocks_scan(L, L.theta0, [1e-3, 100.0], d_curv=3, n_curv_planes=1, d_train=4, n_planes=2,
+                           steps=30, lr=1e6, optimizer="sgd", seed=0, split="train")
+    assert scan.diverged.shape == (2, 2) and bool(scan.diverged[1].all())
+    assert torch.isinf(scan.final_loss[scan.diverged]).all()
+    assert torch.isfinite(scan.final_loss[~scan.diverged]).all()
+    majority = torch.bincount(y).max().item() / y.numel()
+    assert torch.allclose(scan.accuracy[scan.diverged], torch.tensor(majority))
+    assert torch.isfinite(scan.accuracy).all()
