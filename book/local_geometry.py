@@ -39,8 +39,9 @@
 #
 # The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
 # was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
-# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
-# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
+# (`quick`, minutes on any machine, GPU or not, unless you set `LSL_PROFILE`) and prints its choice.
+# To switch to the papers' datasets and sizes (hours, best on a GPU), run
+# `import os; os.environ["LSL_PROFILE"] = "paper"` before it.
 
 # %%
 # Set-up. On a fresh Google Colab runtime: install lsl (the package lsl-book) at v0.1.0, the version
@@ -91,7 +92,7 @@ def mixture_net(C):
     ds = data.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.mixture_per_class * C,
                    n_test=20 * C, separation=cfg.mixture_separation, seed=0, device=device)
     model = nets.make("mlp", ds.input_shape, C, seed=0, **cfg.mixture_net)
-    return lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    return lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
 
 mixture_spectra = {}          # C -> {step: top 2C+4 eigenvalues}
 for C in cfg.mixture_classes:
@@ -141,7 +142,7 @@ report.figure("fig-geometry-outliers", fig)
 for C, spectra in mixture_spectra.items():
     for step, ev in spectra.items():
         if step > 0:
-            assert largest_gap(ev) == C - 1, f"C={C}, step {step}: the top of the spectrum should show C-1 outliers"
+            lsl.profiles.check_at_scale(largest_gap(ev) == C - 1, f"C={C}, step {step}: the top of the spectrum should show C-1 outliers")
 separations = {C: min(outlier_separation(ev, C - 1) for s, ev in sp.items() if s > 0)
                for C, sp in mixture_spectra.items()}
 print("smallest separation lambda_{C-1}/lambda_C over the checkpoints:",
@@ -157,7 +158,7 @@ for C, v in separations.items():
 ds = data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 C = ds.n_classes
 model = nets.make(cfg.arch, ds.input_shape, C, seed=0, **cfg.net)
-net = lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+net = lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
 run = train.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
                   snapshot_every=cfg.checkpoint_every, cache=True)
 steps = [0] + run.snapshot_steps
@@ -223,7 +224,7 @@ report.figure("fig-geometry-confinement", fig)
 
 # %%
 trained = [s for s in steps if s > 0]
-assert all(fractions[s] > 100 * baseline for s in trained), "the gradient is confined to the top subspace"
+lsl.profiles.check_at_scale(all(fractions[s] > 100 * baseline for s in trained), "the gradient is confined to the top subspace")
 share_c1 = sum(net_gaps[s] == C - 1 for s in trained) / len(trained)
 def bulk_separation(ev):
     """How far the (C-1)-th eigenvalue stands above the 2C-th."""
@@ -233,7 +234,7 @@ bulk_ratio = min(bulk_separation(top[s][0]) for s in trained)
 init_ratio = bulk_separation(top[0][0])
 print(f"largest gap at C-1 at {share_c1:.0%} of the checkpoints; lambda_(C-1) / lambda_(2C): "
       f"{init_ratio:.2f} at initialisation, at least {bulk_ratio:.2f} after")
-assert bulk_ratio > 1.5 * init_ratio, "outliers emerge: the top C-1 separate from the bulk during training"
+lsl.profiles.check_at_scale(bulk_ratio > 1.5 * init_ratio, "outliers emerge: the top C-1 separate from the bulk during training")
 glue("geo_D", net.D)
 glue("geo_frac_min", min(fractions[s] for s in trained), 2)
 glue("geo_frac_c1_min", min(fractions_c1[s] for s in trained), 2)
@@ -267,7 +268,7 @@ subset = torch.arange(cfg.hessian_examples, device=device)
 sharpness = {}
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
-    tnet = lsl.NetworkLandscape(tmodel, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    tnet = lsl.NetworkLandscape(tmodel, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
     trun = train.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
                        snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)
@@ -296,10 +297,10 @@ report.figure("fig-geometry-transient", fig)
 # %%
 for lr, curve in sharpness.items():
     peak = int(curve.argmax())
-    assert 0 < peak < len(curve) - 1, f"lr={lr}: the peak lies strictly inside the run"
-    assert curve[peak] > 2 * curve[0] and curve[peak] > 1.2 * curve[-1], f"lr={lr}: rise, then fall"
+    lsl.profiles.check_at_scale(0 < peak < len(curve) - 1, f"lr={lr}: the peak lies strictly inside the run")
+    lsl.profiles.check_at_scale(curve[peak] > 2 * curve[0] and curve[peak] > 1.2 * curve[-1], f"lr={lr}: rise, then fall")
 lrs = sorted(sharpness)
-assert all(sharpness[a][-1] > sharpness[b][-1] for a, b in zip(lrs, lrs[1:])), "larger learning rates end flatter"
+lsl.profiles.check_at_scale(all(sharpness[a][-1] > sharpness[b][-1] for a, b in zip(lrs, lrs[1:])), "larger learning rates end flatter")
 for k, lr in enumerate(lrs):
     glue(f"geo_peak_{k}", sharpness[lr].max().item())
     glue(f"geo_end_{k}", sharpness[lr][-1].item())
@@ -399,14 +400,14 @@ report.figure("fig-geometry-model", fig)
 # ```
 
 # %%
-assert cos_same > 0.1 and cos_same > 10 * abs(cos_diff), "logit gradients cluster by logit"
-assert g_match < 0.05, "G accounts for the top C-1 eigenvalues"
-assert ev_rest[0] < 0.1 * ev_full[0], "the rest of the Hessian is small at the top"
-assert all(model_gaps[c] == c - 1 for c in model_gaps), "the random model shows C-1 outliers"
-assert all(model_fracs[c][1] > 0.5 and model_fracs[c][1] > 20 * c / cfg.model_D for c in model_fracs), \
-    "and a gradient confined to the top C eigenvectors"
+lsl.profiles.check_at_scale(cos_same > 0.1 and cos_same > 10 * abs(cos_diff), "logit gradients cluster by logit")
+lsl.profiles.check_at_scale(g_match < 0.05, "G accounts for the top C-1 eigenvalues")
+lsl.profiles.check_at_scale(ev_rest[0] < 0.1 * ev_full[0], "the rest of the Hessian is small at the top")
+lsl.profiles.check_at_scale(all(model_gaps[c] == c - 1 for c in model_gaps), "the random model shows C-1 outliers")
+lsl.profiles.check_at_scale(all(model_fracs[c][1] > 0.5 and model_fracs[c][1] > 20 * c / cfg.model_D for c in model_fracs),
+                            "and a gradient confined to the top C eigenvectors")
 peak = int(np.argmax(model_curve))
-assert 0 < peak < len(model_curve) - 1 and model_curve[peak] > 1.2 * model_curve[-1], "and a transient"
+lsl.profiles.check_at_scale(0 < peak < len(model_curve) - 1 and model_curve[peak] > 1.2 * model_curve[-1], "and a transient")
 glue("geo_cos_same", cos_same, 2)
 glue("geo_cos_diff", cos_diff, 2)
 glue("geo_g_match", 100 * g_match, 2)

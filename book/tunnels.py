@@ -40,8 +40,9 @@
 #
 # The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
 # was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
-# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
-# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
+# (`quick`, minutes on any machine, GPU or not, unless you set `LSL_PROFILE`) and prints its choice.
+# To switch to the papers' datasets and sizes (hours, best on a GPU), run
+# `import os; os.environ["LSL_PROFILE"] = "paper"` before it.
 
 # %%
 # Set-up. On a fresh Google Colab runtime: install lsl (the package lsl-book) at v0.1.0, the version
@@ -91,9 +92,9 @@ toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
       f"Bezier curve {toy_bez.barrier:.4f}")
-assert toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges"
-assert toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them"
-assert toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower"
+lsl.profiles.check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
+lsl.profiles.check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
+lsl.profiles.check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
 glue("tun_toy_line", toy_tun.line_barrier, 3)
 glue("tun_toy_vertex", toy_vertex, 2)
 glue("tun_toy_tunnel", toy_tun.tunnel_barrier, 3)
@@ -174,8 +175,8 @@ report.figure("fig-tunnels-planes", fig)
 
 # %% tags=["hide-input"]
 print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
-assert tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line"
-assert vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low"
+lsl.profiles.check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
+lsl.profiles.check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
 glue("tun_points", cfg.tunnel_points)
 glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
@@ -219,8 +220,8 @@ print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
 print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
 print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
-assert within > across + 0.3, "deviations are aligned within each half, not across"
-assert agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's"
+lsl.profiles.check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
+lsl.profiles.check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
 glue("tun_cos_within", within, 2)
 glue("tun_cos_across", across, 2)
 glue("tun_acc_min", 100 * acc_path.min().item(), 3)
@@ -296,7 +297,7 @@ print(f"threshold {curvature.short_direction_threshold(cfg.short_eps, cfg.short_
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
 middle = counts[1:-1].max().item()
-assert middle > ends, "more short directions in the middle of the tunnel than at its ends"
+lsl.profiles.check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
 inner_loss = L.loss(tun.points[1:-1])
 glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max().item():.2f}")
 glue("tun_hessian_examples", len(idx))
@@ -343,7 +344,7 @@ for m in range(1, cfg.max_m + 1):
 # %% tags=["hide-input"]
 ms = np.arange(1, cfg.max_m + 1)
 for m in ms:
-    assert conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex"
+    lsl.profiles.check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
 glue("tun_simplex_random", cfg.simplex_random)
 glue("tun_max_m", cfg.max_m)
 glue("tun_conn_max", max(conn[m]["max_loss"] for m in ms), 3)
@@ -383,8 +384,8 @@ centroid_short = np.array([curvature.count_short_directions(L, c, **short).count
 slope = np.polyfit(ms, centroid_short, 1)[0]
 print(f"target loss {target:.4f}; centroid losses {[round(x, 4) for x in centroid_loss.tolist()]}; "
       f"short directions {centroid_short.tolist()} (trend {slope:+.2f} per unit of m); ends {counts[0].item()}, {counts[-1].item()}")
-assert bool((centroid_loss <= target).all()), "every centroid reached the matched loss"
-assert slope > 0 and centroid_short[-1] > centroid_short[0], "more short directions where more wedges meet"
+lsl.profiles.check_at_scale(bool((centroid_loss <= target).all()), "every centroid reached the matched loss")
+lsl.profiles.check_at_scale(slope > 0 and centroid_short[-1] > centroid_short[0], "more short directions where more wedges meet")
 glue("tun_target", target, 3)
 glue("tun_check_every", cfg.check_every)
 glue("tun_centroid_loss", f"{centroid_loss.min().item():.3f} to {centroid_loss.max().item():.3f}")
@@ -452,8 +453,8 @@ bez = connect.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_
 tunnel_evals = (cfg.tunnel_points - 2) * cfg.tunnel_steps
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
-assert bez.barrier < tun.line_barrier / 5, "training the curve removes the wall"
-assert bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)"
+lsl.profiles.check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
+lsl.profiles.check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
 glue("tun_bez_verdict", "lower" if bez.barrier < tun.tunnel_barrier else "higher")
 glue("tun_bez_cost", "fewer" if bez.grad_evals < tunnel_evals else "more")
 glue("tun_bez_barrier", bez.barrier, 2)
@@ -475,7 +476,6 @@ axes[1].axhline(tun.line_barrier, color="grey", lw=0.8, ls="--", label="straight
 axes[1].set(xlabel="gradient evaluations (points x steps)", ylabel="barrier", yscale="log")
 axes[1].legend()
 report.figure("fig-tunnels-bezier", fig)
-
 # The same work: when did the training curve first get as low as the tunnel's final barrier?
 hist_evals, hist_barrier = bez.history_grad_evals.cpu().numpy(), bez.history_barrier.cpu().numpy()
 reached = np.flatnonzero(hist_barrier <= tun.tunnel_barrier)
@@ -487,6 +487,7 @@ if reached.size:
 else:
     glue("tun_bez_same_work", f"the curve did not get as low as the tunnel within its {bez.grad_evals:,} gradient "
          f"evaluations (the tunnel spent {tunnel_evals:,}), so for the same work the tunnel gets lower")
+
 # %% [markdown]
 # ```{glue:figure} fig-tunnels-bezier
 # :name: fig-tunnels-bezier
@@ -497,11 +498,11 @@ else:
 # cost.
 # ```
 #
-# ## What we found
 # **Which gets lower for the same work?** On this network {glue:text}`tun_bez_same_work`. The
 # Performance appendix makes the same comparison at the benchmark's sizes and reports its own
 # numbers.
 #
+# ## What we found
 #
 # - **Toy model.** Tunnel vertices at loss {glue:text}`tun_toy_vertex`, but {glue:text}`tun_toy_tunnel`
 #   along its segments (the straight line: {glue:text}`tun_toy_line`); a trained Bezier curve:

@@ -41,8 +41,9 @@
 #
 # The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
 # was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
-# (`LSL_PROFILE` if you set it; otherwise `paper` on a GPU with network access, `quick` otherwise)
-# and prints its choice. To force one, run `import os; os.environ["LSL_PROFILE"] = "quick"` first.
+# (`quick`, minutes on any machine, GPU or not, unless you set `LSL_PROFILE`) and prints its choice.
+# To switch to the papers' datasets and sizes (hours, best on a GPU), run
+# `import os; os.environ["LSL_PROFILE"] = "paper"` before it.
 
 # %%
 # Set-up. On a fresh Google Colab runtime: install lsl (the package lsl-book) at v0.1.0, the version
@@ -173,14 +174,14 @@ report.figure("fig-widths-radial", fig)
 # ```
 
 # %% tags=["hide-input"]
-assert bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()), \
-    "the radius of every network grows throughout training"
-assert bool((line_barrier[-1] > cfg.rise).all()), \
-    "the straight line between two optima leaves the low-loss basins (rises above the tunnel's wall)"
-assert bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training"
+lsl.profiles.check_at_scale(bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()),
+                            "the radius of every network grows throughout training")
+lsl.profiles.check_at_scale(bool((line_barrier[-1] > cfg.rise).all()),
+                            "the straight line between two optima leaves the low-loss basins (rises above the tunnel's wall)")
+lsl.profiles.check_at_scale(bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training")
 angle = torch.arccos(cos.clamp(-1, 1))
-assert float(cos.abs().max()) < 0.1, "the radial tunnels are nearly orthogonal"
-assert float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width"
+lsl.profiles.check_at_scale(float(cos.abs().max()) < 0.1, "the radial tunnels are nearly orthogonal")
+lsl.profiles.check_at_scale(float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width")
 glue("wd_dataset", cfg.dataset)
 glue("wd_n_train", data.n_train)
 glue("wd_net", f"an MLP with {cfg.net['depth']} hidden layers of {cfg.net['width']} units" if cfg.arch == "mlp"
@@ -284,7 +285,7 @@ for h, values in cfg.sweeps.items():
 
 # %% tags=["hide-input"]
 members = [m for f in families.values() for m in f]
-assert all(f.all_reached for f in families.values()), "every member reached the matched training loss"
+lsl.profiles.check_at_scale(all(f.all_reached for f in families.values()), "every member reached the matched training loss")
 stop_loss = np.array([m.train_loss for m in members])
 stop_steps = np.array([m.steps for m in members])
 glue("wd_base_width", cfg.net.get("width", cfg.net.get("channels", ("",))[0]))
@@ -356,9 +357,9 @@ report.figure("fig-widths-sweeps", fig)
 # %% tags=["hide-input"]
 for h in cfg.sweeps:  # wider with more lr, L2, dropout and width; narrower with larger batches (sign above)
     r = result[h]
-    assert r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"], \
-        f"{labels[h]}: the paper's direction, for the mean step by step and for every seed, beyond the seed spread"
-assert result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates"
+    lsl.profiles.check_at_scale(r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"],
+                                f"{labels[h]}: the paper's direction, for the mean step by step and for every seed, beyond the seed spread")
+lsl.profiles.check_at_scale(result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates")
 for h, values in cfg.sweeps.items():
     m, r = ang[h].mean(0), result[h]
     glue(f"wd_{h}_values", listing(f"{v:g}" for v in values))
@@ -491,7 +492,7 @@ Ds = np.array([[land.D for land in families["width", s].landscapes] for s in cfg
 slope = np.polyfit(np.log(Ds).ravel(), np.log(table("width", "width")).ravel(), 1)[0]
 per_sqrt_D = (table("width", "width") / np.sqrt(Ds)).mean(0)
 print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {report.numbers(per_sqrt_D, 4)}")
-assert 0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature"
+lsl.profiles.check_at_scale(0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature")
 glue("wd_width_Ds", listing(int(d) for d in Ds[0]))
 glue("wd_width_slope", slope, 2)
 glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
@@ -551,10 +552,10 @@ report.figure("fig-widths-short", fig)
 # ```
 
 # %% tags=["hide-input"]
-assert bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()), \
-    "fewer short directions at optima reached with a larger learning rate"
+lsl.profiles.check_at_scale(bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()),
+                            "fewer short directions at optima reached with a larger learning rate")
 spread_top, spread_prod = top.max(1) / top.min(1), (top * lrs).max(1) / (top * lrs).min(1)
-assert bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr"
+lsl.profiles.check_at_scale(bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr")
 glue("wd_eps", cfg.short_eps)
 glue("wd_delta", cfg.short_delta)
 glue("wd_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
