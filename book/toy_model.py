@@ -85,7 +85,7 @@ from lsl.train import train
 # distance: for a small space we can enumerate all $\binom{D}{n}$ wedges and project onto each.
 
 # %%
-toy_small = WedgeLandscape(10, 6, dtype=torch.float64)
+toy_small = WedgeLandscape(10, 6, dtype=torch.float64, device="cpu")      # a tiny exact check: on the CPU
 pts = torch.randn(200, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 brute = torch.stack([pts[:, [i for i in range(10) if i not in long]].norm(dim=1)
                      for long in itertools.combinations(range(10), 6)]).min(0).values
@@ -101,7 +101,7 @@ assert err < 1e-12
 # all along: *every* pair of optima is connected.
 
 # %% tags=["remove-output", "hide-input"]
-toy3 = WedgeLandscape(3, 2, dtype=torch.float64)
+toy3 = WedgeLandscape(3, 2, dtype=torch.float64, device="cpu")      # a 3-D picture: on the CPU
 starts = torch.tensor([[0.55, 0.25, 0.65], [0.15, 0.8, -0.55]], dtype=torch.float64)
 run3 = train(toy3, starts, steps=200, lr=0.01, optimizer="sgd", snapshot_every=1)
 paths = torch.cat([starts[None], run3.snapshots]).transpose(0, 1)   # [2 runs, T, 3]

@@ -255,7 +255,7 @@ class WedgeModel:
         """Median final / initial loss over ``n_planes`` random planes, for every ``d`` in ``dims``."""
         todo = [d for d in dict.fromkeys(int(d) for d in dims) if (D, n, d) not in self._sweeps]
         if todo:
-            toy = WedgeLandscape(D, n)
+            toy = WedgeLandscape(D, n, device="cpu")      # small and interactive: the CPU, whatever the chapter uses
             theta0 = torch.randn(D, generator=torch.Generator().manual_seed(self.seed + D))
             sw = subspace.dimension_sweep(toy, theta0, todo, n_planes=self.n_planes, steps=self.steps,
                                           lr=self.lr, tol=self.tol, seed=self.seed + 1)
@@ -266,7 +266,7 @@ class WedgeModel:
     def profile(self, D: int, n: int, r_max: float = 3.0, n_radii: int = 31) -> probe.RadialProfile:
         """Loss along ``n_directions`` random rays from a point near a wedge, radii ``0 .. r_max``."""
         if (D, n) not in self._profiles:
-            toy = WedgeLandscape(D, n)
+            toy = WedgeLandscape(D, n, device="cpu")      # small and interactive: the CPU, whatever the chapter uses
             g = torch.Generator().manual_seed(self.seed + 2)
             on_wedge = toy.project(torch.randn(D, generator=g))
             centre = on_wedge + self.offset * torch.randn(D, generator=g)
