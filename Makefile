@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 # Installed before everything else, so that nothing pulls a different (CUDA) build of torch.
 # On a CPU-only machine this is the CPU wheel; override with e.g. TORCH_SPEC="torch==2.13.0+cu128".
 TORCH_SPEC ?= torch==2.13.0
+# Where torch comes from, if not the default index (GitHub Actions: the CPU wheels,
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu, since PyPI's Linux wheel is the CUDA build).
+TORCH_INDEX ?=
 
 export LSL_PROFILE ?= quick
 export LSL_PROGRESS ?= 0
@@ -36,7 +39,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "make: the book toolchain (constraints.txt) needs Python >= 3.11; $(PYTHON) is " + sys.version.split()[0] + ". Run e.g. make test PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
 	@touch $@
 
