@@ -135,7 +135,7 @@ def test_every_repository_url_is_the_one_in_pyproject():
 
 def test_no_page_installs_the_unrelated_lsl():
     # `pip install lsl` installs the LWA Software Library; every install line names lsl-book.
-    bad = re.compile(r"pip install[^\n`]*?(?<![\w-])[\"']?lsl(?![\w-])(?!/)")
+    bad = re.compile(r"pip install[^\n`]*?(?<![\w/-])[\"']?lsl(?![\w-])(?!/)")   # not the URL's /lsl
     for path in _files_that_name_the_repository():
         for line in path.read_text().splitlines():
             assert not bad.search(line), f"{path.relative_to(ROOT)} installs `lsl`, not lsl-book: {line.strip()}"
