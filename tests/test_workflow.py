@@ -44,7 +44,11 @@ def test_it_runs_the_readmes_test_command_with_make_targets_and_variables_that_e
     for run in runs:
         for line in run.strip().splitlines():
             words = shlex.split(line)
-            assert words[0] == "make", f"the workflow runs {words[0]!r}: only make targets are checked to exist"
+            if words[:2] == [".venv/bin/python", "-m"] and words[2].startswith("tools."):
+                module = ROOT / (words[2].replace(".", "/") + ".py")
+                assert module.exists(), f"{words[2]}: no such module in the repository"
+                continue
+            assert words[0] == "make", f"the workflow runs {words[0]!r}: only make targets and tools/ are checked to exist"
             for word in words[1:]:
                 if "=" in word:
                     assert word.split("=")[0] in variables, f"{word}: no such variable in the Makefile"
@@ -65,3 +69,35 @@ def test_it_publishes_the_folder_the_build_writes_and_deploys_it():
     assert any(s.get("uses", "").startswith("actions/deploy-pages@") for s in deploy["steps"])
     versions = [s["uses"] for s in steps("test") + deploy["steps"] if "uses" in s]
     assert all(re.fullmatch(r"actions/[\w-]+@v\d+", v) for v in versions), f"pin every action to a major version: {versions}"
+
+
+def test_the_release_tag_is_created_kept_or_refused(tmp_path):
+    """tools.release_tag: the tag v<version> the chapters install must hold the package the book shows."""
+    import subprocess
+
+    from tools import release_tag
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "lsl-book"\nversion = "0.1.0"\n')
+    (tmp_path / "lsl").mkdir()
+    (tmp_path / "lsl" / "__init__.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    assert release_tag.version_tag(tmp_path) == "v0.1.0"
+    assert release_tag.status(tmp_path) == "create"
+    git("tag", "v0.1.0")
+    assert release_tag.status(tmp_path) == "ok"
+    (tmp_path / "README.md").write_text("prose\n")              # not the package: the tag still holds it
+    git("add", ".")
+    git("commit", "-qm", "docs")
+    assert release_tag.status(tmp_path) == "ok"
+    (tmp_path / "lsl" / "__init__.py").write_text("x = 2\n")    # the package changed: bump the version
+    git("commit", "-qam", "code")
+    assert release_tag.status(tmp_path) == "stale"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "lsl-book"\nversion = "0.1.1"\n')
+    git("commit", "-qam", "bump")
+    assert release_tag.status(tmp_path) == "create"
