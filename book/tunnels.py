@@ -449,7 +449,7 @@ report.figure("fig-tunnels-connectors", fig)
 
 # %%
 bez = connect.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_samples=cfg.bezier_samples,
-                           batch_size=cfg.batch_size, eval_every=max(cfg.bezier_steps // 15, 1), n_points=61)
+                           batch_size=cfg.batch_size, eval_every=max(cfg.bezier_steps // 15, 1), n_points=cfg.bezier_points)
 tunnel_evals = (cfg.tunnel_points - 2) * cfg.tunnel_steps
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")

@@ -200,6 +200,7 @@ _TUNNELS_QUICK = dict(
     bezier_steps=1500,
     bezier_lr=3e-3,
     bezier_samples=4,
+    bezier_points=61,          # where the trained curve's loss (and barrier) is measured
     # short directions: Hessian eigenvalues above 2 delta / eps^2 (on hessian_examples examples)
     short_eps=1.0,
     short_delta=0.5,
@@ -235,6 +236,7 @@ _TUNNELS_PAPER = dict(
     bezier_steps=10_000,
     bezier_lr=1e-3,
     bezier_samples=4,
+    bezier_points=61,          # where the trained curve's loss (and barrier) is measured
     short_eps=1.0,
     short_delta=0.5,
     hessian_examples=5000,
@@ -292,11 +294,12 @@ _GEOMETRY_PAPER = dict(
     n_train=None,
     n_test=None,
     arch="cnn",
-    net=dict(),
+    net=dict(channels=(16, 32, 32)),        # the SimpleCNN's own channels, spelled out so smoke shrinks them
     steps=10_000,
     lr=1e-3,
     checkpoint_every=1000,
     transient_arch="cnn",
+    transient_net=dict(channels=(16, 32, 32)),
     transient_lrs=(3e-4, 1e-3, 3e-3),
     transient_steps=10_000,
     transient_every=500,
@@ -484,14 +487,15 @@ PROFILES: dict[str, Profile] = {
 
 #: Divisor of each kind of integer setting in :func:`derive_smoke` (see :func:`smoke_kind`).
 #: Step counts and positions are divided by 100 (the paper's are multiples of 100), intervals between
-#: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; every other count is
-#: at least halved.
+#: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; every other count
+#: (dimensions, points, planes, directions, models) by 10.
 SMOKE_DIVISORS: Mapping[str, int] = MappingProxyType(
-    {"steps": 100, "interval": 10, "examples": 50, "width": 4, "count": 2})
+    {"steps": 100, "interval": 10, "examples": 50, "width": 4, "count": 10})
 #: A grid (a tuple of more than this many numbers) keeps this many: its first, middle and last value.
 SMOKE_GRID = 3
-#: No count shrinks below this (or below its paper value, if that is smaller): depth 2 stays 2.
-SMOKE_FLOOR = 2
+#: No count shrinks below this (or below its paper value, if that is smaller): depth 2 stays 2, and a
+#: path keeps an interior point, a connector three optima.
+SMOKE_FLOOR = 3
 
 _SMOKE_KINDS = (
     ("interval", re.compile(r"every")),
@@ -573,7 +577,7 @@ def derive_smoke(paper: Profile) -> Profile:
     - an integer is divided by the divisor of its kind (:data:`SMOKE_DIVISORS`; the kind comes
       from the setting's name, :func:`smoke_kind`: steps and positions in a run / 100, intervals
       between checks or snapshots / 10, examples and batch sizes / 50, widths and channels / 4, any
-      other count / 2), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
+      other count / 10), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
       below it are kept, so a depth of 2 stays 2), except steps and intervals, which keep at least
       one step. The paper's step counts and positions are multiples of 100, so positions stay
       multiples of each other, and a run of ``S`` steps checked every ``E`` steps with ``S / E`` a
@@ -596,7 +600,7 @@ def derive_smoke(paper: Profile) -> Profile:
     return Profile(
         "smoke",
         "the paper profile shrunk by a rule (steps / 100, intervals / 10, examples / 50, widths / 4, "
-        "other counts / 2, grids to 3 values): its code paths on a CPU in seconds, for tests; claims are not checked at this scale",
+        "other counts / 10, grids to 3 values): its code paths on a CPU in seconds, for tests; claims are not checked at this scale",
         chapters,
     )
 

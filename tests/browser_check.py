@@ -380,6 +380,7 @@ class Browser:
 
         self.timeout = timeout
         self.mathjax = mathjax
+        self.size = (width, height)
         self.profile = tempfile.mkdtemp(prefix="lsl-chromium-")
         args = [executable, "--headless=new", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
                 "--disable-extensions", "--disable-background-networking", "--disable-component-update",
@@ -548,15 +549,30 @@ class Browser:
         return list(dict.fromkeys(problems))
 
     def screenshot(self, path: Path, full_page: bool = True, max_height: int = 40000) -> None:
-        """A PNG of the page, the whole length of it (at most ``max_height`` CSS pixels) unless ``full_page`` is off."""
+        """A PNG of the page as a reader sees it, the whole length of it (at most ``max_height`` CSS pixels).
+
+        For the whole length the viewport is made as tall as the page for the capture (and restored
+        after), so the page is laid out at its real width; capturing "beyond the viewport" instead
+        shifts sticky sidebars and can cut the left of the article off.
+        """
         params = {"format": "png"}
+        width, height = self.size
+        tall = None
         if full_page:
             size = self.call("Page.getLayoutMetrics").get("cssContentSize") or {}
-            if size.get("width") and size.get("height"):
-                params["clip"] = {"x": 0, "y": 0, "width": size["width"],
-                                  "height": min(size["height"], max_height), "scale": 1}
-                params["captureBeyondViewport"] = True
-        data = self.call("Page.captureScreenshot", params)["data"]
+            if size.get("height", 0) > height:
+                tall = int(min(size["height"], max_height))
+                self.call("Emulation.setDeviceMetricsOverride",
+                          {"width": width, "height": tall, "deviceScaleFactor": 1, "mobile": False})
+                self.call("Runtime.evaluate", {"expression": "window.scrollTo(0, 0)"})
+                time.sleep(0.3)             # let the layout settle at the new height
+                params["clip"] = {"x": 0, "y": 0, "width": width, "height": tall, "scale": 1}
+        try:
+            data = self.call("Page.captureScreenshot", params)["data"]
+        finally:
+            if tall is not None:
+                self.call("Emulation.setDeviceMetricsOverride",
+                          {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(data))
 

@@ -47,9 +47,18 @@ def write_idx(path: Path, array: np.ndarray, *, plain: bool = True, gz: bool = F
 
 def class_images(rng: np.random.Generator, labels: np.ndarray, shape: tuple[int, ...], n_classes: int,
                  templates: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """``uint8`` images of ``shape``: each label's template plus Gaussian noise, clipped to 0..255."""
+    """``uint8`` images of ``shape``: each label's template plus Gaussian noise, clipped to 0..255.
+
+    A template is smooth: a 4 x 4 grid of random grey levels (per colour channel) blown up to the
+    image, so that small networks with pooling learn the classes in a few hundred steps, as they
+    would learn real images. ``shape`` is ``(H, W)`` (MNIST) or ``(3072,)`` (CIFAR's rows: 3 x 32 x 32).
+    """
     if templates is None:
-        templates = rng.uniform(40, 215, size=(n_classes, *shape))
+        channels, side = (3, 32) if shape == (3072,) else (1, shape[0])
+        coarse = rng.uniform(40, 215, size=(n_classes, channels, 4, 4))
+        block = -(-side // 4)
+        full = coarse.repeat(block, axis=2).repeat(block, axis=3)[:, :, :side, :side]
+        templates = full.reshape(n_classes, *shape)
     noise = rng.normal(0, 40, size=(len(labels), *shape))
     return np.clip(templates[labels] + noise, 0, 255).astype(np.uint8), templates
 

@@ -166,8 +166,8 @@ def test_smoke_rule_by_hand_on_a_made_up_chapter():
         dataset="cifar100", arch="cnn", lr=0.1, n_train=None, flag=True,
         steps=200, snapshot_every=50, moments=(10, 50, 200),          # steps / 100, intervals / 10; a grid keeps 3
         batch_size=3, hessian_examples=100, net=dict(channels=(4, 8, 16), depth=2),   # /50, widths /4, depth kept
-        n_models=6, D=501, depth=1, seeds=(3, 4, 5), seeds_count=2, classes=(2, 10, 50),
-        lrs=(0.01, 0.04, 0.32), nested={"A": {"steps": 3}}, pairs=((100, 75), (30, 20)))
+        n_models=3, D=101, depth=1, seeds=(3, 4, 5), seeds_count=3, classes=(2, 10, 50),   # counts / 10, >= 3
+        lrs=(0.01, 0.04, 0.32), nested={"A": {"steps": 3}}, pairs=((20, 15), (6, 4)))
     assert dict(got) == expected
     # a run checked 40 times in paper is checked 4 times in smoke; positions stay multiples of the first
     assert got.steps // got.snapshot_every == 4 and all(m % got.moments[0] == 0 for m in got.moments)

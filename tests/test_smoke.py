@@ -14,7 +14,6 @@ Each chapter's wall time is printed (``pytest -s`` or the captured output of a f
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -72,9 +71,6 @@ def test_there_are_chapters():
     assert len(CHAPTERS) >= 6, "expected every chapter of the book under book/"
 
 
-@pytest.mark.skipif(os.environ.get("LSL_SMOKE") != "1", reason=(
-    "opt-in (LSL_SMOKE=1) until the smoke scale fits its budget and hyperplanes/widths run through at it: "
-    "see the issue 16 report"))
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_runs_at_smoke_scale(path, smoke_env, monkeypatch, capsys):
     t0 = time.perf_counter()
