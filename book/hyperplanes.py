@@ -417,8 +417,8 @@ for name, res in idim.items():
 #    $D$ grows about tenfold (the hidden-to-hidden layer dominates). Li et al. found $d_\text{int90}$
 #    nearly independent of the width on MNIST: the extra parameters add long directions to the
 #    wedges, not short ones. On MNIST-1D the wider MLP also generalises better in full space, so its
-#    90% target is higher, and with the chapter's training budget per plane $d_\text{int90}$ does not
-#    fall: when we tried it, planes of $d = 3000$ stayed below the raised target. The intrinsic
+#    90% target is higher, and with the chapter's training budget per plane $d_\text{int90}$ need not
+#    fall (run it: look at the largest $d$ of the grid against the raised target). The intrinsic
 #    dimension is measured against a moving reference; compare widths at a fixed target accuracy to
 #    separate the two effects.
 #    ```
