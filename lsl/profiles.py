@@ -613,7 +613,7 @@ def is_smoke() -> bool:
     return profile_name() == "smoke"
 
 
-def check_at_scale(condition: Any, claim: str) -> bool:
+def check_at_scale(condition: Any, claim: str) -> None:
     """Assert a claim that only holds at a chapter's real scale; under ``smoke``, say that it is skipped.
 
     In ``quick`` and ``paper`` this is ``assert condition, claim``. In ``smoke`` (tiny networks
@@ -624,8 +624,8 @@ def check_at_scale(condition: Any, claim: str) -> bool:
         condition: the claim's test (anything with a truth value, e.g. a bool or a one-element tensor).
         claim: what the claim says, in words (the message of the assertion).
 
-    Returns:
-        ``True`` if the claim was checked and holds, ``False`` if it was skipped under ``smoke``.
+    Returns ``None``, like ``assert``, so that a cell ending in it shows nothing; :func:`is_smoke` says
+    whether claims are being checked.
 
     Raises:
         AssertionError: with ``claim`` as its message, if the claim was checked and does not hold.
@@ -633,10 +633,10 @@ def check_at_scale(condition: Any, claim: str) -> bool:
     if is_smoke():
         print(f"[smoke] not checked: {claim!r} (a claim that holds only at the chapter's real scale; "
               f"the smoke profile checks that the code runs, not the science)")
-        return False
+        return None
     if not bool(condition):
         raise AssertionError(claim)
-    return True
+    return None
 
 
 def profile_name() -> str:

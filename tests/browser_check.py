@@ -624,7 +624,7 @@ def check_site(html_dir: Path, browser: Browser, repo: Repository, *, screenshot
             problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
             problems += check_images(page, html, site.exists)
             problems += check_math(html)
-            problems += check_stray_outputs(html)
+            problems += check_stray_outputs(static)   # the page as served: the live DOM adds copy buttons
             problems += check_alt_text(html)
             from_notebook = site.exists("_sources/" + PurePosixPath(page).with_suffix(".ipynb").as_posix())
             problems += check_colab(page, html, repo, from_notebook or repo.is_chapter(page))
