@@ -19,6 +19,15 @@ steps along ``e_2`` before its first evaluation of every even column, so column 
 ``v_1 .. v_n`` for even ``i`` and ``v_0 .. v_{n-1}`` for odd ``i``: we compare the
 ``n^2 - ceil(n/2)`` points the two grids share (``v_n`` lies outside lsl's grid).
 
+(d) the physical limit: the plane's matrix-multiply arithmetic (``2 N_examples (40*64 + 64*64 +
+    64*10)`` FLOP per point, the per-point loop's) at this machine's measured float32
+    matrix-multiply throughput (a 2048 x 2048 ``torch.mm``, best of 5). lsl does less than that
+    arithmetic (the first layer once per direction), so it could in principle beat this row;
+    the ratio says how close a batched evaluation gets to the machine;
+(e) lsl's general path: the same ``loss_plane`` with the layer-stack evaluation switched off
+    (``landscape.stack = None``), i.e. ``torch.func.vmap`` over ``functional_call`` in chunks,
+    which every network that is not a layer stack (a CNN) still takes.
+
 Accuracy: the largest absolute difference between the loss grids (lsl against each peer) on
 their common points. The three optima are copies of an MLP trained together for a few hundred
 Adam steps (``lsl.train.train`` with a ``[3, D]`` start).
@@ -64,6 +73,30 @@ def module_at(land: NetworkLandscape, theta: torch.Tensor) -> nn.Module:
 
 def run_lsl(land, a, b, c):
     return probe.loss_plane(land, a, b, c, n=N)
+
+
+def run_vmap(land, a, b, c):
+    """lsl's general (vmap) path: the layer-stack evaluation switched off for this call."""
+    stack, land.stack = land.stack, None
+    try:
+        return probe.loss_plane(land, a, b, c, n=N)
+    finally:
+        land.stack = stack
+
+
+def gemm_gflops(device: torch.device, size: int = 2048, repeat: int = 5) -> float:
+    """This machine's float32 matrix-multiply throughput: a ``size``-square ``torch.mm``, best of ``repeat``."""
+    g = torch.Generator(device=device).manual_seed(0)
+    A = torch.randn(size, size, device=device, generator=g)
+    B = torch.randn(size, size, device=device, generator=g)
+    _, t, _ = common.best_of(lambda: torch.mm(A, B), device, repeat)
+    return 2 * size**3 / t / 1e9
+
+
+def plane_flop(n_train: int, width: int) -> float:
+    """The per-point loop's matrix-multiply arithmetic for the whole grid (FLOP): 2 per multiply-add."""
+    macs = 40 * width + width * width + width * 10
+    return N * N * n_train * 2 * macs
 
 
 def run_loop(land, plane: probe.LossPlane):
@@ -122,11 +155,17 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
     plane = run_lsl(land, a, b, c)  # warm-up, and the grid for the other two
     models = peer_models(land, plane)
     got = common.interleaved({"lsl": lambda: run_lsl(land, a, b, c), "loop": lambda: run_loop(land, plane),
-                              "peer": lambda: run_loss_landscapes(land, models)}, device, repeat)
+                              "peer": lambda: run_loss_landscapes(land, models),
+                              "vmap": lambda: run_vmap(land, a, b, c)}, device, repeat)
     plane, t_lsl, c_lsl = got["lsl"]
     loop_grid, t_loop, c_loop = got["loop"]
     peer_grid, t_peer, c_peer = got["peer"]
+    vmap_plane, t_vmap, c_vmap = got["vmap"]
+    gflops = gemm_gflops(device)
+    flop = plane_flop(cfg["n_train"], cfg["width"])
+    t_limit = flop / (gflops * 1e9)
     d_loop = float((loop_grid.double() - plane.loss.double()).abs().max())
+    d_vmap = float((vmap_plane.loss.double() - plane.loss.double()).abs().max())
     d_peer = compare_with_peer(plane.loss, peer_grid)
     size = {"grid": f"{N} x {N}", "points": N * N, "D": land.D, "n_train": cfg["n_train"],
             "model": f"MLP 40-{cfg['width']}-{cfg['width']}-10 tanh", "dataset": "mnist1d", "dtype": "float32",
@@ -147,11 +186,25 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
                       lsl_cpu_seconds=round(c_lsl, 3), peer_cpu_seconds=round(c_loop, 3), repeats=repeat,
                       max_abs_diff=d_loop, lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
                       peer_config="for each point: vector_to_parameters + forward, under no_grad"),
+        common.record("loss_plane_51", "lsl's vmap path", device, t_lsl, t_vmap,
+                      f"max |stack - vmap| of the loss over all {N * N} grid points: {d_vmap:.1e} (float32)", size,
+                      accuracy_short=f"max diff. {d_vmap:.0e}",
+                      lsl_cpu_seconds=round(c_lsl, 3), peer_cpu_seconds=round(c_vmap, 3), repeats=repeat,
+                      max_abs_diff=d_vmap, lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
+                      peer_config="the same call with landscape.stack = None (torch.func.vmap over functional_call)"),
+        common.record("loss_plane_51", "matmul limit", device, t_lsl, t_limit,
+                      f"the loop's {flop / 1e9:.0f} GFLOP of matrix products at this machine's measured "
+                      f"{gflops:.0f} GFLOP/s (2048 x 2048 torch.mm): lsl runs at {t_limit / t_lsl:.0%} of that limit",
+                      size, accuracy_short="(arithmetic only)", gemm_gflops=round(gflops, 1),
+                      plane_gflop=round(flop / 1e9, 1), repeats=repeat,
+                      lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
+                      peer_config="FLOP / measured torch.mm throughput (no activations, no loss, no memory traffic)"),
     ]
     if verbose:
         print(f"# loss_plane_51 on {device}: {size}")
         print(f"# lsl {t_lsl:.2f}s | loss-landscapes {t_peer:.2f}s (diff {d_peer:.1e}) | loop {t_loop:.2f}s "
-              f"(diff {d_loop:.1e})", flush=True)
+              f"(diff {d_loop:.1e}) | vmap {t_vmap:.2f}s | matmul limit {t_limit:.2f}s at {gflops:.0f} GFLOP/s",
+              flush=True)
     return rows
 
 

@@ -62,16 +62,21 @@ NOTES = {
         "once per point and reuses it (forward-over-reverse `jvp` of `grad`), with no NumPy round trip. On a "
         "small model (the `--quick` sizes) fixed costs dominate and the two are close."),
     "loss_plane_51": (
-        "The loss-landscapes package evaluates one point at a time, moving one model's parameters in place and "
-        "calling `.item()` on every loss; lsl evaluates the grid in vectorised batches. On a CPU that buys little "
-        "here: one point's loss over 4000 examples is about 60 MFLOP of dense arithmetic, so the per-point loop "
-        "is already compute-bound (its overhead is ~0.1 ms against ~3 ms of arithmetic per point), and a vmapped "
-        "linear layer adds its bias in a separate pass where the loop uses a fused `addmm`; lsl is at best on par. "
-        "This benchmark found lsl 3.4x *slower* at first: it evaluated all 2,601 points in one vmap call, which "
-        "materialises gigabytes of activations and leaves the CPU waiting on memory. `NetworkLandscape` now "
-        "evaluates CPU batches in chunks of about 32k example-evaluations (8 points here), 2.6x faster with "
-        "identical values. The 5x goal is one for a GPU, where the peer pays kernel launches and a host "
-        "synchronisation per point and the batch fills the device."),
+        "The loss-landscapes package and the plain loop evaluate one point at a time; each point's loss over "
+        "4000 examples is about 58 MFLOP of matrix products, so both are compute-bound and batching alone buys "
+        "little: lsl's general path (`torch.func.vmap` over `functional_call`, the `lsl's vmap path` row, which "
+        "CNNs still take) is no faster than the loop, because vmap adds each bias in a separate pass and "
+        "allocates every activation anew. For a layer stack (an MLP) lsl now evaluates points with "
+        "`lsl.stack.LayerStack`: fused `baddbmm` layers, activations in place, the first layer computed once "
+        "per direction of the plane (`NetworkLandscape.loss_affine`), and float32 tanh as 2 sigmoid(2h) - 1 "
+        "(torch's CPU tanh costs ~1.5-1.9 ns per element against ~0.2-0.4 ns for its sigmoid on the AVX2 and "
+        "AVX-512 kernels). Measured apart (AMD EPYC, best of 5, interleaved): vmap 4.57 s, stack with "
+        "torch.tanh 3.96 s, plus the affine first layer 3.77 s, plus the sigmoid form of tanh 2.10 s; the "
+        "loop 4.30 s. Most of the gain is the activation kernel, which a hand-written loop could also use; "
+        "the `matmul limit` row is the loop's arithmetic at this machine's measured `torch.mm` throughput, "
+        "the floor for any implementation that does all of it (lsl skips the first layer's share per point, "
+        "so the limit is not a hard bound for it). On Intel Xeon (AVX-512) the loop and the peer were 3.05 s "
+        "and 2.59 s against vmap's 3.23 s (2026-11); the stack path has not been measured there yet."),
     "batched_training_k8": (
         "The batched step does the eight models' arithmetic in a few large kernels; the sequential loop pays "
         "Python, autograd, optimizer and kernel-launch overhead eight times per step. On a CPU the arithmetic of "

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from .stack import ROW_LOSSES, LayerStack
+
 __all__ = ["Landscape", "FlatView", "NetworkLandscape", "tensor_digest"]
 
 
@@ -79,6 +81,41 @@ class Landscape:
         if theta.dim() == 1:
             return self._loss_batch(theta.unsqueeze(0), **kwargs)[0]
         return self._loss_batch(theta, **kwargs)
+
+    def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
+                    max_elements: int = 2**25, **kwargs) -> torch.Tensor:
+        """The loss at the points ``origin + coeffs @ directions`` of an affine family, without gradients.
+
+        Lines, planes, rays and simplices are such families. The points are materialised a few at a
+        time (at most ``max_elements`` parameter values at once); a landscape may do better by using
+        the family's structure (:class:`NetworkLandscape` computes the first layer of a layer stack
+        once per direction).
+
+        Args:
+            origin: ``[D]``.
+            directions: ``[K, D]``.
+            coeffs: the points' coordinates ``[P, K]``.
+            **kwargs: passed to :meth:`loss` (e.g. ``idx=`` for a subset of the examples).
+
+        Returns:
+            ``[P]``, on this landscape's device.
+        """
+        origin, directions, coeffs = self._check_family(origin, directions, coeffs)
+        per_chunk = max(1, max_elements // self.D)
+        with torch.no_grad():
+            return torch.cat([self.loss(origin + c @ directions, **kwargs) for c in coeffs.split(per_chunk)])
+
+    def _check_family(self, origin, directions, coeffs):
+        origin = self.check_theta(origin, "origin")
+        if origin.dim() != 1:
+            raise ValueError(f"origin must be one point [D]; got shape {tuple(origin.shape)}")
+        directions = self.check_theta(directions, "directions")
+        if directions.dim() != 2:
+            raise ValueError(f"directions must be [K, D]; got shape {tuple(directions.shape)}")
+        if not isinstance(coeffs, torch.Tensor) or coeffs.dim() != 2 or coeffs.shape[1] != directions.shape[0]:
+            raise ValueError(f"coeffs must be a tensor [P, K] with K={directions.shape[0]} (one coordinate per "
+                             f"direction); got {tuple(coeffs.shape) if isinstance(coeffs, torch.Tensor) else type(coeffs).__name__}")
+        return origin.detach(), directions.detach(), coeffs.detach().to(device=self.device, dtype=self.dtype)
 
     def grad(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
         """Gradient of the loss, same shape as ``theta`` (``[D]`` or ``[B, D]``)."""
@@ -326,6 +363,8 @@ class NetworkLandscape(Landscape):
         self.n_train = int(x.shape[0])
         self.chunk_size = chunk_size
         self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
+        #: The batched forward pass used for evaluations without gradients, or ``None`` (see :mod:`lsl.stack`).
+        self.stack: LayerStack | None = LayerStack.of(self.model, self.view)
         self._validate("training", self.x, self.y, builtin)
         if self.x_test is not None:
             self._validate("test", self.x_test, self.y_test, builtin)
@@ -494,8 +533,45 @@ class NetworkLandscape(Landscape):
             return self.chunk_size  # given, on a GPU, or drawing dropout masks (chunks would change them)
         return max(1, self.CPU_EXAMPLES_PER_CHUNK // max(1, n_examples))
 
+    def _uses_stack(self, theta: torch.Tensor, train: bool = False) -> bool:
+        """Whether an evaluation at ``theta`` may take the layer stack's path (no gradients, eval mode)."""
+        return (self.stack is not None and not train and not torch.is_grad_enabled()
+                and not torch._C._functorch.is_functorch_wrapped_tensor(theta))
+
+    def _rows_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss of each row of logits ``[P, N, C]`` -> ``[P]``."""
+        rows = ROW_LOSSES.get(self._loss_name) if self._criterion is _LOSSES.get(self._loss_name) else None
+        if rows is not None:
+            return rows(logits, y)
+        return vmap(self._criterion, in_dims=(0, None))(logits, y)
+
+    def _stack_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        step = self._chunk(x.shape[0]) or theta.shape[0]
+        return torch.cat([self._rows_loss(self.stack.logits(t, x), y) for t in theta.split(step)])
+
+    def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
+                    max_elements: int = 2**25, idx=None, train: bool = False) -> torch.Tensor:
+        """The loss at ``origin + coeffs @ directions`` (see :meth:`Landscape.loss_affine`), without gradients.
+
+        For a layer stack the first layer's output is computed once for the origin and once per
+        direction, and combined per point (:meth:`lsl.stack.LayerStack.affine_logits`).
+        """
+        origin, directions, coeffs = self._check_family(origin, directions, coeffs)
+        if self.stack is None or train or directions.shape[0] > 16:
+            return super().loss_affine(origin, directions, coeffs, max_elements=max_elements, idx=idx, train=train)
+        x, y = self._data(idx)
+        with torch.no_grad():
+            z0 = self.stack.first_layer(origin.unsqueeze(0), x)[0]
+            zs = self.stack.first_layer(directions, x)
+            step = min(self._chunk(x.shape[0]) or coeffs.shape[0], max(1, max_elements // self.D))
+            out = [self._rows_loss(self.stack.affine_logits(z0, zs, c, origin + c @ directions), y)
+                   for c in coeffs.split(step)]
+        return torch.cat(out)
+
     def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
         x, y = self._data(idx)
+        if self._uses_stack(theta, train):
+            return self._stack_loss(theta, x, y)
         self.model.train(train)
         try:
             if theta.shape[0] == 1:  # one point: skip vmap's overhead (about 2x on small nets)
@@ -542,6 +618,19 @@ class NetworkLandscape(Landscape):
         return vmap(one, chunk_size=self.chunk_size)(v)
 
     # -- predictions ----------------------------------------------------------
+    def forward(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """The module's own forward pass at one point ``theta [D]`` on inputs ``x`` (default: training inputs).
+
+        Unlike :meth:`logits`, this always runs the ``nn.Module`` (through ``functional_call``), so
+        forward hooks registered on :attr:`model`'s submodules see every layer. Evaluation mode;
+        differentiable.
+        """
+        theta = self.check_theta(theta)
+        if theta.dim() != 1:
+            raise ValueError(f"forward takes one point [D]; got shape {tuple(theta.shape)} (use logits for a batch)")
+        x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
+        return self._forward(theta, x)
+
     def logits(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """Network outputs at ``theta`` (``[D]`` -> ``[N, C]``; ``[B, D]`` -> ``[B, N, C]``), eval mode.
 
@@ -549,6 +638,11 @@ class NetworkLandscape(Landscape):
         """
         theta = self.check_theta(theta)
         x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
+        if self._uses_stack(theta):
+            if theta.dim() == 1:
+                return self.stack.logits(theta.unsqueeze(0), x)[0]
+            step = self._chunk(x.shape[0]) or theta.shape[0]
+            return torch.cat([self.stack.logits(t, x) for t in theta.split(step)])
         if theta.dim() == 1:
             return self._forward(theta, x)
         return vmap(self._forward, in_dims=(0, None), chunk_size=self._chunk(x.shape[0]))(theta, x)

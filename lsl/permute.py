@@ -485,7 +485,7 @@ def layer_stats(landscape: NetworkLandscape, thetas: torch.Tensor, x: torch.Tens
         with torch.no_grad():
             for theta in thetas:
                 seen.clear()
-                landscape.logits(theta, x)
+                landscape.forward(theta, x)  # the module's forward: the hooks see each layer
                 for k, n in enumerate(names):
                     out = seen[n].movedim(1, -1).reshape(-1, seen[n].shape[1])  # [examples (x positions), units]
                     means[k].append(out.mean(0))

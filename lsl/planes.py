@@ -251,13 +251,11 @@ def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch
     xy = xy.to(device=landscape.device, dtype=landscape.dtype)
     per_chunk = max(1, max_elements // landscape.D)
     kw = {} if idx is None else {"idx": idx}
-    losses, accs = [], []
+    accs = []
     with torch.no_grad():
-        for chunk in xy.split(per_chunk):
-            points = theta + chunk @ dirs
-            losses.append(landscape.loss(points, **kw))
-            if split is not None:
-                accs.append(landscape.accuracy(points, split))
+        losses = [landscape.loss_affine(theta, dirs, xy, max_elements=max_elements, **kw)]
+        if split is not None:
+            accs = [landscape.accuracy(theta + chunk @ dirs, split) for chunk in xy.split(per_chunk)]
     dt = landscape.dtype
     anchors = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=dt, device=landscape.device)
     return DirectionPlane(u.to(dt), v.to(dt), torch.cat(losses).view(n, n).cpu(),

@@ -250,14 +250,11 @@ def loss_plane(
     xy = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
     xy = xy.to(device=landscape.device, dtype=landscape.dtype)
     per_chunk = max(1, max_elements // landscape.D)
-    losses, accs = [], []
+    accs = []
     with torch.no_grad():
-        for chunk in xy.split(per_chunk):
-            points = a + chunk @ basis
-            losses.append(landscape.loss(points))
-            if split is not None:
-                accs.append(landscape.accuracy(points, split))
-    loss = torch.cat(losses).view(n, n).cpu()
+        loss = landscape.loss_affine(a, basis, xy, max_elements=max_elements).view(n, n).cpu()
+        if split is not None:
+            accs = [landscape.accuracy(a + chunk @ basis, split) for chunk in xy.split(per_chunk)]
     acc = torch.cat(accs).view(n, n).cpu() if split is not None else None
     dt = landscape.dtype
     return LossPlane(u.to(dt), v.to(dt), loss, acc, anchors.to(device=landscape.device, dtype=dt), basis, a.detach(), split)

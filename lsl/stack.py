@@ -1,0 +1,216 @@
+"""A batched forward pass for layer stacks: many parameter vectors of one MLP at once.
+
+Most of the book's networks are *layer stacks*: a chain of ``nn.Linear`` layers and
+element-wise activations (an :class:`lsl.nets.MLP`). Evaluating such a network at ``P``
+parameter points on the same ``N`` examples is ``P`` independent forward passes, and
+``torch.func.vmap`` turns them into batched matrix products. That is general, but on a CPU
+it is no faster than a plain loop over the points (``benchmarks/loss_plane_51.py``): vmap
+adds each layer's bias in a separate pass over memory, allocates every activation anew, and
+``torch.tanh`` costs about 1.5-2 ns per element on the CPUs measured, more than the matrix
+products it follows.
+
+:class:`LayerStack` is the same forward pass written for a batch of points:
+
+- every layer is one fused ``baddbmm`` (bias plus batched product, one pass over memory);
+- activations are applied in place (under ``torch.no_grad`` nothing needs the input kept);
+- on a CPU in float32, ``tanh(h)`` is computed as ``2 sigmoid(2h) - 1`` (identical in exact
+  arithmetic, absolute error below 1e-7 in float32), because the CPU's vectorised sigmoid is
+  several times faster than its tanh; float64 and GPUs use ``torch.tanh``;
+- for an *affine family* of points ``origin + c @ directions`` (a line, a plane, a simplex),
+  :meth:`LayerStack.affine_logits` computes the first layer once per direction: the first
+  layer is linear in its weights and bias, so its output at every point of the family is
+  ``z_0 + sum_k c_k z_k``, one small matrix product instead of one layer per point.
+
+It is used only where nothing is differentiated (``torch.no_grad``): losses of planes,
+paths, probes, accuracies. Training and curvature keep the differentiable ``vmap`` path.
+Networks that are not layer stacks (convolutions, batch norm, custom modules) use ``vmap``
+throughout; :meth:`LayerStack.of` returns ``None`` for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["LayerStack"]
+
+# Layers that are the identity in evaluation mode, or only flatten the input (allowed in front).
+_PASS = (nn.Identity, nn.Dropout)
+_ACTIVATIONS = (nn.Tanh, nn.ReLU, nn.Sigmoid, nn.GELU)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    weight: slice  # where the weight [out, in] sits in the flat parameter vector
+    bias: slice | None
+    shape: tuple[int, int]  # (out_features, in_features)
+    activation: nn.Module | None  # applied after the layer, or None
+
+
+def _leaves(module: nn.Module) -> list[nn.Module] | None:
+    """The leaf modules of nested ``nn.Sequential`` containers in call order, or ``None``."""
+    if type(module) is nn.Sequential or (isinstance(module, nn.Sequential) and
+                                         type(module).forward is nn.Sequential.forward):
+        out: list[nn.Module] = []
+        for child in module:
+            sub = _leaves(child)
+            if sub is None:
+                return None
+            out += sub
+        return out
+    if any(True for _ in module.children()):
+        return None  # a container with its own forward: its call order is unknown
+    return [module]
+
+
+class LayerStack:
+    """The forward pass of a layer stack (``Linear`` layers and activations) for a batch of parameter vectors.
+
+    Build it with :meth:`of`, which returns ``None`` for networks that are not layer stacks.
+    Evaluation mode only (dropout off); no gradients flow through it.
+
+    Attributes:
+        layers: the linear layers in order, each with the slices of its weight and bias in the
+            flat parameter vector and the activation that follows it.
+        in_features: the number of input features (inputs are flattened from dimension 1).
+    """
+
+    def __init__(self, layers: list[_Layer], in_features: int):
+        self.layers = layers
+        self.in_features = in_features
+
+    @classmethod
+    def of(cls, model: nn.Module, view) -> "LayerStack | None":
+        """The stack of ``model`` with parameter slices from ``view`` (a :class:`lsl.landscape.FlatView`), or ``None``.
+
+        A layer stack is a ``nn.Sequential`` (possibly nested) whose leaves are ``Flatten`` (first
+        only), ``Linear``, ``Tanh``, ``ReLU``, ``Sigmoid``, ``GELU``, ``Dropout`` and ``Identity``,
+        ending in a ``Linear``, with every parameter trainable and no buffers.
+        """
+        leaves = _leaves(model)
+        if not leaves or any(True for _ in model.buffers()):
+            return None
+        if any(not p.requires_grad for p in model.parameters()):
+            return None
+        names = {id(m): n for n, m in model.named_modules()}
+        layers: list[_Layer] = []
+        in_features = None
+        for i, m in enumerate(leaves):
+            if isinstance(m, nn.Flatten):
+                if i != 0 or m.start_dim != 1 or m.end_dim != -1:
+                    return None
+            elif isinstance(m, _PASS):
+                continue
+            elif isinstance(m, nn.Linear):
+                prefix = names[id(m)]
+                try:
+                    w = view.block(f"{prefix}.weight")
+                    b = view.block(f"{prefix}.bias") if m.bias is not None else None
+                except KeyError:
+                    return None
+                if layers and layers[-1].shape[0] != m.in_features:
+                    return None
+                in_features = m.in_features if in_features is None else in_features
+                layers.append(_Layer(w, b, (m.out_features, m.in_features), None))
+            elif isinstance(m, _ACTIVATIONS):
+                if not layers or layers[-1].activation is not None:
+                    return None
+                if isinstance(m, nn.GELU) and m.approximate != "none":
+                    return None
+                last = layers[-1]
+                layers[-1] = _Layer(last.weight, last.bias, last.shape, m)
+            else:
+                return None
+        if not layers or layers[-1].activation is not None or in_features is None:
+            return None
+        return cls(layers, in_features)
+
+    # -- evaluation ---------------------------------------------------------------
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"the inputs have {x.shape[1]} features per example; the stack takes {self.in_features}")
+        return x
+
+    @staticmethod
+    def _activate(h: torch.Tensor, act: nn.Module | None) -> torch.Tensor:
+        if act is None:
+            return h
+        if isinstance(act, nn.Tanh):
+            if h.device.type == "cpu" and h.dtype == torch.float32:
+                return h.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)  # tanh(h) = 2 sigmoid(2h) - 1
+            return h.tanh_()
+        if isinstance(act, nn.ReLU):
+            return h.relu_()
+        if isinstance(act, nn.Sigmoid):
+            return h.sigmoid_()
+        return nn.functional.gelu(h)
+
+    def _layer(self, h: torch.Tensor, theta: torch.Tensor, layer: _Layer) -> torch.Tensor:
+        """``h [P, N, in]`` (or ``[1, N, in]``, shared) -> ``[P, N, out]`` for points ``theta [P, D]``."""
+        P = theta.shape[0]
+        out_f, in_f = layer.shape
+        w = theta[:, layer.weight].view(P, out_f, in_f).transpose(1, 2)
+        if h.shape[0] != P:
+            h = h.expand(P, -1, -1)
+        if layer.bias is None:
+            return torch.bmm(h, w)
+        return torch.baddbmm(theta[:, layer.bias].unsqueeze(1), h, w)
+
+    def _rest(self, h: torch.Tensor, theta: torch.Tensor, start: int) -> torch.Tensor:
+        for layer in self.layers[start:]:
+            h = self._activate(self._layer(h, theta, layer), layer.activation)
+        return h
+
+    def logits(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs ``[P, N, C]`` of the network at points ``theta [P, D]`` on inputs ``x [N, ...]``."""
+        with torch.no_grad():
+            return self._rest(self._inputs(x).unsqueeze(0), theta, 0)
+
+    def first_layer(self, theta: torch.Tensor, x: torch.Tensor, *, bias: bool = True) -> torch.Tensor:
+        """The first linear layer's output (before its activation) ``[K, N, H]`` for parameter vectors ``theta [K, D]``."""
+        layer = self.layers[0]
+        with torch.no_grad():
+            if not bias or layer.bias is None:
+                w = theta[:, layer.weight].view(theta.shape[0], *layer.shape).transpose(1, 2)
+                return torch.matmul(self._inputs(x).unsqueeze(0), w)
+            return self._layer(self._inputs(x).unsqueeze(0), theta, layer)
+
+    def affine_logits(self, z0: torch.Tensor, zs: torch.Tensor, coeffs: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Outputs ``[P, N, C]`` at the points ``origin + coeffs @ directions`` of an affine family.
+
+        Args:
+            z0: the first layer's output at the origin ``[N, H]`` (:meth:`first_layer`).
+            zs: the first layer's output for each direction ``[K, N, H]``, bias included (the layer is
+                linear in its weight and bias together).
+            coeffs: the points' coordinates ``[P, K]``.
+            points: the same points in full ``[P, D]`` (the later layers read their parameters there).
+        """
+        with torch.no_grad():
+            P, K = coeffs.shape
+            N, H = z0.shape
+            h = torch.addmm(z0.reshape(1, -1), coeffs, zs.reshape(K, -1)).view(P, N, H)
+            h = self._activate(h, self.layers[0].activation)
+            return self._rest(h, points, 1)
+
+
+def cross_entropy_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The mean cross-entropy of each row of logits ``[P, N, C]`` against labels ``y [N]`` -> ``[P]``."""
+    picked = logits.gather(-1, y.view(1, -1, 1).expand(logits.shape[0], -1, 1)).squeeze(-1)
+    return (torch.logsumexp(logits, -1) - picked).mean(-1)
+
+
+def mse_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The mean squared error of each row of logits ``[P, N, C]`` against one-hot labels ``y [N]`` -> ``[P]``."""
+    target = nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
+    return ((logits - target) ** 2).mean((-2, -1))
+
+
+#: Losses over rows of logits for the built-in loss names of :class:`lsl.landscape.NetworkLandscape`.
+ROW_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "cross_entropy": cross_entropy_rows,
+    "mse": mse_rows,
+}
