@@ -59,7 +59,7 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import curvature, data, logits, nets, plots, report, train
+from lsl import curvature, data, logits, nets, planes, plots, report, train
 from lsl.report import glue
 from lsl.spectrum import largest_gap, outlier_separation
 
@@ -428,6 +428,144 @@ report.verdict("fg-random-model", "partly",
                note="the transient's schedule is chosen; the Goldilocks zone is not modelled")
 
 # %% [markdown]
+# ## 6. Pictures of one optimum: which plane?
+#
+# A loss surface in $D$ = {glue:text}`geo_D` dimensions is often shown as a picture: the loss on a
+# plane $\theta + x\,d_1 + y\,d_2$ through the optimum. The picture depends entirely on the two
+# directions, and the literature uses three kinds {cite}`li2018visualizing`. Each answers a
+# different question; all three are drawn below at the final point of the mnist1d run, with
+# `lsl.planes`:
+#
+# - **Top Hessian eigenvectors** (`planes.hessian_directions`): the most curved cross-section.
+#   Pick it to *see the outliers* of section 1: the curvature of the picture along each axis is an
+#   eigenvalue.
+# - **Filter-normalised random directions** (`planes.filter_normalized_directions`): random
+#   directions whose every filter is scaled to the norm of the same filter of $\theta$. Pick it to
+#   *compare* pictures of different networks or optima: a ReLU network computes the same function
+#   when one layer's units are scaled by $\alpha$ and the next layer's inputs by $1/\alpha$, which
+#   changes $\theta$, its Hessian and any plane along fixed directions, but not a filter-normalised
+#   plane.
+# - **The top two principal directions of the training trajectory**
+#   (`planes.trajectory_directions`): pick it to *draw the optimiser's path* on the landscape; the
+#   explained variance says how much of the path the plane holds.
+
+# %%
+theta_end, (eig_end, vec_end) = points[-1], top[steps[-1]]
+lam1 = float(eig_end[0])
+hessian_span = 2 * (2 / lam1) ** 0.5                # the quadratic model rises by 4 at the edge along d_1
+hplane = planes.direction_plane(net, theta_end, vec_end[:2], n=cfg.plane_n, span=hessian_span, kind="hessian",
+                                meta={"eigenvalues": eig_end[:2].tolist()})
+fdirs = planes.filter_normalized_directions(net, theta_end, 2, seed=0)
+fplane = planes.direction_plane(net, theta_end, fdirs, n=cfg.plane_n, span=cfg.filter_span, kind="filter-normalized")
+unit = torch.nn.functional.normalize(torch.randn(2, net.D, generator=torch.Generator().manual_seed(0)), dim=1).to(device)
+uplane = planes.direction_plane(net, theta_end, unit, n=cfg.plane_n, span=hessian_span, kind="directions")
+trajectory = torch.stack(points)
+pca = planes.trajectory_directions(trajectory) if len(points) >= 3 else None
+if pca is not None:
+    lo, hi = pca.coords.min(0).values, pca.coords.max(0).values
+    pad = 0.15 * (hi - lo)
+    tplane = planes.direction_plane(net, theta_end, pca.directions, n=cfg.plane_n, kind="trajectory-pca",
+                                    span=(float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])))
+else:
+    print(f"only {len(points)} snapshots at this scale: the trajectory plane needs three")
+base_loss = float(net.loss(theta_end))
+print(f"loss at the optimum {base_loss:.3f}; Hessian plane spans +-{hessian_span:.2f}, lambda_1 = {lam1:.2f}")
+
+# %% tags=["remove-output", "hide-input"]
+shown = [(hplane, "top Hessian eigenvectors", "$d_1$ (unit, $\\lambda_1$)", "$d_2$ (unit, $\\lambda_2$)"),
+         (fplane, "filter-normalised random", "$d_1$ (filter-normalised)", "$d_2$"),
+         *([(tplane, "trajectory PCA", f"PC 1 ({100 * float(pca.explained_variance[0]):.0f}%)",
+             f"PC 2 ({100 * float(pca.explained_variance[1]):.0f}%)")] if pca is not None else [])]
+fig, axes = plots.figure(ncols=len(shown), width=3.3, height=3.0)
+levels = np.linspace(base_loss, base_loss + 4, 21)
+for ax, (pl, title, xl, yl) in zip(np.atleast_1d(axes), shown):
+    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.clamp(max=levels[-1]), levels=levels, cmap="viridis", extend="max")
+    ax.plot([0], [0], "w*", ms=9)
+    ax.set(title=title, xlabel=xl, ylabel=yl)
+if pca is not None:
+    axes[-1].plot(*pca.coords.cpu().T, "w.-", lw=1, ms=4)
+fig.colorbar(cs, ax=axes, label="training loss", shrink=0.85)
+report.figure("fig-geometry-planes", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-geometry-planes
+# :name: fig-geometry-planes
+#
+# Three planes through the same optimum (star), coloured from its loss to 4 above it. Left: along
+# the top two Hessian eigenvectors. Middle: along two filter-normalised random directions. Right:
+# along the top two principal directions of the training trajectory, with the trajectory (dots,
+# from initialisation to the optimum) projected on it.
+# ```
+
+# %%
+c = cfg.plane_n // 2
+h = float(hplane.u[1] - hplane.u[0])
+curv = [float((hplane.loss[c, c + 1] - 2 * hplane.loss[c, c] + hplane.loss[c, c - 1]) / h**2),
+        float((hplane.loss[c + 1, c] - 2 * hplane.loss[c, c] + hplane.loss[c - 1, c]) / h**2)]
+rel_err = max(abs(k - float(e)) / float(e) for k, e in zip(curv, eig_end[:2]))
+rise_hessian = float(hplane.loss[c, -1]) - base_loss
+rise_unit = float(uplane.loss[c, -1]) - base_loss
+print(f"curvature read off the picture {curv[0]:.2f}, {curv[1]:.2f} against lambda_1, lambda_2 = "
+      f"{float(eig_end[0]):.2f}, {float(eig_end[1]):.2f} (largest relative difference {rel_err:.1%})")
+print(f"loss rise at distance {hessian_span:.2f}: along d_1 {rise_hessian:.3f}, along a random unit direction {rise_unit:.4f}")
+lsl.profiles.check_at_scale(rel_err < 0.1, "the Hessian plane's curvature along each axis is its eigenvalue, within 10%")
+lsl.profiles.check_at_scale(rise_hessian > 20 * max(rise_unit, 1e-12),
+                            "the top eigenvector's cross-section is far steeper than a random direction's")
+glue("geo_plane_lam1", float(eig_end[0]), 3)
+glue("geo_plane_curv1", curv[0], 3)
+glue("geo_plane_err", 100 * rel_err, 2)
+glue("geo_plane_rise_ratio", rise_hessian / max(rise_unit, 1e-12), 2)
+if pca is not None:
+    explained = float(pca.explained_variance.sum())
+    print(f"the top two principal directions explain {explained:.1%} of the trajectory's variance")
+    lsl.profiles.check_at_scale(explained > 0.4, "the trajectory lies mostly in its top-two PCA plane (Li et al.: 40-90%)")
+    glue("geo_plane_pca", 100 * explained, 3)
+else:
+    glue("geo_plane_pca", "(not measured: too few snapshots)")
+
+# %% [markdown]
+# Read off the left picture, the curvature at the optimum along $d_1$ is {glue:text}`geo_plane_curv1`
+# against $\lambda_1$ = {glue:text}`geo_plane_lam1` (both axes within {glue:text}`geo_plane_err`%),
+# and at the same distance the loss rises {glue:text}`geo_plane_rise_ratio` times more along $d_1$
+# than along a random unit direction: a random plane through a point of $D$ dimensions sees the
+# average curvature $\operatorname{tr} H / D$, not the outliers. The top two principal directions
+# of the trajectory explain {glue:text}`geo_plane_pca`% of its variance (Li et al. report 40-90%
+# for their networks), so the right picture holds most of the path from initialisation; its
+# last steps, small and noisy, lie mostly outside it.
+#
+# Now the reason for filter normalisation. Scale the first hidden layer's units of the ReLU network
+# by $\alpha = 8$ and the second layer's inputs by $1/8$: the network computes the same function,
+# but $\theta$ has moved. The filter-normalised plane does not change; a plane along fixed unit
+# directions does.
+
+# %%
+if planes.rescalable(net):
+    moved = planes.rescaled_point(net, theta_end, 8.0, layer=0)
+    same_function = float((net.logits(moved) - net.logits(theta_end)).abs().max())
+    fmoved = planes.direction_plane(net, moved, planes.filter_normalized_directions(net, moved, 2, seed=0),
+                                    n=cfg.plane_n, span=cfg.filter_span)
+    umoved = planes.direction_plane(net, moved, unit, n=cfg.plane_n, span=hessian_span)
+    f_change = float((fmoved.loss - fplane.loss).abs().max())
+    u_change = float((umoved.loss - uplane.loss).abs().max())
+    print(f"largest change of the logits {same_function:.1e}; of the filter-normalised plane {f_change:.1e}; "
+          f"of the unit-direction plane {u_change:.2f}")
+    assert same_function < 1e-3 and f_change < 1e-3 * float(fplane.loss.max()), "filter normalisation sees through rescaling"
+    assert u_change > max(0.1, 100 * f_change), "a plane along fixed directions changes when the units are rescaled"
+    glue("geo_plane_f_change", f_change)
+    glue("geo_plane_u_change", u_change, 2)
+else:
+    print(f"{cfg.arch} with {cfg.net}: no ReLU layer stack to rescale at this profile; the comparison is skipped")
+    glue("geo_plane_f_change", "(not measured: no ReLU layer stack)")
+    glue("geo_plane_u_change", "(not measured)")
+
+# %% [markdown]
+# The filter-normalised plane changes by at most {glue:text}`geo_plane_f_change` (scaling by a power
+# of two is exact in floating point, so here not even by rounding), the plane along fixed unit
+# directions by up to {glue:text}`geo_plane_u_change`. Every plane can be
+# saved with its grid and directions and drawn again later without recomputing it:
+# `planes.save_plane(hplane, "hessian_plane.npz")`, then `planes.load_plane("hessian_plane.npz")`.
+
+# %% [markdown]
 # ## What we found
 #
 # - **Outliers.** On Gaussian mixtures the top of the Hessian spectrum shows $C-1$ outliers for
@@ -462,6 +600,12 @@ report.verdict("fg-random-model", "partly",
 #   top $C-1$. With balanced classes the model's gradient points along the per-logit means summed
 #   with equal weights, the direction the softmax Jacobian suppresses; a network's classes are
 #   never that symmetric. We report this as a difference between the model and the network.
+# - **Pictures.** A plane along the top two Hessian eigenvectors shows the outliers directly: its
+#   curvature at the optimum is $\lambda_1$ to within {glue:text}`geo_plane_err`%, and it rises
+#   {glue:text}`geo_plane_rise_ratio` times faster than a random plane. The training trajectory lies
+#   mostly ({glue:text}`geo_plane_pca`%) in the plane of its top two principal directions. Only
+#   filter-normalised planes are unchanged when a ReLU layer is rescaled, which is why they are the
+#   ones to compare across networks.
 #
 # ## Exercises
 #

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from .landscape import Landscape, NetworkLandscape
 from .probe import LossPlane
@@ -49,6 +50,8 @@ __all__ = [
     "DirectionPlane",
     "save_plane",
     "load_plane",
+    "rescaled_point",
+    "rescalable",
 ]
 
 _BIAS = ("zero", "copy")
@@ -261,6 +264,56 @@ def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch
     return DirectionPlane(u.to(dt), v.to(dt), torch.cat(losses).view(n, n).cpu(),
                           torch.cat(accs).view(n, n).cpu() if split is not None else None,
                           anchors, dirs.detach().clone(), theta.detach().clone(), split, kind, dict(meta or {}))
+
+
+def rescaled_point(landscape: NetworkLandscape, theta: torch.Tensor, alpha: float, *, layer: int = 0) -> torch.Tensor:
+    """The same function at another point: a ReLU layer's units scaled by ``alpha``, the next layer's inputs by ``1 / alpha``.
+
+    ReLU is positively homogeneous, ``relu(alpha h) = alpha relu(h)`` for ``alpha > 0``, so multiplying
+    the weights and bias of linear layer ``layer`` by ``alpha`` and the weights of the next linear
+    layer by ``1 / alpha`` leaves the network's outputs unchanged while the parameters (and the
+    Hessian) change. This is the symmetry that filter normalisation (:func:`filter_normalized_directions`)
+    is designed to see through: the filter-normalised plane at the rescaled point is the rescaled
+    plane at ``theta``, so both draw the same picture.
+
+    Args:
+        landscape: the landscape of a layer stack (an :class:`lsl.nets.MLP`, see :mod:`lsl.stack`) whose
+            layer ``layer`` is followed by a ReLU.
+        theta: the point ``[D]``.
+        alpha: the scale, ``> 0``.
+        layer: which linear layer's units to scale (0 is the first).
+
+    Returns:
+        The rescaled point ``[D]``.
+
+    Raises:
+        ValueError: if the network is not a layer stack, the layer is not followed by a ReLU and
+            another linear layer, or ``alpha <= 0``.
+    """
+    stack = getattr(landscape, "stack", None)
+    if stack is None:
+        raise ValueError("rescaled_point needs a layer stack (an MLP of Linear layers and activations); "
+                         "convolutional networks and networks with normalisation layers are not supported")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be positive (ReLU is only positively homogeneous), got {alpha}")
+    if not rescalable(landscape, layer):
+        raise ValueError(f"layer {layer} must be a linear layer followed by a ReLU and another linear layer; "
+                         f"this stack has {len(stack.layers)} linear layers with activations "
+                         f"{[type(lay.activation).__name__ if lay.activation else None for lay in stack.layers]}")
+    out = _one_point(landscape, theta).clone()
+    this, nxt = stack.layers[layer], stack.layers[layer + 1]
+    out[this.weight] *= alpha
+    if this.bias is not None:
+        out[this.bias] *= alpha
+    out[nxt.weight] /= alpha
+    return out
+
+
+def rescalable(landscape: Landscape, layer: int = 0) -> bool:
+    """Whether :func:`rescaled_point` applies: a layer stack whose linear layer ``layer`` is followed by a ReLU."""
+    stack = getattr(landscape, "stack", None)
+    return (stack is not None and 0 <= layer < len(stack.layers) - 1
+            and isinstance(stack.layers[layer].activation, nn.ReLU))
 
 
 def _one_point(landscape: Landscape, theta: torch.Tensor) -> torch.Tensor:

@@ -276,6 +276,9 @@ _GEOMETRY_QUICK = dict(
     transient_steps=1500,
     transient_every=100,
     hessian_examples=1000,
+    # 6. pictures of the final point: grid points per axis, and the filter-normalised plane's half-width
+    plane_n=21,
+    filter_span=0.5,
     # 5. logit-gradient cosines and the random model
     cosine_per_class=8,
     model_D=2000,

@@ -173,3 +173,32 @@ def test_save_and_load_round_trip(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(ValueError, match="not a loss plane"):
         planes.load_plane(tmp_path / "other.npz")
+
+
+def test_rescaled_point_keeps_the_function_and_filter_normalised_planes():
+    """ReLU rescaling changes theta but not the outputs; the filter-normalised plane is invariant, a unit plane is not."""
+    from lsl import nets, planes
+    from lsl.landscape import NetworkLandscape
+
+    torch.manual_seed(0)
+    x, y = torch.randn(50, 6, dtype=torch.float64), torch.randint(0, 3, (50,))
+    land = NetworkLandscape(nets.MLP(6, 3, width=8, depth=2, activation="relu").double(), x, y)
+    theta = land.theta0
+    moved = planes.rescaled_point(land, theta, 5.0, layer=1)
+    assert float((moved - theta).norm()) > 1.0
+    torch.testing.assert_close(land.logits(moved), land.logits(theta), rtol=0, atol=1e-12)
+    a = planes.direction_plane(land, theta, planes.filter_normalized_directions(land, theta, seed=3), n=5, span=0.5)
+    b = planes.direction_plane(land, moved, planes.filter_normalized_directions(land, moved, seed=3), n=5, span=0.5)
+    torch.testing.assert_close(a.loss, b.loss, rtol=0, atol=1e-10)
+    unit = torch.nn.functional.normalize(torch.randn(2, land.D, dtype=torch.float64), dim=1)
+    ua = planes.direction_plane(land, theta, unit, n=5, span=2.0)
+    ub = planes.direction_plane(land, moved, unit, n=5, span=2.0)
+    assert float((ua.loss - ub.loss).abs().max()) > 1e-2
+    with pytest.raises(ValueError, match="followed by a ReLU"):
+        planes.rescaled_point(NetworkLandscape(nets.MLP(6, 3, width=8, depth=2, activation="tanh").double(), x, y),
+                              theta, 2.0)
+    with pytest.raises(ValueError, match="positive"):
+        planes.rescaled_point(land, theta, -1.0)
+    with pytest.raises(ValueError, match="layer stack"):
+        planes.rescaled_point(NetworkLandscape(nets.SimpleCNN1d(length=6, n_classes=3, channels=(2,)).double(), x, y),
+                              theta, 2.0)
