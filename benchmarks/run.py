@@ -75,8 +75,11 @@ NOTES = {
         "loop 4.30 s. Most of the gain is the activation kernel, which a hand-written loop could also use; "
         "the `matmul limit` row is the loop's arithmetic at this machine's measured `torch.mm` throughput, "
         "the floor for any implementation that does all of it (lsl skips the first layer's share per point, "
-        "so the limit is not a hard bound for it). On Intel Xeon (AVX-512) the loop and the peer were 3.05 s "
-        "and 2.59 s against vmap's 3.23 s (2026-11); the stack path has not been measured there yet."),
+        "so the limit is not a hard bound for it). The same machine with torch's other kernel sets "
+        "(`ATEN_CPU_CAPABILITY`, 2026-12-02, best of 3; lsl / loss-landscapes / loop): AVX2 2.28 / 3.64 / "
+        "3.92 s; `default` (no SIMD, where the sigmoid form is not used) 3.88 / 4.17 / 4.33 s. On an Intel "
+        "Xeon (AVX-512, 2026-11) the loop and the peer took 3.05 s and 2.59 s against the vmap path's 3.23 s; "
+        "the stack path has not been measured on an Intel machine yet."),
     "batched_training_k8": (
         "The batched step does the eight models' arithmetic in a few large kernels; the sequential loop pays "
         "Python, autograd, optimizer and kernel-launch overhead eight times per step. On a CPU the arithmetic of "
