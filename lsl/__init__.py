@@ -6,7 +6,7 @@ flat parameter vector, implemented by the toy n-wedge model
 (:class:`~lsl.landscape.NetworkLandscape`). Every experiment is a function of
 a landscape, so it runs unchanged on both.
 
-Modules: :mod:`~lsl.landscape`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
+Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.projections`,
 :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.connect`,
 :mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
@@ -14,7 +14,7 @@ Modules: :mod:`~lsl.landscape`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
 """
 
 from . import (cache, connect, curvature, data, ensembles, explore, landscape, logits, nets, operators, permute, planes, probe,
-               profiles, projections, report, runtime, spectrum, subspace, sweep, toy, train)
+               profiles, projections, report, runtime, spectrum, stack, subspace, sweep, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
 
@@ -23,5 +23,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
     "cache", "connect", "curvature", "data", "ensembles", "explore", "landscape", "logits", "nets", "operators", "permute", "planes", "probe", "profiles",
-    "projections", "report", "runtime", "spectrum", "subspace", "sweep", "toy", "train",
+    "projections", "report", "runtime", "spectrum", "stack", "subspace", "sweep", "toy", "train",
 ]
