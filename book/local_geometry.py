@@ -265,13 +265,14 @@ report.verdict("fg-confinement", "reproduced",
 
 # %%
 subset = torch.arange(cfg.hessian_examples, device=device)
-sharpness = {}
+sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr -> (landscape, snapshots)
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
     tnet = lsl.NetworkLandscape(tmodel, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
     trun = train.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
                        snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)
+    transient_runs[lr] = (tnet, torch.stack(path))
     sharpness[lr] = torch.tensor([curvature.top_eigenvalues(tnet, th, 1, tol=1e-2, idx=subset)[0].item()
                                   for th in path])
     print(f"lr={lr:g}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
@@ -311,6 +312,89 @@ for k, lr in enumerate(lrs):
 report.verdict("fg-transient", "reproduced",
                measured=report.listing([f"{report.fmt(sharpness[lr][0].item())} → {report.fmt(sharpness[lr].max().item())} → "
                                         f"{report.fmt(sharpness[lr][-1].item())} at learning rate {lr:g}" for lr in lrs]))
+
+# %% [markdown]
+# **Why it falls: freezing, measured.** Fort & Ganguli explain the fall by the factor that weighs
+# the logit gradients in $G = \frac1N\sum_i J_i^\top S_i J_i$: as the outputs grow confident, the
+# softmax Hessians $S_i = \mathrm{diag}(p_i) - p_ip_i^\top$ shrink ("freezing"), even while the
+# logit gradients keep growing. The random model in section 5 shows this with a schedule we
+# choose; here we measure both factors along the two runs (`logits.freezing`, on the Hessian's
+# examples; logit gradients and the top of $G$ on the first {glue:text}`geo_freeze_examples`).
+
+# %%
+frozen = {lr: logits.freezing(tn, path_, subset, jacobian_examples=cfg.freeze_examples)
+          for lr, (tn, path_) in transient_runs.items()}
+for lr, fr in frozen.items():
+    pk = int(sharpness[lr].argmax())
+    print(f"lr={lr:g}: from the sharpness peak (step {transient_steps[pk]}) to the end: tr S {fr.softmax_trace[pk]:.3f} -> "
+          f"{fr.softmax_trace[-1]:.3f}, |J|^2 {fr.jacobian_sq[pk]:.1f} -> {fr.jacobian_sq[-1]:.1f}, "
+          f"entropy {fr.entropy[pk]:.2f} -> {fr.entropy[-1]:.2f}, logit std {fr.logit_std[pk]:.2f} -> {fr.logit_std[-1]:.2f}")
+    print("   top of G on the subset:", [round(v, 1) for v in fr.gauss_newton_top.tolist()])
+    print("   sharpness:              ", [round(v, 1) for v in sharpness[lr].tolist()])
+glue("geo_freeze_examples", cfg.freeze_examples)
+
+# %% tags=["remove-output", "hide-input"]
+fig, axes = plots.figure(ncols=len(frozen), width=3.6, height=3.0)
+for ax, (lr, fr) in zip(np.atleast_1d(axes), frozen.items()):
+    pk = int(sharpness[lr].argmax())
+    at_peak = lambda v: (v / v[pk]).numpy()                       # noqa: E731 -- each curve relative to its value at the peak
+    ax.plot(transient_steps, at_peak(sharpness[lr]), "o-", ms=3, color="k", label="top Hessian eigenvalue")
+    ax.plot(transient_steps, at_peak(fr.softmax_trace), "s-", ms=2.5, label="$\\mathrm{tr}\\, S$ (freezing)")
+    ax.plot(transient_steps, at_peak(fr.jacobian_sq), "^-", ms=2.5, label="$\\|J\\|^2$ (logit gradients)")
+    ax.plot(transient_steps, at_peak(fr.softmax_trace * fr.jacobian_sq), "--", label="product")
+    ax.axvline(transient_steps[pk], color="grey", lw=0.6)
+    ax.set(xlabel="training step", ylim=(0, 2.5), title=f"Adam, $\\eta$ = {lr:g}")
+np.atleast_1d(axes)[0].set_ylabel("relative to its value at the peak")
+np.atleast_1d(axes)[-1].legend(fontsize=7)
+report.figure("fig-geometry-freezing", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-geometry-freezing
+# :name: fig-geometry-freezing
+#
+# Along the two runs of {numref}`fig-geometry-transient`, each relative to its value at the
+# sharpness peak (grey line): the top Hessian eigenvalue, the size of the softmax Hessians
+# $\mathrm{tr}\,S = 1 - \lVert p\rVert^2$ (mean over examples), the squared length of the logit
+# gradients, and their product.
+# ```
+
+# %%
+freeze_rows = {}
+for lr, fr in frozen.items():
+    pk = int(sharpness[lr].argmax())
+    s_ratio = float(fr.softmax_trace[-1] / fr.softmax_trace[pk])
+    j_ratio = float(fr.jacobian_sq[-1] / fr.jacobian_sq[pk])
+    h_ratio = float(sharpness[lr][-1] / sharpness[lr][pk])
+    corr = float(np.corrcoef(fr.gauss_newton_top.numpy(), sharpness[lr].numpy())[0, 1])
+    freeze_rows[lr] = (s_ratio, j_ratio, h_ratio, corr)
+    print(f"lr={lr:g}: peak -> end: tr S x{s_ratio:.2f}, |J|^2 x{j_ratio:.2f}, product x{s_ratio * j_ratio:.2f}, "
+          f"sharpness x{h_ratio:.2f}; correlation of the top of G (subset) with the sharpness {corr:.3f}")
+    lsl.profiles.check_at_scale(s_ratio < 0.8, f"lr={lr}: the outputs freeze after the peak (tr S falls)")
+    lsl.profiles.check_at_scale(j_ratio > 1.0, f"lr={lr}: while the logit gradients keep growing")
+    lsl.profiles.check_at_scale(0.75 < s_ratio * j_ratio / h_ratio < 1.33,
+                                f"lr={lr}: tr S x |J|^2 predicts the fall of the sharpness within a third")
+lsl.profiles.check_at_scale(all(frozen[a].softmax_trace[-1] > frozen[b].softmax_trace[-1] for a, b in zip(lrs, lrs[1:])),
+                            "the larger learning rate ends more frozen")
+for k, lr in enumerate(lrs):
+    s_ratio, j_ratio, h_ratio, corr = freeze_rows[lr]
+    glue(f"geo_freeze_s_{k}", s_ratio, 2)
+    glue(f"geo_freeze_j_{k}", j_ratio, 2)
+    glue(f"geo_freeze_prod_{k}", s_ratio * j_ratio, 2)
+    glue(f"geo_freeze_h_{k}", h_ratio, 2)
+glue("geo_freeze_corr", min(r[3] for r in freeze_rows.values()), 2)
+
+# %% [markdown]
+# From the peak to the end of the run at learning rate {glue:text}`geo_lr_1`, the softmax
+# Hessians shrink to {glue:text}`geo_freeze_s_1` of their size while the logit gradients grow by a
+# factor {glue:text}`geo_freeze_j_1`; their product falls to {glue:text}`geo_freeze_prod_1`, and the
+# sharpness to {glue:text}`geo_freeze_h_1`. At {glue:text}`geo_lr_0` the same numbers are
+# {glue:text}`geo_freeze_s_0`, {glue:text}`geo_freeze_j_0`, {glue:text}`geo_freeze_prod_0` and
+# {glue:text}`geo_freeze_h_0`. The curvature falls because the outputs freeze, by about as much as
+# the crude product $\mathrm{tr}\,S \times \lVert J\rVert^2$ says, and the larger learning rate ends
+# flatter because it ends more frozen. (The top of $G$ on only {glue:text}`geo_freeze_examples`
+# examples follows the sharpness along both runs with correlation at least
+# {glue:text}`geo_freeze_corr`.) This is the freezing of Fort & Ganguli's explanation, measured on the
+# network rather than scheduled in a model.
 
 # %% [markdown]
 # ## 4. The Goldilocks zone
@@ -426,6 +510,73 @@ report.verdict("fg-random-model", "partly",
                measured=f"C − 1 outliers, a transient, and at least {report.fmt(min(f[1] for f in model_fracs.values()), 2)} "
                         f"of the gradient in the top C (at most {report.fmt(max(f[0] for f in model_fracs.values()), 2)} in the top C − 1)",
                note="the transient's schedule is chosen; the Goldilocks zone is not modelled")
+
+# %% [markdown]
+# **When do the outliers appear?** Take the model in its plainest form: no class-specific
+# directions, no longer true-class gradients, uniform softmax outputs. Then $G = XX^\top$ where
+# $X$ is a rank-$(C-1)$ signal (the per-logit means, norm `signal`) plus independent noise, and the
+# random-matrix theory of such matrices {cite}`benaych2012singular` predicts a sharp transition of
+# the Baik-Ben Arous-Péché (BBP) kind: the $C-1$ outliers leave the noise bulk only when
+# $\text{signal}/\text{noise} > \big((C-1)/(ND)\big)^{1/4}$, and above it they sit at a predicted
+# height (`RandomLogitModel.spike_prediction` gives both). Below the threshold the top of $G$ is
+# just the bulk's edge: logit gradients that cluster too weakly leave no outliers at all. We sweep
+# the signal-to-noise ratio across the threshold and compare with the prediction.
+
+# %%
+bbp_model = dict(C=10, D=cfg.bbp_D, n_per_class=cfg.bbp_per_class, class_signal=0.0, true_class_gain=0.0,
+                 logit_scale=0.0, noise=1.0)
+bbp_threshold = logits.RandomLogitModel(**bbp_model).spike_prediction().threshold
+bbp_factors = np.geomspace(0.25, 8.0, cfg.bbp_points)     # signal/noise in units of the predicted threshold
+bbp_rows = []
+for f in bbp_factors:
+    m = logits.RandomLogitModel(signal=f * bbp_threshold, seed=0, **bbp_model)
+    ev, pred = m.gauss_newton_eigenvalues(), m.spike_prediction()
+    bbp_rows.append(dict(factor=f, top=float(ev[:9].mean()), next=float(ev[9]), outlier=pred.outlier, edge=pred.bulk_edge))
+below = [r for r in bbp_rows if r["factor"] <= 0.5]
+above = [r for r in bbp_rows if r["factor"] >= 2.0]
+bbp_err_below = max(abs(r["top"] / r["edge"] - 1) for r in below)
+bbp_err_above = max(abs(r["top"] / r["outlier"] - 1) for r in above)
+print(f"threshold signal/noise = {bbp_threshold:.4f} (D = {cfg.bbp_D}, N = {10 * cfg.bbp_per_class}); "
+      f"largest deviation from the bulk edge below 0.5x: {bbp_err_below:.1%}; from the predicted outliers above 2x: "
+      f"{bbp_err_above:.1%}")
+lsl.profiles.check_at_scale(bbp_err_below < 0.05 and bbp_err_above < 0.05,
+                            "the random model's outliers follow the BBP prediction on both sides of the threshold (5%)")
+lsl.profiles.check_at_scale(all(r["next"] < 1.05 * r["edge"] for r in bbp_rows), "never more than C - 1 outliers")
+glue("geo_bbp_threshold", bbp_threshold, 2)
+glue("geo_bbp_err_below", 100 * bbp_err_below, 2)
+glue("geo_bbp_err_above", 100 * bbp_err_above, 2)
+
+# %% tags=["remove-output", "hide-input"]
+fig, ax = plots.figure(width=4.4, height=3.2)
+fs = np.array([r["factor"] for r in bbp_rows])
+ax.plot(fs, [r["top"] / r["edge"] for r in bbp_rows], "o", label="measured: mean of the top $C-1$")
+fine = np.geomspace(0.25, 8.0, 200)
+pred = [logits.RandomLogitModel(signal=f * bbp_threshold, **bbp_model).spike_prediction() for f in fine]
+ax.plot(fine, [p.outlier / p.bulk_edge for p in pred], "-", label="BBP prediction")
+ax.axvline(1.0, color="grey", ls="--", lw=0.8)
+ax.set(xscale="log", xlabel="signal / noise, in units of the predicted threshold",
+       ylabel="eigenvalue / bulk edge", title="outliers appear at the threshold")
+ax.legend()
+report.figure("fig-geometry-bbp", fig)
+
+# %% [markdown]
+# ```{glue:figure} fig-geometry-bbp
+# :name: fig-geometry-bbp
+#
+# The top $C-1$ eigenvalues of the random model's $G$ (mean, relative to the predicted bulk edge)
+# against the signal-to-noise ratio, in units of the predicted threshold (dashed), and the
+# random-matrix prediction (line).
+# ```
+#
+# The predicted threshold is a signal-to-noise ratio of {glue:text}`geo_bbp_threshold`. Below half
+# of it, the top of $G$ stays within {glue:text}`geo_bbp_err_below`% of the bulk's edge; above twice
+# it, the outliers sit within {glue:text}`geo_bbp_err_above`% of their predicted height. (Near the
+# threshold itself a finite matrix rounds the transition off.) The threshold falls as
+# $(ND)^{-1/4}$: in a network with millions of parameters and thousands of examples, a very weak
+# clustering of logit gradients is enough for outliers, which is one reason they are seen so
+# universally. The Gram matrix of all logit gradients is the empirical neural tangent kernel
+# (`logits.ntk_gram`), and $G$'s outliers are those of that kernel weighted by the softmax
+# Hessians: the two views of the local geometry are one.
 
 # %% [markdown]
 # ## 6. Pictures of one optimum: which plane?
@@ -587,7 +738,11 @@ else:
 # - **Transient.** The top eigenvalue of the CNN rises from {glue:text}`geo_start_0` to
 #   {glue:text}`geo_peak_0` and ends at {glue:text}`geo_end_0` with learning rate
 #   {glue:text}`geo_lr_0`; with {glue:text}`geo_lr_1` it peaks at {glue:text}`geo_peak_1`, earlier,
-#   and ends far flatter, at {glue:text}`geo_end_1`.
+#   and ends far flatter, at {glue:text}`geo_end_1`. The fall is freezing, measured: from the peak
+#   to the end the softmax Hessians shrink to {glue:text}`geo_freeze_s_1` of their size (at
+#   {glue:text}`geo_lr_1`) while the logit gradients grow by {glue:text}`geo_freeze_j_1`, and their
+#   product ({glue:text}`geo_freeze_prod_1`) predicts the sharpness's fall
+#   ({glue:text}`geo_freeze_h_1`).
 # - **Explanation.** Logit gradients of the same logit have mean cosine {glue:text}`geo_cos_same`
 #   against {glue:text}`geo_cos_diff` across logits; the Gauss-Newton term reproduces the top
 #   $C-1$ eigenvalues to within {glue:text}`geo_g_match`%, while the rest of the Hessian tops out at
@@ -600,6 +755,11 @@ else:
 #   top $C-1$. With balanced classes the model's gradient points along the per-logit means summed
 #   with equal weights, the direction the softmax Jacobian suppresses; a network's classes are
 #   never that symmetric. We report this as a difference between the model and the network.
+#   In its plainest form the model is a random matrix with a low-rank signal, and its outliers
+#   obey the BBP transition: none below the predicted signal-to-noise threshold
+#   ({glue:text}`geo_bbp_threshold` here; top of $G$ within {glue:text}`geo_bbp_err_below`% of the
+#   bulk edge below half of it), at the predicted height above it (within
+#   {glue:text}`geo_bbp_err_above`% beyond twice it).
 # - **Pictures.** A plane along the top two Hessian eigenvectors shows the outliers directly: its
 #   curvature at the optimum is $\lambda_1$ to within {glue:text}`geo_plane_err`%, and it rises
 #   {glue:text}`geo_plane_rise_ratio` times faster than a random plane. The training trajectory lies

@@ -20,8 +20,8 @@ from torch.func import jacrev, vmap
 from .landscape import NetworkLandscape
 
 __all__ = [
-    "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_eigenvalues",
-    "RandomLogitModel",
+    "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_eigenvalues", "ntk_gram",
+    "RandomLogitModel", "SpikePrediction", "Freezing", "freezing",
 ]
 
 
@@ -92,6 +92,103 @@ def gauss_newton_eigenvalues(J: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvalsh(small).flip(0)
 
 
+def ntk_gram(J: torch.Tensor) -> torch.Tensor:
+    """The empirical neural tangent kernel of the examples whose logit gradients are ``J``.
+
+    ``K[(i, c), (j, c')] = <dz_ic/dtheta, dz_jc'/dtheta>``, the Gram matrix of all logit gradients,
+    is the empirical NTK (Jacot et al. 2018) evaluated on these examples. It links Fort & Ganguli's
+    picture to kernel theory: with ``S_i = R_i R_i^T = diag(p_i) - p_i p_i^T``, the Gauss-Newton
+    matrix ``G = (1/N) sum_i J_i^T S_i J_i`` (``D x D``) has the same non-zero eigenvalues as the
+    ``N C x N C`` matrix ``(1/N) R^T K R`` (``R`` block-diagonal), which is how
+    :func:`gauss_newton_eigenvalues` computes them. Outliers of ``G`` are large eigenvalues of the
+    NTK weighted by the softmax Hessians.
+
+    Args:
+        J: logit gradients ``[n, C, D]`` (:func:`logit_jacobians`).
+
+    Returns:
+        ``[n C, n C]``, example-major (row ``i C + c`` is logit ``c`` of example ``i``).
+    """
+    if J.dim() != 3:
+        raise ValueError(f"J must be logit gradients [n, C, D]; got shape {tuple(J.shape)}")
+    rows = J.reshape(-1, J.shape[-1])
+    return rows @ rows.T
+
+
+@dataclass(frozen=True)
+class Freezing:
+    """How confident a network's softmax outputs are, and how long its logit gradients, at several points.
+
+    Fort & Ganguli explain the fall of the curvature late in training by *freezing*: the softmax
+    outputs become confident, so ``S_i = diag(p_i) - p_i p_i^T`` shrinks, while the logit gradients
+    ``J_i`` keep growing; ``G = (1/N) sum_i J_i^T S_i J_i`` weighs one by the other.
+
+    Attributes:
+        entropy: mean softmax entropy (nats) per point ``[T]``.
+        logit_std: standard deviation of the logits over examples and classes per point ``[T]``.
+        softmax_trace: mean ``trace(S_i) = 1 - ||p_i||^2``, the size of the softmax Hessians, ``[T]``.
+        jacobian_sq: mean squared Frobenius norm of the logit gradients ``||J_i||^2`` per point ``[T]``
+            (on the first ``jacobian_examples`` examples).
+        gauss_newton_top: the largest eigenvalue of ``G`` on those examples per point ``[T]``.
+
+    All on the CPU, in float64.
+    """
+
+    entropy: torch.Tensor
+    logit_std: torch.Tensor
+    softmax_trace: torch.Tensor
+    jacobian_sq: torch.Tensor
+    gauss_newton_top: torch.Tensor
+
+
+def freezing(landscape: NetworkLandscape, thetas: torch.Tensor, idx=None, *, jacobian_examples: int = 50) -> Freezing:
+    """Measure freezing along a sequence of points (e.g. training snapshots); see :class:`Freezing`.
+
+    Args:
+        landscape: a network landscape with a classification loss.
+        thetas: points ``[T, D]``.
+        idx: the training examples to measure on (default: all).
+        jacobian_examples: how many of them (the first) enter the logit-gradient measurements, which
+            cost ``C`` backward passes per example.
+    """
+    thetas = landscape.check_theta(thetas, "thetas")
+    if thetas.dim() != 2:
+        raise ValueError(f"thetas must be a batch of points [T, D]; got shape {tuple(thetas.shape)}")
+    x = landscape.x if idx is None else landscape.x[idx]
+    sub = torch.arange(min(int(jacobian_examples), x.shape[0]), device=x.device)
+    sub = sub if idx is None else torch.as_tensor(idx, device=x.device)[sub]
+    rows = {k: [] for k in ("entropy", "logit_std", "softmax_trace", "jacobian_sq", "gauss_newton_top")}
+    with torch.no_grad():
+        for theta in thetas:
+            z = landscape.logits(theta, x).double()
+            logp = torch.log_softmax(z, -1)
+            p = logp.exp()
+            rows["entropy"].append(float(-(p * logp).sum(-1).mean()))
+            rows["logit_std"].append(float(z.std()))
+            rows["softmax_trace"].append(float((1 - (p**2).sum(-1)).mean()))
+            J = logit_jacobians(landscape, theta, sub).double()
+            rows["jacobian_sq"].append(float((J**2).sum((1, 2)).mean()))
+            p_sub = torch.softmax(landscape.logits(theta, landscape.x[sub]).double(), -1)
+            rows["gauss_newton_top"].append(float(gauss_newton_eigenvalues(J, p_sub)[0]))
+    return Freezing(**{k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()})
+
+
+@dataclass(frozen=True)
+class SpikePrediction:
+    """Random-matrix prediction for the Gauss-Newton spectrum of a :class:`RandomLogitModel` (see its :meth:`~RandomLogitModel.spike_prediction`).
+
+    Attributes:
+        threshold: the signal-to-noise ratio ``signal / noise`` above which the ``C - 1`` outliers
+            leave the bulk (the BBP transition).
+        bulk_edge: the largest eigenvalue of ``G`` from the noise alone (the bulk's upper edge).
+        outlier: the predicted position of the ``C - 1`` outliers; equal to ``bulk_edge`` below the threshold.
+    """
+
+    threshold: float
+    bulk_edge: float
+    outlier: float
+
+
 @dataclass
 class RandomLogitModel:
     """A random model of logit gradients and softmax outputs (after Fort & Ganguli).
@@ -153,6 +250,36 @@ class RandomLogitModel:
         """The spectrum of the model's Gauss-Newton matrix ``G`` (descending)."""
         J, p, _ = self.sample()
         return gauss_newton_eigenvalues(J, p)
+
+    def spike_prediction(self) -> SpikePrediction:
+        """Where the outliers of ``G`` sit, and when they exist, in the model's plain form (the BBP transition).
+
+        Valid for ``class_signal = 0``, ``true_class_gain = 0`` and ``logit_scale = 0`` (uniform softmax
+        outputs, ``S_i = (I - 11^T / C) / C``), for large ``D`` and ``N = C n_per_class``. Then
+        ``G = X X^T`` where ``X`` has ``M = N (C - 1)`` columns: a rank-``(C - 1)`` signal with singular
+        values ``signal / sqrt(C)`` plus independent noise of variance ``s^2 / M`` per entry,
+        ``s^2 = noise^2 (C - 1) / (C D)``. For such an information-plus-noise matrix
+        (Benaych-Georges & Nadakuditi 2012), with ``c = D / M`` and the normalised signal
+        ``t = signal / noise * sqrt(D / (C - 1))``, the outliers leave the bulk when ``t > c^(1/4)``,
+        that is ``signal / noise > ((C - 1) / (N D))^(1/4)``, and then sit at
+        ``s^2 (1 + t^2)(c + t^2) / t^2``; the bulk ends at ``s^2 (1 + sqrt(c))^2``.
+
+        Raises:
+            ValueError: if the model is not in that plain form.
+        """
+        if self.class_signal != 0 or self.true_class_gain != 0 or self.logit_scale != 0:
+            raise ValueError("the prediction holds for class_signal=0, true_class_gain=0 and logit_scale=0 "
+                             f"(got {self.class_signal}, {self.true_class_gain}, {self.logit_scale})")
+        if self.noise <= 0:
+            raise ValueError(f"the prediction needs noise > 0, got {self.noise}")
+        C, D, N = self.C, self.D, self.C * self.n_per_class
+        M = N * (C - 1)
+        c = D / M
+        s2 = self.noise**2 * (C - 1) / (C * D)
+        t = self.signal / self.noise * (D / (C - 1)) ** 0.5
+        edge = s2 * (1 + c**0.5) ** 2
+        outlier = s2 * (1 + t**2) * (c + t**2) / t**2 if t > c**0.25 else edge
+        return SpikePrediction(((C - 1) / (N * D)) ** 0.25, edge, outlier)
 
     def gradient(self) -> torch.Tensor:
         """The model's loss gradient ``g = (1/N) sum_i J_i^T (p_i - y_i)`` ``[D]``."""

@@ -276,6 +276,7 @@ _GEOMETRY_QUICK = dict(
     transient_steps=1500,
     transient_every=100,
     hessian_examples=1000,
+    freeze_examples=50,              # logit gradients along the transient runs (C backward passes each)
     # 6. pictures of the final point: grid points per axis, and the filter-normalised plane's half-width
     plane_n=21,
     filter_span=0.5,
@@ -283,6 +284,10 @@ _GEOMETRY_QUICK = dict(
     cosine_per_class=8,
     model_D=2000,
     model_per_class=20,
+    # 5. the BBP transition of the random model: parameters, examples per class, points of the sweep
+    bbp_D=1000,
+    bbp_per_class=20,
+    bbp_points=9,
     eig_tol=1e-3,
 )
 
@@ -310,6 +315,8 @@ _GEOMETRY_PAPER = dict(
     cosine_per_class=10,
     model_D=20_000,
     model_per_class=100,
+    bbp_D=10_000,
+    bbp_per_class=100,
 )
 
 _WIDTHS_QUICK = dict(

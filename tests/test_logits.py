@@ -88,3 +88,86 @@ def test_random_model_true_class_gain_puts_the_gradient_in_the_top_c():
     g = model.gradient()
     in_top = lambda k: float((vecs[:, :k].T @ g).norm() ** 2 / g.norm() ** 2)
     assert in_top(C) > 0.9 and in_top(C - 1) < 0.2
+
+
+def test_ntk_gram_is_the_kernel_of_jacobian_products():
+    """K = J J^T, checked against K u = J (J^T u) by a vector-Jacobian then a Jacobian-vector product (no Jacobian)."""
+    from torch.func import jvp, vjp
+
+    net = _net(n=9, C=4)
+    theta = net.theta0 + 0.05
+    J = logits.logit_jacobians(net, theta)
+    K = logits.ntk_gram(J)
+    assert K.shape == (36, 36)
+    torch.testing.assert_close(K, K.T, rtol=0, atol=1e-12)
+    assert float(torch.linalg.eigvalsh(K).min()) > -1e-10  # a Gram matrix
+
+    def f(t):
+        return net.forward(t).reshape(-1)  # [n C], example-major like ntk_gram
+
+    g = torch.Generator().manual_seed(2)
+    for _ in range(3):
+        u = torch.randn(36, generator=g, dtype=torch.float64)
+        _, pullback = vjp(f, theta)
+        (jt_u,) = pullback(u)
+        _, k_u = jvp(f, (theta,), (jt_u,))
+        torch.testing.assert_close(K @ u, k_u, rtol=1e-10, atol=1e-12)
+
+
+def test_gauss_newton_spectrum_is_the_softmax_weighted_ntk_spectrum():
+    """The non-zero eigenvalues of G (D x D, dense) equal those of (1/N) R^T K R (N C x N C)."""
+    net = _net(n=5, C=3)
+    theta = net.theta0 + 0.1
+    J = logits.logit_jacobians(net, theta)
+    p = torch.softmax(net.forward(theta), -1)
+    S = logits.softmax_hessians(p)
+    G = torch.einsum("ncd,nce,nef->df", J, S, J) / 5
+    ev, V = torch.linalg.eigh(S)
+    R = torch.block_diag(*(V * ev.clamp_min(0).sqrt().unsqueeze(-2)))  # [N C, N C], R R^T = blockdiag(S_i)
+    small = R.T @ logits.ntk_gram(J) @ R / 5
+    k = min(15, net.D)
+    torch.testing.assert_close(torch.linalg.eigvalsh(small).flip(0)[:k], torch.linalg.eigvalsh(G).flip(0)[:k],
+                               rtol=0, atol=1e-10)
+
+
+def test_random_model_outliers_follow_the_bbp_prediction():
+    """Below the predicted signal-to-noise threshold the top of G is the bulk edge; above it, the outliers sit where predicted."""
+    base = dict(C=10, D=1000, n_per_class=20, class_signal=0.0, true_class_gain=0.0, logit_scale=0.0, noise=1.0)
+    thr = logits.RandomLogitModel(signal=0.1, **base).spike_prediction().threshold
+    assert abs(thr - (9 / (200 * 1000)) ** 0.25) < 1e-12
+    for factor in (0.25, 0.5):
+        m = logits.RandomLogitModel(signal=factor * thr, seed=3, **base)
+        pred, ev = m.spike_prediction(), m.gauss_newton_eigenvalues()
+        assert pred.outlier == pred.bulk_edge
+        assert abs(float(ev[0]) / pred.bulk_edge - 1) < 0.05, (factor, float(ev[0]), pred.bulk_edge)
+    for factor in (2.0, 4.0, 8.0):
+        m = logits.RandomLogitModel(signal=factor * thr, seed=3, **base)
+        pred, ev = m.spike_prediction(), m.gauss_newton_eigenvalues()
+        assert pred.outlier > 1.1 * pred.bulk_edge
+        assert abs(float(ev[:9].mean()) / pred.outlier - 1) < 0.05, (factor, float(ev[:9].mean()), pred.outlier)
+        assert float(ev[9]) < 1.05 * pred.bulk_edge  # exactly C - 1 outliers
+    with __import__("pytest").raises(ValueError, match="class_signal=0"):
+        logits.RandomLogitModel().spike_prediction()
+
+
+def test_freezing_measures_against_direct_computation():
+    net = _net(n=12, C=4)
+    thetas = torch.stack([net.theta0, net.theta0 + 0.2, 1.5 * net.theta0])
+    fr = logits.freezing(net, thetas, jacobian_examples=5)
+    for t, theta in enumerate(thetas):
+        z = net.forward(theta).detach()
+        p = torch.softmax(z, -1)
+        assert abs(float(fr.entropy[t]) - float(-(p * p.log()).sum(-1).mean())) < 1e-12
+        assert abs(float(fr.softmax_trace[t]) - float(torch.diagonal(logits.softmax_hessians(p), dim1=-2, dim2=-1).sum(-1).mean())) < 1e-12
+        assert abs(float(fr.logit_std[t]) - float(z.std())) < 1e-12
+        J = logits.logit_jacobians(net, theta, torch.arange(5))
+        assert abs(float(fr.jacobian_sq[t]) - float((J**2).sum((1, 2)).mean())) < 1e-10
+        G = torch.einsum("ncd,nce,nef->df", J, logits.softmax_hessians(p[:5]), J) / 5
+        assert abs(float(fr.gauss_newton_top[t]) - float(torch.linalg.eigvalsh(G)[-1])) < 1e-10
+    # confident outputs freeze: scaling the last layer up lowers the entropy and the softmax Hessians' size
+    hot = net.theta0.clone()
+    hot[net.view.block("3.weight")] *= 20
+    hot[net.view.block("3.bias")] *= 20
+    both = logits.freezing(net, torch.stack([net.theta0, hot]), jacobian_examples=3)
+    assert both.entropy[1] < both.entropy[0] and both.softmax_trace[1] < both.softmax_trace[0]
+    assert both.logit_std[1] > both.logit_std[0]
