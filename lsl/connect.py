@@ -18,7 +18,7 @@ from .subspace import optimize_orthogonal
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
-           "connector_points", "evaluate_simplex", "SimplexEvaluation"]
+           "connector_points", "train_simplex", "evaluate_simplex", "SimplexEvaluation"]
 
 
 def barrier(losses: torch.Tensor) -> float:
@@ -464,7 +464,15 @@ def connector_points(result: MConnectorResult, w: torch.Tensor) -> torch.Tensor:
     Returns:
         the connector's points ``[S, D]``.
     """
-    m, r = result.m, result.resolution
+    idx, lam = _kuhn_weights(result.m, result.resolution, result.weights, w)
+    pts = result.points
+    lam = lam.to(device=pts.device, dtype=pts.dtype)
+    return (lam.unsqueeze(-1) * pts[idx.to(pts.device)]).sum(1)
+
+
+def _kuhn_weights(m: int, r: int, grid_weights: torch.Tensor, w) -> tuple[torch.Tensor, torch.Tensor]:
+    """For barycentric weights ``w [S, m + 1]``: the grid rows ``[S, m + 1]`` of the Kuhn simplex holding each
+    point and the point's weights there ``[S, m + 1]`` (see :func:`connector_points`); on the CPU."""
     w = torch.as_tensor(w, dtype=torch.float64).cpu()
     if w.dim() != 2 or w.shape[1] != m + 1:
         raise ValueError(f"w must be barycentric weights [S, m + 1] = [S, {m + 1}]; got shape {tuple(w.shape)}")
@@ -481,7 +489,7 @@ def connector_points(result: MConnectorResult, w: torch.Tensor) -> torch.Tensor:
     steps = torch.zeros(w.shape[0], m + 1, m, dtype=torch.long)
     steps[:, 1:] = torch.nn.functional.one_hot(order, m).cumsum(1)
     verts = base.long().unsqueeze(1) + steps  # [S, m+1, m]
-    table = _grid_lookup(m, r, result.weights)
+    table = _grid_lookup(m, r, grid_weights)
     inside = (verts >= 0).all(-1) & (verts <= r).all(-1)
     idx = torch.full(verts.shape[:2], -1, dtype=torch.long)
     idx[inside] = table[tuple(verts[inside].T)]
@@ -489,10 +497,79 @@ def connector_points(result: MConnectorResult, w: torch.Tensor) -> torch.Tensor:
     # A vertex outside the grid can only appear with (numerically) zero weight; drop it.
     lam = torch.where(valid, lam, torch.zeros_like(lam))
     lam = lam / lam.sum(1, keepdim=True)
-    idx = idx.clamp_min(0)
-    pts = result.points
-    lam = lam.to(device=pts.device, dtype=pts.dtype)
-    return (lam.unsqueeze(-1) * pts[idx.to(pts.device)]).sum(1)
+    return idx.clamp_min(0), lam
+
+
+def train_simplex(
+    landscape: Landscape,
+    result: MConnectorResult,
+    *,
+    steps: int,
+    lr: float,
+    n_samples: int = 8,
+    batch_size: int | None = None,
+    seed: int = 0,
+    optimizer: str = "adam",
+    schedule: str = "cosine",
+) -> MConnectorResult:
+    """Train an m-connector as a whole: the expected loss at uniformly random points of the simplex.
+
+    :func:`m_connector` optimises each grid point on its own, so the connector is low at the grid
+    points and only interpolated between them. Here every step draws ``n_samples`` uniformly random
+    barycentric weights ``w`` (a flat Dirichlet), maps them through the piecewise-linear connector
+    (:func:`connector_points`, which is linear in the grid points) and descends the mean loss there
+    with respect to all grid points except the optima, as Garipov et al. (2018) train a curve and
+    Benton et al. (2021) a simplex. Each grid point still moves only orthogonally to the simplex's
+    affine span, so the connector keeps the geometry of :func:`m_connector`.
+
+    Args:
+        landscape: the loss landscape.
+        result: the connector to start from (e.g. from :func:`m_connector`).
+        steps: optimisation steps.
+        lr: (maximum) learning rate.
+        n_samples: random points of the simplex per step.
+        batch_size: minibatch size for landscapes with data (``None``: full batch).
+        seed: seeds the random points and the minibatches.
+        optimizer: ``"adam"`` or ``"sgd"``.
+        schedule: learning-rate schedule.
+
+    Returns:
+        a new :class:`MConnectorResult` with the trained points and their losses.
+    """
+    from .train import landscape_objective, minimize
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    m, dev, dt = result.m, landscape.device, landscape.dtype
+    optima = result.optima.to(device=dev, dtype=dt)
+    start = result.points.to(device=dev, dtype=dt)[m + 1:]
+    straight = result.straight.to(device=dev, dtype=dt)[m + 1:]
+    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).double().T)  # [D, m], the simplex's directions
+    basis = basis.to(dt)
+    gen = torch.Generator().manual_seed(seed)
+    # Uniform points of the simplex (a flat Dirichlet) as normalised exponentials, from a seeded generator.
+    e = -torch.rand(steps * n_samples, m + 1, generator=gen, dtype=torch.float64).log()
+    w = e / e.sum(1, keepdim=True)
+    idx, lam = _kuhn_weights(m, result.resolution, result.weights, w)
+    idx = idx.view(steps, n_samples, m + 1).to(dev)
+    lam = lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)
+    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+
+    def simplex_objective(inner: torch.Tensor, step: int) -> torch.Tensor:
+        pts = torch.cat([optima, inner])
+        return objective((lam[step].unsqueeze(-1) * pts[idx[step]]).sum(1)).mean()
+
+    def keep_orthogonal(inner: torch.Tensor) -> None:
+        off = inner - straight
+        inner.sub_((off @ basis) @ basis.T)
+
+    run = minimize(simplex_objective, start, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
+                   after_step=keep_orthogonal, desc="simplex")
+    points = torch.cat([optima, run.theta.detach()])
+    return MConnectorResult(result.optima, result.resolution, result.weights, result.straight, points,
+                            result.straight_loss, _batched_loss(landscape, points).cpu())
 
 
 @dataclass

@@ -209,6 +209,8 @@ _TUNNELS_QUICK = dict(
     max_m=5,
     connector_resolution=2,
     connector_steps=1500,
+    simplex_steps=1000,              # the m-connector trained as a whole (connect.train_simplex)
+    simplex_samples=8,               # random points of the simplex per step
     # centroids optimised until they reach the optima's loss (checked every check_every steps)
     centroid_steps=6000,
     check_every=50,
@@ -243,6 +245,8 @@ _TUNNELS_PAPER = dict(
     max_m=10,
     connector_resolution=2,
     connector_steps=10_000,
+    simplex_steps=10_000,
+    simplex_samples=8,
     centroid_steps=30_000,
     check_every=200,
     simplex_random=500,

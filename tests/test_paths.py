@@ -223,3 +223,25 @@ def test_m_connector_errors(triple):
         evaluate_simplex(land, res, split="test")
     with pytest.raises(ValueError, match="n_edge"):
         evaluate_simplex(land, res, n_edge=1)
+
+
+def test_train_simplex_lowers_the_loss_between_grid_points(triple):
+    """Training the connector as a whole lowers the loss at random points of the simplex, keeps the optima and the geometry."""
+    from lsl.connect import train_simplex
+
+    land, optima = triple
+    res = m_connector(land, optima, steps=300, lr=0.05, resolution=2)
+    whole = train_simplex(land, res, steps=400, lr=0.05, n_samples=8, seed=0)
+    torch.testing.assert_close(whole.points[:3], optima)
+    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).T)
+    proj = lambda x: (x - optima[0]) @ basis  # noqa: E731
+    torch.testing.assert_close(proj(whole.points), proj(res.straight), atol=1e-8, rtol=0)
+    torch.testing.assert_close(whole.loss, land.loss(whole.points))
+    before = evaluate_simplex(land, res, n_random=300, n_edge=11, seed=5)
+    after = evaluate_simplex(land, whole, n_random=300, n_edge=11, seed=5)  # other points than trained on
+    assert float(after.loss[after.random].mean()) < 0.5 * float(before.loss[before.random].mean())
+    assert float(after.loss.max()) < float(before.loss.max())
+    same = train_simplex(land, res, steps=0, lr=0.05)
+    torch.testing.assert_close(same.points, res.points)
+    with pytest.raises(ValueError, match="n_samples"):
+        train_simplex(land, res, steps=3, lr=0.05, n_samples=0)

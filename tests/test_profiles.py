@@ -198,3 +198,11 @@ def test_check_at_scale_says_what_it_skips_under_smoke(monkeypatch, capsys):
     assert len(out) == 2
     assert out[0].startswith("[smoke] not checked: 'tunnels are low'") and "real scale" in out[0]
     assert "'a second claim'" in out[1]
+
+
+def test_quick_and_paper_name_the_same_settings():
+    """Every chapter reads the same settings at both scales: a key added to one profile only breaks the other."""
+    quick, paper = profiles.get("quick").chapters, profiles.get("paper").chapters
+    assert set(quick) == set(paper)
+    for chapter in quick:
+        assert set(quick[chapter]) == set(paper[chapter]), (chapter, set(quick[chapter]) ^ set(paper[chapter]))
