@@ -180,7 +180,9 @@ lsl.profiles.check_at_scale(bool((line_barrier[-1] > cfg.rise).all()),
                             "the straight line between two optima leaves the low-loss basins (rises above the tunnel's wall)")
 lsl.profiles.check_at_scale(bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training")
 angle = torch.arccos(cos.clamp(-1, 1))
-lsl.profiles.check_at_scale(float(cos.abs().max()) < 0.1, "the radial tunnels are nearly orthogonal")
+random_cos = 1 / L.D**0.5                           # the typical |cos| of two independent random directions
+lsl.profiles.check_at_scale(float(cos.abs().max()) < 4 * random_cos,
+                            "the radial tunnels are as orthogonal as independent random directions (|cos| < 4 / sqrt(D))")
 lsl.profiles.check_at_scale(float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width")
 glue("wd_dataset", cfg.dataset)
 glue("wd_n_train", data.n_train)
@@ -224,9 +226,11 @@ report.verdict("fj-fig2-radial", "reproduced",
 # {glue:text}`wd_barrier_first` at the first moment to {glue:text}`wd_barrier_last` at the last, far
 # above the rise $h$ = {glue:text}`wd_rise` that defines the tunnel's wall.
 #
-# The three optima are nearly orthogonal: the cosines between them are {glue:text}`wd_cos` (two
-# random directions in $D$ dimensions have cosines of order $1/\sqrt{D}$ =
-# {glue:text}`wd_cos_random`), so any two are at least {glue:text}`wd_angle_min` degrees apart.
+# The three optima are as orthogonal as independent random directions: the cosines between them are
+# {glue:text}`wd_cos`, where two random directions in $D$ dimensions have cosines of order
+# $1/\sqrt{D}$ = {glue:text}`wd_cos_random` (asserted: below four times that), so any two are at
+# least {glue:text}`wd_angle_min` degrees apart. Training from independent initialisations adds no
+# shared direction that a cosine could see.
 # Their tunnels are narrow by comparison: angular widths of {glue:text}`wd_fig2_ang` radians, about
 # {glue:text}`wd_fig2_deg` degrees, with a spread over the random directions of at most
 # {glue:text}`wd_fig2_spread`% (standard deviation over mean): the round well of Section 3.3. A plane
