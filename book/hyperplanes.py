@@ -90,8 +90,7 @@ data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device
 landscapes, theta0s = {}, {}
 for name, arch, options in cfg.nets:
     model = nets.make(arch, data.input_shape, data.n_classes, seed=0, **options)
-    landscapes[name] = NetworkLandscape(model, data.x_train, data.y_train, x_test=data.x_test,
-                                        y_test=data.y_test, device=device)
+    landscapes[name] = NetworkLandscape.from_dataset(model, data, device=device)
     theta0s[name] = landscapes[name].theta0
     print(f"{name}: D = {landscapes[name].D} parameters")
 

@@ -92,7 +92,7 @@ def mixture_net(C):
     ds = data.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.mixture_per_class * C,
                    n_test=20 * C, separation=cfg.mixture_separation, seed=0, device=device)
     model = nets.make("mlp", ds.input_shape, C, seed=0, **cfg.mixture_net)
-    return lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
+    return lsl.NetworkLandscape.from_dataset(model, ds, device=device)
 
 mixture_spectra = {}          # C -> {step: top 2C+4 eigenvalues}
 for C in cfg.mixture_classes:
@@ -158,7 +158,7 @@ for C, v in separations.items():
 ds = data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 C = ds.n_classes
 model = nets.make(cfg.arch, ds.input_shape, C, seed=0, **cfg.net)
-net = lsl.NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
+net = lsl.NetworkLandscape.from_dataset(model, ds, device=device)
 run = train.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
                   snapshot_every=cfg.checkpoint_every, cache=True)
 steps = [0] + run.snapshot_steps
@@ -272,7 +272,7 @@ subset = torch.arange(cfg.hessian_examples, device=device)
 sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr -> (landscape, snapshots)
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
-    tnet = lsl.NetworkLandscape(tmodel, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)
+    tnet = lsl.NetworkLandscape.from_dataset(tmodel, ds, device=device)
     trun = train.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
                        snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)

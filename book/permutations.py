@@ -89,7 +89,7 @@ data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device
 
 def landscape(width: int) -> NetworkLandscape:
     model = nets.make(cfg.arch, data.input_shape, data.n_classes, seed=0, width=width, **cfg.net)
-    return NetworkLandscape(model, data.x_train, data.y_train, x_test=data.x_test, y_test=data.y_test, device=device)
+    return NetworkLandscape.from_dataset(model, data, device=device)
 
 
 L0 = landscape(cfg.widths[0])

@@ -115,7 +115,7 @@ glue("tun_toy_bezier", toy_bez.barrier, 3)
 # %%
 data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.n_optima)]
-L = NetworkLandscape(models[0], data.x_train, data.y_train, x_test=data.x_test, y_test=data.y_test, device=device)
+L = NetworkLandscape.from_dataset(models[0], data, device=device)
 inits = torch.stack([L.theta_of(model) for model in models])
 optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
 opt_loss, opt_acc = L.loss(optima), L.accuracy(optima, "test")

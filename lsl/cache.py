@@ -37,7 +37,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LSL_CACHE_DIR") or Path.home() / ".cache" / "lsl")
 
 
-def _enabled() -> bool:
+def enabled() -> bool:
+    """Whether the disk cache is on: it is unless the environment variable ``LSL_CACHE`` is ``0``, ``false``, ``no`` or ``off``."""
     return os.environ.get("LSL_CACHE", "1").strip() not in ("0", "false", "no", "off")
 
 
@@ -125,7 +126,7 @@ def cached(
         directory: override the cache directory.
         device: move loaded tensors here.
     """
-    if _enabled():
+    if enabled():
         try:
             out = load(key, directory)
             return {k: v.to(device) if device is not None else v for k, v in out.items()}
@@ -133,6 +134,6 @@ def cached(
             if _path(key, directory).exists():
                 warnings.warn(f"lsl cache: ignoring an unreadable entry and recomputing it ({miss})", stacklevel=2)
     value = dict(compute())
-    if _enabled():
+    if enabled():
         save(key, value, directory)
     return {k: v.to(device) if device is not None else v for k, v in value.items()}

@@ -64,7 +64,7 @@ from typing import Callable
 import torch
 from torch.func import jvp, vjp, vmap
 
-from .landscape import _LOSSES, Landscape, NetworkLandscape
+from .landscape import Landscape, NetworkLandscape
 
 __all__ = [
     "lanczos",
@@ -126,11 +126,11 @@ def _output_hessian(landscape: Landscape) -> str:
             f"the Gauss-Newton term needs a network with logits; {type(landscape).__name__} has none "
             f"(use term='full')"
         )
-    name = getattr(landscape, "_loss_name", None)
-    if name not in ("cross_entropy", "mse") or landscape._criterion is not _LOSSES[name]:
+    name = landscape.builtin_loss
+    if name is None:
         raise NotImplementedError(
             "the Gauss-Newton term is implemented for the built-in losses 'cross_entropy' and 'mse' only; "
-            f"this landscape's loss is {name!r}"
+            "this landscape's loss is a custom callable"
         )
     return name
 
@@ -171,10 +171,10 @@ def _gauss_newton_map(landscape: NetworkLandscape, theta: torch.Tensor, idx=None
     """``v -> G v`` with the forward pass and its reverse-mode closure computed once."""
     name = _output_hessian(landscape)
     theta = _check_point(landscape, theta)
-    x, _ = landscape._data(idx)
+    x, _ = landscape.data(idx)
 
     def f(t: torch.Tensor) -> torch.Tensor:
-        return landscape._forward(t, x)
+        return landscape.forward(t, x)
 
     z, vjp_fn = vjp(f, theta)
     if z.dim() != 2:

@@ -369,6 +369,53 @@ class NetworkLandscape(Landscape):
         if self.x_test is not None:
             self._validate("test", self.x_test, self.y_test, builtin)
 
+    @classmethod
+    def from_dataset(cls, model: nn.Module, dataset, **kwargs) -> "NetworkLandscape":
+        """The landscape of ``model`` on a :class:`lsl.data.Dataset` (its training split, and its test split for accuracies).
+
+        ``NetworkLandscape.from_dataset(model, ds, device=device)`` is
+        ``NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)``;
+        other keyword arguments (``loss``, ``dtype``, ``chunk_size``, ``device``) are passed on.
+        """
+        for name in ("x_train", "y_train"):
+            if not hasattr(dataset, name):
+                raise TypeError(f"dataset must have x_train and y_train (an lsl.data.Dataset), got {type(dataset).__name__}")
+        return cls(model, dataset.x_train, dataset.y_train, x_test=getattr(dataset, "x_test", None),
+                   y_test=getattr(dataset, "y_test", None), **kwargs)
+
+    @property
+    def criterion(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        """The loss as a function ``(logits [N, C], targets [N]) -> scalar``."""
+        return self._criterion
+
+    @property
+    def builtin_loss(self) -> str | None:
+        """``"cross_entropy"`` or ``"mse"`` for a built-in loss (whose curvature in the logits is known), else ``None``."""
+        return self._loss_name if _LOSSES.get(self._loss_name) is self._criterion else None
+
+    def data(self, idx=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training inputs and targets, or those of the examples ``idx`` (indices or a mask)."""
+        return self._data(idx)
+
+    def loss_on(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The loss at one point ``theta [D]`` on given examples ``(x, y)``: functional and differentiable.
+
+        No checks and no conversions, so that ``torch.func`` transforms (``grad``, ``jvp``, ``vmap``)
+        can wrap it; ``x`` and ``y`` must already be on :attr:`device`.
+        """
+        return self._single_loss(theta, x, y)
+
+    def module_at(self, theta: torch.Tensor) -> nn.Module:
+        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``)."""
+        theta = self.check_theta(theta)
+        if theta.dim() != 1:
+            raise ValueError(f"module_at takes one point [D]; got shape {tuple(theta.shape)}")
+        module = copy.deepcopy(self.model)
+        with torch.no_grad():
+            for name, value in self.view.unflatten(theta.detach()).items():
+                module.get_parameter(name).copy_(value)
+        return module.eval()
+
     # -- construction helpers ---------------------------------------------------
     @staticmethod
     def _resolve_device(model: nn.Module, device, **data) -> torch.device:

@@ -39,7 +39,7 @@ def logit_jacobians(landscape: NetworkLandscape, theta: torch.Tensor, idx=None) 
     x = landscape.x if idx is None else landscape.x[idx]
 
     def one(th: torch.Tensor, xi: torch.Tensor) -> torch.Tensor:
-        return landscape._forward(th, xi.unsqueeze(0))[0]
+        return landscape.forward(th, xi.unsqueeze(0))[0]
 
     with torch.no_grad():
         return vmap(jacrev(one), in_dims=(None, 0))(theta, x)

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
-from .landscape import _LOSSES, Landscape, NetworkLandscape
+from .landscape import Landscape, NetworkLandscape
 
 # lsl.curvature is imported inside the functions that need it: curvature re-exports
 # as_linear_operator from this module, and a module-level import here would be circular.
@@ -503,8 +503,7 @@ def _mean_reduction(landscape: NetworkLandscape, reduction: str | None) -> str:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
         return reduction
-    name = getattr(landscape, "_loss_name", None)
-    if name in _LOSSES and landscape._criterion is _LOSSES[name]:
+    if landscape.builtin_loss is not None:
         return "mean"  # both built-in losses average over the examples
     raise ValueError(
         "the landscape's loss is a custom callable: say how it combines the examples, "
@@ -629,7 +628,7 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
                              f"({x.shape[0]} vs {y.shape[0]})")
         x = x.to(landscape.device, dtype=landscape.dtype if x.is_floating_point() else x.dtype)
         y = y.to(landscape.device).long()
-        g = grad(lambda t, x=x, y=y: landscape._single_loss(t, x, y))
+        g = grad(lambda t, x=x, y=y: landscape.loss_on(t, x, y))
 
         def one(vec, g=g):
             return jvp(g, (theta,), (vec,))[1]

@@ -577,7 +577,7 @@ def train_family(
 
     got: list[dict | None] = [None] * len(values)
     loaded = [False] * len(values)
-    if cache and _cache._enabled():
+    if cache and _cache.enabled():
         for i, key in enumerate(keys):
             try:
                 got[i] = _cache.load(key)
@@ -594,7 +594,7 @@ def train_family(
                          check_every=check_every, max_steps=max_steps, seed=seed, nonfinite=nonfinite)
         for b, i in enumerate(rows):
             got[i] = _pack(res, b)
-            if cache and _cache._enabled():
+            if cache and _cache.enabled():
                 _cache.save(keys[i], got[i])  # atomic: a temporary file, then os.replace
 
     if todo:

@@ -468,3 +468,28 @@ def test_theta_of_rejects_a_different_architecture(net):
         net.theta_of(wider)
     with pytest.raises(TypeError, match="nn.Module"):
         net.theta_of(net.theta0)
+
+
+def test_public_surface_of_network_landscape():
+    """from_dataset, data, criterion, builtin_loss, loss_on, forward and module_at agree with the landscape's own evaluation."""
+    from lsl import data as lsl_data
+    from lsl import nets as lsl_nets
+
+    ds = lsl_data.load("gaussian_mixture", n_classes=3, dim=5, n_train=40, n_test=20, seed=0)
+    model = lsl_nets.make("mlp", ds.input_shape, 3, seed=0, width=8, depth=1)
+    land = NetworkLandscape.from_dataset(model, ds, dtype=torch.float64)
+    assert land.n_train == 40 and land.x_test.shape[0] == 20 and land.builtin_loss == "cross_entropy"
+    theta = land.theta0 + 0.1
+    x, y = land.data(torch.arange(10))
+    torch.testing.assert_close(land.loss_on(theta, x, y), land.loss(theta, idx=torch.arange(10)))
+    torch.testing.assert_close(land.criterion(land.forward(theta), land.y), land.loss(theta))
+    module = land.module_at(theta)
+    with torch.no_grad():
+        torch.testing.assert_close(module(land.x), land.logits(theta))
+    torch.testing.assert_close(land.theta_of(module), theta)
+    custom = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, t: torch.nn.functional.cross_entropy(z, t))
+    assert custom.builtin_loss is None
+    with pytest.raises(TypeError, match="x_train"):
+        NetworkLandscape.from_dataset(model, (ds.x_train, ds.y_train))
+    with pytest.raises(ValueError, match="one point"):
+        land.module_at(torch.stack([theta, theta]))
