@@ -11,12 +11,30 @@ Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.d
 :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.connect`,
 :mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
 :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`, :mod:`~lsl.explore`.
+
+Two layers: the computational core (everything above and :mod:`~lsl.cache`) and the book layer
+(:mod:`~lsl.profiles`, :mod:`~lsl.runtime`, :mod:`~lsl.report`, :mod:`~lsl.plots`, :mod:`~lsl.explore`),
+which the chapters use around the computation. The core never imports the book layer
+(``tests/test_layers.py``), and ``import lsl`` loads the book layer only on first use.
 """
 
-from . import (cache, connect, curvature, data, ensembles, explore, landscape, logits, nets, operators, permute, planes, probe,
-               profiles, projections, report, runtime, spectrum, stack, subspace, sweep, toy, train)
+import importlib
+
+from . import (cache, connect, curvature, data, ensembles, landscape, logits, nets, operators, permute, planes, probe,
+               projections, spectrum, stack, subspace, sweep, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
+
+#: The book layer: what the chapters need around the computation (sizes per profile, set-up, figures, glue,
+#: widgets). It is imported on first use (``lsl.runtime``, ``from lsl import plots``), so that ``import lsl``
+#: loads neither matplotlib nor ipywidgets nor myst-nb; the core modules above never import it.
+BOOK_LAYER = ("profiles", "runtime", "report", "plots", "explore")
+
+
+def __getattr__(name: str):
+    if name in BOOK_LAYER:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'lsl' has no attribute {name!r}")
 
 __version__ = "0.1.0"
 

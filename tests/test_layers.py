@@ -1,0 +1,57 @@
+"""The package's layering: the computational core never imports the book layer, and ``import lsl`` stays light."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import lsl
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "lsl"
+#: Third-party modules that belong to the book layer (figures, widgets, glue into the rendered book).
+BOOK_THIRD_PARTY = ("matplotlib", "ipywidgets", "myst_nb", "IPython")
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports (at top level or inside functions), as dotted names relative to ``lsl``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # from . import x / from .x import y
+                base = node.module or ""
+                if base:
+                    names.add("lsl." + base)
+                else:
+                    names.update("lsl." + alias.name for alias in node.names)
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def test_core_modules_never_import_the_book_layer():
+    book = {f"lsl.{m}" for m in lsl.BOOK_LAYER}
+    core = [p for p in sorted(PACKAGE.glob("*.py")) if p.stem not in lsl.BOOK_LAYER and p.stem != "__init__"]
+    assert len(core) >= 15
+    for path in core:
+        bad = {n for n in _imports(path) if n in book or n.split(".")[0] in BOOK_THIRD_PARTY}
+        assert not bad, f"lsl/{path.name} (core) imports {sorted(bad)}: computation must not draw, glue or read profiles"
+
+
+def test_import_lsl_loads_no_plotting_widgets_or_book_tools():
+    code = ("import sys, lsl; loaded = [m for m in " + repr(BOOK_THIRD_PARTY) +
+            " if m in sys.modules]; print(','.join(loaded))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "", f"import lsl loaded {out.stdout.strip()}"
+
+
+def test_book_layer_loads_on_first_use():
+    assert callable(lsl.runtime.setup) and hasattr(lsl.profiles, "check_at_scale") and hasattr(lsl.plots, "figure")
+    try:
+        lsl.no_such_module
+    except AttributeError as err:
+        assert "no_such_module" in str(err)
+    else:
+        raise AssertionError("unknown attributes must raise AttributeError")
