@@ -454,7 +454,7 @@ for Cm in cfg.mixture_classes:
     rlm = logits.RandomLogitModel(C=Cm, D=cfg.model_D, n_per_class=cfg.model_per_class, seed=Cm)
     model_gaps[Cm] = largest_gap(rlm.gauss_newton_eigenvalues()[: 2 * Cm + 4])
     Jm, pm, ym = rlm.sample()
-    Gm = torch.einsum("ncd,nce,nef->df", Jm, logits.softmax_hessians(pm), Jm) / Jm.shape[0]
+    Gm = logits.gauss_newton_matrix(Jm, pm)
     vecs = torch.linalg.eigh(Gm).eigenvectors.flip(1).T                  # descending order
     model_fracs[Cm] = [curvature.subspace_fraction(rlm.gradient(), vecs[:k]) for k in (Cm - 1, Cm)]
 time = np.linspace(0, 1, 21)          # a schematic training time: signal grows, then outputs freeze

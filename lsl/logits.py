@@ -20,7 +20,7 @@ from torch.func import jacrev, vmap
 from .landscape import NetworkLandscape
 
 __all__ = [
-    "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_eigenvalues", "ntk_gram",
+    "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_matrix", "gauss_newton_eigenvalues", "ntk_gram",
     "RandomLogitModel", "SpikePrediction", "Freezing", "freezing",
 ]
 
@@ -69,6 +69,21 @@ def sorted_cosines(J: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torc
 def softmax_hessians(p: torch.Tensor) -> torch.Tensor:
     """``diag(p_i) - p_i p_i^T`` for softmax outputs ``p`` ``[n, C]`` (each has rank ``C - 1``)."""
     return torch.diag_embed(p) - p.unsqueeze(-1) * p.unsqueeze(-2)
+
+
+def gauss_newton_matrix(J: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """The dense Gauss-Newton matrix ``G = (1/N) sum_i J_i^T (diag p_i - p_i p_i^T) J_i`` (``[D, D]``; small ``D`` only).
+
+    For the spectrum alone, :func:`gauss_newton_eigenvalues` needs no ``D x D`` matrix; for products
+    with a network's ``G``, :func:`lsl.curvature.gauss_newton_vp` needs no logit gradients.
+
+    Args:
+        J: logit gradients ``[N, C, D]``.
+        p: softmax outputs ``[N, C]``.
+    """
+    if J.dim() != 3 or p.shape != J.shape[:2]:
+        raise ValueError(f"need J [N, C, D] and p [N, C]; got {tuple(J.shape)} and {tuple(p.shape)}")
+    return torch.einsum("ncd,nce,nef->df", J, softmax_hessians(p.to(J.dtype)), J) / J.shape[0]
 
 
 def gauss_newton_eigenvalues(J: torch.Tensor, p: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ def test_gauss_newton_eigenvalues_match_explicit_matrix():
     ref = torch.linalg.eigvalsh(G).flip(0)
     got = logits.gauss_newton_eigenvalues(J, p)
     assert torch.allclose(got[: min(N * C, D)], ref[: min(N * C, D)], atol=1e-10)
+    torch.testing.assert_close(logits.gauss_newton_matrix(J, p), G)  # the explicit sum over examples
     J2 = torch.randn(3, C, 40, generator=g, dtype=torch.float64)          # N C < D: Gram trick
     p2 = torch.softmax(torch.randn(3, C, generator=g, dtype=torch.float64), -1)
     S2 = torch.diag_embed(p2) - p2[:, :, None] * p2[:, None, :]
