@@ -212,17 +212,6 @@ def has_batchnorm(model: nn.Module | NetworkLandscape) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
 
-def _module_at(landscape: NetworkLandscape, theta: torch.Tensor) -> nn.Module:
-    """A standalone copy of the landscape's architecture with parameters ``theta`` and its buffers."""
-    model = copy.deepcopy(landscape.model)
-    with torch.no_grad():
-        for name, value in landscape.view.unflatten(theta).items():
-            model.get_parameter(name).copy_(value)
-        for name, value in landscape.buffers.items():
-            model.get_buffer(name).copy_(value)
-    return model.eval()
-
-
 def swa_model(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *,
               batch_size: int | None = None) -> nn.Module:
     """An ``nn.Module`` with the (averaged) parameters ``theta`` and batch-norm statistics recomputed for them.
@@ -247,7 +236,7 @@ def swa_model(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *
     theta = landscape.check_theta(theta)
     if theta.dim() != 1:
         raise ValueError("swa_model takes one point theta [D]; average snapshots first with weight_average")
-    model = _module_at(landscape, theta)
+    model = landscape.module_at(theta)
     if has_batchnorm(model):
         if loader_x is None:
             loader_x = landscape.x
