@@ -560,6 +560,8 @@ ax.plot(fine, [p.outlier / p.bulk_edge for p in pred], "-", label="BBP predictio
 ax.axvline(1.0, color="grey", ls="--", lw=0.8)
 ax.set(xscale="log", xlabel="signal / noise, in units of the predicted threshold",
        ylabel="eigenvalue / bulk edge", title="outliers appear at the threshold")
+ax.set_xticks([0.25, 0.5, 1, 2, 4, 8], labels=["1/4", "1/2", "1", "2", "4", "8"])
+ax.xaxis.set_minor_formatter(plt.NullFormatter())
 ax.legend()
 report.figure("fig-geometry-bbp", fig)
 
@@ -631,10 +633,10 @@ shown = [(hplane, "top Hessian eigenvectors", "$d_1$ (unit, $\\lambda_1$)", "$d_
          (fplane, "filter-normalised random", "$d_1$ (filter-normalised)", "$d_2$"),
          *([(tplane, "trajectory PCA", f"PC 1 ({100 * float(pca.explained_variance[0]):.0f}%)",
              f"PC 2 ({100 * float(pca.explained_variance[1]):.0f}%)")] if pca is not None else [])]
-fig, axes = plots.figure(ncols=len(shown), width=3.3, height=3.0)
-levels = np.linspace(base_loss, base_loss + 4, 21)
+fig, axes = plots.figure(ncols=len(shown), width=3.6, height=3.1)
+levels = np.linspace(base_loss, base_loss + 4, 21)   # losses below the optimum's (on the trajectory plane) share its colour
 for ax, (pl, title, xl, yl) in zip(np.atleast_1d(axes), shown):
-    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.clamp(max=levels[-1]), levels=levels, cmap="viridis", extend="max")
+    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.clamp(levels[0], levels[-1]), levels=levels, cmap="viridis")
     ax.plot([0], [0], "w*", ms=9)
     ax.set(title=title, xlabel=xl, ylabel=yl)
 if pca is not None:
@@ -646,7 +648,7 @@ report.figure("fig-geometry-planes", fig)
 # ```{glue:figure} fig-geometry-planes
 # :name: fig-geometry-planes
 #
-# Three planes through the same optimum (star), coloured from its loss to 4 above it. Left: along
+# Three planes through the same optimum (star), coloured from its loss (and below: the trajectory plane holds slightly lower points) to 4 above it. Left: along
 # the top two Hessian eigenvectors. Middle: along two filter-normalised random directions. Right:
 # along the top two principal directions of the training trajectory, with the trajectory (dots,
 # from initialisation to the optimum) projected on it.
