@@ -58,7 +58,7 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import nets, plots, report, subspace
+from lsl import logits, nets, plots, report, subspace
 from lsl.landscape import NetworkLandscape
 from lsl.report import glue
 from lsl.train import train
@@ -330,6 +330,54 @@ report.verdict("fg-goldilocks", "reproduced" if 0.5 <= best_s <= 2 else "partly"
                         f"{report.fmt(100 * acc[0].item(), 3)}% at α = {report.fmt(gold.scales[0].item())} and "
                         f"{report.fmt(100 * acc[-1].item(), 3)}% at α = {report.fmt(gold.scales[-1].item())}",
                note="" if 0.5 <= best_s <= 2 else "the zone is centred away from the standard radius α = 1")
+
+# %% [markdown]
+# **Why there: the softmax between uniform and frozen.** Fort & Ganguli explain the zone by the
+# scale of the logits. Scaling the initialisation by $\alpha$ scales the logits of this ReLU network
+# by about $\alpha^3$ and its logit gradients by about $\alpha^2$ (exactly so without biases). Far inside the zone the logits are tiny and the
+# softmax is uniform; far outside they are huge and the softmax is frozen, so the positive
+# Gauss-Newton part of the Hessian ($J^\top S J$, see {ref}`chapter-local-geometry`) dies out and the
+# rest, of either sign, is left. The zone should sit where the softmax is neither. We measure at
+# every radius the softmax entropy (in units of its largest value, $\ln C$), the logits' spread and
+# the top of $G$ on {glue:text}`hp_gold_jac` examples (`lsl.logits.freezing`), and we feed the
+# measured logit spread and logit-gradient length, nothing else, into the random logit-gradient
+# model of that chapter.
+
+# %%
+radii_points = gold.scales.to(device=device, dtype=theta0s["MLP"].dtype)[:, None] * theta0s["MLP"]
+fz = logits.freezing(L, radii_points, torch.arange(cfg.hessian_examples, device=device),
+                     jacobian_examples=cfg.goldilocks_jacobian_examples)
+rel_entropy = fz.entropy / math.log(data.n_classes)
+model_top = torch.tensor([logits.RandomLogitModel(
+    C=data.n_classes, D=2000, n_per_class=20, signal=float(j / data.n_classes) ** 0.5, noise=0.5 * float(j / data.n_classes) ** 0.5,
+    class_signal=0.3 * float(j / data.n_classes) ** 0.5, logit_scale=float(z), seed=0).gauss_newton_eigenvalues()[0].item()
+    for j, z in zip(fz.jacobian_sq, fz.logit_std)])
+for i, s in enumerate(gold.scales.tolist()):
+    print(f"alpha={s:6.2f}: entropy / ln C {rel_entropy[i]:.3f}, logit std {fz.logit_std[i]:9.3g}, "
+          f"top of G: network {fz.gauss_newton_top[i]:9.3g}, model {model_top[i]:9.3g}")
+lsl.profiles.check_at_scale(0.1 < rel_entropy[best] < 0.9, "in the Goldilocks zone the softmax is neither uniform nor frozen")
+lsl.profiles.check_at_scale(rel_entropy[0] > 0.9 and rel_entropy[-1] < 0.1, "far inside it is uniform, far outside frozen")
+lsl.profiles.check_at_scale(int(model_top.argmax()) == int(fz.gauss_newton_top.argmax()),
+                            "the random model, given the network's logit scale and logit-gradient length, puts G's peak at the same radius")
+glue("hp_gold_jac", cfg.goldilocks_jacobian_examples)
+glue("hp_gold_entropy_best", rel_entropy[best].item(), 2)
+glue("hp_gold_entropy_lo", rel_entropy[0].item(), 2)
+glue("hp_gold_entropy_hi", rel_entropy[-1].item(), 2)
+glue("hp_gold_logit_best", fz.logit_std[best].item(), 2)
+glue("hp_gold_g_peak_s", gold.scales[int(fz.gauss_newton_top.argmax())].item())
+
+# %% [markdown]
+# In the zone ($\alpha$ = {glue:text}`hp_gold_best_s`) the logits spread by
+# {glue:text}`hp_gold_logit_best` and the softmax entropy is {glue:text}`hp_gold_entropy_best` of its
+# maximum: neither uniform ({glue:text}`hp_gold_entropy_lo` at the smallest radius) nor frozen
+# ({glue:text}`hp_gold_entropy_hi` at the largest). The top of $G$ itself peaks further out, at
+# $\alpha$ = {glue:text}`hp_gold_g_peak_s`, where the logit gradients have grown by orders of magnitude
+# while the softmax freezes; the random model, given only the network's logit spread and
+# logit-gradient length at each radius, puts its peak at the same radius and follows the network's
+# curve from the smallest radius on (the printed table), until the model's Gaussian logits freeze
+# completely where the network still has a few unfrozen examples. The zone, measured by the sign
+# structure of the restricted Hessian, is where the softmax is in its working range; the model has no
+# $H_\text{rest}$ and so reproduces the magnitude of the curvature, not its sign.
 
 # %% [markdown]
 # ## Back to the wedges

@@ -150,6 +150,7 @@ _HYPERPLANES_QUICK = dict(
     goldilocks_planes=4,
     goldilocks_steps=300,
     goldilocks_lr=1.0,
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
 )
 
 _HYPERPLANES_PAPER = dict(
@@ -175,6 +176,7 @@ _HYPERPLANES_PAPER = dict(
     goldilocks_planes=4,
     goldilocks_steps=3000,
     goldilocks_lr=1.0,
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
 )
 
 _TUNNELS_QUICK = dict(
