@@ -511,12 +511,13 @@ def train_simplex(
     seed: int = 0,
     optimizer: str = "adam",
     schedule: str = "cosine",
+    faces: bool = True,
 ) -> MConnectorResult:
     """Train an m-connector as a whole: the expected loss at uniformly random points of the simplex.
 
     :func:`m_connector` optimises each grid point on its own, so the connector is low at the grid
-    points and only interpolated between them. Here every step draws ``n_samples`` uniformly random
-    barycentric weights ``w`` (a flat Dirichlet), maps them through the piecewise-linear connector
+    points and only interpolated between them. Here every step draws ``n_samples`` random
+    barycentric weights ``w`` (uniform on a random face, see ``faces``), maps them through the piecewise-linear connector
     (:func:`connector_points`, which is linear in the grid points) and descends the mean loss there
     with respect to all grid points except the optima, as Garipov et al. (2018) train a curve and
     Benton et al. (2021) a simplex. Each grid point still moves only orthogonally to the simplex's
@@ -532,6 +533,9 @@ def train_simplex(
         seed: seeds the random points and the minibatches.
         optimizer: ``"adam"`` or ``"sgd"``.
         schedule: learning-rate schedule.
+        faces: draw each point on a random face of the simplex (its dimension uniform in ``1..m``)
+            rather than in the whole simplex, so that edges and low-dimensional faces, which uniform
+            points of a high-dimensional simplex almost never approach, are trained as well.
 
     Returns:
         a new :class:`MConnectorResult` with the trained points and their losses.
@@ -549,8 +553,15 @@ def train_simplex(
     basis, _ = torch.linalg.qr((optima[1:] - optima[0]).double().T)  # [D, m], the simplex's directions
     basis = basis.to(dt)
     gen = torch.Generator().manual_seed(seed)
-    # Uniform points of the simplex (a flat Dirichlet) as normalised exponentials, from a seeded generator.
-    e = -torch.rand(steps * n_samples, m + 1, generator=gen, dtype=torch.float64).log()
+    S = steps * n_samples
+    # Uniform points (a flat Dirichlet, as normalised exponentials) of a random face of the simplex: its
+    # dimension uniform in 1..m, its vertices a random subset. Points drawn from the whole simplex alone
+    # almost never come near its edges when m is large, and the edges would stay untrained.
+    e = -torch.rand(S, m + 1, generator=gen, dtype=torch.float64).log()
+    if faces and m > 1:
+        k = torch.randint(2, m + 2, (S, 1), generator=gen)                       # vertices of the face
+        rank = torch.rand(S, m + 1, generator=gen).argsort(1).argsort(1)         # a random order of the vertices
+        e = torch.where(rank < k, e, torch.zeros_like(e))
     w = e / e.sum(1, keepdim=True)
     idx, lam = _kuhn_weights(m, result.resolution, result.weights, w)
     idx = idx.view(steps, n_samples, m + 1).to(dev)
