@@ -389,7 +389,9 @@ class Browser:
                 "about:blank"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")        # Chromium refuses to run as root with its sandbox
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own process group: Chromium's helpers (renderer, crash handler) go down with it in close().
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout
         while not (port_file.is_file() and port_file.read_text().strip()):
@@ -587,7 +589,17 @@ class Browser:
                     self.process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     self.process.kill()
-            shutil.rmtree(self.profile, ignore_errors=True)
+                    self.process.wait(timeout=10)
+            try:  # helpers that outlive the main process would keep writing into the profile
+                os.killpg(self.process.pid, 9)
+            except (ProcessLookupError, PermissionError, AttributeError):
+                pass
+            # A helper may still be finishing a write while the profile is removed: retry until it is gone.
+            for _ in range(50):
+                shutil.rmtree(self.profile, ignore_errors=True)
+                if not os.path.exists(self.profile):
+                    break
+                time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------------
