@@ -636,7 +636,7 @@ shown = [(hplane, "top Hessian eigenvectors", "$d_1$ (unit, $\\lambda_1$)", "$d_
 fig, axes = plots.figure(ncols=len(shown), width=3.6, height=3.1)
 levels = np.linspace(base_loss, base_loss + 4, 21)   # losses below the optimum's (on the trajectory plane) share its colour
 for ax, (pl, title, xl, yl) in zip(np.atleast_1d(axes), shown):
-    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.clamp(levels[0], levels[-1]), levels=levels, cmap="viridis")
+    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss, levels=levels, cmap="viridis", extend="both")
     ax.plot([0], [0], "w*", ms=9)
     ax.set(title=title, xlabel=xl, ylabel=yl)
 if pca is not None:
