@@ -171,6 +171,15 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
             "model": f"MLP 40-{cfg['width']}-{cfg['width']}-10 tanh", "dataset": "mnist1d", "dtype": "float32",
             "loss_range": [round(float(plane.loss.min()), 4), round(float(plane.loss.max()), 4)], "quick": quick}
     common_points = N * N - (N + 1) // 2
+
+    def same_grid_row(peer: str, t_peer_: float, c_peer_: float, diff: float, what: str, config: str) -> dict:
+        """A row for a peer that evaluates exactly lsl's grid (all N x N points)."""
+        return common.record("loss_plane_51", peer, device, t_lsl, t_peer_,
+                             f"max |{what}| of the loss over all {N * N} grid points: {diff:.1e} (float32)", size,
+                             accuracy_short=f"max diff. {diff:.0e}", lsl_cpu_seconds=round(c_lsl, 3),
+                             peer_cpu_seconds=round(c_peer_, 3), repeats=repeat, max_abs_diff=diff,
+                             lsl_config=f"probe.loss_plane(L, a, b, c, n={N})", peer_config=config)
+
     rows = [
         common.record("loss_plane_51", "loss-landscapes", device, t_lsl, t_peer,
                       f"max |lsl - peer| of the loss over the {common_points} grid points both evaluate: {d_peer:.1e} "
@@ -180,18 +189,10 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
                       peer_cpu_seconds=round(c_peer, 3), repeats=repeat, max_abs_diff=d_peer,
                       lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
                       peer_config=f"planar_interpolation(3 models, metrics.Loss, steps={N}) under no_grad"),
-        common.record("loss_plane_51", "per-point loop", device, t_lsl, t_loop,
-                      f"max |lsl - loop| of the loss over all {N * N} grid points: {d_loop:.1e} (float32)", size,
-                      accuracy_short=f"max diff. {d_loop:.0e}",
-                      lsl_cpu_seconds=round(c_lsl, 3), peer_cpu_seconds=round(c_loop, 3), repeats=repeat,
-                      max_abs_diff=d_loop, lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
-                      peer_config="for each point: vector_to_parameters + forward, under no_grad"),
-        common.record("loss_plane_51", "lsl's vmap path", device, t_lsl, t_vmap,
-                      f"max |stack - vmap| of the loss over all {N * N} grid points: {d_vmap:.1e} (float32)", size,
-                      accuracy_short=f"max diff. {d_vmap:.0e}",
-                      lsl_cpu_seconds=round(c_lsl, 3), peer_cpu_seconds=round(c_vmap, 3), repeats=repeat,
-                      max_abs_diff=d_vmap, lsl_config=f"probe.loss_plane(L, a, b, c, n={N})",
-                      peer_config="the same call with landscape.stack = None (torch.func.vmap over functional_call)"),
+        same_grid_row("per-point loop", t_loop, c_loop, d_loop, "lsl - loop",
+                      "for each point: vector_to_parameters + forward, under no_grad"),
+        same_grid_row("lsl's vmap path", t_vmap, c_vmap, d_vmap, "stack - vmap",
+                      "the same call with landscape.stack = None (torch.func.vmap over functional_call)"),
         common.record("loss_plane_51", "matmul limit", device, t_lsl, t_limit,
                       f"the loop's {flop / 1e9:.0f} GFLOP of matrix products at this machine's measured "
                       f"{gflops:.0f} GFLOP/s (2048 x 2048 torch.mm): lsl runs at {t_limit / t_lsl:.0%} of that limit",

@@ -207,6 +207,12 @@ class BezierResult:
         return barrier(self.line_loss)
 
 
+def _check_count(name: str, value, minimum: int) -> None:
+    """Raise a ``ValueError`` unless ``value`` is an integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int = 2**25) -> torch.Tensor:
     """The loss at ``points`` ``[B, D]`` in chunks of at most ``max_elements`` parameter values."""
     per_chunk = max(1, max_elements // landscape.D)
@@ -261,10 +267,8 @@ def bezier_curve(
         raise ValueError("bezier_curve takes two single points theta_a, theta_b of shape [D]")
     if float((theta_b - theta_a).norm()) == 0.0:
         raise ValueError("theta_a and theta_b are the same point: there is nothing to connect")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    _check_count("steps", steps, 0)
+    _check_count("n_samples", n_samples, 1)
     if n_points < 2:
         raise ValueError(f"n_points must be >= 2, got {n_points}")
     if eval_every is not None and eval_every < 1:
@@ -542,10 +546,8 @@ def train_simplex(
     """
     from .train import landscape_objective, minimize
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    _check_count("steps", steps, 0)
+    _check_count("n_samples", n_samples, 1)
     m, dev, dt = result.m, landscape.device, landscape.dtype
     optima = result.optima.to(device=dev, dtype=dt)
     start = result.points.to(device=dev, dtype=dt)[m + 1:]

@@ -587,13 +587,13 @@ class NetworkLandscape(Landscape):
 
     def _rows_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The loss of each row of logits ``[P, N, C]`` -> ``[P]``."""
-        rows = ROW_LOSSES.get(self._loss_name) if self._criterion is _LOSSES.get(self._loss_name) else None
+        rows = ROW_LOSSES.get(self.builtin_loss)
         if rows is not None:
             return rows(logits, y)
         return vmap(self._criterion, in_dims=(0, None))(logits, y)
 
     def _stack_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        step = self._chunk(x.shape[0]) or theta.shape[0]
+        step = self._points_per_call(x.shape[0], theta.shape[0])
         return torch.cat([self._rows_loss(self.stack.logits(t, x), y) for t in theta.split(step)])
 
     def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
@@ -610,10 +610,14 @@ class NetworkLandscape(Landscape):
         with torch.no_grad():
             z0 = self.stack.first_layer(origin.unsqueeze(0), x)[0]
             zs = self.stack.first_layer(directions, x)
-            step = min(self._chunk(x.shape[0]) or coeffs.shape[0], max(1, max_elements // self.D))
+            step = min(self._points_per_call(x.shape[0], coeffs.shape[0]), max(1, max_elements // self.D))
             out = [self._rows_loss(self.stack.affine_logits(z0, zs, c, origin + c @ directions), y)
                    for c in coeffs.split(step)]
         return torch.cat(out)
+
+    def _points_per_call(self, n_examples: int, n_points: int) -> int:
+        """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_chunk`)."""
+        return self._chunk(n_examples) or n_points
 
     def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
         x, y = self._data(idx)
@@ -688,7 +692,7 @@ class NetworkLandscape(Landscape):
         if self._uses_stack(theta):
             if theta.dim() == 1:
                 return self.stack.logits(theta.unsqueeze(0), x)[0]
-            step = self._chunk(x.shape[0]) or theta.shape[0]
+            step = self._points_per_call(x.shape[0], theta.shape[0])
             return torch.cat([self.stack.logits(t, x) for t in theta.split(step)])
         if theta.dim() == 1:
             return self._forward(theta, x)

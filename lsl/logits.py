@@ -169,9 +169,10 @@ def freezing(landscape: NetworkLandscape, thetas: torch.Tensor, idx=None, *, jac
     thetas = landscape.check_theta(thetas, "thetas")
     if thetas.dim() != 2:
         raise ValueError(f"thetas must be a batch of points [T, D]; got shape {tuple(thetas.shape)}")
-    x = landscape.x if idx is None else landscape.x[idx]
-    sub = torch.arange(min(int(jacobian_examples), x.shape[0]), device=x.device)
-    sub = sub if idx is None else torch.as_tensor(idx, device=x.device)[sub]
+    ids = torch.arange(landscape.n_train, device=landscape.x.device)
+    ids = ids if idx is None else ids[idx]                          # indices, whether idx is indices or a mask
+    x = landscape.x if idx is None else landscape.x[ids]
+    sub = ids[: int(jacobian_examples)]
     rows = {k: [] for k in ("entropy", "logit_std", "softmax_trace", "jacobian_sq", "gauss_newton_top")}
     with torch.no_grad():
         for theta in thetas:
@@ -183,8 +184,7 @@ def freezing(landscape: NetworkLandscape, thetas: torch.Tensor, idx=None, *, jac
             rows["softmax_trace"].append(float((1 - (p**2).sum(-1)).mean()))
             J = logit_jacobians(landscape, theta, sub).double()
             rows["jacobian_sq"].append(float((J**2).sum((1, 2)).mean()))
-            p_sub = torch.softmax(landscape.logits(theta, landscape.x[sub]).double(), -1)
-            rows["gauss_newton_top"].append(float(gauss_newton_eigenvalues(J, p_sub)[0]))
+            rows["gauss_newton_top"].append(float(gauss_newton_eigenvalues(J, p[: len(sub)])[0]))  # sub: x's first rows
     return Freezing(**{k: torch.tensor(v, dtype=torch.float64) for k, v in rows.items()})
 
 
