@@ -8,7 +8,7 @@ a landscape, so it runs unchanged on both.
 
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.projections`,
-:mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.connect`,
+:mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`,
 :mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
 :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`, :mod:`~lsl.explore`.
 
@@ -20,8 +20,8 @@ which the chapters use around the computation. The core never imports the book l
 
 import importlib
 
-from . import (cache, connect, curvature, data, ensembles, landscape, logits, nets, operators, permute, planes, probe,
-               projections, spectrum, stack, subspace, sweep, toy, train)
+from . import (cache, connect, curvature, data, ensembles, lanczos, landscape, logits, nets, operators, permute, planes,
+               probe, projections, short_directions, spectrum, stack, subspace, sweep, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
 
@@ -40,6 +40,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "cache", "connect", "curvature", "data", "ensembles", "explore", "landscape", "logits", "nets", "operators", "permute", "planes", "probe", "profiles",
-    "projections", "report", "runtime", "spectrum", "stack", "subspace", "sweep", "toy", "train",
+    "cache", "connect", "curvature", "data", "ensembles", "explore", "lanczos", "landscape", "logits", "nets", "operators", "permute", "planes", "probe", "profiles",
+    "projections", "report", "runtime", "short_directions", "spectrum", "stack", "subspace", "sweep", "toy", "train",
 ]

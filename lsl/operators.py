@@ -38,10 +38,11 @@ import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
+from .curvature import _check_point, curvature_operator
 from .landscape import Landscape, NetworkLandscape
-
-# lsl.curvature is imported inside the functions that need it: curvature re-exports
-# as_linear_operator from this module, and a module-level import here would be circular.
+from .lanczos import _top_k_operator
+from .lanczos import lanczos as _lanczos
+from .spectrum import _check_slq, _slq
 
 __all__ = [
     "as_linear_operator",
@@ -70,15 +71,6 @@ def _term(term: str) -> str:
             f"unknown term {term!r}; choose 'full' (the Hessian), 'gn' (the Gauss-Newton term) or 'rest' (H - G)"
         )
     return TERM_ALIASES[term]
-
-
-def _point(landscape: Landscape, theta: torch.Tensor) -> torch.Tensor:
-    if not isinstance(landscape, Landscape):
-        raise TypeError(f"landscape must be an lsl Landscape, got {type(landscape).__name__}")
-    theta = landscape.check_theta(theta)
-    if theta.dim() != 1:
-        raise ValueError(f"the operator is taken at one point theta of shape [D]; got shape {tuple(theta.shape)}")
-    return theta.detach()
 
 
 # ---------------------------------------------------------------------------
@@ -139,10 +131,8 @@ def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "f
     Returns:
         A ``LinearOperator``; its attribute ``torch_matvec`` is the underlying torch product.
     """
-    from .curvature import curvature_operator
-
     t = _term(term)
-    theta = _point(landscape, theta)
+    theta = _check_point(landscape, theta, "the operator is taken")
     if batch_size is None:
         mv = curvature_operator(landscape, theta, term=t, idx=idx)
     else:
@@ -271,7 +261,7 @@ def _square(shape, dim) -> int:
 
 def lanczos(op: Any, n_steps: int, *, dim: int | None = None, v0: torch.Tensor | None = None, seed: int = 0,
             device=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`lsl.curvature.lanczos` on any operator accepted by :func:`as_matvec`.
+    """:func:`lsl.lanczos.lanczos` on any operator accepted by :func:`as_matvec`.
 
     Args:
         op: the symmetric operator.
@@ -282,10 +272,8 @@ def lanczos(op: Any, n_steps: int, *, dim: int | None = None, v0: torch.Tensor |
         device: where the Lanczos vectors live (default CPU).
 
     Returns:
-        ``(alphas, betas, Q)`` as :func:`lsl.curvature.lanczos` returns them.
+        ``(alphas, betas, Q)`` as :func:`lsl.lanczos.lanczos` returns them.
     """
-    from .curvature import lanczos as _lanczos
-
     mv, D = as_matvec(op, dim)
     return _lanczos(mv, D, n_steps, v0=v0, seed=seed, device=device)
 
@@ -311,11 +299,9 @@ def top_eigenvalues(op: Any, k: int, *, dim: int | None = None, eigenvectors: bo
     Returns:
         float64 eigenvalues ``[k]`` in descending order, or ``(values, vectors)``.
     """
-    from . import curvature
-
     mv, D = as_matvec(op, dim)
-    return curvature._top_k_operator(mv, D, k, eigenvectors=eigenvectors, tol=tol, max_steps=max_steps, seed=seed,
-                                     device=device, out_dtype=torch.float64, what="the operator")
+    return _top_k_operator(mv, D, k, eigenvectors=eigenvectors, tol=tol, max_steps=max_steps, seed=seed,
+                           device=device, out_dtype=torch.float64, what="the operator")
 
 
 def spectral_density(op: Any, *, dim: int | None = None, n_vectors: int = 10, n_steps: int = 80,
@@ -323,7 +309,7 @@ def spectral_density(op: Any, *, dim: int | None = None, n_vectors: int = 10, n_
                      distribution: str = "rademacher", device=None):
     """The eigenvalue density of any symmetric operator by stochastic Lanczos quadrature.
 
-    The estimator of :func:`lsl.curvature.spectral_density` (Ubaru, Chen & Saad
+    The estimator of :func:`lsl.spectrum.spectral_density` (Ubaru, Chen & Saad
     2017): ``n_vectors`` Lanczos runs of ``n_steps`` steps from independent
     random start vectors; the Ritz values are the quadrature nodes and the
     squared first components of the eigenvectors of ``T`` the weights.
@@ -340,44 +326,12 @@ def spectral_density(op: Any, *, dim: int | None = None, n_vectors: int = 10, n_
         device: where the Lanczos vectors live (default CPU).
 
     Returns:
-        A :class:`lsl.curvature.SpectralDensity`.
+        A :class:`lsl.spectrum.SpectralDensity`.
     """
-    from .curvature import SpectralDensity, _broadened
-    from .curvature import lanczos as _lanczos
-
-    if not isinstance(n_vectors, int) or n_vectors < 1:
-        raise ValueError(f"n_vectors must be a positive integer, got {n_vectors!r}")
-    if not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    _check_slq(n_vectors, n_steps, distribution)
     mv, D = as_matvec(op, dim)
-    m = min(n_steps, D)
-    gen = torch.Generator().manual_seed(int(seed))
-    nodes = torch.zeros(n_vectors, m, dtype=torch.float64)
-    weights = torch.zeros(n_vectors, m, dtype=torch.float64)
-    for i in range(n_vectors):
-        v0 = _probe_vectors(1, D, gen, distribution)[0]
-        alphas, betas, _ = _lanczos(mv, D, m, v0=v0.to(device or "cpu"), device=device)
-        T = torch.diag(alphas)
-        if len(alphas) > 1:
-            T = T + torch.diag(betas[:-1], 1) + torch.diag(betas[:-1], -1)
-        evals, S = torch.linalg.eigh(T)
-        nodes[i, : len(evals)] = evals
-        weights[i, : len(evals)] = S[0] ** 2
-    used = weights > 0
-    lo, hi = float(nodes[used].min()), float(nodes[used].max())
-    if sigma is None:
-        sigma = 0.01 * (hi - lo) if hi > lo else 1e-3 * max(1.0, abs(hi))
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    if grid is None or isinstance(grid, int):
-        n_grid = 1000 if grid is None else grid
-        if n_grid < 2:
-            raise ValueError(f"the grid needs at least 2 points, got {n_grid}")
-        grid = torch.linspace(lo - 5 * sigma, hi + 5 * sigma, n_grid, dtype=torch.float64)
-    else:
-        grid = torch.as_tensor(grid, dtype=torch.float64).reshape(-1).cpu()
-    density = _broadened(nodes, weights, grid, float(sigma))
-    return SpectralDensity(nodes=nodes, weights=weights, grid=grid, density=density, sigma=float(sigma), dim=D)
+    return _slq(mv, D, n_vectors=n_vectors, n_steps=n_steps, grid=grid, sigma=sigma, seed=seed,
+                distribution=distribution, device=device)
 
 
 # ---------------------------------------------------------------------------
@@ -549,12 +503,10 @@ def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batc
     Returns:
         The product as a function of ``[D]`` or ``[K, D]`` vectors (any float dtype; returned in the input's dtype).
     """
-    from .curvature import curvature_operator
-
     if not isinstance(landscape, NetworkLandscape):
         raise TypeError(f"minibatch products need a NetworkLandscape (with data), got {type(landscape).__name__}")
     t = _term(term)
-    theta = _point(landscape, theta)
+    theta = _check_point(landscape, theta, "the operator is taken")
     red = _mean_reduction(landscape, reduction)
     chunks, n = _chunks(landscape, batch_size, idx)
 
@@ -614,7 +566,7 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
     """
     if not isinstance(landscape, NetworkLandscape):
         raise TypeError(f"hvp_over_batches needs a NetworkLandscape, got {type(landscape).__name__}")
-    theta = _point(landscape, theta)
+    theta = _check_point(landscape, theta, "the operator is taken")
     v = landscape.check_theta(v, "v")
     red = _mean_reduction(landscape, reduction)
     total, n = None, 0

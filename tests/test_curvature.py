@@ -1,5 +1,8 @@
 """Tests for lsl.curvature: Lanczos, top eigenvalues, the Gauss-Newton split, SLQ densities, short directions.
 
+Lanczos, the densities and short directions live in lsl.lanczos, lsl.spectrum and lsl.short_directions; they
+are reached here through lsl.curvature, which still serves their names.
+
 References are independent of lsl's functional machinery where it matters:
 ``torch.linalg.eigvalsh`` of explicit matrices, ``torch.autograd.functional``
 Hessians and Jacobians of hand-written forward passes on the flat parameter
@@ -680,3 +683,21 @@ def test_wedge_degenerate_top_with_multiplicity():
         assert torch.allclose(vals, exact[:k], atol=1e-10 * float(exact[0])), k
     res = cv.count_short_directions(land, theta, eps=0.1, delta=0.5 * float(exact[0]) * 0.1**2 / 2, k_start=2)
     assert res.count == D - n - 1
+
+
+def test_names_that_moved_out_are_still_served_here():
+    """lanczos, the density, short directions and the SciPy operator live in modules of their own; the
+    chapters and the README may still reach them through lsl.curvature."""
+    from lsl import lanczos, operators, short_directions, spectrum
+    from lsl.curvature import count_short_directions, spectral_density  # noqa: F401  (the import form works)
+
+    for module in (lanczos, short_directions, spectrum):
+        for name in module.__all__:
+            if name not in ("largest_gap", "outlier_separation"):
+                assert getattr(cv, name) is getattr(module, name), name
+    assert cv.as_linear_operator is operators.as_linear_operator
+    assert cv._top_k_operator is lanczos._top_k_operator and cv._broadened is spectrum._broadened
+    assert {"count_short_directions", "spectral_density", "lanczos"} <= set(dir(cv))
+    assert not set(cv.__all__) & (set(lanczos.__all__) | set(spectrum.__all__) | set(short_directions.__all__))
+    with pytest.raises(AttributeError, match="no_such_name"):
+        cv.no_such_name

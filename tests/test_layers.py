@@ -40,6 +40,33 @@ def test_core_modules_never_import_the_book_layer():
         assert not bad, f"lsl/{path.name} (core) imports {sorted(bad)}: computation must not draw, glue or read profiles"
 
 
+def test_core_imports_form_no_circle():
+    """No lsl module imports (at top level or inside a function) a module that imports it back, directly or
+    through others: each module builds only on modules below it (``lanczos`` under ``curvature`` under
+    ``spectrum``, ``short_directions`` and ``operators``). The names that moved out of ``lsl.curvature`` are
+    still served by it for compatibility, through ``importlib`` in its module ``__getattr__`` on first use:
+    that is no import the curvature operators need, and it is not counted here."""
+    modules = {p.stem: p for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+    deps = {m: {n.split(".")[1] for n in _imports(p) if n.startswith("lsl.") and n.split(".")[1] in modules} - {m}
+            for m, p in modules.items()}
+    state: dict[str, str] = {}
+
+    def visit(m: str, path: list[str]) -> None:
+        if state.get(m) == "done":
+            return
+        if state.get(m) == "open":
+            circle = path[path.index(m):] + [m]
+            raise AssertionError("circular imports: " + " -> ".join(f"lsl.{x}" for x in circle))
+        state[m] = "open"
+        for d in sorted(deps[m]):
+            visit(d, path + [m])
+        state[m] = "done"
+
+    assert deps["operators"] >= {"curvature", "lanczos", "spectrum"}  # the imports are read
+    for m in sorted(modules):
+        visit(m, [])
+
+
 def test_import_lsl_loads_no_plotting_widgets_or_book_tools():
     code = ("import sys, lsl; loaded = [m for m in " + repr(BOOK_THIRD_PARTY) +
             " if m in sys.modules]; print(','.join(loaded))")
