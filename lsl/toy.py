@@ -104,6 +104,53 @@ class WedgeLandscape(Landscape):
         shared[la[torch.isin(la, lb)]] = True
         return torch.stack([a, a * shared, b * shared, b])
 
+    def short_directions(self, theta: torch.Tensor, delta: float) -> torch.Tensor | int:
+        """The number of short directions of the low-loss set at ``theta``, within tolerance ``delta``.
+
+        Fort & Jastrzebski (Section 3.1) count short directions of the low-loss
+        *objects*: a wedge has ``s = D - n``, the intersection of two wedges about
+        ``2 s``. At a point this needs a tolerance: the object at ``theta`` is
+        the intersection of every wedge within distance ``delta`` of it (the
+        wedges it lies in). That intersection is a coordinate subspace; its
+        missing axes are the short directions, along which any step leaves at
+        least one of those wedges. The Hessian cannot count them: on a wedge the
+        loss is a cone (not twice differentiable), and the union of the wedges
+        is flat in more directions than any one of them.
+
+        Axis ``i`` belongs to every wedge within ``delta`` exactly when the
+        nearest wedge *without* it (short on ``i`` and on the ``s - 1`` smallest
+        other coordinates) is at least ``delta`` away. A point on one wedge with
+        its ``n`` long coordinates above ``delta`` has ``s`` short directions;
+        a point whose coordinates outside two wedges' shared axes are zero has
+        ``D - |S_1 & S_2|``, about ``2 s - s^2 / D``.
+
+        Args:
+            theta: a point ``[D]`` or a batch ``[B, D]``, each within ``delta`` of a wedge.
+            delta: the tolerance, ``> 0`` (a loss at which a point still counts as on a wedge).
+
+        Returns:
+            An ``int`` for one point, an integer tensor ``[B]`` for a batch.
+        """
+        theta = self.check_theta(theta)
+        if not (isinstance(delta, (int, float)) and 0 < delta < float("inf")):
+            raise ValueError(f"delta must be a positive number, got {delta!r}")
+        loss = self.loss(theta).detach()
+        if bool((loss >= delta).any()):
+            raise ValueError(
+                f"a point is {loss.max().item():.3g} from the nearest wedge, not within delta = {delta}: short "
+                f"directions are counted on the low-loss set; train the point first or raise delta"
+            )
+        sq = theta.detach().to(torch.float64) ** 2
+        srt, order = sq.sort(dim=-1)
+        rank = torch.empty_like(order).scatter_(-1, order, torch.arange(self.D, device=order.device).expand_as(order))
+        smallest_s = srt[..., : self.s].sum(-1, keepdim=True)
+        smallest_s1 = srt[..., : self.s - 1].sum(-1, keepdim=True)
+        # the s - 1 smallest coordinates other than i: drop i if it is among the s smallest
+        others = torch.where(rank < self.s, smallest_s - sq, smallest_s1)
+        forced = (sq + others) >= delta**2
+        count = self.D - forced.sum(-1)
+        return int(count) if count.dim() == 0 else count
+
     def hessian_closed_form(self, theta: torch.Tensor) -> torch.Tensor:
         """The exact Hessian at a point off the wedges, ``(I_S - u u^T) / L`` on the short block.
 

@@ -255,3 +255,51 @@ def test_loss_on_cuda_equals_cpu():
     assert out.device.type == "cuda"
     torch.testing.assert_close(out.cpu(), cpu.loss(theta), rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(gpu.grad(theta.cuda()).cpu(), cpu.grad(theta), rtol=1e-12, atol=1e-12)
+
+
+def _short_directions_brute_force(theta, n, delta):
+    """Intersect every wedge (every n-subset of axes) within delta of theta; count the missing axes."""
+    D = theta.numel()
+    shared = set(range(D))
+    found = False
+    for S in itertools.combinations(range(D), n):
+        outside = [i for i in range(D) if i not in S]
+        if theta[outside].norm() < delta:
+            shared &= set(S)
+            found = True
+    assert found
+    return D - len(shared)
+
+
+@pytest.mark.parametrize("D,n", [(6, 3), (7, 5), (5, 1)])
+def test_short_directions_match_brute_force_over_all_wedges(D, n):
+    gen = torch.Generator().manual_seed(D * 10 + n)
+    land = WedgeLandscape(D, n, dtype=torch.float64)
+    for _ in range(40):
+        theta = torch.randn(D, generator=gen, dtype=torch.float64)
+        k = int(torch.randint(0, n + 1, (1,), generator=gen))           # k big coordinates, the rest tiny
+        small = torch.randperm(D, generator=gen)[: D - k]
+        theta[small] *= 10.0 ** float(torch.randint(-4, -1, (1,), generator=gen))
+        delta = float(land.loss(theta)) + 0.05
+        assert land.short_directions(theta, delta) == _short_directions_brute_force(theta, n, delta)
+
+
+def test_short_directions_on_a_wedge_and_at_an_intersection():
+    land = WedgeLandscape(40, 30, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    a = land.project(torch.randn(40, generator=gen, dtype=torch.float64) + 3 * torch.sign(torch.randn(40, generator=gen)))
+    b = land.project(torch.randn(40, generator=gen, dtype=torch.float64) + 3 * torch.sign(torch.randn(40, generator=gen)))
+    assert land.short_directions(a, 0.1) == land.s
+    shared = set(land.long_indices(a).tolist()) & set(land.long_indices(b).tolist())
+    corner = land.connector(a, b)[1]                      # a with the coordinates outside both wedges zeroed
+    assert land.short_directions(corner, 0.1) == 40 - len(shared)
+    batch = land.short_directions(torch.stack([a, corner]), 0.1)
+    assert batch.tolist() == [land.s, 40 - len(shared)]
+
+
+def test_short_directions_need_a_point_on_the_low_loss_set():
+    land = WedgeLandscape(6, 3)
+    with pytest.raises(ValueError, match="from the nearest wedge"):
+        land.short_directions(torch.ones(6), 0.1)
+    with pytest.raises(ValueError, match="delta must be a positive"):
+        land.short_directions(torch.zeros(6), 0.0)
