@@ -216,6 +216,7 @@ _TUNNELS_QUICK = dict(
     toy_resolution=3,
     toy_simplex_steps=3000,
     toy_simplex_samples=32,
+    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
     simplex_samples=8,               # random points of the simplex per step
     # centroids optimised until they reach the optima's loss (checked every check_every steps)
     centroid_steps=6000,
@@ -256,6 +257,7 @@ _TUNNELS_PAPER = dict(
     toy_resolution=3,
     toy_simplex_steps=5000,
     toy_simplex_samples=32,
+    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
     simplex_samples=8,
     centroid_steps=30_000,
     check_every=200,
