@@ -294,3 +294,23 @@ def test_minibatch_rejects_custom_loss_without_reduction_and_bad_batch_size():
     assert torch.allclose(got, custom.hvp(custom.theta0, custom.theta0), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
         ops.minibatch_hvp(land, theta, theta, batch_size=0)
+
+
+def test_spectral_density_counts_eigenvalues_above_a_threshold():
+    """D times the quadrature's mass above t estimates the number of eigenvalues above t (dense reference)."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    D = 400
+    gen = torch.Generator().manual_seed(3)
+    ev = torch.cat([torch.linspace(5.0, 14.0, 10, dtype=torch.float64),        # 10 outliers
+                    torch.rand(D - 10, generator=gen, dtype=torch.float64) - 0.3])  # a bulk in [-0.3, 0.7]
+    Q, _ = torch.linalg.qr(torch.randn(D, D, generator=gen, dtype=torch.float64))
+    A = (Q * ev) @ Q.T
+    dens = ops.spectral_density(aslinearoperator(A.numpy()), n_vectors=30, n_steps=60, seed=0)
+    thresholds = torch.tensor([2.0, 0.5, 0.2, 0.0])
+    exact = (ev.unsqueeze(0) > thresholds.unsqueeze(1)).sum(1).to(torch.float64)
+    est = dens.count_above(thresholds)
+    assert est.shape == thresholds.shape
+    assert abs(dens.count_above(2.0) - 10) < 1.5                    # outliers: Ritz values, weight ~1/D each
+    assert torch.all((est - exact).abs() < 0.04 * D), (est, exact)  # the bulk: within 2% of D over 5 seeds
+    assert dens.count_above(100.0) == 0.0 and dens.count_above(-100.0) == pytest.approx(D)
