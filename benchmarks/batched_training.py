@@ -7,7 +7,7 @@ minibatch sequence:
   ``lsl.train.train(L, theta0, ...)`` with ``theta0`` of shape ``[8, D]`` (one vectorised loss per
   step, ``torch.func.vmap`` over the stacked parameters, Adam acting element-wise).
 - **learning rates**: one initialisation, eight SGD learning rates. lsl:
-  ``lsl.sweep.train_rows(L, theta0, lr=[...])`` (row-wise SGD; it also measures the full-batch loss
+  ``lsl.rows.train_rows(L, theta0, lr=[...])`` (row-wise SGD; it also measures the full-batch loss
   of every row at the start and the end).
 
 The peer is the ordinary PyTorch loop, run for the eight models one after the other: an
@@ -32,8 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsl import data, nets, sweep
+from lsl import data, nets
 from lsl.landscape import NetworkLandscape
+from lsl.rows import train_rows
 from lsl.train import train
 
 try:
@@ -98,10 +99,10 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
          lambda: sequential(ds, seeds_models, steps=steps, batch_size=bs, optimizer="adam", lrs=[ADAM_LR] * K),
          f"lsl.train.train(L, theta0[{K}, D], optimizer='adam')"),
         ("learning rates", "lrs, SGD",
-         lambda: sweep.train_rows(land, theta_seeds[:1].expand(K, -1), lr=SGD_LRS, batch_size=bs, max_steps=steps,
-                                  check_every=steps).theta,
+         lambda: train_rows(land, theta_seeds[:1].expand(K, -1), lr=SGD_LRS, batch_size=bs, max_steps=steps,
+                            check_every=steps).theta,
          lambda: sequential(ds, seeds_models[:1] * K, steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS),
-         f"lsl.sweep.train_rows(L, theta0[{K}, D], lr=[{K} values])"),
+         f"lsl.rows.train_rows(L, theta0[{K}, D], lr=[{K} values])"),
     ]
     for name, what, lsl_fn, peer_fn, lsl_config in families:
         lsl_fn()  # warm-up (first vmap traces, allocator)

@@ -45,7 +45,7 @@ BENCHMARKS = {
                       "2,601 points."),
     "batched_training_k8": ("benchmarks.batched_training", 2,
                             "Training 8 copies of an MLP that differ only in seed (Adam) or in learning rate "
-                            "(SGD), as one `[8, D]` batch (`lsl.train.train`, `lsl.sweep.train_rows`) against the "
+                            "(SGD), as one `[8, D]` batch (`lsl.train.train`, `lsl.rows.train_rows`) against the "
                             "ordinary PyTorch loop run 8 times, same seeds and minibatch order."),
     "tunnel": ("benchmarks.tunnel", 2,
                "One low-loss path between two optima: the paper's tunnel (`lsl.connect.build_tunnel`) against a "

@@ -406,8 +406,8 @@ glue("geo_freeze_corr", min(r[3] for r in freeze_rows.values()), 2)
 # The fourth property, that training in random hyperplanes works best from radii where the
 # restricted Hessian $M^\top H M$ is most positive, belongs with the intrinsic dimension in the
 # chapter {ref}`chapter-hyperplanes`, which measures it on an MLP. Its computation uses the same
-# functions as this chapter: `lsl.subspace.restricted_hessian` evaluates $M^\top H M$ with
-# Hessian-vector products, and `lsl.subspace.goldilocks_scan` sweeps the radius.
+# functions as this chapter: `lsl.goldilocks.restricted_hessian` evaluates $M^\top H M$ with
+# Hessian-vector products, and `lsl.goldilocks.goldilocks_scan` sweeps the radius.
 #
 # ## 5. The explanation: clustered logit gradients, a dominant $G$, and a random model
 #

@@ -63,7 +63,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lsl import connect, curvature, plots, probe, report, sweep
+from lsl import connect, curvature, nets, plots, probe, report
 from lsl.report import glue
 from lsl.train import train
 
@@ -94,7 +94,7 @@ def listing(items):
 # $$
 #
 # The {term}`angular width` is the tunnel's opening angle seen from the origin (in radians, for small
-# values), the quantity of the paper's Figure 5. `lsl.sweep.tunnel_widths` computes both, evaluating
+# values), the quantity of the paper's Figure 5. `lsl.probe.tunnel_widths` computes both, evaluating
 # all directions and radii of an optimum as one batch (`lsl.probe.radial_profile`). Here the
 # threshold is a rise of $h$ = {glue:text}`wd_rise` in training loss, the probe uses
 # {glue:text}`wd_K` random directions (the same ones for every optimum of the same $D$), and the
@@ -121,7 +121,7 @@ data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device
 
 def builder(seed):
     """The chapter's network on the data, initialised with `seed`; build(width=...) or build(dropout=...) varies it."""
-    return sweep.network(data, cfg.arch, seed=seed, device=device, chunk_size=cfg.chunk_size, **cfg.net)
+    return nets.network(data, cfg.arch, seed=seed, device=device, chunk_size=cfg.chunk_size, **cfg.net)
 
 
 L = builder(cfg.fig2_seeds[0])()
@@ -139,7 +139,7 @@ line_barrier = line_loss.amax(-1) - line_loss[..., [0, -1]].amax(-1)   # connect
 final = moments[-1]
 unit = final / final.norm(dim=1, keepdim=True)
 cos = torch.stack([unit[i] @ unit[j] for i, j in pairs]).cpu()
-final_tw = sweep.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle,
+final_tw = probe.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle,
                                n_radii=cfg.n_radii)
 print(f"D = {L.D}; radius at initialisation {starts.norm(dim=-1).mean():.2f}; "
       f"after {list(cfg.fig2_moments)} steps: {[round(float(r), 2) for r in radii.mean(1)]}")
@@ -243,7 +243,7 @@ report.verdict("fj-fig2-radial", "reproduced",
 # batch size, the L2 strength and the dropout rate; the abstract adds the network's width. Comparing
 # networks after a fixed number of steps would mix two effects: a hyperparameter changes how *fast*
 # training goes as well as *where* it ends. So we compare optima at a **matched training loss**
-# (`lsl.sweep.train_family`):
+# (`lsl.families.train_family`):
 #
 # - one *family* per hyperparameter: the same initialisation and the same sequence of minibatches,
 #   one member per value, every other setting at its base value (learning rate {glue:text}`wd_lr`,
@@ -266,8 +266,8 @@ families, tws = {}, {}
 for seed in cfg.seeds:
     build = builder(seed)
     for h, values in cfg.sweeps.items():
-        families[h, seed] = sweep.train_family(build, h, values, seed=seed, **train_kw)
-        tws[h, seed] = sweep.tunnel_widths(families[h, seed].landscapes, families[h, seed].thetas, **width_kw)
+        families[h, seed] = lsl.families.train_family(build, h, values, seed=seed, **train_kw)
+        tws[h, seed] = probe.tunnel_widths(families[h, seed].landscapes, families[h, seed].thetas, **width_kw)
 
 
 def table(h, what):

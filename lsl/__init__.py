@@ -7,9 +7,10 @@ flat parameter vector, implemented by the toy n-wedge model
 a landscape, so it runs unchanged on both.
 
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`,
-:mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.subspace`, :mod:`~lsl.projections`,
-:mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`,
-:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.sweep`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
+:mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
+:mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
+:mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
+:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
 :mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`, :mod:`~lsl.explore`.
 
 Two layers: the computational core (everything above and :mod:`~lsl.cache`) and the book layer
@@ -20,8 +21,9 @@ which the chapters use around the computation. The core never imports the book l
 
 import importlib
 
-from . import (cache, connect, curvature, data, ensembles, lanczos, landscape, logits, nets, operators, permute, planes,
-               probe, projections, short_directions, spectrum, stack, subspace, sweep, toy, train)
+from . import (cache, connect, curvature, data, ensembles, families, goldilocks, lanczos, landscape, logits, nets,
+               operators, orthogonal, permute, planes, probe, projections, rows, short_directions, spectrum, stack,
+               subspace, toy, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
 
@@ -40,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "cache", "connect", "curvature", "data", "ensembles", "explore", "lanczos", "landscape", "logits", "nets", "operators", "permute", "planes", "probe", "profiles",
-    "projections", "report", "runtime", "short_directions", "spectrum", "stack", "subspace", "sweep", "toy", "train",
+    "cache", "connect", "curvature", "data", "ensembles", "explore", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
+    "operators", "orthogonal", "permute", "planes", "probe", "profiles", "projections", "report", "rows", "runtime",
+    "short_directions", "spectrum", "stack", "subspace", "toy", "train",
 ]

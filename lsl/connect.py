@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .landscape import Landscape
-from .subspace import optimize_orthogonal
+from .orthogonal import optimize_orthogonal
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
@@ -401,7 +401,7 @@ def m_connector(
     (:func:`simplex_grid`; ``r = 2`` gives the vertices and the edge midpoints) are optimised,
     all as one batch, each inside the ``(D - m)``-dimensional affine subspace through it
     orthogonal to the hull's affine span (directions ``optima[1:] - optima[0]``), with
-    :func:`lsl.subspace.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
+    :func:`lsl.orthogonal.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
     this is the tunnel of Section 4.2 with ``r + 1`` vertices.
 
     Args:

@@ -2,18 +2,25 @@
 
 Modules here only *describe* networks: experiments take their parameters as a
 flat vector (see :class:`lsl.landscape.NetworkLandscape`). :func:`make` builds
-one with a seeded initialisation without touching the global random state.
+one with a seeded initialisation without touching the global random state, and
+:func:`network` turns an architecture and a data set into a builder of network
+landscapes, ``build(**overrides)``, whose options (a width, a dropout rate) can be
+changed per call, as a family of models that differ in one hyperparameter needs
+(:func:`lsl.families.train_family`).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "make", "ARCHITECTURES"]
+from .landscape import NetworkLandscape
+
+__all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "make", "network", "ARCHITECTURES"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 
@@ -162,3 +169,58 @@ def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0
             for p in model.parameters():
                 p.mul_(init_scale)
     return model
+
+
+def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: torch.dtype | None = None,
+            loss: str = "cross_entropy", chunk_size: int | None = None, **options) -> Callable[..., NetworkLandscape]:
+    """A builder of network landscapes on a data set, for :func:`lsl.families.train_family`.
+
+    ``build = network(ds, "mlp", width=64, depth=2, seed=0)``; then ``build()`` is the
+    base network and ``build(width=32)`` or ``build(dropout=0.2)`` the same architecture
+    with one option overridden. The initialisation is seeded by ``seed`` (see
+    :func:`make`), so two calls with the same options give the same ``theta0``.
+
+    The convolutional networks (``"cnn"``, ``"cnn1d"``) have no ``width`` option of their
+    own; for them ``width=w`` scales their ``channels`` so that the first layer has ``w``
+    channels, keeping the ratios between layers (16-32-32 with ``width=32`` becomes
+    32-64-64), so a ``"width"`` family works for every architecture.
+
+    Args:
+        dataset: a :class:`lsl.data.Dataset` (training and test splits).
+        arch: architecture name for :func:`make`.
+        seed: seed of the initialisation.
+        device: where to compute; by the device policy of :class:`~lsl.landscape.NetworkLandscape`,
+            ``None`` (the default) means the data's device, and the (CPU-built) model is moved there.
+        dtype: the precision to evaluate in (default: float32, the model's).
+        loss: the landscape's loss (see :class:`~lsl.landscape.NetworkLandscape`).
+        chunk_size: evaluate batches of parameter points in chunks of this many (see
+            :class:`~lsl.landscape.NetworkLandscape`). It changes speed and memory, never values or
+            cache keys: on a CPU, chunks of about 8 points evaluate radial profiles and loss planes
+            about twice as fast as one large batch; on a GPU leave it ``None``.
+        **options: architecture options (``width``, ``depth``, ``activation``, ``dropout``, ...).
+
+    Returns:
+        ``build(**overrides) -> NetworkLandscape``; each landscape computes on ``device`` (or the data's).
+    """
+
+    def build(**overrides) -> NetworkLandscape:
+        opts = {**options, **overrides}
+        if arch.lower() in ("cnn", "cnn1d") and "width" in opts:
+            opts["channels"] = _scaled_channels(arch, opts.get("channels"), opts.pop("width"))
+        model = make(arch, dataset.input_shape, dataset.n_classes, seed=seed, **opts)
+        if dtype is not None:
+            model = model.to(dtype)
+        return NetworkLandscape(model, dataset.x_train, dataset.y_train, x_test=dataset.x_test,
+                                y_test=dataset.y_test, loss=loss, device=device, dtype=dtype, chunk_size=chunk_size)
+
+    return build
+
+
+def _scaled_channels(arch: str, channels, width) -> tuple[int, ...]:
+    """The channels of a CNN scaled so that its first layer has ``width`` channels."""
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"width must be an integer >= 1, got {width!r}")
+    if channels is None:
+        channels = inspect.signature(ARCHITECTURES[arch.lower()]).parameters["channels"].default
+    channels = tuple(int(c) for c in channels)
+    return tuple(max(1, round(c * width / channels[0])) for c in channels)

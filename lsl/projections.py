@@ -57,7 +57,7 @@ class Projection:
         """The planes' basis vectors as rows, ``[P, d, D]`` (row ``i`` of plane ``p`` is column ``i`` of ``M_p``).
 
         Costs ``d`` applications of :meth:`to_full` per plane; for the restricted Hessian
-        (:func:`lsl.subspace.restricted_hessian`) and for tests, not for training.
+        (:func:`lsl.goldilocks.restricted_hessian`) and for tests, not for training.
         """
         dtype = getattr(self, "dtype", torch.float32)
         device = getattr(self, "device", None)

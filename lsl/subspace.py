@@ -4,13 +4,22 @@ A hyperplane of dimension ``d`` through ``theta0`` is ``theta = theta0 + M phi``
 with ``M`` a ``D x d`` matrix of random directions and ``phi`` in ``R^d`` the
 coordinates that are optimised (Li et al. 2018; Fort & Scherlis 2019). Many
 hyperplanes are trained at once: their points form one ``[P, D]`` batch.
+:func:`dimension_sweep` and :func:`intrinsic_dimension` find the smallest
+dimension at which random planes reach a low loss or a given accuracy.
+
+The curvature restricted to such planes and the Goldilocks zone are in
+:mod:`lsl.goldilocks`; optimising inside the subspace *orthogonal* to a few
+directions (the step of tunnels and m-connectors) is in :mod:`lsl.orthogonal`.
+Their names are still importable from here (``lsl.subspace.goldilocks_scan``,
+``lsl.subspace.optimize_orthogonal``, ...), for code written before they moved.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
@@ -19,8 +28,19 @@ from .projections import DenseProjection, FastfoodProjection, Projection, make_p
 from .train import landscape_objective, minimize
 
 __all__ = ["HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane",
-           "optimize_orthogonal", "dimension_sweep", "DimensionSweep", "intrinsic_dimension", "IntrinsicDimension",
-           "restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"]
+           "dimension_sweep", "DimensionSweep", "intrinsic_dimension", "IntrinsicDimension"]
+
+#: Names that moved out of this module (issue 17), and the module each lives in now. They stay importable
+#: from here (``lsl.subspace.goldilocks_scan``) but are documented only in their new module.
+_MOVED = {"optimize_orthogonal": "orthogonal",
+          "restricted_hessian": "goldilocks", "curvature_stats": "goldilocks",
+          "goldilocks_scan": "goldilocks", "GoldilocksScan": "goldilocks"}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -93,7 +113,7 @@ def train_in_hyperplanes(
             learning rate.
         nonfinite: ``"raise"`` (default) stops with a :class:`~lsl.train.NonFiniteLossError` when
             a plane's loss becomes non-finite; ``"record"`` keeps going (for scans where divergence
-            is an outcome, e.g. the Goldilocks scan far from the origin).
+            is an outcome, e.g. :func:`lsl.goldilocks.goldilocks_scan` far from the origin).
 
     Returns:
         a :class:`HyperplaneResult`.
@@ -165,97 +185,6 @@ def train_in_hyperplane(
     if theta0.dim() != 1:
         raise ValueError("train_in_hyperplane takes one point theta0 [D]; use train_in_hyperplanes for many")
     return train_in_hyperplanes(landscape, theta0, d, n_planes=1, steps=steps, lr=lr, seed=seed, **options).theta[0]
-
-
-def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``z -> z`` minus its component along the directions (shared ``[m, D]``, or one set per point)."""
-    if isinstance(directions, torch.Tensor):
-        directions = landscape.check_theta(directions, "directions")
-        if directions.dim() == 1:
-            directions = directions.unsqueeze(0)
-        basis, _ = torch.linalg.qr(directions.T)  # [D, m], orthonormal columns
-        return lambda z: z - (z @ basis) @ basis.T
-    sets = list(directions)
-    if len(sets) != K:
-        raise ValueError(f"give one set of directions per point: {len(sets)} sets for {K} points")
-    bases = []
-    for k, d in enumerate(sets):
-        d = landscape.check_theta(d, f"directions[{k}]")
-        bases.append(torch.linalg.qr((d.unsqueeze(0) if d.dim() == 1 else d).T)[0])
-    m_max = max(b.shape[1] for b in bases)
-    # zero columns pad the smaller sets: they remove nothing
-    basis = torch.stack([torch.nn.functional.pad(b, (0, m_max - b.shape[1])) for b in bases])  # [K, D, m_max]
-    return lambda z: z - torch.einsum("kdm,km->kd", basis, torch.einsum("kd,kdm->km", z, basis))
-
-
-def optimize_orthogonal(
-    landscape: Landscape,
-    points: torch.Tensor,
-    directions,
-    *,
-    steps: int,
-    lr: float,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
-    batch_size: int | None = None,
-    seed: int = 0,
-    target_loss: float | None = None,
-    check_every: int = 100,
-) -> torch.Tensor:
-    """Minimise the loss of each point inside the affine subspace through it orthogonal to ``directions``.
-
-    This is the step shared by tunnels (one direction: the line between two
-    optima, leaving a ``(D-1)``-dimensional hyperplane) and m-connectors
-    (``m`` directions spanning a simplex, leaving ``D-m`` dimensions). The
-    constraint is exact: a point moves by ``(I - U U^T) z`` where ``U`` is an
-    orthonormal basis of the directions, so its component along them never changes.
-
-    With ``target_loss`` each point stops where its full training loss first
-    falls to the target (checked every ``check_every`` steps): points optimised
-    this way are compared at a matched loss, not after a matched number of steps.
-    A point that never reaches the target is returned at the end of training.
-
-    Args:
-        landscape: what to minimise.
-        points: starting points ``[K, D]`` (all optimised at once, as one batch).
-        directions: ``[m, D]`` (or ``[D]``) directions shared by all points, or a
-            sequence of ``K`` tensors ``[m_k, D]``, one set per point (e.g. the
-            centroids of simplices of different dimensions, optimised as one batch).
-        steps, lr, optimizer, schedule, batch_size, seed: see :func:`lsl.train.minimize`.
-        target_loss: stop each point at this full training loss (``None``: run all steps).
-        check_every: steps between checks of the target.
-
-    Returns:
-        the optimised points ``[K, D]``.
-    """
-    points = landscape.check_theta(points, "points")
-    if points.dim() == 1:
-        points = points.unsqueeze(0)
-    if check_every < 1:
-        raise ValueError(f"check_every must be >= 1, got {check_every}")
-    constrain = _orthogonal_projector(landscape, directions, points.shape[0])
-    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
-    until = None
-    if target_loss is not None:
-        done = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
-        kept = points.clone()
-
-        def until(z: torch.Tensor, step: int) -> bool:
-            if step % check_every and step != steps:
-                return False
-            now = points + constrain(z)
-            reached = ~done & (landscape.loss(now) <= target_loss)
-            kept[reached] = now[reached]
-            done[reached] = True
-            return bool(done.all())
-
-    z0 = torch.zeros_like(points)
-    run = minimize(lambda z, step: objective(points + constrain(z)), z0, steps=steps, lr=lr,
-                   optimizer=optimizer, schedule=schedule, until=until, desc="orthogonal")
-    final = (points + constrain(run.theta)).detach()
-    if target_loss is not None:
-        final = torch.where(done.unsqueeze(1), kept, final)
-    return final
 
 
 @dataclass
@@ -462,165 +391,3 @@ def intrinsic_dimension(
     shape = (len(dims_t), n_planes)
     return IntrinsicDimension(dims_t, torch.cat(acc).view(shape).float(), torch.cat(loss).view(shape).float(),
                               float(reference), level, landscape.D)
-
-
-# ---------------------------------------------------------------------------
-# Curvature restricted to random hyperplanes, and the Goldilocks zone (Fort & Scherlis 2019)
-
-
-def restricted_hessian(landscape: Landscape, theta: torch.Tensor, projection: Projection, **kwargs) -> torch.Tensor:
-    """The Hessian of the loss restricted to each plane, ``M^T H(theta) M``, ``[P, d, d]``.
-
-    Computed with ``d`` Hessian-vector products per plane (batched over the plane's
-    ``d`` basis vectors), never forming ``H``.
-
-    Args:
-        landscape: the landscape.
-        theta: the point ``[D]`` (shared by all planes) or one point per plane ``[P, D]``.
-        projection: the planes (:class:`~lsl.projections.Projection`).
-        **kwargs: passed to :meth:`~lsl.landscape.Landscape.hvp` (e.g. ``idx``, a subset of the data).
-
-    Returns:
-        the symmetric restricted Hessians ``[P, d, d]``.
-    """
-    theta = landscape.check_theta(theta, "theta")
-    cols = projection.columns().to(device=landscape.device, dtype=landscape.dtype)  # [P, d, D]
-    out = []
-    for p in range(projection.n_planes):
-        point = theta if theta.dim() == 1 else theta[p]
-        hv = landscape.hvp(point, cols[p], **kwargs)  # [d, D]
-        h = cols[p] @ hv.T
-        out.append(0.5 * (h + h.T))
-    return torch.stack(out)
-
-
-def curvature_stats(h: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Fort & Scherlis's two statistics of a (restricted) Hessian.
-
-    Args:
-        h: symmetric matrices ``[..., d, d]``.
-
-    Returns:
-        a dict with ``"fraction_positive"`` (fraction of positive eigenvalues),
-        ``"trace_ratio"`` (``Tr h / ||h||_F``, between ``-sqrt(d)`` and ``sqrt(d)``; large
-        and positive when the curvature is positive in most directions) and
-        ``"eigenvalues"`` (``[..., d]``, ascending).
-    """
-    ev = torch.linalg.eigvalsh(h)
-    return {
-        "fraction_positive": (ev > 0).to(h.dtype).mean(-1),
-        "trace_ratio": ev.sum(-1) / ev.norm(dim=-1),
-        "eigenvalues": ev,
-    }
-
-
-@dataclass
-class GoldilocksScan:
-    """Restricted curvature and hyperplane training at several radii of the initialisation.
-
-    Args:
-        scales: factors multiplying the initialisation ``[S]``.
-        radii: ``||theta0||`` at each scale ``[S]``.
-        fraction_positive: fraction of positive eigenvalues of ``M^T H M`` ``[S, P_curv]``.
-        trace_ratio: ``Tr(M^T H M) / ||M^T H M||_F`` ``[S, P_curv]``.
-        accuracy: accuracy after training inside random planes from each radius ``[S, P]``.
-        initial_loss: loss at the scaled initialisation ``[S]``.
-        final_loss: full-batch training loss after training in the planes ``[S, P]`` (``inf`` where
-            the training diverged).
-        d_curv: dimension of the planes used for the curvature.
-        d_train: dimension of the planes used for training.
-        diverged: whether the training in each plane diverged (a non-finite loss) ``[S, P]``; such
-            a plane has the accuracy of always predicting the split's most common class.
-    """
-
-    scales: torch.Tensor
-    radii: torch.Tensor
-    fraction_positive: torch.Tensor
-    trace_ratio: torch.Tensor
-    accuracy: torch.Tensor
-    initial_loss: torch.Tensor
-    final_loss: torch.Tensor
-    d_curv: int
-    d_train: int
-    diverged: torch.Tensor | None = None
-
-
-def goldilocks_scan(
-    landscape: Landscape,
-    theta0: torch.Tensor,
-    scales: Sequence[float],
-    *,
-    d_curv: int,
-    n_curv_planes: int,
-    d_train: int,
-    n_planes: int,
-    steps: int,
-    lr: float,
-    batch_size: int | None = None,
-    split: str = "test",
-    hessian_examples: int | None = None,
-    projection: str = "fastfood",
-    optimizer: str = "adam",
-    seed: int = 0,
-) -> GoldilocksScan:
-    """The Goldilocks experiment: scale an initialisation, measure curvature in random planes, train in them.
-
-    At each radius ``s * ||theta0||`` this computes the restricted Hessian ``M^T H M`` of
-    ``n_curv_planes`` random ``d_curv``-dimensional planes through ``s * theta0`` and its
-    :func:`curvature_stats`, then trains ``n_planes`` random ``d_train``-dimensional planes
-    from there (all radii in one batch) and records their accuracy. Scaling the flat
-    vector is the same as ``lsl.nets.make(..., init_scale=s)``.
-
-    Args:
-        landscape: a network landscape.
-        theta0: a standard initialisation ``[D]``.
-        scales: factors ``s`` multiplying ``theta0``.
-        d_curv: dimension of the planes on which the curvature is measured.
-        n_curv_planes: number of such planes per radius.
-        d_train: dimension of the planes trained.
-        n_planes: number of planes trained per radius.
-        steps: optimisation steps in each plane.
-        lr: (maximum) learning rate.
-        batch_size: minibatch size of the training.
-        split: split on which accuracy is measured.
-        hessian_examples: use only the first this many training examples for the Hessian (``None``: all).
-        projection: ``"fastfood"`` or ``"dense"``.
-        optimizer: ``"adam"`` or ``"sgd"``. Adam rescales small gradients, so a plane near the
-            origin can still train with it; plain SGD feels the flat landscape there.
-        seed: seeds the planes.
-
-    Returns:
-        a :class:`GoldilocksScan`.
-    """
-    theta0 = landscape.check_theta(theta0, "theta0")
-    scales_t = torch.tensor([float(s) for s in scales], dtype=torch.float64)
-    kwargs = {}
-    if hessian_examples is not None:
-        kwargs["idx"] = torch.arange(min(hessian_examples, landscape.n_train), device=landscape.device)
-    fp, tr, init = [], [], []
-    for i, s in enumerate(scales_t.tolist()):
-        point = s * theta0
-        proj = make_projection(projection, landscape.D, d_curv, n_planes=n_curv_planes, seed=seed * 7919 + i,
-                               device=landscape.device, dtype=landscape.dtype)
-        stats = curvature_stats(restricted_hessian(landscape, point, proj, **kwargs).double())
-        fp.append(stats["fraction_positive"].cpu())
-        tr.append(stats["trace_ratio"].cpu())
-        with torch.no_grad():
-            init.append(float(landscape.loss(point)))
-    offsets = (scales_t.to(landscape.dtype).to(landscape.device)[:, None] * theta0[None]).repeat_interleave(n_planes, 0)
-    res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], steps=steps, lr=lr,
-                               seed=seed, batch_size=batch_size, projection=projection, optimizer=optimizer,
-                               nonfinite="record")
-    acc = landscape.accuracy(res.theta, split).detach().cpu().float().view(len(scales_t), n_planes)
-    final = res.final_loss.detach().cpu().float().view(len(scales_t), n_planes)
-    diverged = ~torch.isfinite(final) | ~torch.isfinite(res.theta).all(-1).cpu().view(len(scales_t), n_planes)
-    if bool(diverged.any()):
-        # a diverged plane predicts nothing: score it as a constant predictor of the most common class
-        _, y = landscape.split(split)
-        acc[diverged] = float(torch.bincount(y.long().flatten()).max()) / y.numel()
-        final[diverged] = float("inf")
-    return GoldilocksScan(
-        scales=scales_t.float(), radii=(scales_t * float(theta0.norm())).float(),
-        fraction_positive=torch.stack(fp).float(), trace_ratio=torch.stack(tr).float(),
-        accuracy=acc, initial_loss=torch.tensor(init),
-        final_loss=final, d_curv=d_curv, d_train=d_train, diverged=diverged)

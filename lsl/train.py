@@ -86,7 +86,7 @@ def check_finite_losses(losses: torch.Tensor, lrs, *, first_step: int = 0, what:
     """Raise :class:`NonFiniteLossError` if any loss in ``losses`` is NaN or infinite.
 
     The one check every trainer in :mod:`lsl` uses (:func:`minimize`, hence :func:`train`,
-    the hyperplane, tunnel and curve optimisers and the ensembles; :func:`lsl.sweep.train_rows`).
+    the hyperplane, tunnel and curve optimisers and the ensembles; :func:`lsl.rows.train_rows`).
     The error names the first bad step and its learning rate, and the row for batched training.
 
     Args:

@@ -1,8 +1,11 @@
-"""Independent references shared by the tests: networks written by hand on the flat parameter vector."""
+"""Independent references shared by the tests: networks written by hand on the flat parameter vector, and a
+quadratic landscape with closed forms."""
 
 from __future__ import annotations
 
 import torch
+
+from lsl.landscape import Landscape
 
 
 def tanh_mlp_logits(theta: torch.Tensor, x: torch.Tensor, n_in: int, width: int, n_classes: int) -> torch.Tensor:
@@ -19,3 +22,15 @@ def tanh_mlp_logits(theta: torch.Tensor, x: torch.Tensor, n_in: int, width: int,
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy written out: log-sum-exp minus the true class's logit."""
     return (torch.logsumexp(logits, 1) - logits.gather(1, y[:, None])[:, 0]).mean()
+
+
+class Quadratic(Landscape):
+    """loss = c + 0.5 (theta - center)^T A (theta - center)."""
+
+    def __init__(self, A, center, c=0.0):
+        self.A, self.center, self.c = A, center, c
+        self.D, self.device, self.dtype = A.shape[0], torch.device("cpu"), A.dtype
+
+    def _loss_batch(self, theta, **kwargs):
+        d = theta - self.center
+        return self.c + 0.5 * ((d @ self.A) * d).sum(-1)

@@ -85,15 +85,15 @@ def test_a_meta_model_on_real_data_is_rejected_with_a_hint():
         NetworkLandscape(tiny_model().to("meta"), x, y)
 
 
-def test_sweep_network_follows_the_same_rule():
-    from lsl import sweep
+def test_network_builder_follows_the_same_rule():
+    from lsl import nets
     from lsl.data import Dataset
 
     x, y = data(META)
     ds = Dataset("tiny", x, y, x, y, n_classes=3, input_shape=(4,))
-    assert sweep.network(ds, "mlp", width=5, depth=1)().device == META          # the data's device
+    assert nets.network(ds, "mlp", width=5, depth=1)().device == META          # the data's device
     cpu = Dataset("tiny", *data("cpu"), *data("cpu"), n_classes=3, input_shape=(4,))
-    assert sweep.network(cpu, "mlp", width=5, depth=1, device="meta")().device == META   # device= wins
+    assert nets.network(cpu, "mlp", width=5, depth=1, device="meta")().device == META   # device= wins
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The training loops keep their per-step work on the device (no host round trip per step) and
 compute exactly what they computed before: minibatch indices moved once per epoch, the active rows of
-``sweep.train_rows`` worked out once per check, the Bezier curve's samples of ``t`` drawn at once,
+``rows.train_rows`` worked out once per check, the Bezier curve's samples of ``t`` drawn at once,
 and path barriers computed in one vectorised expression. Each is checked against an independent,
 step-by-step reference."""
 
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from lsl import connect, data, sweep
+from lsl import connect, data, nets
 from lsl.ensembles import pairwise_barriers
 from lsl.landscape import Landscape
+from lsl.rows import train_rows
 from lsl.toy import WedgeLandscape
 from lsl.train import landscape_objective, minimize, train
 
@@ -47,10 +48,10 @@ def test_minibatch_indices_equal_a_per_step_reference_and_live_on_the_device():
 
 def test_train_rows_equals_lone_runs_when_rows_stop_at_different_checks():
     ds = data.load("gaussian_mixture", n_train=40, n_test=10, n_classes=3, dim=4, separation=2.0, dtype=F64)
-    land = sweep.network(ds, "mlp", width=5, depth=1, activation="tanh", seed=0, dtype=F64)()
+    land = nets.network(ds, "mlp", width=5, depth=1, activation="tanh", seed=0, dtype=F64)()
     lrs, l2s = [0.5, 0.1, 0.2], [0.01, 0.0, 0.0]  # the L2 row is the fast one: after it stops, no row has L2
-    res = sweep.train_rows(land, torch.stack([land.theta0] * 3), lr=lrs, l2=l2s, batch_size=8, target_loss=0.4,
-                           check_every=5, max_steps=400, seed=1)
+    res = train_rows(land, torch.stack([land.theta0] * 3), lr=lrs, l2=l2s, batch_size=8, target_loss=0.4,
+                     check_every=5, max_steps=400, seed=1)
     steps = res.steps.tolist()
     assert bool(res.reached.all()) and steps[0] < steps[2] < steps[1]  # rows stopped at different checks
     for b in range(3):

@@ -1,4 +1,5 @@
-"""Tests for lsl.probe: random unit directions and radial loss profiles."""
+"""Tests for lsl.probe: random unit directions, radial loss profiles, and tunnel widths against closed forms
+on a quadratic landscape."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import math
 import pytest
 import torch
 
-from lsl.probe import RadialProfile, radial_profile, random_directions
+from lsl.probe import RadialProfile, radial_profile, random_directions, tunnel_widths
 from lsl.toy import WedgeLandscape
+from tests.reference import Quadratic
 
 F64 = torch.float64
 
@@ -124,3 +126,61 @@ def test_radial_profile_chunking_does_not_change_values():
     whole = radial_profile(toy, theta, radii, n_directions=9, seed=1)
     chunked = radial_profile(toy, theta, radii, n_directions=9, seed=1, max_elements=30 * 7 * 2)
     assert torch.equal(whole.losses, chunked.losses)
+
+
+# ---------------------------------------------------------------------------
+# tunnel widths on a quadratic landscape
+
+
+def _quadratic(D=30, seed=0, c=0.3):
+    g = torch.Generator().manual_seed(seed)
+    Q, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=F64))
+    A = Q @ torch.diag(torch.logspace(-1, 1, D, dtype=F64)) @ Q.T
+    return Quadratic(A, 2 * torch.randn(D, generator=g, dtype=F64), c)
+
+
+def test_tunnel_widths_match_the_closed_form_on_a_quadratic():
+    quads = [_quadratic(seed=0), _quadratic(seed=1, c=0.7)]
+    thetas = [q.center for q in quads]
+    K, rise = 12, 0.05
+    radii = torch.linspace(0, 2.0, 4001, dtype=F64)
+    tw = tunnel_widths(quads, thetas, n_directions=K, radii=radii, rise=rise, seed=4)
+    u = random_directions(30, K, seed=4, dtype=F64)
+    for i, q in enumerate(quads):
+        curv = ((u @ q.A) * u).sum(1)  # u^T A u
+        exact = (2 * rise / curv).sqrt()
+        assert float(exact.max()) < 2.0
+        torch.testing.assert_close(tw.widths[i], exact, rtol=0, atol=float(radii[1]))
+        norm = float(q.center.norm())
+        torch.testing.assert_close(tw.angular_widths[i], exact / norm, rtol=0, atol=float(radii[1]) / norm)
+        assert float(tw.width[i]) == pytest.approx(float(exact.mean()), abs=float(radii[1]))
+        assert float(tw.width_std[i]) == pytest.approx(float(exact.std()), abs=2 * float(radii[1]))
+        assert float(tw.angular_width[i]) == pytest.approx(float(exact.mean()) / norm, abs=float(radii[1]) / norm)
+        assert tw.base_losses[i] == pytest.approx(q.c) and tw.thresholds[i] == pytest.approx(q.c + rise)
+        assert tw.theta_norms[i] == pytest.approx(norm)
+    assert tw.escaped.tolist() == [0, 0]
+    # the same threshold given as an absolute loss or a factor gives the same widths
+    same = tunnel_widths(quads[0], thetas[0], n_directions=K, radii=radii, threshold=0.3 + rise, seed=4)
+    torch.testing.assert_close(same.widths[0], tw.widths[0])
+    same = tunnel_widths(quads[0], thetas[0], n_directions=K, radii=radii, factor=(0.3 + rise) / 0.3, seed=4)
+    torch.testing.assert_close(same.widths[0], tw.widths[0])
+
+
+def test_tunnel_widths_grid_grows_until_every_direction_crosses():
+    q = _quadratic(seed=2)
+    u = random_directions(30, 8, seed=0, dtype=F64)
+    exact = (2 * 0.5 / ((u @ q.A) * u).sum(1)).sqrt()
+    small = float(exact.min()) / 4
+    stuck = tunnel_widths(q, q.center, n_directions=8, max_radius=small, n_radii=50, grow=0, rise=0.5)
+    assert int(stuck.escaped[0]) == 8 and math.isinf(float(stuck.width[0]))
+    grown = tunnel_widths(q, q.center, n_directions=8, max_radius=small, n_radii=400, grow=8, rise=0.5)
+    assert int(grown.escaped[0]) == 0 and float(grown.max_radii[0]) > float(exact.max())
+    torch.testing.assert_close(grown.widths[0], exact, rtol=0, atol=float(grown.max_radii[0]) / 399)
+
+
+def test_tunnel_widths_errors():
+    q = _quadratic(D=5)
+    with pytest.raises(ValueError, match="exactly one"):
+        tunnel_widths(q, q.center)
+    with pytest.raises(ValueError, match="exactly one"):
+        tunnel_widths(q, q.center, rise=0.1, factor=2.0)

@@ -1,4 +1,4 @@
-"""Tests for lsl.projections (dense and Fastfood random projections) and the curvature helpers of lsl.subspace."""
+"""Tests for lsl.projections (dense and Fastfood random projections) and the bookkeeping of lsl.subspace that uses them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 from lsl.landscape import NetworkLandscape
 from lsl.nets import MLP
 from lsl.projections import DenseProjection, FastfoodProjection, fwht, make_projection
-from lsl.subspace import curvature_stats, intrinsic_dimension, restricted_hessian, train_in_hyperplanes
+from lsl.subspace import intrinsic_dimension, train_in_hyperplanes
 from lsl.toy import WedgeLandscape
 
 F64 = torch.float64
@@ -162,31 +162,6 @@ def test_normalize_step_moves_theta_by_lr_in_every_plane():
     step = (res.theta - L.theta0).norm(dim=1)
     # one Adam step changes each active coordinate of psi by lr, i.e. theta by lr * sqrt(d) / sqrt(d) = lr
     torch.testing.assert_close(step, torch.full((2,), 0.01, dtype=F64), rtol=1e-3, atol=0)
-
-
-@pytest.mark.parametrize("kind", ["dense", "fastfood"])
-def test_restricted_hessian_matches_exact_hessian(kind):
-    L = tiny_net()
-    theta = L.theta0 + 0.1 * torch.randn(L.D, generator=torch.Generator().manual_seed(3), dtype=F64)
-    proj = make_projection(kind, L.D, 4, n_planes=2, seed=1, dtype=F64)
-    got = restricted_hessian(L, theta, proj)
-
-    def f(t):
-        return L.loss(t)
-
-    H = torch.autograd.functional.hessian(f, theta)
-    M = proj.matrix()
-    want = M.transpose(1, 2) @ H @ M
-    torch.testing.assert_close(got, want, rtol=1e-8, atol=1e-10)
-
-
-def test_curvature_stats_against_explicit_eigenvalues():
-    h = torch.diag(torch.tensor([3.0, 1.0, -1.0, 0.5], dtype=F64))
-    q, _ = torch.linalg.qr(torch.randn(4, 4, dtype=F64))
-    stats = curvature_stats((q @ h @ q.T)[None])
-    torch.testing.assert_close(stats["fraction_positive"], torch.tensor([0.75], dtype=F64))
-    want = 3.5 / math.sqrt(9 + 1 + 1 + 0.25)
-    torch.testing.assert_close(stats["trace_ratio"], torch.tensor([want], dtype=F64))
 
 
 def test_intrinsic_dimension_bookkeeping():

@@ -11,7 +11,6 @@ from lsl.subspace import (
     DenseProjection,
     DimensionSweep,
     dimension_sweep,
-    optimize_orthogonal,
     train_in_hyperplane,
     train_in_hyperplanes,
 )
@@ -160,75 +159,6 @@ def test_toy_model_intrinsic_dimension_is_D_minus_n():
     assert float(rel_below.min()) > 1e-2, rel_below
 
 
-# ---------------------------------------------------------------------------
-# optimisation orthogonal to given directions
-
-
-@pytest.mark.parametrize("m", [1, 3])
-def test_optimize_orthogonal_keeps_the_constrained_component(m):
-    land = WedgeLandscape(16, 8, dtype=F64)
-    gen = torch.Generator().manual_seed(8)
-    points = torch.randn(5, 16, generator=gen, dtype=F64)
-    directions = torch.randn(m, 16, generator=gen, dtype=F64)
-    out = optimize_orthogonal(land, points, directions if m > 1 else directions[0], steps=80, lr=0.05)
-    assert out.shape == (5, 16)
-    U = torch.linalg.svd(directions.T, full_matrices=False).U  # an independent orthonormal basis
-    torch.testing.assert_close((out - points) @ U, torch.zeros(5, m, dtype=F64), rtol=0, atol=1e-6)
-    # the displacement is orthogonal to each raw direction too
-    torch.testing.assert_close((out - points) @ directions.T, torch.zeros(5, m, dtype=F64), rtol=0, atol=1e-6)
-    assert bool((land.loss(out) < land.loss(points)).all())
-    assert float(land.loss(out).max()) < 0.5 * float(land.loss(points).min())
-
-
-def test_optimize_orthogonal_single_point_on_a_network():
-    land = tiny_net()
-    direction = torch.randn(land.D, generator=torch.Generator().manual_seed(9), dtype=F64)
-    out = optimize_orthogonal(land, land.theta0, direction, steps=30, lr=0.05)
-    assert out.shape == (1, land.D)
-    assert abs(float((out[0] - land.theta0) @ direction)) < 1e-6 * float(direction.norm())
-    assert float(land.loss(out[0])) < float(land.loss(land.theta0))
-
-
-def test_optimize_orthogonal_per_point_directions_equal_separate_runs():
-    land = WedgeLandscape(16, 8, dtype=F64)
-    gen = torch.Generator().manual_seed(10)
-    points = torch.randn(3, 16, generator=gen, dtype=F64)
-    sets = [torch.randn(m, 16, generator=gen, dtype=F64) for m in (1, 2, 4)]
-    together = optimize_orthogonal(land, points, sets, steps=60, lr=0.05)
-    for k, d in enumerate(sets):
-        alone = optimize_orthogonal(land, points[k], d, steps=60, lr=0.05)[0]
-        torch.testing.assert_close(together[k], alone, rtol=1e-9, atol=1e-9)
-        torch.testing.assert_close((together[k] - points[k]) @ d.T, torch.zeros(len(d), dtype=F64), rtol=0, atol=1e-6)
-    with pytest.raises(ValueError, match="one set of directions per point"):
-        optimize_orthogonal(land, points, sets[:2], steps=1, lr=0.05)
-
-
-def test_optimize_orthogonal_stops_each_point_at_the_target_loss():
-    land = WedgeLandscape(16, 8, dtype=F64)
-    gen = torch.Generator().manual_seed(11)
-    points = 3 * torch.randn(4, 16, generator=gen, dtype=F64)
-    direction = torch.randn(16, generator=gen, dtype=F64)
-    kw = dict(steps=60, lr=0.05, schedule="constant")
-    free = optimize_orthogonal(land, points, direction, **kw)
-    start, end = land.loss(points), land.loss(free)
-    target = float((0.3 * start + 0.7 * end).max())  # every point passes it
-    assert bool((end < target).all()) and bool((start > target).all())
-    stopped = optimize_orthogonal(land, points, direction, target_loss=target, check_every=1, **kw)
-    loss = land.loss(stopped)
-    assert bool((loss <= target).all())
-    # stopped at the first step below the target: the step before was still above it
-    for k in (0, 3):  # brute force on two of the points
-        steps_needed = next(t for t in range(1, 61) if float(land.loss(
-            optimize_orthogonal(land, points[k], direction, steps=t, lr=0.05, schedule="constant")[0])) <= target)
-        if steps_needed > 1:
-            before = optimize_orthogonal(land, points[k], direction, steps=steps_needed - 1, lr=0.05, schedule="constant")[0]
-            assert float(land.loss(before)) > target
-        again = optimize_orthogonal(land, points[k], direction, steps=steps_needed, lr=0.05, schedule="constant")[0]
-        torch.testing.assert_close(stopped[k], again, rtol=1e-9, atol=1e-9)
-    # an unreachable target runs all steps
-    torch.testing.assert_close(optimize_orthogonal(land, points, direction, target_loss=-1.0, **kw), free)
-
-
 def test_minimize_until_stops_early():
     from lsl.train import minimize
 
@@ -275,23 +205,14 @@ def test_dimension_sweep_on_the_toy_model():
     assert sweep.threshold() == 10
 
 
-def test_goldilocks_scan_records_divergence_instead_of_raising():
-    """Far outside the zone, SGD at a large rate diverges: that is an outcome of the scan, not an error."""
-    from lsl.subspace import goldilocks_scan
-    from lsl.train import NonFiniteLossError
+def test_moved_names_still_resolve_from_subspace():
+    """The Goldilocks curvature and the orthogonal optimiser moved out (issue 17); chapters may still say subspace.X."""
+    from lsl import goldilocks, orthogonal, subspace
+    from lsl.subspace import goldilocks_scan  # noqa: F401  (from-imports work too)
 
-    torch.manual_seed(0)
-    model = MLP(3, 3, width=5, depth=2, activation="relu")          # float32, unbounded: overflows
-    gen = torch.Generator().manual_seed(1)
-    x, y = torch.randn(20, 3, generator=gen), torch.randint(0, 3, (20,), generator=gen)
-    L = NetworkLandscape(model, x, y)
-    with pytest.raises(NonFiniteLossError):      # the same training, asked to raise, does
-        train_in_hyperplanes(L, 100.0 * L.theta0, 4, n_planes=2, steps=30, lr=1e6, optimizer="sgd")
-    scan = goldilocks_scan(L, L.theta0, [1e-3, 100.0], d_curv=3, n_curv_planes=1, d_train=4, n_planes=2,
-                           steps=30, lr=1e6, optimizer="sgd", seed=0, split="train")
-    assert scan.diverged.shape == (2, 2) and bool(scan.diverged[1].all())
-    assert torch.isinf(scan.final_loss[scan.diverged]).all()
-    assert torch.isfinite(scan.final_loss[~scan.diverged]).all()
-    majority = torch.bincount(y).max().item() / y.numel()
-    assert torch.allclose(scan.accuracy[scan.diverged], torch.tensor(majority))
-    assert torch.isfinite(scan.accuracy).all()
+    for name in ("restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"):
+        assert getattr(subspace, name) is getattr(goldilocks, name)
+    assert subspace.optimize_orthogonal is orthogonal.optimize_orthogonal
+    assert not set(subspace._MOVED) & set(subspace.__all__)  # documented once, in the new module
+    with pytest.raises(AttributeError, match="no_such_name"):
+        subspace.no_such_name

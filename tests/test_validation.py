@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import connect, nets, subspace, sweep
+from lsl import connect, families, nets, subspace
 from lsl.landscape import Landscape, NetworkLandscape
+from lsl.rows import train_rows
 from lsl.train import NonFiniteLossError, check_finite_losses, lr_schedule, minimize, train
 
 F64 = torch.float64
@@ -262,31 +263,31 @@ class Quadratic(Landscape):
         return {"kind": "quadratic", "a": self.a, "D": self.D}
 
 
-def test_sweep_names_the_row_the_step_and_its_learning_rate():
+def test_train_rows_names_the_row_the_step_and_its_learning_rate():
     quad = Quadratic()
     lrs = [0.5, 3.0]   # row 1: |1 - lr| = 2, so theta doubles each step and overflows to inf
     ref = train(quad, torch.ones(3, dtype=F64), steps=2000, lr=lrs[1], optimizer="sgd", nonfinite="record").losses
     first = int((~torch.isfinite(ref)).nonzero()[0, 0])
     with pytest.raises(NonFiniteLossError, match=rf"row 1 of 2 became non-finite at step {first} .*"
                                                  rf"learning rate 3") as info:
-        sweep.train_rows(quad, torch.ones(2, 3, dtype=F64), lr=lrs, check_every=50, max_steps=2000)
+        train_rows(quad, torch.ones(2, 3, dtype=F64), lr=lrs, check_every=50, max_steps=2000)
     assert (info.value.step, info.value.row, info.value.lr) == (first, 1, 3.0)
-    res = sweep.train_rows(quad, torch.ones(2, 3, dtype=F64), lr=lrs, check_every=50, max_steps=2000,
-                           nonfinite="record")
+    res = train_rows(quad, torch.ones(2, 3, dtype=F64), lr=lrs, check_every=50, max_steps=2000,
+                     nonfinite="record")
     assert res.diverged.tolist() == [False, True]
 
 
-def test_sweep_family_raises_and_records(tmp_path, monkeypatch):
+def test_train_family_raises_and_records(tmp_path, monkeypatch):
     monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
     quad = Quadratic()
     theta0 = torch.ones(3, dtype=F64)
     with pytest.raises(NonFiniteLossError, match="learning rate 3"):
-        sweep.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
-    fam = sweep.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100,
-                             nonfinite="record")
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+    fam = families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100,
+                                nonfinite="record")
     assert [m.diverged for m in fam] == [False, True]
     with pytest.raises(NonFiniteLossError, match=r"lr=3.0 \(loaded from the cache\) diverged"):
-        sweep.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
 
 
 def test_hyperplane_and_curve_trainers_stop_too():

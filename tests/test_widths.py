@@ -1,4 +1,4 @@
-"""Tests for the widths chapter's use of lsl.sweep: the tunnel width of a network against a brute-force
+"""Tests for the widths chapter's use of lsl.nets.network, lsl.families and lsl.probe.tunnel_widths: the tunnel width of a network against a brute-force
 per-direction search, the builder's chunk_size, and width families of convolutional networks."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsl import data, nets, sweep
-from lsl.probe import random_directions
+from lsl import data, families, nets
+from lsl.probe import random_directions, tunnel_widths
 
 F64 = torch.float64
 
@@ -24,9 +24,9 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def _optimum(ds):
-    build = sweep.network(ds, "mlp", width=8, depth=2, activation="tanh", seed=1, dtype=F64)
-    fam = sweep.train_family(build, "lr", [0.3], batch_size=10, target_loss=0.3, check_every=10, max_steps=3000,
-                             cache=False)
+    build = nets.network(ds, "mlp", width=8, depth=2, activation="tanh", seed=1, dtype=F64)
+    fam = families.train_family(build, "lr", [0.3], batch_size=10, target_loss=0.3, check_every=10, max_steps=3000,
+                                cache=False)
     assert fam.all_reached
     return fam.landscapes[0], fam.thetas[0]
 
@@ -56,7 +56,7 @@ def test_tunnel_widths_of_a_network_match_a_brute_force_search(ds):
     K, rise = 6, 0.25
     norm = float(theta.norm())
     radii = torch.linspace(0, 1.5 * norm, 1501, dtype=F64)
-    tw = sweep.tunnel_widths(land, theta, n_directions=K, radii=radii, rise=rise, seed=7)
+    tw = tunnel_widths(land, theta, n_directions=K, radii=radii, rise=rise, seed=7)
     base = float(land.loss(theta))
     assert float(tw.base_losses[0]) == pytest.approx(base, rel=1e-12)
     assert float(tw.thresholds[0]) == pytest.approx(base + rise, rel=1e-12)
@@ -69,15 +69,15 @@ def test_tunnel_widths_of_a_network_match_a_brute_force_search(ds):
     torch.testing.assert_close(tw.angular_widths[0], tw.widths[0] / norm)
     assert float(tw.width[0]) == pytest.approx(float(tw.widths[0].mean()))
     # the default grid (max_angle, n_radii, grow) agrees with the fine grid to its own resolution
-    coarse = sweep.tunnel_widths(land, theta, n_directions=K, max_angle=0.6, n_radii=13, rise=rise, seed=7)
+    coarse = tunnel_widths(land, theta, n_directions=K, max_angle=0.6, n_radii=13, rise=rise, seed=7)
     step = float(coarse.max_radii[0]) / 12
     assert int(coarse.escaped[0]) == 0
     assert float((coarse.widths[0] - tw.widths[0]).abs().max()) < step
 
 
 def test_network_chunk_size_changes_nothing_but_speed(ds):
-    plain = sweep.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64)()
-    chunked = sweep.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64, chunk_size=3)()
+    plain = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64)()
+    chunked = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64, chunk_size=3)()
     assert chunked.chunk_size == 3 and plain.chunk_size is None
     assert plain.fingerprint() == chunked.fingerprint()  # same cache entries
     pts = plain.theta0 + 0.1 * torch.randn(10, plain.D, dtype=F64, generator=torch.Generator().manual_seed(0))
@@ -86,17 +86,17 @@ def test_network_chunk_size_changes_nothing_but_speed(ds):
 
 def test_width_family_of_a_cnn_scales_its_channels():
     signals = data.load("mnist1d", n_train=64, n_test=32)
-    build = sweep.network(signals, "cnn1d", channels=(4, 8, 8), seed=0)
+    build = nets.network(signals, "cnn1d", channels=(4, 8, 8), seed=0)
     for w, channels in ((2, (2, 4, 4)), (4, (4, 8, 8)), (8, (8, 16, 16))):
         land = build(width=w)
         ref = nets.make("cnn1d", signals.input_shape, signals.n_classes, seed=0, channels=channels)
         assert land.D == sum(p.numel() for p in ref.parameters())
         torch.testing.assert_close(land.theta0, land.theta_of(ref))
     # without explicit channels, the architecture's default ones are scaled
-    default = sweep.network(signals, "cnn1d", seed=0)
+    default = nets.network(signals, "cnn1d", seed=0)
     ref = nets.make("cnn1d", signals.input_shape, signals.n_classes, seed=0, channels=(32, 64, 64))
     assert default(width=32).D == sum(p.numel() for p in ref.parameters())
-    fam = sweep.train_family(build, "width", [2, 8], lr=0.05, batch_size=16, max_steps=5, cache=False)
+    fam = families.train_family(build, "width", [2, 8], lr=0.05, batch_size=16, max_steps=5, cache=False)
     assert fam.landscapes[0].D < fam.landscapes[1].D and fam.all_reached
     with pytest.raises(ValueError, match="width"):
         build(width=0)

@@ -1,17 +1,16 @@
-"""Tests for lsl.sweep: row-wise SGD against lone runs of lsl.train.train, the matched-loss protocol,
-the cache, and tunnel widths against closed forms on a quadratic landscape."""
+"""Tests for lsl.families and the row-wise trainer under it (lsl.rows): row-wise SGD against lone runs of
+lsl.train.train, the matched-loss protocol, the cache, and the tunnel widths of a family."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 
-from lsl import data, sweep
-from lsl.landscape import Landscape
-from lsl.probe import random_directions
+from lsl import data, families, nets
+from lsl.probe import tunnel_widths
+from lsl.rows import train_rows
 from lsl.train import train
+from tests.reference import Quadratic
 
 F64 = torch.float64
 
@@ -23,7 +22,7 @@ def ds():
 
 @pytest.fixture
 def build(ds):
-    return sweep.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)
+    return nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)
 
 
 @pytest.fixture(autouse=True)
@@ -51,14 +50,14 @@ def sgd(land, theta0, steps, **kw):
 def test_per_row_lr_equals_separate_sgd_runs(build):
     land = build()
     lrs = [0.05, 0.3]
-    res = sweep.train_rows(land, torch.stack([land.theta0] * 2), lr=lrs, batch_size=8, max_steps=40, seed=3)
+    res = train_rows(land, torch.stack([land.theta0] * 2), lr=lrs, batch_size=8, max_steps=40, seed=3)
     refs = [sgd(land, land.theta0, 40, lr=a, batch_size=8, seed=3) for a in lrs]
     for b in range(2):
         rel_close(res.theta[b], refs[b])
     assert float((refs[0] - refs[1]).norm()) > 1e-2  # the rows really differ
     assert res.steps.tolist() == [40, 40] and not res.reached.any() and not res.diverged.any()
     # through train_family: the same, member by member
-    fam = sweep.train_family(land, "lr", lrs, batch_size=8, max_steps=40, seed=3, cache=False, stack=True)
+    fam = families.train_family(land, "lr", lrs, batch_size=8, max_steps=40, seed=3, cache=False, stack=True)
     for m, ref in zip(fam, refs):
         rel_close(m.theta, ref)
         assert m.steps == 40 and m.reached is None and not m.capped
@@ -67,7 +66,7 @@ def test_per_row_lr_equals_separate_sgd_runs(build):
 def test_per_row_l2_equals_separate_runs_with_l2(build):
     land = build()
     l2s = [0.0, 0.1, 1.0]
-    fam = sweep.train_family(land, "l2", l2s, lr=0.2, batch_size=12, max_steps=30, seed=1, cache=False, stack=True)
+    fam = families.train_family(land, "l2", l2s, lr=0.2, batch_size=12, max_steps=30, seed=1, cache=False, stack=True)
     refs = [sgd(land, land.theta0, 30, lr=0.2, l2=c, batch_size=12, seed=1) for c in l2s]
     for m, ref, c in zip(fam, refs, l2s):
         rel_close(m.theta, ref)
@@ -77,8 +76,8 @@ def test_per_row_l2_equals_separate_runs_with_l2(build):
 
 def test_per_row_lr_and_l2_with_momentum(build):
     land = build()
-    res = sweep.train_rows(land, torch.stack([land.theta0] * 2), lr=[0.02, 0.1], l2=[0.5, 0.0], momentum=0.9,
-                           batch_size=16, max_steps=25, seed=2)
+    res = train_rows(land, torch.stack([land.theta0] * 2), lr=[0.02, 0.1], l2=[0.5, 0.0], momentum=0.9,
+                     batch_size=16, max_steps=25, seed=2)
     rel_close(res.theta[0], sgd(land, land.theta0, 25, lr=0.02, l2=0.5, momentum=0.9, batch_size=16, seed=2))
     rel_close(res.theta[1], sgd(land, land.theta0, 25, lr=0.1, momentum=0.9, batch_size=16, seed=2))
 
@@ -86,8 +85,8 @@ def test_per_row_lr_and_l2_with_momentum(build):
 def test_stacked_equals_unstacked(build):
     land = build()
     kw = dict(lr=0.1, batch_size=8, target_loss=0.5, check_every=5, max_steps=400, seed=0, cache=False)
-    a = sweep.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=True)
-    b = sweep.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=False)
+    a = families.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=True)
+    b = families.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=False)
     for ma, mb in zip(a, b):
         assert ma.steps == mb.steps
         rel_close(ma.theta, mb.theta)
@@ -95,16 +94,16 @@ def test_stacked_equals_unstacked(build):
 
 def test_batch_size_dropout_and_width_members_equal_lone_runs(build):
     land = build()
-    fam = sweep.train_family(build, "batch_size", [4, 16], lr=0.1, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "batch_size", [4, 16], lr=0.1, max_steps=20, seed=5, cache=False)
     for m, bs in zip(fam, [4, 16]):
         rel_close(m.theta, sgd(land, land.theta0, 20, lr=0.1, batch_size=bs, seed=5))
-    fam = sweep.train_family(build, "dropout", [0.0, 0.3], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "dropout", [0.0, 0.3], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
     assert torch.equal(fam.landscapes[0].theta0, fam.landscapes[1].theta0)  # dropout adds no parameters
     for m, p in zip(fam, [0.0, 0.3]):
         lone = build(dropout=p)
         rel_close(m.theta, sgd(lone, lone.theta0, 20, lr=0.1, batch_size=8, seed=5))
     assert float((fam[0].theta - fam[1].theta).norm()) > 1e-3  # the dropout masks mattered
-    fam = sweep.train_family(build, "width", [3, 9], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "width", [3, 9], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
     assert [m.theta.shape[0] for m in fam] == [fam.landscapes[0].D, fam.landscapes[1].D]
     assert fam.landscapes[0].D < fam.landscapes[1].D
     for m, w in zip(fam, [3, 9]):
@@ -119,8 +118,8 @@ def test_batch_size_dropout_and_width_members_equal_lone_runs(build):
 def test_training_stops_at_the_first_check_below_the_target(build):
     land = build()
     target, k = 0.45, 5
-    fam = sweep.train_family(land, "lr", [0.05, 0.2], batch_size=8, target_loss=target, check_every=k,
-                             max_steps=2000, seed=0, cache=False)
+    fam = families.train_family(land, "lr", [0.05, 0.2], batch_size=8, target_loss=target, check_every=k,
+                                max_steps=2000, seed=0, cache=False)
     assert fam.all_reached
     for m in fam:
         assert m.reached is True and not m.capped and not m.diverged
@@ -139,21 +138,21 @@ def test_training_stops_at_the_first_check_below_the_target(build):
 
 
 def test_cap_flag_when_the_target_is_not_reached(build):
-    fam = sweep.train_family(build, "lr", [0.1], batch_size=8, target_loss=1e-9, check_every=7, max_steps=20,
-                             cache=False)
+    fam = families.train_family(build, "lr", [0.1], batch_size=8, target_loss=1e-9, check_every=7, max_steps=20,
+                                cache=False)
     m = fam[0]
     assert m.reached is False and m.capped and not m.diverged and not fam.all_reached
     assert m.steps == 20 and m.check_steps.tolist() == [0, 7, 14, 20]
     assert "cap hit" in fam.summary()
     # without a target everyone trains max_steps steps and nobody is flagged
-    fam = sweep.train_family(build, "lr", [0.1], batch_size=8, max_steps=20, cache=False)
+    fam = families.train_family(build, "lr", [0.1], batch_size=8, max_steps=20, cache=False)
     assert fam[0].reached is None and not fam[0].capped and fam.all_reached and fam[0].steps == 20
 
 
 def test_divergence_is_flagged():
     quad = Quadratic(torch.diag(torch.tensor([1.0, 10.0], dtype=F64)), torch.tensor([1.0, 2.0], dtype=F64))
-    res = sweep.train_rows(quad, torch.zeros(2, 2, dtype=F64), lr=[0.1, 1.0], target_loss=1e-6, check_every=1,
-                           max_steps=2000, nonfinite="record")
+    res = train_rows(quad, torch.zeros(2, 2, dtype=F64), lr=[0.1, 1.0], target_loss=1e-6, check_every=1,
+                     max_steps=2000, nonfinite="record")
     assert res.reached.tolist() == [True, False] and res.diverged.tolist() == [False, True]
     assert int(res.steps[1]) < 2000
 
@@ -164,107 +163,49 @@ def test_divergence_is_flagged():
 
 def test_cache_hit_returns_identical_tensors_without_training(build, private_cache, monkeypatch):
     kw = dict(batch_size=8, target_loss=0.6, check_every=5, max_steps=500, seed=0, stack=True)
-    first = sweep.train_family(build, "lr", [0.05, 0.2], **kw)
+    first = families.train_family(build, "lr", [0.05, 0.2], **kw)
     assert not any(m.from_cache for m in first)
     assert len(list(private_cache.glob("*.pt"))) == 2
 
     def boom(*args, **kwargs):
         raise AssertionError("train_rows must not be called on a cache hit")
 
-    real = sweep.train_rows
-    monkeypatch.setattr(sweep, "train_rows", boom)
-    second = sweep.train_family(build, "lr", [0.05, 0.2], **kw)
+    real = train_rows
+    monkeypatch.setattr(families, "train_rows", boom)
+    second = families.train_family(build, "lr", [0.05, 0.2], **kw)
     for a, b in zip(first, second):
         assert b.from_cache
         assert torch.equal(a.theta, b.theta) and torch.equal(a.check_losses, b.check_losses)
         assert torch.equal(a.check_steps, b.check_steps)
         assert (a.steps, a.reached, a.train_loss, a.test_accuracy) == (b.steps, b.reached, b.train_loss, b.test_accuracy)
     with pytest.raises(AssertionError, match="cache hit"):  # another setting is another key
-        sweep.train_family(build, "lr", [0.05, 0.2], **{**kw, "target_loss": 0.5})
+        families.train_family(build, "lr", [0.05, 0.2], **{**kw, "target_loss": 0.5})
     # only the missing member is trained
     rows = []
-    monkeypatch.setattr(sweep, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
-    third = sweep.train_family(build, "lr", [0.05, 0.2, 0.1], **kw)
+    monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
+    third = families.train_family(build, "lr", [0.05, 0.2, 0.1], **kw)
     assert rows == [1] and [m.from_cache for m in third] == [True, True, False]
     # the width family caches each member under its own landscape
-    sweep.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
-    monkeypatch.setattr(sweep, "train_rows", boom)
-    again = sweep.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
+    families.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
+    monkeypatch.setattr(families, "train_rows", boom)
+    again = families.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
     assert all(m.from_cache for m in again)
 
 
 def test_cache_off(build, private_cache, monkeypatch):
     monkeypatch.setenv("LSL_CACHE", "0")
-    sweep.train_family(build, "lr", [0.1], max_steps=3)
+    families.train_family(build, "lr", [0.1], max_steps=3)
     assert not list(private_cache.glob("*.pt"))
 
 
 # ---------------------------------------------------------------------------
-# tunnel widths on a quadratic landscape
-
-
-class Quadratic(Landscape):
-    """loss = c + 0.5 (theta - center)^T A (theta - center)."""
-
-    def __init__(self, A, center, c=0.0):
-        self.A, self.center, self.c = A, center, c
-        self.D, self.device, self.dtype = A.shape[0], torch.device("cpu"), A.dtype
-
-    def _loss_batch(self, theta, **kwargs):
-        d = theta - self.center
-        return self.c + 0.5 * ((d @ self.A) * d).sum(-1)
-
-
-def _quadratic(D=30, seed=0, c=0.3):
-    g = torch.Generator().manual_seed(seed)
-    Q, _ = torch.linalg.qr(torch.randn(D, D, generator=g, dtype=F64))
-    A = Q @ torch.diag(torch.logspace(-1, 1, D, dtype=F64)) @ Q.T
-    return Quadratic(A, 2 * torch.randn(D, generator=g, dtype=F64), c)
-
-
-def test_tunnel_widths_match_the_closed_form_on_a_quadratic():
-    quads = [_quadratic(seed=0), _quadratic(seed=1, c=0.7)]
-    thetas = [q.center for q in quads]
-    K, rise = 12, 0.05
-    radii = torch.linspace(0, 2.0, 4001, dtype=F64)
-    tw = sweep.tunnel_widths(quads, thetas, n_directions=K, radii=radii, rise=rise, seed=4)
-    u = random_directions(30, K, seed=4, dtype=F64)
-    for i, q in enumerate(quads):
-        curv = ((u @ q.A) * u).sum(1)  # u^T A u
-        exact = (2 * rise / curv).sqrt()
-        assert float(exact.max()) < 2.0
-        torch.testing.assert_close(tw.widths[i], exact, rtol=0, atol=float(radii[1]))
-        norm = float(q.center.norm())
-        torch.testing.assert_close(tw.angular_widths[i], exact / norm, rtol=0, atol=float(radii[1]) / norm)
-        assert float(tw.width[i]) == pytest.approx(float(exact.mean()), abs=float(radii[1]))
-        assert float(tw.width_std[i]) == pytest.approx(float(exact.std()), abs=2 * float(radii[1]))
-        assert float(tw.angular_width[i]) == pytest.approx(float(exact.mean()) / norm, abs=float(radii[1]) / norm)
-        assert tw.base_losses[i] == pytest.approx(q.c) and tw.thresholds[i] == pytest.approx(q.c + rise)
-        assert tw.theta_norms[i] == pytest.approx(norm)
-    assert tw.escaped.tolist() == [0, 0]
-    # the same threshold given as an absolute loss or a factor gives the same widths
-    same = sweep.tunnel_widths(quads[0], thetas[0], n_directions=K, radii=radii, threshold=0.3 + rise, seed=4)
-    torch.testing.assert_close(same.widths[0], tw.widths[0])
-    same = sweep.tunnel_widths(quads[0], thetas[0], n_directions=K, radii=radii, factor=(0.3 + rise) / 0.3, seed=4)
-    torch.testing.assert_close(same.widths[0], tw.widths[0])
-
-
-def test_tunnel_widths_grid_grows_until_every_direction_crosses():
-    q = _quadratic(seed=2)
-    u = random_directions(30, 8, seed=0, dtype=F64)
-    exact = (2 * 0.5 / ((u @ q.A) * u).sum(1)).sqrt()
-    small = float(exact.min()) / 4
-    stuck = sweep.tunnel_widths(q, q.center, n_directions=8, max_radius=small, n_radii=50, grow=0, rise=0.5)
-    assert int(stuck.escaped[0]) == 8 and math.isinf(float(stuck.width[0]))
-    grown = sweep.tunnel_widths(q, q.center, n_directions=8, max_radius=small, n_radii=400, grow=8, rise=0.5)
-    assert int(grown.escaped[0]) == 0 and float(grown.max_radii[0]) > float(exact.max())
-    torch.testing.assert_close(grown.widths[0], exact, rtol=0, atol=float(grown.max_radii[0]) / 399)
+# tunnel widths of a family (against closed forms: tests/test_probe.py)
 
 
 def test_tunnel_widths_of_a_family(build):
-    fam = sweep.train_family(build, "width", [3, 8], lr=0.2, batch_size=8, target_loss=0.6, check_every=5,
-                             max_steps=1000, cache=False)
-    tw = sweep.tunnel_widths(fam.landscapes, fam.thetas, n_directions=6, rise=0.2, n_radii=30)
+    fam = families.train_family(build, "width", [3, 8], lr=0.2, batch_size=8, target_loss=0.6, check_every=5,
+                                max_steps=1000, cache=False)
+    tw = tunnel_widths(fam.landscapes, fam.thetas, n_directions=6, rise=0.2, n_radii=30)
     assert tw.widths.shape == (2, 6) and bool(torch.isfinite(tw.widths).all())
     torch.testing.assert_close(tw.angular_widths, tw.widths / tw.theta_norms.unsqueeze(1))
     for i, m in enumerate(fam):
@@ -278,28 +219,24 @@ def test_tunnel_widths_of_a_family(build):
 def test_errors(build):
     land = build()
     with pytest.raises(ValueError, match="unknown hyperparameter"):
-        sweep.train_family(land, "momentum", [0.9])
+        families.train_family(land, "momentum", [0.9])
     with pytest.raises(TypeError, match="pass a builder"):
-        sweep.train_family(land, "width", [3, 4])
+        families.train_family(land, "width", [3, 4])
     with pytest.raises(TypeError, match="integers"):
-        sweep.train_family(build, "batch_size", [4.5])
+        families.train_family(build, "batch_size", [4.5])
     with pytest.raises(ValueError, match="one per row"):
-        sweep.train_rows(land, torch.stack([land.theta0] * 3), lr=[0.1, 0.2])
+        train_rows(land, torch.stack([land.theta0] * 3), lr=[0.1, 0.2])
     with pytest.raises(ValueError, match="> 0"):
-        sweep.train_rows(land, land.theta0, lr=0.0)
-    with pytest.raises(ValueError, match="exactly one"):
-        sweep.tunnel_widths(land, land.theta0)
-    with pytest.raises(ValueError, match="exactly one"):
-        sweep.tunnel_widths(land, land.theta0, rise=0.1, factor=2.0)
+        train_rows(land, land.theta0, lr=0.0)
 
 
 def test_base_member_is_shared_between_families_and_cpu_default_does_not_stack(build, monkeypatch):
-    real, rows = sweep.train_rows, []
-    monkeypatch.setattr(sweep, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
+    real, rows = train_rows, []
+    monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
     kw = dict(lr=0.1, batch_size=8, max_steps=10, seed=0)
-    lr_fam = sweep.train_family(build, "lr", [0.1, 0.2], **kw)
+    lr_fam = families.train_family(build, "lr", [0.1, 0.2], **kw)
     assert rows == [1, 1]  # stack=None: no stacking on a CPU
-    drop = sweep.train_family(build, "dropout", [0.0, 0.2], **kw)
+    drop = families.train_family(build, "dropout", [0.0, 0.2], **kw)
     assert drop[0].from_cache and not drop[1].from_cache and rows == [1, 1, 1]
     assert torch.equal(drop[0].theta, lr_fam[0].theta)  # build(dropout=0.0) is the base network
     assert drop[1].settings["dropout"] == 0.2

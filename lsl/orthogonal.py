@@ -1,0 +1,112 @@
+"""Optimising points inside the affine subspace orthogonal to given directions.
+
+The step shared by the paths between optima (:mod:`lsl.connect`): a tunnel
+(Fort & Jastrzebski, Section 4.2) optimises each division point of the line
+between two optima inside the ``(D-1)``-dimensional hyperplane normal to the
+line; an m-connector (Section 4.3) optimises points inside the ``(D-m)``-dimensional
+subspace orthogonal to a simplex. :func:`optimize_orthogonal` does both: a point
+moves by ``(I - U U^T) z``, with ``U`` an orthonormal basis of the directions, so its
+component along them never changes. Many points are optimised at once, as one batch.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .landscape import Landscape
+from .train import landscape_objective, minimize
+
+__all__ = ["optimize_orthogonal"]
+
+
+def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``z -> z`` minus its component along the directions (shared ``[m, D]``, or one set per point)."""
+    if isinstance(directions, torch.Tensor):
+        directions = landscape.check_theta(directions, "directions")
+        if directions.dim() == 1:
+            directions = directions.unsqueeze(0)
+        basis, _ = torch.linalg.qr(directions.T)  # [D, m], orthonormal columns
+        return lambda z: z - (z @ basis) @ basis.T
+    sets = list(directions)
+    if len(sets) != K:
+        raise ValueError(f"give one set of directions per point: {len(sets)} sets for {K} points")
+    bases = []
+    for k, d in enumerate(sets):
+        d = landscape.check_theta(d, f"directions[{k}]")
+        bases.append(torch.linalg.qr((d.unsqueeze(0) if d.dim() == 1 else d).T)[0])
+    m_max = max(b.shape[1] for b in bases)
+    # zero columns pad the smaller sets: they remove nothing
+    basis = torch.stack([torch.nn.functional.pad(b, (0, m_max - b.shape[1])) for b in bases])  # [K, D, m_max]
+    return lambda z: z - torch.einsum("kdm,km->kd", basis, torch.einsum("kd,kdm->km", z, basis))
+
+
+def optimize_orthogonal(
+    landscape: Landscape,
+    points: torch.Tensor,
+    directions,
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str = "adam",
+    schedule: str = "cosine",
+    batch_size: int | None = None,
+    seed: int = 0,
+    target_loss: float | None = None,
+    check_every: int = 100,
+) -> torch.Tensor:
+    """Minimise the loss of each point inside the affine subspace through it orthogonal to ``directions``.
+
+    This is the step shared by tunnels (one direction: the line between two
+    optima, leaving a ``(D-1)``-dimensional hyperplane) and m-connectors
+    (``m`` directions spanning a simplex, leaving ``D-m`` dimensions). The
+    constraint is exact: a point moves by ``(I - U U^T) z`` where ``U`` is an
+    orthonormal basis of the directions, so its component along them never changes.
+
+    With ``target_loss`` each point stops where its full training loss first
+    falls to the target (checked every ``check_every`` steps): points optimised
+    this way are compared at a matched loss, not after a matched number of steps.
+    A point that never reaches the target is returned at the end of training.
+
+    Args:
+        landscape: what to minimise.
+        points: starting points ``[K, D]`` (all optimised at once, as one batch).
+        directions: ``[m, D]`` (or ``[D]``) directions shared by all points, or a
+            sequence of ``K`` tensors ``[m_k, D]``, one set per point (e.g. the
+            centroids of simplices of different dimensions, optimised as one batch).
+        steps, lr, optimizer, schedule, batch_size, seed: see :func:`lsl.train.minimize`.
+        target_loss: stop each point at this full training loss (``None``: run all steps).
+        check_every: steps between checks of the target.
+
+    Returns:
+        the optimised points ``[K, D]``.
+    """
+    points = landscape.check_theta(points, "points")
+    if points.dim() == 1:
+        points = points.unsqueeze(0)
+    if check_every < 1:
+        raise ValueError(f"check_every must be >= 1, got {check_every}")
+    constrain = _orthogonal_projector(landscape, directions, points.shape[0])
+    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    until = None
+    if target_loss is not None:
+        done = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
+        kept = points.clone()
+
+        def until(z: torch.Tensor, step: int) -> bool:
+            if step % check_every and step != steps:
+                return False
+            now = points + constrain(z)
+            reached = ~done & (landscape.loss(now) <= target_loss)
+            kept[reached] = now[reached]
+            done[reached] = True
+            return bool(done.all())
+
+    z0 = torch.zeros_like(points)
+    run = minimize(lambda z, step: objective(points + constrain(z)), z0, steps=steps, lr=lr,
+                   optimizer=optimizer, schedule=schedule, until=until, desc="orthogonal")
+    final = (points + constrain(run.theta)).detach()
+    if target_loss is not None:
+        final = torch.where(done.unsqueeze(1), kept, final)
+    return final

@@ -1,0 +1,229 @@
+"""Row-wise SGD to a target loss: ``B`` models trained at once, each with its own learning rate and L2 strength.
+
+A ``[B, D]`` tensor holds ``B`` models that share the landscape and the minibatch
+sequence. :func:`train_rows` runs plain SGD (optionally with heavy-ball momentum, as
+``torch.optim.SGD`` with ``dampening=0``) on all of them at once: row ``b`` has its own
+learning rate ``lr[b]`` (its gradient step is scaled by it) and its own L2 strength
+``l2[b]`` (the penalty ``l2[b] / 2 * ||theta_b||^2`` is added to its loss). Row ``b``
+therefore follows the trajectory that
+``lsl.train.train(..., optimizer="sgd", schedule="constant", lr=lr[b], l2=l2[b])``
+would follow alone with the same seed (up to floating-point rounding; with dropout the
+masks drawn for a stack differ from a lone run's, so equality is in distribution only).
+
+**Training to a target loss.** The full-batch training loss of the rows still training
+is checked every ``check_every`` steps (and at step 0); a row whose loss is below the
+target at a check is stopped there, frozen, and dropped from the computation while the
+others go on. This is the engine of :func:`lsl.families.train_family`, which trains
+families of optima at matched training loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from .landscape import Landscape
+from .train import NONFINITE, NonFiniteLossError, landscape_objective, progress
+
+__all__ = ["train_rows", "RowsResult"]
+
+
+@dataclass
+class RowsResult:
+    """What :func:`train_rows` returns (``B`` rows).
+
+    Attributes:
+        theta: final parameters ``[B, D]`` (``[D]`` if ``theta0`` was one point).
+        steps: SGD steps each row took ``[B]``.
+        reached: whether each row's full-batch loss fell below the target ``[B]``
+            (all ``False`` when there was no target).
+        diverged: whether each row's loss became NaN or infinite ``[B]``.
+        check_steps: the steps at which the loss was checked ``[C]`` (0 first).
+        check_losses: the full-batch training loss at each check ``[C, B]``; NaN once a row has stopped.
+    """
+
+    theta: torch.Tensor
+    steps: torch.Tensor
+    reached: torch.Tensor
+    diverged: torch.Tensor
+    check_steps: torch.Tensor
+    check_losses: torch.Tensor
+
+
+def _per_row(value, B: int, name: str, dtype, device) -> torch.Tensor:
+    t = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+    if t.numel() == 1:
+        t = t.expand(B)
+    if t.numel() != B:
+        raise ValueError(f"{name} must be one number or one per row ({B}); got {t.numel()} values")
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{name} must be finite, got {t.tolist()}")
+    return t.to(dtype=dtype, device=device).clone()
+
+
+def train_rows(
+    landscape: Landscape,
+    theta0: torch.Tensor,
+    *,
+    lr: float | Sequence[float] | torch.Tensor,
+    l2: float | Sequence[float] | torch.Tensor = 0.0,
+    batch_size: int | None = None,
+    momentum: float = 0.0,
+    target_loss: float | None = None,
+    check_every: int = 50,
+    max_steps: int = 1000,
+    seed: int = 0,
+    nonfinite: str = "raise",
+) -> RowsResult:
+    """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
+
+    Every step draws the next minibatch of :func:`lsl.train.landscape_objective` (the same
+    for all rows), and updates row ``b`` by ``theta_b -= lr[b] * d_b`` where ``d_b`` is the
+    gradient of ``loss_b + l2[b] / 2 * ||theta_b||^2`` (or, with ``momentum``, the
+    heavy-ball buffer ``d_b <- momentum * d_b + gradient``, as ``torch.optim.SGD``).
+    So row ``b`` follows the run of ``lsl.train.train(landscape, theta0[b], optimizer="sgd",
+    schedule="constant", lr=lr[b], l2=l2[b], momentum=momentum, batch_size=batch_size,
+    seed=seed)``.
+
+    The full-batch training loss (:meth:`~lsl.landscape.Landscape.loss`: evaluation mode,
+    no L2) of the rows still training is checked at step 0, every ``check_every`` steps
+    and at ``max_steps``. A row whose loss is below ``target_loss`` at a check is stopped
+    there (its parameters and step count are those of that check). Stopped rows are left out
+    of later steps.
+
+    A loss that becomes NaN or infinite (the minibatch loss of a step, or the full-batch loss
+    at a check) stops training with a :class:`lsl.train.NonFiniteLossError` naming the first
+    such step, the row and its learning rate; it is noticed at the next check, so the
+    per-step work makes no host-device round trip. With ``nonfinite="record"`` the row is
+    instead stopped at that check and marked diverged, and the other rows go on.
+
+    Args:
+        landscape: the landscape (a network with data, or a landscape without data).
+        theta0: starting points ``[B, D]`` (or one point ``[D]``).
+        lr: learning rate, one number or one per row.
+        l2: L2 strength, one number or one per row.
+        batch_size: minibatch size (``None``: the full batch).
+        momentum: heavy-ball momentum (0: plain SGD).
+        target_loss: stop a row once its full-batch loss is below this (``None``: train all
+            rows for ``max_steps``).
+        check_every: steps between checks of the full-batch loss.
+        max_steps: the cap on the number of steps.
+        seed: seeds the minibatch order and dropout masks (as in :func:`lsl.train.train`).
+        nonfinite: ``"raise"`` (default) or ``"record"`` (mark diverged rows and go on), see above.
+
+    Returns:
+        a :class:`RowsResult`; ``theta`` on the landscape's device, the per-row records on the CPU.
+
+    Raises:
+        lsl.train.NonFiniteLossError: with ``nonfinite="raise"``, when a row's loss becomes non-finite.
+    """
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    theta0 = landscape.check_theta(theta0, "theta0")
+    single = theta0.dim() == 1
+    x = theta0.reshape(-1, landscape.D).detach().clone()
+    B = x.shape[0]
+    if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
+        raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
+        raise ValueError(f"max_steps must be an integer >= 0, got {max_steps!r}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    lr_t = _per_row(lr, B, "lr", x.dtype, x.device)
+    l2_t = _per_row(l2, B, "l2", x.dtype, x.device)
+    if bool((lr_t <= 0).any()):
+        raise ValueError(f"every learning rate must be > 0, got {lr_t.tolist()}")
+    if bool((l2_t < 0).any()):
+        raise ValueError(f"every L2 strength must be >= 0, got {l2_t.tolist()}")
+    objective = landscape_objective(landscape, batch_size=batch_size, l2=0.0, seed=seed)
+    active = torch.ones(B, dtype=torch.bool)
+    steps = torch.full((B,), max_steps, dtype=torch.long)
+    reached = torch.zeros(B, dtype=torch.bool)
+    diverged = torch.zeros(B, dtype=torch.bool)
+    buf = torch.zeros_like(x) if momentum else None
+    # the first step at which each row's minibatch loss was not finite (-1: none yet), kept on the device
+    first_bad = torch.full((B,), -1, dtype=torch.long, device=x.device)
+    check_steps: list[int] = []
+    check_losses: list[torch.Tensor] = []
+
+    def check(step: int) -> None:
+        idx = active.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            return
+        with torch.no_grad():
+            cur = landscape.loss(x[idx.to(x.device)]).detach().cpu().reshape(-1)
+        row = torch.full((B,), float("nan"), dtype=cur.dtype)
+        row[idx] = cur
+        check_steps.append(step)
+        check_losses.append(row)
+        bad = ~torch.isfinite(cur)
+        if nonfinite == "raise" and x.device.type != "meta":
+            _raise_if_diverged(first_bad.cpu(), idx, bad, step, lr_t.cpu())
+        done = bad | (cur < target_loss) if target_loss is not None else bad
+        stop = idx[done]
+        steps[stop] = step
+        reached[idx[done & ~bad]] = True
+        diverged[idx[bad]] = True
+        active[stop] = False
+
+    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
+        torch.manual_seed(seed)
+        check(0)
+        step = 0
+        bar = progress(range(max_steps), desc="sweep")
+        # The active rows change only at checks: their indices on the device, and whether any of them has
+        # an L2 penalty, are worked out after each check, not at every step, so that a step makes no
+        # host-device round trip (each would wait for the device's queued work).
+        l2_host = l2_t.cpu()
+        idx = None
+        for step in bar:
+            if idx is None:
+                if not bool(active.any()):
+                    break
+                idx_host = active.nonzero().squeeze(1)
+                idx = idx_host.to(x.device)
+                lr_a = lr_t[idx].unsqueeze(1)
+                l2a = l2_t[idx] if bool((l2_host[idx_host] != 0).any()) else None
+            xa = x[idx].detach().requires_grad_(True)
+            with torch.enable_grad():
+                loss = objective(xa)
+                if nonfinite == "raise":
+                    new = (first_bad[idx] < 0) & ~torch.isfinite(loss.detach())
+                    first_bad[idx] = torch.where(new, torch.full_like(first_bad[idx], step), first_bad[idx])
+                if l2a is not None:
+                    loss = loss + 0.5 * l2a * (xa * xa).sum(-1)
+                (g,) = torch.autograd.grad(loss.sum(), xa)
+            with torch.no_grad():
+                if buf is not None:
+                    d = momentum * buf[idx] + g
+                    buf[idx] = d
+                else:
+                    d = g
+                x[idx] = xa.detach() - lr_a * d
+            if (step + 1) % check_every == 0 or step + 1 == max_steps:
+                check(step + 1)
+                idx = None
+        if hasattr(bar, "close"):
+            bar.close()
+    theta = x[0] if single else x
+    return RowsResult(theta, steps, reached, diverged, torch.tensor(check_steps, dtype=torch.long),
+                      torch.stack(check_losses))
+
+
+def _raise_if_diverged(first_bad: torch.Tensor, idx: torch.Tensor, bad_at_check: torch.Tensor, step: int,
+                       lr: torch.Tensor) -> None:
+    """Raise :class:`lsl.train.NonFiniteLossError` for the earliest non-finite loss of any row."""
+    steps = first_bad.clone()
+    checked = idx[bad_at_check]
+    steps[checked] = torch.where(steps[checked] < 0, torch.full_like(steps[checked], step), steps[checked])
+    if not bool((steps >= 0).any()):
+        return
+    big = torch.iinfo(torch.long).max
+    row = int(torch.where(steps >= 0, steps, torch.full_like(steps, big)).argmin())
+    s, rate = int(steps[row]), float(lr[row])
+    raise NonFiniteLossError(
+        f"sweep training diverged: the loss of row {row} of {steps.numel()} became non-finite at step {s} "
+        f"(the loss after {s} updates), with learning rate {rate:g}. Lower that learning rate, or pass "
+        f"nonfinite='record' to mark diverged rows and go on", step=s, lr=rate, row=row)
