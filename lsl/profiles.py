@@ -151,6 +151,12 @@ _HYPERPLANES_QUICK = dict(
     goldilocks_steps=300,
     goldilocks_lr=1.0,
     goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
+    short_eps=(0.5, 1.0, 2.0),
+    short_delta=(0.1, 0.5, 1.0),
+    short_vectors=4,
+    short_steps=60,
+    short_factor=2.0,
 )
 
 _HYPERPLANES_PAPER = dict(
@@ -177,6 +183,12 @@ _HYPERPLANES_PAPER = dict(
     goldilocks_steps=3000,
     goldilocks_lr=1.0,
     goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
+    short_eps=(0.5, 1.0, 2.0),
+    short_delta=(0.1, 0.5, 1.0),
+    short_vectors=8,
+    short_steps=100,
+    short_factor=2.0,
 )
 
 _TUNNELS_QUICK = dict(
