@@ -448,7 +448,8 @@ for name in landscapes:
         print(f"   eps = {ep:4}: " + "  ".join(f"{c:7.0f}" for c in short_counts[name][i].tolist()))
     slq_at_1 = float(short_counts[name][list(eps_grid).index(1.0), list(delta_grid).index(0.5)])
     print(f"   at eps = 1, delta = 0.5: SLQ {slq_at_1:.0f}, exact (Lanczos) {short_exact[name].count}")
-    assert abs(slq_at_1 - short_exact[name].count) <= max(5, 0.3 * short_exact[name].count)
+    lsl.profiles.check_at_scale(abs(slq_at_1 - short_exact[name].count) <= max(5, 0.3 * short_exact[name].count),
+                                "the SLQ count agrees with the exact Lanczos count at eps = 1, delta = 0.5")
 ratios = {name: short_counts[name] / d_ints[name] for name in landscapes}   # count / d_int90 over the range
 within = (ratios["MLP"] * cfg.short_factor >= 1) & (ratios["MLP"] <= cfg.short_factor) \
     & (ratios["CNN"] * cfg.short_factor >= 1) & (ratios["CNN"] <= cfg.short_factor)

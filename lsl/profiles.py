@@ -305,6 +305,13 @@ _GEOMETRY_QUICK = dict(
     transient_every=100,
     hessian_examples=1000,
     freeze_examples=50,              # logit gradients along the transient runs (C backward passes each)
+    # 1-2 across networks and data: (data set, activation) of one MLP, checkpoints after initialisation
+    robust_cases=(("mnist1d", "relu"), ("mnist1d", "tanh"), ("digits", "relu"), ("digits", "tanh")),
+    robust_arch="mlp",
+    robust_net=dict(width=64, depth=2),
+    robust_n_train={"mnist1d": 4000, "digits": 1400},
+    robust_n_test={"mnist1d": 1000, "digits": 397},
+    robust_points=2,
     # 6. pictures of the final point: grid points per axis, and the filter-normalised plane's half-width
     plane_n=21,
     filter_span=0.5,
@@ -345,6 +352,10 @@ _GEOMETRY_PAPER = dict(
     model_per_class=100,
     bbp_D=10_000,
     bbp_per_class=100,
+    robust_cases=(("mnist", "relu"), ("mnist", "tanh"), ("fashion_mnist", "relu"), ("fashion_mnist", "tanh")),
+    robust_net=dict(width=256, depth=2),
+    robust_n_train={"mnist": None, "fashion_mnist": None},
+    robust_n_test={"mnist": None, "fashion_mnist": None},
 )
 
 _WIDTHS_QUICK = dict(

@@ -22,7 +22,7 @@ import math
 import os
 from typing import Any, Iterable
 
-__all__ = ["glue", "verdict", "figure", "fmt", "fixed", "listing", "plural", "numbers",
+__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers",
            "VERDICTS", "VERDICT_PREFIX"]
 
 #: The verdicts a claim can get, in the words the scorecard shows.
@@ -275,3 +275,38 @@ def figure(name: str, fig) -> None:
         plt.close(fig)
     else:
         plt.show()
+
+
+class Table:
+    """A small table of results: Markdown in a notebook and in the book, aligned text in a terminal.
+
+    Args:
+        rows: one dict per row, all with the same keys (the column headings, in order).
+    """
+
+    def __init__(self, rows: list[dict]):
+        if not rows:
+            raise ValueError("table: give at least one row")
+        self.columns = list(rows[0])
+        for i, row in enumerate(rows):
+            if list(row) != self.columns:
+                raise ValueError(f"table: row {i} has columns {list(row)}, expected {self.columns}")
+        self.rows = [[fmt(v) if not isinstance(v, str) else v for v in row.values()] for row in rows]
+
+    def _repr_markdown_(self) -> str:
+        def line(cells):
+            return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+        return "\n".join([line(self.columns), line(["---"] * len(self.columns))] + [line(r) for r in self.rows])
+
+    def __repr__(self) -> str:
+        widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)) for cells in [self.columns] + self.rows]
+        return "\n".join(lines)
+
+
+def table(rows: list[dict]) -> Table:
+    """A :class:`Table` of ``rows`` (dicts with the same keys); numbers are formatted by :func:`fmt`.
+
+    Make it the last expression of a cell to show it; the book renders it as a Markdown table.
+    """
+    return Table(rows)

@@ -81,3 +81,15 @@ def test_glue_and_verdict_return_none(monkeypatch):
 def test_verdict_rejects_bad_input(claim, outcome):
     with pytest.raises(ValueError, match="verdict"):
         report.verdict(claim, outcome)
+
+
+def test_table_renders_markdown_and_text_and_rejects_ragged_rows():
+    t = report.table([dict(name="MLP", ratio=1.23456, note="a|b"), dict(name="CNN", ratio=20, note="")])
+    md = t._repr_markdown_().splitlines()
+    assert md[0] == "| name | ratio | note |" and md[1] == "| --- | --- | --- |"
+    assert md[2] == "| MLP | 1.23 | a\\|b |"        # numbers through fmt, pipes escaped
+    assert repr(t).splitlines()[0].split() == ["name", "ratio", "note"]
+    with pytest.raises(ValueError, match="row 1 has columns"):
+        report.table([dict(a=1), dict(b=2)])
+    with pytest.raises(ValueError, match="at least one row"):
+        report.table([])
