@@ -57,7 +57,7 @@ def add_alt(app, doctree, docname) -> None:
             image["alt"] = first_sentence(captions[0].astext())
         else:
             logger.warning(f"image {image.get('uri')!r} has no alt text and no caption: put it in a captioned "
-                           "{glue:figure} (lsl.report.figure) or give it an alt text",
+                           "{glue:figure} (lsl.book.report.figure) or give it an alt text",
                            location=image, type="lsl", subtype="alt")
 
 

@@ -7,7 +7,7 @@
    asset. A ``const`` declared twice is a JavaScript error on every page (tests/browser_check.py
    reports it). The second copy of any script whose file name and attributes equal an earlier
    one's is dropped.
-2. **No widget state.** The book shows the static figure of an explorer (``lsl.explore``), never
+2. **No widget state.** The book shows the static figure of an explorer (``lsl.book.explore``), never
    the widget (see ``nb_mime_priority_overrides`` in ``_config.yml``), so the widget state that
    myst-nb embeds for an executed notebook is dead weight (about 100 kB per explorer); it is dropped.
 """

@@ -1,7 +1,7 @@
 """A Sphinx extension for the book: the scorecard of the papers' claims, generated from the chapters.
 
 ``book/claims.yml`` lists every claim of the two papers with the chapter that tests it. Each chapter
-reports its verdicts with :func:`lsl.report.verdict`, which glues a JSON record under
+reports its verdicts with :func:`lsl.book.report.verdict`, which glues a JSON record under
 ``lsl-verdict-record:<claim>``; myst-nb writes every executed notebook's glue data to
 ``<build>/jupyter_execute/<doc>.glue.json``. This extension
 
@@ -34,7 +34,7 @@ from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 
-RECORD_PREFIX = "lsl-verdict-record:"        # lsl.report.VERDICT_PREFIX (not imported: the book's build
+RECORD_PREFIX = "lsl-verdict-record:"        # lsl.book.report.VERDICT_PREFIX (not imported: the book's build
 VERDICTS = ("reproduced", "partly", "not reproduced", "not covered")   # must not need torch to load)
 PAPERS = {"fj": "Fort & Jastrzebski (2019)", "fg": "Fort & Ganguli (2019)"}
 _CALL = re.compile(r"""verdict\(\s*(?:claim\s*=\s*)?["']([A-Za-z0-9_.:-]+)["']""")
@@ -195,7 +195,7 @@ def collect(app, env) -> None:
                                      f"of {', '.join(VERDICTS)}")
     if missing:
         raise ExtensionError("scorecard: every claim that book/claims.yml assigns to a chapter needs a verdict "
-                             "from that chapter (lsl.report.verdict(claim, outcome, measured=...)): "
+                             "from that chapter (lsl.book.report.verdict(claim, outcome, measured=...)): "
                              + "; ".join(missing))
     if unexecuted:
         logger.warning(f"scorecard: no executed output of {', '.join(sorted(unexecuted))} (notebook execution "

@@ -54,8 +54,8 @@ import sys, subprocess
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
-import lsl
-P, cfg, device = lsl.runtime.setup("permutations")
+import lsl.book
+P, cfg, device = lsl.book.setup("permutations")
 
 # %%
 import itertools
@@ -65,9 +65,9 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, nets, permute, plots, report
+from lsl import connect, nets, permute
+from lsl.book import check_at_scale, glue, plots, report
 from lsl.landscape import NetworkLandscape
-from lsl.report import glue
 from lsl.train import train
 
 # %% [markdown]
@@ -170,17 +170,17 @@ slope_before = np.polyfit(np.log(W), np.log(mean["before"]), 1)[0]
 for w, f in zip(cfg.widths, factor):
     print(f"width {w}: alignment lowers the barrier {f:.1f}-fold")
 print(f"log-log slope against width: before {slope_before:+.2f}, after alignment {slope_after:+.2f}")
-lsl.profiles.check_at_scale(bool((stat["after"] < stat["before"]).all()),
+check_at_scale(bool((stat["after"] < stat["before"]).all()),
                             "alignment lowers the barrier of every pair")
-lsl.profiles.check_at_scale(factor.min() > 1.5,
+check_at_scale(factor.min() > 1.5,
                             "by at least a factor of 1.5 on average at every width")
-lsl.profiles.check_at_scale(factor[-1] > 2 * factor[0],
+check_at_scale(factor[-1] > 2 * factor[0],
                             "and by more at the widest width than at the narrowest")
-lsl.profiles.check_at_scale(mean["after"][-1] + sd["after"][-1] < mean["after"][0] - sd["after"][0],
+check_at_scale(mean["after"][-1] + sd["after"][-1] < mean["after"][0] - sd["after"][0],
                             "the aligned barrier falls with width (beyond the spread over pairs)")
-lsl.profiles.check_at_scale(slope_after < slope_before < 0.5,
+check_at_scale(slope_after < slope_before < 0.5,
                             "and it falls faster with width than the unaligned barrier")
-lsl.profiles.check_at_scale(mean["after"][-1] < mean["before"][-1] / 5,
+check_at_scale(mean["after"][-1] < mean["before"][-1] / 5,
                             "at the widest width alignment removes most of the wall")
 widest = cfg.widths[-1]
 glue("perm_seeds", cfg.seeds)
@@ -288,11 +288,11 @@ gain = mean["after"] / mean["repaired"]
 print("std at the midpoint / std at the ends, per hidden layer:")
 for w, c, g in zip(cfg.widths, collapse, gain):
     print(f"  width {w}: {np.round(c, 3)}; REPAIR lowers the aligned barrier {g:.2f}-fold")
-lsl.profiles.check_at_scale(bool((collapse < 1).all()),
+check_at_scale(bool((collapse < 1).all()),
                             "units lose variance at the midpoint of the aligned line, in every layer")
-lsl.profiles.check_at_scale(collapse.min() > 0.5,
+check_at_scale(collapse.min() > 0.5,
                             "but the collapse is mild in these shallow networks")
-lsl.profiles.check_at_scale(gain.mean() > 1,
+check_at_scale(gain.mean() > 1,
                             "REPAIR lowers the aligned barrier on average over widths")
 glue("perm_collapse_min", collapse.min(), 2)
 glue("perm_collapse_max", collapse.max(), 2)
@@ -334,9 +334,9 @@ rel_before = mean["dist_before"] / mean["radius"]
 rel_after = mean["dist_after"] / mean["radius"]
 for w, rb, ra in zip(cfg.widths, rel_before, rel_after):
     print(f"width {w}: |A - B| = {rb:.2f} |A|, |A - pi(B)| = {ra:.2f} |A|")
-lsl.profiles.check_at_scale(bool((rel_after < rel_before).all()),
+check_at_scale(bool((rel_after < rel_before).all()),
                             "alignment brings the optima closer")
-lsl.profiles.check_at_scale(rel_after.min() > 0.5,
+check_at_scale(rel_after.min() > 0.5,
                             "but the aligned optima are still about a radius apart: not a small deformation")
 
 tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
@@ -356,7 +356,7 @@ print(f"width {tw}: barrier on the straight line {tun.line_barrier:.3f}, on the 
       f"on the aligned line {aligned_barrier:.3f}")
 print(f"cosine(detour of the tunnel's middle, permuted twin direction) = {cos_perm:+.3f} "
       f"(random: about {1 / np.sqrt(L.D):.3f}); |detour| = {dev.norm():.2f}, |pi(B) - B| / 2 = {0.5 * u_perp.norm():.2f}")
-lsl.profiles.check_at_scale(tun.tunnel_barrier < tun.line_barrier / 2,
+check_at_scale(tun.tunnel_barrier < tun.line_barrier / 2,
                             "the tunnel removes most of the wall")
 glue("perm_tunnel_width", tw)
 glue("perm_rel_before", f"{rel_before.min():.2f} to {rel_before.max():.2f}")

@@ -44,8 +44,8 @@ import sys, subprocess
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
-import lsl
-P, cfg, device = lsl.runtime.setup("toy")
+import lsl.book
+P, cfg, device = lsl.book.setup("toy")
 
 # %%
 import itertools
@@ -56,8 +56,8 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, explore, plots, probe, report, subspace
-from lsl.report import glue
+from lsl import connect, probe, subspace
+from lsl.book import check_at_scale, explore, glue, plots, report
 from lsl.toy import WedgeLandscape
 from lsl.train import train
 
@@ -197,10 +197,10 @@ for (D, n), sw in sweeps.items():
           f"success below d_lim {sw.success_fraction[below].max():.2f}, "
           f"at d_lim {sw.success_fraction[sw.d == s].item():.2f}, "
           f"from d_lim+2 on {sw.success_fraction[above].min():.2f}; gap {gap:.1e}")
-    lsl.profiles.check_at_scale(d_star == s, "the hyperplane threshold should sit at d_lim = D - n")
-    lsl.profiles.check_at_scale(sw.success_fraction[below].max() == 0.0, "no plane below d_lim reaches the wedges")
-    lsl.profiles.check_at_scale(sw.success_fraction[above].min() == 1.0, "every plane above d_lim reaches them")
-    lsl.profiles.check_at_scale(gap > 100, "the outcome should be a cliff: worst success far below best failure")
+    check_at_scale(d_star == s, "the hyperplane threshold should sit at d_lim = D - n")
+    check_at_scale(sw.success_fraction[below].max() == 0.0, "no plane below d_lim reaches the wedges")
+    check_at_scale(sw.success_fraction[above].min() == 1.0, "every plane above d_lim reaches them")
+    check_at_scale(gap > 100, "the outcome should be a cliff: worst success far below best failure")
     glue(f"toy_dstar_{D}_{n}", d_star)
     glue(f"toy_gap_{D}_{n}", float(gap), 2)
 
@@ -222,7 +222,7 @@ theta_a, theta_b = train(toy, inits, steps=cfg.opt_steps, lr=0.05, schedule="cos
 shared = np.intersect1d(toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()).size
 print(f"D={toy.D}, n={toy.n}: optima losses {toy.loss(theta_a):.1e}, {toy.loss(theta_b):.1e}; "
       f"they share {shared} of their {toy.n} long axes")
-lsl.profiles.check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
+check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
 
 # %% [markdown]
 # The tunnel algorithm of Section 4.2: divide the straight line into segments; at each division
@@ -301,17 +301,17 @@ for K in cfg.tunnel_sizes:
 
 # %%
 end_loss = max(toy.loss(theta_a).item(), toy.loss(theta_b).item())
-lsl.profiles.check_at_scale(tun.line_barrier > 1e3 * end_loss, "a high wall on the line")
-lsl.profiles.check_at_scale(vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges")
-lsl.profiles.check_at_scale(tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line")
+check_at_scale(tun.line_barrier > 1e3 * end_loss, "a high wall on the line")
+check_at_scale(vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges")
+check_at_scale(tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line")
 ks = sorted(barriers)
-lsl.profiles.check_at_scale(all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers")
-lsl.profiles.check_at_scale(within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves")
+check_at_scale(all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers")
+check_at_scale(within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves")
 first, second = slice(0, h + 1), slice(-h - 1, None)
-lsl.profiles.check_at_scale(share_a[first].mean() > share_b[first].mean(), "the first half stays near theta_a's wedge")
-lsl.profiles.check_at_scale(share_b[second].mean() > share_a[second].mean(), "the second half near theta_b's")
+check_at_scale(share_a[first].mean() > share_b[first].mean(), "the first half stays near theta_a's wedge")
+check_at_scale(share_b[second].mean() > share_a[second].mean(), "the second half near theta_b's")
 mid = int((share_a - share_b).abs().argmin())
-lsl.profiles.check_at_scale(abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle")
+check_at_scale(abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle")
 
 glue("toy_line_barrier", tun.line_barrier)
 glue("toy_tunnel_barrier", tun.tunnel_barrier)
@@ -375,8 +375,8 @@ report.figure("fig-toy-probe", fig)
 # ```
 
 # %% tags=["hide-input"]
-lsl.profiles.check_at_scale(spread < 0.05, "every random direction sees nearly the same curve")
-lsl.profiles.check_at_scale(mismatch < 0.02, "and that curve is the isotropic prediction")
+check_at_scale(spread < 0.05, "every random direction sees nearly the same curve")
+check_at_scale(mismatch < 0.02, "and that curve is the isotropic prediction")
 glue("toy_probe_spread", 100 * spread, 2)
 glue("toy_probe_mismatch", 100 * mismatch, 2)
 glue("toy_probe_D", toy_p.D)
@@ -406,7 +406,7 @@ report.figure("fig-toy-explorer", toy_explorer)
 # ```{glue:figure} fig-toy-explorer
 # :name: fig-toy-explorer
 #
-# The wedge explorer (`lsl.explore.wedge_explorer`) at $D = 100$, $n = 70$, $d = 40$ and probe
+# The wedge explorer (`explore.wedge_explorer`) at $D = 100$, $n = 70$, $d = 40$ and probe
 # radius $a = 2$. In a live notebook sliders for $D$, $n$, $d$ and $a$ sit above the figure; the
 # rendered book shows this starting state.
 # ```

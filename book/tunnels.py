@@ -51,8 +51,8 @@ import sys, subprocess
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
-import lsl
-P, cfg, device = lsl.runtime.setup("tunnels")
+import lsl.book
+P, cfg, device = lsl.book.setup("tunnels")
 
 # %%
 import warnings
@@ -62,9 +62,9 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, curvature, explore, nets, plots, probe, report, subspace
+from lsl import connect, curvature, nets, probe, subspace
+from lsl.book import check_at_scale, explore, glue, plots, report
 from lsl.landscape import NetworkLandscape
-from lsl.report import glue
 from lsl.toy import WedgeLandscape
 from lsl.train import train
 
@@ -92,9 +92,9 @@ toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
       f"Bezier curve {toy_bez.barrier:.4f}")
-lsl.profiles.check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
-lsl.profiles.check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
-lsl.profiles.check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
+check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
+check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
+check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
 glue("tun_toy_line", toy_tun.line_barrier, 3)
 glue("tun_toy_vertex", toy_vertex, 2)
 glue("tun_toy_tunnel", toy_tun.tunnel_barrier, 3)
@@ -175,8 +175,8 @@ report.figure("fig-tunnels-planes", fig)
 
 # %% tags=["hide-input"]
 print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
-lsl.profiles.check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
-lsl.profiles.check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
+check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
+check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
 glue("tun_points", cfg.tunnel_points)
 glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
@@ -220,15 +220,15 @@ print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
 print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
 print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
-lsl.profiles.check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
-lsl.profiles.check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
+check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
+check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's
 # mirror that; a linear hand-over all along the tunnel would put half the change in each half
 mid = int((tun.t.cpu() - 0.5).abs().argmin())
 before_a = float((agree_a[0] - agree_a[mid]) / (agree_a[0] - agree_a[-1]))
 after_b = float((agree_b[-1] - agree_b[mid]) / (agree_b[-1] - agree_b[0]))
 print(f"share of the change of A's labels made before the middle {before_a:.2f}, of B's after it {after_b:.2f}")
-lsl.profiles.check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
+check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
 glue("tun_cos_within", within, 2)
 glue("tun_cos_across", across, 2)
 glue("tun_label_before", 100 * before_a, 2)
@@ -288,7 +288,7 @@ report.figure("fig-tunnels-viewer", viewer)
 # ```{glue:figure} fig-tunnels-viewer
 # :name: fig-tunnels-viewer
 #
-# The path viewer (`lsl.explore.tunnel_viewer`) halfway along the tunnel from A to B. In a live
+# The path viewer (`explore.tunnel_viewer`) halfway along the tunnel from A to B. In a live
 # notebook a slider moves the position; the rendered book shows $t = 0.5$.
 # ```
 #
@@ -310,7 +310,7 @@ print(f"threshold {curvature.short_direction_threshold(cfg.short_eps, cfg.short_
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
 middle = counts[1:-1].max().item()
-lsl.profiles.check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
+check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
 inner_loss = L.loss(tun.points[1:-1])
 glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max().item():.2f}")
 glue("tun_hessian_examples", len(idx))
@@ -375,8 +375,8 @@ for m in range(1, cfg.max_m + 1):
 # %% tags=["hide-input"]
 ms = np.arange(1, cfg.max_m + 1)
 for m in ms:
-    lsl.profiles.check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
-    lsl.profiles.check_at_scale(conn[m]["whole_max"] < 0.5 * conn[m]["max_loss"],
+    check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
+    check_at_scale(conn[m]["whole_max"] < 0.5 * conn[m]["max_loss"],
                                 f"the {m}-connector trained as a whole halves the highest loss of the paper's")
 glue("tun_simplex_random", cfg.simplex_random)
 glue("tun_simplex_samples", cfg.simplex_samples)
@@ -415,7 +415,7 @@ for m in cfg.toy_ms:
           f"{toy_conn[m]['inside']:.4f}); straight simplex {toy_conn[m]['straight']:.3f}")
 toy_opt_max = toy.loss(toy_optima).max().item()
 for m, r in toy_conn.items():
-    lsl.profiles.check_at_scale(r["max"] < 0.2 * r["straight"], f"toy: the whole {m}-connector stays below a fifth of the straight simplex")
+    check_at_scale(r["max"] < 0.2 * r["straight"], f"toy: the whole {m}-connector stays below a fifth of the straight simplex")
 glue("tun_toy_resolution", cfg.toy_resolution)
 glue("tun_toy_max_m", max(cfg.toy_ms))
 glue("tun_toy_ms", report.listing(list(cfg.toy_ms)))
@@ -471,14 +471,14 @@ print(f"vertices of the trained tunnel: {toy_short['tunnel']}")
 for m in toy_conn:
     print(f"m = {m:2d}: centre of the trained connector {toy_short['centres'][m]:3d}; where all m+1 wedges meet "
           f"{toy_short['meet'][m]:3d} (random wedges: {toy.D * (1 - (toy.n / toy.D) ** (m + 1)):.0f})")
-lsl.profiles.check_at_scale(all(c == toy.s for c in toy_short["optima"]), "every optimum lies inside one wedge: s short directions")
-lsl.profiles.check_at_scale(toy_short["corner"] == toy_short["corner_pred"], "the intersection lacks exactly the axes outside both wedges")
-lsl.profiles.check_at_scale(abs(toy_short["corner"] - two_s) < 0.15 * two_s, "the intersection has about 2s - s^2/D")
-lsl.profiles.check_at_scale(max(toy_short["tunnel"]) < toy_short["corner"],
+check_at_scale(all(c == toy.s for c in toy_short["optima"]), "every optimum lies inside one wedge: s short directions")
+check_at_scale(toy_short["corner"] == toy_short["corner_pred"], "the intersection lacks exactly the axes outside both wedges")
+check_at_scale(abs(toy_short["corner"] - two_s) < 0.15 * two_s, "the intersection has about 2s - s^2/D")
+check_at_scale(max(toy_short["tunnel"]) < toy_short["corner"],
                             "the trained tunnel does not pass through the intersection of the two wedges")
 centre_counts = np.array([toy_short["centres"][m] for m in toy_conn])
 toy_grows = bool(np.all(np.diff(centre_counts) > 0))
-lsl.profiles.check_at_scale(all(toy_short["centres"][m] < toy_short["meet"][m] for m in toy_conn if m > 1),
+check_at_scale(all(toy_short["centres"][m] < toy_short["meet"][m] for m in toy_conn if m > 1),
                             "the centres of trained m-connectors (m > 1) are wider than where all m+1 wedges meet")
 glue("tun_toy_delta", delta_toy)
 glue("tun_toy_s", toy.s)
@@ -545,8 +545,8 @@ centroid_short = np.array([curvature.count_short_directions(L, c, **short).count
 slope = np.polyfit(ms, centroid_short, 1)[0]
 print(f"target loss {target:.4f}; centroid losses {[round(x, 4) for x in centroid_loss.tolist()]}; "
       f"short directions {centroid_short.tolist()} (trend {slope:+.2f} per unit of m); ends {counts[0].item()}, {counts[-1].item()}")
-lsl.profiles.check_at_scale(bool((centroid_loss <= target).all()), "every centroid reached the matched loss")
-lsl.profiles.check_at_scale(slope > 0 and centroid_short[-1] > centroid_short[0], "more short directions where more wedges meet")
+check_at_scale(bool((centroid_loss <= target).all()), "every centroid reached the matched loss")
+check_at_scale(slope > 0 and centroid_short[-1] > centroid_short[0], "more short directions where more wedges meet")
 glue("tun_target", target, 3)
 glue("tun_check_every", cfg.check_every)
 glue("tun_centroid_loss", f"{centroid_loss.min().item():.3f} to {centroid_loss.max().item():.3f}")
@@ -556,7 +556,7 @@ glue("tun_mid_matched", int(centroid_short[0]))
 # the matched-loss comparison of the tunnel's middle with its ends, asserted as measured (flat, within a
 # fifth of the ends' count), so that a change in either direction is caught
 ends_mean = 0.5 * (counts[0].item() + counts[-1].item())
-lsl.profiles.check_at_scale(abs(int(centroid_short[0]) - ends_mean) <= 0.2 * ends_mean,
+check_at_scale(abs(int(centroid_short[0]) - ends_mean) <= 0.2 * ends_mean,
                             "at matched loss the tunnel's middle has as many short directions as its ends (as measured)")
 
 # %% tags=["hide-input"]
@@ -620,8 +620,8 @@ bez = connect.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_
 tunnel_evals = (cfg.tunnel_points - 2) * cfg.tunnel_steps
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
-lsl.profiles.check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
-lsl.profiles.check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
+check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
+check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
 glue("tun_bez_verdict", "lower" if bez.barrier < tun.tunnel_barrier else "higher")
 glue("tun_bez_cost", "fewer" if bez.grad_evals < tunnel_evals else "more")
 glue("tun_bez_barrier", bez.barrier, 2)

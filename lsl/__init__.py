@@ -10,13 +10,13 @@ Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.d
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
 :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
-:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.ensembles`, :mod:`~lsl.profiles`, :mod:`~lsl.runtime`,
-:mod:`~lsl.cache`, :mod:`~lsl.plots`, :mod:`~lsl.report`, :mod:`~lsl.explore`.
+:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.permute`, :mod:`~lsl.ensembles`,
+:mod:`~lsl.cache`.
 
-Two layers: the computational core (everything above and :mod:`~lsl.cache`) and the book layer
-(:mod:`~lsl.profiles`, :mod:`~lsl.runtime`, :mod:`~lsl.report`, :mod:`~lsl.plots`, :mod:`~lsl.explore`),
-which the chapters use around the computation. The core never imports the book layer
-(``tests/test_layers.py``), and ``import lsl`` loads the book layer only on first use.
+Two layers: the computational core (every module above) and the book layer, the subpackage
+:mod:`lsl.book` (sizes per chapter and profile, a chapter's set-up, glue, figures, widgets), which the
+chapters use around the computation. The core never imports the book layer (``tests/test_layers.py``),
+and ``import lsl`` loads it only on first use of ``lsl.book``.
 """
 
 import importlib
@@ -27,22 +27,20 @@ from . import (cache, connect, curvature, data, ensembles, families, goldilocks,
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
 
-#: The book layer: what the chapters need around the computation (sizes per profile, set-up, figures, glue,
-#: widgets). It is imported on first use (``lsl.runtime``, ``from lsl import plots``), so that ``import lsl``
-#: loads neither matplotlib nor ipywidgets nor myst-nb; the core modules above never import it.
-BOOK_LAYER = ("profiles", "runtime", "report", "plots", "explore")
-
 
 def __getattr__(name: str):
-    if name in BOOK_LAYER:
-        return importlib.import_module(f".{name}", __name__)
+    # The book layer (lsl.book: sizes per profile, set-up, figures, glue, widgets) is imported on first use,
+    # so that ``import lsl`` loads neither matplotlib nor ipywidgets nor myst-nb.
+    if name == "book":
+        return importlib.import_module(".book", __name__)
     raise AttributeError(f"module 'lsl' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "cache", "connect", "curvature", "data", "ensembles", "explore", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
-    "operators", "orthogonal", "permute", "planes", "probe", "profiles", "projections", "report", "rows", "runtime",
+    "book", "cache", "connect", "curvature", "data", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
+    "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows",
     "short_directions", "spectrum", "stack", "subspace", "toy", "train",
 ]

@@ -2,7 +2,7 @@
 
 ``python -m tests.device_dry_run book/<chapter>.py`` executes the chapter's code cells (its
 ``py:percent`` twin) with ``LSL_DEVICE=meta``: the chapter's ``device`` (from
-:func:`lsl.runtime.setup`) is then ``meta``, a device that carries shapes but no values, while
+:func:`lsl.book.runtime.setup`) is then ``meta``, a device that carries shapes but no values, while
 models built by :func:`lsl.nets.make` and tensors built without ``device=`` stay on the CPU. So a
 CPU-only machine sees the device mistakes that a GPU would: a landscape computing on the CPU
 while the chapter's data sit on the chapter's device, or a tensor made on one device meeting a
@@ -154,7 +154,7 @@ def dry_run(path: str) -> dict:
                 plt.close("all")
             except ImportError:
                 pass
-    return {"chapter": path, "device": str(lsl.profiles.device()), "cells": len(cells), "cells_ok": ok,
+    return {"chapter": path, "device": str(lsl.book.profiles.device()), "cells": len(cells), "cells_ok": ok,
             "landscapes": records, "device_errors": device_errors, "seconds": seconds}
 
 

@@ -6,14 +6,16 @@
   at a local clone (``git+file://``) and ``google.colab`` is importable. So the cell's pip command
   really installs ``lsl-book`` at the tag ``v<version>`` from git, with its dependencies, and the
   chapter then runs on what it installed (``lsl`` is imported from the environment, not this checkout).
-- **Wheel and sdist.** Both are built from a clone and installed into another fresh environment; each
-  must import and report its version.
+- **Wheel and sdist.** Both are built from a clone and installed, one after the other, into the same
+  fresh environment (after the Colab test it already holds the dependencies, so only ``lsl-book``
+  itself is replaced; run alone, the wheel's install brings them); each must import from that
+  environment and report its version.
 
 The clone is of ``HEAD`` (uncommitted changes are not part of it), with the tag ``v<version>`` created
 on it when the repository has none, as ``tools/release_tag.py`` does when the book is published.
 torch is installed once, into an environment of its own that both fresh environments see (a ``.pth``
 file), as Colab has torch preinstalled; everything else is installed into each fresh environment.
-These tests take about two minutes; they are the only way to know the install path works.
+These tests take about a minute and a half; they are the only way to know the install path works.
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ def clone(tmp_path_factory) -> Path:
     return repo
 
 
+@pytest.fixture(scope="module")
+def colab_python(tmp_path_factory, torch_layer) -> Path:
+    """The Python of a fresh environment as a Colab runtime has it: torch beneath, ipykernel and nbclient."""
+    return fresh_venv(tmp_path_factory.mktemp("colab") / "venv", torch_layer, "ipykernel", "nbclient")
+
+
 def colab_notebook(clone: Path) -> nbformat.NotebookNode:
     """The chapter as committed, its first cell installing from the clone, on a pretend Colab runtime."""
     nb = nbformat.read(ROOT / "book" / f"{CHAPTER}.ipynb", as_version=4)
@@ -91,8 +99,8 @@ def colab_notebook(clone: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def test_on_colab_the_first_cell_installs_lsl_book_from_git_and_the_chapter_runs(clone, torch_layer, tmp_path):
-    python = fresh_venv(tmp_path / "colab", torch_layer, "ipykernel", "nbclient")
+def test_on_colab_the_first_cell_installs_lsl_book_from_git_and_the_chapter_runs(clone, colab_python, tmp_path):
+    python = colab_python
     missing = run([python, "-c", "import importlib.util as u; print([m for m in ('lsl', 'myst_nb', 'jupytext', 'sklearn') "
                                  "if u.find_spec(m)])"], cwd=tmp_path).stdout.strip()
     assert missing == "[]", f"the fresh environment already has {missing}"
@@ -111,7 +119,7 @@ def test_on_colab_the_first_cell_installs_lsl_book_from_git_and_the_chapter_runs
     run([python, "-c", script, nb_path, tmp_path], cwd=tmp_path, env=env, timeout=1500)
     where = run([python, "-c", "import lsl, importlib.metadata as m; print(lsl.__file__); print(m.version('lsl-book'))"],
                 cwd=tmp_path, env=env).stdout.split()
-    assert where[0].startswith(str(tmp_path / "colab")), f"lsl came from {where[0]}, not the fresh environment"
+    assert where[0].startswith(str(python.parent.parent)), f"lsl came from {where[0]}, not the fresh environment"
     assert where[1] == PROJECT["version"]
     out = nbformat.read(nb_path, as_version=4)
     text = "\n".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.get("outputs", []))
@@ -120,18 +128,19 @@ def test_on_colab_the_first_cell_installs_lsl_book_from_git_and_the_chapter_runs
     assert not errors
 
 
-def test_wheel_and_sdist_install_into_a_clean_environment_and_import(clone, torch_layer, tmp_path):
+def test_wheel_and_sdist_install_into_a_clean_environment_and_import(clone, colab_python, tmp_path):
     dist = tmp_path / "dist"
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, clone])
     run([sys.executable, "-c", f"import setuptools.build_meta as b; b.build_sdist({str(dist)!r})"], cwd=clone)
     name = PROJECT["name"].replace("-", "_")
     wheel = next(dist.glob(f"{name}-{PROJECT['version']}-*.whl"))
     sdist = next(dist.glob(f"{name}-{PROJECT['version']}.tar.gz"))
-    python = fresh_venv(tmp_path / "clean", torch_layer)
+    python = colab_python
+    run([python, "-m", "pip", "uninstall", "-q", "-y", PROJECT["name"]])    # what the Colab test installed, if it ran
     check = ("import importlib.metadata as m, lsl, lsl.landscape, lsl.curvature; "
              "print(lsl.__file__); print(m.version('lsl-book'))")
     for artefact, extra in ((wheel, []), (sdist, ["--no-deps"])):     # the sdist's dependencies are the wheel's
         run([python, "-m", "pip", "install", "-q", *extra, artefact])
         out = run([python, "-c", check], cwd=tmp_path).stdout.split()
-        assert out[0].startswith(str(tmp_path / "clean")) and out[1] == PROJECT["version"], (artefact.name, out)
+        assert out[0].startswith(str(python.parent.parent)) and out[1] == PROJECT["version"], (artefact.name, out)
         run([python, "-m", "pip", "uninstall", "-q", "-y", PROJECT["name"]])

@@ -135,7 +135,7 @@ def test_every_landscape_of_a_chapter_computes_on_the_chapters_device(nb):
 OLD_LOCAL_GEOMETRY = '''
 # %%
 import lsl, torch
-P, cfg, device = lsl.runtime.setup("local_geometry")
+P, cfg, device = lsl.book.runtime.setup("local_geometry")
 # %%
 from lsl.nets import MLP
 x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))

@@ -1,4 +1,4 @@
-"""Tests for lsl.explore: the slider explorers, their callbacks and their static fallback figure."""
+"""Tests for lsl.book.explore: the slider explorers, their callbacks and their static fallback figure."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lsl import connect, data, explore, nets, report
+from lsl import connect, data, nets
+from lsl.book import explore, report
 from lsl.landscape import NetworkLandscape
 from lsl.toy import WedgeLandscape
 

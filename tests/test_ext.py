@@ -24,7 +24,7 @@ import figure_alt  # noqa: E402
 import provenance  # noqa: E402
 import scorecard  # noqa: E402
 
-from lsl import report  # noqa: E402
+from lsl.book import report  # noqa: E402
 
 
 def build(src: Path, files: dict[str, str], extensions: list[str], **overrides) -> tuple[Path, str]:
@@ -71,7 +71,7 @@ report.verdict("c-two", "partly", measured="1.5", note="at quick scale")
 
 
 def glue_file(folder: Path, doc: str, records: list[dict]) -> None:
-    """What myst-nb writes for an executed notebook that called lsl.report.verdict."""
+    """What myst-nb writes for an executed notebook that called lsl.book.report.verdict."""
     data = {report.VERDICT_PREFIX + r["claim"]: {"output_type": "display_data", "metadata": {},
                                                   "data": {"text/plain": repr(json.dumps(r))}} for r in records}
     data["other-glue"] = {"output_type": "display_data", "metadata": {}, "data": {"text/plain": "'0.5'"}}

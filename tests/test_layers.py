@@ -31,13 +31,30 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _is_book(name: str) -> bool:
+    return name == "lsl.book" or name.startswith("lsl.book.")
+
+
+def test_the_book_layer_is_a_subpackage_of_its_own():
+    """Sizes per profile, set-up, glue, figures and widgets live in ``lsl.book``, nothing of them beside the core."""
+    assert {p.stem for p in (PACKAGE / "book").glob("*.py")} >= {"__init__", *lsl.book.MODULES}
+    assert not {p.stem for p in PACKAGE.glob("*.py")} & set(lsl.book.MODULES)
+
+
 def test_core_modules_never_import_the_book_layer():
-    book = {f"lsl.{m}" for m in lsl.BOOK_LAYER}
-    core = [p for p in sorted(PACKAGE.glob("*.py")) if p.stem not in lsl.BOOK_LAYER and p.stem != "__init__"]
-    assert len(core) >= 15
+    core = [p for p in sorted(PACKAGE.glob("*.py"))]   # every module directly in lsl/ (lsl/book/ is the book layer)
+    assert len(core) >= 20
     for path in core:
-        bad = {n for n in _imports(path) if n in book or n.split(".")[0] in BOOK_THIRD_PARTY}
+        # the core's relative imports are read as lsl.<name>; "from . import book" would read lsl.book
+        bad = {n for n in _imports(path) if _is_book(n) or n.split(".")[0] in BOOK_THIRD_PARTY}
         assert not bad, f"lsl/{path.name} (core) imports {sorted(bad)}: computation must not draw, glue or read profiles"
+
+
+def test_plotting_takes_arrays_never_landscapes():
+    """The figure helpers draw results: none of them imports a landscape or any module that computes one."""
+    computing = {"lsl.landscape", "lsl.toy", "lsl.stack", "lsl.nets", "lsl.train", "lsl.data"}
+    bad = {n for n in _imports(PACKAGE / "book" / "plots.py") if n in computing or n.startswith("torch")}
+    assert not bad, f"lsl/book/plots.py imports {sorted(bad)}: plotting takes arrays, never landscapes"
 
 
 def test_core_imports_form_no_circle():
@@ -75,7 +92,8 @@ def test_import_lsl_loads_no_plotting_widgets_or_book_tools():
 
 
 def test_book_layer_loads_on_first_use():
-    assert callable(lsl.runtime.setup) and hasattr(lsl.profiles, "check_at_scale") and hasattr(lsl.plots, "figure")
+    assert callable(lsl.book.setup) and hasattr(lsl.book.profiles, "check_at_scale") and hasattr(lsl.book.plots, "figure")
+    assert callable(lsl.book.explore.wedge_explorer)
     try:
         lsl.no_such_module
     except AttributeError as err:

@@ -1,4 +1,4 @@
-"""Tests for lsl.profiles: choosing the profile and the device from the environment, the smoke rule."""
+"""Tests for lsl.book.profiles: choosing the profile and the device from the environment, the smoke rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lsl import profiles
+from lsl.book import profiles
 
 
 @pytest.fixture(autouse=True)

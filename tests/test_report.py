@@ -1,10 +1,10 @@
-"""Tests for lsl.report: numbers glued into the prose arrive there exactly as formatted."""
+"""Tests for lsl.book.report: numbers glued into the prose arrive there exactly as formatted."""
 
 from __future__ import annotations
 
 import pytest
 
-from lsl import report
+from lsl.book import report
 
 
 @pytest.mark.parametrize("text", ["29, 30, 33", "0.397", "12", "1.2e-05", "0.025 to 0.026", "(a)", "True"])

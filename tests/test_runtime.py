@@ -1,4 +1,4 @@
-"""Tests for lsl.runtime: how a chapter chooses its profile and device."""
+"""Tests for lsl.book.runtime: how a chapter chooses its profile and device."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from lsl import profiles, runtime
+from lsl.book import profiles, runtime
 
 
 @pytest.fixture(autouse=True)
@@ -155,8 +155,8 @@ def test_measured_rows_are_found_by_notebook_name(tmp_path):
     path = _record(tmp_path, [{"chapter": "toy_model", "seconds": 30.0, "status": "ok"},
                               {"chapter": "local_geometry", "seconds": 7200.0, "status": "error: x"}])
     (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "toy_model.py").write_text('P, cfg, device = lsl.runtime.setup("toy")\n')
-    (tmp_path / "book" / "local_geometry.py").write_text('P, cfg, device = lsl.runtime.setup("geometry")\n')
+    (tmp_path / "book" / "toy_model.py").write_text('P, cfg, device = lsl.book.setup("toy")\n')
+    (tmp_path / "book" / "local_geometry.py").write_text('P, cfg, device = lsl.book.setup("geometry")\n')
     assert runtime.expected_time("toy", torch.device("cuda"), times=path).startswith("about 30 s (measured")
     assert "estimate" in runtime.expected_time("geometry", torch.device("cuda"), times=path)   # failed run: not a time
 

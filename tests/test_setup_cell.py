@@ -6,7 +6,7 @@ distribution named in ``pyproject.toml`` from ``[project.urls] Repository`` at t
 (the version the book is built from). Executed with ``google.colab`` faked in ``sys.modules`` (and
 ``subprocess.run`` mocked), it must pip-install exactly that; outside Colab it must install nothing.
 Either way it returns the profile, the chapter's settings and the device chosen by
-:func:`lsl.runtime.setup`. ``tests/test_colab_install.py`` runs the real install from a local copy.
+:func:`lsl.book.runtime.setup`. ``tests/test_colab_install.py`` runs the real install from a local copy.
 
 The repository URL has one source, ``[project.urls] Repository``: ``_config.yml`` and every GitHub
 URL written in the README, the book's pages and the package must name that repository.
@@ -28,7 +28,7 @@ import torch
 import yaml
 
 import lsl
-from lsl import profiles, runtime
+from lsl.book import profiles, runtime
 from tools import setup_cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ PROJECT = setup_cell.project(ROOT)
 
 def chapter_of(source: str) -> str:
     chapter = setup_cell.chapter_of(source)
-    assert chapter, f"the first code cell does not call lsl.runtime.setup(\"<chapter>\"):\n{source}"
+    assert chapter, f"the first code cell does not call lsl.book.runtime.setup(\"<chapter>\"):\n{source}"
     return chapter
 
 
@@ -165,7 +165,7 @@ def test_outside_colab_the_cell_installs_nothing(path, fresh_env, monkeypatch):
 
 
 def test_on_a_colab_gpu_asked_for_paper_the_cell_fetches_the_data(fresh_env, monkeypatch):
-    # Which profile a GPU gets by default is lsl.runtime's business (tests/test_runtime.py); asked for
+    # Which profile a GPU gets by default is lsl.book.runtime's business (tests/test_runtime.py); asked for
     # `paper`, the cell installs lsl and fetches the chapter's paper dataset once.
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.setenv("LSL_PROFILE", "paper")

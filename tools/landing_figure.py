@@ -21,7 +21,8 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lsl import connect, plots, probe
+from lsl import connect, probe
+from lsl.book import plots
 from lsl.toy import WedgeLandscape
 from lsl.train import train
 

@@ -1,10 +1,10 @@
 """The chapters' first code cell (the set-up cell), rendered from ``pyproject.toml``.
 
 Every chapter ``book/<name>.ipynb`` opens with the same code cell apart from the chapter's name (the
-key of :func:`lsl.runtime.setup`). On Google Colab it pip-installs the distribution named in
+key of :func:`lsl.book.setup`). On Google Colab it pip-installs the distribution named in
 ``[project] name`` from the repository in ``[project.urls] Repository`` at the tag ``v<version>``,
 the version the book was built from (the publishing workflow creates that tag; see
-``tools/release_tag.py``); everywhere it then calls ``lsl.runtime.setup``. The repository URL is
+``tools/release_tag.py``); everywhere it then calls ``lsl.book.setup``. The repository URL is
 written nowhere else by hand: ``tests/test_setup_cell.py`` compares every chapter's first cell with
 :func:`render`, and ``_config.yml`` and the README with :func:`project`.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SETUP_CALL = re.compile(r'lsl\.runtime\.setup\("(?P<chapter>[A-Za-z0-9_]+)"\)')
+SETUP_CALL = re.compile(r'lsl\.book\.setup\("(?P<chapter>[A-Za-z0-9_]+)"\)')
 
 TEMPLATE = '''\
 # Set-up. On a fresh Google Colab runtime: install lsl (the package {name}) at {tag}, the version
@@ -34,8 +34,8 @@ import sys, subprocess
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "{spec}"], check=True)
-import lsl
-P, cfg, device = lsl.runtime.setup("{chapter}")'''
+import lsl.book
+P, cfg, device = lsl.book.setup("{chapter}")'''
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def render(chapter: str, root: Path = ROOT) -> str:
     """The set-up cell of a chapter, exactly as it must stand in ``book/<name>.ipynb``.
 
     Args:
-        chapter: The chapter's key for :func:`lsl.runtime.setup` (e.g. ``"toy"``), letters, digits
+        chapter: The chapter's key for :func:`lsl.book.setup` (e.g. ``"toy"``), letters, digits
             and underscores.
         root: The repository root.
 
@@ -104,7 +104,7 @@ def render(chapter: str, root: Path = ROOT) -> str:
         ValueError: If ``chapter`` is not a valid key.
     """
     if not re.fullmatch(r"[A-Za-z0-9_]+", chapter or ""):
-        raise ValueError(f"chapter must be a key of lsl.runtime.setup (letters, digits, _), got {chapter!r}")
+        raise ValueError(f"chapter must be a key of lsl.book.setup (letters, digits, _), got {chapter!r}")
     p = project(root)
     return TEMPLATE.format(name=p.name, tag=p.tag, spec=p.install_spec(), chapter=chapter)
 
@@ -130,7 +130,7 @@ def first_code_cell(path: Path) -> str:
 
 
 def chapter_of(source: str) -> str | None:
-    """The chapter key a set-up cell passes to ``lsl.runtime.setup``, or ``None`` if it calls none."""
+    """The chapter key a set-up cell passes to ``lsl.book.setup``, or ``None`` if it calls none."""
     m = SETUP_CALL.search(source)
     return m["chapter"] if m else None
 
@@ -150,7 +150,7 @@ def check(paths: list[Path], root: Path = ROOT) -> list[str]:
         source = first_code_cell(path).rstrip("\n")
         chapter = chapter_of(source)
         if chapter is None:
-            problems.append(f"{path.name}: the first code cell does not call lsl.runtime.setup(\"<chapter>\")")
+            problems.append(f"{path.name}: the first code cell does not call lsl.book.setup(\"<chapter>\")")
             continue
         want = render(chapter, root)
         if source != want:
@@ -163,7 +163,7 @@ def check(paths: list[Path], root: Path = ROOT) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Command line: print a chapter's set-up cell, or ``--check`` every chapter."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapter", nargs="?", help="the chapter's key for lsl.runtime.setup, e.g. toy")
+    parser.add_argument("chapter", nargs="?", help="the chapter's key for lsl.book.setup, e.g. toy")
     parser.add_argument("--check", action="store_true", help="check the first cell of every book/*.ipynb")
     args = parser.parse_args(argv)
     if args.check:

@@ -9,7 +9,7 @@ the paper datasets' formats. A chapter reads all its sizes from the active
 profile, chosen by the environment variable ``LSL_PROFILE``::
 
     import lsl
-    P = lsl.profiles.current()          # reads LSL_PROFILE, default "quick"
+    P = lsl.book.profiles.current()          # reads LSL_PROFILE, default "quick"
     cfg = P.chapter("toy")              # the toy chapter's sizes
     cfg.D, cfg.n_planes
 

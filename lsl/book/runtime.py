@@ -6,7 +6,7 @@ Every chapter's first code cell is the same, apart from the chapter's name::
     if "google.colab" in sys.modules:  # a fresh Colab runtime: install this book's lsl from its repository
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "<this book's lsl>"], check=True)
     import lsl
-    P, cfg, device = lsl.runtime.setup("toy")
+    P, cfg, device = lsl.book.setup("toy")
 
 The install line must run before ``lsl`` can be imported, so it stays in the
 cell; everything else is :func:`setup`, which
@@ -52,8 +52,8 @@ NETWORK_PROBES: tuple[tuple[str, int], ...] = (("pypi.org", 443), ("github.com",
 class Runtime(NamedTuple):
     """What :func:`setup` chose; unpacks as ``P, cfg, device = setup(...)``.
 
-    ``profile`` is the active :class:`~lsl.profiles.Profile`, ``cfg`` the chapter's settings in it
-    (a :class:`~lsl.profiles.ChapterConfig`), ``device`` the ``torch.device`` the chapter computes on.
+    ``profile`` is the active :class:`~lsl.book.profiles.Profile`, ``cfg`` the chapter's settings in it
+    (a :class:`~lsl.book.profiles.ChapterConfig`), ``device`` the ``torch.device`` the chapter computes on.
     """
 
     profile: profiles.Profile
@@ -84,7 +84,7 @@ def choose_profile(env: Mapping[str, str]) -> tuple[str, str]:
         env: the environment (``os.environ``); a non-empty ``LSL_PROFILE`` wins.
 
     Returns:
-        ``LSL_PROFILE``'s profile (validated by :func:`lsl.profiles.get`) if it is set, else
+        ``LSL_PROFILE``'s profile (validated by :func:`lsl.book.profiles.get`) if it is set, else
         ``("quick", "the default")``, whatever the device: ``paper`` only when asked for.
     """
     wanted = env.get("LSL_PROFILE", "").strip()
@@ -137,7 +137,7 @@ def work(cfg: Mapping[str, Any]) -> float:
     The product of: the total number of optimisation steps (every integer setting whose name
     contains ``steps``, summed), the batch size (``batch_size``, else 1), the numbers per example of
     the chapter's dataset (:data:`INPUT_SIZE`, ``dataset``; 1 without one) and the mean width of its
-    networks (settings of kind ``"width"`` in :func:`lsl.profiles.smoke_kind`; 1 without any). It
+    networks (settings of kind ``"width"`` in :func:`lsl.book.profiles.smoke_kind`; 1 without any). It
     ignores the numbers of models, grid points, directions and eigenvalues, so it is a crude,
     usually low, measure: good for orders of magnitude, not minutes.
 
@@ -179,7 +179,7 @@ def _measured_row(chapter: str, path: Path) -> tuple[dict, dict] | None:
         if name == chapter:
             return record, row
         source = book / f"{name}.py"
-        if source.is_file() and re.search(rf'lsl\.runtime\.setup\("{re.escape(chapter)}"\)', source.read_text()):
+        if source.is_file() and re.search(rf'lsl\.book\.setup\("{re.escape(chapter)}"\)', source.read_text()):
             return record, row
     return None
 
@@ -234,7 +234,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def paper_datasets(cfg: Mapping[str, Any]) -> list[str]:
     """The paper datasets (``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``) a chapter's settings name."""
-    from .data import PAPER_DATASETS
+    from ..data import PAPER_DATASETS
 
     found = {s.strip().lower().replace("-", "_") for s in _strings(dict(cfg))}
     return [name for name in PAPER_DATASETS if name in found]
@@ -258,7 +258,7 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
     profile = profiles.get(name)
     cfg = profile.chapter(chapter)
     if name == "paper" and on_colab():
-        from . import data
+        from .. import data
 
         for dataset in paper_datasets(cfg):
             data.download(dataset)
@@ -266,7 +266,7 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
 
     plots.use_style()
     if verbose:
-        from . import __version__
+        from .. import __version__
 
         where = "Google Colab" if on_colab() else "local"
         gpu_name = f" ({torch.cuda.get_device_name(device)})" if gpu else ""

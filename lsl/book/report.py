@@ -255,7 +255,7 @@ def figure(name: str, fig) -> None:
     """Show ``fig`` in the notebook and register it as ``name`` for a captioned ``{glue:figure}``.
 
     ``fig`` is a matplotlib figure, which is closed afterwards so that it is not shown twice,
-    or any displayable object, such as an :class:`~lsl.explore.Explorer` (a live widget in a
+    or any displayable object, such as an :class:`~lsl.book.explore.Explorer` (a live widget in a
     notebook, its static figure in the book).
     """
     import matplotlib.pyplot as plt

@@ -8,7 +8,7 @@ carries a PNG of its current state: the book shows that figure (the book's
 configuration tells myst-nb to prefer the PNG over the widget in HTML), never
 an empty box. Use it like a figure::
 
-    from lsl import explore, report
+    from lsl.book import explore, report
     report.figure("fig-toy-explorer", explore.wedge_explorer())
 
 Two explorers are ready-made:
@@ -38,9 +38,10 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import connect, plots, probe, subspace
-from .landscape import Landscape
-from .toy import WedgeLandscape
+from .. import connect, probe, subspace
+from . import plots
+from ..landscape import Landscape
+from ..toy import WedgeLandscape
 
 __all__ = ["Slider", "Explorer", "wedge_explorer", "WedgeModel", "path_viewer", "tunnel_viewer", "PathModel"]
 
