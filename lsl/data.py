@@ -13,21 +13,17 @@ Offline datasets (no network, no extra files):
 
 Paper datasets (``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ``"cifar100"``) are
 read from torchvision's on-disk layout under a data directory, without importing
-torchvision. The directory is the ``root`` argument, else the environment
-variable ``LSL_DATA_DIR``, else ``~/.cache/lsl/data``. Fetch the files once with
+torchvision: :mod:`lsl.data_files` reads the files and says where it looks for
+them; this module takes subsets and standardises. Fetch the files once with
 :func:`download` (which needs torchvision and network access) or copy them there.
-Missing files raise :class:`DatasetNotFoundError`; another dataset is never
-substituted.
-
-CIFAR files are Python pickles. They are read with a restricted unpickler that
-can only rebuild numpy arrays, so a tampered file cannot run code.
+Missing files raise :class:`~lsl.data_files.DatasetNotFoundError`; another
+dataset is never substituted. That module's ``PAPER_DATASETS``,
+``DatasetNotFoundError`` and ``data_dir`` can also be imported from here.
 """
 
 from __future__ import annotations
 
-import gzip
 import os
-import pickle
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,22 +33,20 @@ import numpy as np
 import torch
 
 from . import cache
+from .data_files import PAPER_DATASETS, DatasetNotFoundError, data_dir, read  # noqa: F401  (re-exported)
 
+# PAPER_DATASETS, DatasetNotFoundError and data_dir are served here too (lsl.data.data_dir, ...), and
+# documented once, in lsl.data_files.
 __all__ = [
     "Dataset",
-    "DatasetNotFoundError",
     "load",
     "download",
     "available",
-    "data_dir",
-    "PAPER_DATASETS",
     "OFFLINE_DATASETS",
 ]
 
 #: Datasets that are generated or shipped with an installed package.
 OFFLINE_DATASETS: tuple[str, ...] = ("mnist1d", "digits", "gaussian_mixture")
-#: The image datasets of the paper, read from disk (see :func:`download`).
-PAPER_DATASETS: tuple[str, ...] = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
 _ALIASES = {
     "mixture": "gaussian_mixture",
@@ -62,41 +56,6 @@ _ALIASES = {
     "cifar_10": "cifar10",
     "cifar_100": "cifar100",
 }
-
-_PRETTY = {
-    "mnist": "MNIST",
-    "fashion_mnist": "Fashion-MNIST",
-    "cifar10": "CIFAR-10",
-    "cifar100": "CIFAR-100",
-}
-
-# Directory of each paper dataset under the data root, as torchvision lays it out.
-_SUBDIR = {
-    "mnist": Path("MNIST", "raw"),
-    "fashion_mnist": Path("FashionMNIST", "raw"),
-    "cifar10": Path("cifar-10-batches-py"),
-    "cifar100": Path("cifar-100-python"),
-}
-
-_IDX_FILES = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-
-_CIFAR_FILES = {
-    "cifar10": ([f"data_batch_{i}" for i in range(1, 6)], ["test_batch"]),
-    "cifar100": (["train"], ["test"]),
-}
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A paper dataset's files are not in the data directory.
-
-    The message names the dataset, the directory that was searched, the missing
-    files, and how to get them there.
-    """
 
 
 @dataclass(eq=False, repr=False)
@@ -191,21 +150,6 @@ def available() -> list[str]:
     return list(OFFLINE_DATASETS + PAPER_DATASETS)
 
 
-def data_dir(root: str | os.PathLike | None = None) -> Path:
-    """The directory that holds the paper datasets.
-
-    Args:
-        root: an explicit directory; wins over everything else.
-
-    Returns:
-        ``root`` if given, else ``LSL_DATA_DIR`` if set, else ``~/.cache/lsl/data``.
-    """
-    if root is not None:
-        return Path(root).expanduser()
-    env = os.environ.get("LSL_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lsl" / "data"
-
-
 def load(
     name: str,
     *,
@@ -252,7 +196,7 @@ def load(
     - ``cifar10``, ``cifar100``: shape ``(3, 32, 32)``, 10 or 100 (fine) classes,
       50000/10000.
 
-    Paper datasets are read from :func:`data_dir` (see the module docstring),
+    Paper datasets are read from :func:`~lsl.data_files.data_dir` (see :mod:`lsl.data_files`),
     scaled to ``[0, 1]`` and standardised per channel. ``n_train`` and ``n_test``
     default to everything; smaller values take a seeded random subset (kept in
     file order). Option ``flatten`` (default ``False``) flattens each image.
@@ -305,7 +249,7 @@ def download(name: str, root: str | os.PathLike | None = None) -> Path:
 
     Args:
         name: one of ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``, ``"cifar100"``.
-        root: target directory (default: :func:`data_dir`).
+        root: target directory (default: :func:`~lsl.data_files.data_dir`).
 
     Returns:
         The directory the files were written under.
@@ -479,127 +423,7 @@ def _load_mixture(
 
 
 # ---------------------------------------------------------------------------
-# paper datasets: file formats
-
-
-def _not_found(key: str, root: Path, missing: list[str]) -> DatasetNotFoundError:
-    return DatasetNotFoundError(
-        f"{key} ({_PRETTY[key]}) not found: looked in {root / _SUBDIR[key]} and these files are missing: "
-        f"{', '.join(missing)}. To get them, run lsl.data.download({key!r}, root={str(root)!r}) "
-        "on a machine with network access (needs torchvision: pip install torchvision), "
-        "or copy the files there (torchvision's layout), or set LSL_DATA_DIR to a directory that holds them."
-    )
-
-
-_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def _read_idx(path: Path, ndim: int) -> np.ndarray:
-    """Parse an IDX file (plain or gzip): magic ``0 0 type ndim``, big-endian int32 dims, data."""
-    opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = bytearray(fh.read())  # writable, so torch.from_numpy does not warn
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
-    if raw[3] != ndim:
-        raise ValueError(f"{path}: expected an IDX file with {ndim} dimensions, it has {raw[3]}")
-    header = 4 + 4 * ndim
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">i4", count=ndim, offset=4))
-    dt = np.dtype(_IDX_DTYPES[raw[2]])
-    if len(raw) != header + int(np.prod(dims)) * dt.itemsize:
-        raise ValueError(f"{path}: size {len(raw)} bytes does not match its header dims {dims}")
-    return np.frombuffer(raw, dtype=dt, offset=header).reshape(dims)
-
-
-def _find(directory: Path, name: str) -> Path | None:
-    for candidate in (directory / name, directory / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _read_mnist(key: str, root: Path) -> tuple[np.ndarray, ...]:
-    directory = root / _SUBDIR[key]
-    paths = {k: _find(directory, f) for k, f in _IDX_FILES.items()}
-    missing = [f"{_IDX_FILES[k]}[.gz]" for k, p in paths.items() if p is None]
-    if missing:
-        raise _not_found(key, root, missing)
-    x_train, x_test = _read_idx(paths["x_train"], 3), _read_idx(paths["x_test"], 3)
-    y_train, y_test = _read_idx(paths["y_train"], 1), _read_idx(paths["y_test"], 1)
-    for x, y, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
-        if x.dtype != np.uint8 or x.shape[1:] != (28, 28) or len(x) != len(y):
-            raise ValueError(f"{directory}: {split} files hold images {x.shape} {x.dtype} and labels {y.shape}; "
-                             "expected uint8 [N, 28, 28] and [N]")
-    return x_train[:, None], y_train, x_test[:, None], y_test
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    """The only globals a dataset pickle may name: what numpy needs to rebuild arrays."""
-    import codecs
-
-    try:
-        from numpy._core import multiarray, numeric  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core import multiarray, numeric
-    allowed: dict[tuple[str, str], Any] = {
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-        ("_codecs", "encode"): codecs.encode,
-    }
-    for prefix in ("numpy.core", "numpy._core"):  # pickles written by numpy 1.x and 2.x
-        allowed[(f"{prefix}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{prefix}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{prefix}.numeric", "_frombuffer")] = numeric._frombuffer
-    return allowed
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild numpy arrays and nothing else."""
-
-    ALLOWED = _allowed_globals()
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return self.ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refusing to load global {module}.{name}: only numpy arrays are allowed in dataset files"
-            ) from None
-
-
-def _read_pickle(path: Path) -> Any:
-    with open(path, "rb") as fh:
-        try:
-            return _ArrayUnpickler(fh, encoding="bytes").load()
-        except pickle.UnpicklingError as exc:
-            raise pickle.UnpicklingError(f"{path}: {exc}") from exc
-
-
-def _read_cifar_batches(paths: list[Path], label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
-    xs, ys = [], []
-    for path in paths:
-        batch = _read_pickle(path)
-        if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
-            raise ValueError(f"{path}: expected a dict with keys b'data' and {label_key!r}")
-        x = np.asarray(batch[b"data"])
-        y = np.asarray(batch[label_key], dtype=np.int64)
-        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 or y.shape != (len(x),):
-            raise ValueError(f"{path}: data is {x.dtype} {x.shape}, labels {y.shape}; expected uint8 [N, 3072] and [N]")
-        xs.append(x.reshape(-1, 3, 32, 32))  # rows are channel-major: 1024 red, 1024 green, 1024 blue
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def _read_cifar(key: str, root: Path) -> tuple[np.ndarray, ...]:
-    directory = root / _SUBDIR[key]
-    train_files, test_files = _CIFAR_FILES[key]
-    missing = [f for f in train_files + test_files if not (directory / f).is_file()]
-    if missing:
-        raise _not_found(key, root, missing)
-    label_key = b"labels" if key == "cifar10" else b"fine_labels"
-    x_train, y_train = _read_cifar_batches([directory / f for f in train_files], label_key)
-    x_test, y_test = _read_cifar_batches([directory / f for f in test_files], label_key)
-    return x_train, y_train, x_test, y_test
+# paper datasets: subsets and standardisation of the arrays lsl.data_files reads
 
 
 def _channel_stats(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -616,11 +440,10 @@ def _channel_stats(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _load_paper(key: str):
-    reader = _read_mnist if key in ("mnist", "fashion_mnist") else _read_cifar
     n_classes = 100 if key == "cifar100" else 10
 
     def loader(*, n_train, n_test, seed, dtype, root, flatten: bool = False) -> Dataset:
-        x_train, y_train, x_test, y_test = reader(key, data_dir(root))
+        x_train, y_train, x_test, y_test = read(key, root)
         for what, n, have in (("n_train", n_train, len(x_train)), ("n_test", n_test, len(x_test))):
             if n is not None:
                 _check_available(key, what, n, have)

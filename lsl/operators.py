@@ -12,8 +12,10 @@ those products interoperate with other tools, in both directions:
   callable into the torch function ``[D] or [K, D] -> same`` that lsl's
   Lanczos iterates on. :func:`lanczos`, :func:`top_eigenvalues` and
   :func:`spectral_density` here accept any of those operators.
-- :func:`hutchinson` and :func:`hutchpp` -- stochastic trace estimators
-  (Hutchinson 1989; Meyer, Musco, Musco & Woodruff 2021) on any operator.
+- stochastic trace estimators on any operator live in :mod:`lsl.trace_estimators`
+  (:func:`~lsl.trace_estimators.hutchinson`, :func:`~lsl.trace_estimators.hutchpp`,
+  :class:`~lsl.trace_estimators.TraceEstimate`); their names can still be imported
+  from here.
 - :func:`minibatch_operator`, :func:`minibatch_hvp` and :func:`hvp_over_batches`
   -- Hessian-vector products accumulated over chunks of the data, for data
   that do not fit one batch: only one chunk's forward and backward pass is
@@ -30,8 +32,7 @@ expects); products are evaluated in the landscape's dtype.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import importlib
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -50,9 +51,6 @@ __all__ = [
     "lanczos",
     "top_eigenvalues",
     "spectral_density",
-    "TraceEstimate",
-    "hutchinson",
-    "hutchpp",
     "minibatch_operator",
     "minibatch_hvp",
     "hvp_over_batches",
@@ -164,7 +162,8 @@ def as_matvec(op: Any, dim: int | None = None, *, batched: bool | None = None) -
     - a callable ``v -> A v`` on torch tensors ``[D]``; then ``dim`` is required.
 
     Args:
-        op: the operator (symmetric, for the eigen-solvers and trace estimators here).
+        op: the operator (symmetric, for the eigen-solvers here and the trace estimators of
+            :mod:`lsl.trace_estimators`).
         dim: the dimension ``D`` (required for a callable; checked against ``op.shape`` otherwise).
         batched: for a callable only: whether it takes a batch ``[K, D]`` of row vectors
             (like :func:`lsl.curvature.curvature_operator`). Default ``False`` (rows are
@@ -335,120 +334,6 @@ def spectral_density(op: Any, *, dim: int | None = None, n_vectors: int = 10, n_
 
 
 # ---------------------------------------------------------------------------
-# trace estimators
-
-
-def _probe_vectors(k: int, D: int, gen: torch.Generator, distribution: str) -> torch.Tensor:
-    if distribution == "rademacher":
-        return torch.randint(0, 2, (k, D), generator=gen).to(torch.float64) * 2 - 1
-    if distribution == "gaussian":
-        return torch.randn(k, D, generator=gen, dtype=torch.float64)
-    raise ValueError(f"distribution must be 'rademacher' or 'gaussian', got {distribution!r}")
-
-
-@dataclass(frozen=True)
-class TraceEstimate:
-    """A stochastic estimate of ``tr(A)``; ``float(result)`` is the estimate.
-
-    Args:
-        estimate: the estimate of the trace.
-        stderr: the estimated standard error of the stochastic part (the sample
-            standard deviation of the quadratic forms over ``sqrt`` of their number;
-            ``nan`` with a single sample, ``0`` when the stochastic part is empty).
-        n_matvecs: matrix-vector products used.
-        method: ``"hutchinson"`` or ``"hutch++"``.
-    """
-
-    estimate: float
-    stderr: float
-    n_matvecs: int
-    method: str
-
-    def __float__(self) -> float:
-        return self.estimate
-
-
-def _check_budget(n_matvecs, least: int) -> int:
-    if isinstance(n_matvecs, bool) or not isinstance(n_matvecs, int) or n_matvecs < least:
-        raise ValueError(f"n_matvecs must be an integer >= {least}, got {n_matvecs!r}")
-    return n_matvecs
-
-
-def _quadratic_forms(mv: Matvec, G: torch.Tensor, batch: int) -> torch.Tensor:
-    return torch.cat([(g * mv(g)).sum(1) for g in G.split(batch)])
-
-
-def hutchinson(op: Any, n_matvecs: int, *, dim: int | None = None, seed: int = 0, distribution: str = "rademacher",
-               batch: int = 32, device=None) -> TraceEstimate:
-    """Hutchinson's trace estimator: the mean of ``g^T A g`` over random vectors ``g``.
-
-    Unbiased for ``E[g g^T] = I``; with Rademacher vectors its variance is
-    ``2 (||A||_F^2 - sum_i A_ii^2) / m`` for ``m`` vectors.
-
-    Args:
-        op: the operator (see :func:`as_matvec`).
-        n_matvecs: the number ``m`` of random vectors (one product each), ``>= 1``.
-        dim: the dimension (required for a plain callable).
-        seed: seed of the random vectors.
-        distribution: ``"rademacher"`` (entries +-1) or ``"gaussian"``.
-        batch: vectors per call to the operator.
-        device: where the vectors are made (default CPU).
-
-    Returns:
-        A :class:`TraceEstimate`.
-    """
-    m = _check_budget(n_matvecs, 1)
-    mv, D = as_matvec(op, dim)
-    gen = torch.Generator().manual_seed(int(seed))
-    G = _probe_vectors(m, D, gen, distribution).to(device or "cpu")
-    q = _quadratic_forms(mv, G, batch).cpu()
-    stderr = float(q.std() / math.sqrt(m)) if m > 1 else float("nan")
-    return TraceEstimate(float(q.mean()), stderr, m, "hutchinson")
-
-
-def hutchpp(op: Any, n_matvecs: int, *, dim: int | None = None, seed: int = 0, distribution: str = "rademacher",
-            batch: int = 32, device=None) -> TraceEstimate:
-    """Hutch++ (Meyer, Musco, Musco & Woodruff 2021, Algorithm 1): exact trace on a sketched top subspace, Hutchinson on the rest.
-
-    With a budget of ``m`` products: ``k = m // 3`` random vectors ``S`` give
-    ``Q = orth(A S)`` (``k`` products), ``tr(Q^T A Q)`` is computed exactly
-    (``k`` products) and the trace of the deflated ``(I - QQ^T) A (I - QQ^T)``
-    is estimated by Hutchinson with the remaining ``m - 2k`` vectors. Unbiased;
-    when ``A`` has a few large eigenvalues (low rank plus noise, as a Hessian's
-    outliers over its bulk) the deflation removes most of Hutchinson's variance:
-    the error falls as ``1/m`` instead of ``1/sqrt(m)`` for PSD ``A``.
-
-    Args:
-        op: the operator (see :func:`as_matvec`).
-        n_matvecs: the total budget ``m`` of matrix-vector products, ``>= 3``.
-        dim: the dimension (required for a plain callable).
-        seed: seed of the random vectors.
-        distribution: ``"rademacher"`` or ``"gaussian"``.
-        batch: vectors per call to the operator.
-        device: where the vectors are made (default CPU).
-
-    Returns:
-        A :class:`TraceEstimate` (its ``stderr`` is that of the Hutchinson part).
-    """
-    m = _check_budget(n_matvecs, 3)
-    mv, D = as_matvec(op, dim)
-    gen = torch.Generator().manual_seed(int(seed))
-    k = min(m // 3, D)
-    n_g = m - 2 * k
-    S = _probe_vectors(k, D, gen, distribution).to(device or "cpu")
-    AS = torch.cat([mv(s) for s in S.split(batch)])
-    Q = torch.linalg.qr(AS.T)[0].T  # [k, D], orthonormal rows spanning A S
-    AQ = torch.cat([mv(q) for q in Q.split(batch)])
-    exact = float((Q * AQ).sum())
-    G = _probe_vectors(n_g, D, gen, distribution).to(Q.device)
-    G = G - (G @ Q.T) @ Q  # (I - Q Q^T) g
-    q = _quadratic_forms(mv, G, batch).cpu() if n_g else torch.zeros(0, dtype=torch.float64)
-    rest = float(q.mean()) if n_g else 0.0
-    stderr = float(q.std() / math.sqrt(n_g)) if n_g > 1 else (0.0 if n_g == 0 else float("nan"))
-    return TraceEstimate(exact + rest, stderr, 2 * k + n_g, "hutch++")
-
-
-# ---------------------------------------------------------------------------
 # Hessian-vector products over minibatches of the data
 
 
@@ -592,3 +477,23 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
     if total is None:
         raise ValueError("batches yielded no data")
     return total / n if red == "mean" else total
+
+
+# ---------------------------------------------------------------------------
+# names defined in a module built on this one
+
+# lsl.trace_estimators imports as_matvec from here, so importing it here would make the imports circular:
+# its names are looked up on first use instead (a module __getattr__, PEP 562), and `lsl.operators.hutchpp`
+# or `from lsl.operators import hutchinson` work as they did before the split. They are documented once,
+# in lsl.trace_estimators, and kept out of __all__ here.
+_MOVED = dict.fromkeys(["TraceEstimate", "hutchinson", "hutchpp"], "trace_estimators")
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MOVED))

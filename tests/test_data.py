@@ -1,4 +1,4 @@
-"""Tests for lsl.data: offline datasets, the on-disk paper formats, and error paths."""
+"""Tests for lsl.data and lsl.data_files: offline datasets, the on-disk paper formats, and error paths."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import pickle
 import random
 import struct
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lsl import data
+from lsl import data, data_files
 
 
 @pytest.fixture(autouse=True)
@@ -263,6 +264,31 @@ def test_mnist_subsets_and_env_root(tmp_path, monkeypatch):
     assert ds.y_train.tolist() == y_train[idx].tolist()
     with pytest.raises(ValueError, match="n_train=21 is more than the 20 available"):
         data.load("mnist", n_train=21)
+
+
+def test_data_files_read_returns_the_written_arrays(tmp_path, monkeypatch):
+    """lsl.data_files.read gives the files' raw arrays in file order: uint8 images [N, C, H, W] and the labels."""
+    x_train, y_train, x_test, y_test = make_mnist(tmp_path, subdir="FashionMNIST", gz=True)
+    got = data_files.read("fashion_mnist", tmp_path)
+    for have, want in zip(got, (x_train[:, None], y_train, x_test[:, None], y_test)):
+        assert have.dtype == np.uint8 and np.array_equal(have, want)
+    cx_train, cy_train, cx_test, cy_test = make_cifar100(tmp_path)
+    monkeypatch.setenv("LSL_DATA_DIR", str(tmp_path))  # the default root is data_dir()
+    xa, ya, xb, yb = data_files.read("cifar100")
+    assert xa.dtype == np.uint8 and xa.shape == (12, 3, 32, 32) and np.array_equal(xa, cx_train.reshape(-1, 3, 32, 32))
+    assert np.array_equal(ya, cy_train) and np.array_equal(xb.reshape(5, -1), cx_test) and np.array_equal(yb, cy_test)
+    assert data_files.data_dir() == tmp_path and data_files.data_dir("~/x") == Path.home() / "x"
+    with pytest.raises(ValueError, match="unknown paper dataset 'digits'"):
+        data_files.read("digits")
+
+
+def test_file_names_are_still_served_by_lsl_data():
+    """PAPER_DATASETS, DatasetNotFoundError and data_dir live in lsl.data_files; lsl.data serves them as before."""
+    from lsl.data import PAPER_DATASETS, DatasetNotFoundError, data_dir  # noqa: F401  (the import form works)
+
+    for name in ("PAPER_DATASETS", "DatasetNotFoundError", "data_dir"):
+        assert getattr(data, name) is getattr(data_files, name), name
+        assert name in data_files.__all__ and name not in data.__all__  # documented once, in lsl.data_files
 
 
 def test_idx_bad_magic(tmp_path):
