@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import batching
 from .landscape import Landscape
 from .orthogonal import optimize_orthogonal
 
@@ -213,9 +214,9 @@ def _check_count(name: str, value, minimum: int) -> None:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int = 2**25) -> torch.Tensor:
-    """The loss at ``points`` ``[B, D]`` in chunks of at most ``max_elements`` parameter values."""
-    per_chunk = max(1, max_elements // landscape.D)
+def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int | None = None) -> torch.Tensor:
+    """The loss at ``points`` ``[B, D]`` in batches sized by :func:`lsl.batching.points_per_batch`, without gradients."""
+    per_chunk = batching.points_per_batch(landscape.device, landscape.D, points.shape[0], max_elements=max_elements)
     with torch.no_grad():
         return torch.cat([landscape.loss(chunk) for chunk in points.split(per_chunk)])
 
@@ -621,7 +622,7 @@ def evaluate_simplex(
     n_edge: int = 21,
     split: str | None = None,
     seed: int = 0,
-    max_elements: int = 2**25,
+    max_elements: int | None = None,
 ) -> SimplexEvaluation:
     """Evaluate an m-connector over its whole simplex, not only at the optimised points.
 
@@ -637,7 +638,8 @@ def evaluate_simplex(
         n_edge: samples per edge (``>= 2``, or 0 for none).
         split: if given, also measure ``landscape.accuracy`` on that split.
         seed: seeds the random samples.
-        max_elements: bound on the number of parameter values materialised at once.
+        max_elements: bound on the number of parameter values materialised at once (``None``: the
+            device's budget, :func:`lsl.batching.points_per_batch`).
 
     Returns:
         a :class:`SimplexEvaluation`.
@@ -662,7 +664,7 @@ def evaluate_simplex(
                 ws.append(w)
                 edges.append(torch.tensor([[i, j]]).expand(n_edge, 2))
     w = torch.cat(ws)
-    per_chunk = max(1, max_elements // landscape.D)
+    per_chunk = batching.points_per_batch(landscape.device, landscape.D, w.shape[0], max_elements=max_elements)
     out: dict[str, list[torch.Tensor]] = {"loss": [], "straight_loss": [], "accuracy": [], "straight_accuracy": []}
     with torch.no_grad():
         for chunk in w.split(per_chunk):

@@ -66,6 +66,7 @@ import importlib
 import torch
 from torch.func import jvp, vjp, vmap
 
+from . import batching
 from .landscape import Landscape, NetworkLandscape
 from .lanczos import Matvec, _top_k_operator
 
@@ -187,7 +188,8 @@ def _gauss_newton_map(landscape: NetworkLandscape, theta: torch.Tensor, idx=None
     def matvec(v: torch.Tensor) -> torch.Tensor:
         if v.dim() == 1:
             return one(v).detach()
-        return vmap(one, chunk_size=landscape.chunk_size)(v).detach()
+        chunk = batching.vmap_chunk_size(landscape.device, n, landscape.D, v.shape[0], chunk_size=landscape.chunk_size)
+        return vmap(one, chunk_size=chunk)(v).detach()
 
     return matvec
 
@@ -358,19 +360,21 @@ def exact_hessian(
     *,
     term: str = "full",
     idx=None,
-    chunk_size: int = 256,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
     """The exact ``[D, D]`` Hessian (or one of its terms), from batched Hessian-vector products.
 
-    The identity is multiplied in chunks of ``chunk_size`` columns, each chunk
-    one vectorised call; the result is symmetrised, ``(A + A^T) / 2``.
+    The identity is multiplied in chunks of ``chunk_size`` columns (each chunk a batch of
+    Hessian-vector products, vectorised as the evaluation policy of :mod:`lsl.batching` allows);
+    the result is symmetrised, ``(A + A^T) / 2``.
 
     Args:
         landscape: any landscape, with ``D <= 20000``.
         theta: the point ``[D]``.
         term: ``"full"``, ``"G"`` (Gauss-Newton) or ``"H"`` (the rest, ``H - G``).
         idx: optional indices of a subset of the training examples.
-        chunk_size: how many Hessian-vector products per call (bounds memory).
+        chunk_size: how many columns of the identity to multiply at once (bounds memory; ``None``:
+            as many as the device's budget of parameter values allows, :func:`lsl.batching.points_per_batch`).
 
     Returns:
         The symmetric matrix ``[D, D]`` in the landscape's dtype.
@@ -386,6 +390,8 @@ def exact_hessian(
             f"the exact Hessian of D={D} parameters would hold {D * D:.3g} entries (limit D <= {MAX_EXACT_D}); "
             f"use top_eigenvalues, layer_spectra or spectral_density, which need only Hessian-vector products"
         )
+    if chunk_size is None:
+        chunk_size = batching.points_per_batch(landscape.device, D, D)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     matvec = curvature_operator(landscape, theta, term=term, idx=idx)

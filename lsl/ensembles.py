@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import connect
+from . import batching, connect
 from .landscape import Landscape, NetworkLandscape
 from .train import train
 
@@ -275,17 +275,17 @@ def swa_landscape(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=Non
 # prediction averaging (ensembles)
 
 
-EVAL_CHUNK = 512
-"""Examples per forward pass when members are evaluated on a split (bounds the memory of ``M``
-members' activations on a large test set; on a CPU, small chunks are also faster)."""
-
-
 def _log_probs(landscape: NetworkLandscape, thetas: torch.Tensor, split: str) -> torch.Tensor:
-    """Log-softmax outputs of every member on a split, ``[M, N, C]`` (in chunks of :data:`EVAL_CHUNK` examples)."""
+    """Log-softmax outputs of every member on a split, ``[M, N, C]``.
+
+    The split is evaluated a slice of examples at a time (:func:`lsl.batching.examples_per_call`: this
+    bounds the memory of ``M`` members' activations on a large test set), the members of each slice
+    in calls sized by the evaluation policy.
+    """
     x, _ = landscape.split(split)
+    step = batching.examples_per_call(landscape.device, x.shape[0])
     with torch.no_grad():
-        return torch.cat([torch.log_softmax(landscape.logits(thetas, xb), dim=-1) for xb in x.split(EVAL_CHUNK)],
-                         dim=-2)
+        return torch.cat([torch.log_softmax(landscape.logits(thetas, xb), dim=-1) for xb in x.split(step)], dim=-2)
 
 
 def prediction_average(landscape: NetworkLandscape, thetas: torch.Tensor, split: str = "test") -> torch.Tensor:

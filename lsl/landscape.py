@@ -4,7 +4,8 @@ Every experiment in the book is a function of a :class:`Landscape`. Two kinds
 exist: the toy n-wedge model (:class:`lsl.toy.WedgeLandscape`) and a network
 plus data (:class:`NetworkLandscape`). Both take a flat parameter vector
 ``theta`` of dimension ``D``; ``loss`` also takes a batch ``[B, D]`` of points
-and evaluates all of them in one vectorised call.
+and evaluates them in vectorised calls, never a Python loop over points (how many
+points go into one call is decided by the evaluation policy, :mod:`lsl.batching`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
+from . import batching
 from .stack import ROW_LOSSES, LayerStack
 
 __all__ = ["Landscape", "FlatView", "NetworkLandscape", "tensor_digest"]
@@ -74,7 +76,8 @@ class Landscape:
     def loss(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
         """The loss at one point (``[D]`` -> scalar) or at a batch (``[B, D]`` -> ``[B]``).
 
-        The batch is evaluated in one vectorised call, never a Python loop.
+        The batch is evaluated without a Python loop over points (a :class:`NetworkLandscape` in
+        vectorised calls sized by the evaluation policy, :mod:`lsl.batching`).
         Differentiable with respect to ``theta``.
         """
         theta = self.check_theta(theta)
@@ -83,25 +86,26 @@ class Landscape:
         return self._loss_batch(theta, **kwargs)
 
     def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
-                    max_elements: int = 2**25, **kwargs) -> torch.Tensor:
+                    max_elements: int | None = None, **kwargs) -> torch.Tensor:
         """The loss at the points ``origin + coeffs @ directions`` of an affine family, without gradients.
 
         Lines, planes, rays and simplices are such families. The points are materialised a few at a
-        time (at most ``max_elements`` parameter values at once); a landscape may do better by using
-        the family's structure (:class:`NetworkLandscape` computes the first layer of a layer stack
-        once per direction).
+        time (:func:`lsl.batching.points_per_batch`); a landscape may do better by using the family's
+        structure (:class:`NetworkLandscape` computes the first layer of a layer stack once per direction).
 
         Args:
             origin: ``[D]``.
             directions: ``[K, D]``.
             coeffs: the points' coordinates ``[P, K]``.
+            max_elements: at most this many parameter values at once (``None``: the device's budget,
+                :data:`lsl.batching.BUDGETS`).
             **kwargs: passed to :meth:`loss` (e.g. ``idx=`` for a subset of the examples).
 
         Returns:
             ``[P]``, on this landscape's device.
         """
         origin, directions, coeffs = self._check_family(origin, directions, coeffs)
-        per_chunk = max(1, max_elements // self.D)
+        per_chunk = batching.points_per_batch(self.device, self.D, coeffs.shape[0], max_elements=max_elements)
         with torch.no_grad():
             return torch.cat([self.loss(origin + c @ directions, **kwargs) for c in coeffs.split(per_chunk)])
 
@@ -251,7 +255,8 @@ class NetworkLandscape(Landscape):
     The ``nn.Module`` only *describes* the architecture: evaluations go through
     ``torch.func.functional_call`` with parameters taken from a flat vector,
     so the module itself is never mutated. A batch of parameter vectors
-    ``[B, D]`` is evaluated with ``torch.func.vmap`` in one call.
+    ``[B, D]`` is evaluated with ``torch.func.vmap`` (or, for a layer stack without gradients,
+    :class:`lsl.stack.LayerStack`), in calls sized by the evaluation policy (:mod:`lsl.batching`).
 
     **Device policy** (one rule, followed by every ``lsl`` function that builds a landscape):
     an explicit ``device=`` wins, and the model and every data tensor are moved there;
@@ -284,10 +289,11 @@ class NetworkLandscape(Landscape):
         x_test, y_test: an optional held-out split for :meth:`accuracy`.
         device: where to compute (see the device policy above; default: the data's device).
         dtype: the precision to evaluate in (default: the model's first parameter's dtype).
-        chunk_size: evaluate batched points in chunks of this many (bounds memory). By default
-            (``None``) a GPU evaluates a batch in one call, and a CPU in chunks of about
-            :attr:`CPU_EXAMPLES_PER_CHUNK` example-evaluations (points x examples): a CPU is
-            fastest when one call's activations stay small enough for its caches.
+        chunk_size: evaluate batched points (and batches of Hessian-vector products) in vectorised
+            calls of this many, on every device; it wins over the evaluation policy. By default
+            (``None``) the policy of :mod:`lsl.batching` decides from the device's budget
+            (:data:`lsl.batching.BUDGETS`): on a CPU a call takes a bounded number of point-example
+            evaluations (points x examples), on a GPU a bounded number of parameter values.
 
     Raises:
         TypeError: if the model is not a module or the data are not tensors.
@@ -566,19 +572,14 @@ class NetworkLandscape(Landscape):
             return self.x, self.y
         return self.x[idx], self.y[idx]
 
-    #: On a CPU, with ``chunk_size=None``, the loss and the logits of a batch of points are computed in
-    #: chunks of ``max(1, CPU_EXAMPLES_PER_CHUNK // n_examples)`` points per vectorised call. One call
-    #: over thousands of points materialises activations of gigabytes, and the CPU then waits on memory:
-    #: for the 51 x 51 loss plane of an MLP 40-64-64-10 on 4000 examples, chunks of 8 points were about
-    #: three times faster than one call over all 2,601 (and as fast as a loop over the points), with
-    #: identical values. Minibatch training (a few models on ~100 examples) stays one call.
-    CPU_EXAMPLES_PER_CHUNK = 32768
+    def _vmap_chunk(self, n_examples: int, n_points: int, random: bool = False) -> int | None:
+        """The ``chunk_size`` of a vmap over ``n_points`` points (or vectors) that each see ``n_examples`` examples.
 
-    def _chunk(self, n_examples: int, randomness: str = "error") -> int | None:
-        """The ``chunk_size`` of a vmap over points that each see ``n_examples`` examples."""
-        if self.chunk_size is not None or self.device.type != "cpu" or randomness != "error":
-            return self.chunk_size  # given, on a GPU, or drawing dropout masks (chunks would change them)
-        return max(1, self.CPU_EXAMPLES_PER_CHUNK // max(1, n_examples))
+        Decided by the evaluation policy (:func:`lsl.batching.vmap_chunk_size`): :attr:`chunk_size` if
+        given, one call when drawing dropout masks (``random``), else the device's budget.
+        """
+        return batching.vmap_chunk_size(self.device, n_examples, self.D, n_points, chunk_size=self.chunk_size,
+                                        random=random)
 
     def _uses_stack(self, theta: torch.Tensor, train: bool = False) -> bool:
         """Whether an evaluation at ``theta`` may take the layer stack's path (no gradients, eval mode)."""
@@ -597,11 +598,23 @@ class NetworkLandscape(Landscape):
         return torch.cat([self._rows_loss(self.stack.logits(t, x), y) for t in theta.split(step)])
 
     def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
-                    max_elements: int = 2**25, idx=None, train: bool = False) -> torch.Tensor:
+                    max_elements: int | None = None, idx=None, train: bool = False) -> torch.Tensor:
         """The loss at ``origin + coeffs @ directions`` (see :meth:`Landscape.loss_affine`), without gradients.
 
         For a layer stack the first layer's output is computed once for the origin and once per
-        direction, and combined per point (:meth:`lsl.stack.LayerStack.affine_logits`).
+        direction, and combined per point (:meth:`lsl.stack.LayerStack.affine_logits`), in calls of
+        as many points as the evaluation policy allows (:mod:`lsl.batching`).
+
+        Args:
+            origin: ``[D]``.
+            directions: ``[K, D]``.
+            coeffs: the points' coordinates ``[P, K]``.
+            max_elements: at most this many parameter values at once (``None``: the device's budget).
+            idx: optional subset of the training examples.
+            train: evaluate in training mode (dropout on); takes the generic path.
+
+        Returns:
+            ``[P]``, on this landscape's device.
         """
         origin, directions, coeffs = self._check_family(origin, directions, coeffs)
         if self.stack is None or train or directions.shape[0] > 16:
@@ -610,14 +623,15 @@ class NetworkLandscape(Landscape):
         with torch.no_grad():
             z0 = self.stack.first_layer(origin.unsqueeze(0), x)[0]
             zs = self.stack.first_layer(directions, x)
-            step = min(self._points_per_call(x.shape[0], coeffs.shape[0]), max(1, max_elements // self.D))
+            step = min(self._points_per_call(x.shape[0], coeffs.shape[0]),
+                       batching.points_per_batch(self.device, self.D, coeffs.shape[0], max_elements=max_elements))
             out = [self._rows_loss(self.stack.affine_logits(z0, zs, c, origin + c @ directions), y)
                    for c in coeffs.split(step)]
         return torch.cat(out)
 
     def _points_per_call(self, n_examples: int, n_points: int) -> int:
-        """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_chunk`)."""
-        return self._chunk(n_examples) or n_points
+        """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_vmap_chunk`)."""
+        return self._vmap_chunk(n_examples, n_points) or n_points
 
     def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
         x, y = self._data(idx)
@@ -629,14 +643,17 @@ class NetworkLandscape(Landscape):
                 return self._single_loss(theta[0], x, y).unsqueeze(0)
             randomness = "different" if (train and self._has_dropout) else "error"
             f = vmap(self._single_loss, in_dims=(0, None, None), randomness=randomness,
-                     chunk_size=self._chunk(x.shape[0], randomness))
+                     chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error"))
             return f(theta, x, y)
         finally:
             self.model.eval()
 
     # -- derivatives ----------------------------------------------------------
     def grad(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
-        """Gradient of the (mini-batch, if ``idx`` is given) loss; ``[D]`` or ``[B, D]``."""
+        """Gradient of the (mini-batch, if ``idx`` is given) loss; ``[D]`` or ``[B, D]``.
+
+        A batch is vectorised in calls of as many points as the evaluation policy allows (:mod:`lsl.batching`).
+        """
         theta = self.check_theta(theta)
         x, y = self._data(idx)
         self.model.train(train)
@@ -645,14 +662,16 @@ class NetworkLandscape(Landscape):
             if theta.dim() == 1:
                 return g(theta, x, y)
             randomness = "different" if (train and self._has_dropout) else "error"
-            return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=self.chunk_size)(theta, x, y)
+            chunk = self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error")
+            return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=chunk)(theta, x, y)
         finally:
             self.model.eval()
 
     def hvp(self, theta: torch.Tensor, v: torch.Tensor, *, idx=None) -> torch.Tensor:
         """Hessian-vector product by forward-over-reverse differentiation (``torch.func.jvp`` of ``grad``).
 
-        ``theta`` is one point ``[D]``; ``v`` is ``[D]`` or ``[K, D]`` (vectorised over the K vectors).
+        ``theta`` is one point ``[D]``; ``v`` is ``[D]`` or ``[K, D]`` (vectorised over the K vectors, in
+        calls of as many vectors as the evaluation policy allows, :mod:`lsl.batching`).
         """
         theta = self.check_theta(theta)
         if theta.dim() != 1:
@@ -666,7 +685,7 @@ class NetworkLandscape(Landscape):
 
         if v.dim() == 1:
             return one(v)
-        return vmap(one, chunk_size=self.chunk_size)(v)
+        return vmap(one, chunk_size=self._vmap_chunk(x.shape[0], v.shape[0]))(v)
 
     # -- predictions ----------------------------------------------------------
     def forward(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -696,7 +715,7 @@ class NetworkLandscape(Landscape):
             return torch.cat([self.stack.logits(t, x) for t in theta.split(step)])
         if theta.dim() == 1:
             return self._forward(theta, x)
-        return vmap(self._forward, in_dims=(0, None), chunk_size=self._chunk(x.shape[0]))(theta, x)
+        return vmap(self._forward, in_dims=(0, None), chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0]))(theta, x)
 
     def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and labels of ``"train"`` or ``"test"``."""

@@ -193,7 +193,8 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
             ``None`` (the default) means the data's device, and the (CPU-built) model is moved there.
         dtype: the precision to evaluate in (default: float32, the model's).
         loss: the landscape's loss (see :class:`~lsl.landscape.NetworkLandscape`).
-        chunk_size: evaluate batches of parameter points in chunks of this many (see
+        chunk_size: evaluate batches of parameter points in calls of this many, instead of as many as
+            the evaluation policy allows (:mod:`lsl.batching`; see
             :class:`~lsl.landscape.NetworkLandscape`). It changes speed and memory, never values or
             cache keys: on a CPU, chunks of about 8 points evaluate radial profiles and loss planes
             about twice as fast as one large batch; on a GPU leave it ``None``.

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import batching
 from .landscape import Landscape, NetworkLandscape
 from .probe import LossPlane
 
@@ -216,7 +217,8 @@ class DirectionPlane(LossPlane):
 
 def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch.Tensor, *, n: int = 21,
                     span: float | tuple[float, float, float, float] = 1.0, split: str | None = None, idx=None,
-                    kind: str = "directions", meta: dict | None = None, max_elements: int = 2**25) -> DirectionPlane:
+                    kind: str = "directions", meta: dict | None = None,
+                    max_elements: int | None = None) -> DirectionPlane:
     """The loss on the ``n x n`` grid ``theta + x d_1 + y d_2``.
 
     Args:
@@ -229,7 +231,8 @@ def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch
         idx: optional subset of the training examples for the loss (e.g. to keep a plane cheap).
         kind: recorded in the result (see :class:`DirectionPlane`).
         meta: recorded in the result.
-        max_elements: bound on the number of parameter values materialised at once.
+        max_elements: bound on the number of parameter values materialised at once (``None``: the
+            device's budget, :func:`lsl.batching.points_per_batch`).
 
     Returns:
         A :class:`DirectionPlane`; ``loss[i, j]`` is at ``(u[j], v[i])``.
@@ -252,7 +255,7 @@ def direction_plane(landscape: Landscape, theta: torch.Tensor, directions: torch
     v = torch.linspace(box[2], box[3], n, dtype=torch.float64)
     xy = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
     xy = xy.to(device=landscape.device, dtype=landscape.dtype)
-    per_chunk = max(1, max_elements // landscape.D)
+    per_chunk = batching.points_per_batch(landscape.device, landscape.D, xy.shape[0], max_elements=max_elements)
     kw = {} if idx is None else {"idx": idx}
     accs = []
     with torch.no_grad():

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from . import batching
 from .landscape import Landscape
 
 __all__ = ["random_directions", "radial_profile", "RadialProfile", "tunnel_widths", "TunnelWidths", "loss_plane",
@@ -88,12 +89,12 @@ def radial_profile(
     n_directions: int = 100,
     seed: int = 0,
     directions: torch.Tensor | None = None,
-    max_elements: int = 2**25,
+    max_elements: int | None = None,
 ) -> RadialProfile:
     """The loss at ``theta + r v`` for ``n_directions`` random unit vectors ``v`` and every radius ``r``.
 
-    The ``n_directions * len(radii)`` points are evaluated as a few large batches
-    (one, unless they would exceed ``max_elements`` values).
+    The ``n_directions * len(radii)`` points are evaluated as a few large batches of whole
+    directions (one, unless they would exceed the evaluation policy's budget, :mod:`lsl.batching`).
 
     Args:
         landscape: the landscape.
@@ -102,8 +103,8 @@ def radial_profile(
         n_directions: number of random directions (ignored when ``directions`` is given).
         seed: seeds the directions.
         directions: explicit unit directions ``[K, D]``.
-        max_elements: bound on the number of parameter values materialised at once; the
-            points are evaluated in batches of whole directions under this bound.
+        max_elements: bound on the number of parameter values materialised at once (``None``: the
+            device's budget); the points are evaluated in batches of whole directions under this bound.
     """
     theta = landscape.check_theta(theta)
     if theta.dim() != 1:
@@ -114,8 +115,8 @@ def radial_profile(
     else:
         directions = landscape.check_theta(directions, "directions")
     K, R = directions.shape[0], radii.shape[0]
-    # Evaluate in chunks of whole directions so that at most ~max_elements parameters are in memory.
-    per_chunk = max(1, max_elements // max(1, R * landscape.D))
+    # Evaluate in batches of whole directions, each within the budget of parameter values in memory.
+    per_chunk = batching.points_per_batch(landscape.device, landscape.D, K, per_point=R, max_elements=max_elements)
     rows = []
     with torch.no_grad():
         for dirs in directions.split(per_chunk):
@@ -380,14 +381,14 @@ def loss_plane(
     n: int = 51,
     margin: float = 0.2,
     split: str | None = None,
-    max_elements: int = 2**25,
+    max_elements: int | None = None,
 ) -> LossPlane:
     """The loss (and optionally accuracy) on the 2-D plane through three points.
 
     The grid spans the bounding box of the three points in the plane's coordinates,
     extended on every side by ``margin`` times the box's extent along that axis. The
-    ``n * n`` grid points are evaluated as a few large batches of at most
-    ``max_elements`` parameter values each, never one point at a time.
+    ``n * n`` grid points are evaluated as a few large batches (sized by the evaluation
+    policy, :mod:`lsl.batching`), never one point at a time.
 
     Args:
         landscape: the landscape.
@@ -399,7 +400,8 @@ def loss_plane(
         split: if given (``"train"`` or ``"test"``), also measure the landscape's
             ``accuracy`` on that split at every grid point (needs a landscape with
             an ``accuracy`` method, e.g. :class:`~lsl.landscape.NetworkLandscape`).
-        max_elements: bound on the number of parameter values materialised at once.
+        max_elements: bound on the number of parameter values materialised at once (``None``: the
+            device's budget, :func:`lsl.batching.points_per_batch`).
 
     Returns:
         a :class:`LossPlane`.
@@ -442,7 +444,7 @@ def loss_plane(
     # Grid point (row i, column j) is at (u[j], v[i]).
     xy = torch.stack(torch.meshgrid(v, u, indexing="ij")[::-1], -1).reshape(-1, 2)
     xy = xy.to(device=landscape.device, dtype=landscape.dtype)
-    per_chunk = max(1, max_elements // landscape.D)
+    per_chunk = batching.points_per_batch(landscape.device, landscape.D, xy.shape[0], max_elements=max_elements)
     accs = []
     with torch.no_grad():
         loss = landscape.loss_affine(a, basis, xy, max_elements=max_elements).view(n, n).cpu()

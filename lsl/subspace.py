@@ -369,7 +369,12 @@ def intrinsic_dimension(
         batch_size: minibatch size.
         projection: ``"fastfood"`` (default) or ``"dense"``.
         seed: seeds the planes and minibatches.
-        max_batch: train at most this many planes at once (bounds memory).
+        max_batch: train at most this many planes at once (bounds the memory of training: every
+            plane's projection, coordinates and optimiser state). This is not the evaluation policy of
+            :mod:`lsl.batching`, which sizes the vectorised calls inside each group (the planes' losses,
+            gradients and accuracies); the groups also seed the planes (group ``k`` draws from
+            ``seed * 1_000_003 + k``), so the default ``None`` (one group) is kept rather than derived
+            from a memory budget, which would change the planes drawn from device to device.
         normalize_step: see :func:`train_in_hyperplanes`; on by default, so that ``lr`` is a
             step length in parameter space shared by all dimensions.
 

@@ -1,13 +1,15 @@
 """NetworkLandscape evaluates large batches of points on a CPU in chunks (speed only): the values are
 those of one call over all points and of a loop over the points; the chunk follows the number of
-examples; an explicit chunk_size, a GPU and dropout masks are left alone."""
+examples (the CPU budget of lsl.batching); an explicit chunk_size wins and dropout masks are left alone."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 import torch
 
-from lsl import data, nets
+from lsl import batching, data, nets
 from lsl.landscape import NetworkLandscape
 
 F64 = torch.float64
@@ -21,20 +23,22 @@ def land():
 
 
 def test_chunk_follows_the_number_of_examples(land, monkeypatch):
-    monkeypatch.setattr(land, "CPU_EXAMPLES_PER_CHUNK", 200)
-    assert land._chunk(50) == 4 and land._chunk(1000) == 1 and land._chunk(10) == 20
-    assert land._chunk(50, "different") is None  # dropout masks: never re-chunked
-    monkeypatch.setattr(land, "chunk_size", 3)
-    assert land._chunk(50) == 3  # an explicit chunk_size wins
+    with batching.use("cpu", point_examples=200):
+        assert land._vmap_chunk(50, 99) == 4 and land._vmap_chunk(1000, 99) == 1 and land._vmap_chunk(10, 99) == 20
+        assert land._vmap_chunk(10, 20) is None  # every point fits in one call
+        assert land._vmap_chunk(50, 99, random=True) is None  # dropout masks: never re-chunked
+        monkeypatch.setattr(land, "chunk_size", 3)
+        assert land._vmap_chunk(50, 99) == 3  # an explicit chunk_size wins
 
 
 def test_chunked_values_equal_one_call_and_a_loop(land, monkeypatch):
     gen = torch.Generator().manual_seed(0)
     points = land.theta0 + 0.3 * torch.randn(11, land.D, generator=gen, dtype=F64)
-    monkeypatch.setattr(land, "CPU_EXAMPLES_PER_CHUNK", 10**9)  # one call
-    one_loss, one_logits = land.loss(points), land.logits(points)
-    monkeypatch.setattr(land, "CPU_EXAMPLES_PER_CHUNK", 120)  # chunks of 2 points (50 examples each)
-    assert land._chunk(land.n_train) == 2
+    with batching.use("cpu", point_examples=10**9):  # one call
+        one_loss, one_logits = land.loss(points), land.logits(points)
+    cpu = dataclasses.replace(batching.BUDGETS["cpu"], point_examples=120)  # calls of 2 points (50 examples each)
+    monkeypatch.setitem(batching.BUDGETS, "cpu", cpu)
+    assert land._vmap_chunk(land.n_train, len(points)) == 2
     torch.testing.assert_close(land.loss(points), one_loss, rtol=1e-14, atol=1e-14)
     torch.testing.assert_close(land.logits(points), one_logits, rtol=1e-14, atol=1e-14)
     loop = torch.stack([land.loss(p) for p in points])

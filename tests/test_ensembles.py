@@ -341,12 +341,16 @@ def test_compare_averages_consistent_with_parts():
 
 def test_members_are_evaluated_in_chunks_of_examples(monkeypatch):
     # splitting the split into chunks (a ragged last one included) changes nothing
-    from lsl import ensembles
+    import dataclasses
+
+    from lsl import batching, ensembles
 
     land = mixture_net()
     thetas = random_members(land, 3, seed=11, scale=1.0)
     whole = torch.log_softmax(land.logits(thetas, land.x_test), -1)
-    monkeypatch.setattr(ensembles, "EVAL_CHUNK", 7)  # 60 test examples: 8 chunks of 7 and one of 4
+    # the evaluation policy's slices of examples: 60 test examples in 8 slices of 7 and one of 4
+    monkeypatch.setitem(batching.BUDGETS, "cpu", dataclasses.replace(batching.BUDGETS["cpu"], examples=7))
+    assert batching.examples_per_call(land.device, 60) == 7
     torch.testing.assert_close(ensembles._log_probs(land, thetas, "test"), whole)
     m = ensemble_metrics(land, thetas, "test")
     p = whole.exp().mean(0)
