@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from lsl.book import profiles
+from lsl.book import profiles, smoke
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +150,7 @@ def test_smoke_never_grows_a_count_and_shrinks_the_large_ones():
     (("D_probe",), "count"), (("dims", "MLP"), "count"), (("max_m",), "count"), (("net", "depth"), "count"),
 ])
 def test_smoke_kinds_come_from_the_innermost_matching_key(path, kind):
-    assert profiles.smoke_kind(path) == kind
+    assert smoke.smoke_kind(path) == kind
 
 
 def test_smoke_rule_by_hand_on_a_made_up_chapter():

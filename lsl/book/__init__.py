@@ -1,7 +1,9 @@
 """The book layer: what the chapters need around the computation.
 
-- :mod:`~lsl.book.profiles`: the sizes of every chapter at each scale (``quick``, ``paper``, ``smoke``)
-  and :func:`~lsl.book.profiles.check_at_scale`, the chapters' assertion of a paper's claim;
+- :mod:`~lsl.book.profiles`: the active profile (``quick``, ``paper``, ``smoke``) and
+  :func:`~lsl.book.profiles.check_at_scale`, the chapters' assertion of a paper's claim;
+- :mod:`~lsl.book.sizes`: every chapter's sizes in ``quick`` and ``paper``; :mod:`~lsl.book.smoke`:
+  the rule that derives the ``smoke`` scale from ``paper``;
 - :mod:`~lsl.book.runtime`: a chapter's set-up (device, profile, figure style), :func:`setup`;
 - :mod:`~lsl.book.report`: numbers, verdicts and figures glued into the chapter's text (:func:`glue`);
 - :mod:`~lsl.book.plots`: the figure helpers (they take arrays and results, never a landscape);
@@ -27,7 +29,7 @@ from .report import glue
 from .runtime import setup
 
 #: The modules of the book layer.
-MODULES = ("profiles", "runtime", "report", "plots", "explore")
+MODULES = ("profiles", "sizes", "smoke", "runtime", "report", "plots", "explore")
 
 
 def __getattr__(name: str):

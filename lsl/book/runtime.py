@@ -40,7 +40,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import torch
 
-from . import profiles
+from . import profiles, smoke
 
 __all__ = ["Runtime", "setup", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
            "work", "SWITCH_HINT"]
@@ -137,7 +137,7 @@ def work(cfg: Mapping[str, Any]) -> float:
     The product of: the total number of optimisation steps (every integer setting whose name
     contains ``steps``, summed), the batch size (``batch_size``, else 1), the numbers per example of
     the chapter's dataset (:data:`INPUT_SIZE`, ``dataset``; 1 without one) and the mean width of its
-    networks (settings of kind ``"width"`` in :func:`lsl.book.profiles.smoke_kind`; 1 without any). It
+    networks (settings of kind ``"width"`` in :func:`lsl.book.smoke.smoke_kind`; 1 without any). It
     ignores the numbers of models, grid points, directions and eigenvalues, so it is a crude,
     usually low, measure: good for orders of magnitude, not minutes.
 
@@ -149,7 +149,7 @@ def work(cfg: Mapping[str, Any]) -> float:
     """
     items = list(_ints(dict(cfg), ()))
     steps = sum(v for path, v in items if "steps" in path[0] or (len(path) > 1 and "steps" in path[-1]))
-    widths = [v for path, v in items if profiles.smoke_kind(path) == "width"]
+    widths = [v for path, v in items if smoke.smoke_kind(path) == "width"]
     batch = cfg.get("batch_size") or 1
     inputs = INPUT_SIZE.get(str(cfg.get("dataset", "")), 1)
     return float(max(steps, 1) * batch * inputs * (sum(widths) / len(widths) if widths else 1.0))

@@ -1,0 +1,452 @@
+"""The sizes of every chapter, in the ``quick`` and ``paper`` profiles.
+
+One dictionary per chapter and profile: the data set, the architecture, training settings and every
+count the chapter uses. A chapter reads them through :func:`lsl.book.profiles.current`
+(``cfg = P.chapter("tunnels")``, then ``cfg.n_optima``); the ``smoke`` scale is derived from ``paper``
+by a rule (:mod:`lsl.book.smoke`). A new setting goes into both :data:`QUICK` and :data:`PAPER`
+(``tests/test_profiles.py`` checks that they name the same settings); comments say what a setting
+is where its name does not.
+"""
+
+from __future__ import annotations
+
+__all__ = ["QUICK", "PAPER"]
+
+_TOY_QUICK = dict(
+    # random hyperplanes: two (D, n) pairs, d swept around d_lim = D - n
+    pairs=((60, 40), (120, 60)),
+    n_planes=8,
+    plane_steps=2000,
+    plane_lr=0.05,
+    success_tol=1e-4,
+    # tunnels and probes
+    D_tunnel=200,
+    n_tunnel=150,
+    opt_steps=1500,
+    tunnel_points=21,
+    tunnel_steps=1500,
+    tunnel_sizes=(11, 21, 41),
+    probe_offset=0.02,
+    D_probe=1000,
+    n_probe=700,
+    n_directions=200,
+    n_radii=40,
+)
+
+_TOY_PAPER = dict(
+    pairs=((200, 150), (500, 300), (1000, 800)),
+    n_planes=32,
+    plane_steps=5000,
+    plane_lr=0.05,
+    success_tol=1e-4,
+    D_tunnel=1000,
+    n_tunnel=700,
+    opt_steps=4000,
+    tunnel_points=41,
+    tunnel_steps=4000,
+    tunnel_sizes=(11, 21, 41, 81),
+    probe_offset=0.02,
+    D_probe=10_000,
+    n_probe=7000,
+    n_directions=1000,
+    n_radii=60,
+)
+
+_HYPERPLANES_QUICK = dict(
+    # networks on mnist1d: (name, architecture, options)
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    nets=(("MLP", "mlp", dict(width=64, depth=2)), ("CNN", "cnn1d", dict(channels=(32, 64, 64)))),
+    full_steps=1500,
+    full_lr=3e-3,
+    batch_size=128,
+    # intrinsic dimension: planes of every d trained at once (Fastfood, Adam, normalised steps);
+    # per network: the d grid, draws per d, steps and learning rate (a step length in weight space)
+    dims={"MLP": (30, 100, 300, 1000, 3000), "CNN": (100, 300, 1000, 3000)},
+    n_planes={"MLP": 3, "CNN": 2},
+    plane_steps={"MLP": 1000, "CNN": 500},
+    plane_lr={"MLP": 4.0, "CNN": 3.0},
+    # dense against Fastfood at one d (on the MLP)
+    compare_d=100,
+    compare_planes=3,
+    # Goldilocks zone (on the MLP): plain SGD, as Fort & Scherlis
+    scales=(0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
+    d_curv=20,
+    n_curv_planes=4,
+    hessian_examples=500,
+    d_train=300,
+    goldilocks_planes=4,
+    goldilocks_steps=300,
+    goldilocks_lr=1.0,
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
+    short_eps=(0.5, 1.0, 2.0),
+    short_delta=(0.1, 0.5, 1.0),
+    short_vectors=4,
+    short_steps=60,
+    short_factor=2.0,
+)
+
+_HYPERPLANES_PAPER = dict(
+    dataset="mnist",
+    n_train=None,
+    n_test=None,
+    nets=(("MLP", "mlp", dict(width=200, depth=2)), ("CNN", "cnn", dict(channels=(16, 32, 32)))),
+    full_steps=10_000,
+    full_lr=1e-3,
+    batch_size=128,
+    dims={"MLP": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000, 10_000),
+          "CNN": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000)},
+    n_planes={"MLP": 5, "CNN": 5},
+    plane_steps={"MLP": 5000, "CNN": 5000},
+    plane_lr={"MLP": 4.0, "CNN": 3.0},
+    compare_d=300,
+    compare_planes=8,
+    scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
+    d_curv=50,
+    n_curv_planes=5,
+    hessian_examples=5000,
+    d_train=1000,
+    goldilocks_planes=4,
+    goldilocks_steps=3000,
+    goldilocks_lr=1.0,
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
+    short_eps=(0.5, 1.0, 2.0),
+    short_delta=(0.1, 0.5, 1.0),
+    short_vectors=8,
+    short_steps=100,
+    short_factor=2.0,
+)
+
+_TUNNELS_QUICK = dict(
+    # the toy model first (D, n of the wedge model)
+    toy_D=200,
+    toy_n=150,
+    toy_steps=1500,
+    # optima: independent initialisations of one network, trained together
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2),
+    n_optima=6,
+    steps=6000,
+    lr=3e-3,
+    batch_size=128,
+    plane_n=31,
+    # the tunnel of Section 4.2 and the Bezier baseline
+    tunnel_points=11,
+    tunnel_steps=3000,
+    tunnel_lr=3e-3,
+    bezier_steps=1500,
+    bezier_lr=3e-3,
+    bezier_samples=4,
+    bezier_points=61,          # where the trained curve's loss (and barrier) is measured
+    # short directions: Hessian eigenvalues above 2 delta / eps^2 (on hessian_examples examples)
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=1000,
+    # m-connectors for m = 1 .. max_m
+    max_m=5,
+    connector_resolution=2,
+    connector_steps=1500,
+    simplex_steps=1000,              # the m-connector trained as a whole (connect.train_simplex)
+    toy_ms=(1, 2, 3, 5, 10),         # m-connectors on the toy model
+    toy_resolution=3,
+    toy_simplex_steps=3000,
+    toy_simplex_samples=32,
+    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
+    simplex_samples=8,               # random points of the simplex per step
+    # centroids optimised until they reach the optima's loss (checked every check_every steps)
+    centroid_steps=6000,
+    check_every=50,
+    simplex_random=100,
+    simplex_edge=11,
+)
+
+_TUNNELS_PAPER = dict(
+    toy_D=1000,
+    toy_n=700,
+    toy_steps=4000,
+    dataset="fashion_mnist",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),
+    n_optima=11,
+    steps=20_000,
+    lr=1e-3,
+    batch_size=128,
+    plane_n=51,
+    tunnel_points=21,
+    tunnel_steps=10_000,
+    tunnel_lr=1e-3,
+    bezier_steps=10_000,
+    bezier_lr=1e-3,
+    bezier_samples=4,
+    bezier_points=61,          # where the trained curve's loss (and barrier) is measured
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=5000,
+    max_m=10,
+    connector_resolution=2,
+    connector_steps=10_000,
+    simplex_steps=10_000,
+    toy_ms=(1, 2, 3, 5, 10),
+    toy_resolution=3,
+    toy_simplex_steps=5000,
+    toy_simplex_samples=32,
+    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
+    simplex_samples=8,
+    centroid_steps=30_000,
+    check_every=200,
+    simplex_random=500,
+    simplex_edge=21,
+)
+
+_GEOMETRY_QUICK = dict(
+    # 1. C outliers on Gaussian mixtures: ReLU MLP, full-batch Adam
+    mixture_classes=(2, 5, 10, 20),
+    mixture_per_class=100,
+    mixture_dim=10,
+    mixture_separation=2.0,
+    mixture_net=dict(width=32, depth=2, activation="relu"),
+    mixture_steps=300,
+    mixture_lr=3e-3,
+    mixture_checkpoints=(30, 60, 120, 300),
+    # 1-2. the same on a real data set, and gradient confinement along training
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2, activation="relu"),
+    steps=1500,
+    lr=3e-3,
+    batch_size=128,
+    checkpoint_every=150,
+    # 3. the curvature transient: top eigenvalue along runs at several learning rates
+    transient_arch="cnn1d",
+    transient_net=dict(),
+    transient_lrs=(1e-3, 3e-3),
+    transient_steps=1500,
+    transient_every=100,
+    hessian_examples=1000,
+    freeze_examples=50,              # logit gradients along the transient runs (C backward passes each)
+    # 1-2 across networks and data: (data set, activation) of one MLP, checkpoints after initialisation
+    robust_cases=(("mnist1d", "relu"), ("mnist1d", "tanh"), ("digits", "relu"), ("digits", "tanh")),
+    robust_arch="mlp",
+    robust_net=dict(width=64, depth=2),
+    robust_n_train={"mnist1d": 4000, "digits": 1400},
+    robust_n_test={"mnist1d": 1000, "digits": 397},
+    robust_points=2,
+    # 6. pictures of the final point: grid points per axis, and the filter-normalised plane's half-width
+    plane_n=21,
+    filter_span=0.5,
+    # 5. logit-gradient cosines and the random model
+    cosine_per_class=8,
+    model_D=2000,
+    model_per_class=20,
+    # 5. the BBP transition of the random model: parameters, examples per class, points of the sweep
+    bbp_D=1000,
+    bbp_per_class=20,
+    bbp_points=9,
+    eig_tol=1e-3,
+)
+
+_GEOMETRY_PAPER = dict(
+    _GEOMETRY_QUICK,
+    mixture_per_class=500,
+    mixture_dim=50,
+    mixture_net=dict(width=128, depth=2, activation="relu"),
+    mixture_steps=1000,
+    mixture_checkpoints=(100, 200, 500, 1000),
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),        # the SimpleCNN's own channels, spelled out so smoke shrinks them
+    steps=10_000,
+    lr=1e-3,
+    checkpoint_every=1000,
+    transient_arch="cnn",
+    transient_net=dict(channels=(16, 32, 32)),
+    transient_lrs=(3e-4, 1e-3, 3e-3),
+    transient_steps=10_000,
+    transient_every=500,
+    hessian_examples=5000,
+    cosine_per_class=10,
+    model_D=20_000,
+    model_per_class=100,
+    bbp_D=10_000,
+    bbp_per_class=100,
+    robust_cases=(("mnist", "relu"), ("mnist", "tanh"), ("fashion_mnist", "relu"), ("fashion_mnist", "tanh")),
+    robust_net=dict(width=256, depth=2),
+    robust_n_train={"mnist": None, "fashion_mnist": None},
+    robust_n_test={"mnist": None, "fashion_mnist": None},
+)
+
+_WIDTHS_QUICK = dict(
+    # the network and its data
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2),
+    chunk_size=8,  # batched evaluations in chunks of 8 points (about 2x faster on a CPU)
+    # training: plain SGD at a constant rate, every member stopped at a matched training loss
+    lr=0.2,
+    batch_size=128,
+    target_loss=0.5,
+    check_every=50,
+    max_steps=20_000,
+    seeds=(0, 1),
+    # one family per hyperparameter (the base value of each is the shared setting above)
+    sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
+            "dropout": (0.0, 0.1, 0.2), "width": (32, 64, 128)},
+    # the width of the radial tunnel: loss rise above the optimum, random directions, radial grid
+    rise=0.5,
+    n_directions=10,
+    max_angle=0.6,
+    n_radii=13,
+    # Figure 2: three initialisations trained together, the plane through them at four moments
+    fig2_seeds=(0, 1, 2),
+    fig2_steps=2000,
+    fig2_moments=(250, 500, 1000, 2000),
+    plane_n=21,
+    path_points=21,
+    # Figure 4, right: short directions (Hessian eigenvalues above 2 delta / eps^2) versus learning rate
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=1000,
+    short_k_max=400,
+)
+
+_WIDTHS_PAPER = dict(
+    # The paper's SimpleCNN on CIFAR-10, trained with SGD (the paper used Adam) to a matched training loss
+    # that every member of these sweeps should reach within max_steps (not yet run at this scale).
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),
+    chunk_size=None,
+    lr=0.02,
+    batch_size=128,
+    target_loss=1.0,
+    check_every=200,
+    max_steps=100_000,
+    seeds=(0, 1),
+    # the CNN's width is the channel count of its first layer (the others scale with it)
+    sweeps={"lr": (0.01, 0.02, 0.04, 0.08, 0.16), "batch_size": (32, 128, 512),
+            "l2": (0.0, 3e-4, 1e-3, 3e-3), "dropout": (0.0, 0.1, 0.25, 0.5), "width": (8, 16, 32)},
+    rise=0.5,
+    n_directions=20,
+    max_angle=0.6,
+    n_radii=17,
+    fig2_seeds=(0, 1, 2),
+    fig2_steps=40_000,
+    fig2_moments=(2500, 5000, 10_000, 40_000),
+    plane_n=41,
+    path_points=41,
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=5000,
+    short_k_max=1000,
+)
+
+_ENSEMBLES_QUICK = dict(
+    # the tanh 1-D CNN on mnist1d; a large test set keeps the standard error of an accuracy near 0.3%
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=4000,
+    arch="cnn1d",
+    net=dict(channels=(16, 32, 32), activation="tanh"),
+    batch_size=128,
+    momentum=0.9,
+    # independent pre-training (SGD, cosine decay): the starting points of the cycles, and the deep ensemble
+    seeds=3,
+    pretrain_steps=1000,
+    pretrain_lr=0.1,
+    # cyclic cosine schedules from the pre-trained points: cycles x cycle_steps at each maximum learning rate,
+    # swept up to and past the largest one at which training stays stable
+    cycles=5,
+    cycle_steps=160,
+    max_lrs=(0.05, 0.2, 0.3, 0.33, 0.36, 0.4),
+    # training has broken down at a maximum learning rate where the last snapshots' training loss (mean over
+    # seeds) ends above this multiple of the pre-trained points' training loss
+    breakdown_factor=2.0,
+    # training losses of snapshots, their average and the lines between them: on this many training examples
+    loss_examples=1000,
+    path_points=5,
+)
+
+_ENSEMBLES_PAPER = dict(
+    # CIFAR-10 (Figure 6) with a wider SimpleCNN; 390 steps are one epoch at batch size 128
+    dataset="cifar10",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(32, 64, 128), activation="tanh"),
+    batch_size=128,
+    momentum=0.9,
+    seeds=3,
+    pretrain_steps=15_600,
+    pretrain_lr=0.05,
+    cycles=5,
+    cycle_steps=3900,
+    max_lrs=(0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25),
+    breakdown_factor=2.0,
+    loss_examples=5000,
+    path_points=11,
+)
+
+_PERMUTATIONS_QUICK = dict(
+    # MLPs on scikit-learn's digits, which they fit to a low training loss in a few hundred steps
+    dataset="digits",
+    n_train=None,
+    n_test=None,
+    arch="mlp",
+    net=dict(depth=2, activation="relu"),
+    widths=(8, 16, 32, 64, 128),
+    seeds=3,                # independent initialisations per width (every pair of them is compared)
+    steps=600,
+    lr=3e-3,
+    batch_size=128,
+    path_points=11,         # points on each straight line, ends included
+    stats_examples=None,    # examples for the units' statistics and REPAIR (None: the whole training set)
+    # the tunnel between two optima (Section 4.2 of Fort & Jastrzebski), at the width closest to tunnel_width
+    tunnel_width=32,
+    tunnel_points=5,
+    tunnel_steps=300,
+    tunnel_lr=3e-3,
+)
+
+_PERMUTATIONS_PAPER = dict(
+    # MNIST and the MLPs of Ainsworth et al. (three hidden layers; 512 wide in their paper), swept in width
+    dataset="mnist",
+    n_train=None,
+    n_test=None,
+    arch="mlp",
+    net=dict(depth=3, activation="relu"),
+    widths=(32, 64, 128, 256, 512, 1024),
+    seeds=5,
+    steps=10_000,
+    lr=1e-3,
+    batch_size=128,
+    path_points=21,
+    stats_examples=10_000,
+    tunnel_width=512,
+    tunnel_points=11,
+    tunnel_steps=5000,
+    tunnel_lr=1e-3,
+)
+
+#: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
+QUICK = {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK,
+         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK}
+
+#: The ``paper`` profile's settings, per chapter key.
+PAPER = {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER,
+         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER}
