@@ -109,8 +109,8 @@ deep = ensembles.deep_ensemble(data, cfg.arch, members=cfg.seeds, steps=cfg.pret
                                momentum=cfg.momentum, batch_size=cfg.batch_size,
                                landscape_options=dict(device=device), **cfg.net)
 L, start = deep.landscape, deep.members
-idx = torch.arange(min(cfg.loss_examples, L.n_train), device=L.device)  # training examples for losses
-start_loss = L.loss(start, idx=idx).mean().item()
+L_loss = L.subset(cfg.loss_examples)                 # the same network on the training examples for losses
+start_loss = L_loss.loss(start).mean().item()
 start_acc = L.accuracy(start, "test").cpu().numpy()
 n_test = len(data.y_test)
 
@@ -173,8 +173,8 @@ for i, lr in enumerate(cfg.max_lrs):
         acc[i, s], nll[i, s] = cmp.members.member_accuracy.cpu(), cmp.members.member_nll.cpu()
         w_acc[i, s], w_nll[i, s], p_acc[i, s], p_nll[i, s] = (cmp.weight_accuracy, cmp.weight_nll,
                                                               cmp.prediction_accuracy, cmp.prediction_nll)
-        loss[i, s] = L.loss(snaps, idx=idx).cpu()
-        w_loss[i, s] = L.loss(ensembles.weight_average(snaps), idx=idx).item()
+        loss[i, s] = L_loss.loss(snaps).cpu()
+        w_loss[i, s] = L_loss.loss(ensembles.weight_average(snaps)).item()
 
 best = acc.argmax(-1)                                                  # each run's best snapshot (by test accuracy)
 best_acc = np.take_along_axis(acc, best[..., None], -1)[..., 0]
@@ -203,7 +203,7 @@ glue("ens_cycles", M)
 glue("ens_cycle_steps", cfg.cycle_steps)
 glue("ens_cycle_epochs", runs[lrs[0]].epochs / M, 2)
 glue("ens_lrs", ", ".join(f"{lr:g}" for lr in cfg.max_lrs))
-glue("ens_loss_examples", len(idx))
+glue("ens_loss_examples", L_loss.n_train)
 glue("ens_break_factor", cfg.breakdown_factor)
 glue("ens_lr_low", lrs[i_low])
 glue("ens_lr_stable", lrs[i_stable])
@@ -445,7 +445,7 @@ glue("ens_path_points", cfg.path_points)
 bars, looks = {}, (("low", i_low), ("stable", i_stable), ("high", i_high))
 for name, i in looks:
     snaps = runs[lrs[i]].snapshots
-    bars[name] = [ensembles.pairwise_barriers(L, snaps[:, s], n_points=cfg.path_points, idx=idx) for s in range(S)]
+    bars[name] = [ensembles.pairwise_barriers(L_loss, snaps[:, s], n_points=cfg.path_points) for s in range(S)]
     top = max(b.barriers.max().item() for b in bars[name])
     print(f"{name:6s} max lr {lrs[i]:g}: largest barrier between consecutive snapshots {top:.4f}; "
           f"Jensen gap per seed {report.numbers(jensen[i], 4)}")

@@ -353,7 +353,6 @@ robust_table
 # a fixed subset of training examples, top eigenvalue by Lanczos).
 
 # %%
-subset = torch.arange(cfg.hessian_examples, device=device)
 sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr -> (landscape, snapshots)
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
@@ -362,8 +361,8 @@ for lr in cfg.transient_lrs:
                        snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)
     transient_runs[lr] = (tnet, torch.stack(path))
-    sharpness[lr] = torch.tensor([curvature.top_eigenvalues(tnet, th, 1, tol=1e-2, idx=subset)[0].item()
-                                  for th in path])
+    tsub = tnet.subset(cfg.hessian_examples)          # the Hessian of a fixed subset of training examples
+    sharpness[lr] = torch.tensor([curvature.top_eigenvalues(tsub, th, 1, tol=1e-2)[0].item() for th in path])
     print(f"lr={lr:g}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
           f"start {sharpness[lr][0]:.1f}, peak {sharpness[lr].max():.1f} at step "
           f"{[0, *trun.snapshot_steps][int(sharpness[lr].argmax())]}, end {sharpness[lr][-1]:.1f}")
@@ -411,7 +410,7 @@ report.verdict("fg-transient", "reproduced",
 # examples; logit gradients and the top of $G$ on the first {glue:text}`geo_freeze_examples`).
 
 # %%
-frozen = {lr: logits.freezing(tn, path_, subset, jacobian_examples=cfg.freeze_examples)
+frozen = {lr: logits.freezing(tn.subset(cfg.hessian_examples), path_, jacobian_examples=cfg.freeze_examples)
           for lr, (tn, path_) in transient_runs.items()}
 for lr, fr in frozen.items():
     pk = int(sharpness[lr].argmax())

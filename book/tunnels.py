@@ -303,9 +303,9 @@ report.figure("fig-tunnels-viewer", viewer)
 # on the first {glue:text}`tun_hessian_examples` training examples.
 
 # %%
-idx = torch.arange(min(cfg.hessian_examples, L.n_train), device=L.device)
-short = dict(eps=cfg.short_eps, delta=cfg.short_delta, idx=idx, k_max=400)
-counts = torch.tensor([curvature.count_short_directions(L, p, **short).count for p in tun.points])
+L_h = L.subset(cfg.hessian_examples)                     # the Hessian of the first examples
+short = dict(eps=cfg.short_eps, delta=cfg.short_delta, k_max=400)
+counts = torch.tensor([curvature.count_short_directions(L_h, p, **short).count for p in tun.points])
 print(f"threshold {curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta):.2f}; "
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
@@ -313,7 +313,7 @@ middle = counts[1:-1].max().item()
 check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
 inner_loss = L.loss(tun.points[1:-1])
 glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max().item():.2f}")
-glue("tun_hessian_examples", len(idx))
+glue("tun_hessian_examples", L_h.n_train)
 glue("tun_short_ends", f"{counts[0].item()} and {counts[-1].item()}")
 glue("tun_short_middle", middle)
 glue("tun_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
@@ -541,7 +541,7 @@ centroids = subspace.optimize_orthogonal(
     steps=cfg.centroid_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size,
     target_loss=target, check_every=cfg.check_every)
 centroid_loss = L.loss(centroids)
-centroid_short = np.array([curvature.count_short_directions(L, c, **short).count for c in centroids])
+centroid_short = np.array([curvature.count_short_directions(L_h, c, **short).count for c in centroids])
 slope = np.polyfit(ms, centroid_short, 1)[0]
 print(f"target loss {target:.4f}; centroid losses {[round(x, 4) for x in centroid_loss.tolist()]}; "
       f"short directions {centroid_short.tolist()} (trend {slope:+.2f} per unit of m); ends {counts[0].item()}, {counts[-1].item()}")

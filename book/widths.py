@@ -519,9 +519,8 @@ glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
 # examples). We count them at the optima of the learning-rate family.
 
 # %%
-idx = torch.arange(min(cfg.hessian_examples, data.n_train), device=device)
-short = {s: [curvature.count_short_directions(families["lr", s].landscapes[i], m.theta, eps=cfg.short_eps,
-                                              delta=cfg.short_delta, idx=idx, k_max=cfg.short_k_max)
+short = {s: [curvature.count_short_directions(families["lr", s].landscapes[i].subset(cfg.hessian_examples), m.theta,
+                                              eps=cfg.short_eps, delta=cfg.short_delta, k_max=cfg.short_k_max)
              for i, m in enumerate(families["lr", s])] for s in cfg.seeds}
 counts = np.array([[r.count for r in short[s]] for s in cfg.seeds])
 top = np.array([[float(r.eigenvalues[0]) for r in short[s]] for s in cfg.seeds])
@@ -563,7 +562,7 @@ check_at_scale(bool((spread_prod < spread_top / 3).all()), "the largest curvatur
 glue("wd_eps", cfg.short_eps)
 glue("wd_delta", cfg.short_delta)
 glue("wd_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
-glue("wd_hessian_examples", len(idx))
+glue("wd_hessian_examples", min(cfg.hessian_examples, data.n_train))
 glue("wd_short_counts", "; ".join(listing(row) for row in counts))
 glue("wd_short_first", counts[:, 0].mean(), 3)
 glue("wd_short_last", counts[:, -1].mean(), 2)

@@ -6,7 +6,7 @@ flat parameter vector, implemented by the toy n-wedge model
 (:class:`~lsl.landscape.NetworkLandscape`). Every experiment is a function of
 a landscape, so it runs unchanged on both.
 
-Modules: :mod:`~lsl.landscape`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
+Modules: :mod:`~lsl.landscape`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
 :mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
 :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
@@ -21,7 +21,7 @@ and ``import lsl`` loads it only on first use of ``lsl.book``.
 
 import importlib
 
-from . import (cache, connect, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
+from . import (batching, cache, connect, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
                logits, nets, operators, orthogonal, permute, planes, probe, projections, rows, short_directions,
                spectrum, stack, subspace, toy, trace_estimators, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "book", "cache", "connect", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
+    "batching", "book", "cache", "connect", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
     "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows",
     "short_directions", "spectrum", "stack", "subspace", "toy", "trace_estimators", "train",
 ]

@@ -399,6 +399,31 @@ class NetworkLandscape(Landscape):
         """``"cross_entropy"`` or ``"mse"`` for a built-in loss (whose curvature in the logits is known), else ``None``."""
         return self._loss_name if _LOSSES.get(self._loss_name) is self._criterion else None
 
+    def subset(self, n: int) -> "NetworkLandscape":
+        """The same network on its first ``n`` training examples (all of them if there are fewer).
+
+        For quantities estimated on part of the training set -- a Hessian spectrum or the short
+        directions on a few thousand examples, the training loss of many points -- pass
+        ``L.subset(n)`` instead of threading ``idx=`` through every call. The result is a landscape of
+        its own with the same module, ``theta0``, ``D``, loss, device, dtype, ``chunk_size`` and test
+        split; its values equal those of ``idx=torch.arange(n)`` on this landscape.
+
+        Args:
+            n: how many training examples, from the first; at least 1.
+
+        Returns:
+            A :class:`NetworkLandscape` whose training set is ``x[:n], y[:n]``.
+
+        Raises:
+            ValueError: if ``n`` is not a positive integer.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"subset takes a positive number of training examples, got {n!r}")
+        n = min(n, self.n_train)
+        loss = self._loss_name if self.builtin_loss else self._criterion
+        return NetworkLandscape(self.model, self.x[:n], self.y[:n], loss=loss, x_test=self.x_test, y_test=self.y_test,
+                                device=self.device, dtype=self.dtype, chunk_size=self.chunk_size)
+
     def data(self, idx=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The training inputs and targets, or those of the examples ``idx`` (indices or a mask)."""
         return self._data(idx)

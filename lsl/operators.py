@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
+from . import batching
 from .curvature import _check_point, curvature_operator
 from .landscape import Landscape, NetworkLandscape
 from .lanczos import _top_k_operator
@@ -470,7 +471,9 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
         def one(vec, g=g):
             return jvp(g, (theta,), (vec,))[1]
 
-        hv = (one(v) if v.dim() == 1 else vmap(one, chunk_size=landscape.chunk_size)(v)).detach()
+        chunk = None if v.dim() == 1 else batching.vmap_chunk_size(landscape.device, x.shape[0], landscape.D, v.shape[0],
+                                                                  chunk_size=landscape.chunk_size)
+        hv = (one(v) if v.dim() == 1 else vmap(one, chunk_size=chunk)(v)).detach()
         w = float(x.shape[0]) if red == "mean" else 1.0
         total = hv * w if total is None else total + hv * w
         n += int(x.shape[0])

@@ -111,10 +111,8 @@ _LITERALS = [
     (r"\.split\(\s*\d", "a literal chunk of a tensor"),
 ]
 
-#: vmaps that still size their calls by ``landscape.chunk_size`` alone (ignoring the budget when it is None).
-#: lsl/operators.py is being split by another change; its minibatch Hessian-vector product should call
-#: lsl.batching.vmap_chunk_size like lsl.curvature does, and then leave this list.
-KNOWN_BYPASSES = {"vmap(one, chunk_size=landscape.chunk_size)"}
+#: vmaps allowed to size their calls by ``landscape.chunk_size`` alone (ignoring the budget when it is None): none.
+KNOWN_BYPASSES: set[str] = set()
 
 
 @pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)

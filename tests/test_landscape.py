@@ -178,6 +178,36 @@ def test_minibatch_idx_selects_examples(net):
     )
 
 
+
+def test_subset_is_the_landscape_of_the_first_examples(net):
+    """L.subset(n) equals idx=arange(n) on L for the loss, its gradient, Hessian products and curvature;
+    it keeps the network, the test split and the loss, and checks n."""
+    from lsl import curvature
+
+    n = 7
+    sub = net.subset(n)
+    idx = torch.arange(n)
+    assert sub.n_train == n and sub.D == net.D and torch.equal(sub.theta0, net.theta0)
+    assert torch.equal(sub.x, net.x[:n]) and torch.equal(sub.x_test, net.x_test)
+    assert sub.builtin_loss == net.builtin_loss and sub.device == net.device and sub.dtype == net.dtype
+    thetas = random_theta(net, 5, batch=3)
+    assert torch.equal(sub.loss(thetas), net.loss(thetas, idx=idx))
+    torch.testing.assert_close(sub.loss(thetas), manual_ce_batch(thetas, net.x[:n], net.y[:n]))
+    assert torch.equal(sub.grad(thetas[0]), net.grad(thetas[0], idx=idx))
+    v = torch.randn(net.D, dtype=F64, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(sub.hvp(thetas[0], v), net.hvp(thetas[0], v, idx=idx))
+    assert torch.equal(curvature.top_eigenvalues(sub, thetas[0], 3), curvature.top_eigenvalues(net, thetas[0], 3, idx=idx))
+    assert torch.equal(sub.accuracy(thetas, "test"), net.accuracy(thetas, "test"))
+    assert net.subset(10 * net.n_train).n_train == net.n_train            # more than there are: all of them
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="positive number of training examples"):
+            net.subset(bad)
+
+
+def manual_ce_batch(thetas, x, y):
+    return torch.stack([manual_ce(t, x, y) for t in thetas])
+
+
 # ---------------------------------------------------------------------------
 # derivatives
 
