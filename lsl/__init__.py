@@ -7,7 +7,7 @@ flat parameter vector, implemented by the toy n-wedge model
 a landscape, so it runs unchanged on both.
 
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
-:mod:`~lsl.nets`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
+:mod:`~lsl.nets`, :mod:`~lsl.settings`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
 :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
 :mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.trace_estimators`, :mod:`~lsl.permute`, :mod:`~lsl.ensembles`,
@@ -22,7 +22,7 @@ and ``import lsl`` loads it only on first use of ``lsl.book``.
 import importlib
 
 from . import (batching, cache, connect, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
-               logits, nets, operators, orthogonal, permute, planes, probe, projections, rows, short_directions,
+               logits, nets, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
                spectrum, stack, subspace, toy, trace_estimators, train)
 from .landscape import FlatView, Landscape, NetworkLandscape
 from .toy import WedgeLandscape
@@ -41,6 +41,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
     "batching", "book", "cache", "connect", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
-    "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows",
+    "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
     "short_directions", "spectrum", "stack", "subspace", "toy", "trace_estimators", "train",
 ]

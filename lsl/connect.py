@@ -16,6 +16,7 @@ import torch
 from . import batching
 from .landscape import Landscape
 from .orthogonal import optimize_orthogonal
+from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TUNNEL_DEFAULTS, TrainSettings, resolve
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
@@ -76,9 +77,9 @@ def deviation_cosines(deviations: torch.Tensor) -> torch.Tensor:
     return unit @ unit.T
 
 
-@dataclass
+@dataclass(frozen=True)
 class TunnelResult:
-    """A tunnel between two optima and its diagnostics.
+    """A tunnel between two optima and its diagnostics, its tensors on the landscape's device.
 
     Attributes:
         points: the tunnel's vertices ``[K, D]``, from ``theta_a`` to ``theta_b``.
@@ -118,23 +119,34 @@ def build_tunnel(
     theta_b: torch.Tensor,
     *,
     n_points: int = 21,
-    steps: int = 1000,
-    lr: float = 0.01,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
-    batch_size: int | None = None,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
     per_segment: int = 10,
-    seed: int = 0,
+    seed: int = FROM_SETTINGS,
 ) -> TunnelResult:
     """Build the low-loss tunnel of Section 4.2 and measure it against the straight line.
+
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TUNNEL_DEFAULTS`:
+    1000 steps of Adam at 0.01 with a cosine decay): all of them, for the in-hyperplane
+    optimisation (:func:`lsl.orthogonal.optimize_orthogonal`).
 
     Args:
         landscape: the loss landscape.
         theta_a, theta_b: the two optima ``[D]``.
         n_points: number of vertices, endpoints included (``n_points - 2`` are optimised).
-        steps, lr, optimizer, schedule, batch_size, seed: the in-hyperplane optimisation.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.TUNNEL_DEFAULTS`).
+        steps, lr, optimizer, schedule, batch_size, seed: each replaces the field of ``settings`` when given.
         per_segment: samples per segment when measuring the loss along the paths.
+
+    Returns:
+        a :class:`TunnelResult`, on the landscape's device.
     """
+    s = resolve(settings, TUNNEL_DEFAULTS, who="build_tunnel", steps=steps, lr=lr, optimizer=optimizer,
+                schedule=schedule, batch_size=batch_size, seed=seed)
     theta_a = landscape.check_theta(theta_a, "theta_a")
     theta_b = landscape.check_theta(theta_b, "theta_b")
     if n_points < 3:
@@ -143,8 +155,7 @@ def build_tunnel(
     if float(direction.norm()) == 0.0:
         raise ValueError("theta_a and theta_b are the same point: there is nothing to connect")
     line = linear_path(theta_a, theta_b, n_points)
-    inner = optimize_orthogonal(landscape, line[1:-1], direction, steps=steps, lr=lr, optimizer=optimizer,
-                                schedule=schedule, batch_size=batch_size, seed=seed)
+    inner = optimize_orthogonal(landscape, line[1:-1], direction, settings=s)
     points = torch.cat([theta_a[None], inner, theta_b[None]])
     s, line_loss = path_losses(landscape, line, per_segment)
     _, tunnel_loss = path_losses(landscape, points, per_segment)
@@ -155,8 +166,9 @@ def build_tunnel(
 def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *, n_points: int = 21, **options) -> torch.Tensor:
     """The low-loss tunnel between two optima as a ``[K, D]`` tensor of points from ``theta_a`` to ``theta_b``.
 
-    ``K = n_points`` (default 21). Options are those of :func:`build_tunnel`,
-    which also returns the diagnostics (barriers, deviations).
+    ``K = n_points`` (default 21). Options are those of :func:`build_tunnel` (``settings`` and the
+    optimiser keywords included, default :data:`~lsl.settings.TUNNEL_DEFAULTS`), which also returns
+    the diagnostics (barriers, deviations).
     """
     return build_tunnel(landscape, theta_a, theta_b, n_points=n_points, **options).points
 
@@ -171,11 +183,14 @@ def bezier_points(theta_a: torch.Tensor, control: torch.Tensor, theta_b: torch.T
     return (1 - t) ** 2 * theta_a + 2 * t * (1 - t) * control + t**2 * theta_b
 
 
-@dataclass
+@dataclass(frozen=True)
 class BezierResult:
     """A trained quadratic Bezier curve between two optima and its diagnostics.
 
-    Args:
+    ``control``, ``t``, ``points``, ``loss`` and ``line_loss`` are on the landscape's device; the
+    history (``history_grad_evals``, ``history_barrier``) is on the CPU.
+
+    Attributes:
         control: the trained control point ``m`` ``[D]``.
         t: the curve parameters at which the curve was measured ``[K]`` (from 0 to 1).
         points: the curve's points at ``t`` ``[K, D]`` (``points[0] = theta_a``, ``points[-1] = theta_b``).
@@ -226,13 +241,14 @@ def bezier_curve(
     theta_a: torch.Tensor,
     theta_b: torch.Tensor,
     *,
-    steps: int,
-    lr: float,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
     n_samples: int = 4,
-    batch_size: int | None = None,
-    seed: int = 0,
-    optimizer: str = "adam",
-    schedule: str = "constant",
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
     n_points: int = 61,
     eval_every: int | None = None,
 ) -> BezierResult:
@@ -243,17 +259,17 @@ def bezier_curve(
     minimise the expected loss ``E_{t ~ U(0, 1)} L(phi(t))``: each step draws ``n_samples``
     values of ``t`` and evaluates the curve's points there as one batch.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``: Adam at a constant
+    learning rate): all of them; ``seed`` seeds the samples of ``t`` and the minibatches.
+
     Args:
         landscape: the loss landscape.
         theta_a: the first optimum ``[D]``.
         theta_b: the second optimum ``[D]``.
-        steps: optimisation steps.
-        lr: (maximum) learning rate.
+        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
+            given, here or as keywords.
+        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
         n_samples: values of ``t`` drawn per step.
-        batch_size: minibatch size for landscapes with data (``None``: full batch).
-        seed: seeds the samples of ``t`` and the minibatches.
-        optimizer: ``"adam"`` or ``"sgd"``.
-        schedule: learning-rate schedule (see :func:`lsl.train.lr_schedule`).
         n_points: number of evenly spaced ``t`` (ends included) at which the finished curve,
             and the history, are measured (in one batched evaluation).
         eval_every: if given, also measure the barrier every this many steps (and at the
@@ -262,6 +278,9 @@ def bezier_curve(
     Returns:
         a :class:`BezierResult`.
     """
+    s = resolve(settings, TrainSettings(), who="bezier_curve", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                optimizer=optimizer, schedule=schedule)
+    steps, seed = s.steps, s.seed
     theta_a = landscape.check_theta(theta_a, "theta_a")
     theta_b = landscape.check_theta(theta_b, "theta_b")
     if theta_a.dim() != 1 or theta_b.dim() != 1:
@@ -277,7 +296,7 @@ def bezier_curve(
     from .train import landscape_objective, minimize
 
     t_eval = torch.linspace(0, 1, n_points, dtype=landscape.dtype, device=landscape.device)
-    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     hist_evals: list[int] = []
     hist_barrier: list[float] = []
@@ -306,8 +325,7 @@ def bezier_curve(
     if eval_every:
         hist_evals.append(0)
         hist_barrier.append(barrier_of(control0))
-    run = minimize(curve_objective, control0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
-                   after_step=after_step, desc="bezier")
+    run = minimize(curve_objective, control0, settings=s, after_step=after_step, desc="bezier")
     control = run.theta.detach()
     points = bezier_points(theta_a, control, theta_b, t_eval)
     loss = _batched_loss(landscape, points)
@@ -350,7 +368,7 @@ def simplex_grid(m: int, resolution: int) -> torch.Tensor:
     return k.double() / resolution
 
 
-@dataclass
+@dataclass(frozen=True)
 class MConnectorResult:
     """An m-connector: optimised points on a barycentric grid of the simplex spanned by ``m + 1`` optima.
 
@@ -358,7 +376,10 @@ class MConnectorResult:
     (barycentric weights ``weights[k]``) to ``points[k]``, linear on each simplex of the
     Freudenthal (Kuhn) triangulation of the grid; see :func:`connector_points`.
 
-    Args:
+    ``optima``, ``straight`` and ``points`` are on the landscape's device; ``weights``,
+    ``straight_loss`` and ``loss`` are on the CPU.
+
+    Attributes:
         optima: the ``m + 1`` optima ``[m + 1, D]`` (the simplex's vertices; not moved).
         resolution: number of divisions of each edge of the simplex.
         weights: barycentric weights of the grid points ``[P, m + 1]``; the first ``m + 1`` rows are
@@ -388,13 +409,14 @@ def m_connector(
     landscape: Landscape,
     optima: torch.Tensor,
     *,
-    steps: int,
-    lr: float,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
     resolution: int = 2,
-    batch_size: int | None = None,
-    seed: int = 0,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
 ) -> MConnectorResult:
     """Build the m-connector of Section 4.3 between ``m + 1`` optima.
 
@@ -405,20 +427,22 @@ def m_connector(
     :func:`lsl.orthogonal.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
     this is the tunnel of Section 4.2 with ``r + 1`` vertices.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay): all of them, for :func:`lsl.orthogonal.optimize_orthogonal`.
+
     Args:
         landscape: the loss landscape.
         optima: the ``m + 1`` optima ``[m + 1, D]`` (affinely independent, ``1 <= m < D``).
-        steps: optimisation steps.
-        lr: (maximum) learning rate.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
         resolution: divisions of each edge, ``r >= 2`` (the grid has ``C(r + m, m)`` points).
-        batch_size: minibatch size for landscapes with data.
-        seed: seeds the minibatches.
-        optimizer: ``"adam"`` or ``"sgd"``.
-        schedule: learning-rate schedule.
 
     Returns:
         an :class:`MConnectorResult`.
     """
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connector", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                optimizer=optimizer, schedule=schedule)
     optima = landscape.check_theta(optima, "optima")
     if optima.dim() != 2 or optima.shape[0] < 2:
         raise ValueError(f"optima must be [m + 1, D] with at least 2 optima; got shape {tuple(optima.shape)}")
@@ -433,8 +457,7 @@ def m_connector(
         raise ValueError("the optima are (numerically) affinely dependent: they do not span an m-simplex")
     weights = simplex_grid(m, resolution)
     straight = weights.to(device=landscape.device, dtype=landscape.dtype) @ optima
-    inner = optimize_orthogonal(landscape, straight[m + 1:], directions, steps=steps, lr=lr, optimizer=optimizer,
-                                schedule=schedule, batch_size=batch_size, seed=seed)
+    inner = optimize_orthogonal(landscape, straight[m + 1:], directions, settings=s)
     points = torch.cat([optima, inner])
     return MConnectorResult(optima.detach(), resolution, weights, straight, points,
                             _batched_loss(landscape, straight).cpu(), _batched_loss(landscape, points).cpu())
@@ -509,13 +532,14 @@ def train_simplex(
     landscape: Landscape,
     result: MConnectorResult,
     *,
-    steps: int,
-    lr: float,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
     n_samples: int = 8,
-    batch_size: int | None = None,
-    seed: int = 0,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
     faces: bool = True,
 ) -> MConnectorResult:
     """Train an m-connector as a whole: the expected loss at uniformly random points of the simplex.
@@ -528,16 +552,16 @@ def train_simplex(
     Benton et al. (2021) a simplex. Each grid point still moves only orthogonally to the simplex's
     affine span, so the connector keeps the geometry of :func:`m_connector`.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay): all of them; ``seed`` seeds the random points and the minibatches.
+
     Args:
         landscape: the loss landscape.
         result: the connector to start from (e.g. from :func:`m_connector`).
-        steps: optimisation steps.
-        lr: (maximum) learning rate.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
         n_samples: random points of the simplex per step.
-        batch_size: minibatch size for landscapes with data (``None``: full batch).
-        seed: seeds the random points and the minibatches.
-        optimizer: ``"adam"`` or ``"sgd"``.
-        schedule: learning-rate schedule.
         faces: draw each point on a random face of the simplex (its dimension uniform in ``1..m``)
             rather than in the whole simplex, so that edges and low-dimensional faces, which uniform
             points of a high-dimensional simplex almost never approach, are trained as well.
@@ -546,6 +570,10 @@ def train_simplex(
         a new :class:`MConnectorResult` with the trained points and their losses.
     """
     from .train import landscape_objective, minimize
+
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplex", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
+                optimizer=optimizer, schedule=schedule)
+    steps, seed = s.steps, s.seed
 
     _check_count("steps", steps, 0)
     _check_count("n_samples", n_samples, 1)
@@ -569,7 +597,7 @@ def train_simplex(
     idx, lam = _kuhn_weights(m, result.resolution, result.weights, w)
     idx = idx.view(steps, n_samples, m + 1).to(dev)
     lam = lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)
-    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
 
     def simplex_objective(inner: torch.Tensor, step: int) -> torch.Tensor:
         pts = torch.cat([optima, inner])
@@ -579,18 +607,19 @@ def train_simplex(
         off = inner - straight
         inner.sub_((off @ basis) @ basis.T)
 
-    run = minimize(simplex_objective, start, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
-                   after_step=keep_orthogonal, desc="simplex")
+    run = minimize(simplex_objective, start, settings=s, after_step=keep_orthogonal, desc="simplex")
     points = torch.cat([optima, run.theta.detach()])
     return MConnectorResult(result.optima, result.resolution, result.weights, result.straight, points,
                             result.straight_loss, _batched_loss(landscape, points).cpu())
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimplexEvaluation:
     """Loss (and accuracy) of an m-connector and of the straight simplex at the same barycentric points.
 
-    Args:
+    All its tensors are on the CPU.
+
+    Attributes:
         weights: barycentric weights of the samples ``[S, m + 1]``: first ``n_random`` uniform random
             points of the simplex, then ``n_edge`` evenly spaced points on each edge.
         edge: for each sample, the pair ``(i, j)`` of vertices whose edge it lies on, or

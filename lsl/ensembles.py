@@ -36,6 +36,7 @@ from torch import nn
 
 from . import batching, connect
 from .landscape import Landscape, NetworkLandscape
+from .settings import ENSEMBLE_DEFAULTS, FROM_SETTINGS, SNAPSHOT_DEFAULTS, TrainSettings, resolve
 from .train import train
 
 __all__ = [
@@ -67,11 +68,13 @@ def _batches_per_epoch(n_train: int | None, batch_size: int | None) -> int:
 # snapshots of a cyclic learning rate
 
 
-@dataclass
+@dataclass(frozen=True)
 class CyclicSnapshots:
     """The snapshots of a run with a cyclic learning rate (one per cycle, at the cycle's end).
 
-    Args:
+    Its tensors are on the landscape's device, except ``lrs``, which is on the CPU.
+
+    Attributes:
         snapshots: parameters at the end of each cycle, ``[cycles, D]`` (or ``[cycles, B, D]``
             when ``B`` models were trained at once).
         snapshot_steps: the step after which each snapshot was taken (``cycle_steps * (k + 1)``).
@@ -122,13 +125,14 @@ def cyclic_snapshots(
     theta0: torch.Tensor,
     *,
     cycles: int,
-    cycle_steps: int,
-    lr: float,
-    lr_min: float = 0.0,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    batch_size: int | None = 128,
-    seed: int = 0,
+    settings: TrainSettings | None = None,
+    cycle_steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    lr_min: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     cache: bool = True,
 ) -> CyclicSnapshots:
     """Train with a cyclic cosine learning rate and keep the parameters at the end of every cycle.
@@ -143,34 +147,47 @@ def cyclic_snapshots(
     saturating activations (tanh) may instead blow up to a huge but finite loss; look at
     :attr:`CyclicSnapshots.cycle_end_losses` (or the snapshots' accuracy) to see that.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SNAPSHOT_DEFAULTS`:
+    SGD with momentum 0.9, minibatches of 128, the cyclic schedule): all of them. ``schedule`` must
+    be ``"cyclic"`` and ``cycle_steps`` given; ``steps`` is ``cycles * cycle_steps`` (leave it
+    ``None``, or set it to that).
+
     Args:
         landscape: the loss landscape (a network with data, or the toy model).
         theta0: the initial parameters ``[D]``, or ``[B, D]`` for ``B`` models trained at once,
             all with the same learning rate (loop to use several).
         cycles: number of cycles (= number of snapshots), at least 1.
-        cycle_steps: optimisation steps per cycle, at least 1.
-        lr: the maximum learning rate, at the start of each cycle.
-        lr_min: the learning rate at the end of each cycle.
-        optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
-        momentum: SGD momentum.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SNAPSHOT_DEFAULTS`).
+        cycle_steps: optimisation steps per cycle, at least 1 (replaces ``settings.cycle_steps``).
+        lr: the maximum learning rate, at the start of each cycle (replaces ``settings.lr``).
+        lr_min, optimizer, momentum, seed: each replaces the field of ``settings`` when given
+            (``lr_min`` is the learning rate at the end of each cycle).
         batch_size: minibatch size; ``None`` for full-batch steps (needed for landscapes
             without data, such as the toy model).
-        seed: seeds the minibatch order.
         cache: store the run on disk (see :func:`lsl.train.train`).
 
     Returns:
         a :class:`CyclicSnapshots` with ``cycles`` snapshots.
 
     Raises:
-        ValueError: if ``cycles`` or ``cycle_steps`` is not a positive integer.
+        ValueError: if ``cycles`` or ``cycle_steps`` is not a positive integer, or the settings are
+            invalid or not cyclic.
     """
-    for name, v in (("cycles", cycles), ("cycle_steps", cycle_steps)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+        raise ValueError(f"cycles must be an integer >= 1, got {cycles!r}")
+    s = resolve(settings, SNAPSHOT_DEFAULTS, who="cyclic_snapshots", needs=("lr", "cycle_steps"),
+                cycle_steps=cycle_steps, lr=lr, lr_min=lr_min, optimizer=optimizer, momentum=momentum,
+                batch_size=batch_size, seed=seed)
+    if s.schedule != "cyclic":
+        raise ValueError(f"cyclic_snapshots trains with the cyclic schedule; got schedule={s.schedule!r}. Pass "
+                         "settings with schedule='cyclic' (e.g. lsl.settings.SNAPSHOT_DEFAULTS.replace(...))")
+    cycle_steps = s.cycle_steps
     steps = cycles * cycle_steps
-    res = train(landscape, theta0, steps=steps, lr=lr, optimizer=optimizer, schedule="cyclic", lr_min=lr_min,
-                cycle_steps=cycle_steps, momentum=momentum, batch_size=batch_size, snapshot_every=cycle_steps,
-                seed=seed, cache=cache, nonfinite="record")
+    if s.steps is not None and s.steps != steps:
+        raise ValueError(f"cyclic_snapshots trains cycles * cycle_steps = {steps} steps, but the settings say "
+                         f"steps={s.steps}; leave steps=None in the settings")
+    res = train(landscape, theta0, settings=s.replace(steps=steps), snapshot_every=cycle_steps, cache=cache,
+                nonfinite="record")
     finite = torch.isfinite(res.losses)  # [steps] or [steps, B]
     bad_theta = ~torch.isfinite(res.theta).all(-1)
     diverged = ~finite.all(0) | bad_theta
@@ -178,8 +195,8 @@ def cyclic_snapshots(
                             (~finite).to(torch.long).argmax(0))
     return CyclicSnapshots(
         snapshots=res.snapshots, snapshot_steps=list(res.snapshot_steps), losses=res.losses, lrs=res.lrs,
-        diverged=diverged, diverged_at=first_bad, lr=float(lr), cycle_steps=int(cycle_steps),
-        epochs=steps / _batches_per_epoch(landscape.n_train, batch_size),
+        diverged=diverged, diverged_at=first_bad, lr=float(s.lr), cycle_steps=int(cycle_steps),
+        epochs=steps / _batches_per_epoch(landscape.n_train, s.batch_size),
     )
 
 
@@ -303,11 +320,13 @@ def prediction_average(landscape: NetworkLandscape, thetas: torch.Tensor, split:
     return _log_probs(landscape, thetas, split).exp().mean(0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EnsembleMetrics:
     """Accuracy and negative log-likelihood of a prediction-averaged ensemble and of its members.
 
-    Args:
+    ``member_accuracy`` and ``member_nll`` are on the landscape's device.
+
+    Attributes:
         accuracy: accuracy of the averaged prediction.
         nll: mean negative log-likelihood ``-log p(y)`` of the averaged probabilities.
         member_accuracy: accuracy of each member ``[M]``.
@@ -350,11 +369,13 @@ def ensemble_metrics(landscape: NetworkLandscape, thetas: torch.Tensor, split: s
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class EnsembleGrowth:
     """Accuracy and NLL of the prediction average of the first ``k`` members, for ``k = 1 .. M``.
 
-    Args:
+    Its tensors are on the landscape's device.
+
+    Attributes:
         accuracy: accuracy of the ensemble of the first ``k`` members ``[M]``.
         nll: its negative log-likelihood ``[M]``.
     """
@@ -389,11 +410,11 @@ def ensemble_growth(landscape: NetworkLandscape, thetas: torch.Tensor, split: st
     return EnsembleGrowth(accuracy=accuracy, nll=nll)
 
 
-@dataclass
+@dataclass(frozen=True)
 class AveragingComparison:
     """The best single member, the weight average (SWA) and the prediction average, on one split.
 
-    Args:
+    Attributes:
         single_accuracy: accuracy of the best member (by accuracy).
         single_nll: NLL of that member.
         weight_accuracy: accuracy of the weight average.
@@ -488,11 +509,13 @@ def displacement_cosines(thetas: torch.Tensor, origin: torch.Tensor) -> torch.Te
     return connect.deviation_cosines(thetas - origin)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PathBarriers:
     """Losses along straight lines between pairs of members, and their barriers.
 
-    Args:
+    ``losses`` is on the landscape's device; ``t`` and ``barriers`` are on the CPU.
+
+    Attributes:
         pairs: the member indices ``(i, j)`` of each path.
         t: interpolation coefficients ``[K]`` (0 at member ``i``, 1 at member ``j``).
         losses: the training loss along each path ``[P, K]``.
@@ -553,11 +576,13 @@ def pairwise_barriers(landscape: Landscape, thetas: torch.Tensor, *, n_points: i
 # deep ensembles: independent initialisations
 
 
-@dataclass
+@dataclass(frozen=True)
 class DeepEnsemble:
     """Independently initialised and trained members sharing one architecture.
 
-    Args:
+    Its tensors are on the landscape's device.
+
+    Attributes:
         landscape: the network landscape (architecture and data) shared by the members.
         theta0: the members' initialisations ``[M, D]``.
         members: the trained members ``[M, D]``.
@@ -594,14 +619,15 @@ def deep_ensemble(
     arch: str,
     *,
     members: int,
-    steps: int,
-    lr: float,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    schedule: str = "cosine",
-    lr_min: float = 0.0,
-    batch_size: int | None = 128,
-    seed: int = 0,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    lr_min: float = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     cache: bool = True,
     landscape_options: dict | None = None,
     **net_options,
@@ -614,18 +640,18 @@ def deep_ensemble(
     would follow alone. They see the same minibatches in the same order: their diversity comes
     from the initialisation.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.ENSEMBLE_DEFAULTS`:
+    SGD with momentum 0.9, minibatches of 128, cosine decay): all of them (``steps`` per member);
+    ``seed`` is the first member's initialisation seed and also seeds the minibatch order.
+
     Args:
         dataset: a :class:`lsl.data.Dataset` (training and test split).
         arch: architecture name for :func:`lsl.nets.make` (``"mlp"``, ``"cnn"``, ``"cnn1d"``).
         members: number of members ``M``, at least 1.
-        steps: optimisation steps per member.
-        lr: (maximum) learning rate.
-        optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
-        momentum: SGD momentum.
-        schedule: learning-rate schedule (:func:`lsl.train.lr_schedule`), cosine decay by default.
-        lr_min: the schedule's minimum learning rate.
-        batch_size: minibatch size (``None``: full batch).
-        seed: the first member's initialisation seed; also seeds the minibatch order.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.ENSEMBLE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, optimizer, momentum, schedule, lr_min, batch_size, seed: each replaces the field of
+            ``settings`` when given.
         cache: store the run on disk (see :func:`lsl.train.train`).
         landscape_options: keyword arguments for :class:`~lsl.landscape.NetworkLandscape`
             (``loss``, ``device``, ``dtype``, ``chunk_size``).
@@ -636,6 +662,9 @@ def deep_ensemble(
     """
     from . import nets
 
+    s = resolve(settings, ENSEMBLE_DEFAULTS, who="deep_ensemble", steps=steps, lr=lr, optimizer=optimizer,
+                momentum=momentum, schedule=schedule, lr_min=lr_min, batch_size=batch_size, seed=seed)
+    seed = s.seed
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
         raise ValueError(f"members must be an integer >= 1, got {members!r}")
     seeds = [seed + k for k in range(members)]
@@ -643,10 +672,9 @@ def deep_ensemble(
     land = NetworkLandscape(models[0], dataset.x_train, dataset.y_train, x_test=dataset.x_test,
                             y_test=dataset.y_test, **(landscape_options or {}))
     theta0 = torch.stack([land.theta_of(m) for m in models])
-    res = train(land, theta0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, lr_min=lr_min,
-                momentum=momentum, batch_size=batch_size, seed=seed, cache=cache)
+    res = train(land, theta0, settings=s, cache=cache)
     diverged = ~torch.isfinite(res.losses).all(0) | ~torch.isfinite(res.theta).all(-1)
     return DeepEnsemble(
         landscape=land, theta0=theta0, members=res.theta, seeds=seeds, losses=res.losses, diverged=diverged,
-        steps_per_member=int(steps), epochs_per_member=steps / _batches_per_epoch(land.n_train, batch_size),
+        steps_per_member=int(s.steps), epochs_per_member=s.steps / _batches_per_epoch(land.n_train, s.batch_size),
     )

@@ -57,6 +57,7 @@ import torch
 
 from .landscape import Landscape, tensor_digest
 from .rows import RowsResult, train_rows
+from .settings import FAMILY_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
 from .train import NONFINITE, NonFiniteLossError
 
 __all__ = ["HPARAMS", "train_family", "Member", "Family"]
@@ -67,9 +68,11 @@ _STACKED = ("lr", "l2")
 _ARCHITECTURE = ("dropout", "width")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Member:
     """One trained member of a family.
+
+    ``theta`` is on the member's landscape's device; ``check_steps`` and ``check_losses`` are on the CPU.
 
     Attributes:
         hparam: the swept hyperparameter (one of :data:`HPARAMS`).
@@ -82,7 +85,8 @@ class Member:
         diverged: whether the loss became NaN or infinite.
         check_steps: steps at which the loss was checked ``[C]``.
         check_losses: full-batch training loss at those checks ``[C]``.
-        settings: the member's full training settings (lr, l2, batch size, momentum, and the
+        settings: the member's full training settings, as stored in its cache key (a dict: lr, l2,
+            batch size, momentum, target loss, check interval, the cap ``max_steps``, seed, and the
             architecture override for dropout and width families).
         from_cache: whether the member was loaded from the cache.
     """
@@ -107,9 +111,11 @@ class Member:
         return self.reached is False and not self.diverged
 
 
-@dataclass
+@dataclass(frozen=True)
 class Family:
     """A family of optima that differ in one hyperparameter (see :func:`train_family`).
+
+    Each member's parameters are on its landscape's device.
 
     Attributes:
         hparam: the swept hyperparameter.
@@ -207,14 +213,15 @@ def train_family(
     hparam: str,
     values: Sequence,
     *,
-    lr: float = 0.1,
-    batch_size: int | None = None,
-    l2: float = 0.0,
-    momentum: float = 0.0,
+    settings: TrainSettings | None = None,
+    lr: float = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    l2: float = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
     target_loss: float | None = None,
     check_every: int = 50,
-    max_steps: int = 2000,
-    seed: int = 0,
+    max_steps: int = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     theta0: torch.Tensor | None = None,
     stack: bool | None = None,
     cache: bool = True,
@@ -226,17 +233,25 @@ def train_family(
     full-batch training loss is below ``target_loss``; a flag when ``max_steps`` is hit),
     for which members are trained together, and for the cache.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.FAMILY_DEFAULTS`:
+    SGD at 0.1, at most 2000 steps per member): ``steps`` (the cap per member, also given as
+    ``max_steps``), ``lr``, ``momentum``, ``batch_size``, ``l2``, ``seed``, shared by all members
+    (the swept one is replaced by each member's value). The optimiser is plain SGD with a constant
+    learning rate (:func:`lsl.rows.train_rows`), so ``optimizer`` must be ``"sgd"`` and ``schedule``
+    ``"constant"``.
+
     Args:
         build: for ``"lr"``, ``"l2"`` and ``"batch_size"`` a :class:`~lsl.landscape.Landscape`
             or a builder called as ``build()``; for ``"dropout"`` and ``"width"`` a builder
             called as ``build(dropout=value)`` / ``build(width=value)``, e.g. :func:`lsl.nets.network`.
         hparam: ``"lr"``, ``"batch_size"``, ``"l2"``, ``"dropout"`` or ``"width"``.
         values: the values of ``hparam``, one member each.
-        lr, batch_size, l2, momentum: the settings shared by all members (the swept one is
-            replaced by each member's value).
+        settings: the optimiser settings shared by all members (``None``:
+            :data:`~lsl.settings.FAMILY_DEFAULTS`).
+        lr, batch_size, l2, momentum: each replaces the field of ``settings`` when given.
         target_loss: the matched full-batch training loss (``None``: train everyone for ``max_steps``).
         check_every: steps between checks of the training loss.
-        max_steps: the cap on the number of steps per member.
+        max_steps: the cap on the number of steps per member (replaces ``settings.steps``).
         seed: seeds the minibatch order and dropout masks (the same for every member).
         theta0: the common starting point for lr, L2 and batch-size families (default: the
             landscape's ``theta0``); dropout and width families start at each built landscape's ``theta0``.
@@ -254,7 +269,17 @@ def train_family(
 
     Returns:
         a :class:`Family`; its members' parameters on each landscape's device.
+
+    Raises:
+        ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
     """
+    opt = resolve(settings, FAMILY_DEFAULTS, who="train_family", steps=max_steps, lr=lr, batch_size=batch_size,
+                  l2=l2, momentum=momentum, seed=seed)
+    if opt.optimizer != "sgd" or opt.schedule != "constant":
+        raise ValueError(f"train_family runs plain SGD with a constant learning rate; got optimizer={opt.optimizer!r}, "
+                         f"schedule={opt.schedule!r}. Pass settings with optimizer='sgd' and schedule='constant' "
+                         "(e.g. lsl.settings.FAMILY_DEFAULTS.replace(...))")
+    lr, batch_size, l2, momentum, max_steps, seed = opt.lr, opt.batch_size, opt.l2, opt.momentum, opt.steps, opt.seed
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     if hparam not in HPARAMS:
@@ -288,13 +313,13 @@ def train_family(
             raise ValueError("theta0 must be one point [D]: every member starts there")
         lands = [land] * len(values)
         starts = [theta0] * len(values)
-    settings = [_settings_for(hparam, v, base) for v in values]
-    for s, v in zip(settings, values):
+    member_settings = [_settings_for(hparam, v, base) for v in values]
+    for s, v in zip(member_settings, values):
         if hparam in _ARCHITECTURE:
             s[hparam] = v
     # The architecture override is not part of the key: the fingerprint already describes the module, so
     # build(dropout=0.0) and build() (the same network) share one entry, e.g. the base member of every family.
-    keys = ([_member_key(lands[i], starts[i], {k: v for k, v in settings[i].items() if k not in _ARCHITECTURE})
+    keys = ([_member_key(lands[i], starts[i], {k: v for k, v in member_settings[i].items() if k not in _ARCHITECTURE})
              for i in range(len(values))] if cache else None)
 
     from . import cache as _cache
@@ -311,9 +336,9 @@ def train_family(
     todo = [i for i in range(len(values)) if got[i] is None]
 
     def run(rows: list[int]) -> None:
-        s = settings[rows[0]]
+        s = member_settings[rows[0]]
         res = train_rows(lands[rows[0]], torch.stack([starts[i] for i in rows]),
-                         lr=[settings[i]["lr"] for i in rows], l2=[settings[i]["l2"] for i in rows],
+                         lr=[member_settings[i]["lr"] for i in rows], l2=[member_settings[i]["l2"] for i in rows],
                          batch_size=s["batch_size"], momentum=s["momentum"], target_loss=s["target_loss"],
                          check_every=check_every, max_steps=max_steps, seed=seed, nonfinite=nonfinite)
         for b, i in enumerate(rows):
@@ -336,8 +361,8 @@ def train_family(
                 s = int(got[i]["steps"])
                 raise NonFiniteLossError(
                     f"the member {hparam}={v!r} (loaded from the cache) diverged: its loss was non-finite at the check "
-                    f"at step {s}, with learning rate {settings[i]['lr']:g}. Lower the learning rate, or pass "
-                    f"nonfinite='record' to keep diverged members", step=s, lr=settings[i]["lr"], row=i)
+                    f"at step {s}, with learning rate {member_settings[i]['lr']:g}. Lower the learning rate, or pass "
+                    f"nonfinite='record' to keep diverged members", step=s, lr=member_settings[i]["lr"], row=i)
     members = []
     for i, v in enumerate(values):
         g, land = got[i], lands[i]
@@ -348,6 +373,6 @@ def train_family(
             train_loss=float(check_losses[-1]) if check_losses.numel() else float(land.loss(theta)),
             train_accuracy=_accuracy(land, theta, "train"), test_accuracy=_accuracy(land, theta, "test"),
             reached=None if target_loss is None else bool(g["reached"]), diverged=bool(g["diverged"]),
-            check_steps=g["check_steps"], check_losses=check_losses, settings=settings[i], from_cache=loaded[i],
+            check_steps=g["check_steps"], check_losses=check_losses, settings=member_settings[i], from_cache=loaded[i],
         ))
     return Family(hparam, values, members, lands, base["target_loss"], time.perf_counter() - start)

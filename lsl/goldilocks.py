@@ -21,6 +21,7 @@ import torch
 
 from .landscape import Landscape
 from .projections import Projection, make_projection
+from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
 from .subspace import train_in_hyperplanes
 
 __all__ = ["restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"]
@@ -72,11 +73,11 @@ def curvature_stats(h: torch.Tensor) -> dict[str, torch.Tensor]:
     }
 
 
-@dataclass
+@dataclass(frozen=True)
 class GoldilocksScan:
-    """Restricted curvature and hyperplane training at several radii of the initialisation.
+    """Restricted curvature and hyperplane training at several radii of the initialisation, its tensors on the CPU.
 
-    Args:
+    Attributes:
         scales: factors multiplying the initialisation ``[S]``.
         radii: ``||theta0||`` at each scale ``[S]``.
         fraction_positive: fraction of positive eigenvalues of ``M^T H M`` ``[S, P_curv]``.
@@ -112,14 +113,15 @@ def goldilocks_scan(
     n_curv_planes: int,
     d_train: int,
     n_planes: int,
-    steps: int,
-    lr: float,
-    batch_size: int | None = None,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
     split: str = "test",
     hessian_examples: int | None = None,
     projection: str = "fastfood",
-    optimizer: str = "adam",
-    seed: int = 0,
+    optimizer: str = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
 ) -> GoldilocksScan:
     """The Goldilocks experiment: scale an initialisation, measure curvature in random planes, train in them.
 
@@ -129,6 +131,11 @@ def goldilocks_scan(
     from there (all radii in one batch) and records their accuracy. Scaling the flat
     vector is the same as ``lsl.nets.make(..., init_scale=s)``.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay): all of them, for :func:`lsl.subspace.train_in_hyperplanes`; ``seed``
+    also seeds the planes of the curvature. Adam rescales small gradients, so a plane near the
+    origin can still train with it; plain SGD feels the flat landscape there.
+
     Args:
         landscape: a network landscape.
         theta0: a standard initialisation ``[D]``.
@@ -137,19 +144,20 @@ def goldilocks_scan(
         n_curv_planes: number of such planes per radius.
         d_train: dimension of the planes trained.
         n_planes: number of planes trained per radius.
-        steps: optimisation steps in each plane.
-        lr: (maximum) learning rate.
-        batch_size: minibatch size of the training.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, batch_size, optimizer, seed: each replaces the field of ``settings`` when given
+            (``steps`` in each plane).
         split: split on which accuracy is measured.
         hessian_examples: use only the first this many training examples for the Hessian (``None``: all).
         projection: ``"fastfood"`` or ``"dense"``.
-        optimizer: ``"adam"`` or ``"sgd"``. Adam rescales small gradients, so a plane near the
-            origin can still train with it; plain SGD feels the flat landscape there.
-        seed: seeds the planes.
 
     Returns:
-        a :class:`GoldilocksScan`.
+        a :class:`GoldilocksScan`, on the CPU.
     """
+    opt = resolve(settings, SUBSPACE_DEFAULTS, who="goldilocks_scan", steps=steps, lr=lr, batch_size=batch_size,
+                  optimizer=optimizer, seed=seed)
+    seed = opt.seed
     theta0 = landscape.check_theta(theta0, "theta0")
     scales_t = torch.tensor([float(s) for s in scales], dtype=torch.float64)
     kwargs = {}
@@ -166,9 +174,8 @@ def goldilocks_scan(
         with torch.no_grad():
             init.append(float(landscape.loss(point)))
     offsets = (scales_t.to(landscape.dtype).to(landscape.device)[:, None] * theta0[None]).repeat_interleave(n_planes, 0)
-    res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], steps=steps, lr=lr,
-                               seed=seed, batch_size=batch_size, projection=projection, optimizer=optimizer,
-                               nonfinite="record")
+    res = train_in_hyperplanes(landscape, offsets, d_train, n_planes=offsets.shape[0], settings=opt,
+                               projection=projection, nonfinite="record")
     acc = landscape.accuracy(res.theta, split).detach().cpu().float().view(len(scales_t), n_planes)
     final = res.final_loss.detach().cpu().float().view(len(scales_t), n_planes)
     diverged = ~torch.isfinite(final) | ~torch.isfinite(res.theta).all(-1).cpu().view(len(scales_t), n_planes)

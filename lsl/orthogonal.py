@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from .landscape import Landscape
+from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
 from .train import landscape_objective, minimize
 
 __all__ = ["optimize_orthogonal"]
@@ -47,12 +48,13 @@ def optimize_orthogonal(
     points: torch.Tensor,
     directions,
     *,
-    steps: int,
-    lr: float,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
-    batch_size: int | None = None,
-    seed: int = 0,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     target_loss: float | None = None,
     check_every: int = 100,
 ) -> torch.Tensor:
@@ -69,26 +71,35 @@ def optimize_orthogonal(
     this way are compared at a matched loss, not after a matched number of steps.
     A point that never reaches the target is returned at the end of training.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay): all of them; ``batch_size``, ``l2`` and ``seed`` make the landscape's
+    objective (:func:`lsl.train.landscape_objective`), the others drive :func:`lsl.train.minimize`.
+
     Args:
         landscape: what to minimise.
         points: starting points ``[K, D]`` (all optimised at once, as one batch).
         directions: ``[m, D]`` (or ``[D]``) directions shared by all points, or a
             sequence of ``K`` tensors ``[m_k, D]``, one set per point (e.g. the
             centroids of simplices of different dimensions, optimised as one batch).
-        steps, lr, optimizer, schedule, batch_size, seed: see :func:`lsl.train.minimize`.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, optimizer, schedule, batch_size, seed: each replaces the field of ``settings`` when given.
         target_loss: stop each point at this full training loss (``None``: run all steps).
         check_every: steps between checks of the target.
 
     Returns:
-        the optimised points ``[K, D]``.
+        the optimised points ``[K, D]``, on the landscape's device.
     """
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="optimize_orthogonal", steps=steps, lr=lr, optimizer=optimizer,
+                schedule=schedule, batch_size=batch_size, seed=seed)
+    steps = s.steps
     points = landscape.check_theta(points, "points")
     if points.dim() == 1:
         points = points.unsqueeze(0)
     if check_every < 1:
         raise ValueError(f"check_every must be >= 1, got {check_every}")
     constrain = _orthogonal_projector(landscape, directions, points.shape[0])
-    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=s.seed)
     until = None
     if target_loss is not None:
         done = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
@@ -104,8 +115,7 @@ def optimize_orthogonal(
             return bool(done.all())
 
     z0 = torch.zeros_like(points)
-    run = minimize(lambda z, step: objective(points + constrain(z)), z0, steps=steps, lr=lr,
-                   optimizer=optimizer, schedule=schedule, until=until, desc="orthogonal")
+    run = minimize(lambda z, step: objective(points + constrain(z)), z0, settings=s, until=until, desc="orthogonal")
     final = (points + constrain(run.theta)).detach()
     if target_loss is not None:
         final = torch.where(done.unsqueeze(1), kept, final)

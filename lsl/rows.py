@@ -25,14 +25,18 @@ from typing import Sequence
 import torch
 
 from .landscape import Landscape
+from .settings import FROM_SETTINGS, ROWS_DEFAULTS, TrainSettings, resolve
 from .train import NONFINITE, NonFiniteLossError, landscape_objective, progress
 
 __all__ = ["train_rows", "RowsResult"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class RowsResult:
     """What :func:`train_rows` returns (``B`` rows).
+
+    ``theta`` is on the landscape's device; the per-row records (``steps``, ``reached``,
+    ``diverged``, ``check_steps``, ``check_losses``) are on the CPU.
 
     Attributes:
         theta: final parameters ``[B, D]`` (``[D]`` if ``theta0`` was one point).
@@ -67,14 +71,15 @@ def train_rows(
     landscape: Landscape,
     theta0: torch.Tensor,
     *,
-    lr: float | Sequence[float] | torch.Tensor,
-    l2: float | Sequence[float] | torch.Tensor = 0.0,
-    batch_size: int | None = None,
-    momentum: float = 0.0,
+    settings: TrainSettings | None = None,
+    lr: float | Sequence[float] | torch.Tensor = FROM_SETTINGS,
+    l2: float | Sequence[float] | torch.Tensor = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
     target_loss: float | None = None,
     check_every: int = 50,
-    max_steps: int = 1000,
-    seed: int = 0,
+    max_steps: int = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     nonfinite: str = "raise",
 ) -> RowsResult:
     """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
@@ -99,17 +104,25 @@ def train_rows(
     per-step work makes no host-device round trip. With ``nonfinite="record"`` the row is
     instead stopped at that check and marked diverged, and the other rows go on.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.ROWS_DEFAULTS`:
+    SGD, at most 1000 steps): ``steps`` (the cap on the number of steps, also given as
+    ``max_steps``), ``lr``, ``momentum``, ``batch_size``, ``l2``, ``seed``. The optimiser is plain
+    SGD with a constant learning rate, so ``optimizer`` must be ``"sgd"`` and ``schedule``
+    ``"constant"`` (``lr_min`` and ``cycle_steps`` are then unused).
+
     Args:
         landscape: the landscape (a network with data, or a landscape without data).
         theta0: starting points ``[B, D]`` (or one point ``[D]``).
-        lr: learning rate, one number or one per row.
-        l2: L2 strength, one number or one per row.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.ROWS_DEFAULTS`); ``lr``
+            must be given, here or as a keyword.
+        lr: learning rate, one number or one per row (replaces ``settings.lr``).
+        l2: L2 strength, one number or one per row (replaces ``settings.l2``).
         batch_size: minibatch size (``None``: the full batch).
         momentum: heavy-ball momentum (0: plain SGD).
         target_loss: stop a row once its full-batch loss is below this (``None``: train all
             rows for ``max_steps``).
         check_every: steps between checks of the full-batch loss.
-        max_steps: the cap on the number of steps.
+        max_steps: the cap on the number of steps (replaces ``settings.steps``).
         seed: seeds the minibatch order and dropout masks (as in :func:`lsl.train.train`).
         nonfinite: ``"raise"`` (default) or ``"record"`` (mark diverged rows and go on), see above.
 
@@ -118,7 +131,20 @@ def train_rows(
 
     Raises:
         lsl.train.NonFiniteLossError: with ``nonfinite="raise"``, when a row's loss becomes non-finite.
+        ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
     """
+    # lr and l2 may be one per row: they are taken from the settings here, not put into them
+    s = resolve(settings, ROWS_DEFAULTS, who="train_rows", needs=("steps",), steps=max_steps,
+                batch_size=batch_size, momentum=momentum, seed=seed)
+    if s.optimizer != "sgd" or s.schedule != "constant":
+        raise ValueError(f"train_rows runs plain SGD with a constant learning rate; got optimizer={s.optimizer!r}, "
+                         f"schedule={s.schedule!r}. Pass settings with optimizer='sgd' and schedule='constant' "
+                         "(e.g. lsl.settings.ROWS_DEFAULTS.replace(...)), or use lsl.train.train for the others")
+    lr = s.lr if lr is FROM_SETTINGS else lr
+    l2 = s.l2 if l2 is FROM_SETTINGS else l2
+    if lr is None:
+        raise ValueError("train_rows needs lr: pass lr=... (one number or one per row), or settings with lr")
+    batch_size, momentum, max_steps, seed = s.batch_size, s.momentum, s.steps, s.seed
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     theta0 = landscape.check_theta(theta0, "theta0")

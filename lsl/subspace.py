@@ -25,6 +25,7 @@ import torch
 
 from .landscape import Landscape
 from .projections import DenseProjection, FastfoodProjection, Projection, make_projection
+from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
 from .train import landscape_objective, minimize
 
 __all__ = ["HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane",
@@ -43,11 +44,13 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass
+@dataclass(frozen=True)
 class HyperplaneResult:
     """Outcome of training inside ``P`` random hyperplanes.
 
-    Args:
+    Its tensors are on the landscape's device, except ``dims``, which is on the CPU.
+
+    Attributes:
         theta: final full-space points ``[P, D]``.
         phi: final in-plane coordinates ``[P, d_max]`` (zero beyond each plane's own dimension).
         losses: training objective at every step ``[steps, P]``.
@@ -72,12 +75,13 @@ def train_in_hyperplanes(
     d: int | Sequence[int] | torch.Tensor,
     *,
     n_planes: int = 1,
-    steps: int,
-    lr: float,
-    seed: int = 0,
-    optimizer: str = "adam",
-    schedule: str = "cosine",
-    batch_size: int | None = None,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
     projection: str | Projection = "dense",
     normalize_step: bool = False,
     nonfinite: str = "raise",
@@ -90,18 +94,19 @@ def train_in_hyperplanes(
     ``d_max``-dimensional random projection (itself a random ``d_p``-dimensional plane)
     and the other coordinates stay at zero.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay, which lets the iterate settle into non-smooth minima such as the toy
+    model's wedges): all of them; ``seed`` seeds the planes and the minibatch order, ``l2``
+    penalises the full-space points.
+
     Args:
         landscape: what to minimise.
         theta0: the planes' common offset ``[D]``, or one offset per plane ``[P, D]``.
         d: hyperplane dimension (``1 <= d <= D``), or one per plane (length ``n_planes``).
         n_planes: number of independent random planes ``P``.
-        steps: optimisation steps (see :func:`lsl.train.minimize`).
-        lr: (maximum) learning rate.
-        seed: seeds the planes (and the minibatch order).
-        optimizer: ``"adam"`` or ``"sgd"``.
-        schedule: learning-rate schedule; the default cosine decay lets the iterate
-            settle into non-smooth minima such as the toy model's wedges.
-        batch_size: minibatch size for landscapes with data.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, seed, optimizer, schedule, batch_size: each replaces the field of ``settings`` when given.
         projection: ``"dense"`` (:class:`~lsl.projections.DenseProjection`, stores ``P D d``
             numbers), ``"fastfood"`` (:class:`~lsl.projections.FastfoodProjection`, for
             large ``D`` and ``d``) or a :class:`~lsl.projections.Projection` instance
@@ -118,6 +123,9 @@ def train_in_hyperplanes(
     Returns:
         a :class:`HyperplaneResult`.
     """
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_in_hyperplanes", steps=steps, lr=lr, seed=seed,
+                optimizer=optimizer, schedule=schedule, batch_size=batch_size)
+    seed = s.seed
     theta0 = landscape.check_theta(theta0, "theta0")
     if isinstance(d, int):
         dims = None
@@ -143,14 +151,13 @@ def train_in_hyperplanes(
         if normalize_step:
             mask = mask / per_plane[:, None].to(torch.float64).sqrt()
         mask = mask.to(device=landscape.device, dtype=landscape.dtype)
-    objective = landscape_objective(landscape, batch_size=batch_size, seed=seed)
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
     phi0 = torch.zeros(n_planes, d_max, device=landscape.device, dtype=landscape.dtype)
 
     def plane_objective(phi: torch.Tensor, step: int) -> torch.Tensor:
         return objective(offset + proj.to_full(phi if mask is None else phi * mask))
 
-    run = minimize(plane_objective, phi0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
-                   desc=f"hyperplanes d={d_max}", nonfinite=nonfinite)
+    run = minimize(plane_objective, phi0, settings=s, desc=f"hyperplanes d={d_max}", nonfinite=nonfinite)
     phi = run.theta if mask is None else run.theta * mask
     with torch.no_grad():
         theta = (offset + proj.to_full(phi)).detach()
@@ -163,33 +170,37 @@ def train_in_hyperplane(
     theta0: torch.Tensor,
     d: int,
     *,
-    steps: int,
-    lr: float,
-    seed: int = 0,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    seed: int = FROM_SETTINGS,
     **options,
 ) -> torch.Tensor:
     """Optimise inside one random affine d-dimensional hyperplane through ``theta0``.
+
+    Settings: as :func:`train_in_hyperplanes` (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
 
     Args:
         landscape: what to minimise.
         theta0: the plane's offset ``[D]``.
         d: hyperplane dimension.
-        steps, lr: optimisation length and (maximum) learning rate.
-        seed: seeds the plane.
-        **options: see :func:`train_in_hyperplanes`.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
+        steps, lr, seed: each replaces the field of ``settings`` when given (``seed`` seeds the plane).
+        **options: see :func:`train_in_hyperplanes` (the other optimiser keywords included).
 
     Returns:
-        the final full-space point ``theta`` ``[D]``.
+        the final full-space point ``theta`` ``[D]``, on the landscape's device.
     """
     theta0 = landscape.check_theta(theta0, "theta0")
     if theta0.dim() != 1:
         raise ValueError("train_in_hyperplane takes one point theta0 [D]; use train_in_hyperplanes for many")
-    return train_in_hyperplanes(landscape, theta0, d, n_planes=1, steps=steps, lr=lr, seed=seed, **options).theta[0]
+    return train_in_hyperplanes(landscape, theta0, d, n_planes=1, settings=settings, steps=steps, lr=lr, seed=seed,
+                                **options).theta[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DimensionSweep:
-    """Training in random hyperplanes of several dimensions.
+    """Training in random hyperplanes of several dimensions, its tensors on the CPU.
 
     Attributes:
         d: the hyperplane dimensions ``[n_d]``.
@@ -220,10 +231,11 @@ def dimension_sweep(
     dims: list[int] | torch.Tensor,
     *,
     n_planes: int,
-    steps: int,
-    lr: float,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
     tol: float,
-    seed: int = 0,
+    seed: int = FROM_SETTINGS,
     **options,
 ) -> DimensionSweep:
     """Train in ``n_planes`` random hyperplanes at every dimension in ``dims``; record relative final losses.
@@ -232,18 +244,24 @@ def dimension_sweep(
     independent random draw. All ``len(dims) * n_planes`` planes are trained together as one
     batch of points (planes of different dimensions, see :func:`train_in_hyperplanes`).
 
+    Settings: as :func:`train_in_hyperplanes` (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
+
     Args:
         landscape, theta0: the landscape and the planes' common offset ``[D]``.
         dims: hyperplane dimensions to try.
-        n_planes, steps, lr: see :func:`train_in_hyperplanes`.
+        n_planes: see :func:`train_in_hyperplanes`.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
+        steps, lr, seed: each replaces the field of ``settings`` when given (``seed`` is the base seed).
         tol: success threshold on the relative loss.
-        seed: base seed.
-        **options: passed to :func:`train_in_hyperplanes`.
+        **options: passed to :func:`train_in_hyperplanes` (the other optimiser keywords included).
+
+    Returns:
+        a :class:`DimensionSweep`, on the CPU.
     """
     dims = [int(d) for d in dims]
     per_plane = torch.tensor(dims).repeat_interleave(n_planes)
-    res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), steps=steps, lr=lr,
-                               seed=seed, **options)
+    res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), settings=settings, steps=steps,
+                               lr=lr, seed=seed, **options)
     rel_t = (res.final_loss / res.initial_loss).detach().cpu().view(len(dims), n_planes)
     return DimensionSweep(torch.tensor(dims), rel_t, rel_t < tol, tol)
 
@@ -265,11 +283,11 @@ def _log_crossing(dims: torch.Tensor, values: torch.Tensor, target: float) -> fl
     return math.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0))
 
 
-@dataclass
+@dataclass(frozen=True)
 class IntrinsicDimension:
-    """Accuracy reached by training inside random hyperplanes of several dimensions.
+    """Accuracy reached by training inside random hyperplanes of several dimensions, its tensors on the CPU.
 
-    Args:
+    Attributes:
         d: the hyperplane dimensions ``[n_d]`` (increasing).
         accuracy: accuracy of every plane, ``[n_d, P]`` (column ``p`` is the ``p``-th draw at each ``d``).
         final_loss: full-batch training loss of every plane ``[n_d, P]``.
@@ -340,14 +358,15 @@ def intrinsic_dimension(
     dims: Sequence[int],
     *,
     n_planes: int,
-    steps: int,
-    lr: float,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
     reference: float,
     level: float = 0.9,
     split: str = "test",
-    batch_size: int | None = None,
+    batch_size: int | None = FROM_SETTINGS,
     projection: str = "fastfood",
-    seed: int = 0,
+    seed: int = FROM_SETTINGS,
     max_batch: int | None = None,
     normalize_step: bool = True,
 ) -> IntrinsicDimension:
@@ -356,19 +375,23 @@ def intrinsic_dimension(
     All planes (``len(dims) * n_planes`` of them) are trained together as one batch
     (in groups of at most ``max_batch`` planes), each a fresh random plane through ``theta0``.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
+    Adam with a cosine decay): all of them, for :func:`train_in_hyperplanes`; ``seed`` seeds the
+    planes and minibatches (group ``k`` of planes draws from ``seed * 1_000_003 + k``).
+
     Args:
         landscape: a network landscape (needs :meth:`~lsl.landscape.NetworkLandscape.accuracy`).
         theta0: the planes' offset ``[D]`` (an initialisation).
         dims: hyperplane dimensions.
         n_planes: independent draws per dimension.
-        steps: optimisation steps inside each plane.
-        lr: (maximum) learning rate of Adam on the in-plane coordinates.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keywords.
+        steps, lr, batch_size, seed: each replaces the field of ``settings`` when given (``steps``
+            inside each plane; ``lr`` acts on the in-plane coordinates).
         reference: the full-space accuracy (e.g. of :func:`lsl.train.train` from ``theta0``).
         level: ``d_int`` is where the accuracy reaches ``level * reference``.
         split: the split whose accuracy is measured (``"test"``, as Li et al.).
-        batch_size: minibatch size.
         projection: ``"fastfood"`` (default) or ``"dense"``.
-        seed: seeds the planes and minibatches.
         max_batch: train at most this many planes at once (bounds the memory of training: every
             plane's projection, coordinates and optimiser state). This is not the evaluation policy of
             :mod:`lsl.batching`, which sizes the vectorised calls inside each group (the planes' losses,
@@ -379,8 +402,10 @@ def intrinsic_dimension(
             step length in parameter space shared by all dimensions.
 
     Returns:
-        an :class:`IntrinsicDimension`.
+        an :class:`IntrinsicDimension`, on the CPU.
     """
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="intrinsic_dimension", steps=steps, lr=lr, batch_size=batch_size,
+                seed=seed)
     dims_t = torch.tensor(sorted(int(d) for d in dims))
     per_plane = dims_t.repeat_interleave(n_planes)
     total = per_plane.numel()
@@ -388,9 +413,9 @@ def intrinsic_dimension(
     acc, loss = [], []
     for k, start in enumerate(range(0, total, group)):
         sub = per_plane[start:start + group]
-        res = train_in_hyperplanes(landscape, theta0, sub, n_planes=len(sub), steps=steps, lr=lr,
-                                   seed=seed * 1_000_003 + k, batch_size=batch_size, projection=projection,
-                                   normalize_step=normalize_step)
+        group_settings = s.replace(seed=s.seed * 1_000_003 + k)
+        res = train_in_hyperplanes(landscape, theta0, sub, n_planes=len(sub), settings=group_settings,
+                                   projection=projection, normalize_step=normalize_step)
         acc.append(landscape.accuracy(res.theta, split).detach().cpu())
         loss.append(res.final_loss.detach().cpu())
     shape = (len(dims_t), n_planes)

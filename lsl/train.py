@@ -19,12 +19,13 @@ from typing import Callable
 import torch
 
 from .landscape import Landscape
+from .settings import FROM_SETTINGS, OPTIMIZERS, SCHEDULES, TrainSettings, resolve
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
            "NonFiniteLossError", "check_finite_losses"]
 
-_OPTIMIZERS = ("adam", "sgd")
-_SCHEDULES = ("constant", "cosine", "cyclic")
+_OPTIMIZERS = OPTIMIZERS
+_SCHEDULES = SCHEDULES
 #: On a GPU (any device but the CPU), :func:`minimize` checks the losses for NaN and infinity every
 #: this many steps: a check waits for the device's queued work, so checking every step would stall it.
 CHECK_EVERY_ON_DEVICE = 25
@@ -135,13 +136,14 @@ def minimize(
     objective: Callable[[torch.Tensor, int], torch.Tensor],
     x0: torch.Tensor,
     *,
-    steps: int,
-    lr: float,
-    optimizer: str = "adam",
-    schedule: str = "constant",
-    lr_min: float = 0.0,
-    cycle_steps: int | None = None,
-    momentum: float = 0.0,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    lr_min: float = FROM_SETTINGS,
+    cycle_steps: int | None = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
     after_step: Callable[[torch.Tensor], None] | None = None,
     snapshot_every: int | None = None,
     until: Callable[[torch.Tensor, int], bool] | None = None,
@@ -153,11 +155,18 @@ def minimize(
     The objective returns one loss per row of ``x`` (``[B]``) or a scalar; their
     sum is differentiated, so rows are optimised independently.
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``): ``steps``, ``lr``,
+    ``optimizer``, ``schedule``, ``lr_min``, ``cycle_steps``, ``momentum``. The objective is given, so
+    ``batch_size``, ``l2`` and ``seed`` are not used here: they describe a landscape's objective
+    (:func:`landscape_objective`).
+
     Args:
         objective: ``(x, step) -> loss``; ``x`` has the shape of ``x0``.
         x0: starting point (not modified).
-        steps: number of optimisation steps.
-        lr, optimizer, schedule, lr_min, cycle_steps, momentum: see :func:`lr_schedule`.
+        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
+            given, here or as keywords.
+        steps, lr, optimizer, schedule, lr_min, cycle_steps, momentum: each replaces the field of
+            ``settings`` when given (see :class:`~lsl.settings.TrainSettings` and :func:`lr_schedule`).
         after_step: called with ``x`` (under ``no_grad``) after every step, e.g. a projection onto a constraint.
         snapshot_every: store ``x`` every this many steps (and at the end).
         until: called with ``(x, steps_done)`` (under ``no_grad``) after every step; training stops
@@ -173,20 +182,23 @@ def minimize(
             non-finite step either way.
 
     Returns:
-        a :class:`TrainResult` whose ``theta`` is the final ``x`` (on ``x0``'s device).
+        a :class:`TrainResult` whose ``theta`` is the final ``x`` (its tensors on ``x0``'s device,
+        ``lrs`` on the CPU).
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
     """
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    s = resolve(settings, TrainSettings(), who="minimize", steps=steps, lr=lr, optimizer=optimizer,
+                schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum)
+    steps, lr, optimizer = s.steps, s.lr, s.optimizer
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
     checked = 0
     x = x0.detach().clone().requires_grad_(True)
-    opt = _optimizer(optimizer, [x], lr, momentum)
-    sched = lr_schedule(schedule, lr, steps, lr_min=lr_min, cycle_steps=cycle_steps)
+    opt = _optimizer(optimizer, [x], lr, s.momentum)
+    sched = lr_schedule(s.schedule, lr, steps, lr_min=s.lr_min, cycle_steps=s.cycle_steps)
     losses, lrs, snaps, snap_steps = [], [], [], []
     for step in progress(range(steps), desc=desc or optimizer):
         rate = sched(step)
@@ -218,7 +230,7 @@ def minimize(
         check_finite_losses(torch.stack(losses[checked:]), lrs[checked:], first_step=checked, what=desc or "training")
     return TrainResult(
         theta=x.detach(),
-        losses=torch.stack(losses) if losses else torch.empty(0),
+        losses=torch.stack(losses) if losses else torch.empty(0, device=x0.device),
         lrs=torch.tensor(lrs),
         snapshots=torch.stack(snaps) if snaps else None,
         snapshot_steps=snap_steps,
@@ -278,14 +290,17 @@ def landscape_objective(
     return objective
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainResult:
-    """What a training run returns.
+    """What a training run returns (:func:`train`, :func:`minimize`).
+
+    Its tensors are on the landscape's device (the device of ``x0`` for :func:`minimize`), except
+    ``lrs``, which is on the CPU.
 
     Attributes:
         theta: final parameters, ``[D]`` or ``[B, D]``.
         losses: the (minibatch) loss at every step, ``[steps]`` or ``[steps, B]``.
-        lrs: learning rate at every step.
+        lrs: learning rate at every step ``[steps]`` (on the CPU).
         snapshots: stored parameters ``[S, D]`` or ``[S, B, D]``, or ``None``.
         snapshot_steps: the step after which each snapshot was taken.
     """
@@ -301,55 +316,63 @@ def train(
     landscape: Landscape,
     theta0: torch.Tensor,
     *,
-    steps: int,
-    lr: float,
-    optimizer: str = "adam",
-    schedule: str = "constant",
-    lr_min: float = 0.0,
-    cycle_steps: int | None = None,
-    momentum: float = 0.0,
-    batch_size: int | None = None,
-    l2: float = 0.0,
+    settings: TrainSettings | None = None,
+    steps: int = FROM_SETTINGS,
+    lr: float = FROM_SETTINGS,
+    optimizer: str = FROM_SETTINGS,
+    schedule: str = FROM_SETTINGS,
+    lr_min: float = FROM_SETTINGS,
+    cycle_steps: int | None = FROM_SETTINGS,
+    momentum: float = FROM_SETTINGS,
+    batch_size: int | None = FROM_SETTINGS,
+    l2: float = FROM_SETTINGS,
     snapshot_every: int | None = None,
-    seed: int = 0,
+    seed: int = FROM_SETTINGS,
     cache: bool = False,
     nonfinite: str = "raise",
 ) -> TrainResult:
     """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``: Adam, a constant
+    learning rate, the full batch): all of them. All models in a batch see the same minibatch at
+    each step; ``seed`` seeds the minibatch order and dropout masks (same seed, same run).
+
     Args:
         landscape: what to minimise (a network with data, or the toy model).
         theta0: initial parameters.
-        steps: number of optimisation steps.
-        lr: (maximum) learning rate.
-        optimizer: ``"adam"`` or ``"sgd"`` (with ``momentum``).
-        schedule: ``"constant"``, ``"cosine"`` or ``"cyclic"`` (see :func:`lr_schedule`).
-        batch_size: minibatch size for landscapes with data (``None``: full batch).
-            All models in a batch see the same minibatch at each step.
-        l2: adds ``l2 / 2 * ||theta||^2`` to the loss (coupled L2 regularisation).
+        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
+            given, here or as keywords.
+        steps, lr, optimizer, schedule, lr_min, cycle_steps, momentum, batch_size, l2, seed: each
+            replaces the field of ``settings`` when given (see :class:`~lsl.settings.TrainSettings`).
         snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
-        seed: seeds the minibatch order and dropout masks; same seed, same run.
         cache: store the result on disk (:mod:`lsl.cache`) under a key made of everything that
             determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a digest of
             ``theta0``, every training setting, the device type and the torch version. A second call
-            with the same inputs loads the result instead of training.
+            with the same inputs loads the result instead of training (the key is the same whether
+            the settings come as keywords or as ``settings=``).
         nonfinite: ``"raise"`` (default) stops with a :class:`NonFiniteLossError` naming the step
             and the learning rate when the loss becomes NaN or infinite (a cached run with
             non-finite losses raises the same way); ``"record"`` keeps going and records them
             (see :func:`minimize`).
 
     Returns:
-        a :class:`TrainResult`, its tensors on the landscape's device.
+        a :class:`TrainResult`, its tensors on the landscape's device (``lrs`` on the CPU).
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
     """
+    s = resolve(settings, TrainSettings(), who="train", steps=steps, lr=lr, optimizer=optimizer,
+                schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
+                batch_size=batch_size, l2=l2, seed=seed)
     theta0 = landscape.check_theta(theta0, "theta0")
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
-    settings = dict(steps=steps, lr=lr, optimizer=optimizer, schedule=schedule, lr_min=lr_min,
-                    cycle_steps=cycle_steps, momentum=momentum, batch_size=batch_size, l2=l2,
-                    snapshot_every=snapshot_every, seed=seed)
+    # the cache key's settings: the same names and values as before the settings object (issue 17), so
+    # that runs cached earlier are still found
+    settings = dict(steps=s.steps, lr=s.lr, optimizer=s.optimizer, schedule=s.schedule, lr_min=s.lr_min,
+                    cycle_steps=s.cycle_steps, momentum=s.momentum, batch_size=s.batch_size, l2=s.l2,
+                    snapshot_every=snapshot_every, seed=s.seed)
     if cache:
         from . import cache as _cache
         from .landscape import tensor_digest
@@ -368,13 +391,12 @@ def train(
         got = _cache.cached(key, compute, device=landscape.device)
         if nonfinite == "raise":  # a run recorded with nonfinite="record" may sit in the cache
             check_finite_losses(got["losses"], got["lrs"].tolist(), what="train (loaded from the cache)")
-        return TrainResult(got["theta"], got["losses"], got["lrs"], got.get("snapshots"),
+        return TrainResult(got["theta"], got["losses"], got["lrs"].cpu(), got.get("snapshots"),
                            got["snapshot_steps"].tolist())
-    objective = landscape_objective(landscape, batch_size=batch_size, l2=l2, seed=seed)
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=s.seed)
     with torch.random.fork_rng(devices=[theta0.device] if theta0.is_cuda else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(s.seed)
         return minimize(
-            lambda theta, step: objective(theta), theta0, steps=steps, lr=lr, optimizer=optimizer, schedule=schedule,
-            lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
+            lambda theta, step: objective(theta), theta0, settings=s,
             snapshot_every=snapshot_every, desc="train", nonfinite=nonfinite,
         )

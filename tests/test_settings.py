@@ -1,0 +1,377 @@
+"""Tests for lsl.settings: the defaults documented are the dataclass's, replace and the keyword rule, the checks
+of invalid settings, every trainer giving bitwise the same result with ``settings=`` as with the keywords, the
+cache keys built as before, and the result convention (frozen dataclasses, "Attributes:", a stated device)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import math
+import re
+
+import pytest
+import torch
+
+import lsl
+from lsl import connect, data, ensembles, families, goldilocks, nets, orthogonal, rows, settings, subspace, train
+from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
+from lsl.toy import WedgeLandscape
+
+F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def no_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LSL_CACHE", "0")
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return data.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
+
+
+@pytest.fixture(scope="module")
+def net(ds):
+    return nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)()
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return WedgeLandscape(8, 3, dtype=F64)
+
+
+def points(D: int, n: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, D, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
+# ---------------------------------------------------------------------------
+# the documented defaults
+
+
+def _table(doc: str) -> dict[str, str]:
+    """The rows ``field default ...`` of the first simple table of a docstring."""
+    lines = doc.splitlines()
+    rules = [i for i, line in enumerate(lines) if re.fullmatch(r"\s*=+(\s+=+)+\s*", line)]
+    assert len(rules) >= 3, "the docstring of TrainSettings has no table of defaults"
+    rows = [line.split() for line in lines[rules[1] + 1:rules[2]] if line.strip()]
+    return {row[0]: row[1] for row in rows}
+
+
+def test_the_table_of_defaults_is_the_dataclass():
+    table = _table(TrainSettings.__doc__)
+    fields = {f.name: f.default for f in dataclasses.fields(TrainSettings)}
+    assert list(table) == list(fields), "the table must list every field, in the order of the dataclass"
+    for name, text in table.items():
+        assert ast.literal_eval(text) == fields[name], f"{name}: the table says {text}, the dataclass {fields[name]!r}"
+        assert type(ast.literal_eval(text)) is type(fields[name]), name
+
+
+def test_every_field_is_documented_under_attributes():
+    attributes = TrainSettings.__doc__.split("Attributes:")[1]
+    for f in dataclasses.fields(TrainSettings):
+        assert re.search(rf"^\s+{f.name}:", attributes, re.M), f"{f.name} is not documented under Attributes"
+
+
+def test_each_trainers_defaults_are_documented_in_the_module():
+    """The module docstring's list (``:data:`NAME` (``k=v, ...``)``) says how each constant differs from the defaults."""
+    listed = re.findall(r":data:`(\w+)` \(``([^`]*)``\)", settings.__doc__)
+    names = [name for name, _ in listed]
+    assert sorted(names) == sorted(n for n in settings.__all__ if n.endswith("_DEFAULTS"))
+    for name, text in listed:
+        call = ast.parse(f"f({text})", mode="eval").body
+        changes = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+        assert getattr(settings, name) == TrainSettings(**changes), name
+
+
+def test_trainers_take_settings_and_leave_their_optimiser_keywords_to_it():
+    """No trainer keeps a default of its own in its signature: its defaults are one TrainSettings."""
+    fields = {f.name for f in dataclasses.fields(TrainSettings)} | {"max_steps"}
+    for f in TRAINERS:
+        params = inspect.signature(f).parameters
+        assert "settings" in params and params["settings"].default is None, f.__qualname__
+        own = [p for p in params if p in fields]
+        assert own, f.__qualname__
+        for p in own:
+            assert params[p].default is FROM_SETTINGS, f"{f.__module__}.{f.__qualname__}: {p}={params[p].default!r}"
+        # the docstring says which settings the trainer uses, and its defaults
+        assert re.search(r"^    Settings\b.*?(TrainSettings\(\)|_DEFAULTS)", f.__doc__, re.M | re.S), \
+            f"{f.__qualname__} does not say which settings it uses"
+
+
+# ---------------------------------------------------------------------------
+# replace, resolve and the checks
+
+
+def test_replace_gives_a_checked_copy_and_the_object_is_frozen():
+    base = TrainSettings(steps=10, lr=0.1)
+    other = base.replace(lr=0.2, schedule="cosine")
+    assert other == TrainSettings(steps=10, lr=0.2, schedule="cosine") and base.lr == 0.1
+    assert base.replace() == base
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base.lr = 0.3
+    with pytest.raises(TypeError, match=r"no field 'learning_rate'.*\['steps', 'lr'"):
+        base.replace(learning_rate=0.1)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        base.replace(lr=-0.1)
+    # values are kept as given (they reach cache keys): no conversion of ints to floats
+    assert TrainSettings(lr=1).lr == 1 and type(TrainSettings(lr=1).lr) is int
+
+
+@pytest.mark.parametrize("changes,error,match", [
+    ({"lr": -0.1}, ValueError, r"lr must be > 0.*got -0.1.*Pass a positive step size"),
+    ({"lr": 0.0}, ValueError, r"lr must be > 0"),
+    ({"lr": float("nan")}, ValueError, r"lr must be > 0, a finite number"),
+    ({"lr": True}, ValueError, r"lr must be > 0"),
+    ({"steps": -1}, ValueError, r"steps must be >= 0.*Pass e.g. steps=1000"),
+    ({"steps": 2.5}, ValueError, r"steps must be >= 0, an integer"),
+    ({"optimizer": "rmsprop"}, ValueError, r"unknown optimizer 'rmsprop'; choose one of \('adam', 'sgd'\)"),
+    ({"schedule": "step"}, ValueError, r"unknown schedule 'step'; choose one of \('constant', 'cosine', 'cyclic'\)"),
+    ({"lr_min": -1.0}, ValueError, r"lr_min must be >= 0"),
+    ({"lr": 0.1, "lr_min": 0.2}, ValueError, r"lr_min must be <= lr.*Lower lr_min"),
+    ({"cycle_steps": 0}, ValueError, r"cycle_steps must be an integer >= 1"),
+    ({"momentum": 1.0}, ValueError, r"momentum must be in \[0, 1\).*0 is plain SGD"),
+    ({"momentum": -0.5}, ValueError, r"momentum must be in \[0, 1\)"),
+    ({"batch_size": 2.5}, TypeError, r"batch_size must be an int or None"),
+    ({"l2": -1.0}, ValueError, r"l2 must be >= 0"),
+    ({"seed": 1.5}, ValueError, r"seed must be an integer"),
+])
+def test_invalid_settings_say_what_is_wrong_and_what_to_pass(changes, error, match):
+    with pytest.raises(error, match=match):
+        TrainSettings(**changes)
+
+
+def test_resolve_starts_from_settings_or_defaults_and_explicit_keywords_win():
+    defaults = settings.SNAPSHOT_DEFAULTS.replace(lr=0.1)
+    assert resolve(None, defaults, who="t", needs=(), lr=FROM_SETTINGS) is defaults
+    assert resolve(None, defaults, who="t", needs=(), lr=0.2).lr == 0.2
+    # an explicit None is a value: the full batch replaces the defaults' 128
+    assert resolve(None, defaults, who="t", needs=(), batch_size=None).batch_size is None
+    mine = TrainSettings(steps=5, lr=0.3)
+    assert resolve(mine, defaults, who="t", lr=FROM_SETTINGS) is mine  # settings replace the defaults as a whole
+    with pytest.raises(ValueError, match=r"t needs steps and lr: pass steps=\.\.\., lr=\.\.\., or settings=TrainSettings"):
+        resolve(None, TrainSettings(), who="t")
+    with pytest.raises(TypeError, match="settings must be a lsl.settings.TrainSettings"):
+        resolve({"lr": 0.1}, TrainSettings(), who="t")
+
+
+def test_trainers_check_the_settings_before_training(net, toy):
+    with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
+        train.train(toy, points(toy.D, 1)[0], steps=3, lr=0.1, schedule="cosin")
+    with pytest.raises(ValueError, match="build_tunnel needs"):
+        connect.build_tunnel(toy, *points(toy.D, 2), settings=TrainSettings(steps=5))
+    with pytest.raises(ValueError, match="train needs lr"):
+        train.train(toy, points(toy.D, 1)[0], steps=3)
+    with pytest.raises(ValueError, match=r"train_rows runs plain SGD.*optimizer='adam'"):
+        rows.train_rows(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1))
+    with pytest.raises(ValueError, match=r"train_family runs plain SGD.*schedule='cosine'"):
+        families.train_family(net, "lr", [0.1], settings=settings.FAMILY_DEFAULTS.replace(schedule="cosine"), cache=False)
+    with pytest.raises(ValueError, match="cyclic_snapshots trains with the cyclic schedule"):
+        ensembles.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=TrainSettings(lr=0.1, cycle_steps=3))
+    with pytest.raises(ValueError, match=r"cycles \* cycle_steps = 6 steps.*steps=7"):
+        ensembles.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, batch_size=None,
+                                   settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7))
+
+
+# ---------------------------------------------------------------------------
+# every trainer: settings= gives bitwise the result of the keywords
+
+
+def assert_same(a, b, where="result"):
+    """Bitwise equality of two results (tensors, dataclasses, lists), NaN equal to NaN; wall times and landscapes skipped."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and a.device == b.device, where
+        assert torch.equal(torch.nan_to_num(a, nan=0.5), torch.nan_to_num(b, nan=0.5)), where
+        assert torch.equal(a.isnan(), b.isnan()), where
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        assert type(a) is type(b), where
+        for f in dataclasses.fields(a):
+            if f.name not in ("wall_time", "landscape", "landscapes", "projection"):
+                assert_same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b), where
+    else:
+        assert a == b, where
+
+
+def _cases(net, toy, ds):
+    """``(name, call, keywords, settings)``: ``call(**keywords)`` and ``call(settings=settings)`` train the same."""
+    a, b = points(toy.D, 2)
+    na = net.theta0
+    nb = na + 0.3 * points(net.D, 1, seed=1)[0]
+    mix = data.load("gaussian_mixture", n_train=64, n_test=30, n_classes=3, dim=4)
+    mc = connect.m_connector(toy, points(toy.D, 3, seed=2), steps=10, lr=0.02)
+    S = TrainSettings
+    return [
+        ("train", lambda **k: train.train(net, torch.stack([na, nb]), snapshot_every=4, **k),
+         dict(steps=8, lr=0.1, optimizer="sgd", momentum=0.9, batch_size=16, l2=1e-3, seed=3, schedule="cyclic",
+              cycle_steps=4, lr_min=0.01),
+         S(steps=8, lr=0.1, optimizer="sgd", momentum=0.9, batch_size=16, l2=1e-3, seed=3, schedule="cyclic",
+           cycle_steps=4, lr_min=0.01)),
+        ("minimize", lambda **k: train.minimize(lambda x, s: (x * x).sum(-1), a, **k),
+         dict(steps=6, lr=0.1, schedule="cosine"), S(steps=6, lr=0.1, schedule="cosine")),
+        ("train_rows", lambda **k: rows.train_rows(net, torch.stack([na, nb]), target_loss=0.9, check_every=4, **k),
+         dict(lr=0.1, l2=1e-2, batch_size=16, momentum=0.5, max_steps=12, seed=2),
+         settings.ROWS_DEFAULTS.replace(lr=0.1, l2=1e-2, batch_size=16, momentum=0.5, steps=12, seed=2)),
+        ("train_family", lambda **k: families.train_family(net, "l2", [0.0, 0.01], check_every=4, cache=False, **k),
+         dict(lr=0.2, batch_size=16, momentum=0.5, max_steps=8, seed=1),
+         settings.FAMILY_DEFAULTS.replace(lr=0.2, batch_size=16, momentum=0.5, steps=8, seed=1)),
+        ("build_tunnel", lambda **k: connect.build_tunnel(net, na, nb, n_points=4, **k),
+         dict(steps=10, lr=0.05, batch_size=16, seed=1),
+         settings.TUNNEL_DEFAULTS.replace(steps=10, lr=0.05, batch_size=16, seed=1)),
+        ("tunnel", lambda **k: connect.tunnel(toy, a, b, n_points=4, **k),
+         dict(steps=10, lr=0.02, optimizer="sgd", schedule="constant"), S(steps=10, lr=0.02, optimizer="sgd")),
+        ("bezier_curve", lambda **k: connect.bezier_curve(net, na, nb, n_samples=3, eval_every=4, n_points=5, **k),
+         dict(steps=8, lr=0.05, batch_size=16, seed=2), S(steps=8, lr=0.05, batch_size=16, seed=2)),
+        ("m_connector", lambda **k: connect.m_connector(toy, points(toy.D, 3, seed=2), **k),
+         dict(steps=10, lr=0.02), settings.SUBSPACE_DEFAULTS.replace(steps=10, lr=0.02)),
+        ("train_simplex", lambda **k: connect.train_simplex(toy, mc, n_samples=3, **k),
+         dict(steps=8, lr=0.01, seed=3, schedule="constant"), S(steps=8, lr=0.01, seed=3)),
+        ("optimize_orthogonal", lambda **k: orthogonal.optimize_orthogonal(net, torch.stack([na, nb]), nb - na,
+                                                                           target_loss=0.99, check_every=4, **k),
+         dict(steps=8, lr=0.05, batch_size=16), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, batch_size=16)),
+        ("train_in_hyperplanes", lambda **k: subspace.train_in_hyperplanes(net, na, [2, 3], n_planes=2, **k),
+         dict(steps=6, lr=0.05, seed=4, batch_size=16),
+         settings.SUBSPACE_DEFAULTS.replace(steps=6, lr=0.05, seed=4, batch_size=16)),
+        ("train_in_hyperplane", lambda **k: subspace.train_in_hyperplane(toy, a, 3, **k),
+         dict(steps=8, lr=0.05, seed=1, optimizer="sgd"), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, seed=1,
+                                                                                             optimizer="sgd")),
+        ("dimension_sweep", lambda **k: subspace.dimension_sweep(toy, a, [1, 3], n_planes=2, tol=0.5, **k),
+         dict(steps=8, lr=0.05, seed=2), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, seed=2)),
+        ("intrinsic_dimension", lambda **k: subspace.intrinsic_dimension(net, na, [2, 4], n_planes=2, reference=0.9,
+                                                                         projection="dense", max_batch=3, **k),
+         dict(steps=5, lr=0.05, batch_size=16, seed=1),
+         settings.SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05, batch_size=16, seed=1)),
+        ("goldilocks_scan", lambda **k: goldilocks.goldilocks_scan(net, na, [0.5, 1.0], d_curv=2, n_curv_planes=2,
+                                                                   d_train=2, n_planes=2, projection="dense", **k),
+         dict(steps=5, lr=0.05, batch_size=16, optimizer="sgd", seed=1),
+         settings.SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05, batch_size=16, optimizer="sgd", seed=1)),
+        ("cyclic_snapshots", lambda **k: ensembles.cyclic_snapshots(net, na, cycles=2, cache=False, **k),
+         dict(cycle_steps=3, lr=0.05, batch_size=16), settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=3, lr=0.05,
+                                                                                         batch_size=16)),
+        ("deep_ensemble", lambda **k: ensembles.deep_ensemble(mix, "mlp", members=2, width=6, depth=1, cache=False, **k),
+         dict(steps=4, lr=0.05, batch_size=32, seed=10),
+         settings.ENSEMBLE_DEFAULTS.replace(steps=4, lr=0.05, batch_size=32, seed=10)),
+    ]
+
+
+#: Every trainer that takes settings=.
+TRAINERS = [train.train, train.minimize, rows.train_rows, families.train_family, connect.build_tunnel,
+            connect.bezier_curve, connect.m_connector, connect.train_simplex, orthogonal.optimize_orthogonal,
+            subspace.train_in_hyperplanes, subspace.train_in_hyperplane, subspace.dimension_sweep,
+            subspace.intrinsic_dimension, goldilocks.goldilocks_scan, ensembles.cyclic_snapshots,
+            ensembles.deep_ensemble]
+
+
+def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywords(net, toy, ds):
+    cases = _cases(net, toy, ds)
+    assert {name for name, *_ in cases} >= {f.__name__ for f in TRAINERS}
+    for name, call, keywords, s in cases:
+        by_keywords = call(**keywords)
+        assert_same(call(settings=s), by_keywords, name)
+        # a keyword given with the settings wins over the settings' field
+        key = "max_steps" if "max_steps" in keywords else "cycle_steps" if name == "cyclic_snapshots" else "steps"
+        field = "steps" if key == "max_steps" else key
+        other = getattr(s, field) + 1
+        assert_same(call(settings=s, **{key: other}), call(**{**keywords, key: other}), f"{name} with {key}={other}")
+
+
+def test_trainers_without_settings_start_from_their_defaults(toy):
+    a, b = points(toy.D, 2)
+    # a tunnel without settings is TUNNEL_DEFAULTS: 1000 steps at 0.01 with a cosine decay
+    assert_same(connect.build_tunnel(toy, a, b, n_points=4), connect.build_tunnel(toy, a, b, n_points=4,
+                                                                                 settings=settings.TUNNEL_DEFAULTS))
+    assert_same(connect.build_tunnel(toy, a, b, n_points=4, steps=30),
+                connect.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01, schedule="cosine")))
+    # and differs from the plain defaults (a constant learning rate)
+    const = connect.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01))
+    assert not torch.equal(const.points, connect.build_tunnel(toy, a, b, n_points=4, steps=30).points)
+    # train_rows: SGD, at most 1000 steps; a row equals lsl.train.train with SGD at a constant rate
+    lone = train.train(toy, a, steps=1000, lr=0.01, optimizer="sgd").theta
+    torch.testing.assert_close(rows.train_rows(toy, a, lr=0.01).theta, lone, rtol=1e-12, atol=1e-12)
+
+
+def test_settings_that_were_not_keywords_reach_every_trainer(toy):
+    """Momentum, L2 and the schedule's floor were not keywords of the tunnel, curve, connector and plane
+    trainers; given as settings, each changes what they train."""
+    a, b = points(toy.D, 2)
+    mc = connect.m_connector(toy, points(toy.D, 3, seed=2), steps=5, lr=0.02)
+    calls = {
+        "build_tunnel": lambda s: connect.build_tunnel(toy, a, b, n_points=4, settings=s).points,
+        "bezier_curve": lambda s: connect.bezier_curve(toy, a, b, n_points=5, settings=s).control,
+        "m_connector": lambda s: connect.m_connector(toy, points(toy.D, 3, seed=2), settings=s).points,
+        "train_simplex": lambda s: connect.train_simplex(toy, mc, settings=s).points,
+        "train_in_hyperplanes": lambda s: subspace.train_in_hyperplanes(toy, a, 3, n_planes=2, settings=s).theta,
+    }
+    base = TrainSettings(steps=10, lr=0.05, optimizer="sgd", schedule="cosine")
+    for name, call in calls.items():
+        plain = call(base)
+        for change in (dict(momentum=0.9), dict(l2=0.5), dict(lr_min=0.04)):
+            assert not torch.equal(call(base.replace(**change)), plain), f"{name} ignores {change}"
+
+
+# ---------------------------------------------------------------------------
+# cache keys: built from the same names and values as before the settings object
+
+
+def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
+    keys = []
+
+    def cached(key, compute, **kw):
+        keys.append(key)
+        return {k: v.to(kw.get("device")) for k, v in compute().items()}
+
+    monkeypatch.setattr(lsl.cache, "cached", cached)
+    train.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
+    train.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
+    assert keys[0] == keys[1]
+    assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
+                                   "cycle_steps": None, "momentum": 0.0, "batch_size": 16, "l2": 0.0,
+                                   "snapshot_every": None, "seed": 0}
+    assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
+                                                              float, type(None), int]
+    # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
+    ensembles.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
+    assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
+                                    "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
+                                    "snapshot_every": 2, "seed": 0}
+
+
+def test_the_cache_key_of_a_family_member_is_the_one_of_before(net, monkeypatch):
+    keys = []
+    real = families._member_key
+    monkeypatch.setattr(families, "_member_key", lambda *a: keys.append(a[2]) or real(*a))
+    monkeypatch.setenv("LSL_CACHE", "1")
+    families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
+    families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
+    assert keys[0] == keys[1] == {"lr": 0.05, "l2": 0.0, "batch_size": None, "momentum": 0.0, "target_loss": None,
+                                  "check_every": 1, "max_steps": 2, "seed": 0}
+
+
+# ---------------------------------------------------------------------------
+# the result convention
+
+
+RESULTS = [train.TrainResult, rows.RowsResult, families.Member, families.Family, connect.TunnelResult,
+           connect.BezierResult, connect.MConnectorResult, connect.SimplexEvaluation, subspace.HyperplaneResult,
+           subspace.DimensionSweep, subspace.IntrinsicDimension, goldilocks.GoldilocksScan, ensembles.CyclicSnapshots,
+           ensembles.DeepEnsemble, ensembles.EnsembleMetrics, ensembles.EnsembleGrowth, ensembles.AveragingComparison,
+           ensembles.PathBarriers]
+
+
+@pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)
+def test_results_are_frozen_dataclasses_documented_under_attributes_with_a_device(cls):
+    assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, f"{cls.__name__} is not frozen"
+    doc = inspect.getdoc(cls)
+    assert "Attributes:" in doc and "Args:" not in doc, f"{cls.__name__}: document the fields under 'Attributes:'"
+    attributes = doc.split("Attributes:")[1]
+    for f in dataclasses.fields(cls):
+        assert re.search(rf"^\s+(\w+, )*{f.name}(, \w+)*:", attributes, re.M), f"{cls.__name__}.{f.name} is undocumented"
+    has_tensors = any("Tensor" in str(f.type) for f in dataclasses.fields(cls))
+    if has_tensors:
+        assert re.search(r"device|CPU", doc), f"{cls.__name__} does not say on which device its tensors are"
