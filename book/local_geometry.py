@@ -113,7 +113,7 @@ for C in cfg.mixture_classes:
 fig, axes = plots.figure(ncols=len(cfg.mixture_classes), width=3.0, height=3.0)
 for ax, C in zip(axes, cfg.mixture_classes):
     for step, ev in mixture_spectra[C].items():
-        ax.semilogy(np.arange(1, len(ev) + 1), ev.clamp_min(1e-6), "o-", ms=2.5, lw=0.8, label=f"step {step}")
+        plots.spectrum(ax, ev, label=f"step {step}")
     ax.axvline(C - 0.5, color="k", ls="--", lw=0.8)
     ax.set(title=f"C = {C}", xlabel="eigenvalue index")
 for ax in axes:
@@ -205,7 +205,7 @@ print("top C-1:", {s: round(f, 3) for s, f in fractions_c1.items()})
 fig, axes = plots.figure(ncols=2, width=4.4)
 for step in steps[1::3]:
     ev = top[step][0].cpu()
-    axes[0].semilogy(np.arange(1, len(ev) + 1), ev.clamp_min(1e-6), "o-", ms=2.5, lw=0.8, label=f"step {step}")
+    plots.spectrum(axes[0], ev, label=f"step {step}")
 axes[0].axvline(C - 0.5, color="k", ls="--", lw=0.8)
 axes[0].set(xlabel="eigenvalue index", ylabel="Hessian eigenvalue", title=f"{cfg.arch} on {cfg.dataset}")
 axes[0].legend()
@@ -552,9 +552,9 @@ print("random model: outliers", model_gaps, "; gradient fraction in the top C-1 
 fig, axes = plots.figure(ncols=3, width=3.4, height=3.2)
 plots.cosine_matrix(axes[0], cos.cpu().numpy(), title="logit-gradient cosines (network)")
 axes[0].set(xlabel="logit, then class", ylabel="logit, then class")
-axes[1].semilogy(np.arange(1, k + 1), ev_full, "o-", ms=3, label="$H$")
-axes[1].semilogy(np.arange(1, k + 1), ev_G, "s--", ms=3, label="$G$")
-axes[1].semilogy(np.arange(1, k + 1), ev_rest.clamp_min(1e-4), "^:", ms=3, label="$H_{rest}$")
+plots.spectrum(axes[1], ev_full, label="$H$", ms=3, lw=1.5)
+plots.spectrum(axes[1], ev_G, fmt="s--", label="$G$", ms=3, lw=1.5)
+plots.spectrum(axes[1], ev_rest, fmt="^:", floor=1e-4, label="$H_{rest}$", ms=3, lw=1.5)
 axes[1].set(xlabel="eigenvalue index", ylabel="eigenvalue", title="the top is Gauss-Newton")
 axes[1].legend()
 axes[2].plot(time, model_curve, "o-", ms=3)
@@ -720,8 +720,7 @@ shown = [(hplane, "top Hessian eigenvectors", "$d_1$ (unit, $\\lambda_1$)", "$d_
 fig, axes = plots.figure(ncols=len(shown), width=3.6, height=3.1)
 levels = np.linspace(base_loss, base_loss + 4, 21)   # losses below the optimum's (on the trajectory plane) share its colour
 for ax, (pl, title, xl, yl) in zip(np.atleast_1d(axes), shown):
-    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss, levels=levels, cmap="viridis", extend="both")
-    ax.plot([0], [0], "w*", ms=9)
+    cs = plots.loss_plane(ax, pl.u, pl.v, pl.loss, levels=levels, extend="both", anchors=[[0.0, 0.0]])
     ax.set(title=title, xlabel=xl, ylabel=yl)
 if pca is not None:
     axes[-1].plot(*pca.coords.cpu().T, "w.-", lw=1, ms=4)

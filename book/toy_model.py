@@ -240,9 +240,7 @@ print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.
 # %%
 h = (cfg.tunnel_points - 2) // 2                       # interior points in each half
 cos = tun.cosines().cpu()
-off = ~torch.eye(h, dtype=torch.bool)
-within = 0.5 * (cos[:h, :h][off].mean() + cos[-h:, -h:][off].mean()).item()
-across = cos[:h, -h:].mean().item()
+within, across = tun.half_cosines()                    # mean cosine within each half, and across the halves
 share_a = toy.shared_long_axes(tun.points, theta_a).cpu()   # which wedge each vertex is on
 share_b = toy.shared_long_axes(tun.points, theta_b).cpu()
 print(f"mean cosine between deviations: within a half {within:.2f}, across halves {across:.2f}")
@@ -250,9 +248,9 @@ print(f"mean cosine between deviations: within a half {within:.2f}, across halve
 # %% tags=["remove-output", "hide-input"]
 plots.use_style()
 fig, ax = plt.subplot_mosaic("AA;BC", figsize=(8.5, 7), layout="constrained")
-ax["A"].plot(tun.s.cpu(), tun.line_loss.cpu(), color=plots.PALETTE["purple"], label="straight line")
-ax["A"].plot(tun.s.cpu(), tun.tunnel_loss.cpu(), color=plots.PALETTE["aqua"], label="tunnel")
-ax["A"].plot(tun.t.cpu(), toy.loss(tun.points).cpu(), "o", ms=3, color=plots.PALETTE["aqua"])
+plots.path_loss(ax["A"], tun.s, tun.line_loss, color=plots.PALETTE["purple"], label="straight line")
+plots.path_loss(ax["A"], tun.s, tun.tunnel_loss, points_t=tun.t, points_loss=toy.loss(tun.points), color=plots.PALETTE["aqua"],
+                label="tunnel")
 ax["A"].set(xlabel="position along the path", ylabel="distance to the nearest wedge")
 ax["A"].legend()
 plots.cosine_matrix(ax["B"], cos.numpy(), tun.t[1:-1].cpu().numpy(), title="cosines of deviations")

@@ -151,10 +151,7 @@ print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.
 fig, axes = plots.figure(ncols=2, width=4.4)
 top = float(np.quantile(plane3.loss.cpu().numpy(), 0.95))
 for ax, pl, names in ((axes[0], plane3, ("A", "B", "C")), (axes[1], plane_t, ("A", "B", "midpoint"))):
-    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.cpu().clamp(max=top), levels=30, cmap="viridis")
-    for (x, y), name in zip(pl.anchors.cpu().tolist(), names):
-        ax.plot(x, y, "w*", ms=10)
-        ax.annotate(name, (x, y), color="w", xytext=(4, 4), textcoords="offset points")
+    cs = plots.loss_plane(ax, pl.u, pl.v, pl.loss, clip=top, anchors=pl.anchors, names=names)
     ax.set(xlabel="$e_1$", ylabel="$e_2$", aspect="equal")
 xy = plane_t.coords(tun.points).cpu()
 axes[1].plot(xy[:, 0], xy[:, 1], "o-", color=plots.PALETTE["orange"], ms=3, label="tunnel")
@@ -207,14 +204,9 @@ report.verdict("fj-tunnel-algorithm", "reproduced",
 
 # %%
 C = tun.cosines().cpu()
-h = (cfg.tunnel_points - 2) // 2                          # interior vertices in each half
-first, second = slice(0, h), slice(C.shape[0] - h, C.shape[0])
-off = ~torch.eye(h, dtype=torch.bool)
-within = torch.cat([C[first, first][off], C[second, second][off]]).mean().item()
-across = C[first, second].mean().item()
-labels = L.predict(tun.points, "test")
-agree_a = (labels == labels[0]).float().mean(1).cpu()
-agree_b = (labels == labels[-1]).float().mean(1).cpu()
+within, across = tun.half_cosines()                       # mean cosine within each half, and across the halves
+hand = connect.label_hand_over(L, tun.points, tun.t, "test")
+agree_a, agree_b = hand.agree_a, hand.agree_b             # agreement with A's labels, with B's, along the tunnel
 acc_path = L.accuracy(tun.points, "test").cpu()
 print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
@@ -224,9 +216,7 @@ check_at_scale(within > across + 0.3, "deviations are aligned within each half, 
 check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's
 # mirror that; a linear hand-over all along the tunnel would put half the change in each half
-mid = int((tun.t.cpu() - 0.5).abs().argmin())
-before_a = float((agree_a[0] - agree_a[mid]) / (agree_a[0] - agree_a[-1]))
-after_b = float((agree_b[-1] - agree_b[mid]) / (agree_b[-1] - agree_b[0]))
+before_a, after_b = hand.before_a, hand.after_b
 print(f"share of the change of A's labels made before the middle {before_a:.2f}, of B's after it {after_b:.2f}")
 check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
 glue("tun_cos_within", within, 2)
@@ -630,10 +620,10 @@ glue("tun_tunnel_evals", tunnel_evals)
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
-axes[0].plot(tun.s.cpu(), tun.line_loss.cpu(), color="grey", label="straight line")
-axes[0].plot(tun.s.cpu(), tun.tunnel_loss.cpu(), color=plots.PALETTE["orange"], label="tunnel (dense)")
-axes[0].plot(tun.t.cpu(), vertex_loss.cpu(), "o", color=plots.PALETTE["orange"], ms=4, label="tunnel vertices")
-axes[0].plot(bez.t.cpu(), bez.loss.cpu(), color=plots.PALETTE["blue"], label="Bezier curve")
+plots.path_loss(axes[0], tun.s, tun.line_loss, color="grey", label="straight line")
+plots.path_loss(axes[0], tun.s, tun.tunnel_loss, points_t=tun.t, points_loss=vertex_loss, color=plots.PALETTE["orange"],
+                label="tunnel (dots: its vertices)")
+plots.path_loss(axes[0], bez.t, bez.loss, color=plots.PALETTE["blue"], label="Bezier curve")
 axes[0].set(xlabel="position along the path", ylabel="training loss", yscale="log")
 axes[0].legend()
 axes[1].plot(bez.history_grad_evals.cpu(), bez.history_barrier.cpu(), "o-", color=plots.PALETTE["blue"],

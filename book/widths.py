@@ -152,12 +152,10 @@ print(f"cosines between the final networks: {[round(float(c), 3) for c in cos]};
 chance = math.log(data.n_classes)  # the loss of a uniform guess
 fig, axes = plots.figure(ncols=len(planes), width=3.2, height=3.0)
 for ax, pl, t, r in zip(axes, planes, cfg.fig2_moments, radii.mean(1)):
-    cs = ax.contourf(pl.u.cpu(), pl.v.cpu(), pl.loss.cpu(), levels=np.linspace(0, chance, 24), cmap="viridis",
-                     extend="max")
     xy = pl.anchors.cpu()
     for i, j in pairs:
         ax.plot(xy[[i, j], 0], xy[[i, j], 1], color=plots.PALETTE["red"], lw=1.5)
-    ax.plot(xy[:, 0], xy[:, 1], "w*", ms=10)
+    cs = plots.loss_plane(ax, pl.u, pl.v, pl.loss, levels=np.linspace(0, chance, 24), extend="max", anchors=xy)
     ax.set(title=f"step {t}: $\\|\\theta\\| \\approx$ {r:.1f}", xlabel="$e_1$", ylabel="$e_2$", aspect="equal")
 fig.colorbar(cs, ax=axes, label="training loss (clipped at ln C)", shrink=0.8, ticks=np.arange(0, chance, 0.5))
 report.figure("fig-widths-radial", fig)

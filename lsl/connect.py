@@ -9,6 +9,7 @@ All division points are optimised together as one batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,7 @@ from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TUNNEL_DEFAULTS, TrainSe
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
-           "connector_points", "train_simplex", "evaluate_simplex", "SimplexEvaluation"]
+           "connector_points", "train_simplex", "evaluate_simplex", "SimplexEvaluation", "LabelHandOver", "label_hand_over"]
 
 
 def barrier(losses: torch.Tensor) -> float:
@@ -111,6 +112,78 @@ class TunnelResult:
     def cosines(self) -> torch.Tensor:
         """Cosines between the deviation vectors of the interior vertices (Figure 3, middle)."""
         return deviation_cosines(self.deviations)
+
+    def half_cosines(self) -> tuple[float, float]:
+        """The two-halves structure of the deviations (Figure 3, middle) in two numbers.
+
+        With ``h = (K - 2) // 2`` interior vertices in each half (the first ``h`` and the last ``h``;
+        with an odd number of interior vertices the middle one belongs to neither):
+
+        Returns:
+            ``(within, across)``: the mean cosine between two different deviations of the same half
+            (both halves together), and the mean cosine between a deviation of the first half and
+            one of the second. A mean over no pairs is NaN: ``within`` with one interior vertex per
+            half (``n_points < 6``), both with fewer than two interior vertices (``n_points < 4``).
+        """
+        C = self.cosines()
+        h = C.shape[0] // 2
+        if h == 0:
+            return math.nan, math.nan
+        off = ~torch.eye(h, dtype=torch.bool, device=C.device)
+        first, second = slice(0, h), slice(C.shape[0] - h, C.shape[0])
+        within = torch.cat([C[first, first][off], C[second, second][off]]).mean().item()
+        return within, C[first, second].mean().item()
+
+
+@dataclass(frozen=True)
+class LabelHandOver:
+    """How the predicted labels hand over from one end of a path to the other (Figure 3, right).
+
+    Attributes:
+        agree_a: at each point of the path, the fraction of examples whose predicted label is the
+            first point's ``[K]`` (on the CPU).
+        agree_b: the same for the last point's labels ``[K]`` (on the CPU).
+        before_a: the share of the whole change in ``agree_a`` (from the first point to the last)
+            that has happened at the point nearest the middle, ``t = 0.5``: 1 if A's labels are all
+            lost in the first half, 0.5 for a change linear in ``t``.
+        after_b: the share of the change in ``agree_b`` that happens after that point.
+    """
+
+    agree_a: torch.Tensor
+    agree_b: torch.Tensor
+    before_a: float
+    after_b: float
+
+
+def label_hand_over(landscape: Landscape, points: torch.Tensor, t: torch.Tensor, split: str = "test") -> LabelHandOver:
+    """Measure the hand-over of predicted labels along a path through ``points`` (e.g. a tunnel's vertices).
+
+    Args:
+        landscape: a network landscape (it has ``predict``).
+        points: the path's points ``[K, D]``, from one end to the other.
+        t: the position of each point along the path in ``[0, 1]`` ``[K]`` (e.g. :attr:`TunnelResult.t`).
+        split: the examples whose labels are compared, ``"train"`` or ``"test"``.
+
+    Returns:
+        a :class:`LabelHandOver`.
+
+    Raises:
+        ValueError: if ``landscape`` makes no predictions, ``t`` does not match ``points``, or the labels
+            of the two ends agree everywhere (there is nothing to hand over).
+    """
+    if not hasattr(landscape, "predict"):
+        raise ValueError("label_hand_over needs a network landscape (one with predict); the toy model has no labels")
+    if t.shape != points.shape[:1]:
+        raise ValueError(f"t must have one entry per point: t {tuple(t.shape)} vs points {tuple(points.shape)}")
+    labels = landscape.predict(points, split)
+    agree_a = (labels == labels[0]).float().mean(1).cpu()
+    agree_b = (labels == labels[-1]).float().mean(1).cpu()
+    if agree_a[-1] == 1:
+        raise ValueError("the two ends predict the same labels on every example: there is no hand-over to measure")
+    mid = int((t.cpu() - 0.5).abs().argmin())
+    before_a = float((agree_a[0] - agree_a[mid]) / (agree_a[0] - agree_a[-1]))
+    after_b = float((agree_b[-1] - agree_b[mid]) / (agree_b[-1] - agree_b[0]))
+    return LabelHandOver(agree_a, agree_b, before_a, after_b)
 
 
 def build_tunnel(

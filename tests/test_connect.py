@@ -152,3 +152,67 @@ def test_tunnel_invalid_inputs():
         build_tunnel(land, a, -a, n_points=2, steps=1)
     with pytest.raises(ValueError, match="D=6"):
         tunnel(land, a, torch.ones(5, dtype=F64), steps=1)
+
+
+def _tunnel_with(deviations: torch.Tensor):
+    from lsl.connect import TunnelResult
+
+    K = deviations.shape[0] + 2
+    empty = torch.zeros(3)
+    return TunnelResult(points=torch.zeros(K, deviations.shape[1]), line=torch.zeros(K, deviations.shape[1]),
+                        t=torch.linspace(0, 1, K), deviations=deviations, s=empty, line_loss=empty, tunnel_loss=empty)
+
+
+@pytest.mark.parametrize("interior", [4, 5, 9])
+def test_half_cosines_match_a_loop_over_pairs(interior):
+    dev = torch.randn(interior, 12, generator=torch.Generator().manual_seed(interior), dtype=torch.float64)
+    h = interior // 2
+    first, second = range(h), range(interior - h, interior)
+
+    def cos(i, j):
+        return float(dev[i] @ dev[j] / (dev[i].norm() * dev[j].norm()))
+
+    within = [cos(i, j) for half in (first, second) for i in half for j in half if i != j]
+    across = [cos(i, j) for i in first for j in second]
+    got = _tunnel_with(dev).half_cosines()
+    assert got == pytest.approx((sum(within) / len(within), sum(across) / len(across)), abs=1e-12)
+
+
+def test_half_cosines_of_two_aligned_halves_and_too_short_tunnels():
+    u, v = torch.eye(2, dtype=torch.float64)
+    dev = torch.stack([u, 2 * u, 3 * v, v])                 # first half along u, second along v
+    assert _tunnel_with(dev).half_cosines() == pytest.approx((1.0, 0.0))
+    within, across = _tunnel_with(dev[1:3]).half_cosines()   # one vertex per half: no pair within a half
+    assert within != within and across == pytest.approx(0.0)
+    within, across = _tunnel_with(dev[:1]).half_cosines()    # no halves at all
+    assert within != within and across != across
+
+
+class _Labels:
+    """A pretend network whose predicted labels at point k are a given row."""
+
+    def __init__(self, rows):
+        self.rows = torch.tensor(rows)
+
+    def predict(self, points, split):
+        return self.rows[points[:, 0].long()]
+
+
+def test_label_hand_over_shares_by_hand():
+    from lsl.connect import label_hand_over
+
+    # 4 examples, 5 points; A = [0,0,0,0], B = [1,1,1,1]; A's labels are all lost by the middle (point 2)
+    rows = [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]
+    points = torch.arange(5, dtype=torch.float64)[:, None].repeat(1, 3)
+    got = label_hand_over(_Labels(rows), points, torch.linspace(0, 1, 5))
+    assert got.agree_a.tolist() == [1.0, 0.5, 0.0, 0.0, 0.0] and got.agree_b.tolist() == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert got.before_a == 1.0 and got.after_b == 0.0           # B's labels were all in place before the middle
+    linear = [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
+    half = label_hand_over(_Labels(linear), points, torch.linspace(0, 1, 5))
+    assert half.before_a == 0.5 and half.after_b == 0.5
+    with pytest.raises(ValueError, match="same labels"):
+        label_hand_over(_Labels([[0, 1]] * 5), points, torch.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="one entry per point"):
+        label_hand_over(_Labels(rows), points, torch.linspace(0, 1, 4))
+    with pytest.raises(ValueError, match="network landscape"):
+        label_hand_over(WedgeLandscape(4, 2), points, torch.linspace(0, 1, 5))

@@ -8,7 +8,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_style", "figure", "wedges_3d", "cosine_matrix", "PALETTE", "MAX_COLUMNS"]
+__all__ = ["use_style", "figure", "wedges_3d", "cosine_matrix", "loss_plane", "spectrum", "path_loss", "PALETTE", "MAX_COLUMNS"]
 
 #: Colours used throughout the book: Okabe-Ito (colour-blind safe), with a red that reads as red
 #: (Paul Tol's) rather than Okabe-Ito's vermillion, which captions would otherwise call orange.
@@ -147,3 +147,81 @@ def cosine_matrix(ax, cos: np.ndarray, t: np.ndarray | None = None, *, title: st
     ax.set_title(title)
     ax.figure.colorbar(im, ax=ax, shrink=0.8, label="cosine")
     return im
+
+
+def _array(x) -> np.ndarray:
+    """A NumPy array of ``x`` (a tensor on any device, a list or an array)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def loss_plane(ax, u, v, loss, *, levels=30, clip: float | None = None, anchors=None, names: Sequence[str] = (),
+               extend: str = "neither", cmap: str = "viridis"):
+    """Fill ``ax`` with the contours of a loss on a plane, optionally marking the points that span it.
+
+    Args:
+        ax: the axes.
+        u, v: the plane's coordinates ``[n]`` (e.g. :attr:`lsl.probe.LossPlane.u`, ``.v``).
+        loss: the loss on the grid ``[n, n]``, rows along ``v`` (as the planes of :mod:`lsl.probe` and
+            :mod:`lsl.planes` store it).
+        levels: the number of contour levels, or the levels themselves.
+        clip: draw losses above this value at this value (a high wall would otherwise take every colour).
+        anchors: points to mark with white stars ``[k, 2]`` in the plane's coordinates.
+        names: a label for each anchor, written beside its star.
+        extend: ``contourf``'s ``extend`` (``"max"``, ``"both"``: values beyond the levels keep the end colours).
+        cmap: the colour map.
+
+    Returns:
+        the contour set (for ``fig.colorbar``).
+    """
+    loss = _array(loss)
+    if clip is not None:
+        loss = np.minimum(loss, clip)
+    cs = ax.contourf(_array(u), _array(v), loss, levels=levels, cmap=cmap, extend=extend)
+    if anchors is not None:
+        anchors = _array(anchors)
+        ax.plot(anchors[:, 0], anchors[:, 1], "w*", ms=10, ls="none")
+        for (x, y), name in zip(anchors.tolist(), names):
+            ax.annotate(name, (x, y), color="w", xytext=(4, 4), textcoords="offset points")
+    return cs
+
+
+def spectrum(ax, eigenvalues, *, floor: float = 1e-6, label: str | None = None, fmt: str = "o-", **kwargs):
+    """Plot sorted eigenvalues against their index on a log scale (the way the chapters show a Hessian's top).
+
+    Args:
+        ax: the axes.
+        eigenvalues: the eigenvalues ``[k]``, largest first.
+        floor: values below it (zero or negative ones, which a log scale cannot show) are drawn at it.
+        label: the legend entry.
+        fmt: the line format.
+        **kwargs: passed to ``ax.semilogy`` (``ms``, ``lw``, ``color`` ...).
+
+    Returns:
+        the drawn lines.
+    """
+    ev = _array(eigenvalues)
+    kwargs = {"ms": 2.5, "lw": 0.8, **kwargs}
+    return ax.semilogy(np.arange(1, len(ev) + 1), np.maximum(ev, floor), fmt, label=label, **kwargs)
+
+
+def path_loss(ax, s, loss, *, points_t=None, points_loss=None, label: str | None = None, color=None, **kwargs):
+    """Plot a loss along a path (positions ``s`` in ``[0, 1]``), optionally with the path's vertices as dots.
+
+    Args:
+        ax: the axes.
+        s, loss: positions along the path and the loss there ``[S]`` (e.g. :attr:`lsl.connect.TunnelResult.s`,
+            ``.tunnel_loss``).
+        points_t, points_loss: the vertices' positions and losses ``[K]``, drawn as dots in the same colour.
+        label: the legend entry of the line.
+        color: the colour (default: the next of the house style).
+        **kwargs: passed to ``ax.plot`` for the line.
+
+    Returns:
+        the drawn line.
+    """
+    (line,) = ax.plot(_array(s), _array(loss), label=label, color=color, **kwargs)
+    if points_t is not None:
+        ax.plot(_array(points_t), _array(points_loss), "o", ms=3, color=line.get_color())
+    return line
