@@ -146,7 +146,7 @@ def test_smoke_never_grows_a_count_and_shrinks_the_large_ones():
     (("plane_steps", "MLP"), "steps"), (("check_every",), "interval"), (("fig2_moments",), "steps"),
     (("mixture_checkpoints",), "steps"), (("hessian_examples",), "examples"), (("sweeps", "batch_size"), "examples"),
     (("cosine_per_class",), "examples"), (("net", "channels"), "width"), (("sweeps", "width"), "width"),
-    (("mixture_classes",), "names"), (("fig2_seeds",), "names"), (("seeds",), "names"),
+    (("mixture_classes",), "names"), (("fig2_seeds",), "names"), (("seeds",), "names"), (("robust_cases",), "cases"),
     (("D_probe",), "count"), (("dims", "MLP"), "count"), (("max_m",), "count"), (("net", "depth"), "count"),
 ])
 def test_smoke_kinds_come_from_the_innermost_matching_key(path, kind):
@@ -206,3 +206,10 @@ def test_quick_and_paper_name_the_same_settings():
     assert set(quick) == set(paper)
     for chapter in quick:
         assert set(quick[chapter]) == set(paper[chapter]), (chapter, set(quick[chapter]) ^ set(paper[chapter]))
+
+
+def test_smoke_keeps_the_first_and_last_case_of_a_list_of_cases():
+    paper = profiles.Profile("paper", "test", {"new": dict(
+        cases=(("a", "relu"), ("a", "tanh"), ("b", "relu"), ("b", "tanh")), two_cases=(("a", 1), ("b", 2)))})
+    got = profiles.derive_smoke(paper).chapter("new")
+    assert got.cases == (("a", "relu"), ("b", "tanh")) and got.two_cases == (("a", 1), ("b", 2))

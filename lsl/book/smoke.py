@@ -33,6 +33,7 @@ _SMOKE_KINDS = (
     ("examples", re.compile(r"n_train|n_test|examples|per_class|batch_size")),
     ("width", re.compile(r"width|channels")),
     ("names", re.compile(r"seeds$|classes$")),
+    ("cases", re.compile(r"cases$")),
 )
 
 
@@ -49,13 +50,15 @@ def smoke_kind(path: tuple[str, ...]) -> str:
     - ``"width"``: ``width``, ``channels``;
     - ``"names"``: a key ending in ``seeds`` or ``classes``: a tuple under it says *which* seeds
       or class counts, so its values are kept (an integer under it is still a count);
+    - ``"cases"``: a key ending in ``cases``: a list of experiments (e.g. data set and activation
+      pairs), thinned to its first and last entry (chosen so that those two differ in every field);
     - ``"count"``: everything else (dimensions, numbers of points, planes, directions, models ...).
 
     Args:
         path: the keys from the chapter's setting inwards, e.g. ``("plane_steps", "MLP")``.
 
     Returns:
-        one of ``"interval"``, ``"steps"``, ``"examples"``, ``"width"``, ``"names"``, ``"count"``.
+        one of ``"interval"``, ``"steps"``, ``"examples"``, ``"width"``, ``"names"``, ``"cases"``, ``"count"``.
     """
     for key in reversed(path):
         for kind, pattern in _SMOKE_KINDS:
@@ -85,7 +88,9 @@ def _shrink(value: Any, path: tuple[str, ...]) -> Any:
     if isinstance(value, Mapping):
         return {k: _shrink(v, path + (str(k),)) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        if kind == "names":
+        if kind == "cases" and len(value) > 2:
+            value = type(value)([value[0], value[-1]])
+        if kind in ("names", "cases"):
             items = list(value)
         else:
             items = [_shrink(v, path) for v in value]
@@ -114,7 +119,8 @@ def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]]) -> dict[str, dict
       multiple of 10 (as in every paper setting) is still checked a whole number of times;
     - a tuple of more than :data:`SMOKE_GRID` numbers (a grid: learning rates, dimensions,
       scales, moments) keeps its first, middle and last entry, after shrinking each;
-    - a tuple naming seeds or class counts (kind ``"names"``) is only thinned, never rescaled.
+    - a tuple naming seeds or class counts (kind ``"names"``) is kept as it is; a list of cases (kind
+      ``"cases"``) keeps its first and last case.
 
     A new chapter's paper settings get their smoke scale from this rule automatically. The smoke
     scale is for checking that the code runs; the chapters' claims are not expected to hold at it
