@@ -3,10 +3,10 @@
 The central object is a :class:`~lsl.landscape.Landscape`: a scalar loss over a
 flat parameter vector, implemented by the toy n-wedge model
 (:class:`~lsl.toy.WedgeLandscape`) and by networks with data
-(:class:`~lsl.landscape.NetworkLandscape`). Every experiment is a function of
+(:class:`~lsl.network.NetworkLandscape`). Every experiment is a function of
 a landscape, so it runs unchanged on both.
 
-Modules: :mod:`~lsl.landscape`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
+Modules: :mod:`~lsl.landscape`, :mod:`~lsl.network`, :mod:`~lsl.network_checks`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
 :mod:`~lsl.nets`, :mod:`~lsl.settings`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
 :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
@@ -22,9 +22,10 @@ and ``import lsl`` loads it only on first use of ``lsl.book``.
 import importlib
 
 from . import (batching, cache, connect, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
-               logits, nets, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
+               logits, nets, network, network_checks, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
                spectrum, stack, subspace, toy, trace_estimators, train)
-from .landscape import FlatView, Landscape, NetworkLandscape
+from .landscape import FlatView, Landscape
+from .network import NetworkLandscape
 from .toy import WedgeLandscape
 
 
@@ -41,6 +42,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
     "batching", "book", "cache", "connect", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
-    "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
+    "network", "network_checks", "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
     "short_directions", "spectrum", "stack", "subspace", "toy", "trace_estimators", "train",
 ]

@@ -18,7 +18,7 @@ budget per device type (:class:`Budget`, kept in :data:`BUDGETS`):
   points (the members' outputs of an ensemble on a whole split).
 
 Two things win over the budget. A landscape built with ``chunk_size=`` (see
-:class:`~lsl.landscape.NetworkLandscape`) takes exactly that many points per call, on every device.
+:class:`~lsl.network.NetworkLandscape`) takes exactly that many points per call, on every device.
 Evaluations that draw random numbers per point (dropout masks in training mode) take one call
 (unless ``chunk_size`` is given), so that the masks drawn do not depend on the budget.
 

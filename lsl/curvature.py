@@ -47,7 +47,7 @@ curvature of the logits themselves, weighted by the residuals ``(p_i -
 y_i) / N``. ``term="G"`` selects ``G``, ``term="H"`` the rest ``H_rest = H -
 G``, and ``term="full"`` the whole Hessian ``H``.
 
-**Evaluation mode.** A :class:`~lsl.landscape.NetworkLandscape` evaluates its
+**Evaluation mode.** A :class:`~lsl.network.NetworkLandscape` evaluates its
 model in ``eval`` mode: dropout is off and batch normalisation uses its stored
 running statistics, which do not depend on ``theta``. All spectra here are of
 that deterministic function of ``theta`` (not of the training-mode loss, in
@@ -67,7 +67,8 @@ import torch
 from torch.func import jvp, vjp, vmap
 
 from . import batching
-from .landscape import Landscape, NetworkLandscape
+from .landscape import Landscape
+from .network import NetworkLandscape
 from .lanczos import Matvec, _top_k_operator
 
 # re-exported: these names were defined here before the Krylov machinery moved to lsl.lanczos
@@ -144,7 +145,7 @@ def gauss_newton_vp(
     (``torch.func.vjp``).
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape` with the loss
+        landscape: a :class:`~lsl.network.NetworkLandscape` with the loss
             ``"cross_entropy"`` or ``"mse"``.
         theta: the point ``[D]``.
         v: one vector ``[D]`` or a batch ``[K, D]`` (vectorised with ``vmap``).
@@ -198,7 +199,7 @@ def residual_vp(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Tenso
     """The rest of the Hessian beyond Gauss-Newton, ``H_rest v = H v - G v``.
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape` (see :func:`gauss_newton_vp`).
+        landscape: a :class:`~lsl.network.NetworkLandscape` (see :func:`gauss_newton_vp`).
         theta: the point ``[D]``.
         v: one vector ``[D]`` or a batch ``[K, D]``.
         idx: optional indices of a subset of the training examples.

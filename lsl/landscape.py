@@ -2,28 +2,31 @@
 
 Every experiment in the book is a function of a :class:`Landscape`. Two kinds
 exist: the toy n-wedge model (:class:`lsl.toy.WedgeLandscape`) and a network
-plus data (:class:`NetworkLandscape`). Both take a flat parameter vector
+plus data (:class:`lsl.network.NetworkLandscape`). Both take a flat parameter vector
 ``theta`` of dimension ``D``; ``loss`` also takes a batch ``[B, D]`` of points
 and evaluates them in vectorised calls, never a Python loop over points (how many
 points go into one call is decided by the evaluation policy, :mod:`lsl.batching`).
+:class:`FlatView` maps a flat vector to a network's named parameters and back, and
+:func:`tensor_digest` condenses tensors into a key for the cache.
+
+``NetworkLandscape`` moved to :mod:`lsl.network`; ``from lsl.landscape import NetworkLandscape`` and
+``lsl.landscape.NetworkLandscape`` still work (the name is looked up in :mod:`lsl.network` on first use).
 """
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import importlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
 
 from . import batching
-from .stack import ROW_LOSSES, LayerStack
 
-__all__ = ["Landscape", "FlatView", "NetworkLandscape", "tensor_digest"]
+__all__ = ["Landscape", "FlatView", "tensor_digest"]
 
 
 class Landscape:
@@ -76,7 +79,7 @@ class Landscape:
     def loss(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
         """The loss at one point (``[D]`` -> scalar) or at a batch (``[B, D]`` -> ``[B]``).
 
-        The batch is evaluated without a Python loop over points (a :class:`NetworkLandscape` in
+        The batch is evaluated without a Python loop over points (a :class:`~lsl.network.NetworkLandscape` in
         vectorised calls sized by the evaluation policy, :mod:`lsl.batching`).
         Differentiable with respect to ``theta``.
         """
@@ -91,7 +94,7 @@ class Landscape:
 
         Lines, planes, rays and simplices are such families. The points are materialised a few at a
         time (:func:`lsl.batching.points_per_batch`); a landscape may do better by using the family's
-        structure (:class:`NetworkLandscape` computes the first layer of a layer stack once per direction).
+        structure (:class:`~lsl.network.NetworkLandscape` computes the first layer of a layer stack once per direction).
 
         Args:
             origin: ``[D]``.
@@ -238,536 +241,17 @@ class FlatView:
         raise KeyError(f"no parameter named {name!r}; known: {self.names}")
 
 
-def _cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return nn.functional.cross_entropy(logits, y)
+# NetworkLandscape lives in lsl.network, which builds on this module; importing it here at the top would be
+# an import circle. It is looked up on first use instead (a module __getattr__, PEP 562), so that
+# `from lsl.landscape import NetworkLandscape` and `lsl.landscape.NetworkLandscape` work as before the split.
+_MOVED = {"NetworkLandscape": "network"}
 
 
-_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "cross_entropy": _cross_entropy,
-    # Written out rather than F.mse_loss, whose forward-mode derivative fails on a constant target.
-    "mse": lambda logits, y: ((logits - nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)) ** 2).mean(),
-}
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class NetworkLandscape(Landscape):
-    """The training loss of a network on a data set, as a function of its flat parameters.
-
-    The ``nn.Module`` only *describes* the architecture: evaluations go through
-    ``torch.func.functional_call`` with parameters taken from a flat vector,
-    so the module itself is never mutated. A batch of parameter vectors
-    ``[B, D]`` is evaluated with ``torch.func.vmap`` (or, for a layer stack without gradients,
-    :class:`lsl.stack.LayerStack`), in calls sized by the evaluation policy (:mod:`lsl.batching`).
-
-    **Device policy** (one rule, followed by every ``lsl`` function that builds a landscape):
-    an explicit ``device=`` wins, and the model and every data tensor are moved there;
-    otherwise the landscape computes **where the data are** (``x``, ``y``, ``x_test``,
-    ``y_test`` must then sit on one device) and a private copy of the model is moved to
-    them. The data win because they are the large, shared tensors (one data set serves
-    many landscapes: seeds, families, widths) while the model is small and copied anyway,
-    and because :func:`lsl.nets.make` builds models on the CPU while
-    :func:`lsl.data.load` puts the data on the chapter's device. A model on the ``meta``
-    device (no values) cannot be moved to a real device and is rejected; data on
-    ``meta`` give a landscape on ``meta`` (shapes only), which checks shapes without computing.
-    Every result (losses, gradients, Hessian-vector products, logits, predictions,
-    accuracies, :attr:`theta0`) comes back on :attr:`device`; points and inputs given on
-    another device are moved to it.
-
-    **Checks at construction.** One trial forward pass on the first few training (and
-    test) examples checks that the model can take the inputs (otherwise a ``ValueError``
-    names the data's shape and what the model's first layer expects), and the targets are
-    checked against the loss: for ``"cross_entropy"`` and ``"mse"`` they must be integer
-    class labels ``[N]`` in ``[0, C)`` for a model with ``C`` outputs; for a callable
-    loss the trial loss on those examples must evaluate to a scalar. Empty data and
-    non-finite inputs are rejected. (Value checks are skipped on ``meta``, which has no values.)
-
-    Args:
-        model: the architecture; its current parameters become :attr:`theta0`.
-        x, y: training inputs and targets: integer class labels for the built-in losses; a
-            callable loss may take other targets (floating-point targets are cast to ``dtype``).
-        loss: ``"cross_entropy"`` (default), ``"mse"`` (on one-hot targets) or a
-            callable ``(logits, y) -> scalar``.
-        x_test, y_test: an optional held-out split for :meth:`accuracy`.
-        device: where to compute (see the device policy above; default: the data's device).
-        dtype: the precision to evaluate in (default: the model's first parameter's dtype).
-        chunk_size: evaluate batched points (and batches of Hessian-vector products) in vectorised
-            calls of this many, on every device; it wins over the evaluation policy. By default
-            (``None``) the policy of :mod:`lsl.batching` decides from the device's budget
-            (:data:`lsl.batching.BUDGETS`): on a CPU a call takes a bounded number of point-example
-            evaluations (points x examples), on a GPU a bounded number of parameter values.
-
-    Raises:
-        TypeError: if the model is not a module or the data are not tensors.
-        ValueError: for data the model cannot take, targets the loss cannot take, empty or
-            non-finite data, data on several devices without ``device=``, or a model on ``meta``.
-
-    Evaluation mode: the loss is evaluated with the model in ``eval`` mode
-    (dropout off, batch norm using its stored running statistics), so it is a
-    deterministic function of ``theta``. Pass ``train=True`` to :meth:`loss` to
-    switch dropout on, as a trainer does; batch norm then normalises with the
-    minibatch's statistics, and its running statistics are left unchanged.
-    """
-
-    #: How many examples the trial forward pass at construction uses.
-    TRIAL_EXAMPLES = 8
-
-    def __init__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        *,
-        loss: str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = "cross_entropy",
-        x_test: torch.Tensor | None = None,
-        y_test: torch.Tensor | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        chunk_size: int | None = None,
-    ):
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError("x and y must be tensors (inputs and integer labels)")
-        if (x_test is None) != (y_test is None):
-            raise ValueError("give both x_test and y_test, or neither")
-        if x_test is not None and (not isinstance(x_test, torch.Tensor) or not isinstance(y_test, torch.Tensor)):
-            raise TypeError("x_test and y_test must be tensors (inputs and integer labels)")
-        if isinstance(loss, str):
-            if loss not in _LOSSES:
-                raise ValueError(f"unknown loss {loss!r}; choose one of {sorted(_LOSSES)} or pass a callable")
-            self._criterion = _LOSSES[loss]
-        elif callable(loss):
-            self._criterion = loss
-        else:
-            raise TypeError(f"loss must be a name or a callable (logits, y) -> scalar, got {type(loss).__name__}")
-        builtin = isinstance(loss, str)
-        self._loss_name = loss if isinstance(loss, str) else getattr(loss, "__qualname__", repr(loss))
-        for xs, ys, split in ((x, y, "training"), (x_test, y_test, "test")):
-            if xs is None:
-                continue
-            if xs.dim() == 0 or xs.shape[0] == 0:
-                raise ValueError(f"the {split} data are empty (inputs of shape {tuple(xs.shape)}): "
-                                 f"give at least one example")
-            if ys.dim() == 0 or xs.shape[0] != ys.shape[0]:
-                raise ValueError(f"{split} inputs and labels disagree on the number of examples: "
-                                 f"{xs.shape[0]} vs {ys.shape[0] if ys.dim() else 'a 0-d tensor'}")
-        first = next(iter(model.parameters()), None)
-        if first is None:
-            raise ValueError("the model has no parameters")
-        self.device = self._resolve_device(model, device, x=x, y=y, x_test=x_test, y_test=y_test)
-        self.dtype = dtype or first.dtype
-        # A private copy: the caller's module is never converted or mutated.
-        self.model = copy.deepcopy(model).to(device=self.device, dtype=self.dtype).eval()
-        self.view = FlatView.from_module(self.model)
-        self.D = self.view.D
-        params = dict(self.model.named_parameters())
-        self.theta0: torch.Tensor = self.view.flatten({k: v.detach() for k, v in params.items()}).clone()
-        self.buffers = {k: b.detach() for k, b in self.model.named_buffers()}
-        self.x = x.to(self.device, dtype=self.dtype if x.is_floating_point() else x.dtype)
-        self.y = self._targets(y, builtin)
-        self.x_test = None if x_test is None else x_test.to(self.device, dtype=self.x.dtype)
-        self.y_test = None if y_test is None else self._targets(y_test, builtin)
-        self.n_train = int(x.shape[0])
-        self.chunk_size = chunk_size
-        self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
-        #: The batched forward pass used for evaluations without gradients, or ``None`` (see :mod:`lsl.stack`).
-        self.stack: LayerStack | None = LayerStack.of(self.model, self.view)
-        self._validate("training", self.x, self.y, builtin)
-        if self.x_test is not None:
-            self._validate("test", self.x_test, self.y_test, builtin)
-
-    @classmethod
-    def from_dataset(cls, model: nn.Module, dataset, **kwargs) -> "NetworkLandscape":
-        """The landscape of ``model`` on a :class:`lsl.data.Dataset` (its training split, and its test split for accuracies).
-
-        ``NetworkLandscape.from_dataset(model, ds, device=device)`` is
-        ``NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)``;
-        other keyword arguments (``loss``, ``dtype``, ``chunk_size``, ``device``) are passed on.
-        """
-        for name in ("x_train", "y_train"):
-            if not hasattr(dataset, name):
-                raise TypeError(f"dataset must have x_train and y_train (an lsl.data.Dataset), got {type(dataset).__name__}")
-        return cls(model, dataset.x_train, dataset.y_train, x_test=getattr(dataset, "x_test", None),
-                   y_test=getattr(dataset, "y_test", None), **kwargs)
-
-    @property
-    def criterion(self) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        """The loss as a function ``(logits [N, C], targets [N]) -> scalar``."""
-        return self._criterion
-
-    @property
-    def builtin_loss(self) -> str | None:
-        """``"cross_entropy"`` or ``"mse"`` for a built-in loss (whose curvature in the logits is known), else ``None``."""
-        return self._loss_name if _LOSSES.get(self._loss_name) is self._criterion else None
-
-    def subset(self, n: int) -> "NetworkLandscape":
-        """The same network on its first ``n`` training examples (all of them if there are fewer).
-
-        For quantities estimated on part of the training set -- a Hessian spectrum or the short
-        directions on a few thousand examples, the training loss of many points -- pass
-        ``L.subset(n)`` instead of threading ``idx=`` through every call. The result is a landscape of
-        its own with the same module, ``theta0``, ``D``, loss, device, dtype, ``chunk_size`` and test
-        split; its values equal those of ``idx=torch.arange(n)`` on this landscape.
-
-        Args:
-            n: how many training examples, from the first; at least 1.
-
-        Returns:
-            A :class:`NetworkLandscape` whose training set is ``x[:n], y[:n]``.
-
-        Raises:
-            ValueError: if ``n`` is not a positive integer.
-        """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"subset takes a positive number of training examples, got {n!r}")
-        n = min(n, self.n_train)
-        loss = self._loss_name if self.builtin_loss else self._criterion
-        return NetworkLandscape(self.model, self.x[:n], self.y[:n], loss=loss, x_test=self.x_test, y_test=self.y_test,
-                                device=self.device, dtype=self.dtype, chunk_size=self.chunk_size)
-
-    def data(self, idx=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training inputs and targets, or those of the examples ``idx`` (indices or a mask)."""
-        return self._data(idx)
-
-    def loss_on(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The loss at one point ``theta [D]`` on given examples ``(x, y)``: functional and differentiable.
-
-        No checks and no conversions, so that ``torch.func`` transforms (``grad``, ``jvp``, ``vmap``)
-        can wrap it; ``x`` and ``y`` must already be on :attr:`device`.
-        """
-        return self._single_loss(theta, x, y)
-
-    def module_at(self, theta: torch.Tensor) -> nn.Module:
-        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``)."""
-        theta = self.check_theta(theta)
-        if theta.dim() != 1:
-            raise ValueError(f"module_at takes one point [D]; got shape {tuple(theta.shape)}")
-        module = copy.deepcopy(self.model)
-        with torch.no_grad():
-            for name, value in self.view.unflatten(theta.detach()).items():
-                module.get_parameter(name).copy_(value)
-        return module.eval()
-
-    # -- construction helpers ---------------------------------------------------
-    @staticmethod
-    def _resolve_device(model: nn.Module, device, **data) -> torch.device:
-        """The device policy: an explicit ``device`` wins, else the data's (single) device."""
-        on = {name: t.device for name, t in data.items() if t is not None}
-        if device is not None:
-            dev = torch.device(device)
-        else:
-            if len(set(on.values())) > 1:
-                where = ", ".join(f"{k} on {v}" for k, v in on.items())
-                raise ValueError(f"the data sit on different devices ({where}): move them to one device, "
-                                 f"or pass device=... to say where the landscape computes (everything is moved there)")
-            dev = on["x"]
-        if dev.type != "meta" and any(d.type == "meta" for d in on.values()):
-            where = ", ".join(k for k, v in on.items() if v.type == "meta")
-            raise ValueError(f"{where} on the meta device (shapes without values) cannot be moved to {dev}: "
-                             f"give data with values, or build the landscape on meta (device='meta') to check shapes")
-        tensors = list(model.parameters()) + list(model.buffers())
-        if dev.type != "meta" and any(t.device.type == "meta" for t in tensors):
-            raise ValueError(
-                f"the model's parameters are on the meta device (shapes without values), the landscape computes "
-                f"on {dev} (the {'device= argument' if device is not None else 'data'}'s device): a meta model "
-                f"cannot be moved there. Build the model with values (e.g. lsl.nets.make, or "
-                f"model.to_empty(device=...) and an initialisation) first")
-        return dev
-
-    def _targets(self, y: torch.Tensor, builtin: bool) -> torch.Tensor:
-        """Targets on this landscape's device: integer labels as ``long``, other targets (callable losses) as given."""
-        if y.dtype == torch.bool or y.is_complex():
-            raise ValueError(f"labels must be integer class indices, got a tensor of dtype {y.dtype}")
-        if y.is_floating_point():
-            if builtin:
-                raise ValueError(
-                    f"the {self._loss_name} loss takes integer class "
-                    f"labels, but the labels are {y.dtype} (e.g. {y.reshape(-1)[:3].tolist() if y.device.type != 'meta' else '...'}): "
-                    f"convert class indices with y.long(), or pass a callable loss that takes these targets")
-            return y.to(self.device, dtype=self.dtype)
-        return y.to(self.device).long()
-
-    def _first_layer(self) -> str:
-        """What the model's first parametrised layer expects, in words."""
-        for name, m in self.model.named_modules():
-            if isinstance(m, nn.Linear):
-                return (f"its first layer ({name or 'the model'}) is {m!r}, which takes {m.in_features} features per "
-                        f"example (inputs [N, {m.in_features}], or inputs whose trailing dimensions flatten to "
-                        f"{m.in_features} when a Flatten comes first)")
-            if isinstance(m, nn.modules.conv._ConvNd):
-                k = len(m.kernel_size)
-                lead = "[N, C, L]" if k == 1 else "[N, C, H, W]" if k == 2 else f"[N, C, {k} spatial dimensions]"
-                return (f"its first layer ({name}) is {m!r}, which takes inputs {lead} with C={m.in_channels} "
-                        f"channels")
-            if any(True for _ in m.parameters(recurse=False)):
-                return f"its first layer with parameters is {name or 'the model'}: {m!r}"
-        return f"it is {type(self.model).__name__}"
-
-    def _validate(self, split: str, x: torch.Tensor, y: torch.Tensor, builtin: bool) -> None:
-        """One trial forward pass and loss on a few examples of a split; value checks of the data."""
-        values = self.device.type != "meta"
-        if values and x.is_floating_point():
-            finite = torch.isfinite(x.reshape(x.shape[0], -1)).all(1)
-            if not bool(finite.all()):
-                bad = (~finite).nonzero().squeeze(1)
-                raise ValueError(f"the {split} inputs hold non-finite values (NaN or inf) in {bad.numel()} of "
-                                 f"{x.shape[0]} examples (the first: {bad[:5].tolist()}): clean or drop them")
-        k = min(self.TRIAL_EXAMPLES, x.shape[0])
-        try:
-            with torch.no_grad():
-                out = self._forward(self.theta0, x[:k])
-        except (RuntimeError, ValueError, IndexError, TypeError) as err:
-            raise ValueError(
-                f"the model cannot take the {split} inputs: they have shape {tuple(x.shape)} (one example: "
-                f"{tuple(x.shape[1:])}, dtype {x.dtype}), and {self._first_layer()}. Reshape the data or build the "
-                f"model for inputs of shape {tuple(x.shape[1:])}. (The trial forward pass on {k} examples "
-                f"raised: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
-        if builtin:
-            if out.dim() != 2:
-                raise ValueError(f"the {self._loss_name} loss needs logits [N, C]; the model gives {tuple(out.shape)} "
-                                 f"for {k} {split} examples")
-            C = out.shape[-1]
-            if y.dim() != 1:
-                raise ValueError(f"the {split} labels must be one class index per example, shape [N]; got "
-                                 f"{tuple(y.shape)}")
-            if values and y.numel():
-                lo, hi = int(y.min()), int(y.max())
-                if lo < 0 or hi >= C:
-                    bad = ((y < 0) | (y >= C)).sum()
-                    raise ValueError(
-                        f"the {split} labels must be class indices in [0, {C}) for a model with {C} outputs; "
-                        f"{int(bad)} of {y.shape[0]} are outside (min {lo}, max {hi}). Build the model with "
-                        f"n_classes={hi + 1 if lo >= 0 else '...'} or relabel the data")
-        try:
-            with torch.no_grad():
-                trial = self._criterion(out, y[:k])
-        except (RuntimeError, ValueError, IndexError, TypeError) as err:
-            raise ValueError(
-                f"the loss {self._loss_name} cannot take the model's outputs {tuple(out.shape)} and the {split} "
-                f"targets (shape {tuple(y.shape)}, dtype {y.dtype}) on {k} trial examples: {type(err).__name__}: "
-                f"{str(err).splitlines()[0] if str(err) else ''}") from err
-        if not isinstance(trial, torch.Tensor) or trial.dim() != 0:
-            raise ValueError(f"the loss {self._loss_name} must return a scalar tensor; on {k} {split} examples it "
-                             f"returned {type(trial).__name__}"
-                             f"{' of shape ' + str(tuple(trial.shape)) if isinstance(trial, torch.Tensor) else ''}")
-
-    def theta_of(self, model: nn.Module) -> torch.Tensor:
-        """The flat parameter vector ``[D]`` of another instance of this landscape's architecture.
-
-        Use it to turn differently seeded copies of the network into points of this
-        landscape: ``torch.stack([L.theta_of(make(seed=s)) for s in seeds])``. The
-        result is on this landscape's device and dtype; the model is not changed.
-        Raises ``ValueError`` if the model's trainable parameters differ in name or shape.
-        """
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        other = FlatView.from_module(model)
-        if [(s.name, s.shape) for s in other.slots] != [(s.name, s.shape) for s in self.view.slots]:
-            raise ValueError(
-                "the model's parameters do not match this landscape's architecture "
-                f"({other.D} vs {self.D} parameters); build it with the same architecture and options"
-            )
-        params = {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
-        return self.view.flatten(params).to(self.device, self.dtype)
-
-    def fingerprint(self) -> dict:
-        """Architecture (the module's printed structure), buffers, loss, precision and a digest of the data."""
-        tensors = [self.x, self.y] + ([self.x_test, self.y_test] if self.x_test is not None else [])
-        return {
-            "kind": "network",
-            "architecture": repr(self.model),
-            "buffers": tensor_digest(*self.buffers.values()) if self.buffers else "",
-            "loss": self._loss_name,
-            "dtype": str(self.dtype),
-            "data": tensor_digest(*tensors),
-        }
-
-    # -- functional core ------------------------------------------------------
-    def _forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        params = self.view.unflatten(theta)
-        # In training mode batch norm would update its running statistics in place; give it copies,
-        # so that the landscape (which evaluates with fixed statistics) never changes under a trainer.
-        buffers = {k: b.clone() for k, b in self.buffers.items()} if self.model.training else self.buffers
-        return functional_call(self.model, (params, buffers), (x,))
-
-    def _single_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._criterion(self._forward(theta, x), y)
-
-    def _data(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
-        if idx is None:
-            return self.x, self.y
-        return self.x[idx], self.y[idx]
-
-    def _vmap_chunk(self, n_examples: int, n_points: int, random: bool = False) -> int | None:
-        """The ``chunk_size`` of a vmap over ``n_points`` points (or vectors) that each see ``n_examples`` examples.
-
-        Decided by the evaluation policy (:func:`lsl.batching.vmap_chunk_size`): :attr:`chunk_size` if
-        given, one call when drawing dropout masks (``random``), else the device's budget.
-        """
-        return batching.vmap_chunk_size(self.device, n_examples, self.D, n_points, chunk_size=self.chunk_size,
-                                        random=random)
-
-    def _uses_stack(self, theta: torch.Tensor, train: bool = False) -> bool:
-        """Whether an evaluation at ``theta`` may take the layer stack's path (no gradients, eval mode)."""
-        return (self.stack is not None and not train and not torch.is_grad_enabled()
-                and not torch._C._functorch.is_functorch_wrapped_tensor(theta))
-
-    def _rows_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The loss of each row of logits ``[P, N, C]`` -> ``[P]``."""
-        rows = ROW_LOSSES.get(self.builtin_loss)
-        if rows is not None:
-            return rows(logits, y)
-        return vmap(self._criterion, in_dims=(0, None))(logits, y)
-
-    def _stack_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        step = self._points_per_call(x.shape[0], theta.shape[0])
-        return torch.cat([self._rows_loss(self.stack.logits(t, x), y) for t in theta.split(step)])
-
-    def loss_affine(self, origin: torch.Tensor, directions: torch.Tensor, coeffs: torch.Tensor, *,
-                    max_elements: int | None = None, idx=None, train: bool = False) -> torch.Tensor:
-        """The loss at ``origin + coeffs @ directions`` (see :meth:`Landscape.loss_affine`), without gradients.
-
-        For a layer stack the first layer's output is computed once for the origin and once per
-        direction, and combined per point (:meth:`lsl.stack.LayerStack.affine_logits`), in calls of
-        as many points as the evaluation policy allows (:mod:`lsl.batching`).
-
-        Args:
-            origin: ``[D]``.
-            directions: ``[K, D]``.
-            coeffs: the points' coordinates ``[P, K]``.
-            max_elements: at most this many parameter values at once (``None``: the device's budget).
-            idx: optional subset of the training examples.
-            train: evaluate in training mode (dropout on); takes the generic path.
-
-        Returns:
-            ``[P]``, on this landscape's device.
-        """
-        origin, directions, coeffs = self._check_family(origin, directions, coeffs)
-        if self.stack is None or train or directions.shape[0] > 16:
-            return super().loss_affine(origin, directions, coeffs, max_elements=max_elements, idx=idx, train=train)
-        x, y = self._data(idx)
-        with torch.no_grad():
-            z0 = self.stack.first_layer(origin.unsqueeze(0), x)[0]
-            zs = self.stack.first_layer(directions, x)
-            step = min(self._points_per_call(x.shape[0], coeffs.shape[0]),
-                       batching.points_per_batch(self.device, self.D, coeffs.shape[0], max_elements=max_elements))
-            out = [self._rows_loss(self.stack.affine_logits(z0, zs, c, origin + c @ directions), y)
-                   for c in coeffs.split(step)]
-        return torch.cat(out)
-
-    def _points_per_call(self, n_examples: int, n_points: int) -> int:
-        """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_vmap_chunk`)."""
-        return self._vmap_chunk(n_examples, n_points) or n_points
-
-    def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
-        x, y = self._data(idx)
-        if self._uses_stack(theta, train):
-            return self._stack_loss(theta, x, y)
-        self.model.train(train)
-        try:
-            if theta.shape[0] == 1:  # one point: skip vmap's overhead (about 2x on small nets)
-                return self._single_loss(theta[0], x, y).unsqueeze(0)
-            randomness = "different" if (train and self._has_dropout) else "error"
-            f = vmap(self._single_loss, in_dims=(0, None, None), randomness=randomness,
-                     chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error"))
-            return f(theta, x, y)
-        finally:
-            self.model.eval()
-
-    # -- derivatives ----------------------------------------------------------
-    def grad(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
-        """Gradient of the (mini-batch, if ``idx`` is given) loss; ``[D]`` or ``[B, D]``.
-
-        A batch is vectorised in calls of as many points as the evaluation policy allows (:mod:`lsl.batching`).
-        """
-        theta = self.check_theta(theta)
-        x, y = self._data(idx)
-        self.model.train(train)
-        try:
-            g = grad(self._single_loss)
-            if theta.dim() == 1:
-                return g(theta, x, y)
-            randomness = "different" if (train and self._has_dropout) else "error"
-            chunk = self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error")
-            return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=chunk)(theta, x, y)
-        finally:
-            self.model.eval()
-
-    def hvp(self, theta: torch.Tensor, v: torch.Tensor, *, idx=None) -> torch.Tensor:
-        """Hessian-vector product by forward-over-reverse differentiation (``torch.func.jvp`` of ``grad``).
-
-        ``theta`` is one point ``[D]``; ``v`` is ``[D]`` or ``[K, D]`` (vectorised over the K vectors, in
-        calls of as many vectors as the evaluation policy allows, :mod:`lsl.batching`).
-        """
-        theta = self.check_theta(theta)
-        if theta.dim() != 1:
-            raise ValueError("hvp takes a single point theta of shape [D]")
-        v = self.check_theta(v, "v")
-        x, y = self._data(idx)
-        g = grad(lambda t: self._single_loss(t, x, y))
-
-        def one(vec):
-            return jvp(g, (theta,), (vec,))[1]
-
-        if v.dim() == 1:
-            return one(v)
-        return vmap(one, chunk_size=self._vmap_chunk(x.shape[0], v.shape[0]))(v)
-
-    # -- predictions ----------------------------------------------------------
-    def forward(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        """The module's own forward pass at one point ``theta [D]`` on inputs ``x`` (default: training inputs).
-
-        Unlike :meth:`logits`, this always runs the ``nn.Module`` (through ``functional_call``), so
-        forward hooks registered on :attr:`model`'s submodules see every layer. Evaluation mode;
-        differentiable.
-        """
-        theta = self.check_theta(theta)
-        if theta.dim() != 1:
-            raise ValueError(f"forward takes one point [D]; got shape {tuple(theta.shape)} (use logits for a batch)")
-        x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
-        return self._forward(theta, x)
-
-    def logits(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
-        """Network outputs at ``theta`` (``[D]`` -> ``[N, C]``; ``[B, D]`` -> ``[B, N, C]``), eval mode.
-
-        ``x`` defaults to the training inputs.
-        """
-        theta = self.check_theta(theta)
-        x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
-        if self._uses_stack(theta):
-            if theta.dim() == 1:
-                return self.stack.logits(theta.unsqueeze(0), x)[0]
-            step = self._points_per_call(x.shape[0], theta.shape[0])
-            return torch.cat([self.stack.logits(t, x) for t in theta.split(step)])
-        if theta.dim() == 1:
-            return self._forward(theta, x)
-        return vmap(self._forward, in_dims=(0, None), chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0]))(theta, x)
-
-    def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and labels of ``"train"`` or ``"test"``."""
-        if split == "train":
-            return self.x, self.y
-        if split == "test":
-            if self.x_test is None:
-                raise ValueError("this landscape has no test split: pass x_test and y_test")
-            return self.x_test, self.y_test
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-
-    def predict(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
-        """Predicted class labels on a split (``[N]``, or ``[B, N]`` for a batch of points)."""
-        x, _ = self.split(split)
-        with torch.no_grad():
-            return self.logits(theta, x).argmax(-1)
-
-    def accuracy(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
-        """Classification accuracy on a split (scalar, or ``[B]`` for a batch of points)."""
-        _, y = self.split(split)
-        return (self.predict(theta, split) == y).to(self.dtype).mean(-1)
-
-    def eval_loss(self, theta: torch.Tensor, split: str = "train") -> torch.Tensor:
-        """The loss on a split without gradients (scalar or ``[B]``)."""
-        x, y = self.split(split)
-        with torch.no_grad():
-            out = self.logits(theta, x)
-            if out.dim() == 2:
-                return self._criterion(out, y)
-            return vmap(self._criterion, in_dims=(0, None))(out, y)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MOVED))

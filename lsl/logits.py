@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch.func import jacrev, vmap
 
-from .landscape import NetworkLandscape
+from .network import NetworkLandscape
 
 __all__ = [
     "logit_jacobians", "sorted_cosines", "softmax_hessians", "gauss_newton_matrix", "gauss_newton_eigenvalues", "ntk_gram",

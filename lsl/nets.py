@@ -1,7 +1,7 @@
 """Architectures used in the book.
 
 Modules here only *describe* networks: experiments take their parameters as a
-flat vector (see :class:`lsl.landscape.NetworkLandscape`). :func:`make` builds
+flat vector (see :class:`lsl.network.NetworkLandscape`). :func:`make` builds
 one with a seeded initialisation without touching the global random state, and
 :func:`network` turns an architecture and a data set into a builder of network
 landscapes, ``build(**overrides)``, whose options (a width, a dropout rate) can be
@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .landscape import NetworkLandscape
+from .network import NetworkLandscape
 
 __all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "make", "network", "ARCHITECTURES"]
 
@@ -189,13 +189,13 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
         dataset: a :class:`lsl.data.Dataset` (training and test splits).
         arch: architecture name for :func:`make`.
         seed: seed of the initialisation.
-        device: where to compute; by the device policy of :class:`~lsl.landscape.NetworkLandscape`,
+        device: where to compute; by the device policy of :class:`~lsl.network.NetworkLandscape`,
             ``None`` (the default) means the data's device, and the (CPU-built) model is moved there.
         dtype: the precision to evaluate in (default: float32, the model's).
-        loss: the landscape's loss (see :class:`~lsl.landscape.NetworkLandscape`).
+        loss: the landscape's loss (see :class:`~lsl.network.NetworkLandscape`).
         chunk_size: evaluate batches of parameter points in calls of this many, instead of as many as
             the evaluation policy allows (:mod:`lsl.batching`; see
-            :class:`~lsl.landscape.NetworkLandscape`). It changes speed and memory, never values or
+            :class:`~lsl.network.NetworkLandscape`). It changes speed and memory, never values or
             cache keys: on a CPU, chunks of about 8 points evaluate radial profiles and loss planes
             about twice as fast as one large batch; on a GPU leave it ``None``.
         **options: architecture options (``width``, ``depth``, ``activation``, ``dropout``, ...).

@@ -41,7 +41,8 @@ from torch.func import grad, jvp, vmap
 
 from . import batching
 from .curvature import _check_point, curvature_operator
-from .landscape import Landscape, NetworkLandscape
+from .landscape import Landscape
+from .network import NetworkLandscape
 from .lanczos import _top_k_operator
 from .lanczos import lanczos as _lanczos
 from .spectrum import _check_slq, _slq
@@ -119,7 +120,7 @@ def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "f
 
     Args:
         landscape: any landscape (``"gn"`` and ``"rest"`` need a
-            :class:`~lsl.landscape.NetworkLandscape` with a built-in loss).
+            :class:`~lsl.network.NetworkLandscape` with a built-in loss).
         theta: the point ``[D]``.
         term: ``"full"`` (Hessian), ``"gn"`` (Gauss-Newton term) or ``"rest"`` (``H - G``).
         idx: optional indices of a subset of the training examples.
@@ -378,7 +379,7 @@ def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batc
     that of one chunk's forward and backward pass, whatever ``N``.
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape`.
+        landscape: a :class:`~lsl.network.NetworkLandscape`.
         theta: the point ``[D]``.
         batch_size: examples per chunk.
         term: ``"full"``, ``"gn"`` or ``"rest"``.
@@ -412,7 +413,7 @@ def minibatch_hvp(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Ten
     """One product ``A v`` accumulated over chunks of ``batch_size`` examples (see :func:`minibatch_operator`).
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape`.
+        landscape: a :class:`~lsl.network.NetworkLandscape`.
         theta: the point ``[D]``.
         v: one vector ``[D]`` or a batch ``[K, D]``.
         batch_size: examples per chunk.
@@ -438,7 +439,7 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
     the mean over all examples seen), for a summed loss ``sum_b H_b v``.
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape` (its model and loss are used, not its data).
+        landscape: a :class:`~lsl.network.NetworkLandscape` (its model and loss are used, not its data).
         theta: the point ``[D]``.
         v: one vector ``[D]`` or a batch ``[K, D]``.
         batches: an iterable of ``(inputs, integer labels)``.

@@ -37,7 +37,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from .landscape import NetworkLandscape
+from .network import NetworkLandscape
 
 __all__ = ["Axis", "Group", "PermutationSpec", "Permutation", "permutation_spec", "apply_permutation",
            "identity_permutation", "random_permutation", "matching_objective", "match", "Matching",
@@ -181,7 +181,7 @@ def permutation_spec(model: nn.Module | NetworkLandscape) -> PermutationSpec:
     """The permutation symmetries of a network: which parameter axes each hidden layer's permutation acts on.
 
     Args:
-        model: a network of :mod:`lsl.nets` (or its :class:`~lsl.landscape.NetworkLandscape`).
+        model: a network of :mod:`lsl.nets` (or its :class:`~lsl.network.NetworkLandscape`).
 
     Raises:
         TypeError: for an architecture whose layers are not a chain of linear and convolutional
@@ -432,7 +432,7 @@ def weight_matching(landscape: NetworkLandscape, theta_a: torch.Tensor, theta_b:
     which also returns the permutation, the objective and the distances before and after.
 
     Args:
-        landscape: the network's landscape (:class:`~lsl.landscape.NetworkLandscape` of a :mod:`lsl.nets` network).
+        landscape: the network's landscape (:class:`~lsl.network.NetworkLandscape` of a :mod:`lsl.nets` network).
         theta_a: the reference point ``[D]``.
         theta_b: the point to align ``[D]``.
     """

@@ -39,7 +39,8 @@ import torch
 from torch import nn
 
 from . import batching
-from .landscape import Landscape, NetworkLandscape
+from .landscape import Landscape
+from .network import NetworkLandscape
 from .probe import LossPlane
 
 __all__ = [
@@ -74,7 +75,7 @@ def filter_normalized_directions(landscape: NetworkLandscape, theta: torch.Tenso
     choice), ``bias="copy"`` sets it to the parameter itself (their default).
 
     Args:
-        landscape: a :class:`~lsl.landscape.NetworkLandscape` (its flat view names the filters).
+        landscape: a :class:`~lsl.network.NetworkLandscape` (its flat view names the filters).
         theta: the point ``[D]``.
         k: how many directions.
         seed: seed of the Gaussian draws.

@@ -399,7 +399,7 @@ def loss_plane(
         margin: relative extension of the grid beyond the points (``>= 0``).
         split: if given (``"train"`` or ``"test"``), also measure the landscape's
             ``accuracy`` on that split at every grid point (needs a landscape with
-            an ``accuracy`` method, e.g. :class:`~lsl.landscape.NetworkLandscape`).
+            an ``accuracy`` method, e.g. :class:`~lsl.network.NetworkLandscape`).
         max_elements: bound on the number of parameter values materialised at once (``None``: the
             device's budget, :func:`lsl.batching.points_per_batch`).
 

@@ -221,7 +221,7 @@ def mse_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((logits - target) ** 2).mean((-2, -1))
 
 
-#: Losses over rows of logits for the built-in loss names of :class:`lsl.landscape.NetworkLandscape`.
+#: Losses over rows of logits for the built-in loss names of :class:`lsl.network.NetworkLandscape`.
 ROW_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": cross_entropy_rows,
     "mse": mse_rows,

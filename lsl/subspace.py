@@ -380,7 +380,7 @@ def intrinsic_dimension(
     planes and minibatches (group ``k`` of planes draws from ``seed * 1_000_003 + k``).
 
     Args:
-        landscape: a network landscape (needs :meth:`~lsl.landscape.NetworkLandscape.accuracy`).
+        landscape: a network landscape (needs :meth:`~lsl.network.NetworkLandscape.accuracy`).
         theta0: the planes' offset ``[D]`` (an initialisation).
         dims: hyperplane dimensions.
         n_planes: independent draws per dimension.

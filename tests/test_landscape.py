@@ -1,4 +1,4 @@
-"""Tests for lsl.landscape: flat-vector views and the functional network landscape.
+"""Tests for lsl.landscape and lsl.network: flat-vector views and the functional network landscape.
 
 References are independent of lsl's functional machinery: the module's own
 forward pass with its parameters set, a hand-written flat function of
@@ -523,3 +523,17 @@ def test_public_surface_of_network_landscape():
         NetworkLandscape.from_dataset(model, (ds.x_train, ds.y_train))
     with pytest.raises(ValueError, match="one point"):
         land.module_at(torch.stack([theta, theta]))
+
+
+def test_network_landscape_lives_in_lsl_network_and_is_still_served_by_lsl_landscape():
+    """NetworkLandscape moved to lsl.network; the old import path and lsl.NetworkLandscape give the same class, and
+    the API reference documents it once (in lsl.network, not in lsl.landscape's __all__)."""
+    import lsl
+    import lsl.landscape as landscape
+    from lsl import network
+
+    assert NetworkLandscape is network.NetworkLandscape is landscape.NetworkLandscape is lsl.NetworkLandscape
+    assert "NetworkLandscape" in network.__all__ and "NetworkLandscape" not in landscape.__all__
+    assert "NetworkLandscape" in dir(landscape)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        landscape.no_such_name

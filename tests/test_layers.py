@@ -52,7 +52,7 @@ def test_core_modules_never_import_the_book_layer():
 
 def test_plotting_takes_arrays_never_landscapes():
     """The figure helpers draw results: none of them imports a landscape or any module that computes one."""
-    computing = {"lsl.landscape", "lsl.toy", "lsl.stack", "lsl.nets", "lsl.train", "lsl.data"}
+    computing = {"lsl.landscape", "lsl.network", "lsl.toy", "lsl.stack", "lsl.nets", "lsl.train", "lsl.data"}
     bad = {n for n in _imports(PACKAGE / "book" / "plots.py") if n in computing or n.startswith("torch")}
     assert not bad, f"lsl/book/plots.py imports {sorted(bad)}: plotting takes arrays, never landscapes"
 
@@ -62,7 +62,8 @@ def test_core_imports_form_no_circle():
     through others: each module builds only on modules below it (``lanczos`` under ``curvature`` under
     ``spectrum``, ``short_directions`` and ``operators``). The names that moved out of ``lsl.curvature`` are
     still served by it for compatibility, through ``importlib`` in its module ``__getattr__`` on first use:
-    that is no import the curvature operators need, and it is not counted here."""
+    that is no import the curvature operators need, and it is not counted here. ``lsl.landscape`` serves
+    ``NetworkLandscape`` (moved to ``lsl.network``, which builds on ``lsl.landscape``) the same way."""
     modules = {p.stem: p for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
     deps = {m: {n.split(".")[1] for n in _imports(p) if n.startswith("lsl.") and n.split(".")[1] in modules} - {m}
             for m, p in modules.items()}
@@ -80,6 +81,7 @@ def test_core_imports_form_no_circle():
         state[m] = "done"
 
     assert deps["operators"] >= {"curvature", "lanczos", "spectrum"}  # the imports are read
+    assert "landscape" in deps["network"] and "network" not in deps["landscape"]
     for m in sorted(modules):
         visit(m, [])
 
