@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import ensembles
+from lsl import ensembles, snapshot_sweep
 from lsl.book import check_at_scale, glue, plots, report
 
 # %% [markdown]
@@ -87,10 +87,12 @@ from lsl.book import check_at_scale, glue, plots, report
 # different wedges, and their weight average performs *worse than a single snapshot* (panel 1); the
 # advantage of prediction averaging over weight averaging grows with the learning rate (panel 4).
 #
-# `lsl.ensembles` has the pieces: `cyclic_snapshots` trains with the cyclic schedule and keeps the
-# snapshots, `compare_averages` measures the best single snapshot, the weight average (recomputing
-# batch-norm statistics for it, as SWA must; our network has none) and the prediction average, and
-# `pairwise_barriers` measures the loss along the straight lines between snapshots.
+# `lsl` has the pieces: `lsl.swa.cyclic_snapshots` trains with the cyclic schedule and keeps the
+# snapshots, `lsl.ensembles.compare_averages` measures the best single snapshot, the weight average
+# (recomputing batch-norm statistics for it, as SWA must; our network has none) and the prediction
+# average, and `lsl.ensembles.pairwise_barriers` measures the loss along the straight lines between
+# snapshots. `lsl.snapshot_sweep` runs the first two over a sweep of maximum learning rates and finds
+# where training breaks down.
 #
 # ## Starting points: independently pre-trained networks
 #
@@ -160,27 +162,18 @@ print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: {cfg.seeds} pre-trained networks
 
 # %%
 n_lr, S, M = len(cfg.max_lrs), cfg.seeds, cfg.cycles
-acc, nll, loss = (np.zeros((n_lr, S, M)) for _ in range(3))        # every snapshot: test accuracy, test NLL, training loss
-w_acc, w_nll, w_loss, p_acc, p_nll = (np.zeros((n_lr, S)) for _ in range(5))  # weight average (w), prediction average (p)
-runs, non_finite = {}, False
-for i, lr in enumerate(cfg.max_lrs):
-    run = ensembles.cyclic_snapshots(L, start, cycles=M, cycle_steps=cfg.cycle_steps, lr=lr, momentum=cfg.momentum,
-                                     batch_size=cfg.batch_size, seed=1)
-    runs[lr], non_finite = run, non_finite or run.any_diverged
-    for s in range(S):
-        snaps = run.snapshots[:, s]                                    # [M, D], the snapshots of seed s
-        cmp = ensembles.compare_averages(L, snaps, "test")
-        acc[i, s], nll[i, s] = cmp.members.member_accuracy.cpu(), cmp.members.member_nll.cpu()
-        w_acc[i, s], w_nll[i, s], p_acc[i, s], p_nll[i, s] = (cmp.weight_accuracy, cmp.weight_nll,
-                                                              cmp.prediction_accuracy, cmp.prediction_nll)
-        loss[i, s] = L_loss.loss(snaps).cpu()
-        w_loss[i, s] = L_loss.loss(ensembles.weight_average(snaps)).item()
+sweep = snapshot_sweep.snapshot_sweep(L, start, cfg.max_lrs, cycles=M, cycle_steps=cfg.cycle_steps,
+                                      momentum=cfg.momentum, batch_size=cfg.batch_size, seed=1, loss_landscape=L_loss)
+runs, non_finite = dict(zip(cfg.max_lrs, sweep.runs)), sweep.any_diverged  # the cyclic run at each max lr
+acc, nll, loss = sweep.accuracy.numpy(), sweep.nll.numpy(), sweep.loss.numpy()  # every snapshot [n_lr, S, M]
+w_acc, w_nll, w_loss = sweep.weight_accuracy.numpy(), sweep.weight_nll.numpy(), sweep.weight_loss.numpy()  # weight average
+p_acc, p_nll = sweep.prediction_accuracy.numpy(), sweep.prediction_nll.numpy()  # prediction average
 
 best = acc.argmax(-1)                                                  # each run's best snapshot (by test accuracy)
 best_acc = np.take_along_axis(acc, best[..., None], -1)[..., 0]
 best_nll = np.take_along_axis(nll, best[..., None], -1)[..., 0]
-jensen = w_loss - loss.mean(-1)               # training loss of the average minus the snapshots' mean loss
-last_loss = loss[:, :, -1].mean(1)
+jensen = sweep.jensen_gap.numpy()             # training loss of the average minus the snapshots' mean loss
+last_loss = sweep.last_loss.numpy()           # the last snapshots' training loss, mean over seeds
 print(" max lr | mean snapshot  best snapshot  weight avg  prediction avg | P - W (pp) | last loss  Jensen gap")
 for i, lr in enumerate(cfg.max_lrs):
     print(f"  {lr:5.3f} |     {acc[i].mean():.3f}          {best_acc[i].mean():.3f}        {w_acc[i].mean():.3f}"
@@ -193,11 +186,10 @@ for i, lr in enumerate(cfg.max_lrs):
 # lowest of the sweep, the largest at which training is still stable, and one step past the breakdown.
 
 # %% tags=["hide-input"]
-broken = ~np.isfinite(last_loss) | (last_loss > cfg.breakdown_factor * start_loss)
-check_at_scale(broken.any(), "the sweep must reach the learning rate at which training breaks down")
-check_at_scale(not broken[0], "... and start below it")
-i_break = int(np.argmax(broken))
-i_low, i_stable, i_high = 0, i_break - 1, min(i_break + 1, n_lr - 1)
+rule = sweep.breakdown(start_loss, cfg.breakdown_factor)   # the first max lr whose last snapshots end above the factor
+check_at_scale(rule.reached, "the sweep must reach the learning rate at which training breaks down")
+check_at_scale(rule.starts_below, "... and start below it")
+i_low, i_stable, i_break, i_high = rule.low, rule.stable, rule.at, rule.high
 lrs = np.array(cfg.max_lrs)
 glue("ens_cycles", M)
 glue("ens_cycle_steps", cfg.cycle_steps)
@@ -675,7 +667,7 @@ report.figure("fig-ensembles-cost", fig)
 #    barriers between them. The prediction average still beat the best snapshot and the weight average
 #    still lost to it. A network that survives large steps better (batch
 #    normalisation, which makes the loss invariant to the scale of the weights before it) is the
-#    natural next experiment; `ensembles.swa_landscape` recomputes its statistics for the average.
+#    natural next experiment; `lsl.swa.swa_landscape` recomputes its statistics for the average.
 #    ```
 #
 # 6. *Going further.* Run the chapter with `LSL_PROFILE=paper` (a GPU and the CIFAR-10 files, see

@@ -10,8 +10,8 @@ Modules: :mod:`~lsl.landscape`, :mod:`~lsl.network`, :mod:`~lsl.network_checks`,
 :mod:`~lsl.nets`, :mod:`~lsl.settings`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
 :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.orthogonal`,
-:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.trace_estimators`, :mod:`~lsl.permute`, :mod:`~lsl.ensembles`,
-:mod:`~lsl.cache`.
+:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.trace_estimators`, :mod:`~lsl.permute`, :mod:`~lsl.swa`, :mod:`~lsl.ensembles`,
+:mod:`~lsl.snapshot_sweep`, :mod:`~lsl.cache`.
 
 Two layers: the computational core (every module above) and the book layer, the subpackage
 :mod:`lsl.book` (sizes per chapter and profile, a chapter's set-up, glue, figures, widgets), which the
@@ -23,7 +23,7 @@ import importlib
 
 from . import (batching, cache, connect, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
                logits, nets, network, network_checks, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
-               spectrum, stack, subspace, toy, trace_estimators, train)
+               snapshot_sweep, spectrum, stack, subspace, swa, toy, trace_estimators, train)
 from .landscape import FlatView, Landscape
 from .network import NetworkLandscape
 from .toy import WedgeLandscape
@@ -43,5 +43,5 @@ __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
     "batching", "book", "cache", "connect", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
     "network", "network_checks", "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
-    "short_directions", "spectrum", "stack", "subspace", "toy", "trace_estimators", "train",
+    "short_directions", "snapshot_sweep", "spectrum", "stack", "subspace", "swa", "toy", "trace_estimators", "train",
 ]

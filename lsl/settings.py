@@ -32,7 +32,7 @@ defaults, so that calling them without settings does what it always did:
 - :data:`ROWS_DEFAULTS` (``steps=1000, optimizer="sgd"``): :func:`lsl.rows.train_rows`.
 - :data:`FAMILY_DEFAULTS` (``steps=2000, lr=0.1, optimizer="sgd"``): :func:`lsl.families.train_family`.
 - :data:`SNAPSHOT_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cyclic"``):
-  :func:`lsl.ensembles.cyclic_snapshots`.
+  :func:`lsl.swa.cyclic_snapshots` and what is built on it (:func:`lsl.snapshot_sweep.snapshot_sweep`).
 - :data:`ENSEMBLE_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine"``):
   :func:`lsl.ensembles.deep_ensemble`.
 
@@ -41,7 +41,7 @@ said in the trainer's docstring: :func:`lsl.train.minimize` optimises a given ob
 ``batch_size``, ``l2`` and ``seed`` (which describe a landscape's objective) are left to
 :func:`lsl.train.landscape_objective`; :func:`lsl.rows.train_rows` and
 :func:`lsl.families.train_family` run SGD with a constant learning rate, so they need
-``optimizer="sgd"`` and ``schedule="constant"``; :func:`lsl.ensembles.cyclic_snapshots` needs
+``optimizer="sgd"`` and ``schedule="constant"``; :func:`lsl.swa.cyclic_snapshots` needs
 ``schedule="cyclic"``.
 
 Settings passed as ``settings=`` replace a trainer's defaults as a whole: to keep, say, the
@@ -198,7 +198,7 @@ SUBSPACE_DEFAULTS = TrainSettings(schedule="cosine")
 ROWS_DEFAULTS = TrainSettings(steps=1000, optimizer="sgd")
 #: Defaults of :func:`lsl.families.train_family`, SGD at 0.1, at most 2000 steps per member.
 FAMILY_DEFAULTS = TrainSettings(steps=2000, lr=0.1, optimizer="sgd")
-#: Defaults of :func:`lsl.ensembles.cyclic_snapshots`, SGD with momentum 0.9, minibatches of 128, the cyclic schedule.
+#: Defaults of :func:`lsl.swa.cyclic_snapshots`, SGD with momentum 0.9, minibatches of 128, the cyclic schedule.
 SNAPSHOT_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128, schedule="cyclic")
 #: Defaults of :func:`lsl.ensembles.deep_ensemble`, SGD with momentum 0.9, minibatches of 128, cosine decay.
 ENSEMBLE_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine")

@@ -176,7 +176,7 @@ def minimize(
         nonfinite: ``"raise"`` (default): stop with a :class:`NonFiniteLossError` naming the step
             and the learning rate when the loss becomes NaN or infinite; ``"record"``: go on and
             keep the non-finite losses in the result (for runs where divergence is what is
-            measured, as :func:`lsl.ensembles.cyclic_snapshots`). The losses are checked every
+            measured, as :func:`lsl.swa.cyclic_snapshots`). The losses are checked every
             step on a CPU and every :data:`CHECK_EVERY_ON_DEVICE` steps (and at the end) on
             other devices, where each check waits for the device; the error names the first
             non-finite step either way.

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import lsl
-from lsl import connect, data, ensembles, families, goldilocks, nets, orthogonal, rows, settings, subspace, train
+from lsl import (connect, data, ensembles, families, goldilocks, nets, orthogonal, rows, settings, snapshot_sweep,
+                 subspace, train)
 from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
 from lsl.toy import WedgeLandscape
 
@@ -254,6 +255,10 @@ def _cases(net, toy, ds):
         ("cyclic_snapshots", lambda **k: ensembles.cyclic_snapshots(net, na, cycles=2, cache=False, **k),
          dict(cycle_steps=3, lr=0.05, batch_size=16), settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=3, lr=0.05,
                                                                                          batch_size=16)),
+        ("snapshot_sweep", lambda **k: snapshot_sweep.snapshot_sweep(net, torch.stack([na, nb]), [0.05, 0.1], cycles=2,
+                                                                     cache=False, **k),
+         dict(cycle_steps=3, batch_size=16, seed=1), settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=3, batch_size=16,
+                                                                                        seed=1)),
         ("deep_ensemble", lambda **k: ensembles.deep_ensemble(mix, "mlp", members=2, width=6, depth=1, cache=False, **k),
          dict(steps=4, lr=0.05, batch_size=32, seed=10),
          settings.ENSEMBLE_DEFAULTS.replace(steps=4, lr=0.05, batch_size=32, seed=10)),
@@ -265,7 +270,7 @@ TRAINERS = [train.train, train.minimize, rows.train_rows, families.train_family,
             connect.bezier_curve, connect.m_connector, connect.train_simplex, orthogonal.optimize_orthogonal,
             subspace.train_in_hyperplanes, subspace.train_in_hyperplane, subspace.dimension_sweep,
             subspace.intrinsic_dimension, goldilocks.goldilocks_scan, ensembles.cyclic_snapshots,
-            ensembles.deep_ensemble]
+            snapshot_sweep.snapshot_sweep, ensembles.deep_ensemble]
 
 
 def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywords(net, toy, ds):
@@ -275,7 +280,8 @@ def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywo
         by_keywords = call(**keywords)
         assert_same(call(settings=s), by_keywords, name)
         # a keyword given with the settings wins over the settings' field
-        key = "max_steps" if "max_steps" in keywords else "cycle_steps" if name == "cyclic_snapshots" else "steps"
+        cyclic = name in ("cyclic_snapshots", "snapshot_sweep")
+        key = "max_steps" if "max_steps" in keywords else "cycle_steps" if cyclic else "steps"
         field = "steps" if key == "max_steps" else key
         other = getattr(s, field) + 1
         assert_same(call(settings=s, **{key: other}), call(**{**keywords, key: other}), f"{name} with {key}={other}")
@@ -361,7 +367,7 @@ RESULTS = [train.TrainResult, rows.RowsResult, families.Member, families.Family,
            connect.BezierResult, connect.MConnectorResult, connect.SimplexEvaluation, subspace.HyperplaneResult,
            subspace.DimensionSweep, subspace.IntrinsicDimension, goldilocks.GoldilocksScan, ensembles.CyclicSnapshots,
            ensembles.DeepEnsemble, ensembles.EnsembleMetrics, ensembles.EnsembleGrowth, ensembles.AveragingComparison,
-           ensembles.PathBarriers]
+           ensembles.PathBarriers, snapshot_sweep.SnapshotSweep, snapshot_sweep.Breakdown]
 
 
 @pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)
