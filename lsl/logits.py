@@ -204,7 +204,7 @@ class SpikePrediction:
     outlier: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class RandomLogitModel:
     """A random model of logit gradients and softmax outputs (after Fort & Ganguli).
 
@@ -216,7 +216,10 @@ class RandomLogitModel:
     with standard normal ``xi_i``; larger ``logit_scale`` means more confident
     ("frozen") softmax outputs.
 
-    Args:
+    The model is its parameters: the fields below, given to the constructor (the draws are made by
+    :meth:`sample`, on the CPU).
+
+    Attributes:
         C: number of classes.
         D: number of parameters.
         n_per_class: examples per class.

@@ -300,9 +300,11 @@ def _unit_rows(t: torch.Tensor, dim: int, n: int) -> torch.Tensor:
     return t.reshape(n, -1)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Matching:
-    """What weight matching found.
+    """What weight matching found (see :func:`match`).
+
+    ``theta`` is on the landscape's device; the permutation's index tensors are on the CPU.
 
     Attributes:
         theta: ``theta_b`` permuted to match ``theta_a`` ``[D]``.
@@ -443,9 +445,11 @@ def weight_matching(landscape: NetworkLandscape, theta_a: torch.Tensor, theta_b:
 # statistics of hidden units along a path, and REPAIR (Jordan et al. 2023)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerStats:
-    """Per-unit statistics of every hidden layer's pre-activations over a set of inputs.
+    """Per-unit statistics of every hidden layer's pre-activations over a set of inputs (see :func:`layer_stats`).
+
+    The tensors are on the landscape's device.
 
     Attributes:
         names: the hidden layers (the groups of :func:`permutation_spec`).

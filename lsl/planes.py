@@ -134,7 +134,9 @@ def hessian_directions(landscape: Landscape, theta: torch.Tensor, k: int = 2, *,
 class TrajectoryPCA:
     """The principal directions of a trajectory (see :func:`trajectory_directions`).
 
-    Args:
+    Every tensor is on the trajectory's device, in its dtype.
+
+    Attributes:
         directions: the top two principal directions ``[2, D]`` (orthonormal rows).
         explained_variance: the fraction of the variance each explains ``[2]``.
         coords: the coordinates of every trajectory point in the plane through the
@@ -185,16 +187,24 @@ def trajectory_directions(trajectory: torch.Tensor, *, center: bool = True) -> T
     return TrajectoryPCA(dirs.to(dt), (var[:2] / var.sum()).to(dt), coords.to(dt), trajectory[-1].detach())
 
 
-@dataclass
+@dataclass(frozen=True)
 class DirectionPlane(LossPlane):
-    """A :class:`~lsl.probe.LossPlane` through ``origin`` along two chosen directions.
+    """A :class:`~lsl.probe.LossPlane` through ``origin`` along two chosen directions (see :func:`direction_plane`).
 
     Point ``(x, y)`` is ``origin + x d_1 + y d_2`` with ``basis = (d_1, d_2)``,
     which need not be orthonormal (filter-normalised directions are neither
     unit nor exactly orthogonal); :meth:`coords` then solves the least-squares
     problem. ``anchors`` are ``(0, 0)``, ``(1, 0)`` and ``(0, 1)``.
 
-    Args:
+    ``u``, ``v``, ``loss`` and ``accuracy`` are on the CPU; ``anchors``, ``basis`` and ``origin`` on the
+    landscape's device (on the device given to :func:`load_plane` for a plane read from a file).
+
+    Attributes:
+        u, v, loss, accuracy, split: as in :class:`~lsl.probe.LossPlane` (coordinates in units of the
+            directions).
+        anchors: the plane coordinates of ``origin``, ``origin + d_1`` and ``origin + d_2`` ``[3, 2]``.
+        basis: the directions ``(d_1, d_2)`` as rows ``[2, D]`` (``None`` for a plane saved without them).
+        origin: the centre ``[D]``, at coordinates ``(0, 0)`` (``None`` like ``basis``).
         kind: how the directions were chosen: ``"filter-normalized"``, ``"hessian"``,
             ``"trajectory-pca"`` or ``"directions"`` (given by the caller).
         meta: JSON-able facts about the directions (seed, bias handling,

@@ -38,9 +38,11 @@ def random_directions(D: int, k: int, *, seed: int = 0, device=None, dtype=torch
     return (v / v.norm(dim=1, keepdim=True)).to(device=device, dtype=dtype)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RadialProfile:
-    """Loss along random rays from a point.
+    """Loss along random rays from a point (see :func:`radial_profile`).
+
+    ``radii`` and ``losses`` are on the CPU.
 
     Attributes:
         radii: distances ``[R]``.
@@ -131,9 +133,11 @@ def radial_profile(
 # Tunnel widths: where the loss along each ray first exceeds a threshold
 
 
-@dataclass
+@dataclass(frozen=True)
 class TunnelWidths:
-    """Radial tunnel widths of ``M`` optima, each probed along ``K`` random directions.
+    """Radial tunnel widths of ``M`` optima, each probed along ``K`` random directions (see :func:`tunnel_widths`).
+
+    Every tensor is on the CPU (``thresholds``, ``base_losses``, ``theta_norms`` and ``max_radii`` in float64).
 
     Attributes:
         widths: per optimum and direction, the distance at which the loss first exceeds the
@@ -314,23 +318,27 @@ def tunnel_widths(
 # The loss on a 2-D plane through three points
 
 
-@dataclass
+@dataclass(frozen=True)
 class LossPlane:
-    """The loss on an ``n x n`` grid of the plane through three points.
+    """The loss on an ``n x n`` grid of the plane through three points (see :func:`loss_plane`).
 
     The plane is ``origin + x e_1 + y e_2`` with ``origin = a`` and ``(e_1, e_2)`` the
     Gram-Schmidt orthonormalisation of ``b - a`` and ``c - a``, so ``a`` sits at ``(0, 0)``
     and ``b`` on the positive ``x`` axis.
 
-    Args:
+    ``u``, ``v``, ``loss`` and ``accuracy`` are on the CPU; ``anchors``, ``basis`` and ``origin`` on the
+    landscape's device (on the device given to :func:`lsl.planes.load_plane` for a plane read from a file).
+
+    Attributes:
         u: grid coordinates along ``e_1`` ``[n]``.
         v: grid coordinates along ``e_2`` ``[n]``.
         loss: ``loss[i, j]`` is the loss at ``point(u[j], v[i])`` ``[n, n]`` (rows follow ``v``,
             so ``plt.contourf(u, v, loss)`` draws the plane with ``x`` horizontal).
         accuracy: the accuracy on the same grid ``[n, n]``, or ``None`` when not requested.
         anchors: the plane coordinates of ``a``, ``b`` and ``c`` ``[3, 2]`` (rows in that order).
-        basis: the orthonormal basis ``(e_1, e_2)`` as rows ``[2, D]``.
-        origin: the point at coordinates ``(0, 0)``, i.e. ``a`` ``[D]``.
+        basis: the orthonormal basis ``(e_1, e_2)`` as rows ``[2, D]`` (``None`` for a plane saved without
+            its directions, :func:`lsl.planes.save_plane`).
+        origin: the point at coordinates ``(0, 0)``, i.e. ``a`` ``[D]`` (``None`` like ``basis``).
         split: the split on which ``accuracy`` was measured, or ``None``.
     """
 

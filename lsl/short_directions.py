@@ -59,7 +59,9 @@ def short_direction_threshold(eps: float, delta: float) -> float:
 class ShortDirections:
     """The outcome of :func:`count_short_directions`; ``int(result)`` is the count.
 
-    Args:
+    ``eigenvalues`` is on the CPU, in the landscape's dtype.
+
+    Attributes:
         count: the number of Hessian eigenvalues above :attr:`threshold` (a lower
             bound if :attr:`lower_bound` is true).
         threshold: the curvature threshold ``2 delta / eps^2``.

@@ -60,7 +60,9 @@ class SpectralDensity:
     ``(1/D) sum_j delta(t - lambda_j)``; each node is broadened into a Gaussian
     of width ``sigma`` to draw it.
 
-    Args:
+    Every tensor is on the CPU, in float64.
+
+    Attributes:
         nodes: quadrature nodes ``[n_vectors, m]`` (float64; entries with weight 0
             are padding after an early breakdown).
         weights: quadrature weights ``[n_vectors, m]``; each row sums to 1.

@@ -44,7 +44,7 @@ def _probe_vectors(k: int, D: int, gen: torch.Generator, distribution: str) -> t
 class TraceEstimate:
     """A stochastic estimate of ``tr(A)``; ``float(result)`` is the estimate.
 
-    Args:
+    Attributes:
         estimate: the estimate of the trace.
         stderr: the estimated standard error of the stochastic part (the sample
             standard deviation of the quadratic forms over ``sqrt`` of their number;
