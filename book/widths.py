@@ -135,7 +135,8 @@ pairs = list(itertools.combinations(range(len(cfg.fig2_seeds)), 2))
 planes = [probe.loss_plane(L, *points, n=cfg.plane_n) for points in moments]
 line_loss = torch.stack([torch.stack([L.loss(connect.linear_path(p[i], p[j], cfg.path_points)) for i, j in pairs])
                          for p in moments]).cpu()                       # [moment, pair, point]
-line_barrier = line_loss.amax(-1) - line_loss[..., [0, -1]].amax(-1)   # connect.barrier, per moment and pair
+line_barrier = torch.tensor([[connect.barrier(loss) for loss in per_pair] for per_pair in line_loss],
+                            dtype=line_loss.dtype)                     # [moment, pair]
 final = moments[-1]
 unit = final / final.norm(dim=1, keepdim=True)
 cos = torch.stack([unit[i] @ unit[j] for i, j in pairs]).cpu()
@@ -269,13 +270,11 @@ for seed in cfg.seeds:
 
 
 def table(h, what):
-    """One number per seed (rows) and value of hyperparameter h (columns)."""
-    get = {"angle": lambda s: tws[h, s].angular_width, "width": lambda s: tws[h, s].width,
-           "radius": lambda s: tws[h, s].theta_norms,
-           "accuracy": lambda s: [m.test_accuracy for m in families[h, s]],
-           "loss": lambda s: [m.train_loss for m in families[h, s]],
-           "steps": lambda s: [m.steps for m in families[h, s]]}[what]
-    return np.array([np.asarray(get(s), dtype=float) for s in cfg.seeds])
+    """One number per seed (rows) and value of hyperparameter h (columns), by lsl.families.member_table."""
+    rows, quantity = {"angle": (tws, "angular_width"), "width": (tws, "width"), "radius": (tws, "theta_norms"),
+                      "accuracy": (families, "test_accuracy"), "loss": (families, "train_loss"),
+                      "steps": (families, "steps")}[what]
+    return lsl.families.member_table([rows[h, s] for s in cfg.seeds], quantity)
 
 
 print("angular width (seed by seed) | width | ||theta|| | test accuracy | steps | training loss at the stop")

@@ -45,14 +45,19 @@ a key made of the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a
 digest of ``theta0``, every training setting, the device type and the torch
 version (as :func:`lsl.train.train` does); a rerun loads the members instead of
 training them, and only missing members are trained.
+
+**Several seeds.** The same family trained from several seeds gives one row per seed; :func:`member_table`
+stacks a per-member quantity of those rows (a member's test accuracy, or the tunnel width of
+:func:`lsl.probe.tunnel_widths` at each member) into an array ``[seeds, values]``.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 
 from .landscape import Landscape, tensor_digest
@@ -60,7 +65,7 @@ from .rows import RowsResult, train_rows
 from .settings import FAMILY_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
 from .train import NONFINITE, NonFiniteLossError
 
-__all__ = ["HPARAMS", "train_family", "Member", "Family"]
+__all__ = ["HPARAMS", "train_family", "Member", "Family", "member_table"]
 
 #: The hyperparameters a family can sweep.
 HPARAMS = ("lr", "batch_size", "l2", "dropout", "width")
@@ -376,3 +381,48 @@ def train_family(
             check_steps=g["check_steps"], check_losses=check_losses, settings=member_settings[i], from_cache=loaded[i],
         ))
     return Family(hparam, values, members, lands, base["target_loss"], time.perf_counter() - start)
+
+
+def member_table(rows: Sequence[Any], quantity: str | Callable[[Any], Any]) -> np.ndarray:
+    """A per-member quantity of several families (one per seed, say) as an array ``[rows, members]``.
+
+    Each row is a :class:`Family`, or a result with one entry per member of a family, such as the
+    :class:`~lsl.probe.TunnelWidths` of its members. For a family, ``quantity`` names an attribute of
+    its members (``"test_accuracy"``, ``"train_loss"``, ``"steps"``, ...) or is a function of a
+    member; for another row it names an attribute with one number per member (``"angular_width"``,
+    ``"width"``, ``"theta_norms"`` of a :class:`~lsl.probe.TunnelWidths`) or is a function of the row.
+
+    Example: ``member_table([tws[s] for s in seeds], "angular_width")[i, j]`` is the angular width of
+    member ``j`` (the ``j``-th value of the hyperparameter) trained from seed ``seeds[i]``.
+
+    Args:
+        rows: the families (or per-member results), one per row of the table, all with the same number
+            of members.
+        quantity: an attribute name, or a function, as above.
+
+    Returns:
+        A float64 NumPy array ``[len(rows), M]`` (tensors are copied to the CPU; a ``None``, such as the
+        accuracy of a landscape without a test split, becomes ``nan``).
+
+    Raises:
+        ValueError: if there are no rows, a row does not give one number per member, or the rows have
+            different numbers of members.
+        AttributeError: if ``quantity`` names no attribute of a member or row.
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("member_table needs at least one row (a family, or a result per member)")
+    get = quantity if callable(quantity) else (lambda obj: getattr(obj, quantity))
+    table = []
+    for i, row in enumerate(rows):
+        values = [get(m) for m in row.members] if isinstance(row, Family) else get(row)
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu()
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 1:
+            raise ValueError(f"row {i} gives {quantity!r} of shape {values.shape}, not one number per member")
+        if table and values.shape != table[0].shape:
+            raise ValueError(f"the rows have different numbers of members: {table[0].shape[0]} in row 0, "
+                             f"{values.shape[0]} in row {i}")
+        table.append(values)
+    return np.array(table)

@@ -1,8 +1,10 @@
 """Tests for lsl.families and the row-wise trainer under it (lsl.rows): row-wise SGD against lone runs of
-lsl.train.train, the matched-loss protocol, the cache, and the tunnel widths of a family."""
+lsl.train.train, the matched-loss protocol, the cache, the tunnel widths of a family, and member_table (a
+per-member quantity of several seeds' families as one table)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -210,6 +212,57 @@ def test_tunnel_widths_of_a_family(build):
     torch.testing.assert_close(tw.angular_widths, tw.widths / tw.theta_norms.unsqueeze(1))
     for i, m in enumerate(fam):
         assert tw.base_losses[i] == pytest.approx(m.train_loss, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# a per-member quantity of several seeds' families as one table
+
+
+def _family(seed: int, values=(0.1, 0.2, 0.4), accuracy=True) -> families.Family:
+    """A hand-made family: member j of seed s has steps 10 s + j, loss s + j / 10 and accuracy (s + j) / 10."""
+    members = [families.Member(hparam="lr", value=v, theta=torch.zeros(2), steps=10 * seed + j, train_loss=seed + j / 10,
+                               train_accuracy=None, test_accuracy=(seed + j) / 10 if accuracy else None, reached=True,
+                               diverged=False, check_steps=torch.zeros(1), check_losses=torch.zeros(1))
+               for j, v in enumerate(values)]
+    return families.Family("lr", list(values), members, [None] * len(values), 0.5, 0.0)
+
+
+def _widths(seed: int, M: int = 3, K: int = 4):
+    from lsl.probe import TunnelWidths
+
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.rand(M, K, generator=gen, dtype=torch.float32) + 1
+    norms = torch.rand(M, generator=gen, dtype=F64) + 5
+    ones = torch.ones(M, dtype=F64)
+    return TunnelWidths(w, w / norms.float().unsqueeze(1), ones, ones, norms, ones, [])
+
+
+def test_member_table_stacks_a_quantity_per_seed_and_value_like_a_loop():
+    seeds = [0, 1]
+    fams, tws = [_family(s) for s in seeds], [_widths(s) for s in seeds]
+    loop = [[m.steps for m in f] for f in fams]                                   # the reference: plain loops
+    t = families.member_table(fams, "steps")
+    assert t.dtype == np.float64 and t.shape == (2, 3) and t.tolist() == [[0, 1, 2], [10, 11, 12]] == loop
+    assert families.member_table(fams, "test_accuracy").tolist() == [[(s + j) / 10 for j in range(3)] for s in seeds]
+    assert families.member_table(fams, lambda m: m.train_loss * 2).tolist() == [[2 * (s + j / 10) for j in range(3)]
+                                                                                  for s in seeds]
+    ang = families.member_table(tws, "angular_width")                            # a property of TunnelWidths, [M]
+    assert np.array_equal(ang, np.stack([tw.angular_widths.mean(1).double().numpy() for tw in tws]))
+    assert np.array_equal(families.member_table(tws, "theta_norms"), np.stack([tw.theta_norms.numpy() for tw in tws]))
+    assert np.array_equal(families.member_table(tws, lambda tw: tw.widths.amax(1)),
+                          np.stack([tw.widths.amax(1).double().numpy() for tw in tws]))
+    assert np.isnan(families.member_table([_family(0, accuracy=False)], "test_accuracy")).all()
+
+
+def test_member_table_refuses_ragged_or_empty_rows():
+    with pytest.raises(ValueError, match="different numbers of members"):
+        families.member_table([_family(0), _family(1, values=(0.1, 0.2))], "steps")
+    with pytest.raises(ValueError, match="at least one row"):
+        families.member_table([], "steps")
+    with pytest.raises(ValueError, match="one number per member"):
+        families.member_table([_widths(0)], "widths")                            # [M, K]: one number per direction
+    with pytest.raises(AttributeError):
+        families.member_table([_family(0)], "no_such_quantity")
 
 
 # ---------------------------------------------------------------------------
