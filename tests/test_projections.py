@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -170,7 +171,7 @@ def test_intrinsic_dimension_bookkeeping():
                               projection="dense", max_batch=4)
     assert res.d.tolist() == [2, 4, 8]
     assert res.accuracy.shape == (3, 2) and res.final_loss.shape == (3, 2)
-    res.accuracy = torch.tensor([[0.1, 0.2], [0.5, 0.3], [0.6, 0.6]])
+    res = dataclasses.replace(res, accuracy=torch.tensor([[0.1, 0.2], [0.5, 0.3], [0.6, 0.6]]))  # results are frozen
     assert res.d_int_grid() == 8
     # mean 0.4 at d=4, 0.6 at d=8: 0.45 reached a quarter of the way in log d
     assert math.isclose(res.d_int(), math.exp(math.log(4) + 0.25 * math.log(2)), rel_tol=1e-6)
@@ -181,6 +182,6 @@ def test_intrinsic_dimension_bookkeeping():
     # spread between draws: sample variances 0.005, 0.02, 0 at the three d -> sqrt of their mean
     assert math.isclose(res.draw_spread(), math.sqrt((0.005 + 0.02 + 0.0) / 3), rel_tol=1e-5)
     assert math.isclose(res.rise(), 0.6 - 0.15, rel_tol=1e-5)
-    res.accuracy = res.accuracy[:, :1]
+    res = dataclasses.replace(res, accuracy=res.accuracy[:, :1])
     with pytest.raises(ValueError, match="n_planes >= 2"):
         res.draw_spread()
