@@ -61,12 +61,11 @@ back. Results are returned in the landscape's dtype.
 
 from __future__ import annotations
 
-import importlib
 
 import torch
 from torch.func import jvp, vjp, vmap
 
-from . import batching
+from . import _moved, batching
 from .landscape import Landscape
 from .network import NetworkLandscape
 from .lanczos import Matvec, _top_k_operator
@@ -492,12 +491,4 @@ _MOVED = {
     "as_linear_operator": "operators",
 }
 
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MOVED))
+__getattr__, __dir__ = _moved.serve(__name__, _MOVED)

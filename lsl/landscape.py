@@ -16,7 +16,6 @@ points go into one call is decided by the evaluation policy, :mod:`lsl.batching`
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
@@ -24,7 +23,7 @@ from typing import Iterable, Mapping
 import torch
 from torch import nn
 
-from . import batching
+from . import _moved, batching
 
 __all__ = ["Landscape", "FlatView", "tensor_digest"]
 
@@ -246,12 +245,4 @@ class FlatView:
 # `from lsl.landscape import NetworkLandscape` and `lsl.landscape.NetworkLandscape` work as before the split.
 _MOVED = {"NetworkLandscape": "network"}
 
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MOVED))
+__getattr__, __dir__ = _moved.serve(__name__, _MOVED)

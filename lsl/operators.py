@@ -32,14 +32,13 @@ expects); products are evaluated in the landscape's dtype.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import torch
 from torch.func import grad, jvp, vmap
 
-from . import batching
+from . import _moved, batching
 from .curvature import _check_point, curvature_operator
 from .landscape import Landscape
 from .network import NetworkLandscape
@@ -492,12 +491,4 @@ def hvp_over_batches(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.
 # in lsl.trace_estimators, and kept out of __all__ here.
 _MOVED = dict.fromkeys(["TraceEstimate", "hutchinson", "hutchpp"], "trace_estimators")
 
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MOVED))
+__getattr__, __dir__ = _moved.serve(__name__, _MOVED)

@@ -16,13 +16,13 @@ Their names are still importable from here (``lsl.subspace.goldilocks_scan``,
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 
+from . import _moved
 from .landscape import Landscape
 from .projections import DenseProjection, FastfoodProjection, Projection, make_projection
 from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
@@ -37,11 +37,7 @@ _MOVED = {"optimize_orthogonal": "orthogonal",
           "restricted_hessian": "goldilocks", "curvature_stats": "goldilocks",
           "goldilocks_scan": "goldilocks", "GoldilocksScan": "goldilocks"}
 
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = _moved.serve(__name__, _MOVED)
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,22 @@ def test_book_layer_loads_on_first_use():
         assert "no_such_module" in str(err)
     else:
         raise AssertionError("unknown attributes must raise AttributeError")
+
+
+def test_moved_names_are_served_by_their_old_module_and_listed_once():
+    """Every module that lost names to a split serves them (the same objects) through lsl._moved, lists them
+    in dir(), keeps them out of __all__, and still refuses unknown names."""
+    import importlib
+
+    for old in ("curvature", "operators", "subspace", "landscape"):
+        module = importlib.import_module(f"lsl.{old}")
+        assert module._MOVED, old
+        for name, new in module._MOVED.items():
+            assert getattr(module, name) is getattr(importlib.import_module(f"lsl.{new}"), name), (old, name)
+            assert name in dir(module) and name not in getattr(module, "__all__", ()), (old, name)
+        try:
+            getattr(module, "no_such_name")
+        except AttributeError as err:
+            assert "no_such_name" in str(err) and old in str(err)
+        else:
+            raise AssertionError(f"lsl.{old} served an unknown name")
