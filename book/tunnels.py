@@ -62,7 +62,7 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, curvature, nets, probe, subspace
+from lsl import connect, connectors, curvature, nets, probe, subspace
 from lsl.book import check_at_scale, explore, glue, plots, report
 from lsl.landscape import NetworkLandscape
 from lsl.toy import WedgeLandscape
@@ -322,8 +322,8 @@ glue("tun_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.sho
 # Section 4.3 generalises the tunnel. Take $m+1$ optima; their convex hull is an $m$-dimensional
 # simplex. Put a grid on it (vertices, edge points, face points), and optimise every grid point inside
 # the $(D-m)$-dimensional affine subspace through it orthogonal to the simplex
-# (`lsl.connect.m_connector`, all grid points as one batch). The connector is the piecewise-linear
-# map of the simplex through the optimised points; `lsl.connect.evaluate_simplex` measures it on
+# (`lsl.connectors.m_connector`, all grid points as one batch). The connector is the piecewise-linear
+# map of the simplex through the optimised points; `lsl.connectors.evaluate_simplex` measures it on
 # {glue:text}`tun_simplex_random` random points of the simplex and on every edge, not only at the
 # optimised points.
 
@@ -331,13 +331,13 @@ glue("tun_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.sho
 conn = {}
 for m in range(1, cfg.max_m + 1):
     corners = optima[: m + 1]
-    res = connect.m_connector(L, corners, steps=cfg.connector_steps, lr=cfg.tunnel_lr,
-                              resolution=cfg.connector_resolution, batch_size=cfg.batch_size)
-    whole = connect.train_simplex(L, res, steps=cfg.simplex_steps, lr=cfg.tunnel_lr, n_samples=cfg.simplex_samples,
-                                  batch_size=cfg.batch_size)
-    ev = connect.evaluate_simplex(L, res, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, split="test")
-    ev_whole = connect.evaluate_simplex(L, whole, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, split="test",
-                                        seed=1)  # other random points than the training drew
+    res = connectors.m_connector(L, corners, steps=cfg.connector_steps, lr=cfg.tunnel_lr,
+                                 resolution=cfg.connector_resolution, batch_size=cfg.batch_size)
+    whole = connectors.train_simplex(L, res, steps=cfg.simplex_steps, lr=cfg.tunnel_lr, n_samples=cfg.simplex_samples,
+                                     batch_size=cfg.batch_size)
+    ev = connectors.evaluate_simplex(L, res, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, split="test")
+    ev_whole = connectors.evaluate_simplex(L, whole, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, split="test",
+                                           seed=1)  # other random points than the training drew
     conn[m] = dict(max_loss=ev.loss.max().item(), straight_max=ev.straight_loss.max().item(),
                    random_mean=ev.loss[ev.random].mean().item(), whole_max=ev_whole.loss.max().item(),
                    whole_mean=ev_whole.loss[ev_whole.random].mean().item(),
@@ -350,7 +350,7 @@ for m in range(1, cfg.max_m + 1):
 # %% [markdown]
 # The paper's construction optimises only the grid points (here the vertices and edge midpoints);
 # between them the connector is merely interpolated, and there its loss is high. So we also train
-# the connector *as a whole* (`lsl.connect.train_simplex`): every step draws
+# the connector *as a whole* (`lsl.connectors.train_simplex`): every step draws
 # {glue:text}`tun_simplex_samples` uniformly random points of the simplex and descends their mean
 # loss with respect to all grid points, as a Bezier curve is trained (Garipov et al.; Benton et al.
 # {cite}`benton2021loss` train whole simplices this way). Both are measured at random points of the
@@ -395,10 +395,10 @@ toy_optima = train(toy, torch.randn(max(cfg.toy_ms) + 1, toy.D, generator=torch.
                    steps=cfg.toy_steps, lr=0.05, schedule="cosine").theta
 toy_conn = {}
 for m in cfg.toy_ms:
-    res = connect.m_connector(toy, toy_optima[: m + 1], steps=cfg.toy_steps, lr=0.01, resolution=cfg.toy_resolution)
-    whole = connect.train_simplex(toy, res, steps=cfg.toy_simplex_steps, lr=0.01, n_samples=cfg.toy_simplex_samples)
-    ev_toy = connect.evaluate_simplex(toy, whole, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, seed=1)
-    centre = connect.connector_points(whole, torch.full((1, m + 1), 1.0 / (m + 1), device=device))[0]
+    res = connectors.m_connector(toy, toy_optima[: m + 1], steps=cfg.toy_steps, lr=0.01, resolution=cfg.toy_resolution)
+    whole = connectors.train_simplex(toy, res, steps=cfg.toy_simplex_steps, lr=0.01, n_samples=cfg.toy_simplex_samples)
+    ev_toy = connectors.evaluate_simplex(toy, whole, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, seed=1)
+    centre = connectors.connector_points(whole, torch.full((1, m + 1), 1.0 / (m + 1), device=device))[0]
     toy_conn[m] = dict(max=ev_toy.loss.max().item(), inside=ev_toy.loss[ev_toy.random].max().item(),
                        straight=ev_toy.straight_loss.max().item(), centre=centre)
     print(f"m={m:2d}: highest loss on the simplex {toy_conn[m]['max']:.4f} (at random interior points "
@@ -607,7 +607,7 @@ report.figure("fig-tunnels-connectors", fig)
 # %%
 bez = connect.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_samples=cfg.bezier_samples,
                            batch_size=cfg.batch_size, eval_every=max(cfg.bezier_steps // 15, 1), n_points=cfg.bezier_points)
-tunnel_evals = (cfg.tunnel_points - 2) * cfg.tunnel_steps
+tunnel_evals = tun.grad_evals
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
 check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")

@@ -1,10 +1,14 @@
-"""Paths between optima: linear interpolations and low-loss tunnels (Fort & Jastrzebski, Section 4.2).
+"""Paths between two optima: straight lines, low-loss tunnels (Fort & Jastrzebski, Section 4.2), Bezier curves.
 
 The tunnel builder is the paper's algorithm: divide the straight line between
 two optima into segments; at each division point, put up the ``(D-1)``-
 dimensional hyperplane normal to the line and minimise the loss inside it,
 starting on the line; connect the optimised points by straight segments.
-All division points are optimised together as one batch.
+All division points are optimised together as one batch. A quadratic Bezier
+curve (Garipov et al. 2018) is trained along its whole length instead.
+
+Simplices between ``m + 1`` optima (the m-connectors of Section 4.3) are in :mod:`lsl.connectors`;
+``lsl.connect.m_connector`` and its companions still work.
 """
 
 from __future__ import annotations
@@ -14,14 +18,13 @@ from dataclasses import dataclass
 
 import torch
 
-from . import batching
+from . import _moved, batching
 from .landscape import Landscape
 from .orthogonal import optimize_orthogonal
-from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TUNNEL_DEFAULTS, TrainSettings, resolve
+from .settings import FROM_SETTINGS, TUNNEL_DEFAULTS, TrainSettings, resolve
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
-           "bezier_curve", "bezier_points", "BezierResult", "simplex_grid", "m_connector", "MConnectorResult",
-           "connector_points", "train_simplex", "evaluate_simplex", "SimplexEvaluation", "LabelHandOver", "label_hand_over"]
+           "bezier_curve", "bezier_points", "BezierResult", "LabelHandOver", "label_hand_over"]
 
 
 def barrier(losses: torch.Tensor) -> float:
@@ -88,6 +91,9 @@ class TunnelResult:
         t: interpolation coefficient of each vertex ``[K]``.
         deviations: ``points - line`` for the interior vertices ``[K-2, D]``.
         s, line_loss, tunnel_loss: the loss sampled densely along the line and along the tunnel.
+        grad_evals: point-gradients spent training: ``steps * (K - 2)`` (each a gradient of the
+            minibatch loss at one interior vertex; all of them are trained at every step), as
+            :attr:`BezierResult.grad_evals` counts them for a curve.
         line_barrier, tunnel_barrier: the maximum loss along each, minus the larger endpoint loss.
     """
 
@@ -98,6 +104,7 @@ class TunnelResult:
     s: torch.Tensor
     line_loss: torch.Tensor
     tunnel_loss: torch.Tensor
+    grad_evals: int
 
     @property
     def line_barrier(self) -> float:
@@ -216,7 +223,7 @@ def build_tunnel(
         per_segment: samples per segment when measuring the loss along the paths.
 
     Returns:
-        a :class:`TunnelResult`, on the landscape's device.
+        a :class:`TunnelResult`, on the landscape's device; its ``grad_evals`` is ``steps * (n_points - 2)``.
     """
     s = resolve(settings, TUNNEL_DEFAULTS, who="build_tunnel", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, batch_size=batch_size, seed=seed)
@@ -229,11 +236,12 @@ def build_tunnel(
         raise ValueError("theta_a and theta_b are the same point: there is nothing to connect")
     line = linear_path(theta_a, theta_b, n_points)
     inner = optimize_orthogonal(landscape, line[1:-1], direction, settings=s)
+    grad_evals = s.steps * inner.shape[0]  # every interior vertex at every step (no early stop without a target loss)
     points = torch.cat([theta_a[None], inner, theta_b[None]])
     s, line_loss = path_losses(landscape, line, per_segment)
     _, tunnel_loss = path_losses(landscape, points, per_segment)
     t = torch.linspace(0, 1, n_points, dtype=line.dtype, device=line.device)
-    return TunnelResult(points, line, t, inner - line[1:-1], s, line_loss, tunnel_loss)
+    return TunnelResult(points, line, t, inner - line[1:-1], s, line_loss, tunnel_loss, grad_evals)
 
 
 def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *, n_points: int = 21, **options) -> torch.Tensor:
@@ -408,375 +416,13 @@ def bezier_curve(
 
 
 # ---------------------------------------------------------------------------
-# m-connectors between m+1 optima (Section 4.3)
+# names defined in the module built on this one
 
+# The m-connectors (Section 4.3) moved to lsl.connectors, which imports this module (its shared helpers),
+# so importing them here would make the imports circular: they are looked up on first use instead (a
+# module __getattr__, PEP 562), and `lsl.connect.m_connector` or `from lsl.connect import train_simplex`
+# work as they did before the split.
+_MOVED = dict.fromkeys(["simplex_grid", "m_connector", "MConnectorResult", "connector_points", "train_simplex",
+                        "evaluate_simplex", "SimplexEvaluation"], "connectors")
 
-def simplex_grid(m: int, resolution: int) -> torch.Tensor:
-    """All barycentric points ``k / resolution`` (``k`` integer, ``sum k = resolution``) of the m-simplex.
-
-    Args:
-        m: dimension of the simplex (``m + 1`` vertices).
-        resolution: number of divisions of each edge, ``r >= 1``.
-
-    Returns:
-        ``[C(r + m, m), m + 1]`` barycentric weights (float64), vertices first (in order), then the
-        other grid points in lexicographic order of their integer coordinates.
-    """
-    if m < 1 or resolution < 1:
-        raise ValueError(f"need m >= 1 and resolution >= 1, got m={m}, resolution={resolution}")
-    rows: list[tuple[int, ...]] = []
-
-    def rec(prefix: tuple[int, ...], left: int) -> None:
-        if len(prefix) == m:
-            rows.append(prefix + (left,))
-            return
-        for k in range(left, -1, -1):
-            rec(prefix + (k,), left - k)
-
-    rec((), resolution)
-    k = torch.tensor(rows, dtype=torch.long)
-    is_vertex = (k == resolution).any(1)
-    vertex_order = k[is_vertex].argmax(1).argsort()
-    k = torch.cat([k[is_vertex][vertex_order], k[~is_vertex]])
-    return k.double() / resolution
-
-
-@dataclass(frozen=True)
-class MConnectorResult:
-    """An m-connector: optimised points on a barycentric grid of the simplex spanned by ``m + 1`` optima.
-
-    The connector is the piecewise-linear map of the simplex that sends every grid point
-    (barycentric weights ``weights[k]``) to ``points[k]``, linear on each simplex of the
-    Freudenthal (Kuhn) triangulation of the grid; see :func:`connector_points`.
-
-    ``optima``, ``straight`` and ``points`` are on the landscape's device; ``weights``,
-    ``straight_loss`` and ``loss`` are on the CPU.
-
-    Attributes:
-        optima: the ``m + 1`` optima ``[m + 1, D]`` (the simplex's vertices; not moved).
-        resolution: number of divisions of each edge of the simplex.
-        weights: barycentric weights of the grid points ``[P, m + 1]``; the first ``m + 1`` rows are
-            the vertices.
-        straight: the grid points on the straight simplex, ``weights @ optima`` ``[P, D]``.
-        points: the optimised grid points ``[P, D]`` (each moved only orthogonally to the
-            simplex's affine span, so its barycentric coordinates are those of ``weights``).
-        straight_loss: loss at ``straight`` ``[P]``.
-        loss: loss at ``points`` ``[P]``.
-    """
-
-    optima: torch.Tensor
-    resolution: int
-    weights: torch.Tensor
-    straight: torch.Tensor
-    points: torch.Tensor
-    straight_loss: torch.Tensor
-    loss: torch.Tensor
-
-    @property
-    def m(self) -> int:
-        """The connector's dimension: the number of optima minus one."""
-        return self.optima.shape[0] - 1
-
-
-def m_connector(
-    landscape: Landscape,
-    optima: torch.Tensor,
-    *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    resolution: int = 2,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-) -> MConnectorResult:
-    """Build the m-connector of Section 4.3 between ``m + 1`` optima.
-
-    The points of the convex hull of the optima at the barycentric grid of resolution ``r``
-    (:func:`simplex_grid`; ``r = 2`` gives the vertices and the edge midpoints) are optimised,
-    all as one batch, each inside the ``(D - m)``-dimensional affine subspace through it
-    orthogonal to the hull's affine span (directions ``optima[1:] - optima[0]``), with
-    :func:`lsl.orthogonal.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
-    this is the tunnel of Section 4.2 with ``r + 1`` vertices.
-
-    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
-    Adam with a cosine decay): all of them, for :func:`lsl.orthogonal.optimize_orthogonal`.
-
-    Args:
-        landscape: the loss landscape.
-        optima: the ``m + 1`` optima ``[m + 1, D]`` (affinely independent, ``1 <= m < D``).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
-        resolution: divisions of each edge, ``r >= 2`` (the grid has ``C(r + m, m)`` points).
-
-    Returns:
-        an :class:`MConnectorResult`.
-    """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connector", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                optimizer=optimizer, schedule=schedule)
-    optima = landscape.check_theta(optima, "optima")
-    if optima.dim() != 2 or optima.shape[0] < 2:
-        raise ValueError(f"optima must be [m + 1, D] with at least 2 optima; got shape {tuple(optima.shape)}")
-    m = optima.shape[0] - 1
-    if m >= landscape.D:
-        raise ValueError(f"m + 1 = {m + 1} optima need m < D = {landscape.D}")
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-        raise ValueError(f"resolution must be an integer >= 2 (r = 1 has no point to optimise), got {resolution!r}")
-    directions = optima[1:] - optima[0]
-    sv = torch.linalg.svdvals(directions.double())
-    if float(sv.min()) <= 1e-6 * float(sv.max()):
-        raise ValueError("the optima are (numerically) affinely dependent: they do not span an m-simplex")
-    weights = simplex_grid(m, resolution)
-    straight = weights.to(device=landscape.device, dtype=landscape.dtype) @ optima
-    inner = optimize_orthogonal(landscape, straight[m + 1:], directions, settings=s)
-    points = torch.cat([optima, inner])
-    return MConnectorResult(optima.detach(), resolution, weights, straight, points,
-                            _batched_loss(landscape, straight).cpu(), _batched_loss(landscape, points).cpu())
-
-
-def _grid_lookup(m: int, resolution: int, weights: torch.Tensor) -> torch.Tensor:
-    """Table from the cumulative integer coordinates of grid points to their row in ``weights``."""
-    k = torch.round(weights * resolution).long()
-    y = k.flip(1).cumsum(1).flip(1)[:, 1:]  # y_j = sum_{i >= j} k_i, j = 1..m
-    table = torch.full((resolution + 1,) * m, -1, dtype=torch.long)
-    table[tuple(y.T)] = torch.arange(k.shape[0])
-    return table
-
-
-def connector_points(result: MConnectorResult, w: torch.Tensor) -> torch.Tensor:
-    """The m-connector's points at barycentric weights ``w`` ``[S, m + 1]``, as ``[S, D]``.
-
-    The connector is piecewise linear on the Freudenthal (Kuhn) triangulation of the
-    grid: in the coordinates ``y_j = r (w_j + ... + w_m)`` (``j = 1..m``), in which the
-    simplex is ``r >= y_1 >= ... >= y_m >= 0`` and the grid points are the integer
-    points, a point lies in the simplex with vertices ``v_0 = floor(y)``,
-    ``v_k = v_{k-1} + e_{pi(k)}`` (``pi`` sorts the fractional parts ``f`` in decreasing
-    order) and has weights ``1 - f_{pi(1)}, f_{pi(1)} - f_{pi(2)}, ..., f_{pi(m)}`` there.
-    Every such simplex lies inside the big simplex, so the connector is continuous,
-    passes through every optimised point, reduces to the optimised polyline on each edge,
-    and its point at ``w`` projects onto the hull's affine span exactly at ``w @ optima``.
-
-    Args:
-        result: an :class:`MConnectorResult`.
-        w: barycentric weights ``[S, m + 1]`` (non-negative, rows summing to 1).
-
-    Returns:
-        the connector's points ``[S, D]``.
-    """
-    idx, lam = _kuhn_weights(result.m, result.resolution, result.weights, w)
-    pts = result.points
-    lam = lam.to(device=pts.device, dtype=pts.dtype)
-    return (lam.unsqueeze(-1) * pts[idx.to(pts.device)]).sum(1)
-
-
-def _kuhn_weights(m: int, r: int, grid_weights: torch.Tensor, w) -> tuple[torch.Tensor, torch.Tensor]:
-    """For barycentric weights ``w [S, m + 1]``: the grid rows ``[S, m + 1]`` of the Kuhn simplex holding each
-    point and the point's weights there ``[S, m + 1]`` (see :func:`connector_points`); on the CPU."""
-    w = torch.as_tensor(w, dtype=torch.float64).cpu()
-    if w.dim() != 2 or w.shape[1] != m + 1:
-        raise ValueError(f"w must be barycentric weights [S, m + 1] = [S, {m + 1}]; got shape {tuple(w.shape)}")
-    if bool((w < -1e-9).any()) or not torch.allclose(w.sum(1), torch.ones(w.shape[0], dtype=torch.float64), atol=1e-6):
-        raise ValueError("w must be barycentric weights: non-negative, each row summing to 1")
-    w = w.clamp_min(0)
-    w = w / w.sum(1, keepdim=True)
-    y = (r * w.flip(1).cumsum(1).flip(1)[:, 1:]).clamp(0, r)  # [S, m]
-    base = y.floor().clamp(max=r - 1)
-    frac = y - base
-    order = frac.argsort(1, descending=True)
-    f_sorted = frac.gather(1, order)
-    lam = torch.cat([1 - f_sorted[:, :1], f_sorted[:, :-1] - f_sorted[:, 1:], f_sorted[:, -1:]], 1)  # [S, m+1]
-    steps = torch.zeros(w.shape[0], m + 1, m, dtype=torch.long)
-    steps[:, 1:] = torch.nn.functional.one_hot(order, m).cumsum(1)
-    verts = base.long().unsqueeze(1) + steps  # [S, m+1, m]
-    table = _grid_lookup(m, r, grid_weights)
-    inside = (verts >= 0).all(-1) & (verts <= r).all(-1)
-    idx = torch.full(verts.shape[:2], -1, dtype=torch.long)
-    idx[inside] = table[tuple(verts[inside].T)]
-    valid = idx >= 0
-    # A vertex outside the grid can only appear with (numerically) zero weight; drop it.
-    lam = torch.where(valid, lam, torch.zeros_like(lam))
-    lam = lam / lam.sum(1, keepdim=True)
-    return idx.clamp_min(0), lam
-
-
-def train_simplex(
-    landscape: Landscape,
-    result: MConnectorResult,
-    *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    n_samples: int = 8,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    faces: bool = True,
-) -> MConnectorResult:
-    """Train an m-connector as a whole: the expected loss at uniformly random points of the simplex.
-
-    :func:`m_connector` optimises each grid point on its own, so the connector is low at the grid
-    points and only interpolated between them. Here every step draws ``n_samples`` random
-    barycentric weights ``w`` (uniform on a random face, see ``faces``), maps them through the piecewise-linear connector
-    (:func:`connector_points`, which is linear in the grid points) and descends the mean loss there
-    with respect to all grid points except the optima, as Garipov et al. (2018) train a curve and
-    Benton et al. (2021) a simplex. Each grid point still moves only orthogonally to the simplex's
-    affine span, so the connector keeps the geometry of :func:`m_connector`.
-
-    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
-    Adam with a cosine decay): all of them; ``seed`` seeds the random points and the minibatches.
-
-    Args:
-        landscape: the loss landscape.
-        result: the connector to start from (e.g. from :func:`m_connector`).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
-        n_samples: random points of the simplex per step.
-        faces: draw each point on a random face of the simplex (its dimension uniform in ``1..m``)
-            rather than in the whole simplex, so that edges and low-dimensional faces, which uniform
-            points of a high-dimensional simplex almost never approach, are trained as well.
-
-    Returns:
-        a new :class:`MConnectorResult` with the trained points and their losses.
-    """
-    from .train import landscape_objective, minimize
-
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplex", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                optimizer=optimizer, schedule=schedule)
-    steps, seed = s.steps, s.seed
-
-    _check_count("steps", steps, 0)
-    _check_count("n_samples", n_samples, 1)
-    m, dev, dt = result.m, landscape.device, landscape.dtype
-    optima = result.optima.to(device=dev, dtype=dt)
-    start = result.points.to(device=dev, dtype=dt)[m + 1:]
-    straight = result.straight.to(device=dev, dtype=dt)[m + 1:]
-    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).double().T)  # [D, m], the simplex's directions
-    basis = basis.to(dt)
-    gen = torch.Generator().manual_seed(seed)
-    S = steps * n_samples
-    # Uniform points (a flat Dirichlet, as normalised exponentials) of a random face of the simplex: its
-    # dimension uniform in 1..m, its vertices a random subset. Points drawn from the whole simplex alone
-    # almost never come near its edges when m is large, and the edges would stay untrained.
-    e = -torch.rand(S, m + 1, generator=gen, dtype=torch.float64).log()
-    if faces and m > 1:
-        k = torch.randint(2, m + 2, (S, 1), generator=gen)                       # vertices of the face
-        rank = torch.rand(S, m + 1, generator=gen).argsort(1).argsort(1)         # a random order of the vertices
-        e = torch.where(rank < k, e, torch.zeros_like(e))
-    w = e / e.sum(1, keepdim=True)
-    idx, lam = _kuhn_weights(m, result.resolution, result.weights, w)
-    idx = idx.view(steps, n_samples, m + 1).to(dev)
-    lam = lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)
-    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
-
-    def simplex_objective(inner: torch.Tensor, step: int) -> torch.Tensor:
-        pts = torch.cat([optima, inner])
-        return objective((lam[step].unsqueeze(-1) * pts[idx[step]]).sum(1)).mean()
-
-    def keep_orthogonal(inner: torch.Tensor) -> None:
-        off = inner - straight
-        inner.sub_((off @ basis) @ basis.T)
-
-    run = minimize(simplex_objective, start, settings=s, after_step=keep_orthogonal, desc="simplex")
-    points = torch.cat([optima, run.theta.detach()])
-    return MConnectorResult(result.optima, result.resolution, result.weights, result.straight, points,
-                            result.straight_loss, _batched_loss(landscape, points).cpu())
-
-
-@dataclass(frozen=True)
-class SimplexEvaluation:
-    """Loss (and accuracy) of an m-connector and of the straight simplex at the same barycentric points.
-
-    All its tensors are on the CPU.
-
-    Attributes:
-        weights: barycentric weights of the samples ``[S, m + 1]``: first ``n_random`` uniform random
-            points of the simplex, then ``n_edge`` evenly spaced points on each edge.
-        edge: for each sample, the pair ``(i, j)`` of vertices whose edge it lies on, or
-            ``(-1, -1)`` for the random samples ``[S, 2]``.
-        loss: the connector's loss at the samples ``[S]``.
-        straight_loss: the straight simplex's loss at the samples ``[S]``.
-        accuracy: the connector's accuracy ``[S]``, or ``None``.
-        straight_accuracy: the straight simplex's accuracy ``[S]``, or ``None``.
-    """
-
-    weights: torch.Tensor
-    edge: torch.Tensor
-    loss: torch.Tensor
-    straight_loss: torch.Tensor
-    accuracy: torch.Tensor | None = None
-    straight_accuracy: torch.Tensor | None = None
-
-    @property
-    def random(self) -> torch.Tensor:
-        """Mask of the random interior samples ``[S]``."""
-        return self.edge[:, 0] < 0
-
-
-def evaluate_simplex(
-    landscape: Landscape,
-    result: MConnectorResult,
-    *,
-    n_random: int = 200,
-    n_edge: int = 21,
-    split: str | None = None,
-    seed: int = 0,
-    max_elements: int | None = None,
-) -> SimplexEvaluation:
-    """Evaluate an m-connector over its whole simplex, not only at the optimised points.
-
-    Samples ``n_random`` barycentric weights uniformly on the simplex (flat Dirichlet) and
-    ``n_edge`` evenly spaced points (ends included) on each of its ``m (m + 1) / 2`` edges,
-    maps them through the connector (:func:`connector_points`) and through the straight
-    simplex (``w @ optima``), and evaluates both in batches.
-
-    Args:
-        landscape: the landscape the connector was built on.
-        result: an :class:`MConnectorResult`.
-        n_random: number of uniform random samples.
-        n_edge: samples per edge (``>= 2``, or 0 for none).
-        split: if given, also measure ``landscape.accuracy`` on that split.
-        seed: seeds the random samples.
-        max_elements: bound on the number of parameter values materialised at once (``None``: the
-            device's budget, :func:`lsl.batching.points_per_batch`).
-
-    Returns:
-        a :class:`SimplexEvaluation`.
-    """
-    if n_random < 0 or n_edge < 0 or n_edge == 1:
-        raise ValueError(f"need n_random >= 0 and n_edge = 0 or >= 2; got n_random={n_random}, n_edge={n_edge}")
-    if n_random + n_edge == 0:
-        raise ValueError("nothing to evaluate: n_random and n_edge are both 0")
-    if split is not None and not hasattr(landscape, "accuracy"):
-        raise ValueError(f"split={split!r} asks for accuracy, but {type(landscape).__name__} has no accuracy method")
-    m = result.m
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    e = -torch.rand(n_random, m + 1, generator=gen, dtype=torch.float64).clamp_min(1e-300).log()
-    ws = [e / e.sum(1, keepdim=True)]
-    edges = [torch.full((n_random, 2), -1, dtype=torch.long)]
-    if n_edge:
-        s = torch.linspace(0, 1, n_edge, dtype=torch.float64)
-        for i in range(m + 1):
-            for j in range(i + 1, m + 1):
-                w = torch.zeros(n_edge, m + 1, dtype=torch.float64)
-                w[:, i], w[:, j] = 1 - s, s
-                ws.append(w)
-                edges.append(torch.tensor([[i, j]]).expand(n_edge, 2))
-    w = torch.cat(ws)
-    per_chunk = batching.points_per_batch(landscape.device, landscape.D, w.shape[0], max_elements=max_elements)
-    out: dict[str, list[torch.Tensor]] = {"loss": [], "straight_loss": [], "accuracy": [], "straight_accuracy": []}
-    with torch.no_grad():
-        for chunk in w.split(per_chunk):
-            conn = connector_points(result, chunk).to(device=landscape.device, dtype=landscape.dtype)
-            flat = chunk.to(device=landscape.device, dtype=landscape.dtype) @ result.optima.to(landscape.device, landscape.dtype)
-            out["loss"].append(landscape.loss(conn).cpu())
-            out["straight_loss"].append(landscape.loss(flat).cpu())
-            if split is not None:
-                out["accuracy"].append(landscape.accuracy(conn, split).cpu())
-                out["straight_accuracy"].append(landscape.accuracy(flat, split).cpu())
-    acc = torch.cat(out["accuracy"]) if split is not None else None
-    sacc = torch.cat(out["straight_accuracy"]) if split is not None else None
-    return SimplexEvaluation(w, torch.cat(edges), torch.cat(out["loss"]), torch.cat(out["straight_loss"]), acc, sacc)
+__getattr__, __dir__ = _moved.serve(__name__, _MOVED)

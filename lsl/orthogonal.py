@@ -1,10 +1,10 @@
 """Optimising points inside the affine subspace orthogonal to given directions.
 
-The step shared by the paths between optima (:mod:`lsl.connect`): a tunnel
-(Fort & Jastrzebski, Section 4.2) optimises each division point of the line
+The step shared by the paths between optima: a tunnel (:mod:`lsl.connect`;
+Fort & Jastrzebski, Section 4.2) optimises each division point of the line
 between two optima inside the ``(D-1)``-dimensional hyperplane normal to the
-line; an m-connector (Section 4.3) optimises points inside the ``(D-m)``-dimensional
-subspace orthogonal to a simplex. :func:`optimize_orthogonal` does both: a point
+line; an m-connector (:mod:`lsl.connectors`; Section 4.3) optimises points inside
+the ``(D-m)``-dimensional subspace orthogonal to a simplex. :func:`optimize_orthogonal` does both: a point
 moves by ``(I - U U^T) z``, with ``U`` an orthonormal basis of the directions, so its
 component along them never changes. Many points are optimised at once, as one batch.
 """

@@ -25,7 +25,7 @@ defaults, so that calling them without settings does what it always did:
 - :data:`TUNNEL_DEFAULTS` (``steps=1000, lr=0.01, schedule="cosine"``): :func:`lsl.connect.build_tunnel`
   and :func:`lsl.connect.tunnel`.
 - :data:`SUBSPACE_DEFAULTS` (``schedule="cosine"``): :func:`lsl.orthogonal.optimize_orthogonal`,
-  :func:`lsl.connect.m_connector`, :func:`lsl.connect.train_simplex`,
+  :func:`lsl.connectors.m_connector`, :func:`lsl.connectors.train_simplex`,
   :func:`lsl.subspace.train_in_hyperplanes` and what is built on it
   (:func:`~lsl.subspace.train_in_hyperplane`, :func:`~lsl.subspace.dimension_sweep`,
   :func:`~lsl.subspace.intrinsic_dimension`, :func:`lsl.goldilocks.goldilocks_scan`).

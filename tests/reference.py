@@ -1,11 +1,12 @@
-"""Independent references shared by the tests: networks written by hand on the flat parameter vector, and a
-quadratic landscape with closed forms."""
+"""Independent references shared by the tests: networks written by hand on the flat parameter vector, a
+quadratic landscape with closed forms, and a toy landscape that counts the gradients a trainer computes."""
 
 from __future__ import annotations
 
 import torch
 
 from lsl.landscape import Landscape
+from lsl.toy import WedgeLandscape
 
 
 def tanh_mlp_logits(theta: torch.Tensor, x: torch.Tensor, n_in: int, width: int, n_classes: int) -> torch.Tensor:
@@ -34,3 +35,24 @@ class Quadratic(Landscape):
     def _loss_batch(self, theta, **kwargs):
         d = theta - self.center
         return self.c + 0.5 * ((d @ self.A) * d).sum(-1)
+
+
+class CountingWedge(WedgeLandscape):
+    """The n-wedge model that counts the point-gradients backpropagated through its loss.
+
+    Every batch ``[B, D]`` whose loss is differentiated registers a hook on its points; when a backward pass
+    computes the gradient there, ``point_gradients`` grows by ``B``. Losses evaluated without gradients
+    (measurements) are not counted.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.point_gradients = 0
+
+    def _loss_batch(self, theta, **kwargs):
+        if theta.requires_grad:
+            theta.register_hook(self._count)
+        return super()._loss_batch(theta, **kwargs)
+
+    def _count(self, grad: torch.Tensor) -> None:
+        self.point_gradients += grad.shape[0]

@@ -1,12 +1,14 @@
-"""Tests for lsl.connect: straight paths, polylines and the low-loss tunnels of Section 4.2."""
+"""Tests for lsl.connect: straight paths, polylines and the low-loss tunnels of Section 4.2 (Bezier curves: test_paths.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.connect import build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.connect import bezier_curve, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
+from tests.reference import CountingWedge
 
 F64 = torch.float64
 
@@ -132,6 +134,26 @@ def test_tunnel_lowers_the_loss(toy_tunnel):
     assert res.cosines().shape == (9, 9)
 
 
+def test_grad_evals_count_the_point_gradients_computed():
+    """A tunnel spends steps * (n_points - 2) point-gradients, a Bezier curve steps * n_samples: counted by the
+    landscape in its backward passes (the measurements along the paths, without gradients, do not count)."""
+    land = CountingWedge(12, 8, dtype=F64)
+    gen = torch.Generator().manual_seed(4)
+    a = land.project(torch.randn(12, generator=gen, dtype=F64))
+    b = land.project(torch.randn(12, generator=gen, dtype=F64))
+    for n_points, steps in [(3, 4), (7, 5), (10, 1)]:
+        land.point_gradients = 0
+        res = build_tunnel(land, a, b, n_points=n_points, steps=steps, lr=0.02)
+        assert res.grad_evals == steps * (n_points - 2) == land.point_gradients
+    land.point_gradients = 0
+    res = build_tunnel(land, a, b, n_points=5, settings=TrainSettings(steps=6, lr=0.02))
+    assert res.grad_evals == 6 * 3 == land.point_gradients
+    assert build_tunnel(land, a, b, n_points=5, steps=0, lr=0.02).grad_evals == 0
+    land.point_gradients = 0
+    bez = bezier_curve(land, a, b, steps=6, lr=0.02, n_samples=3, eval_every=2)
+    assert bez.grad_evals == 6 * 3 == land.point_gradients == int(bez.history_grad_evals[-1])
+
+
 def test_tunnel_function_returns_the_points():
     land = WedgeLandscape(12, 8, dtype=F64)
     gen = torch.Generator().manual_seed(2)
@@ -160,7 +182,8 @@ def _tunnel_with(deviations: torch.Tensor):
     K = deviations.shape[0] + 2
     empty = torch.zeros(3)
     return TunnelResult(points=torch.zeros(K, deviations.shape[1]), line=torch.zeros(K, deviations.shape[1]),
-                        t=torch.linspace(0, 1, K), deviations=deviations, s=empty, line_loss=empty, tunnel_loss=empty)
+                        t=torch.linspace(0, 1, K), deviations=deviations, s=empty, line_loss=empty, tunnel_loss=empty,
+                        grad_evals=0)
 
 
 @pytest.mark.parametrize("interior", [4, 5, 9])

@@ -109,7 +109,7 @@ def test_moved_names_are_served_by_their_old_module_and_listed_once():
     in dir(), keeps them out of __all__, and still refuses unknown names."""
     import importlib
 
-    for old in ("curvature", "operators", "subspace", "landscape"):
+    for old in ("curvature", "operators", "subspace", "landscape", "connect"):
         module = importlib.import_module(f"lsl.{old}")
         assert module._MOVED, old
         for name, new in module._MOVED.items():

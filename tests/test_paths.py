@@ -1,14 +1,11 @@
-"""Tests for loss planes (lsl.probe), Bezier curves and m-connectors (lsl.connect)."""
+"""Tests for loss planes (lsl.probe) and Bezier curves (lsl.connect); m-connectors are tested in test_connectors.py."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
 
-from lsl.connect import (bezier_curve, bezier_points, connector_points, evaluate_simplex, linear_path, m_connector,
-                         simplex_grid)
+from lsl.connect import bezier_curve, bezier_points, linear_path
 from lsl.probe import loss_plane
 from lsl.toy import WedgeLandscape
 from lsl.train import train
@@ -27,11 +24,6 @@ def _optima(D: int, n: int, k: int, seed: int = 0) -> tuple[WedgeLandscape, torc
 @pytest.fixture(scope="module")
 def pair():
     return _optima(40, 30, 2)
-
-
-@pytest.fixture(scope="module")
-def triple():
-    return _optima(60, 45, 3, seed=1)
 
 
 # -- loss_plane -----------------------------------------------------------------
@@ -137,111 +129,3 @@ def test_bezier_curve_errors(pair):
         bezier_curve(land, theta, theta[1], steps=1, lr=0.1)
     with pytest.raises(ValueError, match="eval_every"):
         bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, eval_every=0)
-
-
-# -- m-connectors ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize("m,r", [(1, 1), (1, 4), (2, 2), (2, 3), (3, 2), (4, 3)])
-def test_simplex_grid(m, r):
-    w = simplex_grid(m, r)
-    assert w.shape == (math.comb(r + m, m), m + 1)
-    torch.testing.assert_close(w[: m + 1], torch.eye(m + 1, dtype=F64))
-    torch.testing.assert_close(w.sum(1), torch.ones(len(w), dtype=F64))
-    assert bool((w >= 0).all()) and len({tuple(row) for row in (w * r).round().long().tolist()}) == len(w)
-
-
-def test_connector_points_interpolates_the_mesh():
-    """On a synthetic result, the connector is the piecewise-linear interpolation of its grid points."""
-    from lsl.connect import MConnectorResult
-
-    m, r, D = 3, 3, 5
-    w = simplex_grid(m, r)
-    gen = torch.Generator().manual_seed(0)
-    optima = torch.randn(m + 1, D, generator=gen, dtype=F64)
-    # A function that is linear in w is reproduced exactly by piecewise-linear interpolation.
-    A = torch.randn(m + 1, D, generator=gen, dtype=F64)
-    res = MConnectorResult(optima, r, w, w @ optima, w @ A, torch.zeros(len(w)), torch.zeros(len(w)))
-    torch.testing.assert_close(connector_points(res, w), w @ A)
-    e = -torch.rand(50, m + 1, generator=gen, dtype=F64).log()
-    ws = e / e.sum(1, keepdim=True)
-    torch.testing.assert_close(connector_points(res, ws), ws @ A)
-    # A non-linear assignment is matched at the grid points, and along an edge it is the polyline.
-    P = torch.randn(len(w), D, generator=gen, dtype=F64)
-    res2 = MConnectorResult(optima, r, w, w @ optima, P, torch.zeros(len(w)), torch.zeros(len(w)))
-    torch.testing.assert_close(connector_points(res2, w), P)
-    s = torch.tensor([0.1, 0.5, 0.9], dtype=F64)
-    edge = torch.zeros(3, m + 1, dtype=F64)
-    edge[:, 0], edge[:, 2] = 1 - s, s
-    key = {tuple(row): k for k, row in enumerate((w * r).round().long().tolist())}
-    node = lambda k0: P[key[(r - k0, 0, k0, 0)]]  # noqa: E731
-    expected = torch.stack([(1 - 0.3) * node(0) + 0.3 * node(1), 0.5 * node(1) + 0.5 * node(2),
-                            0.3 * node(2) + 0.7 * node(3)])
-    torch.testing.assert_close(connector_points(res2, edge), expected)
-    with pytest.raises(ValueError, match="barycentric"):
-        connector_points(res2, torch.full((2, m + 1), 0.5, dtype=F64))
-    with pytest.raises(ValueError, match="shape"):
-        connector_points(res2, torch.full((2, m), 0.5, dtype=F64))
-
-
-def test_m_connector_on_toy(triple):
-    land, optima = triple
-    res = m_connector(land, optima, steps=300, lr=0.05, resolution=3)
-    assert res.m == 2 and res.points.shape == (10, 60)
-    torch.testing.assert_close(res.points[:3], optima)
-    # The optimised points keep their barycentric coordinates: same projection onto the affine span.
-    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).T)
-    proj = lambda x: (x - optima[0]) @ basis  # noqa: E731
-    torch.testing.assert_close(proj(res.points), proj(res.straight), atol=1e-5, rtol=0)
-    torch.testing.assert_close(res.straight, res.weights @ optima)
-    inner = slice(3, None)
-    assert bool((res.loss[inner] < res.straight_loss[inner]).all())
-    assert float(res.loss.max()) < 1e-2 < float(res.straight_loss.max())
-    ev = evaluate_simplex(land, res, n_random=150, n_edge=11, seed=1)
-    assert ev.weights.shape == (150 + 3 * 11, 3) and ev.accuracy is None
-    assert int(ev.random.sum()) == 150 and ev.edge[-1].tolist() == [1, 2]
-    torch.testing.assert_close(ev.straight_loss, land.loss(ev.weights @ optima))
-    torch.testing.assert_close(ev.loss, land.loss(connector_points(res, ev.weights)))
-    # Connector points also keep their barycentric coordinates everywhere on the simplex.
-    torch.testing.assert_close(proj(connector_points(res, ev.weights)), proj(ev.weights @ optima), atol=1e-5, rtol=0)
-    assert float(ev.loss.max()) < float(ev.straight_loss.max())
-    # Between mesh points the connector is only piecewise linear: on the non-convex wedges its loss
-    # there is lower than the straight simplex's on average, but far from zero.
-    assert float(ev.loss.mean()) < float(ev.straight_loss.mean())
-
-
-def test_m_connector_errors(triple):
-    land, optima = triple
-    with pytest.raises(ValueError, match="at least 2 optima"):
-        m_connector(land, optima[:1], steps=1, lr=0.1)
-    with pytest.raises(ValueError, match="affinely dependent"):
-        m_connector(land, torch.stack([optima[0], optima[1], 0.5 * (optima[0] + optima[1])]), steps=1, lr=0.1)
-    with pytest.raises(ValueError, match="resolution"):
-        m_connector(land, optima, steps=1, lr=0.1, resolution=1)
-    res = m_connector(land, optima, steps=1, lr=0.01)
-    with pytest.raises(ValueError, match="accuracy"):
-        evaluate_simplex(land, res, split="test")
-    with pytest.raises(ValueError, match="n_edge"):
-        evaluate_simplex(land, res, n_edge=1)
-
-
-def test_train_simplex_lowers_the_loss_between_grid_points(triple):
-    """Training the connector as a whole lowers the loss at random points of the simplex, keeps the optima and the geometry."""
-    from lsl.connect import train_simplex
-
-    land, optima = triple
-    res = m_connector(land, optima, steps=300, lr=0.05, resolution=2)
-    whole = train_simplex(land, res, steps=400, lr=0.05, n_samples=8, seed=0)
-    torch.testing.assert_close(whole.points[:3], optima)
-    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).T)
-    proj = lambda x: (x - optima[0]) @ basis  # noqa: E731
-    torch.testing.assert_close(proj(whole.points), proj(res.straight), atol=1e-8, rtol=0)
-    torch.testing.assert_close(whole.loss, land.loss(whole.points))
-    before = evaluate_simplex(land, res, n_random=300, n_edge=11, seed=5)
-    after = evaluate_simplex(land, whole, n_random=300, n_edge=11, seed=5)  # other points than trained on
-    assert float(after.loss[after.random].mean()) < 0.5 * float(before.loss[before.random].mean())
-    assert float(after.loss.max()) < float(before.loss.max())
-    same = train_simplex(land, res, steps=0, lr=0.05)
-    torch.testing.assert_close(same.points, res.points)
-    with pytest.raises(ValueError, match="n_samples"):
-        train_simplex(land, res, steps=3, lr=0.05, n_samples=0)
