@@ -9,7 +9,7 @@ a landscape, so it runs unchanged on both.
 Modules: :mod:`~lsl.landscape`, :mod:`~lsl.network`, :mod:`~lsl.network_checks`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
 :mod:`~lsl.nets`, :mod:`~lsl.settings`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
 :mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
-:mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.connectors`, :mod:`~lsl.orthogonal`,
+:mod:`~lsl.matrix_free`, :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.connectors`, :mod:`~lsl.orthogonal`,
 :mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.trace_estimators`, :mod:`~lsl.permute`, :mod:`~lsl.swa`, :mod:`~lsl.ensembles`,
 :mod:`~lsl.snapshot_sweep`, :mod:`~lsl.cache`.
 
@@ -22,7 +22,7 @@ and ``import lsl`` loads it only on first use of ``lsl.book``.
 import importlib
 
 from . import (batching, cache, connect, connectors, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
-               logits, nets, network, network_checks, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
+               logits, matrix_free, nets, network, network_checks, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
                snapshot_sweep, spectrum, stack, subspace, swa, toy, trace_estimators, train)
 from .landscape import FlatView, Landscape
 from .network import NetworkLandscape
@@ -41,7 +41,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "batching", "book", "cache", "connect", "connectors", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "nets",
+    "batching", "book", "cache", "connect", "connectors", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "matrix_free", "nets",
     "network", "network_checks", "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
     "short_directions", "snapshot_sweep", "spectrum", "stack", "subspace", "swa", "toy", "trace_estimators", "train",
 ]

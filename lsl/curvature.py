@@ -69,6 +69,7 @@ from . import _moved, batching
 from .landscape import Landscape
 from .network import NetworkLandscape
 from .lanczos import Matvec, _top_k_operator
+from .matrix_free import SymmetricOperator
 
 # re-exported: these names were defined here before the Krylov machinery moved to lsl.lanczos
 from .lanczos import (_BREAKDOWN, DEFAULT_BLOCK, MultiplicityWarning, _BlockKrylov, _clusters,  # noqa: F401
@@ -87,6 +88,8 @@ __all__ = [
 #: The Hessian terms that can be selected with ``term=``: the whole Hessian, the
 #: Gauss-Newton term ``G`` and the rest ``H_rest = H - G``.
 TERMS: tuple[str, ...] = ("full", "G", "H")
+
+_TERM_NAMES = {"full": "Hessian", "G": "Gauss-Newton term G", "H": "H - G"}
 
 #: Largest ``D`` for which :func:`exact_hessian` builds the matrix.
 MAX_EXACT_D = 20_000
@@ -233,10 +236,12 @@ def _hessian_map(landscape: Landscape, theta: torch.Tensor, kw: dict) -> Matvec:
     return matvec
 
 
-def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str = "full", idx=None) -> Matvec:
-    """The map ``v -> A v`` for ``A`` the Hessian (or one of its terms) at ``theta``.
+def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str = "full",
+                       idx=None) -> SymmetricOperator:
+    """The map ``v -> A v`` for ``A`` the Hessian (or one of its terms) at ``theta``, as an operator.
 
-    The returned function accepts ``[D]`` or ``[K, D]`` vectors of any floating
+    The returned :class:`~lsl.matrix_free.SymmetricOperator` (``dim = D``, the
+    landscape's dtype and device) is called like a function and accepts ``[D]`` or ``[K, D]`` vectors of any floating
     dtype, evaluates in the landscape's dtype and returns the input's dtype.
     What does not depend on ``v`` (the gradient graph for single Hessian-vector
     products, the logits and their reverse-mode closure for ``G``) is computed
@@ -249,7 +254,8 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
         idx: optional indices of a subset of the training examples.
 
     Returns:
-        The matrix-vector product as a function.
+        The operator; ``.block(index)``, ``.restrict(basis)`` and ``.dense()`` give a block of
+        parameters, the restriction to a plane and the matrix (small ``D``).
     """
     _check_term(term)
     theta = _check_point(landscape, theta)
@@ -269,7 +275,7 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
             out = hess(u) - gn(u)
         return out.detach().to(dtype=v.dtype, device=v.device)
 
-    return matvec
+    return SymmetricOperator(matvec, landscape.D, landscape.dtype, landscape.device, _TERM_NAMES[term])
 
 
 # ---------------------------------------------------------------------------
@@ -433,9 +439,9 @@ def layer_spectra(
 ) -> dict[str, torch.Tensor]:
     """Top eigenvalues of the diagonal Hessian block of each parameter tensor (or module).
 
-    For a block ``b`` of coordinates, ``H[b, b]`` is applied by embedding a block
-    vector into ``D`` zeros, taking a Hessian-vector product and keeping the
-    block's entries; its top eigenvalues come from the same Lanczos iteration as
+    For a block ``b`` of coordinates, ``H[b, b]`` (:meth:`~lsl.matrix_free.SymmetricOperator.block`)
+    is applied by embedding a block vector into ``D`` zeros, taking a Hessian-vector product and
+    keeping the block's entries; its top eigenvalues come from the same Lanczos iteration as
     :func:`top_eigenvalues`. These are the curvatures of the loss when only
     that layer moves.
 
@@ -465,15 +471,9 @@ def layer_spectra(
     matvec = curvature_operator(landscape, theta, term=term, idx=idx)
     out: dict[str, torch.Tensor] = {}
     for name, slots in _groups(landscape, by).items():
-        index = torch.cat([torch.arange(s.start, s.stop) for s in slots]).to(landscape.device)
-        d = int(index.numel())
-
-        def block_mv(u: torch.Tensor, index=index) -> torch.Tensor:
-            full = torch.zeros(*u.shape[:-1], landscape.D, dtype=u.dtype, device=u.device)
-            full[..., index] = u
-            return matvec(full)[..., index]
-
-        out[name] = _top_k_operator(block_mv, d, min(k, d), eigenvectors=False, tol=tol, max_steps=max_steps,
+        block = matvec.block(torch.cat([torch.arange(s.start, s.stop) for s in slots]), name=f"block {name!r}")
+        d = block.dim
+        out[name] = _top_k_operator(block, d, min(k, d), eigenvectors=False, tol=tol, max_steps=max_steps,
                                     seed=seed, device=landscape.device, out_dtype=landscape.dtype,
                                     what=f"the block {name!r}", block_size=block_size)
     return out

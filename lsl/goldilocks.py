@@ -19,6 +19,7 @@ from typing import Sequence
 
 import torch
 
+from .curvature import curvature_operator
 from .landscape import Landscape
 from .projections import Projection, make_projection
 from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
@@ -31,13 +32,16 @@ def restricted_hessian(landscape: Landscape, theta: torch.Tensor, projection: Pr
     """The Hessian of the loss restricted to each plane, ``M^T H(theta) M``, ``[P, d, d]``.
 
     Computed with ``d`` Hessian-vector products per plane (batched over the plane's
-    ``d`` basis vectors), never forming ``H``.
+    ``d`` basis vectors), never forming ``H``: the Hessian operator
+    (:func:`lsl.curvature.curvature_operator`) restricted to the plane
+    (:meth:`~lsl.matrix_free.SymmetricOperator.restrict`), made dense.
 
     Args:
         landscape: the landscape.
         theta: the point ``[D]`` (shared by all planes) or one point per plane ``[P, D]``.
         projection: the planes (:class:`~lsl.projections.Projection`).
-        **kwargs: passed to :meth:`~lsl.landscape.Landscape.hvp` (e.g. ``idx``, a subset of the data).
+        **kwargs: passed to :func:`~lsl.curvature.curvature_operator`: ``idx`` (a subset of the data)
+            or ``term`` (``"G"`` or ``"H"`` for a term of the Hessian).
 
     Returns:
         the symmetric restricted Hessians ``[P, d, d]``.
@@ -47,9 +51,7 @@ def restricted_hessian(landscape: Landscape, theta: torch.Tensor, projection: Pr
     out = []
     for p in range(projection.n_planes):
         point = theta if theta.dim() == 1 else theta[p]
-        hv = landscape.hvp(point, cols[p], **kwargs)  # [d, D]
-        h = cols[p] @ hv.T
-        out.append(0.5 * (h + h.T))
+        out.append(curvature_operator(landscape, point, **kwargs).restrict(cols[p]).dense())  # M^T H M, [d, d]
     return torch.stack(out)
 
 
