@@ -180,9 +180,14 @@ def test_tiny_budget_gives_the_same_losses_logits_and_paths(land):
     with _tiny(land):
         assert land._vmap_chunk(N, 11) == 3
         tiny = run()
-    # Each point's value is computed by the same kernels whichever call it is in: bitwise equal.
+    # Each point's value is computed by the same kernels whichever call it is in: bitwise equal. The
+    # gradient's backward pass is a batched product whose kernel can depend on the number of rows (with
+    # ATEN_CPU_CAPABILITY=default it does): equal to float32 rounding there.
     for key in default:
-        assert torch.equal(tiny[key], default[key]), key
+        if key == "autograd":
+            torch.testing.assert_close(tiny[key], default[key], rtol=1e-6, atol=1e-7)
+        else:
+            assert torch.equal(tiny[key], default[key]), key
 
 
 def test_tiny_budget_gives_the_same_families_members_and_derivatives(land):
@@ -224,14 +229,16 @@ def test_an_explicit_bound_still_works_and_chunk_size_wins(land):
     with _tiny(land):
         tiny = land.loss_affine(land.theta0, dirs, coeffs)
     torch.testing.assert_close(land.loss_affine(land.theta0, dirs, coeffs, max_elements=5 * land.D), tiny,
-                               rtol=0, atol=0)  # max_elements= is the budget's bound, given by the caller
+                               rtol=1e-6, atol=0)  # max_elements= is the budget's bound, given by the caller
+    # (not bitwise: the points origin + coeffs @ dirs are a matrix product whose kernel depends on its rows)
     points = land.theta0 + 0.3 * torch.randn(7, land.D, generator=gen)
+    expected = land.loss(points)
     old = land.chunk_size
     try:
         land.chunk_size = 2
         with batching.use("cpu", point_examples=10**9):
             assert land._vmap_chunk(N, 7) == 2  # the landscape's chunk_size wins over any budget
-            assert torch.equal(land.loss(points), land.loss(points))
+            torch.testing.assert_close(land.loss(points), expected, rtol=1e-6, atol=0)
     finally:
         land.chunk_size = old
 
