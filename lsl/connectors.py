@@ -209,7 +209,7 @@ def _kuhn_weights(m: int, r: int, grid_weights: torch.Tensor, w) -> tuple[torch.
     y = (r * w.flip(1).cumsum(1).flip(1)[:, 1:]).clamp(0, r)  # [S, m]
     base = y.floor().clamp(max=r - 1)
     frac = y - base
-    order = frac.argsort(1, descending=True)
+    order = frac.argsort(dim=1, descending=True, stable=True)  # ties (faces of the simplex) in a fixed order
     f_sorted = frac.gather(1, order)
     lam = torch.cat([1 - f_sorted[:, :1], f_sorted[:, :-1] - f_sorted[:, 1:], f_sorted[:, -1:]], 1)  # [S, m+1]
     steps = torch.zeros(w.shape[0], m + 1, m, dtype=torch.long)
@@ -298,9 +298,15 @@ def train_simplex(
     lam = lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)
     objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
 
+    n_grid = result.points.shape[0]
+
     def simplex_objective(inner: torch.Tensor, step: int) -> torch.Tensor:
-        pts = torch.cat([optima, inner])
-        return objective((lam[step].unsqueeze(-1) * pts[idx[step]]).sum(1)).mean()
+        # The points as a product with a [n_samples, grid points] mixing matrix, not as pts[idx]: the
+        # backward pass of indexing adds into shared rows with atomic adds on a multithreaded CPU, in an
+        # order that changes from run to run, and 3000 steps amplify the last bit into other digits.
+        # A matrix product's backward pass is a matrix product: the same bits every run.
+        mix = torch.zeros(n_samples, n_grid, device=dev, dtype=dt).scatter_add_(1, idx[step], lam[step])
+        return objective(mix @ torch.cat([optima, inner])).mean()
 
     def keep_orthogonal(inner: torch.Tensor) -> None:
         off = inner - straight

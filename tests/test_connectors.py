@@ -148,3 +148,25 @@ def test_the_old_names_in_lsl_connect_are_these():
     from lsl.connect import m_connector as old
 
     assert old is m_connector
+
+
+def test_train_simplex_gives_the_same_bits_every_run():
+    """Two runs of train_simplex on two threads give the same connector, bit for bit.
+
+    Before, the points were gathered as ``pts[idx]``, whose backward pass adds into shared rows with
+    atomic adds when the work is split between threads (at least 32768 values: here 32 points x 6
+    vertices x 200 coordinates); the order of those adds changed from run to run and a few hundred steps
+    turned the last bit into other digits (the tunnels chapter's connector numbers moved between runs)."""
+    from lsl.toy import WedgeLandscape
+    from lsl.train import train
+
+    land = WedgeLandscape(200, 150)
+    optima = train(land, torch.randn(6, 200, generator=torch.Generator().manual_seed(1)), steps=300, lr=0.05).theta
+    res = m_connector(land, optima, steps=100, lr=0.01, resolution=3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = [train_simplex(land, res, steps=200, lr=0.01, n_samples=32, seed=3).points for _ in range(2)]
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(runs[0], runs[1])
