@@ -10,16 +10,20 @@ renders those outputs instead of running it again. A chapter that failed is
 not stored, so the book build would execute it again and fail too: neither
 check is weakened.
 
-Load it with ``python -m pytest -p tests.nbval_cache --nbval-lax book/``.
+Load it with ``python -m pytest -p tests.nbval_cache --nbval-lax book/``. Under pytest-xdist
+(``make test``) each worker stores the chapters it ran, one worker at a time, and the controller
+reports them.
 """
 
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 from pathlib import Path
 
 import nbformat
+import pytest
 
 CACHE_PATH = Path(os.environ.get("LSL_JUPYTER_CACHE", "_build/.jupyter_cache"))
 
@@ -72,7 +76,35 @@ def pytest_sessionfinish(session, exitstatus):
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
 
-    cache = get_cache(str(CACHE_PATH))
+    CACHE_PATH.mkdir(parents=True, exist_ok=True)
+    # Under pytest-xdist every worker stores its own chapters: one at a time (the cache is one sqlite file).
+    with open(CACHE_PATH / ".nbval_cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = _store(get_cache(str(CACHE_PATH)), CacheBundleIn)
+    if not stored:
+        return
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports (pytest_testnodedown)
+        workeroutput["nbval_cache"] = stored
+    else:
+        _report(session.config, stored)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the xdist controller: report the chapters a worker stored."""
+    stored = getattr(node, "workeroutput", {}).get("nbval_cache")
+    if stored:
+        _report(node.config, stored)
+
+
+def _report(config, stored: list[str]) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"nbval_cache: stored executed chapters in {CACHE_PATH}: {', '.join(stored)}")
+
+
+def _store(cache, CacheBundleIn) -> list[str]:
     stored = []
     for path, rec in _state.items():
         if not rec["ok"]:
@@ -84,7 +116,4 @@ def pytest_sessionfinish(session, exitstatus):
         cache.cache_notebook_bundle(CacheBundleIn(nb, uri=path, data={"execution_seconds": seconds}),
                                     check_validity=True, overwrite=True)
         stored.append(f"{Path(path).name} ({seconds:.0f} s)")
-    if stored:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"nbval_cache: stored executed chapters in {CACHE_PATH}: {', '.join(stored)}")
+    return stored
