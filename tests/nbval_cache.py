@@ -73,14 +73,11 @@ def pytest_sessionfinish(session, exitstatus):
     """Store every fully passed chapter in the Jupyter Book execution cache."""
     if not _state:
         return
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-
     CACHE_PATH.mkdir(parents=True, exist_ok=True)
     # Under pytest-xdist every worker stores its own chapters: one at a time (the cache is one sqlite file).
     with open(CACHE_PATH / ".nbval_cache.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stored = _store(get_cache(str(CACHE_PATH)), CacheBundleIn)
+        stored = _store()
     if not stored:
         return
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -104,7 +101,12 @@ def _report(config, stored: list[str]) -> None:
         reporter.write_line(f"nbval_cache: stored executed chapters in {CACHE_PATH}: {', '.join(stored)}")
 
 
-def _store(cache, CacheBundleIn) -> list[str]:
+def _store() -> list[str]:
+    """Store every fully passed chapter in the cache; their names and seconds."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(CACHE_PATH))
     stored = []
     for path, rec in _state.items():
         if not rec["ok"]:
