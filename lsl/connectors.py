@@ -24,8 +24,8 @@ from .landscape import Landscape
 from .orthogonal import optimize_orthogonal
 from .settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
 
-__all__ = ["simplex_grid", "m_connector", "MConnectorResult", "connector_points", "train_simplex", "evaluate_simplex",
-           "SimplexEvaluation"]
+__all__ = ["simplex_grid", "m_connector", "m_connectors", "MConnectorResult", "connector_points", "train_simplex",
+           "train_simplices", "evaluate_simplex", "SimplexEvaluation"]
 
 
 def simplex_grid(m: int, resolution: int) -> torch.Tensor:
@@ -122,7 +122,8 @@ def m_connector(
     all as one batch, each inside the ``(D - m)``-dimensional affine subspace through it
     orthogonal to the hull's affine span (directions ``optima[1:] - optima[0]``), with
     :func:`lsl.orthogonal.optimize_orthogonal`. The optima themselves stay fixed. For ``m = 1``
-    this is the tunnel of Section 4.2 with ``r + 1`` vertices.
+    this is the tunnel of Section 4.2 with ``r + 1`` vertices. :func:`m_connectors` builds
+    several connectors (of any ``m``) as one batch.
 
     Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
     Adam with a cosine decay): all of them, for :func:`lsl.orthogonal.optimize_orthogonal`.
@@ -140,25 +141,81 @@ def m_connector(
     """
     s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connector", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
                 optimizer=optimizer, schedule=schedule)
-    optima = landscape.check_theta(optima, "optima")
+    return m_connectors(landscape, [optima], settings=s, resolution=resolution)[0]
+
+
+def _check_simplex(landscape: Landscape, optima: torch.Tensor, what: str) -> torch.Tensor:
+    """The optima ``[m + 1, D]`` of one simplex, checked: at least two, ``m < D``, affinely independent."""
+    optima = landscape.check_theta(optima, what)
     if optima.dim() != 2 or optima.shape[0] < 2:
-        raise ValueError(f"optima must be [m + 1, D] with at least 2 optima; got shape {tuple(optima.shape)}")
+        raise ValueError(f"{what} must be [m + 1, D] with at least 2 optima; got shape {tuple(optima.shape)}")
     m = optima.shape[0] - 1
     if m >= landscape.D:
-        raise ValueError(f"m + 1 = {m + 1} optima need m < D = {landscape.D}")
+        raise ValueError(f"{what}: m + 1 = {m + 1} optima need m < D = {landscape.D}")
+    sv = torch.linalg.svdvals((optima[1:] - optima[0]).double())
+    if float(sv.min()) <= 1e-6 * float(sv.max()):
+        raise ValueError(f"{what}: the optima are (numerically) affinely dependent: they do not span an m-simplex")
+    return optima
+
+
+def m_connectors(
+    landscape: Landscape,
+    simplices,
+    *,
+    settings: TrainSettings | None = None,
+    resolution: int = 2,
+    **overrides,
+) -> list[MConnectorResult]:
+    """Build several m-connectors as one batch: :func:`m_connector` for each set of optima.
+
+    The grid points of all simplices (of any dimensions ``m``) are optimised together, each inside
+    its own simplex's orthogonal subspace (:func:`lsl.orthogonal.optimize_orthogonal` with one set
+    of directions per point), on the same minibatches. Each connector is what :func:`m_connector`
+    would build on its own, up to floating-point rounding, at a fraction of the time when the
+    points are small (seeds and values of ``m`` as rows of one batch).
+
+    Args:
+        landscape: the loss landscape.
+        simplices: a sequence of optima, one ``[m_k + 1, D]`` tensor per connector.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keyword overrides (``steps``, ``lr``, ``batch_size``,
+            ``seed``, ``optimizer``, ``schedule``).
+        resolution: divisions of each edge, ``r >= 2``, for every connector.
+
+    Returns:
+        one :class:`MConnectorResult` per simplex, in order; each one's ``grad_evals`` counts its own points.
+    """
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connectors", **overrides)
+    if isinstance(simplices, torch.Tensor) and simplices.dim() == 2:
+        raise TypeError("m_connectors takes a list of simplices (one [m + 1, D] tensor each); "
+                        "for one simplex call m_connector")
+    simplices = [_check_simplex(landscape, o, f"simplices[{k}]" if len(simplices) > 1 else "optima")
+                 for k, o in enumerate(simplices)]
+    if not simplices:
+        raise ValueError("simplices is empty: give at least one [m + 1, D] tensor of optima")
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
         raise ValueError(f"resolution must be an integer >= 2 (r = 1 has no point to optimise), got {resolution!r}")
-    directions = optima[1:] - optima[0]
-    sv = torch.linalg.svdvals(directions.double())
-    if float(sv.min()) <= 1e-6 * float(sv.max()):
-        raise ValueError("the optima are (numerically) affinely dependent: they do not span an m-simplex")
-    weights = simplex_grid(m, resolution)
-    straight = weights.to(device=landscape.device, dtype=landscape.dtype) @ optima
-    inner = optimize_orthogonal(landscape, straight[m + 1:], directions, settings=s)
-    points = torch.cat([optima, inner])
-    return MConnectorResult(optima.detach(), resolution, weights, straight, points,
-                            _batched_loss(landscape, straight).cpu(), _batched_loss(landscape, points).cpu(),
-                            s.steps * inner.shape[0])
+    grids, starts, directions = [], [], []
+    for optima in simplices:
+        m = optima.shape[0] - 1
+        weights = simplex_grid(m, resolution)
+        straight = weights.to(device=landscape.device, dtype=landscape.dtype) @ optima
+        grids.append((weights, straight))
+        starts.append(straight[m + 1:])
+        directions.append(optima[1:] - optima[0])
+    if len(simplices) == 1:
+        inner = optimize_orthogonal(landscape, starts[0], directions[0], settings=s)
+    else:
+        # one set of directions per point: the same tensor for every point of a simplex
+        per_point = [d for d, start in zip(directions, starts) for _ in range(start.shape[0])]
+        inner = optimize_orthogonal(landscape, torch.cat(starts), per_point, settings=s)
+    results = []
+    for optima, (weights, straight), part in zip(simplices, grids, inner.split([x.shape[0] for x in starts])):
+        points = torch.cat([optima, part])
+        results.append(MConnectorResult(optima.detach(), resolution, weights, straight, points,
+                                        _batched_loss(landscape, straight).cpu(), _batched_loss(landscape, points).cpu(),
+                                        s.steps * part.shape[0]))
+    return results
 
 
 def _grid_lookup(m: int, resolution: int, weights: torch.Tensor) -> torch.Tensor:
@@ -248,7 +305,8 @@ def train_simplex(
     (:func:`connector_points`, which is linear in the grid points) and descends the mean loss there
     with respect to all grid points except the optima, as Garipov et al. (2018) train a curve and
     Benton et al. (2021) a simplex. Each grid point still moves only orthogonally to the simplex's
-    affine span, so the connector keeps the geometry of :func:`m_connector`.
+    affine span, so the connector keeps the geometry of :func:`m_connector`. :func:`train_simplices`
+    trains several connectors as one batch.
 
     Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`:
     Adam with a cosine decay): all of them; ``seed`` seeds the random points and the minibatches.
@@ -268,54 +326,104 @@ def train_simplex(
         a new :class:`MConnectorResult` with the trained points and their losses; its ``grad_evals`` is
         ``steps * n_samples``, this training's alone.
     """
-    from .train import landscape_objective, minimize
-
     s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplex", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
                 optimizer=optimizer, schedule=schedule)
-    steps, seed = s.steps, s.seed
+    return train_simplices(landscape, [result], settings=s, n_samples=n_samples, faces=faces)[0]
 
-    _check_count("steps", steps, 0)
-    _check_count("n_samples", n_samples, 1)
-    m, dev, dt = result.m, landscape.device, landscape.dtype
-    optima = result.optima.to(device=dev, dtype=dt)
-    start = result.points.to(device=dev, dtype=dt)[m + 1:]
-    straight = result.straight.to(device=dev, dtype=dt)[m + 1:]
-    basis, _ = torch.linalg.qr((optima[1:] - optima[0]).double().T)  # [D, m], the simplex's directions
-    basis = basis.to(dt)
-    gen = torch.Generator().manual_seed(seed)
-    S = steps * n_samples
-    # Uniform points (a flat Dirichlet, as normalised exponentials) of a random face of the simplex: its
-    # dimension uniform in 1..m, its vertices a random subset. Points drawn from the whole simplex alone
-    # almost never come near its edges when m is large, and the edges would stay untrained.
+
+def _simplex_samples(m: int, S: int, gen: torch.Generator, faces: bool) -> torch.Tensor:
+    """``S`` random barycentric weights ``[S, m + 1]``: uniform on the simplex or, with ``faces``, on a random face.
+
+    Uniform points (a flat Dirichlet, as normalised exponentials) of a random face of the simplex: its
+    dimension uniform in ``1..m``, its vertices a random subset. Points drawn from the whole simplex alone
+    almost never come near its edges when ``m`` is large, and the edges would stay untrained.
+    """
     e = -torch.rand(S, m + 1, generator=gen, dtype=torch.float64).log()
     if faces and m > 1:
         k = torch.randint(2, m + 2, (S, 1), generator=gen)                       # vertices of the face
         rank = torch.rand(S, m + 1, generator=gen).argsort(1).argsort(1)         # a random order of the vertices
         e = torch.where(rank < k, e, torch.zeros_like(e))
-    w = e / e.sum(1, keepdim=True)
-    idx, lam = _kuhn_weights(m, result.resolution, result.weights, w)
-    idx = idx.view(steps, n_samples, m + 1).to(dev)
-    lam = lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)
-    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
+    return e / e.sum(1, keepdim=True)
 
-    n_grid = result.points.shape[0]
+
+def train_simplices(
+    landscape: Landscape,
+    results,
+    *,
+    settings: TrainSettings | None = None,
+    n_samples: int = 8,
+    faces: bool = True,
+    **overrides,
+) -> list[MConnectorResult]:
+    """Train several m-connectors as a whole, as one batch: :func:`train_simplex` for each.
+
+    Every step draws ``n_samples`` random points of each simplex (connector ``k`` draws those that
+    :func:`train_simplex` with ``seed + k`` would draw) and descends the sum over connectors of their
+    mean loss there, on one minibatch (seeded by ``seed``). Connectors share no point, so connector
+    ``k`` trains as ``train_simplex(..., seed=seed + k)`` would on its own, up to floating-point
+    rounding (and, on a landscape with data, the order of the minibatches). Several values of ``m``
+    and several seeds' connectors then cost little more than one when the network is small.
+
+    Args:
+        landscape: the loss landscape.
+        results: a sequence of :class:`MConnectorResult` (of any ``m`` and resolution) to start from.
+        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given, here or as keyword overrides (``steps``, ``lr``, ``batch_size``,
+            ``seed``, ``optimizer``, ``schedule``).
+        n_samples: random points of each simplex per step.
+        faces: as for :func:`train_simplex`.
+
+    Returns:
+        one new :class:`MConnectorResult` per connector, in order; each one's ``grad_evals`` is
+        ``steps * n_samples``.
+    """
+    from .train import landscape_objective, minimize
+
+    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplices", **overrides)
+    steps, seed = s.steps, s.seed
+    _check_count("steps", steps, 0)
+    _check_count("n_samples", n_samples, 1)
+    results = list(results)
+    if not results or not all(isinstance(r, MConnectorResult) for r in results):
+        raise TypeError("results must be a non-empty sequence of MConnectorResult (from m_connector or m_connectors)")
+    dev, dt = landscape.device, landscape.dtype
+    parts = []  # per connector: its optima, straight inner points, basis of its directions and its mixing weights
+    for k, r in enumerate(results):
+        m = r.m
+        gen = torch.Generator().manual_seed(seed + k)
+        optima = r.optima.to(device=dev, dtype=dt)
+        basis = torch.linalg.qr((optima[1:] - optima[0]).double().T)[0].to(dt)  # [D, m], the simplex's directions
+        idx, lam = _kuhn_weights(m, r.resolution, r.weights, _simplex_samples(m, steps * n_samples, gen, faces))
+        parts.append(dict(optima=optima, straight=r.straight.to(device=dev, dtype=dt)[m + 1:], basis=basis,
+                          n_grid=r.points.shape[0], idx=idx.view(steps, n_samples, m + 1).to(dev),
+                          lam=lam.view(steps, n_samples, m + 1).to(device=dev, dtype=dt)))
+    sizes = [p["n_grid"] - p["optima"].shape[0] for p in parts]
+    start = torch.cat([r.points.to(device=dev, dtype=dt)[r.m + 1:] for r in results])
+    objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
 
     def simplex_objective(inner: torch.Tensor, step: int) -> torch.Tensor:
         # The points as a product with a [n_samples, grid points] mixing matrix, not as pts[idx]: the
         # backward pass of indexing adds into shared rows with atomic adds on a multithreaded CPU, in an
         # order that changes from run to run, and 3000 steps amplify the last bit into other digits.
         # A matrix product's backward pass is a matrix product: the same bits every run.
-        mix = torch.zeros(n_samples, n_grid, device=dev, dtype=dt).scatter_add_(1, idx[step], lam[step])
-        return objective(mix @ torch.cat([optima, inner])).mean()
+        sampled = []
+        for p, part in zip(parts, inner.split(sizes)):
+            mix = torch.zeros(n_samples, p["n_grid"], device=dev, dtype=dt).scatter_add_(1, p["idx"][step], p["lam"][step])
+            sampled.append(mix @ torch.cat([p["optima"], part]))
+        return objective(torch.cat(sampled)).view(len(parts), n_samples).mean(1).sum()
 
     def keep_orthogonal(inner: torch.Tensor) -> None:
-        off = inner - straight
-        inner.sub_((off @ basis) @ basis.T)
+        for p, part in zip(parts, inner.split(sizes)):
+            off = part - p["straight"]
+            part.sub_((off @ p["basis"]) @ p["basis"].T)
 
     run = minimize(simplex_objective, start, settings=s, after_step=keep_orthogonal, desc="simplex")
-    points = torch.cat([optima, run.theta.detach()])
-    return MConnectorResult(result.optima, result.resolution, result.weights, result.straight, points,
-                            result.straight_loss, _batched_loss(landscape, points).cpu(), steps * n_samples)
+    out = []
+    for r, p, part in zip(results, parts, run.theta.detach().split(sizes)):
+        points = torch.cat([p["optima"], part])
+        out.append(MConnectorResult(r.optima, r.resolution, r.weights, r.straight, points, r.straight_loss,
+                                    _batched_loss(landscape, points).cpu(), steps * n_samples))
+    return out
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ from .train import landscape_objective, minimize
 
 __all__ = ["optimize_orthogonal"]
 
+#: Up to this many runs of points sharing a set of directions, the projection is one matrix product per run;
+#: beyond, one batched product over all points (every point with its own, zero-padded basis).
+_MAX_RUNS = 64
+
 
 def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """``z -> z`` minus its component along the directions (shared ``[m, D]``, or one set per point)."""
@@ -33,10 +37,24 @@ def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[
     sets = list(directions)
     if len(sets) != K:
         raise ValueError(f"give one set of directions per point: {len(sets)} sets for {K} points")
-    bases = []
+    bases, done = [], {}  # the basis of a set given for many points (a simplex's grid points) is computed once
     for k, d in enumerate(sets):
-        d = landscape.check_theta(d, f"directions[{k}]")
-        bases.append(torch.linalg.qr((d.unsqueeze(0) if d.dim() == 1 else d).T)[0])
+        if id(d) not in done:
+            checked = landscape.check_theta(d, f"directions[{k}]")
+            done[id(d)] = torch.linalg.qr((checked.unsqueeze(0) if checked.dim() == 1 else checked).T)[0]
+        bases.append(done[id(d)])
+    # consecutive points with the same set (the grid points of one simplex) form a run, projected with one
+    # matrix product; a batched product per point would multiply K tiny matrices one by one
+    runs: list[list] = []
+    for k, b in enumerate(bases):
+        if runs and runs[-1][2] is b:
+            runs[-1][1] = k + 1
+        else:
+            runs.append([k, k + 1, b])
+    if len(runs) <= _MAX_RUNS:
+        sizes, run_bases = [e - a for a, e, _ in runs], [b for _, _, b in runs]
+        # split, not z[a:e]: the backward pass of a split is one concatenation, that of each slice a full-size zero tensor
+        return lambda z: torch.cat([part - (part @ b) @ b.T for part, b in zip(z.split(sizes), run_bases)])
     m_max = max(b.shape[1] for b in bases)
     # zero columns pad the smaller sets: they remove nothing
     basis = torch.stack([torch.nn.functional.pad(b, (0, m_max - b.shape[1])) for b in bases])  # [K, D, m_max]
@@ -55,7 +73,7 @@ def optimize_orthogonal(
     schedule: str = FROM_SETTINGS,
     batch_size: int | None = FROM_SETTINGS,
     seed: int = FROM_SETTINGS,
-    target_loss: float | None = None,
+    target_loss: float | torch.Tensor | None = None,
     check_every: int = 100,
 ) -> torch.Tensor:
     """Minimise the loss of each point inside the affine subspace through it orthogonal to ``directions``.
@@ -84,7 +102,9 @@ def optimize_orthogonal(
         settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
             and ``lr`` must be given, here or as keywords.
         steps, lr, optimizer, schedule, batch_size, seed: each replaces the field of ``settings`` when given.
-        target_loss: stop each point at this full training loss (``None``: run all steps).
+        target_loss: stop each point at this full training loss (``None``: run all steps); a float for
+            every point, or a tensor ``[K]`` with one target per point (points of several seeds, each
+            matched to its own optima's loss).
         check_every: steps between checks of the target.
 
     Returns:
@@ -102,16 +122,22 @@ def optimize_orthogonal(
     objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=s.seed)
     until = None
     if target_loss is not None:
+        target_loss = torch.as_tensor(target_loss, dtype=points.dtype).to(points.device)
+        if target_loss.dim() > 1 or (target_loss.dim() == 1 and target_loss.shape[0] != points.shape[0]):
+            raise ValueError(f"target_loss must be a number or one target per point ([{points.shape[0]}]); "
+                             f"got shape {tuple(target_loss.shape)}")
         done = torch.zeros(points.shape[0], dtype=torch.bool, device=points.device)
         kept = points.clone()
 
         def until(z: torch.Tensor, step: int) -> bool:
             if step % check_every and step != steps:
                 return False
-            now = points + constrain(z)
-            reached = ~done & (landscape.loss(now) <= target_loss)
-            kept[reached] = now[reached]
-            done[reached] = True
+            left = (~done).nonzero().squeeze(1)               # only the points still short of their target
+            now = points[left] + constrain(z)[left]
+            goal = target_loss[left] if target_loss.dim() else target_loss
+            reached = landscape.loss(now) <= goal
+            kept[left[reached]] = now[reached]
+            done[left[reached]] = True
             return bool(done.all())
 
     z0 = torch.zeros_like(points)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from lsl import connect, connectors
-from lsl.connectors import (MConnectorResult, connector_points, evaluate_simplex, m_connector, simplex_grid,
-                            train_simplex)
+from lsl.connectors import (MConnectorResult, connector_points, evaluate_simplex, m_connector, m_connectors, simplex_grid,
+                            train_simplex, train_simplices)
 from tests.reference import CountingWedge
 from tests.test_paths import _optima
 
@@ -141,8 +141,10 @@ def test_grad_evals_count_the_point_gradients_computed():
 
 
 def test_the_old_names_in_lsl_connect_are_these():
-    """The m-connectors moved out of lsl.connect: it still serves them (the same objects), outside its __all__."""
-    for name in connectors.__all__:
+    """The m-connectors moved out of lsl.connect: it still serves them (the same objects), outside its __all__.
+    Names added to lsl.connectors after the move (the batched m_connectors, train_simplices) are served by
+    lsl.connectors alone."""
+    for name in set(connectors.__all__) - {"m_connectors", "train_simplices"}:
         assert getattr(connect, name) is getattr(connectors, name)
         assert name not in connect.__all__
     from lsl.connect import m_connector as old
@@ -170,3 +172,27 @@ def test_train_simplex_gives_the_same_bits_every_run():
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(runs[0], runs[1])
+
+
+def test_m_connectors_and_train_simplices_batch_what_the_single_calls_do():
+    """Several connectors (m = 1, 2, 3) built and trained as one batch are those built one by one:
+    m_connectors against m_connector, and connector k of train_simplices against train_simplex with
+    seed + k (the toy model has no minibatches), up to rounding; the single calls are the batch of one."""
+    land, optima = _optima(40, 20, 4, seed=2)
+    simplices = [optima[: m + 1] for m in (1, 2, 3)]
+    batch = m_connectors(land, simplices, steps=40, lr=0.01, resolution=3)
+    trained = train_simplices(land, batch, steps=40, lr=0.01, n_samples=6, seed=5)
+    for k, (corners, b, t) in enumerate(zip(simplices, batch, trained)):
+        one = m_connector(land, corners, steps=40, lr=0.01, resolution=3)
+        assert one.weights.equal(b.weights) and b.grad_evals == one.grad_evals
+        torch.testing.assert_close(b.points, one.points, rtol=1e-5, atol=1e-5)
+        alone = train_simplex(land, b, steps=40, lr=0.01, n_samples=6, seed=5 + k)
+        torch.testing.assert_close(t.points, alone.points, rtol=1e-5, atol=1e-5)
+        assert t.grad_evals == alone.grad_evals == 40 * 6
+        assert not t.points.equal(b.points)                                   # it did train
+    with pytest.raises(TypeError, match="list of simplices"):
+        m_connectors(land, optima, steps=1, lr=0.01)
+    with pytest.raises(ValueError, match="simplices\\[1\\]"):
+        m_connectors(land, [optima[:2], optima[:1]], steps=1, lr=0.01)
+    with pytest.raises(TypeError, match="MConnectorResult"):
+        train_simplices(land, [optima], steps=1, lr=0.01)

@@ -75,3 +75,22 @@ def test_optimize_orthogonal_stops_each_point_at_the_target_loss():
         torch.testing.assert_close(stopped[k], again, rtol=1e-9, atol=1e-9)
     # an unreachable target runs all steps
     torch.testing.assert_close(optimize_orthogonal(land, points, direction, target_loss=-1.0, **kw), free)
+
+
+def test_optimize_orthogonal_takes_one_target_loss_per_point():
+    """A [K] tensor of targets stops each point at its own: the same as optimising each point alone with its target."""
+    land = WedgeLandscape(16, 8, dtype=F64)
+    gen = torch.Generator().manual_seed(12)
+    points = 3 * torch.randn(3, 16, generator=gen, dtype=F64)
+    direction = torch.randn(16, generator=gen, dtype=F64)
+    kw = dict(steps=60, lr=0.05, schedule="constant", check_every=1)
+    start, end = land.loss(points), land.loss(optimize_orthogonal(land, points, direction, steps=60, lr=0.05,
+                                                                   schedule="constant"))
+    targets = 0.5 * start + 0.5 * end                                   # a different target for every point
+    stopped = optimize_orthogonal(land, points, direction, target_loss=targets, **kw)
+    for k in range(3):
+        alone = optimize_orthogonal(land, points[k], direction, target_loss=float(targets[k]), **kw)[0]
+        torch.testing.assert_close(stopped[k], alone, rtol=1e-9, atol=1e-9)
+        assert float(land.loss(stopped[k])) <= float(targets[k])
+    with pytest.raises(ValueError, match="one target per point"):
+        optimize_orthogonal(land, points, direction, target_loss=targets[:2], **kw)
