@@ -93,3 +93,14 @@ def test_table_renders_markdown_and_text_and_rejects_ragged_rows():
         report.table([dict(a=1), dict(b=2)])
     with pytest.raises(ValueError, match="at least one row"):
         report.table([])
+
+
+def test_spread_writes_mean_and_sample_standard_deviation():
+    import numpy as np
+    import torch
+
+    assert report.spread([29, 31, 31]) == f"{np.mean([29, 31, 31]):.1f} ± {np.std([29, 31, 31], ddof=1):.1f}" == "30.3 ± 1.2"
+    assert report.spread(np.array([1.0, 2.0, 3.0]), 2) == "2.00 ± 1.00"
+    assert report.spread(torch.tensor([0.5])) == "0.5"
+    with pytest.raises(ValueError, match="at least one"):
+        report.spread([])

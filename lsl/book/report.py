@@ -22,7 +22,7 @@ import math
 import os
 from typing import Any, Iterable
 
-__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers",
+__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers", "spread",
            "VERDICTS", "VERDICT_PREFIX"]
 
 #: The verdicts a claim can get, in the words the scorecard shows.
@@ -161,6 +161,26 @@ def listing(items: Iterable[Any], digits: int = 3, conjunction: str = "and") -> 
     if len(words) == 1:
         return words[0]
     return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def spread(values: Iterable[Any], decimals: int = 1) -> str:
+    """Values over seeds as prose: their mean and sample standard deviation, ``"33.3 ± 2.1"``.
+
+    Both are written with ``decimals`` decimals (:func:`fixed`); one value is written alone (a
+    spread of one seed would be meaningless).
+
+    Args:
+        values: the numbers, one per seed (a list, an array or a 1-d tensor).
+        decimals: digits after the decimal point.
+    """
+    x = [float(_plain(v)) for v in values]
+    if not x:
+        raise ValueError("spread needs at least one value")
+    if len(x) == 1:
+        return fixed(x[0], decimals)
+    mean = sum(x) / len(x)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in x) / (len(x) - 1))
+    return f"{fixed(mean, decimals)} ± {fixed(sd, decimals)}"
 
 
 def plural(count: Any, singular: str, plural_form: str | None = None) -> str:
