@@ -29,7 +29,7 @@ import pytest
 
 #: the files that go first, longest first (seconds on 2 cores, Dec 2026: the install tests ~150 mostly
 #: waiting for pip, the smoke runs 190, the chapters 100-170, the device checks 80); the rest keep their order
-FIRST = ("tests/test_colab_install.py", "book/tunnels.ipynb", "tests/test_smoke.py", "book/hyperplanes.ipynb",
+FIRST = ("tests/test_colab_install.py", "book/connectors.ipynb", "tests/test_smoke.py", "book/hyperplanes.ipynb",
          "book/local_geometry.ipynb", "book/widths.ipynb", "book/ensembles.ipynb", "tests/test_devices.py", "book/")
 
 

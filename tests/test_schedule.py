@@ -17,7 +17,7 @@ def test_every_file_named_first_exists():
 
 def test_long_files_first_and_the_rest_after_in_their_order():
     assert schedule.rank("tests/test_colab_install.py") == 0
-    assert schedule.rank("book/tunnels.ipynb") < schedule.rank("tests/test_smoke.py") < schedule.rank("book/toy_model.ipynb")
+    assert schedule.rank("book/connectors.ipynb") < schedule.rank("tests/test_smoke.py") < schedule.rank("book/toy_model.ipynb")
     assert schedule.rank("tests/test_train.py") == schedule.rank("tests/test_toy.py") == len(schedule.FIRST)
 
 

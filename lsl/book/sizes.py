@@ -125,13 +125,13 @@ _TUNNELS_QUICK = dict(
     toy_D=200,
     toy_n=150,
     toy_steps=1500,
-    # optima: independent initialisations of one network, trained together
+    # optima: independent initialisations of one network, trained together (A, B and C)
     dataset="mnist1d",
     n_train=4000,
     n_test=1000,
     arch="mlp",
     net=dict(width=64, depth=2),
-    n_optima=6,
+    n_optima=3,
     steps=6000,
     lr=3e-3,
     batch_size=128,
@@ -148,22 +148,6 @@ _TUNNELS_QUICK = dict(
     short_eps=1.0,
     short_delta=0.5,
     hessian_examples=1000,
-    # m-connectors for m = 1 .. max_m
-    max_m=5,
-    connector_resolution=2,
-    connector_steps=1500,
-    simplex_steps=1000,              # the m-connector trained as a whole (connectors.train_simplex)
-    toy_ms=(1, 2, 3, 5, 10),         # m-connectors on the toy model
-    toy_resolution=3,
-    toy_simplex_steps=3000,
-    toy_simplex_samples=32,
-    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
-    simplex_samples=8,               # random points of the simplex per step
-    # centroids optimised until they reach the optima's loss (checked every check_every steps)
-    centroid_steps=6000,
-    check_every=50,
-    simplex_random=100,
-    simplex_edge=11,
 )
 
 _TUNNELS_PAPER = dict(
@@ -175,7 +159,7 @@ _TUNNELS_PAPER = dict(
     n_test=None,
     arch="cnn",
     net=dict(channels=(16, 32, 32)),
-    n_optima=11,
+    n_optima=3,
     steps=20_000,
     lr=1e-3,
     batch_size=128,
@@ -190,16 +174,77 @@ _TUNNELS_PAPER = dict(
     short_eps=1.0,
     short_delta=0.5,
     hessian_examples=5000,
+)
+
+_CONNECTORS_QUICK = dict(
+    # the toy model (D, n of the wedge model), its optima and the tunnel between two of them
+    toy_D=200,
+    toy_n=150,
+    toy_steps=1500,
+    toy_tunnel_points=11,
+    toy_connector_steps=1000,        # the paper's construction of the toy model's m-connectors
+    # optima: seeds independent sets of n_optima networks (n_optima = max_m + 1), trained as one batch
+    dataset="mnist1d",
+    n_train=4000,
+    n_test=1000,
+    arch="mlp",
+    net=dict(width=64, depth=2),
+    seeds=3,                         # independent sets of max_m + 1 optima (network and toy): the spread of the counts
+    steps=6000,
+    lr=3e-3,
+    batch_size=128,
+    tunnel_lr=3e-3,                  # the learning rate of every optimisation in a subspace
+    # short directions: Hessian eigenvalues above 2 delta / eps^2 (on hessian_examples examples)
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=1000,
+    # m-connectors for m = 1 .. max_m
+    max_m=5,
+    connector_resolution=2,
+    connector_steps=1500,
+    simplex_steps=1000,              # the m-connector trained as a whole (connectors.train_simplices)
+    simplex_samples=8,               # random points of the simplex per step
+    toy_ms=(1, 2, 3, 5, 10),         # m-connectors on the toy model
+    toy_resolution=3,
+    toy_simplex_steps=3000,
+    toy_simplex_samples=32,
+    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
+    # centroids optimised until they reach the optima's loss (checked every check_every steps)
+    centroid_steps=6000,
+    check_every=50,
+    simplex_random=100,
+    simplex_edge=11,
+)
+
+_CONNECTORS_PAPER = dict(
+    toy_D=1000,
+    toy_n=700,
+    toy_steps=4000,
+    toy_tunnel_points=21,
+    toy_connector_steps=4000,
+    dataset="fashion_mnist",
+    n_train=None,
+    n_test=None,
+    arch="cnn",
+    net=dict(channels=(16, 32, 32)),
+    seeds=3,
+    steps=20_000,
+    lr=1e-3,
+    batch_size=128,
+    tunnel_lr=1e-3,
+    short_eps=1.0,
+    short_delta=0.5,
+    hessian_examples=5000,
     max_m=10,
     connector_resolution=2,
     connector_steps=10_000,
     simplex_steps=10_000,
+    simplex_samples=8,
     toy_ms=(1, 2, 3, 5, 10),
     toy_resolution=3,
     toy_simplex_steps=5000,
     toy_simplex_samples=32,
     toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
-    simplex_samples=8,
     centroid_steps=30_000,
     check_every=200,
     simplex_random=500,
@@ -444,9 +489,11 @@ _PERMUTATIONS_PAPER = dict(
 )
 
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
-QUICK = {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK, "geometry": _GEOMETRY_QUICK,
+QUICK = {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
+         "connectors": _CONNECTORS_QUICK, "geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK}
 
 #: The ``paper`` profile's settings, per chapter key.
-PAPER = {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER, "geometry": _GEOMETRY_PAPER,
+PAPER = {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
+         "connectors": _CONNECTORS_PAPER, "geometry": _GEOMETRY_PAPER,
          "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER}
