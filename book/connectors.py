@@ -349,7 +349,6 @@ check_at_scale(bool((slopes > 0).all() and (centroid_short[:, -1] > centroid_sho
                "more short directions where more wedges meet, in every set of optima")
 check_at_scale(slope > 2 * slope_se, "the mean trend is more than two standard errors above zero")
 glue("con_target", report.listing([report.fmt(x, 3) for x in targets.tolist()]))
-glue("con_seeds", S)
 glue("con_check_every", cfg.check_every)
 glue("con_centroid_loss", f"{centroid_loss.min().item():.3f} to {centroid_loss.max().item():.3f}")
 glue("con_conn_short", report.listing([report.spread(col) for col in centroid_short.T]))

@@ -130,7 +130,7 @@ _TUNNELS_QUICK = dict(
     n_train=4000,
     n_test=1000,
     arch="mlp",
-    net=dict(width=64, depth=2),
+    net=dict(width=64, depth=2, activation="relu"),
     n_optima=3,
     steps=6000,
     lr=3e-3,
@@ -148,6 +148,10 @@ _TUNNELS_QUICK = dict(
     short_eps=1.0,
     short_delta=0.5,
     hessian_examples=1000,
+    # the wall and the tunnel on other networks and data (Section 4.1): (data set, activation), same architecture
+    robust_cases=(("mnist1d", "tanh"), ("digits", "relu")),
+    robust_n_train={"mnist1d": 4000, "digits": 1400},
+    robust_n_test={"mnist1d": 1000, "digits": 397},
 )
 
 _TUNNELS_PAPER = dict(
@@ -158,7 +162,7 @@ _TUNNELS_PAPER = dict(
     n_train=None,
     n_test=None,
     arch="cnn",
-    net=dict(channels=(16, 32, 32)),
+    net=dict(channels=(16, 32, 32), activation="tanh"),
     n_optima=3,
     steps=20_000,
     lr=1e-3,
@@ -174,6 +178,9 @@ _TUNNELS_PAPER = dict(
     short_eps=1.0,
     short_delta=0.5,
     hessian_examples=5000,
+    robust_cases=(("fashion_mnist", "relu"), ("mnist", "tanh")),
+    robust_n_train={"fashion_mnist": None, "mnist": None},
+    robust_n_test={"fashion_mnist": None, "mnist": None},
 )
 
 _CONNECTORS_QUICK = dict(
