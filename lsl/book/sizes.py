@@ -68,6 +68,10 @@ _HYPERPLANES_QUICK = dict(
     plane_steps={"MLP": 1000, "CNN": 500},
     plane_lr={"MLP": 4.0, "CNN": 3.0},
     # dense against Fastfood at one d (on the MLP)
+    # d_int90 of the MLP on a second data set (same grid, training and criterion)
+    robust_dataset="digits",
+    robust_n_train=1400,
+    robust_n_test=397,
     compare_d=100,
     compare_planes=3,
     # Goldilocks zone (on the MLP): plain SGD, as Fort & Scherlis
@@ -101,6 +105,9 @@ _HYPERPLANES_PAPER = dict(
     n_planes={"MLP": 5, "CNN": 5},
     plane_steps={"MLP": 5000, "CNN": 5000},
     plane_lr={"MLP": 4.0, "CNN": 3.0},
+    robust_dataset="fashion_mnist",
+    robust_n_train=None,
+    robust_n_test=None,
     compare_d=300,
     compare_planes=8,
     scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0),
