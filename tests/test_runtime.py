@@ -92,7 +92,7 @@ def test_setup_downloads_paper_data_only_on_colab(monkeypatch):
     assert fetched == []
     monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
     runtime.setup("hyperplanes", verbose=False)
-    assert fetched == ["mnist"]
+    assert fetched == ["mnist", "fashion_mnist"]           # its networks' data set and its second one (d_int on another data set)
     fetched.clear()
     monkeypatch.setenv("LSL_PROFILE", "quick")
     runtime.setup("hyperplanes", verbose=False)
