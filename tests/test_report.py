@@ -89,6 +89,24 @@ def test_table_renders_markdown_and_text_and_rejects_ragged_rows():
     assert md[0] == "| name | ratio | note |" and md[1] == "| --- | --- | --- |"
     assert md[2] == "| MLP | 1.23 | a\\|b |"        # numbers through fmt, pipes escaped
     assert repr(t).splitlines()[0].split() == ["name", "ratio", "note"]
+    # HTML too, which the book's builder prefers (it shows a Markdown table in an output as a paragraph)
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self.tags = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+
+        def handle_data(self, data):
+            self.cells.append(data)
+
+    parsed = Cells()
+    parsed.feed(report.table([dict(name="<MLP>", ratio=1.23456)])._repr_html_())
+    assert parsed.tags[:2] == ["table", "thead"] and parsed.tags.count("th") == 2 and parsed.tags.count("td") == 2
+    assert parsed.cells == ["name", "ratio", "<MLP>", "1.23"]      # escaped in the HTML, read back as written
     with pytest.raises(ValueError, match="row 1 has columns"):
         report.table([dict(a=1), dict(b=2)])
     with pytest.raises(ValueError, match="at least one row"):

@@ -17,6 +17,7 @@ them shows no stray value.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -317,6 +318,15 @@ class Table:
         def line(cells):
             return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
         return "\n".join([line(self.columns), line(["---"] * len(self.columns))] + [line(r) for r in self.rows])
+
+    def _repr_html_(self) -> str:
+        # The book's HTML builder prefers text/html to text/markdown, and renders a Markdown table in a
+        # cell's output as a plain paragraph: the table is given as HTML too.
+        def row(cells, tag):
+            return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
+        head = row(self.columns, "th")
+        body = "".join(row(r, "td") for r in self.rows)
+        return f'<table class="table lsl-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
     def __repr__(self) -> str:
         widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
