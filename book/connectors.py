@@ -342,6 +342,8 @@ for k in range(S):
     print(f"set {k}: target loss {targets[k]:.4f}; centroid losses {[round(x, 4) for x in centroid_loss[k].tolist()]}; "
           f"short directions {centroid_short[k].tolist()} (trend {slopes[k]:+.2f} per unit of m); ends {end_short[k].tolist()}")
 print(f"trend over the {S} sets: {slope:+.2f} ± {slope_se:.2f} (standard error) per unit of m")
+
+# %% tags=["hide-input"]
 check_at_scale(bool((centroid_loss <= targets[:, None]).all()), "every centroid reached its set's matched loss")
 # the paper's claim, as strongly as it is stated: more short directions where more wedges meet, in every set of
 # optima, and a mean trend more than two standard errors above zero
