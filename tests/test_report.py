@@ -105,7 +105,7 @@ def test_table_renders_markdown_and_text_and_rejects_ragged_rows():
 
     parsed = Cells()
     parsed.feed(report.table([dict(name="<MLP>", ratio=1.23456)])._repr_html_())
-    assert parsed.tags[:2] == ["table", "thead"] and parsed.tags.count("th") == 2 and parsed.tags.count("td") == 2
+    assert parsed.tags[:3] == ["div", "table", "thead"] and parsed.tags.count("th") == 2 and parsed.tags.count("td") == 2
     assert parsed.cells == ["name", "ratio", "<MLP>", "1.23"]      # escaped in the HTML, read back as written
     with pytest.raises(ValueError, match="row 1 has columns"):
         report.table([dict(a=1), dict(b=2)])

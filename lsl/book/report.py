@@ -326,7 +326,9 @@ class Table:
             return "<tr>" + "".join(f"<{tag}>{html.escape(c)}</{tag}>" for c in cells) + "</tr>"
         head = row(self.columns, "th")
         body = "".join(row(r, "td") for r in self.rows)
-        return f'<table class="table lsl-table"><thead>{head}</thead><tbody>{body}</tbody></table>'
+        # a table wider than the page scrolls sideways instead of being cut off
+        return (f'<div class="lsl-table-wrap" style="overflow-x: auto"><table class="table lsl-table">'
+                f'<thead>{head}</thead><tbody>{body}</tbody></table></div>')
 
     def __repr__(self) -> str:
         widths = [max(len(c), *(len(r[i]) for r in self.rows)) for i, c in enumerate(self.columns)]
