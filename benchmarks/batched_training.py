@@ -6,6 +6,9 @@ minibatch sequence:
 - **seeds**: eight initialisations (seeds 0-7), Adam with one learning rate. lsl:
   ``lsl.train.train(L, theta0, ...)`` with ``theta0`` of shape ``[8, D]`` (one vectorised loss per
   step, ``torch.func.vmap`` over the stacked parameters, Adam acting element-wise).
+- **one model**: one initialisation, one SGD learning rate: the cost of a single training step,
+  ``lsl.rows.train_rows(L, theta0[1, D])`` against one plain loop. For a layer stack lsl computes
+  the gradient by back-propagation written out (``lsl.stack.LayerStack.loss_and_grad``), not autograd.
 - **learning rates**: one initialisation, eight SGD learning rates. lsl:
   ``lsl.rows.train_rows(L, theta0, lr=[...])`` (row-wise SGD; it also measures the full-batch loss
   of every row at the start and the end).
@@ -98,6 +101,11 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
          lambda: train(land, theta_seeds, steps=steps, lr=ADAM_LR, optimizer="adam", batch_size=bs).theta,
          lambda: sequential(ds, seeds_models, steps=steps, batch_size=bs, optimizer="adam", lrs=[ADAM_LR] * K),
          f"lsl.train.train(L, theta0[{K}, D], optimizer='adam')"),
+        ("one model", "1 model, SGD",
+         lambda: train_rows(land, theta_seeds[:1], lr=SGD_LRS[-1], batch_size=bs, max_steps=steps,
+                            check_every=steps).theta,
+         lambda: sequential(ds, seeds_models[:1], steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS[-1:]),
+         "lsl.rows.train_rows(L, theta0[1, D], lr=...)"),
         ("learning rates", "lrs, SGD",
          lambda: train_rows(land, theta_seeds[:1].expand(K, -1), lr=SGD_LRS, batch_size=bs, max_steps=steps,
                             check_every=steps).theta,
@@ -125,7 +133,8 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
                 f"{scale:.1f}); final full-batch losses {float(l_peer.min()):.3f}-{float(l_peer.max()):.3f}, "
                 f"max difference {d_loss:.1e}")
         rows.append(common.record(
-            "batched_training_k8", f"8 torch loops ({what})", device, t_lsl, t_peer, note, size,
+            "batched_training_k8", f"{'1 torch loop' if name == 'one model' else '8 torch loops'} ({what})",
+            device, t_lsl, t_peer, note, size,
             accuracy_short=f"max diff. {d_theta:.0e} (params), {d_loss:.0e} (loss)",
             family=name, lsl_config=lsl_config,
             peer_config="8 x (nn.Module + torch.optim + backward), data on the device",
@@ -133,6 +142,9 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
             lsl_model_steps_per_s=round(K * steps / t_lsl, 1), peer_model_steps_per_s=round(K * steps / t_peer, 1),
             max_abs_param_diff=d_theta, max_abs_loss_diff=d_loss,
         ))
+        models = 1 if name == "one model" else K
+        rows[-1]["lsl_model_steps_per_s"] = round(models * steps / t_lsl, 1)
+        rows[-1]["peer_model_steps_per_s"] = round(models * steps / t_peer, 1)
         if verbose:
             print(f"# batched_training_k8 [{name}] on {device}: lsl {t_lsl:.2f}s, sequential {t_peer:.2f}s "
                   f"({t_peer / t_lsl:.2f}x); {note}", flush=True)

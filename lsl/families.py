@@ -29,8 +29,8 @@ follows the trajectory it would follow alone (see :mod:`lsl.rows`). Rows that
 reach the target are frozen and dropped from the computation while the others go on.
 
 - ``"lr"`` and ``"l2"`` families can be stacked: one :func:`~lsl.rows.train_rows` call for
-  all members (``stack=True``; the default stacks on a GPU and loops on a CPU,
-  where vmapping small networks is no faster than a loop).
+  all members (``stack=True``; the default stacks on a GPU, and on a CPU for layer stacks,
+  whose gradients are batched matrix products: see :func:`train_family`).
 - ``"batch_size"`` members share the landscape but not the minibatch sequence:
   they are trained one after the other (each with the family's ``lr``; the
   learning rate is *not* rescaled with the batch size).
@@ -261,9 +261,11 @@ def train_family(
         theta0: the common starting point for lr, L2 and batch-size families (default: the
             landscape's ``theta0``); dropout and width families start at each built landscape's ``theta0``.
         stack: train lr and L2 families as one ``[B, D]`` batch (``False``: one at a time). The
-            default, ``None``, stacks on a GPU and not on a CPU, where a vmapped batch of small
-            networks is no faster than a loop (on a 2-core CPU, 4 stacked MLPs of 7k parameters
-            took 7.5 ms a step against 4 x 1.5 ms one by one). Stacked and lone runs agree up to
+            default, ``None``, stacks on a GPU, and on a CPU for a layer stack, whose gradients are
+            written out as batched matrix products (:meth:`lsl.network.NetworkLandscape.loss_and_grad`;
+            8 MLPs of 7k parameters train about 3 times faster stacked than one after the other,
+            ``benchmarks/batched_training.py``); other networks (the CNNs) go through ``vmap``, which
+            on a CPU is no faster than a loop for small networks. Stacked and lone runs agree up to
             floating-point rounding, which SGD amplifies over thousands of steps: a member trained
             in a stack can stop a check earlier or later than the same member trained alone.
         cache: load members from / store them in :mod:`lsl.cache`.
@@ -353,7 +355,7 @@ def train_family(
 
     if todo:
         if stack is None:
-            stack = lands[0].device.type == "cuda"
+            stack = lands[0].device.type == "cuda" or getattr(lands[0], "backprop_by_hand", False)
         if hparam in _STACKED and stack:
             run(todo)
         else:

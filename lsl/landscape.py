@@ -130,6 +130,28 @@ class Landscape:
             (g,) = torch.autograd.grad(self.loss(theta, **kwargs).sum(), theta)
         return g
 
+    def loss_and_grad(self, theta: torch.Tensor, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss and its gradient together: ``(loss(theta), grad(theta))``, by one backward pass.
+
+        ``theta`` is ``[D]`` (a scalar loss and ``[D]``) or ``[B, D]`` (``[B]`` and ``[B, D]``). A landscape may
+        compute both faster than autograd does (:class:`~lsl.network.NetworkLandscape` for a layer stack).
+        """
+        theta = self.check_theta(theta).detach().requires_grad_(True)
+        with torch.enable_grad():
+            value = self.loss(theta, **kwargs)
+            (g,) = torch.autograd.grad(value.sum(), theta)
+        return value.detach(), g
+
+    def first_order_loss(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
+        """The loss, for a trainer: differentiable once with respect to ``theta`` (first derivatives only).
+
+        The default is :meth:`loss` itself. A landscape with a faster gradient than autograd's
+        (:class:`~lsl.network.NetworkLandscape` for a layer stack) returns the same value whose
+        backward pass uses :meth:`loss_and_grad`; a second derivative through it raises an error.
+        The trainers' objective (:func:`lsl.train.landscape_objective`) uses it.
+        """
+        return self.loss(theta, **kwargs)
+
     def hvp(self, theta: torch.Tensor, v: torch.Tensor, **kwargs) -> torch.Tensor:
         """Hessian-vector product ``H(theta) @ v`` for one point ``theta`` ``[D]``.
 

@@ -388,6 +388,45 @@ class NetworkLandscape(Landscape):
         finally:
             self.model.eval()
 
+    @property
+    def backprop_by_hand(self) -> bool:
+        """Whether :meth:`loss_and_grad` uses back-propagation written out (a layer stack with a built-in loss)."""
+        return self.stack is not None and self.stack.trains(self.builtin_loss)
+
+    def _trains_by_hand(self, theta: torch.Tensor) -> bool:
+        """Whether :meth:`loss_and_grad` at ``theta`` may take the layer stack's written-out back-propagation."""
+        return self.backprop_by_hand and not torch._C._functorch.is_functorch_wrapped_tensor(theta)
+
+    def loss_and_grad(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (mini-batch, if ``idx`` is given) loss and its gradient: ``[D]`` -> (scalar, ``[D]``), ``[B, D]`` -> (``[B]``, ``[B, D]``).
+
+        For a layer stack with a built-in loss this is back-propagation written out
+        (:meth:`lsl.stack.LayerStack.loss_and_grad`, no autograd graph); otherwise autograd
+        (:meth:`grad`). In training mode dropout draws its masks
+        from torch's global generator either way.
+        """
+        theta = self.check_theta(theta)
+        if not self._trains_by_hand(theta):
+            return super().loss_and_grad(theta, idx=idx, train=train)
+        x, y = self._data(idx)
+        points = theta.detach().reshape(-1, self.D)
+        value, g = self.stack.loss_and_grad(points, x, y, self.builtin_loss, train=train and self._has_dropout)
+        if theta.dim() == 1:
+            return value[0], g[0]
+        return value, g
+
+    def first_order_loss(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
+        """The loss for a trainer, differentiable once (see :meth:`Landscape.first_order_loss`).
+
+        For a layer stack with a built-in loss, when a gradient is wanted, the value and its gradient
+        come from :meth:`loss_and_grad` in one pass and the backward pass only scales the stored
+        gradient; asking for a second derivative through it raises an error. Otherwise :meth:`loss`.
+        """
+        theta = self.check_theta(theta)
+        if not (torch.is_grad_enabled() and theta.requires_grad and self._trains_by_hand(theta)):
+            return self.loss(theta, idx=idx, train=train)
+        return _FirstOrderLoss.apply(theta, self, idx, train)
+
     def hvp(self, theta: torch.Tensor, v: torch.Tensor, *, idx=None) -> torch.Tensor:
         """Hessian-vector product by forward-over-reverse differentiation (``torch.func.jvp`` of ``grad``).
 
@@ -467,3 +506,20 @@ class NetworkLandscape(Landscape):
             if out.dim() == 2:
                 return self._criterion(out, y)
             return vmap(self._criterion, in_dims=(0, None))(out, y)
+
+
+class _FirstOrderLoss(torch.autograd.Function):
+    """The landscape's loss whose backward pass uses the gradient computed with it (first derivatives only)."""
+
+    @staticmethod
+    def forward(ctx, theta, landscape, idx, train):
+        value, g = landscape.loss_and_grad(theta, idx=idx, train=train)
+        ctx.save_for_backward(g)
+        return value
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        (g,) = ctx.saved_tensors
+        scale = grad_output.unsqueeze(-1) if g.dim() > grad_output.dim() else grad_output
+        return scale * g, None, None, None

@@ -26,7 +26,7 @@ import torch
 
 from .landscape import Landscape
 from .settings import FROM_SETTINGS, ROWS_DEFAULTS, TrainSettings, resolve
-from .train import NONFINITE, NonFiniteLossError, landscape_objective, progress
+from .train import NONFINITE, NonFiniteLossError, minibatch_order, progress
 
 __all__ = ["train_rows", "RowsResult"]
 
@@ -84,8 +84,8 @@ def train_rows(
 ) -> RowsResult:
     """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
 
-    Every step draws the next minibatch of :func:`lsl.train.landscape_objective` (the same
-    for all rows), and updates row ``b`` by ``theta_b -= lr[b] * d_b`` where ``d_b`` is the
+    Every step draws the next minibatch of :func:`lsl.train.minibatch_order` (the same
+    for all rows, in the order :func:`lsl.train.landscape_objective` draws them), and updates row ``b`` by ``theta_b -= lr[b] * d_b`` where ``d_b`` is the
     gradient of ``loss_b + l2[b] / 2 * ||theta_b||^2`` (or, with ``momentum``, the
     heavy-ball buffer ``d_b <- momentum * d_b + gradient``, as ``torch.optim.SGD``).
     So row ``b`` follows the run of ``lsl.train.train(landscape, theta0[b], optimizer="sgd",
@@ -163,7 +163,8 @@ def train_rows(
         raise ValueError(f"every learning rate must be > 0, got {lr_t.tolist()}")
     if bool((l2_t < 0).any()):
         raise ValueError(f"every L2 strength must be >= 0, got {l2_t.tolist()}")
-    objective = landscape_objective(landscape, batch_size=batch_size, l2=0.0, seed=seed)
+    next_batch = minibatch_order(landscape, batch_size, seed)
+    has_data = landscape.n_train is not None
     active = torch.ones(B, dtype=torch.bool)
     steps = torch.full((B,), max_steps, dtype=torch.long)
     reached = torch.zeros(B, dtype=torch.bool)
@@ -194,6 +195,14 @@ def train_rows(
         diverged[idx[bad]] = True
         active[stop] = False
 
+    def note_nonfinite(losses: list[torch.Tensor], first_step: int, idx: torch.Tensor) -> None:
+        """Record, for rows ``idx``, the first step since ``first_step`` whose minibatch loss was not finite."""
+        if nonfinite != "raise" or not losses:
+            return
+        bad = ~torch.isfinite(torch.stack(losses))  # [steps, rows], on the device: no round trip here
+        first = first_step + bad.to(torch.uint8).argmax(0)
+        first_bad[idx] = torch.where((first_bad[idx] < 0) & bad.any(0), first, first_bad[idx])
+
     with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
         torch.manual_seed(seed)
         check(0)
@@ -201,34 +210,39 @@ def train_rows(
         bar = progress(range(max_steps), desc="sweep")
         # The active rows change only at checks: their indices on the device, and whether any of them has
         # an L2 penalty, are worked out after each check, not at every step, so that a step makes no
-        # host-device round trip (each would wait for the device's queued work).
+        # host-device round trip (each would wait for the device's queued work). The minibatch losses
+        # since the last check are looked at, for NaN and infinity, at the next check.
         l2_host = l2_t.cpu()
         idx = None
+        losses: list[torch.Tensor] = []
+        since = 0
         for step in bar:
             if idx is None:
                 if not bool(active.any()):
                     break
                 idx_host = active.nonzero().squeeze(1)
                 idx = idx_host.to(x.device)
+                every_row = idx_host.numel() == B
                 lr_a = lr_t[idx].unsqueeze(1)
-                l2a = l2_t[idx] if bool((l2_host[idx_host] != 0).any()) else None
-            xa = x[idx].detach().requires_grad_(True)
-            with torch.enable_grad():
-                loss = objective(xa)
-                if nonfinite == "raise":
-                    new = (first_bad[idx] < 0) & ~torch.isfinite(loss.detach())
-                    first_bad[idx] = torch.where(new, torch.full_like(first_bad[idx], step), first_bad[idx])
-                if l2a is not None:
-                    loss = loss + 0.5 * l2a * (xa * xa).sum(-1)
-                (g,) = torch.autograd.grad(loss.sum(), xa)
-            with torch.no_grad():
-                if buf is not None:
-                    d = momentum * buf[idx] + g
-                    buf[idx] = d
-                else:
-                    d = g
-                x[idx] = xa.detach() - lr_a * d
+                l2a = l2_t[idx].unsqueeze(1) if bool((l2_host[idx_host] != 0).any()) else None
+                losses, since = [], step
+            xa = x if every_row else x[idx]
+            kwargs = {"idx": next_batch(), "train": True} if has_data else {}
+            loss, g = landscape.loss_and_grad(xa, **kwargs)
+            losses.append(loss)
+            if l2a is not None:
+                g = g + l2a * xa  # the gradient of l2 / 2 * ||theta||^2
+            if buf is not None:
+                d = momentum * buf[idx] + g
+                buf[idx] = d
+            else:
+                d = g
+            if every_row:
+                x.sub_(lr_a * d)
+            else:
+                x[idx] = xa - lr_a * d
             if (step + 1) % check_every == 0 or step + 1 == max_steps:
+                note_nonfinite(losses, since, idx)
                 check(step + 1)
                 idx = None
         if hasattr(bar, "close"):

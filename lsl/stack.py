@@ -22,8 +22,10 @@ products it follows.
   layer is linear in its weights and bias, so its output at every point of the family is
   ``z_0 + sum_k c_k z_k``, one small matrix product instead of one layer per point.
 
-It is used only where nothing is differentiated (``torch.no_grad``): losses of planes,
-paths, probes, accuracies. Training and curvature keep the differentiable ``vmap`` path.
+Its forward pass is used where nothing is differentiated (``torch.no_grad``): losses of planes,
+paths, probes, accuracies. For training, :meth:`LayerStack.loss_and_grad` writes back-propagation
+out by hand (first derivatives only; :meth:`lsl.network.NetworkLandscape.first_order_loss` hands it
+to the trainers). Curvature keeps the differentiable ``vmap`` path.
 Networks that are not layer stacks (convolutions, batch norm, custom modules) use ``vmap``
 throughout; :meth:`LayerStack.of` returns ``None`` for them.
 """
@@ -60,6 +62,7 @@ class _Layer:
     bias: slice | None
     shape: tuple[int, int]  # (out_features, in_features)
     activation: nn.Module | None  # applied after the layer, or None
+    dropout: float = 0.0  # dropout probability after the activation, in training mode
 
 
 def _leaves(module: nn.Module) -> list[nn.Module] | None:
@@ -82,7 +85,8 @@ class LayerStack:
     """The forward pass of a layer stack (``Linear`` layers and activations) for a batch of parameter vectors.
 
     Build it with :meth:`of`, which returns ``None`` for networks that are not layer stacks.
-    Evaluation mode only (dropout off); no gradients flow through it.
+    Its forward pass is for evaluation mode (dropout off), and no gradients flow through it;
+    :meth:`loss_and_grad` computes the loss and its gradient for training, dropout included.
 
     Attributes:
         layers: the linear layers in order, each with the slices of its weight and bias in the
@@ -90,9 +94,10 @@ class LayerStack:
         in_features: the number of input features (inputs are flattened from dimension 1).
     """
 
-    def __init__(self, layers: list[_Layer], in_features: int):
+    def __init__(self, layers: list[_Layer], in_features: int, *, trains: bool = True):
         self.layers = layers
         self.in_features = in_features
+        self._trains = trains
 
     @classmethod
     def of(cls, model: nn.Module, view) -> "LayerStack | None":
@@ -110,10 +115,19 @@ class LayerStack:
         names = {id(m): n for n, m in model.named_modules()}
         layers: list[_Layer] = []
         in_features = None
+        trains = True  # whether the training path (loss_and_grad) can follow the module's dropout
         for i, m in enumerate(leaves):
             if isinstance(m, nn.Flatten):
                 if i != 0 or m.start_dim != 1 or m.end_dim != -1:
                     return None
+            elif isinstance(m, nn.Dropout):
+                if m.p == 0:
+                    continue
+                if not layers or layers[-1].dropout:
+                    trains = False  # on the inputs, or twice after one layer
+                else:
+                    last = layers[-1]
+                    layers[-1] = _Layer(last.weight, last.bias, last.shape, last.activation, float(m.p))
             elif isinstance(m, _PASS):
                 continue
             elif isinstance(m, nn.Linear):
@@ -133,12 +147,16 @@ class LayerStack:
                 if isinstance(m, nn.GELU) and m.approximate != "none":
                     return None
                 last = layers[-1]
-                layers[-1] = _Layer(last.weight, last.bias, last.shape, m)
+                if last.dropout:
+                    trains = False  # dropout between a layer and its activation
+                layers[-1] = _Layer(last.weight, last.bias, last.shape, m, last.dropout)
             else:
                 return None
         if not layers or layers[-1].activation is not None or in_features is None:
             return None
-        return cls(layers, in_features)
+        if layers[-1].dropout:
+            trains = False  # dropout on the outputs
+        return cls(layers, in_features, trains=trains)
 
     # -- evaluation ---------------------------------------------------------------
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,6 +225,116 @@ class LayerStack:
             h = torch.addmm(z0.reshape(1, -1), coeffs, zs.reshape(K, -1)).view(P, N, H)
             h = self._activate(h, self.layers[0].activation)
             return self._rest(h, points, 1)
+
+    # -- training: the loss and its gradient, by hand -----------------------------------
+    def trains(self, loss: str | None) -> bool:
+        """Whether :meth:`loss_and_grad` can compute the built-in loss ``loss`` (a name, or ``None``) for this stack.
+
+        It can for the losses ``"cross_entropy"`` and ``"mse"``, the activations ReLU, tanh and
+        sigmoid (not GELU), and dropout after a hidden layer's activation (as in :class:`lsl.nets.MLP`).
+        """
+        return (self._trains and loss in _OUTPUT_GRADIENTS
+                and all(layer.activation is None or isinstance(layer.activation, _TRAINED) for layer in self.layers))
+
+    def loss_and_grad(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str, *,
+                      train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss at points ``theta [P, D]`` and its gradient, by back-propagation written out.
+
+        One forward pass keeps each layer's output; the backward pass multiplies the error signal
+        through the layers again (``dW = delta^T h``, ``db = sum delta``, ``delta <- delta W * act'``),
+        with the derivative of each activation read off its output (ReLU: ``h > 0``, tanh:
+        ``1 - h^2``, sigmoid: ``h (1 - h)``). That is the gradient autograd computes, without
+        building a graph, so a training step of the book's small networks is cheaper than with autograd
+        (``benchmarks/batched_training.py``, the "one model" row). Only first derivatives: for
+        curvature use the landscape's ``hvp``.
+
+        In training mode (``train=True``) each hidden layer's dropout draws its mask from torch's
+        global generator, as ``nn.Dropout`` does: one mask per point and example.
+
+        Args:
+            theta: points ``[P, D]``.
+            x: inputs ``[N, ...]``.
+            y: labels ``[N]`` (integers).
+            loss: ``"cross_entropy"`` or ``"mse"`` (the mean over examples, as the landscape's loss).
+            train: dropout on.
+
+        Returns:
+            the loss ``[P]`` and its gradient ``[P, D]``.
+
+        Raises:
+            ValueError: if :meth:`trains` says the stack or the loss is not supported.
+        """
+        if not self.trains(loss):
+            raise ValueError(f"loss_and_grad supports the losses {sorted(_OUTPUT_GRADIENTS)} on stacks of "
+                             f"ReLU, tanh and sigmoid layers with dropout after an activation; got loss {loss!r} "
+                             f"on this stack: use autograd (the landscape's grad) instead")
+        with torch.no_grad():
+            P = theta.shape[0]
+            h = self._inputs(x).unsqueeze(0)
+            inputs, outputs, masks = [], [], []
+            for layer in self.layers:
+                inputs.append(h)
+                h = self._activate(self._layer(h, theta, layer), layer.activation)
+                outputs.append(h)
+                mask = None
+                if train and layer.dropout:
+                    keep = 1.0 - layer.dropout
+                    mask = torch.empty_like(h).bernoulli_(keep).div_(keep)  # what nn.Dropout draws
+                    h = h * mask
+                masks.append(mask)
+            value, delta = _OUTPUT_GRADIENTS[loss](h, y)
+            grad = theta.new_empty(P, theta.shape[1])
+            for i in range(len(self.layers) - 1, -1, -1):
+                layer, h_in = self.layers[i], inputs[i]
+                out_f, in_f = layer.shape
+                # dW [P, out, in] = delta^T h_in (h_in is shared [1, N, in] for the first layer)
+                grad[:, layer.weight].view(P, out_f, in_f).copy_(torch.matmul(delta.transpose(1, 2), h_in))
+                if layer.bias is not None:
+                    grad[:, layer.bias] = delta.sum(1)
+                if i == 0:
+                    break
+                below = self.layers[i - 1]
+                delta = torch.bmm(delta, theta[:, layer.weight].view(P, out_f, in_f))
+                if masks[i - 1] is not None:
+                    delta.mul_(masks[i - 1])
+                _activation_backward(delta, outputs[i - 1], below.activation)
+            return value, grad
+
+
+_TRAINED = (nn.ReLU, nn.Tanh, nn.Sigmoid)
+
+
+def _activation_backward(delta: torch.Tensor, out: torch.Tensor, act: nn.Module | None) -> None:
+    """Multiply ``delta`` in place by the activation's derivative, read off its output ``out``."""
+    if act is None:
+        return
+    if isinstance(act, nn.ReLU):
+        delta.mul_(out > 0)
+    elif isinstance(act, nn.Tanh):
+        delta.mul_(1.0 - out * out)
+    else:  # sigmoid
+        delta.mul_(out * (1.0 - out))
+
+
+def _cross_entropy_output(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy of each row of logits ``[P, N, C]`` and its gradient with respect to the logits."""
+    logp = torch.log_softmax(logits, -1)
+    index = y.view(1, -1, 1).expand(logits.shape[0], -1, 1)
+    value = -logp.gather(-1, index).squeeze(-1).mean(-1)
+    delta = logp.exp_()
+    delta.scatter_add_(-1, index, torch.full(index.shape, -1.0, dtype=delta.dtype, device=delta.device))
+    return value, delta.div_(logits.shape[1])
+
+
+def _mse_output(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean squared error of each row of logits ``[P, N, C]`` against one-hot labels, and its gradient."""
+    diff = logits - nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)
+    value = (diff * diff).mean((-2, -1))
+    return value, diff.mul_(2.0 / (logits.shape[1] * logits.shape[2]))
+
+
+#: The loss of each row of logits and its gradient with respect to them, per built-in loss name.
+_OUTPUT_GRADIENTS = {"cross_entropy": _cross_entropy_output, "mse": _mse_output}
 
 
 def cross_entropy_rows(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

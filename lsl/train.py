@@ -237,13 +237,50 @@ def minimize(
     )
 
 
+def minibatch_order(landscape: Landscape, batch_size: int | None, seed: int = 0) -> Callable[[], torch.Tensor | None]:
+    """The minibatches of the trainers, one per call: ``next_batch() -> idx`` (``None`` for the full batch).
+
+    Each epoch is a seeded random permutation of the training examples cut into batches of
+    ``batch_size`` (the ragged last batch of an epoch is dropped); the permutation is drawn on the
+    CPU, so the order is the same on every device. :func:`landscape_objective` and
+    :func:`lsl.rows.train_rows` draw their minibatches from it.
+
+    Args:
+        landscape: the landscape (its ``n_train`` examples).
+        batch_size: minibatch size, or ``None`` for the full batch (and for landscapes without data).
+        seed: seeds the order.
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
+        raise TypeError(f"batch_size must be an int or None, got {batch_size!r}")
+    if batch_size is not None and landscape.n_train is None:
+        raise ValueError(f"{type(landscape).__name__} has no data: leave batch_size=None")
+    if batch_size is not None and not 1 <= batch_size <= landscape.n_train:
+        raise ValueError(f"batch_size must be in [1, {landscape.n_train}], got {batch_size}")
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    order: list[torch.Tensor] = []
+
+    def next_batch() -> torch.Tensor | None:
+        if batch_size is None:
+            return None
+        if not order:
+            # One host-to-device copy per epoch, not one per step: a copy from the host waits for the
+            # device's queued work, which would stall a GPU at every step.
+            perm = torch.randperm(landscape.n_train, generator=gen).to(landscape.device)
+            order.extend(perm.split(batch_size))
+            if len(order) > 1 and order[-1].numel() < batch_size:
+                order.pop()
+        return order.pop(0)
+
+    return next_batch
+
+
 def landscape_objective(
     landscape: Landscape, *, batch_size: int | None = None, l2: float = 0.0, seed: int = 0
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The training objective of a landscape: minibatch loss (training mode) plus L2.
 
-    Each call draws the next minibatch of a seeded epoch-wise permutation (the
-    ragged last batch of an epoch is dropped); with ``batch_size=None`` it is
+    Each call draws the next minibatch of :func:`minibatch_order` (a seeded epoch-wise
+    permutation; the ragged last batch of an epoch is dropped); with ``batch_size=None`` it is
     the full-batch loss. Landscapes without data (the toy model) take no batch.
 
     Args:
@@ -253,36 +290,18 @@ def landscape_objective(
         seed: seeds the minibatch order.
 
     Returns:
-        a function ``theta -> loss`` (``[D]`` -> scalar, ``[B, D]`` -> ``[B]``).
+        a function ``theta -> loss`` (``[D]`` -> scalar, ``[B, D]`` -> ``[B]``), differentiable once: the
+        loss is the landscape's :meth:`~lsl.landscape.Landscape.first_order_loss` (for a layer stack,
+        back-propagation written out), so second derivatives must go through ``landscape.loss`` instead.
     """
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
-        raise TypeError(f"batch_size must be an int or None, got {batch_size!r}")
-    if batch_size is not None and landscape.n_train is None:
-        raise ValueError(f"{type(landscape).__name__} has no data: leave batch_size=None")
-    if batch_size is not None and not 1 <= batch_size <= landscape.n_train:
-        raise ValueError(f"batch_size must be in [1, {landscape.n_train}], got {batch_size}")
+    next_batch = minibatch_order(landscape, batch_size, seed)
     if l2 < 0:
         raise ValueError(f"l2 must be >= 0, got {l2}")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
     has_data = landscape.n_train is not None
-    order: list[torch.Tensor] = []
-
-    def next_idx() -> torch.Tensor | None:
-        if batch_size is None:
-            return None
-        if not order:
-            # One host-to-device copy per epoch, not one per step: a copy from the host waits for the
-            # device's queued work, which would stall a GPU at every step. The permutation itself is
-            # drawn on the CPU, so the order is the same on every device.
-            perm = torch.randperm(landscape.n_train, generator=gen).to(landscape.device)
-            order.extend(perm.split(batch_size))
-            if len(order) > 1 and order[-1].numel() < batch_size:
-                order.pop()
-        return order.pop(0)
 
     def objective(theta: torch.Tensor) -> torch.Tensor:
-        kwargs = {"idx": next_idx(), "train": True} if has_data else {}
-        loss = landscape.loss(theta, **kwargs)
+        kwargs = {"idx": next_batch(), "train": True} if has_data else {}
+        loss = landscape.first_order_loss(theta, **kwargs)
         if l2:
             loss = loss + 0.5 * l2 * (theta * theta).sum(-1)
         return loss

@@ -283,13 +283,16 @@ def test_errors(build):
         train_rows(land, land.theta0, lr=0.0)
 
 
-def test_base_member_is_shared_between_families_and_cpu_default_does_not_stack(build, monkeypatch):
+def test_base_member_is_shared_between_families_and_cpu_default_stacks_layer_stacks_only(build, ds, monkeypatch):
     real, rows = train_rows, []
     monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
     kw = dict(lr=0.1, batch_size=8, max_steps=10, seed=0)
     lr_fam = families.train_family(build, "lr", [0.1, 0.2], **kw)
-    assert rows == [1, 1]  # stack=None: no stacking on a CPU
+    assert rows == [2]  # stack=None on a CPU: a layer stack (gradients written out) trains the family as one batch
     drop = families.train_family(build, "dropout", [0.0, 0.2], **kw)
-    assert drop[0].from_cache and not drop[1].from_cache and rows == [1, 1, 1]
+    assert drop[0].from_cache and not drop[1].from_cache and rows == [2, 1]
+    gelu = nets.network(ds, "mlp", width=6, depth=1, activation="gelu", seed=0, dtype=F64)  # autograd (vmap)
+    families.train_family(gelu, "lr", [0.1, 0.2], **kw)
+    assert rows == [2, 1, 1, 1]  # ... and other networks one member at a time
     assert torch.equal(drop[0].theta, lr_fam[0].theta)  # build(dropout=0.0) is the base network
     assert drop[1].settings["dropout"] == 0.2

@@ -169,3 +169,121 @@ def test_dropout_is_off_in_the_stack_and_training_mode_keeps_vmap():
         tr = land.loss(pts, train=True)  # dropout on: must differ from the evaluation loss
     torch.testing.assert_close(ev, land.loss(pts).detach(), rtol=0, atol=1e-12)
     assert not torch.allclose(ev, tr)
+
+
+# -- training: the loss and its gradient written out (LayerStack.loss_and_grad) ----------------------------
+def _autograd_loss_and_grad(land, pts, **kw):
+    """The reference: autograd through the functional (vmap) path, point by point."""
+    vals, grads = [], []
+    for t in pts:
+        t = t.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            v = land._loss_batch(t.unsqueeze(0), **kw)[0]
+            (g,) = torch.autograd.grad(v, t)
+        vals.append(v.detach())
+        grads.append(g)
+    return torch.stack(vals), torch.stack(grads)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("depth", [0, 1, 3])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_loss_and_grad_equal_autograd_float64(activation, depth, loss):
+    """Back-propagation written out gives autograd's loss and gradient, at several points and on a minibatch."""
+    torch.manual_seed(0)
+    land = _land(nets.MLP(12, 5, width=7, depth=depth, activation=activation), loss=loss)
+    assert land.backprop_by_hand
+    pts = _points(land, 4)
+    idx = torch.tensor([3, 1, 4, 15, 9, 26, 5, 35])
+    for kw in ({}, {"idx": idx}):
+        value, grad = land.loss_and_grad(pts, **kw)
+        ref_value, ref_grad = _autograd_loss_and_grad(land, pts, **kw)
+        torch.testing.assert_close(value, ref_value, rtol=0, atol=1e-13)
+        torch.testing.assert_close(grad, ref_grad, rtol=0, atol=1e-13)
+        one_value, one_grad = land.loss_and_grad(pts[1], **kw)  # one point [D]: a scalar and [D]
+        assert one_value.dim() == 0 and one_grad.shape == (land.D,)
+        torch.testing.assert_close(one_grad, ref_grad[1], rtol=0, atol=1e-13)
+
+
+def test_loss_and_grad_match_a_finite_difference():
+    """An independent check of the gradient: central differences of the loss along random directions."""
+    torch.manual_seed(0)
+    land = _land(nets.MLP(12, 5, width=9, depth=2, activation="tanh"))
+    theta = _points(land, 1)[0]
+    _, grad = land.loss_and_grad(theta)
+    g = torch.Generator().manual_seed(3)
+    for _ in range(5):
+        v = torch.randn(land.D, generator=g, dtype=land.dtype)
+        h = 1e-5
+        with torch.no_grad():
+            fd = (land.loss(theta + h * v) - land.loss(theta - h * v)) / (2 * h)
+        assert abs(float(fd - grad @ v)) < 1e-8 * max(1.0, abs(float(fd)))
+
+
+def test_loss_and_grad_float32_close_to_autograd():
+    torch.manual_seed(0)
+    land = _land(nets.MLP(12, 5, width=16, depth=2, activation="tanh"), dtype=torch.float32)
+    pts = _points(land, 3)
+    value, grad = land.loss_and_grad(pts)
+    ref_value, ref_grad = _autograd_loss_and_grad(land, pts)
+    torch.testing.assert_close(value, ref_value, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-4, atol=1e-6)
+
+
+def test_loss_and_grad_dropout_draws_the_masks_of_nn_dropout():
+    """In training mode the written-out path draws the same masks as nn.Dropout from the same generator state."""
+    land = _land(nets.MLP(12, 5, width=16, depth=2, activation="relu", dropout=0.3))
+    assert land.backprop_by_hand and [layer.dropout for layer in land.stack.layers] == [0.3, 0.3, 0.0]
+    theta = _points(land, 1)[0]
+    torch.manual_seed(5)
+    value, grad = land.loss_and_grad(theta, train=True)
+    torch.manual_seed(5)
+    ref_value, ref_grad = _autograd_loss_and_grad(land, theta.unsqueeze(0), train=True)
+    torch.testing.assert_close(value, ref_value[0], rtol=0, atol=1e-13)
+    torch.testing.assert_close(grad, ref_grad[0], rtol=0, atol=1e-13)
+    torch.manual_seed(5)
+    off_value, _ = land.loss_and_grad(theta)  # evaluation mode: no dropout
+    assert abs(float(off_value - value)) > 1e-3
+
+
+@pytest.mark.parametrize("model", [
+    nets.MLP(12, 5, width=7, depth=2, activation="gelu"),
+    nn.Sequential(nn.Dropout(0.2), nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 5)),   # dropout on the inputs
+    nn.Sequential(nn.Linear(12, 8), nn.Dropout(0.2), nn.Tanh(), nn.Linear(8, 5)),   # before the activation
+    nn.Sequential(nn.Linear(12, 8), nn.ReLU(), nn.Linear(8, 5), nn.Dropout(0.2)),   # on the outputs
+], ids=["gelu", "input-dropout", "dropout-before-activation", "output-dropout"])
+def test_unsupported_stacks_keep_autograd_with_equal_gradients(model):
+    torch.manual_seed(0)
+    land = _land(model)
+    assert land.stack is not None and not land.backprop_by_hand
+    pts = _points(land, 2)
+    with pytest.raises(ValueError, match="use autograd"):
+        land.stack.loss_and_grad(pts, land.x, land.y, "cross_entropy")
+    value, grad = land.loss_and_grad(pts)  # the landscape falls back to autograd
+    torch.testing.assert_close(grad, land.grad(pts), rtol=0, atol=1e-13)
+
+
+def test_callable_loss_keeps_autograd():
+    torch.manual_seed(0)
+    land = _land(nets.MLP(12, 5, width=7, depth=1), loss=lambda z, y: nn.functional.cross_entropy(z, y))
+    assert land.stack is not None and not land.backprop_by_hand
+    pts = _points(land, 2)
+    torch.testing.assert_close(land.loss_and_grad(pts)[1], land.grad(pts), rtol=0, atol=1e-13)
+
+
+def test_first_order_loss_backward_is_the_gradient_and_refuses_a_second_derivative():
+    torch.manual_seed(0)
+    land = _land(nets.MLP(12, 5, width=7, depth=2, activation="tanh"))
+    pts = _points(land, 3).requires_grad_(True)
+    weights = torch.tensor([0.5, -2.0, 3.0], dtype=land.dtype)
+    with torch.enable_grad():
+        value = land.first_order_loss(pts)
+        (g,) = torch.autograd.grad((weights * value).sum(), pts)
+    torch.testing.assert_close(value.detach(), land.loss(pts).detach(), rtol=0, atol=1e-13)
+    torch.testing.assert_close(g, weights.unsqueeze(1) * land.grad(pts.detach()), rtol=0, atol=1e-13)
+    with torch.enable_grad():
+        (g1,) = torch.autograd.grad(land.first_order_loss(pts[0]), pts, create_graph=True)
+        with pytest.raises(RuntimeError):
+            torch.autograd.grad(g1.sum(), pts)
+    with torch.no_grad():  # nothing to differentiate: the plain loss
+        assert land.first_order_loss(pts).grad_fn is None

@@ -239,6 +239,19 @@ def test_train_on_a_network_stops_at_the_first_non_finite_step():
     assert info.value.step == first and info.value.lr == 10.0
 
 
+def test_train_rows_on_a_layer_stack_names_the_first_non_finite_step():
+    """train_rows looks at the minibatch losses between checks only at the next check, and still names the first bad step."""
+    land = diverging_net()
+    assert land.backprop_by_hand
+    kw = dict(optimizer="sgd", steps=30)
+    recorded = train(land, land.theta0, lr=10.0, nonfinite="record", **kw).losses
+    first = int((~torch.isfinite(recorded)).nonzero()[0, 0])
+    assert 0 < first < 25
+    with pytest.raises(NonFiniteLossError, match=rf"row 1 of 2 became non-finite at step {first} ") as info:
+        train_rows(land, land.theta0.expand(2, -1), lr=[1e-3, 10.0], check_every=25, max_steps=30)
+    assert (info.value.step, info.value.row, info.value.lr) == (first, 1, 10.0)
+
+
 def test_train_raises_on_a_cached_diverged_run(tmp_path, monkeypatch):
     monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("LSL_CACHE", "1")
