@@ -332,7 +332,8 @@ for ax, (h, values) in zip(axes, cfg.sweeps.items()):
     x = np.arange(len(values))
     for i, s in enumerate(cfg.seeds):
         ax.plot(x, ang[h][i], "o-", lw=0.8, ms=3, color="grey", alpha=0.7, label="one seed" if i == 0 else None)
-    ax.plot(x, ang[h].mean(0), "o-", lw=2, color=plots.PALETTE["blue"], label="mean over seeds")
+    ax.errorbar(x, ang[h].mean(0), yerr=ang[h].std(0, ddof=1), fmt="o-", lw=2, capsize=3,
+                color=plots.PALETTE["blue"], label="mean ± sd over seeds")
     peak = result[h]["peak"]
     if peak < len(values) - 1:
         ax.axvline(peak, color=plots.PALETTE["red"], ls=":", lw=1)
@@ -350,9 +351,9 @@ report.figure("fig-widths-sweeps", fig)
 # :name: fig-widths-sweeps
 #
 # Angular width of the radial tunnel at optima trained to the same training loss, against one
-# hyperparameter at a time (the others at their base values). Grey: each seed; blue: the mean. A
-# dotted red line marks the value after which the effect stops, where it does. The horizontal axes
-# list the values, not to scale.
+# hyperparameter at a time (the others at their base values). Grey: each seed; blue: the mean over
+# the seeds, with bars of one standard deviation. A dotted red line marks the value after which the
+# effect stops, where it does. The horizontal axes list the values, not to scale.
 # ```
 
 # %% tags=["hide-input"]

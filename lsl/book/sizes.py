@@ -360,7 +360,7 @@ _WIDTHS_QUICK = dict(
     target_loss=0.5,
     check_every=50,
     max_steps=20_000,
-    seeds=(0, 1),
+    seeds=(0, 1, 2),
     # one family per hyperparameter (the base value of each is the shared setting above)
     sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
             "dropout": (0.0, 0.1, 0.2), "width": (32, 64, 128)},
@@ -396,7 +396,7 @@ _WIDTHS_PAPER = dict(
     target_loss=1.0,
     check_every=200,
     max_steps=100_000,
-    seeds=(0, 1),
+    seeds=(0, 1, 2),
     # the CNN's width is the channel count of its first layer (the others scale with it)
     sweeps={"lr": (0.01, 0.02, 0.04, 0.08, 0.16), "batch_size": (32, 128, 512),
             "l2": (0.0, 3e-4, 1e-3, 3e-3), "dropout": (0.0, 0.1, 0.25, 0.5), "width": (8, 16, 32)},
