@@ -356,15 +356,16 @@ class NetworkLandscape(Landscape):
 
     def _loss_batch(self, theta: torch.Tensor, *, idx=None, train: bool = False) -> torch.Tensor:
         x, y = self._data(idx)
-        if self._uses_stack(theta, train):
+        rows = _per_point(idx, theta)  # idx [B, N]: each point its own examples
+        if not rows and self._uses_stack(theta, train):
             return self._stack_loss(theta, x, y)
         self.model.train(train)
         try:
             if theta.shape[0] == 1:  # one point: skip vmap's overhead (about 2x on small nets)
-                return self._single_loss(theta[0], x, y).unsqueeze(0)
+                return self._single_loss(theta[0], x[0] if rows else x, y[0] if rows else y).unsqueeze(0)
             randomness = "different" if (train and self._has_dropout) else "error"
-            f = vmap(self._single_loss, in_dims=(0, None, None), randomness=randomness,
-                     chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error"))
+            f = vmap(self._single_loss, in_dims=(0, 0, 0) if rows else (0, None, None), randomness=randomness,
+                     chunk_size=self._vmap_chunk(y.shape[-1], theta.shape[0], randomness != "error"))
             return f(theta, x, y)
         finally:
             self.model.eval()
@@ -410,6 +411,8 @@ class NetworkLandscape(Landscape):
             return super().loss_and_grad(theta, idx=idx, train=train)
         x, y = self._data(idx)
         points = theta.detach().reshape(-1, self.D)
+        if _per_point(idx, points):
+            x = x.reshape(x.shape[0], x.shape[1], -1)  # [B, N, features]: each point its own examples
         value, g = self.stack.loss_and_grad(points, x, y, self.builtin_loss, train=train and self._has_dropout)
         if theta.dim() == 1:
             return value[0], g[0]
@@ -506,6 +509,16 @@ class NetworkLandscape(Landscape):
             if out.dim() == 2:
                 return self._criterion(out, y)
             return vmap(self._criterion, in_dims=(0, None))(out, y)
+
+
+def _per_point(idx, theta: torch.Tensor) -> bool:
+    """Whether ``idx`` gives each of the points ``theta [B, D]`` its own examples (``idx [B, N]``)."""
+    if idx is None or not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        return False
+    if theta.dim() != 2 or idx.shape[0] != theta.shape[0]:
+        raise ValueError(f"idx of shape {tuple(idx.shape)} gives examples per point: it needs one row per point of "
+                         f"theta, got theta of shape {tuple(theta.shape)}")
+    return True
 
 
 class _FirstOrderLoss(torch.autograd.Function):

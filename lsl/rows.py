@@ -79,7 +79,7 @@ def train_rows(
     target_loss: float | None = None,
     check_every: int = 50,
     max_steps: int = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
+    seed: int | Sequence[int] = FROM_SETTINGS,
     nonfinite: str = "raise",
 ) -> RowsResult:
     """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
@@ -123,7 +123,10 @@ def train_rows(
             rows for ``max_steps``).
         check_every: steps between checks of the full-batch loss.
         max_steps: the cap on the number of steps (replaces ``settings.steps``).
-        seed: seeds the minibatch order and dropout masks (as in :func:`lsl.train.train`).
+        seed: seeds the minibatch order and dropout masks (as in :func:`lsl.train.train`); or one seed per
+            row, so that rows trained from different seeds (each with its own minibatch order) share the
+            steps: row ``b`` then draws its minibatches from ``minibatch_order(landscape, batch_size,
+            seed[b])``, as it would alone, and the dropout masks are drawn from ``seed[0]``.
         nonfinite: ``"raise"`` (default) or ``"record"`` (mark diverged rows and go on), see above.
 
     Returns:
@@ -134,6 +137,12 @@ def train_rows(
         ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
     """
     # lr and l2 may be one per row: they are taken from the settings here, not put into them
+    row_seeds = None
+    if not (seed is FROM_SETTINGS or isinstance(seed, int)) and isinstance(seed, Sequence):
+        row_seeds = list(seed)
+        if not row_seeds:
+            raise ValueError("seed is an empty sequence: give one seed, or one per row")
+        seed = row_seeds[0]
     s = resolve(settings, ROWS_DEFAULTS, who="train_rows", needs=("steps",), steps=max_steps,
                 batch_size=batch_size, momentum=momentum, seed=seed)
     if s.optimizer != "sgd" or s.schedule != "constant":
@@ -163,8 +172,17 @@ def train_rows(
         raise ValueError(f"every learning rate must be > 0, got {lr_t.tolist()}")
     if bool((l2_t < 0).any()):
         raise ValueError(f"every L2 strength must be >= 0, got {l2_t.tolist()}")
-    next_batch = minibatch_order(landscape, batch_size, seed)
     has_data = landscape.n_train is not None
+    if row_seeds is not None:
+        if len(row_seeds) != B:
+            raise ValueError(f"seed gives {len(row_seeds)} seeds for {B} rows: give one seed, or one per row")
+        if any(isinstance(r, bool) or not isinstance(r, int) for r in row_seeds):
+            raise ValueError(f"every seed must be an integer, got {row_seeds}")
+    per_row = row_seeds is not None and len(set(row_seeds)) > 1 and has_data and batch_size is not None
+    if per_row:
+        row_batches = [minibatch_order(landscape, batch_size, r) for r in row_seeds]
+    else:
+        next_batch = minibatch_order(landscape, batch_size, seed)
     active = torch.ones(B, dtype=torch.bool)
     steps = torch.full((B,), max_steps, dtype=torch.long)
     reached = torch.zeros(B, dtype=torch.bool)
@@ -222,12 +240,16 @@ def train_rows(
                     break
                 idx_host = active.nonzero().squeeze(1)
                 idx = idx_host.to(x.device)
+                rows_host = idx_host.tolist()
                 every_row = idx_host.numel() == B
                 lr_a = lr_t[idx].unsqueeze(1)
                 l2a = l2_t[idx].unsqueeze(1) if bool((l2_host[idx_host] != 0).any()) else None
                 losses, since = [], step
             xa = x if every_row else x[idx]
-            kwargs = {"idx": next_batch(), "train": True} if has_data else {}
+            if per_row:  # each row its own minibatch: idx [rows, batch]
+                kwargs = {"idx": torch.stack([row_batches[i]() for i in rows_host]), "train": True}
+            else:
+                kwargs = {"idx": next_batch(), "train": True} if has_data else {}
             loss, g = landscape.loss_and_grad(xa, **kwargs)
             losses.append(loss)
             if l2a is not None:

@@ -253,8 +253,8 @@ class LayerStack:
 
         Args:
             theta: points ``[P, D]``.
-            x: inputs ``[N, ...]``.
-            y: labels ``[N]`` (integers).
+            x: inputs ``[N, ...]`` shared by the points, or ``[P, N, features]``, each point its own.
+            y: labels ``[N]`` (integers), or ``[P, N]`` with per-point inputs.
             loss: ``"cross_entropy"`` or ``"mse"`` (the mean over examples, as the landscape's loss).
             train: dropout on.
 
@@ -270,7 +270,13 @@ class LayerStack:
                              f"on this stack: use autograd (the landscape's grad) instead")
         with torch.no_grad():
             P = theta.shape[0]
-            h = self._inputs(x).unsqueeze(0)
+            if y.dim() == 2:  # per-point examples
+                if x.dim() != 3 or x.shape[:2] != y.shape or y.shape[0] != P or x.shape[2] != self.in_features:
+                    raise ValueError(f"per-point examples need x [P, N, {self.in_features}] and y [P, N] with P={P}; "
+                                     f"got x {tuple(x.shape)} and y {tuple(y.shape)}")
+                h = x
+            else:
+                h = self._inputs(x).unsqueeze(0)
             inputs, outputs, masks = [], [], []
             for layer in self.layers:
                 inputs.append(h)
@@ -319,7 +325,7 @@ def _activation_backward(delta: torch.Tensor, out: torch.Tensor, act: nn.Module 
 def _cross_entropy_output(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy of each row of logits ``[P, N, C]`` and its gradient with respect to the logits."""
     logp = torch.log_softmax(logits, -1)
-    index = y.view(1, -1, 1).expand(logits.shape[0], -1, 1)
+    index = y.view(-1, logits.shape[1], 1).expand(logits.shape[0], -1, 1)  # y [N] or [P, N]
     value = -logp.gather(-1, index).squeeze(-1).mean(-1)
     delta = logp.exp_()
     delta.scatter_add_(-1, index, torch.full(index.shape, -1.0, dtype=delta.dtype, device=delta.device))

@@ -49,6 +49,21 @@ def sgd(land, theta0, steps, **kw):
 # row-wise SGD equals lone runs
 
 
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])  # written-out gradients; autograd through vmap
+def test_per_row_seeds_follow_their_own_minibatch_orders(ds, activation):
+    """seed=[...] gives each row its own minibatch order: each row is the lone run with its seed."""
+    land = nets.network(ds, "mlp", width=6, depth=1, activation=activation, seed=0, dtype=F64)()
+    starts = torch.stack([land.theta0, land.theta0 + 0.1])
+    res = train_rows(land, starts, lr=[0.1, 0.2], batch_size=8, max_steps=40, seed=[3, 5])
+    refs = [sgd(land, starts[0], 40, lr=0.1, batch_size=8, seed=3), sgd(land, starts[1], 40, lr=0.2, batch_size=8, seed=5)]
+    for b in range(2):
+        rel_close(res.theta[b], refs[b])
+    same = sgd(land, starts[1], 40, lr=0.2, batch_size=8, seed=3)
+    assert float((same - refs[1]).norm()) > 1e-3  # the seed of the minibatch order matters
+    with pytest.raises(ValueError, match="one seed, or one per row"):
+        train_rows(land, starts, lr=0.1, batch_size=8, max_steps=2, seed=[1, 2, 3])
+
+
 def test_per_row_lr_equals_separate_sgd_runs(build):
     land = build()
     lrs = [0.05, 0.3]
@@ -296,3 +311,40 @@ def test_base_member_is_shared_between_families_and_cpu_default_stacks_layer_sta
     assert rows == [2, 1, 1, 1]  # ... and other networks one member at a time
     assert torch.equal(drop[0].theta, lr_fam[0].theta)  # build(dropout=0.0) is the base network
     assert drop[1].settings["dropout"] == 0.2
+
+
+# ---------------------------------------------------------------------------
+# several seeds' families trained together
+
+
+@pytest.mark.parametrize("hparam, values, calls", [
+    ("lr", [0.1, 0.3], [4]),                # every member of every seed: one call of 2 x 2 rows
+    ("dropout", [0.0, 0.2], [2, 2]),        # one call per value, the seeds as rows
+    ("batch_size", [8, 16], [2, 2]),        # one call per batch size
+])
+def test_train_families_equals_one_family_per_seed(ds, hparam, values, calls, monkeypatch):
+    builds = [nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=s, dtype=F64) for s in (0, 1)]
+    kw = dict(lr=0.1, batch_size=8, max_steps=30, check_every=10, cache=False)
+    real, rows = train_rows, []
+    monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
+    together = families.train_families(builds, hparam, values, seeds=[0, 1], **kw)
+    assert sorted(rows) == sorted(calls)
+    for k, seed in enumerate((0, 1)):
+        alone = families.train_family(builds[k], hparam, values, seed=seed, stack=False, **kw)
+        for m, ref in zip(together[k], alone):
+            assert m.settings == ref.settings and m.steps == ref.steps
+            if hparam != "dropout" or m.value == 0.0:  # dropout masks of rows trained together: another draw
+                rel_close(m.theta, ref.theta)
+    assert float((together[0][0].theta - together[1][0].theta).norm()) > 1e-2  # the seeds differ
+
+
+def test_train_families_shares_the_cache_with_train_family(ds):
+    builds = [nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=s, dtype=F64) for s in (0, 1)]
+    kw = dict(lr=0.1, batch_size=8, max_steps=20, check_every=10)
+    first = families.train_families(builds, "l2", [0.0, 1e-3], seeds=[0, 1], **kw)
+    assert not any(m.from_cache for f in first for m in f)
+    again = families.train_family(builds[1], "l2", [0.0, 1e-3], seed=1, **kw)
+    assert all(m.from_cache for m in again)
+    assert all(torch.equal(a.theta, b.theta) for a, b in zip(again, first[1]))
+    with pytest.raises(ValueError, match="one build per seed"):
+        families.train_families(builds, "l2", [0.0], seeds=[0], **kw)
