@@ -46,7 +46,9 @@ digest of ``theta0``, every training setting, the device type and the torch
 version (as :func:`lsl.train.train` does); a rerun loads the members instead of
 training them, and only missing members are trained.
 
-**Several seeds.** The same family trained from several seeds gives one row per seed; :func:`member_table`
+**Several seeds.** :func:`train_families` trains the same family from several seeds at once (the
+members that share a landscape and a batch size as rows of one call, each row with its own minibatch
+order), as :func:`train_family` would one seed at a time. The families of several seeds give one row per seed; :func:`member_table`
 stacks a per-member quantity of those rows (a member's test accuracy, or the tunnel width of
 :func:`lsl.probe.tunnel_widths` at each member) into an array ``[seeds, values]``.
 """

@@ -106,7 +106,7 @@ PAPER_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_pro
 #: base of :func:`expected_time`'s estimate. A chapter not listed is assumed to take the quick profile's
 #: budget, 120 s.
 QUICK_CPU_SECONDS: Mapping[str, float] = MappingProxyType({
-    "toy": 19.0, "hyperplanes": 129.0, "tunnels": 118.0, "connectors": 134.0, "widths": 115.0, "ensembles": 80.0,
+    "toy": 19.0, "hyperplanes": 112.0, "tunnels": 81.0, "connectors": 107.0, "widths": 105.0, "ensembles": 80.0,
     "geometry": 73.0, "permutations": 15.0})
 QUICK_BUDGET_SECONDS = 120.0
 
