@@ -781,6 +781,9 @@ report.figure("fig-widths-generalisation", fig)
 #   ({glue:text}`wd_dropout_ang_last` at {glue:text}`wd_dropout_last`), as the paper reports; the
 #   learning-rate effect {glue:text}`wd_lr_fades` beyond {glue:text}`wd_lr_peak`
 #   ({glue:text}`wd_lr_ang_last` at {glue:text}`wd_lr_last`).
+# - **Other networks and data (Section 4.1).** On {glue:text}`wd_robust_cases` (one seed each),
+#   {glue:text}`wd_robust_held` of the {glue:text}`wd_robust_n` sweeps move the paper's way step by
+#   step; the exceptions: {glue:text}`wd_robust_missed`.
 # - **{glue:text}`wd_l2_verdict`: the fading of L2.** Up to the largest L2 strength of the sweep,
 #   {glue:text}`wd_l2_last`, the effect {glue:text}`wd_l2_fades` (angular width
 #   {glue:text}`wd_l2_ang_last` there). Stronger L2 keeps the training loss above the target, so the

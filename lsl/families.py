@@ -395,7 +395,11 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
             if hparam in _ARCHITECTURE:
                 s[hparam] = v
     slots = [(k, i) for k in range(S) for i in range(V)]
-    fingerprints = {(k, i): lands[k][i].fingerprint() for k, i in slots}
+    by_object: dict[int, dict] = {}  # one fingerprint per landscape object (it digests the data)
+    for k, i in slots:
+        if id(lands[k][i]) not in by_object:
+            by_object[id(lands[k][i])] = lands[k][i].fingerprint()
+    fingerprints = {(k, i): by_object[id(lands[k][i])] for k, i in slots}
     # The architecture override is not part of the key: the fingerprint already describes the module, so
     # build(dropout=0.0) and build() (the same network) share one entry, e.g. the base member of every family.
     keys = ({(k, i): _member_key(lands[k][i], starts[k][i],

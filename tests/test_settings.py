@@ -351,7 +351,7 @@ def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
 def test_the_cache_key_of_a_family_member_is_the_one_of_before(net, monkeypatch):
     keys = []
     real = families._member_key
-    monkeypatch.setattr(families, "_member_key", lambda *a: keys.append(a[2]) or real(*a))
+    monkeypatch.setattr(families, "_member_key", lambda *a, **k: keys.append(a[2]) or real(*a, **k))
     monkeypatch.setenv("LSL_CACHE", "1")
     families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
     families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
