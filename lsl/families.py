@@ -325,9 +325,10 @@ def train_families(
         builds: one landscape or builder per seed (see ``build`` of :func:`train_family`); their
             landscapes of one member must compute the same function (the same
             :meth:`~lsl.landscape.Landscape.fingerprint`) to be trained together.
-        hparam, values, settings, lr, batch_size, l2, momentum, target_loss, check_every, max_steps,
-        stack, cache, nonfinite: as for :func:`train_family`.
+        hparam, values, settings: as for :func:`train_family`.
         seeds: one seed per build.
+        lr, batch_size, l2, momentum, target_loss, check_every, max_steps: as for :func:`train_family`.
+        stack, cache, nonfinite: as for :func:`train_family`.
 
     Returns:
         one :class:`Family` per seed, in the order of ``seeds``; each family's ``wall_time`` is the
