@@ -4,19 +4,19 @@ Two families of eight models, each trained for the same number of minibatch step
 minibatch sequence:
 
 - **seeds**: eight initialisations (seeds 0-7), Adam with one learning rate. lsl:
-  ``lsl.train.train(L, theta0, ...)`` with ``theta0`` of shape ``[8, D]`` (one vectorised loss per
+  ``lsl.training.trainer.train(L, theta0, ...)`` with ``theta0`` of shape ``[8, D]`` (one vectorised loss per
   step, ``torch.func.vmap`` over the stacked parameters, Adam acting element-wise).
 - **one model**: one initialisation, one SGD learning rate: the cost of a single training step,
-  ``lsl.rows.train_rows(L, theta0[1, D])`` against one plain loop. For a layer stack lsl computes
+  ``lsl.training.rows.train_rows(L, theta0[1, D])`` against one plain loop. For a layer stack lsl computes
   the gradient by back-propagation written out (``lsl.stack.LayerStack.loss_and_grad``), not autograd.
 - **learning rates**: one initialisation, eight SGD learning rates. lsl:
-  ``lsl.rows.train_rows(L, theta0, lr=[...])`` (row-wise SGD; it also measures the full-batch loss
+  ``lsl.training.rows.train_rows(L, theta0, lr=[...])`` (row-wise SGD; it also measures the full-batch loss
   of every row at the start and the end).
 
 The peer is the ordinary PyTorch loop, run for the eight models one after the other: an
 ``nn.Module`` per model, ``torch.optim.Adam`` / ``SGD``, ``loss.backward()``, with the data on
 the device and the same seeded epoch-wise minibatch permutation as
-``lsl.train.landscape_objective`` (moved to the device once per epoch).
+``lsl.training.trainer.landscape_objective`` (moved to the device once per epoch).
 
 Equal accuracy: the same seeds and data order make the two computations the same up to
 floating-point rounding, so the final parameters and the final full-batch training losses are
@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsl import data, nets
-from lsl.landscape import NetworkLandscape
-from lsl.rows import train_rows
-from lsl.train import train
+from lsl.data import datasets, nets
+from lsl.network import NetworkLandscape
+from lsl.training.rows import train_rows
+from lsl.training.trainer import train
 
 try:
     from . import common
@@ -67,7 +67,7 @@ def sequential(ds, models, *, steps, batch_size, optimizer, lrs, seed=0):
         model = copy.deepcopy(model).train()
         opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
                else torch.optim.SGD(model.parameters(), lr=lr))
-        gen = torch.Generator(device="cpu").manual_seed(seed)  # the order of lsl.train.landscape_objective
+        gen = torch.Generator(device="cpu").manual_seed(seed)  # the order of lsl.training.trainer.landscape_objective
         batches: list[torch.Tensor] = []
         for _ in range(steps):
             if not batches:
@@ -88,7 +88,7 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
     device = torch.device(device)
     cfg = QUICK if quick else FULL
     steps, bs = cfg["steps"], cfg["batch_size"]
-    ds = data.load("mnist1d", n_train=cfg["n_train"], device=device)
+    ds = datasets.load("mnist1d", n_train=cfg["n_train"], device=device)
     seeds_models = _models(ds, cfg, range(K), device)
     land = NetworkLandscape(seeds_models[0], ds.x_train, ds.y_train, device=device)
     theta_seeds = torch.stack([land.theta_of(m) for m in seeds_models])
@@ -100,17 +100,17 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
         ("seeds", "seeds, Adam",
          lambda: train(land, theta_seeds, steps=steps, lr=ADAM_LR, optimizer="adam", batch_size=bs).theta,
          lambda: sequential(ds, seeds_models, steps=steps, batch_size=bs, optimizer="adam", lrs=[ADAM_LR] * K),
-         f"lsl.train.train(L, theta0[{K}, D], optimizer='adam')"),
+         f"lsl.training.trainer.train(L, theta0[{K}, D], optimizer='adam')"),
         ("one model", "1 model, SGD",
          lambda: train_rows(land, theta_seeds[:1], lr=SGD_LRS[-1], batch_size=bs, max_steps=steps,
                             check_every=steps).theta,
          lambda: sequential(ds, seeds_models[:1], steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS[-1:]),
-         "lsl.rows.train_rows(L, theta0[1, D], lr=...)"),
+         "lsl.training.rows.train_rows(L, theta0[1, D], lr=...)"),
         ("learning rates", "lrs, SGD",
          lambda: train_rows(land, theta_seeds[:1].expand(K, -1), lr=SGD_LRS, batch_size=bs, max_steps=steps,
                             check_every=steps).theta,
          lambda: sequential(ds, seeds_models[:1] * K, steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS),
-         f"lsl.rows.train_rows(L, theta0[{K}, D], lr=[{K} values])"),
+         f"lsl.training.rows.train_rows(L, theta0[{K}, D], lr=[{K} values])"),
     ]
     for name, what, lsl_fn, peer_fn, lsl_config in families:
         lsl_fn()  # warm-up (first vmap traces, allocator)

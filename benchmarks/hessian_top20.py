@@ -8,7 +8,7 @@ Not a test. ``make bench`` installs the peers and runs it with the other benchma
 The same model, data and point (a briefly trained MLP 40-100-100-10, tanh,
 on 4000 mnist1d examples, float64, full batch, D = 15,210) for every method:
 
-(a) ``lsl.curvature.top_eigenvalues`` -- Lanczos with full re-orthogonalisation
+(a) ``lsl.curvature.hessian.top_eigenvalues`` -- Lanczos with full re-orthogonalisation
     on forward-over-reverse HVPs, stopped when the top-20 relative residuals are
     below ``tol``;
 (b) PyHessian ``hessian.eigenvalues(top_n=20)`` -- power iteration with
@@ -45,13 +45,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsl import curvature, data, nets
+from lsl.curvature import hessian
+from lsl.data import datasets, nets
 
 try:  # run as python -m benchmarks.hessian_top20 or through benchmarks.run
     from . import common
 except ImportError:  # run as python benchmarks/hessian_top20.py
     import common  # type: ignore[no-redef]
-from lsl.landscape import NetworkLandscape
+from lsl.network import NetworkLandscape
 
 K = 20
 OUT = Path(__file__).with_name("results_hessian_top20.json")
@@ -63,7 +64,7 @@ QUICK = dict(n_train=500, width=32, train_steps=50, tol=1e-6, pyhessian_max_iter
 
 
 def build(n_train: int, width: int, train_steps: int, dtype: torch.dtype, device=None):
-    ds = data.load("mnist1d", n_train=n_train, dtype=dtype, device=device)
+    ds = datasets.load("mnist1d", n_train=n_train, dtype=dtype, device=device)
     model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=0, width=width, depth=2, activation="tanh").to(dtype)
     land = NetworkLandscape(model, ds.x_train, ds.y_train, device=device)
     theta = land.theta0.clone()
@@ -91,7 +92,7 @@ class Counter:
 
 def run_lsl(land, theta, tol):
     count = Counter()
-    make_operator = curvature.curvature_operator
+    make_operator = hessian.curvature_operator
 
     def counting_operator(*args, **kw):  # counts the HVPs top_eigenvalues makes
         matvec = make_operator(*args, **kw)
@@ -102,13 +103,13 @@ def run_lsl(land, theta, tol):
 
         return counted
 
-    curvature.curvature_operator = counting_operator
+    hessian.curvature_operator = counting_operator
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        vals, vecs = curvature.top_eigenvalues(land, theta, K, eigenvectors=True, tol=tol)
+        vals, vecs = hessian.top_eigenvalues(land, theta, K, eigenvectors=True, tol=tol)
         seconds = time.perf_counter() - t0, time.process_time() - c0
     finally:
-        curvature.curvature_operator = make_operator
+        hessian.curvature_operator = make_operator
     return vals.double().cpu().numpy(), vecs, seconds, count.n
 
 

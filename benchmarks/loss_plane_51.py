@@ -2,7 +2,7 @@
 
 Three methods compute the loss at the same 2,601 parameter points of the same network:
 
-(a) lsl: ``lsl.probe.loss_plane(L, a, b, c, n=51)`` -- the grid is evaluated as a few
+(a) lsl: ``lsl.probes.planes.loss_plane(L, a, b, c, n=51)`` -- the grid is evaluated as a few
     large batches of parameter vectors (``torch.func.vmap`` over ``functional_call``);
 (b) ``loss-landscapes`` (PyPI ``loss-landscapes``): ``planar_interpolation`` through three
     models with its ``metrics.Loss`` wrapper, run under ``torch.no_grad()`` (its best case:
@@ -30,7 +30,7 @@ steps along ``e_2`` before its first evaluation of every even column, so column 
 
 Accuracy: the largest absolute difference between the loss grids (lsl against each peer) on
 their common points. The three optima are copies of an MLP trained together for a few hundred
-Adam steps (``lsl.train.train`` with a ``[3, D]`` start).
+Adam steps (``lsl.training.trainer.train`` with a ``[3, D]`` start).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from lsl import data, nets, probe
-from lsl.landscape import NetworkLandscape
-from lsl.train import train
+from lsl.data import datasets, nets
+from lsl.probes import planes
+from lsl.network import NetworkLandscape
+from lsl.training.trainer import train
 
 try:
     from . import common
@@ -56,7 +57,7 @@ QUICK = dict(n_train=500, width=32, train_steps=50)
 
 
 def build(cfg: dict, device: torch.device):
-    ds = data.load("mnist1d", n_train=cfg["n_train"], device=device)
+    ds = datasets.load("mnist1d", n_train=cfg["n_train"], device=device)
     models = [nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=cfg["width"], depth=2, activation="tanh")
               for s in range(3)]
     land = NetworkLandscape(models[0], ds.x_train, ds.y_train, device=device)
@@ -72,14 +73,14 @@ def module_at(land: NetworkLandscape, theta: torch.Tensor) -> nn.Module:
 
 
 def run_lsl(land, a, b, c):
-    return probe.loss_plane(land, a, b, c, n=N)
+    return planes.loss_plane(land, a, b, c, n=N)
 
 
 def run_vmap(land, a, b, c):
     """lsl's general (vmap) path: the layer-stack evaluation switched off for this call."""
     stack, land.stack = land.stack, None
     try:
-        return probe.loss_plane(land, a, b, c, n=N)
+        return planes.loss_plane(land, a, b, c, n=N)
     finally:
         land.stack = stack
 
@@ -99,7 +100,7 @@ def plane_flop(n_train: int, width: int) -> float:
     return N * N * n_train * 2 * macs
 
 
-def run_loop(land, plane: probe.LossPlane):
+def run_loop(land, plane: planes.LossPlane):
     """The plain loop over grid points (rows follow ``v``, as ``LossPlane.loss``)."""
     model = module_at(land, plane.origin)
     params = list(model.parameters())
@@ -114,7 +115,7 @@ def run_loop(land, plane: probe.LossPlane):
     return torch.stack(out).view(N, N).cpu()
 
 
-def peer_models(land, plane: probe.LossPlane):
+def peer_models(land, plane: planes.LossPlane):
     """Three modules whose ``planar_interpolation`` grid is lsl's grid (see the module docstring)."""
     u0, u1, v0, v1 = float(plane.u[0]), float(plane.u[1]), float(plane.v[0]), float(plane.v[1])
     start = plane.point(u0, v0)

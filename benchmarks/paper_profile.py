@@ -15,7 +15,7 @@ caches (``--cache-dir`` to reuse a cache instead: times then measure a warm reru
 
 Writes ``benchmarks/paper_profile.json``: the date, machine, torch version, profile, and per
 chapter its wall seconds, status (``ok`` or the error), peak GPU memory and peak resident memory.
-The paper datasets must be available (``LSL_DATA_DIR``, see ``lsl.data``); a chapter that cannot
+The paper datasets must be available (``LSL_DATA_DIR``, see ``lsl.data.datasets``); a chapter that cannot
 find them fails and is recorded as such.
 """
 

@@ -35,22 +35,22 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "hessian_top20": ("benchmarks.hessian_top20", 3,
                       "Top-20 Hessian eigenvalues of an MLP on mnist1d (float64, full batch) at the same tolerance: "
-                      "lsl's Lanczos (`lsl.curvature.top_eigenvalues`) against PyHessian (power iteration with "
+                      "lsl's Lanczos (`lsl.curvature.hessian.top_eigenvalues`) against PyHessian (power iteration with "
                       "deflation; its defaults, and its tolerance matched to lsl's) and curvlinops' "
                       "`HessianLinearOperator` with scipy's ARPACK `eigsh`. Accuracy against a tight reference."),
     "loss_plane_51": ("benchmarks.loss_plane_51", 3,
                       "The training loss on a 51 x 51 grid of the plane through three optima: "
-                      "`lsl.probe.loss_plane` (batched evaluation) against the loss-landscapes package "
+                      "`lsl.probes.planes.loss_plane` (batched evaluation) against the loss-landscapes package "
                       "(`planar_interpolation` with its `metrics.Loss`) and a plain per-point loop, on the same "
                       "2,601 points."),
     "batched_training_k8": ("benchmarks.batched_training", 2,
                             "Training 8 copies of an MLP that differ only in seed (Adam) or in learning rate "
-                            "(SGD), as one `[8, D]` batch (`lsl.train.train`, `lsl.rows.train_rows`) against the "
+                            "(SGD), as one `[8, D]` batch (`lsl.training.trainer.train`, `lsl.training.rows.train_rows`) against the "
                             "ordinary PyTorch loop run 8 times, same seeds and minibatch order; and one model "
                             "against one loop."),
     "tunnel": ("benchmarks.tunnel", 2,
-               "One low-loss path between two optima: the paper's tunnel (`lsl.connect.build_tunnel`) against a "
-               "quadratic Bezier curve (`lsl.connect.bezier_curve`, Garipov et al. 2018) run until its barrier "
+               "One low-loss path between two optima: the paper's tunnel (`lsl.paths.tunnels.build_tunnel`) against a "
+               "quadratic Bezier curve (`lsl.paths.tunnels.bezier_curve`, Garipov et al. 2018) run until its barrier "
                "is at most the tunnel's: gradient evaluations and wall time."),
 }
 

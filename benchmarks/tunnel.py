@@ -1,14 +1,14 @@
 """Benchmark: one low-loss path between two optima -- the paper's tunnel against a trained Bezier curve.
 
-Two independently initialised MLPs are trained to optima A and B (together, ``lsl.train.train``
+Two independently initialised MLPs are trained to optima A and B (together, ``lsl.training.trainer.train``
 with a ``[2, D]`` start; not timed). Then:
 
-- **tunnel** (Fort & Jastrzebski 2019, Section 4.2): ``lsl.connect.build_tunnel(L, A, B,
+- **tunnel** (Fort & Jastrzebski 2019, Section 4.2): ``lsl.paths.tunnels.build_tunnel(L, A, B,
   n_points=11, steps=S)`` optimises the 9 interior division points of the straight line, each in
   the hyperplane normal to the line, as one batch of 9 points per step: ``9 S`` gradient
   evaluations (one point on one minibatch each). Its barrier is measured on the polyline through
   the vertices, 10 samples per segment.
-- **Bezier curve** (Garipov et al. 2018): ``lsl.connect.bezier_curve(L, A, B, n_samples=4)``
+- **Bezier curve** (Garipov et al. 2018): ``lsl.paths.tunnels.bezier_curve(L, A, B, n_samples=4)``
   trains the control point of a quadratic Bezier curve on 4 random points of the curve per step
   (``4`` gradient evaluations per step), barrier measured at 61 evenly spaced points of the curve.
   It is first run with a budget of twice the tunnel's gradient evaluations, recording its barrier
@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import torch
 
-from lsl import connect, data, nets
-from lsl.landscape import NetworkLandscape
-from lsl.train import train
+from lsl.data import datasets, nets
+from lsl.paths import tunnels
+from lsl.network import NetworkLandscape
+from lsl.training.trainer import train
 
 try:
     from . import common
@@ -46,7 +47,7 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
     """The benchmark on one device: one row (tunnel against the Bezier curve)."""
     device = torch.device(device)
     cfg = QUICK if quick else FULL
-    ds = data.load("mnist1d", n_train=cfg["n_train"], device=device)
+    ds = datasets.load("mnist1d", n_train=cfg["n_train"], device=device)
     models = [nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=cfg["width"], depth=2, activation="tanh")
               for s in range(2)]
     land = NetworkLandscape(models[0], ds.x_train, ds.y_train, device=device)
@@ -56,18 +57,18 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
     bs, lr, S, P, ns = cfg["batch_size"], cfg["lr"], cfg["tunnel_steps"], cfg["tunnel_points"], cfg["bezier_samples"]
 
     def tunnel():
-        return connect.build_tunnel(land, a, b, n_points=P, steps=S, lr=lr, batch_size=bs)
+        return tunnels.build_tunnel(land, a, b, n_points=P, steps=S, lr=lr, batch_size=bs)
 
     # warm-up of both (first calls of a shape pay for kernel selection and allocation)
-    connect.build_tunnel(land, a, b, n_points=P, steps=5, lr=lr, batch_size=bs)
-    connect.bezier_curve(land, a, b, steps=5, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
+    tunnels.build_tunnel(land, a, b, n_points=P, steps=5, lr=lr, batch_size=bs)
+    tunnels.bezier_curve(land, a, b, steps=5, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
     tun, t_tun, c_tun = common.best_of(tunnel, device, repeat)
     tun_evals = (P - 2) * S
     tun_barrier = tun.tunnel_barrier
 
     budget_steps = 2 * tun_evals // ns
     every = max(1, budget_steps // 30)
-    hist = connect.bezier_curve(land, a, b, steps=budget_steps, lr=lr, n_samples=ns, batch_size=bs,
+    hist = tunnels.bezier_curve(land, a, b, steps=budget_steps, lr=lr, n_samples=ns, batch_size=bs,
                                 eval_every=every, n_points=61)
     evals, barriers = hist.history_grad_evals.tolist(), hist.history_barrier.tolist()
     reached = [e for e, bar in zip(evals, barriers) if bar <= tun_barrier]
@@ -76,7 +77,7 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
         steps_needed = 1  # the straight line already does as well: one step, for a time
 
     def bezier():
-        return connect.bezier_curve(land, a, b, steps=steps_needed, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
+        return tunnels.bezier_curve(land, a, b, steps=steps_needed, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
 
     bez, t_bez, c_bez = common.best_of(bezier, device, repeat)
     size = {"D": land.D, "n_train": cfg["n_train"], "model": f"MLP 40-{cfg['width']}-{cfg['width']}-10 tanh",

@@ -32,7 +32,7 @@
 # **Prerequisites:** {ref}`chapter-tunnels` (tunnels between two optima, the paper's short-direction
 # count along them, and its catch: the tunnel's vertices sit higher in loss than the optima) and
 # {ref}`chapter-toy-model` (wedges). Short directions are counted from the largest eigenvalues of the
-# Hessian (`lsl.curvature`), as in the tunnels chapter.
+# Hessian (`lsl.curvature.hessian`), as in the tunnels chapter.
 #
 # The first cell prepares the chapter. On Google Colab it installs `lsl` at the version this book
 # was built from; everywhere it picks the device (the GPU if there is one) and the {term}`profile`
@@ -56,11 +56,13 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, connectors, curvature, nets, subspace
+from lsl.curvature import short_directions
+from lsl.data import nets
+from lsl.paths import connectors, orthogonal, tunnels
 from lsl.book import check_at_scale, glue, plots, report
-from lsl.landscape import NetworkLandscape
+from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 # %% [markdown]
 # ## Independent optima, in several sets
@@ -73,7 +75,7 @@ from lsl.train import train
 
 # %%
 n_optima = cfg.max_m + 1                                  # an m-connector joins m + 1 optima
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.seeds * n_optima)]
 L = NetworkLandscape.from_dataset(models[0], data, device=device)
 inits = torch.stack([L.theta_of(model) for model in models])
@@ -94,8 +96,8 @@ glue("con_opt_loss", opt_loss.max().item(), 2)
 # Section 4.3 generalises the tunnel. Take $m+1$ optima; their convex hull is an $m$-dimensional
 # simplex. Put a grid on it (vertices, edge points, face points), and optimise every grid point inside
 # the $(D-m)$-dimensional affine subspace through it orthogonal to the simplex
-# (`lsl.connectors.m_connectors`: all grid points of every $m$ as one batch). The connector is the piecewise-linear
-# map of the simplex through the optimised points; `lsl.connectors.evaluate_simplex` measures it on
+# (`lsl.paths.connectors.m_connectors`: all grid points of every $m$ as one batch). The connector is the piecewise-linear
+# map of the simplex through the optimised points; `lsl.paths.connectors.evaluate_simplex` measures it on
 # {glue:text}`con_simplex_random` random points of the simplex and on every edge, not only at the
 # optimised points.
 
@@ -123,7 +125,7 @@ for m, res, whole in zip(ms, paper_conn, whole_conn):
 # %% [markdown]
 # The paper's construction optimises only the grid points (here the vertices and edge midpoints);
 # between them the connector is merely interpolated, and there its loss is high. So we also train
-# the connector *as a whole* (`lsl.connectors.train_simplex`; here every $m$ as one batch with `train_simplices`): every step draws
+# the connector *as a whole* (`lsl.paths.connectors.train_simplex`; here every $m$ as one batch with `train_simplices`): every step draws
 # {glue:text}`con_simplex_samples` uniformly random points of the simplex and descends their mean
 # loss with respect to all grid points, as a Bezier curve is trained (Garipov et al.; Benton et al.
 # {cite}`benton2021loss` train whole simplices this way). Both are measured at random points of the
@@ -162,7 +164,7 @@ glue("con_resolution", cfg.connector_resolution)
 # $m + 1$ optima of the wedge model (independent starts, as above), the paper's connector on a grid
 # of resolution {glue:text}`con_toy_resolution`, then trained as a whole, for $m$ up to
 # {glue:text}`con_toy_max_m`, on {glue:text}`con_toy_seeds` independent sets of optima (all of them
-# one batch, `lsl.connectors.train_simplices`; the loss printed is the worst of the sets).
+# one batch, `lsl.paths.connectors.train_simplices`; the loss printed is the worst of the sets).
 
 # %%
 toy = WedgeLandscape(cfg.toy_D, cfg.toy_n, device=device)
@@ -227,7 +229,7 @@ glue("con_toy_conn_straight", min(r["straight"] for r in toy_conn.values()), 3)
 # (points trained only briefly, as in the smoke test, are not yet inside a wedge)
 # a tunnel between the first two optima (as in the tunnels chapter's toy model), to count its vertices too
 ta, tb = toy_sets[0, 0], toy_sets[0, 1]
-toy_tun = connect.build_tunnel(toy, ta, tb, n_points=cfg.toy_tunnel_points, steps=cfg.toy_steps, lr=0.01, per_segment=20)
+toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.toy_tunnel_points, steps=cfg.toy_steps, lr=0.01, per_segment=20)
 counted = torch.cat([toy_sets.flatten(0, 1), toy_tun.points, torch.stack([r["centre"] for r in toy_conn.values()])])
 delta_toy = max(cfg.toy_short_delta, 2 * toy.loss(counted).max().item())
 corner = toy.connector(ta, tb)[1]                      # ta with the axes outside both wedges set to zero
@@ -327,15 +329,15 @@ short = dict(eps=cfg.short_eps, delta=cfg.short_delta, k_max=400)
 S = cfg.seeds
 set_loss = L.loss(optima_sets.flatten(0, 1)).view(S, n_optima)
 targets = set_loss[:, :2].max(1).values                                  # per set: the deeper of its A and B
-centroids = subspace.optimize_orthogonal(
+centroids = orthogonal.optimize_orthogonal(
     L, torch.stack([optima_sets[k, : m + 1].mean(0) for k in range(S) for m in ms]),
     [optima_sets[k, 1 : m + 1] - optima_sets[k, 0] for k in range(S) for m in ms],
     steps=cfg.centroid_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size,
     target_loss=targets.repeat_interleave(len(ms)), check_every=cfg.check_every)
 centroid_loss = L.loss(centroids).view(S, len(ms))
-centroid_short = np.array([curvature.count_short_directions(L_h, c, **short).count for c in centroids]).reshape(S, len(ms))
+centroid_short = np.array([short_directions.count_short_directions(L_h, c, **short).count for c in centroids]).reshape(S, len(ms))
 # the ends A and B of every set
-end_short = np.array([[curvature.count_short_directions(L_h, optima_sets[k, i], **short).count for i in (0, 1)] for k in range(S)])
+end_short = np.array([[short_directions.count_short_directions(L_h, optima_sets[k, i], **short).count for i in (0, 1)] for k in range(S)])
 slopes = np.array([np.polyfit(ms, row, 1)[0] for row in centroid_short])   # per set: short directions per unit of m
 slope, slope_se = slopes.mean(), slopes.std(ddof=1) / np.sqrt(S)
 for k in range(S):

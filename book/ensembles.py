@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import ensembles, snapshot_sweep
+from lsl.ensembles import averaging, snapshots
 from lsl.book import check_at_scale, glue, plots, report
 
 # %% [markdown]
@@ -87,17 +87,17 @@ from lsl.book import check_at_scale, glue, plots, report
 # different wedges, and their weight average performs *worse than a single snapshot* (panel 1); the
 # advantage of prediction averaging over weight averaging grows with the learning rate (panel 4).
 #
-# `lsl` has the pieces: `lsl.swa.cyclic_snapshots` trains with the cyclic schedule and keeps the
-# snapshots, `lsl.ensembles.compare_averages` measures the best single snapshot, the weight average
+# `lsl` has the pieces: `lsl.ensembles.swa.cyclic_snapshots` trains with the cyclic schedule and keeps the
+# snapshots, `lsl.ensembles.averaging.compare_averages` measures the best single snapshot, the weight average
 # (recomputing batch-norm statistics for it, as SWA must; our network has none) and the prediction
-# average, and `lsl.ensembles.pairwise_barriers` measures the loss along the straight lines between
-# snapshots. `lsl.snapshot_sweep` runs the first two over a sweep of maximum learning rates and finds
+# average, and `lsl.ensembles.averaging.pairwise_barriers` measures the loss along the straight lines between
+# snapshots. `lsl.ensembles.snapshots` runs the first two over a sweep of maximum learning rates and finds
 # where training breaks down.
 #
 # ## Starting points: independently pre-trained networks
 #
 # We pre-train {glue:text}`ens_seeds` copies of a tanh CNN from independent initialisations (SGD
-# with momentum, cosine decay, `lsl.ensembles.deep_ensemble`; all copies as one batch, cached on
+# with momentum, cosine decay, `lsl.ensembles.averaging.deep_ensemble`; all copies as one batch, cached on
 # disk). They serve twice: as the starting points of the cyclic runs (one cyclic run per copy, so
 # every measurement comes with a spread over seeds), and as a *deep ensemble*, the reference at the
 # end of the chapter. The test set has {glue:text}`ens_n_test` examples, more than the other
@@ -106,8 +106,8 @@ from lsl.book import check_at_scale, glue, plots, report
 # small at low learning rates.
 
 # %%
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
-deep = ensembles.deep_ensemble(data, cfg.arch, members=cfg.seeds, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr,
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+deep = averaging.deep_ensemble(data, cfg.arch, members=cfg.seeds, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr,
                                momentum=cfg.momentum, batch_size=cfg.batch_size,
                                landscape_options=dict(device=device), **cfg.net)
 L, start = deep.landscape, deep.members
@@ -162,7 +162,7 @@ print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: {cfg.seeds} pre-trained networks
 
 # %%
 n_lr, S, M = len(cfg.max_lrs), cfg.seeds, cfg.cycles
-sweep = snapshot_sweep.snapshot_sweep(L, start, cfg.max_lrs, cycles=M, cycle_steps=cfg.cycle_steps,
+sweep = snapshots.snapshot_sweep(L, start, cfg.max_lrs, cycles=M, cycle_steps=cfg.cycle_steps,
                                       momentum=cfg.momentum, batch_size=cfg.batch_size, seed=1, loss_landscape=L_loss)
 runs, non_finite = dict(zip(cfg.max_lrs, sweep.runs)), sweep.any_diverged  # the cyclic run at each max lr
 acc, nll, loss = sweep.accuracy.numpy(), sweep.nll.numpy(), sweep.loss.numpy()  # every snapshot [n_lr, S, M]
@@ -437,7 +437,7 @@ glue("ens_path_points", cfg.path_points)
 bars, looks = {}, (("low", i_low), ("stable", i_stable), ("high", i_high))
 for name, i in looks:
     snaps = runs[lrs[i]].snapshots
-    bars[name] = [ensembles.pairwise_barriers(L_loss, snaps[:, s], n_points=cfg.path_points) for s in range(S)]
+    bars[name] = [averaging.pairwise_barriers(L_loss, snaps[:, s], n_points=cfg.path_points) for s in range(S)]
     top = max(b.barriers.max().item() for b in bars[name])
     print(f"{name:6s} max lr {lrs[i]:g}: largest barrier between consecutive snapshots {top:.4f}; "
           f"Jensen gap per seed {report.numbers(jensen[i], 4)}")
@@ -501,8 +501,8 @@ report.figure("fig-ensembles-wedges", fig)
 # %% tags=["hide-input"]
 pre_epochs = deep.epochs_per_member
 cycle_epochs = runs[lrs[0]].epochs / M
-deep_acc = ensembles.ensemble_growth(L, start, "test").accuracy.cpu().numpy()  # the first 1, 2, ... members
-snap_acc = {i: np.mean([ensembles.ensemble_growth(L, runs[lrs[i]].snapshots[:, s], "test").accuracy.cpu().numpy()
+deep_acc = averaging.ensemble_growth(L, start, "test").accuracy.cpu().numpy()  # the first 1, 2, ... members
+snap_acc = {i: np.mean([averaging.ensemble_growth(L, runs[lrs[i]].snapshots[:, s], "test").accuracy.cpu().numpy()
                         for s in range(S)], axis=0) for i in (i_low, i_stable, i_high)}
 i_best = int(p_acc.mean(1).argmax())                                   # the best snapshot ensemble of the sweep
 snap_cost = pre_epochs + M * cycle_epochs
@@ -667,11 +667,11 @@ report.figure("fig-ensembles-cost", fig)
 #    barriers between them. The prediction average still beat the best snapshot and the weight average
 #    still lost to it. A network that survives large steps better (batch
 #    normalisation, which makes the loss invariant to the scale of the weights before it) is the
-#    natural next experiment; `lsl.swa.swa_landscape` recomputes its statistics for the average.
+#    natural next experiment; `lsl.ensembles.swa.swa_landscape` recomputes its statistics for the average.
 #    ```
 #
 # 6. *Going further.* Run the chapter with `LSL_PROFILE=paper` (a GPU and the CIFAR-10 files, see
-#    `lsl.data`) and compare the breakdown learning rate and the size of the effect with Figure 6.
+#    `lsl.data.datasets`) and compare the breakdown learning rate and the size of the effect with Figure 6.
 #
 #    ```{admonition} Solution
 #    :class: dropdown

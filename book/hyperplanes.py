@@ -58,10 +58,12 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import curvature, logits, nets, subspace
+from lsl.curvature import logit_gradients, short_directions, spectrum
+from lsl.data import nets
+from lsl.subspaces import goldilocks, hyperplanes
 from lsl.book import check_at_scale, glue, plots, report
-from lsl.landscape import NetworkLandscape
-from lsl.train import train
+from lsl.network import NetworkLandscape
+from lsl.training.trainer import train
 
 # %% [markdown]
 # ## The experiment
@@ -80,13 +82,13 @@ from lsl.train import train
 # use the Fastfood transform instead, $M = \sigma\, S_D W \Gamma \Pi W B\, S_d$ (a scale $\sigma$, random signs $B$, a
 # random permutation $\Pi$, a Gaussian diagonal $\Gamma$, Walsh-Hadamard matrices $W$, zero padding
 # $S_d$ and truncation $S_D$), which is applied in $O(D \log D)$ time and stores $O(D)$ numbers.
-# `lsl.projections.FastfoodProjection` implements it for $P$ planes at once; the tests check it
+# `lsl.subspaces.projections.FastfoodProjection` implements it for $P$ planes at once; the tests check it
 # against `DenseProjection` (orthonormal Gaussian columns): unit column norms on average, near
 # orthogonality, $M^\top$ as the exact adjoint, the same training results. Here a quick look at
 # its columns for our MLP's $D$:
 
 # %%
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 landscapes, theta0s = {}, {}
 for name, arch, options in cfg.nets:
     model = nets.make(arch, data.input_shape, data.n_classes, seed=0, **options)
@@ -95,7 +97,7 @@ for name, arch, options in cfg.nets:
     print(f"{name}: D = {landscapes[name].D} parameters")
 
 D_mlp = landscapes["MLP"].D
-ff = lsl.projections.FastfoodProjection(D_mlp, cfg.compare_d, seed=0, device=device)
+ff = lsl.subspaces.projections.FastfoodProjection(D_mlp, cfg.compare_d, seed=0, device=device)
 cols = ff.columns()[0]                                    # [d, D], the plane's basis vectors
 norms = cols.norm(dim=1)
 gram = cols @ cols.T
@@ -107,8 +109,8 @@ assert abs(norms.mean() - 1) < 0.05 and off_diag.abs().max() < 10 * D_mlp ** -0.
 # %% [markdown]
 # ## Intrinsic dimension of an MLP and a CNN
 #
-# First the baseline: ordinary training in all $D$ dimensions (`lsl.train.train`, Adam, minibatches;
-# cached on disk). Then `lsl.subspace.intrinsic_dimension` trains `n_planes` random Fastfood planes
+# First the baseline: ordinary training in all $D$ dimensions (`lsl.training.trainer.train`, Adam, minibatches;
+# cached on disk). Then `lsl.subspaces.hyperplanes.intrinsic_dimension` trains `n_planes` random Fastfood planes
 # for every $d$ in the grid, all of them as one batch of points, and records their test accuracy.
 # Adam changes every coordinate of $\phi$ by about the learning rate per step, which would move
 # $\theta$ by up to $\eta\sqrt{d}$ (learning rate $\eta$); we therefore optimise $\sqrt{d}\,\phi$ so that one learning rate
@@ -120,7 +122,7 @@ for name, L in landscapes.items():
     run = train(L, theta0s[name], steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size, cache=True)
     optima[name] = run.theta
     full[name] = L.accuracy(run.theta, "test").item()
-    idim[name] = subspace.intrinsic_dimension(
+    idim[name] = hyperplanes.intrinsic_dimension(
         L, theta0s[name], cfg.dims[name], n_planes=cfg.n_planes[name], steps=cfg.plane_steps[name],
         lr=cfg.plane_lr[name], reference=full[name], batch_size=cfg.batch_size, projection="fastfood", seed=1)
     centre, factor = idim[name].d_int_spread()
@@ -199,12 +201,12 @@ report.verdict("fj-intrinsic-dimension", "reproduced" if min(factors.values()) >
 # for the MLP on {glue:text}`hp_robust_dataset`.
 
 # %%
-rdata = lsl.data.load(cfg.robust_dataset, n_train=cfg.robust_n_train, n_test=cfg.robust_n_test, device=device)
+rdata = lsl.data.datasets.load(cfg.robust_dataset, n_train=cfg.robust_n_train, n_test=cfg.robust_n_test, device=device)
 name, arch, options = cfg.nets[0]                        # the MLP
 RL = NetworkLandscape.from_dataset(nets.make(arch, rdata.input_shape, rdata.n_classes, seed=0, **options), rdata,
                                    device=device)
 rrun = train(RL, RL.theta0, steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size, cache=True)
-rres = subspace.intrinsic_dimension(
+rres = hyperplanes.intrinsic_dimension(
     RL, RL.theta0, cfg.dims[name], n_planes=cfg.n_planes[name], steps=cfg.plane_steps[name], lr=cfg.plane_lr[name],
     reference=RL.accuracy(rrun.theta, "test").item(), batch_size=cfg.batch_size, projection="fastfood", seed=1)
 rows = [(n, cfg.dataset, res) for n, res in idim.items()] + [(name, cfg.robust_dataset, rres)]
@@ -245,7 +247,7 @@ glue("hp_robust_frac_main", 100 * idim[name].d_int() / idim[name].D, 2)
 L = landscapes["MLP"]
 by_kind = {}
 for kind in ("dense", "fastfood"):
-    res = subspace.train_in_hyperplanes(
+    res = hyperplanes.train_in_hyperplanes(
         L, theta0s["MLP"], cfg.compare_d, n_planes=cfg.compare_planes, steps=cfg.plane_steps["MLP"],
         lr=cfg.plane_lr["MLP"], batch_size=cfg.batch_size, projection=kind, seed=7, normalize_step=True)
     by_kind[kind] = L.accuracy(res.theta, "test").cpu()
@@ -283,8 +285,8 @@ report.verdict("fj-hyperplane-draw", "reproduced",
 # {cite}`fort2019emergent` explain why: the weight scale sets the logit scale; too small gives
 # uniform softmax outputs and a weak signal, too large freezes the softmax.
 #
-# `lsl.subspace.restricted_hessian` computes $M^\top H M$ with $d$ Hessian-vector products per plane;
-# `lsl.subspace.goldilocks_scan` does this at every radius and trains planes from each (all radii in
+# `lsl.subspaces.goldilocks.restricted_hessian` computes $M^\top H M$ with $d$ Hessian-vector products per plane;
+# `lsl.subspaces.goldilocks.goldilocks_scan` does this at every radius and trains planes from each (all radii in
 # one batch). We use the ReLU MLP and, as Fort & Scherlis, plain SGD with one learning rate for every
 # radius: an optimiser that rescales its steps (Adam) would hide how weak the gradient is near the
 # origin (exercise 5). First a check that scaling the flat vector is the same as `init_scale`:
@@ -293,7 +295,7 @@ report.verdict("fj-hyperplane-draw", "reproduced",
 scaled = nets.make(cfg.nets[0][1], data.input_shape, data.n_classes, seed=0, init_scale=3.0, **cfg.nets[0][2])
 assert torch.allclose(NetworkLandscape(scaled, data.x_train, data.y_train, device=device).theta0, 3.0 * theta0s["MLP"])
 
-gold = subspace.goldilocks_scan(
+gold = goldilocks.goldilocks_scan(
     L, theta0s["MLP"], cfg.scales, d_curv=cfg.d_curv, n_curv_planes=cfg.n_curv_planes, d_train=cfg.d_train,
     n_planes=cfg.goldilocks_planes, steps=cfg.goldilocks_steps, lr=cfg.goldilocks_lr, optimizer="sgd",
     batch_size=cfg.batch_size, hessian_examples=cfg.hessian_examples, seed=3)
@@ -380,16 +382,16 @@ report.verdict("fg-goldilocks", "reproduced" if 0.5 <= best_s <= 2 else "partly"
 # Gauss-Newton part of the Hessian ($J^\top S J$, see {ref}`chapter-local-geometry`) dies out and the
 # rest, of either sign, is left. The zone should sit where the softmax is neither. We measure at
 # every radius the softmax entropy (in units of its largest value, $\ln C$), the logits' spread and
-# the top of $G$ on {glue:text}`hp_gold_jac` examples (`lsl.logits.freezing`), and we feed the
+# the top of $G$ on {glue:text}`hp_gold_jac` examples (`lsl.curvature.logit_gradients.freezing`), and we feed the
 # measured logit spread and logit-gradient length, nothing else, into the random logit-gradient
 # model of that chapter.
 
 # %%
 radii_points = gold.scales.to(device=device, dtype=theta0s["MLP"].dtype)[:, None] * theta0s["MLP"]
-fz = logits.freezing(L, radii_points, torch.arange(cfg.hessian_examples, device=device),
+fz = logit_gradients.freezing(L, radii_points, torch.arange(cfg.hessian_examples, device=device),
                      jacobian_examples=cfg.goldilocks_jacobian_examples)
 rel_entropy = fz.entropy / math.log(data.n_classes)
-model_top = torch.tensor([logits.RandomLogitModel(
+model_top = torch.tensor([logit_gradients.RandomLogitModel(
     C=data.n_classes, D=2000, n_per_class=20, signal=float(j / data.n_classes) ** 0.5, noise=0.5 * float(j / data.n_classes) ** 0.5,
     class_signal=0.3 * float(j / data.n_classes) ** 0.5, logit_scale=float(z), seed=0).gauss_newton_eigenvalues()[0].item()
     for j, z in zip(fz.jacobian_sq, fz.logit_std)])
@@ -475,10 +477,10 @@ sweep_t = torch.logspace(-3, 1.5, 60, dtype=torch.float64)
 short_counts, short_curves, short_exact = {}, {}, {}
 for name, L in landscapes.items():
     L_h = L.subset(cfg.hessian_examples)                       # the Hessian of the first examples
-    sd = curvature.spectral_density(L_h, optima[name], n_vectors=cfg.short_vectors, n_steps=cfg.short_steps, seed=0)
+    sd = spectrum.spectral_density(L_h, optima[name], n_vectors=cfg.short_vectors, n_steps=cfg.short_steps, seed=0)
     short_counts[name] = sd.count_above(thresholds)           # [eps, delta]
     short_curves[name] = sd.count_above(sweep_t)
-    short_exact[name] = curvature.count_short_directions(L_h, optima[name], eps=1.0, delta=0.5, k_max=400)
+    short_exact[name] = short_directions.count_short_directions(L_h, optima[name], eps=1.0, delta=0.5, k_max=400)
 d_ints = {name: res.d_int() if math.isfinite(res.d_int()) else float(res.d[-1]) for name, res in idim.items()}
 print("short directions (SLQ estimate) at each optimum; rows eps, columns delta", list(delta_grid))
 for name in landscapes:
@@ -671,7 +673,7 @@ report.figure("fig-hyperplanes-short", fig)
 #    where *gradient descent* finds signal, which is what Fort & Scherlis measured.
 #    ```
 #
-# 6. *Going further.* Set `LSL_PROFILE=paper` (a GPU and MNIST files are needed, see `lsl.data`)
+# 6. *Going further.* Set `LSL_PROFILE=paper` (a GPU and MNIST files are needed, see `lsl.data.datasets`)
 #    and compare the measured $d_\text{int90}$ with Li et al.'s 750 (FC) and 290 (LeNet).
 #
 #    ```{admonition} Solution

@@ -33,7 +33,7 @@
 # **Prerequisites:** the chapter {ref}`chapter-toy-model`; eigenvalues of symmetric matrices;
 # softmax and cross-entropy; {term}`Hessian-vector products <Hessian-vector product>` (we explain the rest).
 #
-# Everything below is computed with `lsl.curvature`: Hessian-vector products by forward-over-reverse
+# Everything below is computed with `lsl.curvature.hessian`: Hessian-vector products by forward-over-reverse
 # differentiation and the {term}`Lanczos method`, which finds the top eigenvalues of a $D\times D$ Hessian
 # with a few dozen Hessian-vector products and never forms the matrix.
 #
@@ -61,9 +61,12 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import curvature, data, logits, nets, planes, train
+from lsl.curvature import hessian, logit_gradients, spectrum
+from lsl.data import datasets, nets
+from lsl.probes import planes
+from lsl.training import trainer
 from lsl.book import check_at_scale, glue, plots, report
-from lsl.spectrum import largest_gap, outlier_separation
+from lsl.curvature.spectrum import largest_gap, outlier_separation
 
 # %% [markdown]
 # ## The decomposition everything rests on
@@ -91,7 +94,7 @@ from lsl.spectrum import largest_gap, outlier_separation
 
 # %%
 def mixture_net(C):
-    ds = data.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.mixture_per_class * C,
+    ds = datasets.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.mixture_per_class * C,
                    n_test=20 * C, separation=cfg.mixture_separation, seed=0, device=device)
     model = nets.make("mlp", ds.input_shape, C, seed=0, **cfg.mixture_net)
     return lsl.NetworkLandscape.from_dataset(model, ds, device=device)
@@ -99,12 +102,12 @@ def mixture_net(C):
 mixture_spectra = {}          # C -> {step: top 2C+4 eigenvalues}
 for C in cfg.mixture_classes:
     net = mixture_net(C)
-    run = train.train(net, net.theta0, steps=cfg.mixture_steps, lr=cfg.mixture_lr,
+    run = trainer.train(net, net.theta0, steps=cfg.mixture_steps, lr=cfg.mixture_lr,
                       snapshot_every=min(cfg.mixture_checkpoints), cache=True)
     snaps = dict(zip(run.snapshot_steps, run.snapshots))
-    mixture_spectra[C] = {0: curvature.top_eigenvalues(net, net.theta0, 2 * C + 4, tol=cfg.eig_tol).cpu()}
+    mixture_spectra[C] = {0: hessian.top_eigenvalues(net, net.theta0, 2 * C + 4, tol=cfg.eig_tol).cpu()}
     for step in cfg.mixture_checkpoints:
-        mixture_spectra[C][step] = curvature.top_eigenvalues(net, snaps[step], 2 * C + 4, tol=cfg.eig_tol).cpu()
+        mixture_spectra[C][step] = hessian.top_eigenvalues(net, snaps[step], 2 * C + 4, tol=cfg.eig_tol).cpu()
     gaps = {step: largest_gap(ev) for step, ev in mixture_spectra[C].items()}
     print(f"C={C:2d} (D={net.D}): outliers counted at each step {gaps}; "
           f"train accuracy {net.accuracy(run.theta):.2f}")
@@ -157,11 +160,11 @@ for C, v in separations.items():
 # trained with minibatch Adam; we keep a snapshot every few hundred steps.
 
 # %%
-ds = data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+ds = datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 C = ds.n_classes
 model = nets.make(cfg.arch, ds.input_shape, C, seed=0, **cfg.net)
 net = lsl.NetworkLandscape.from_dataset(model, ds, device=device)
-run = train.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
+run = trainer.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
                   snapshot_every=cfg.checkpoint_every, cache=True)
 steps = [0] + run.snapshot_steps
 points = [net.theta0] + list(run.snapshots)
@@ -170,7 +173,7 @@ print(f"{cfg.arch} on {cfg.dataset}: D = {net.D}, test accuracy {net.accuracy(ru
 # %%
 top = {}                      # step -> (eigenvalues, eigenvectors)
 for step, theta in zip(steps, points):
-    top[step] = curvature.top_eigenvalues(net, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True)
+    top[step] = hessian.top_eigenvalues(net, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True)
 net_gaps = {step: largest_gap(ev) for step, (ev, _) in top.items()}
 print("outliers counted at each step:", net_gaps)
 
@@ -195,8 +198,8 @@ print("outliers counted at each step:", net_gaps)
 
 # %%
 grads = {step: net.grad(theta) for step, theta in zip(steps, points)}
-fractions = {step: curvature.subspace_fraction(grads[step], top[step][1][:C]) for step in steps}
-fractions_c1 = {step: curvature.subspace_fraction(grads[step], top[step][1][: C - 1]) for step in steps}
+fractions = {step: spectrum.subspace_fraction(grads[step], top[step][1][:C]) for step in steps}
+fractions_c1 = {step: spectrum.subspace_fraction(grads[step], top[step][1][: C - 1]) for step in steps}
 baseline = C / net.D
 print("top C:", {s: round(f, 3) for s, f in fractions.items()}, f"baseline C/D = {baseline:.1e}")
 print("top C-1:", {s: round(f, 3) for s, f in fractions_c1.items()})
@@ -282,15 +285,15 @@ for ds_name, act in cfg.robust_cases:
         thetas = [points[steps.index(k)] for k in robust_steps]
         spectra = [top[k] for k in robust_steps]
     else:
-        rds = data.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
+        rds = datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
         rnet = lsl.NetworkLandscape.from_dataset(
             nets.make(cfg.robust_arch, rds.input_shape, rds.n_classes, seed=0, **cfg.robust_net, activation=act),
             rds, device=device)
-        rrun = train.train(rnet, rnet.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
+        rrun = trainer.train(rnet, rnet.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
                            snapshot_every=cfg.steps // cfg.robust_points, cache=True)
         theta_end = rrun.theta
         thetas = [rnet.theta0] + list(rrun.snapshots)
-        spectra = [curvature.top_eigenvalues(rnet, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True) for theta in thetas]
+        spectra = [hessian.top_eigenvalues(rnet, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True) for theta in thetas]
     row = dict(data=ds_name, activation=act, D=rnet.D, test_acc=float(rnet.accuracy(theta_end, "test")), gaps=[], fracs=[])
     for i, (theta, (ev, vecs)) in enumerate(zip(thetas, spectra)):
         ratio = (ev[C - 2] / ev[2 * C - 1]).item()
@@ -299,7 +302,7 @@ for ds_name, act in cfg.robust_cases:
             continue
         row["ratio"] = min(row.get("ratio", math.inf), ratio)
         row["gaps"].append(largest_gap(ev))
-        row["fracs"].append(curvature.subspace_fraction(rnet.grad(theta), vecs[:C]))
+        row["fracs"].append(spectrum.subspace_fraction(rnet.grad(theta), vecs[:C]))
     row["emerge"] = row["ratio"] > 1.5 * row["init_ratio"]
     row["mostly"] = min(row["fracs"]) > 0.5
     robust.append(row)
@@ -357,12 +360,12 @@ sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr ->
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
     tnet = lsl.NetworkLandscape.from_dataset(tmodel, ds, device=device)
-    trun = train.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
+    trun = trainer.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
                        snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)
     transient_runs[lr] = (tnet, torch.stack(path))
     tsub = tnet.subset(cfg.hessian_examples)          # the Hessian of a fixed subset of training examples
-    sharpness[lr] = torch.tensor([curvature.top_eigenvalues(tsub, th, 1, tol=1e-2)[0].item() for th in path])
+    sharpness[lr] = torch.tensor([hessian.top_eigenvalues(tsub, th, 1, tol=1e-2)[0].item() for th in path])
     print(f"lr={lr:g}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
           f"start {sharpness[lr][0]:.1f}, peak {sharpness[lr].max():.1f} at step "
           f"{[0, *trun.snapshot_steps][int(sharpness[lr].argmax())]}, end {sharpness[lr][-1]:.1f}")
@@ -410,7 +413,7 @@ report.verdict("fg-transient", "reproduced",
 # examples; logit gradients and the top of $G$ on the first {glue:text}`geo_freeze_examples`).
 
 # %%
-frozen = {lr: logits.freezing(tn.subset(cfg.hessian_examples), path_, jacobian_examples=cfg.freeze_examples)
+frozen = {lr: logit_gradients.freezing(tn.subset(cfg.hessian_examples), path_, jacobian_examples=cfg.freeze_examples)
           for lr, (tn, path_) in transient_runs.items()}
 for lr, fr in frozen.items():
     pk = int(sharpness[lr].argmax())
@@ -490,8 +493,8 @@ glue("geo_freeze_corr", min(r[3] for r in freeze_rows.values()), 2)
 # The fourth property, that training in random hyperplanes works best from radii where the
 # restricted Hessian $M^\top H M$ is most positive, belongs with the intrinsic dimension in the
 # chapter {ref}`chapter-hyperplanes`, which measures it on an MLP. Its computation uses the same
-# functions as this chapter: `lsl.goldilocks.restricted_hessian` evaluates $M^\top H M$ with
-# Hessian-vector products, and `lsl.goldilocks.goldilocks_scan` sweeps the radius.
+# functions as this chapter: `lsl.subspaces.goldilocks.restricted_hessian` evaluates $M^\top H M$ with
+# Hessian-vector products, and `lsl.subspaces.goldilocks.goldilocks_scan` sweeps the radius.
 #
 # ## 5. The explanation: clustered logit gradients, a dominant $G$, and a random model
 #
@@ -503,8 +506,8 @@ glue("geo_freeze_corr", min(r[3] for r in freeze_rows.values()), 2)
 # %%
 theta = run.theta
 pick = torch.cat([torch.nonzero(ds.y_train == c)[: cfg.cosine_per_class, 0] for c in range(C)])
-J = logits.logit_jacobians(net, theta, pick)
-cos, logit_of, class_of = logits.sorted_cosines(J, ds.y_train[pick])
+J = logit_gradients.logit_jacobians(net, theta, pick)
+cos, logit_of, class_of = logit_gradients.sorted_cosines(J, ds.y_train[pick])
 same_logit = logit_of[:, None] == logit_of[None, :]
 off = ~torch.eye(len(logit_of), dtype=torch.bool)
 cos_same = cos.cpu()[same_logit & off].mean().item()
@@ -512,14 +515,14 @@ cos_diff = cos.cpu()[~same_logit].mean().item()
 print(f"mean cosine, same logit {cos_same:.3f}; different logits {cos_diff:.3f}")
 
 # %% [markdown]
-# **$G$ dominates the top of the spectrum.** `lsl.curvature` computes the Gauss-Newton term and
+# **$G$ dominates the top of the spectrum.** `lsl.curvature.hessian` computes the Gauss-Newton term and
 # the rest separately, each with its own Lanczos run.
 
 # %%
 k = C + 2
-ev_full = curvature.top_eigenvalues(net, theta, k, tol=cfg.eig_tol).cpu()
-ev_G = curvature.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="G").cpu()
-ev_rest = curvature.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="H").cpu()
+ev_full = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol).cpu()
+ev_G = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="G").cpu()
+ev_rest = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="H").cpu()
 g_match = ((ev_G[: C - 1] - ev_full[: C - 1]).abs() / ev_full[: C - 1]).max().item()
 print(f"top {C - 1}: largest relative difference between G and H {g_match:.1%}; "
       f"largest eigenvalue of H_rest {ev_rest[0]:.3f} against {ev_full[0]:.3f}")
@@ -527,7 +530,7 @@ print(f"top {C - 1}: largest relative difference between G and H {g_match:.1%}; 
 # %% [markdown]
 # **A random model.** Draw logit gradients as a mean direction per logit, plus a smaller one per
 # (logit, class) pair, plus example-specific noise, and softmax outputs from logits of adjustable
-# scale (`lsl.logits.RandomLogitModel`; the true class's logit gradient is a little longer). No
+# scale (`lsl.curvature.logit_gradients.RandomLogitModel`; the true class's logit gradient is a little longer). No
 # network is involved, yet the model shows the same pictures: $C-1$ outliers; a gradient confined to
 # a few top eigenvectors; and, if the logit gradients grow and align early while the softmax outputs
 # become confident ("freeze") later, a transient.
@@ -535,14 +538,14 @@ print(f"top {C - 1}: largest relative difference between G and H {g_match:.1%}; 
 # %%
 model_gaps, model_fracs = {}, {}
 for Cm in cfg.mixture_classes:
-    rlm = logits.RandomLogitModel(C=Cm, D=cfg.model_D, n_per_class=cfg.model_per_class, seed=Cm)
+    rlm = logit_gradients.RandomLogitModel(C=Cm, D=cfg.model_D, n_per_class=cfg.model_per_class, seed=Cm)
     model_gaps[Cm] = largest_gap(rlm.gauss_newton_eigenvalues()[: 2 * Cm + 4])
     Jm, pm, ym = rlm.sample()
-    Gm = logits.gauss_newton_matrix(Jm, pm)
+    Gm = logit_gradients.gauss_newton_matrix(Jm, pm)
     vecs = torch.linalg.eigh(Gm).eigenvectors.flip(1).T                  # descending order
-    model_fracs[Cm] = [curvature.subspace_fraction(rlm.gradient(), vecs[:k]) for k in (Cm - 1, Cm)]
+    model_fracs[Cm] = [spectrum.subspace_fraction(rlm.gradient(), vecs[:k]) for k in (Cm - 1, Cm)]
 time = np.linspace(0, 1, 21)          # a schematic training time: signal grows, then outputs freeze
-model_curve = [logits.RandomLogitModel(C=10, D=cfg.model_D, n_per_class=cfg.model_per_class // 2,
+model_curve = [logit_gradients.RandomLogitModel(C=10, D=cfg.model_D, n_per_class=cfg.model_per_class // 2,
                                        signal=1 - np.exp(-t / 0.15), logit_scale=0.5 + 12 * t, seed=0)
                .gauss_newton_eigenvalues()[0].item() for t in time]
 print("random model: outliers", model_gaps, "; gradient fraction in the top C-1 and top C eigenvectors",
@@ -613,11 +616,11 @@ report.verdict("fg-random-model", "partly",
 # %%
 bbp_model = dict(C=10, D=cfg.bbp_D, n_per_class=cfg.bbp_per_class, class_signal=0.0, true_class_gain=0.0,
                  logit_scale=0.0, noise=1.0)
-bbp_threshold = logits.RandomLogitModel(**bbp_model).spike_prediction().threshold
+bbp_threshold = logit_gradients.RandomLogitModel(**bbp_model).spike_prediction().threshold
 bbp_factors = np.geomspace(0.25, 8.0, cfg.bbp_points)     # signal/noise in units of the predicted threshold
 bbp_rows = []
 for f in bbp_factors:
-    m = logits.RandomLogitModel(signal=f * bbp_threshold, seed=0, **bbp_model)
+    m = logit_gradients.RandomLogitModel(signal=f * bbp_threshold, seed=0, **bbp_model)
     ev, pred = m.gauss_newton_eigenvalues(), m.spike_prediction()
     bbp_rows.append(dict(factor=f, top=float(ev[:9].mean()), next=float(ev[9]), outlier=pred.outlier, edge=pred.bulk_edge))
 below = [r for r in bbp_rows if r["factor"] <= 0.5]
@@ -639,7 +642,7 @@ fig, ax = plots.figure(width=4.4, height=3.2)
 fs = np.array([r["factor"] for r in bbp_rows])
 ax.plot(fs, [r["top"] / r["edge"] for r in bbp_rows], "o", label="measured: mean of the top $C-1$")
 fine = np.geomspace(0.25, 8.0, 200)
-pred = [logits.RandomLogitModel(signal=f * bbp_threshold, **bbp_model).spike_prediction() for f in fine]
+pred = [logit_gradients.RandomLogitModel(signal=f * bbp_threshold, **bbp_model).spike_prediction() for f in fine]
 ax.plot(fine, [p.outlier / p.bulk_edge for p in pred], "-", label="BBP prediction")
 ax.axvline(1.0, color="grey", ls="--", lw=0.8)
 ax.set(xscale="log", xlabel="signal / noise, in units of the predicted threshold",
@@ -675,7 +678,7 @@ report.figure("fig-geometry-bbp", fig)
 # plane $\theta + x\,d_1 + y\,d_2$ through the optimum. The picture depends entirely on the two
 # directions, and the literature uses three kinds {cite}`li2018visualizing`. Each answers a
 # different question; all three are drawn below at the final point of the mnist1d run, with
-# `lsl.planes`:
+# `lsl.probes.planes`:
 #
 # - **Top Hessian eigenvectors** (`planes.hessian_directions`): the most curved cross-section.
 #   Pick it to *see the outliers* of section 1: the curvature of the picture along each axis is an

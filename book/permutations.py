@@ -22,7 +22,7 @@
 # - why the hidden units of a network can be reordered without changing what it computes, so that two
 #   independently trained optima may be "the same solution" with their units in different orders;
 # - how *weight matching* {cite}`ainsworth2023git` aligns one network's units to another's, one layer at a
-#   time, each step a linear assignment problem (`lsl.permute`);
+#   time, each step a linear assignment problem (`lsl.paths.permutations`);
 # - how the wall on the straight line between two optima ({ref}`chapter-tunnels`) shrinks once they are
 #   aligned, and how that depends on the network's width, as conjectured by Entezari et al.
 #   {cite}`entezari2022role`;
@@ -65,10 +65,11 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, nets, permute
+from lsl.data import nets
+from lsl.paths import permutations, tunnels
 from lsl.book import check_at_scale, glue, plots, report
-from lsl.landscape import NetworkLandscape
-from lsl.train import train
+from lsl.network import NetworkLandscape
+from lsl.training.trainer import train
 
 # %% [markdown]
 # ## The symmetry
@@ -79,12 +80,12 @@ from lsl.train import train
 # $W' P^\top \sigma(P W x + P b) = W' \sigma(W x + b)$: the same function. A layer of width $n$ has
 # $n!$ orderings, so every optimum of a network has a vast number of twins at other points of weight
 # space, all with exactly the same loss. For convolutions the units are channels; pooling and the
-# activation act on each channel separately, so the same holds. `lsl.permute.permutation_spec` finds
+# activation act on each channel separately, so the same holds. `lsl.paths.permutations.permutation_spec` finds
 # which parameter axes each layer's permutation moves; `random_permutation` and `apply_permutation`
 # move them. We check on the chapter's data that a randomly permuted network computes the same logits.
 
 # %%
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 
 
 def landscape(width: int) -> NetworkLandscape:
@@ -93,9 +94,9 @@ def landscape(width: int) -> NetworkLandscape:
 
 
 L0 = landscape(cfg.widths[0])
-spec = permute.permutation_spec(L0)
-perm = permute.random_permutation(L0, seed=1)
-moved = permute.apply_permutation(L0, L0.theta0, perm)
+spec = permutations.permutation_spec(L0)
+perm = permutations.random_permutation(L0, seed=1)
+moved = permutations.apply_permutation(L0, L0.theta0, perm)
 gap = (L0.logits(moved) - L0.logits(L0.theta0)).abs().max().item()
 print(f"hidden layers {spec.sizes}; a random permutation moves the point by {(moved - L0.theta0).norm():.2f} "
       f"(its norm: {L0.theta0.norm():.2f}); largest change of a logit: {gap:.1e}")
@@ -110,8 +111,8 @@ assert gap < 1e-4, "a permuted network computes the same function"
 # $\lVert \theta_A - \pi(\theta_B) \rVert$ (permutations preserve norms). With all layers but one fixed,
 # the objective is linear in that layer's permutation matrix: a *linear assignment problem*, solved
 # exactly by the Hungarian-type algorithm of `scipy.optimize.linear_sum_assignment`. Coordinate descent over
-# the layers, until no layer changes, is `lsl.permute.match` (which returns the permutation and the
-# objective) and `lsl.permute.weight_matching` (which returns the aligned point).
+# the layers, until no layer changes, is `lsl.paths.permutations.match` (which returns the permutation and the
+# objective) and `lsl.paths.permutations.weight_matching` (which returns the aligned point).
 #
 # We train {glue:text}`perm_seeds` networks from independent initialisations at each of the widths
 # {glue:text}`perm_widths` (two hidden layers, ReLU, on {glue:text}`perm_dataset`), each width as one batch
@@ -132,14 +133,14 @@ for width in cfg.widths:
                before=[], after=[], repaired=[], dist_before=[], dist_after=[], radius=[], seconds=[], matches=[])
     for i, j in pairs:
         a, b = optima[i], optima[j]
-        m = permute.match(L, a, b)
+        m = permutations.match(L, a, b)
         with torch.no_grad():
-            line = L.loss(connect.linear_path(a, b, cfg.path_points))
-            aligned = L.loss(connect.linear_path(a, m.theta, cfg.path_points))
-            repaired = L.loss(permute.repair(L, a, m.theta, t, x=x_stats))
-        rec["before"].append(connect.barrier(line))
-        rec["after"].append(connect.barrier(aligned))
-        rec["repaired"].append(connect.barrier(repaired))
+            line = L.loss(tunnels.linear_path(a, b, cfg.path_points))
+            aligned = L.loss(tunnels.linear_path(a, m.theta, cfg.path_points))
+            repaired = L.loss(permutations.repair(L, a, m.theta, t, x=x_stats))
+        rec["before"].append(tunnels.barrier(line))
+        rec["after"].append(tunnels.barrier(aligned))
+        rec["repaired"].append(tunnels.barrier(repaired))
         rec["dist_before"].append(m.distance_identity)
         rec["dist_after"].append(m.distance)
         rec["radius"].append(0.5 * (a.norm() + b.norm()).item())
@@ -271,8 +272,8 @@ glue("perm_D_wide", runs[widest]["L"].D)
 # which raises its loss. In networks with batch norm one simply recomputes the normalisation statistics at
 # the interpolated point. The book's networks have no batch norm; REPAIR then corrects every unit directly:
 # it rescales and shifts each unit's weights and bias so that its pre-activation has the interpolated mean
-# and standard deviation of the two endpoints (`lsl.permute.repair`, layer by layer). We measure the
-# collapse with `lsl.permute.layer_stats`: the ratio of each unit's standard deviation at the midpoint of the
+# and standard deviation of the two endpoints (`lsl.paths.permutations.repair`, layer by layer). We measure the
+# collapse with `lsl.paths.permutations.layer_stats`: the ratio of each unit's standard deviation at the midpoint of the
 # aligned line to the mean of its standard deviations at the two ends.
 
 # %%
@@ -281,7 +282,7 @@ for width in cfg.widths:
     rec = runs[width]
     i, j = pairs[0]
     mid = 0.5 * (rec["optima"][i] + rec["matches"][0].theta)
-    st = permute.layer_stats(rec["L"], torch.stack([rec["optima"][i], rec["matches"][0].theta, mid]), x=x_stats)
+    st = permutations.layer_stats(rec["L"], torch.stack([rec["optima"][i], rec["matches"][0].theta, mid]), x=x_stats)
     collapse.append([(s[2] / (0.5 * (s[0] + s[1])).clamp_min(1e-12)).mean().item() for s in st.std])
 collapse = np.array(collapse)                       # [widths, hidden layers]
 gain = mean["after"] / mean["repaired"]
@@ -343,7 +344,7 @@ tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
 rec = runs[tw]
 L, (i, j), m = rec["L"], pairs[0], rec["matches"][0]
 a, b = rec["optima"][i], rec["optima"][j]
-tun = connect.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
+tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
                            batch_size=cfg.batch_size, per_segment=5)
 k = (cfg.tunnel_points - 2) // 2                       # the middle interior vertex
 dev = tun.deviations[k]
@@ -393,7 +394,7 @@ glue("perm_cos_reading", "towards" if cos_perm > 3 / np.sqrt(L.D) else "away fro
 # ## What we found
 #
 # - **Symmetry.** A random permutation of the hidden units moves a network far in weight space and leaves
-#   its logits unchanged (to float rounding); `lsl.permute` finds and applies the permutations of the
+#   its logits unchanged (to float rounding); `lsl.paths.permutations` finds and applies the permutations of the
 #   book's MLPs and CNNs, and its tests check that a random permutation is recovered exactly.
 # - **Alignment lowers the barrier at every width: {glue:text}`verdict-ain-weight-matching`.** Weight matching lowers the straight
 #   line's barrier {glue:text}`perm_factor_min`-fold (narrowest) to {glue:text}`perm_factor_max`-fold
@@ -447,7 +448,7 @@ glue("perm_cos_reading", "towards" if cos_perm > 3 / np.sqrt(L.D) else "away fro
 #    ```
 #
 # 4. *Going further.* Repeat the measurement for the 1-D CNN of the other chapters
-#    (`nets.make("cnn1d", ...)` on `mnist1d`; `lsl.permute` permutes its channels). Is the barrier
+#    (`nets.make("cnn1d", ...)` on `mnist1d`; `lsl.paths.permutations` permutes its channels). Is the barrier
 #    after alignment as low as for the MLPs of similar size?
 #
 #    ```{admonition} Solution

@@ -56,10 +56,12 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, probe, subspace
+from lsl.paths import tunnels
+from lsl.probes import radial
+from lsl.subspaces import hyperplanes
 from lsl.book import check_at_scale, explore, glue, plots, report
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 # %% [markdown]
 # ## The model
@@ -107,7 +109,7 @@ run3 = train(toy3, starts, steps=200, lr=0.01, optimizer="sgd", snapshot_every=1
 paths = torch.cat([starts[None], run3.snapshots]).transpose(0, 1)   # [2 runs, T, 3]
 a3, b3 = run3.theta
 path3 = toy3.connector(a3, b3)
-assert toy3.loss(connect.polyline(path3, 20)[1]).max() < 1e-12     # the connector has zero loss
+assert toy3.loss(tunnels.polyline(path3, 20)[1]).max() < 1e-12     # the connector has zero loss
 
 fig = plt.figure(figsize=(5, 5))
 ax = fig.add_subplot(projection="3d")
@@ -151,7 +153,7 @@ sweeps = {}
 for D, n in cfg.pairs:
     toy = WedgeLandscape(D, n, device=device)
     theta0 = torch.randn(D, generator=torch.Generator().manual_seed(D + n)).to(device)
-    sweeps[D, n] = subspace.dimension_sweep(
+    sweeps[D, n] = hyperplanes.dimension_sweep(
         toy, theta0, dims_for(D, n), n_planes=cfg.n_planes, steps=cfg.plane_steps,
         lr=cfg.plane_lr, tol=cfg.success_tol, seed=1)
 
@@ -227,11 +229,11 @@ check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
 # %% [markdown]
 # The tunnel algorithm of Section 4.2: divide the straight line into segments; at each division
 # point put up the $(D-1)$-dimensional hyperplane normal to the line and minimise the loss inside it,
-# starting on the line; connect the optimised points. `lsl.connect.build_tunnel` optimises all
+# starting on the line; connect the optimised points. `lsl.paths.tunnels.build_tunnel` optimises all
 # division points as one batch and returns the path with its diagnostics.
 
 # %%
-tun = connect.build_tunnel(toy, theta_a, theta_b, n_points=cfg.tunnel_points,
+tun = tunnels.build_tunnel(toy, theta_a, theta_b, n_points=cfg.tunnel_points,
                            steps=cfg.tunnel_steps, lr=0.01)
 vertex_loss = toy.loss(tun.points).max().item()
 print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.tunnel_barrier:.3f}; "
@@ -287,7 +289,7 @@ report.figure("fig-toy-tunnel", fig)
 # %%
 barriers = {}
 for K in cfg.tunnel_sizes:
-    barriers[K] = connect.build_tunnel(toy, theta_a, theta_b, n_points=K,
+    barriers[K] = tunnels.build_tunnel(toy, theta_a, theta_b, n_points=K,
                                        steps=cfg.tunnel_steps, lr=0.01).tunnel_barrier
     print(f"{K:3d} vertices: barrier {barriers[K]:.3f} = {barriers[K] / tun.line_barrier:.0%} of the line's")
 
@@ -340,7 +342,7 @@ report.verdict("fj-toy-tunnel", "partly",
 # $$ L(\theta_0 + a \hat v) \approx \sqrt{L_0^2 + a^2 \, (D-n)/D} $$
 #
 # for *every* random $\hat v$: the wedge, which is flat in $n$ directions, looks like the bottom of
-# a round well. `lsl.probe.radial_profile` evaluates all directions and radii in one batch.
+# a round well. `lsl.probes.radial.radial_profile` evaluates all directions and radii in one batch.
 
 # %%
 toy_p = WedgeLandscape(cfg.D_probe, cfg.n_probe, device=device)
@@ -348,7 +350,7 @@ g = torch.Generator().manual_seed(1)
 on_wedge = toy_p.project(torch.randn(toy_p.D, generator=g).to(device))
 theta_p = on_wedge + cfg.probe_offset * torch.randn(toy_p.D, generator=g).to(device)   # near a wedge
 radii = torch.linspace(0, 3, cfg.n_radii)
-prof = probe.radial_profile(toy_p, theta_p, radii, n_directions=cfg.n_directions, seed=2)
+prof = radial.radial_profile(toy_p, theta_p, radii, n_directions=cfg.n_directions, seed=2)
 predicted = (prof.base_loss ** 2 + radii ** 2 * toy_p.s / toy_p.D).sqrt()
 spread = prof.spread().max().item()
 mismatch = (prof.losses.mean(0) / predicted - 1).abs().max().item()
@@ -434,8 +436,8 @@ report.figure("fig-toy-explorer", toy_explorer)
 #   loss along 200 random directions varies by at most {glue:text}`toy_probe_spread`% between
 #   directions and follows $\sqrt{L_0^2 + a^2 (D-n)/D}$ to within {glue:text}`toy_probe_mismatch`%.
 #
-# The same functions (`lsl.subspace.dimension_sweep`, `lsl.connect.build_tunnel`,
-# `lsl.probe.radial_profile`) take a network's landscape instead of the toy one; the later chapters
+# The same functions (`lsl.subspaces.hyperplanes.dimension_sweep`, `lsl.paths.tunnels.build_tunnel`,
+# `lsl.probes.radial.radial_profile`) take a network's landscape instead of the toy one; the later chapters
 # call them on real networks.
 #
 # ## Exercises

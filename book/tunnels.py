@@ -33,7 +33,7 @@
 #
 # **Prerequisites:** {ref}`chapter-toy-model` (wedges, the tunnel on the toy model, short
 # directions). The short-direction counts use the largest eigenvalues of the Hessian, which
-# `lsl.curvature` computes for us; all you need is that a large eigenvalue means a direction in which
+# `lsl.curvature.hessian` computes for us; all you need is that a large eigenvalue means a direction in which
 # the loss rises fast. The Hessian itself is the subject of the last chapter,
 # {ref}`chapter-local-geometry`, which does not depend on this one.
 #
@@ -61,11 +61,14 @@ import numpy as np
 import torch
 
 import lsl
-from lsl import connect, curvature, nets, probe
+from lsl.curvature import short_directions
+from lsl.data import nets
+from lsl.paths import tunnels
+from lsl.probes import planes
 from lsl.book import check_at_scale, explore, glue, plots, report
-from lsl.landscape import NetworkLandscape
+from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 # %% [markdown]
 # ## On the toy model: vertices in the wedges, segments outside them
@@ -84,9 +87,9 @@ from lsl.train import train
 toy = WedgeLandscape(cfg.toy_D, cfg.toy_n, device=device)
 inits = torch.randn(2, toy.D, generator=torch.Generator().manual_seed(0)).to(device)
 ta, tb = train(toy, inits, steps=cfg.toy_steps, lr=0.05, schedule="cosine").theta
-toy_tun = connect.build_tunnel(toy, ta, tb, n_points=cfg.tunnel_points, steps=cfg.toy_steps, lr=0.01,
+toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.tunnel_points, steps=cfg.toy_steps, lr=0.01,
                                per_segment=20)
-toy_bez = connect.bezier_curve(toy, ta, tb, steps=cfg.toy_steps, lr=0.01, n_samples=8, n_points=201)
+toy_bez = tunnels.bezier_curve(toy, ta, tb, steps=cfg.toy_steps, lr=0.01, n_samples=8, n_points=201)
 toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
@@ -108,11 +111,11 @@ glue("tun_toy_bezier", toy_bez.barrier, 3)
 # ## Independent optima of a network
 #
 # Now the real thing. We train {glue:text}`tun_n_optima` copies of the same network from independent
-# initialisations, all at once as one batch of parameter vectors (`lsl.train.train` with a
+# initialisations, all at once as one batch of parameter vectors (`lsl.training.trainer.train` with a
 # `[B, D]` start; cached on disk).
 
 # %%
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.n_optima)]
 L = NetworkLandscape.from_dataset(models[0], data, device=device)
 inits = torch.stack([L.theta_of(model) for model in models])
@@ -137,11 +140,11 @@ glue("tun_opt_acc", 100 * opt_acc.mean().item(), 3)
 
 # %%
 a, b, c = optima[0], optima[1], optima[2]
-plane3 = probe.loss_plane(L, a, b, c, n=cfg.plane_n)
-tun = connect.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
+plane3 = planes.loss_plane(L, a, b, c, n=cfg.plane_n)
+tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
                            batch_size=cfg.batch_size, per_segment=10)
 mid = tun.points[cfg.tunnel_points // 2]
-plane_t = probe.loss_plane(L, a, b, mid, n=cfg.plane_n)
+plane_t = planes.loss_plane(L, a, b, mid, n=cfg.plane_n)
 vertex_loss = L.loss(tun.points)
 print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.tunnel_barrier:.3f} "
       f"(largest loss at a vertex {vertex_loss.max():.3f}, at the optima {vertex_loss[[0, -1]].max():.3f})")
@@ -212,13 +215,13 @@ def wall_and_tunnel(landscape, ends, tunnel):
 
 robust = [dict(data=cfg.dataset, activation=cfg.net["activation"], **wall_and_tunnel(L, optima[:2], tun))]
 for ds_name, act in cfg.robust_cases:
-    rdata = lsl.data.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
+    rdata = lsl.data.datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
     rmodels = [nets.make(cfg.arch, rdata.input_shape, rdata.n_classes, seed=seed, **{**cfg.net, "activation": act})
                for seed in range(2)]
     RL = NetworkLandscape.from_dataset(rmodels[0], rdata, device=device)
     ends = train(RL, torch.stack([RL.theta_of(model) for model in rmodels]), steps=cfg.steps, lr=cfg.lr, schedule="cosine",
                  batch_size=cfg.batch_size, cache=True).theta
-    rtun = connect.build_tunnel(RL, ends[0], ends[1], n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
+    rtun = tunnels.build_tunnel(RL, ends[0], ends[1], n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
                                 batch_size=cfg.batch_size, per_segment=10)
     robust.append(dict(data=ds_name, activation=act, **wall_and_tunnel(RL, ends, rtun)))
 report.table([{"data": r["data"], "activation": r["activation"], "D": r["D"], "optima's loss": f"{r['opt_loss']:.3f}",
@@ -277,7 +280,7 @@ report.verdict("fj-across-networks", "reproduced" if not fails else "partly",
 # %%
 C = tun.cosines().cpu()
 within, across = tun.half_cosines()                       # mean cosine within each half, and across the halves
-hand = connect.label_hand_over(L, tun.points, tun.t, "test")
+hand = tunnels.label_hand_over(L, tun.points, tun.t, "test")
 agree_a, agree_b = hand.agree_a, hand.agree_b             # agreement with A's labels, with B's, along the tunnel
 acc_path = L.accuracy(tun.points, "test").cpu()
 print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
@@ -358,17 +361,17 @@ report.figure("fig-tunnels-viewer", viewer)
 #
 # A *short direction* at a point is one along which a step of length $\epsilon$ raises the loss by
 # more than $\delta$; to second order, the Hessian eigen-directions with eigenvalue above
-# $2\delta/\epsilon^2$ (`lsl.curvature.short_direction_threshold`). In the wedge picture the
+# $2\delta/\epsilon^2$ (`lsl.curvature.short_directions.short_direction_threshold`). In the wedge picture the
 # middle of the tunnel lies where A's and B's wedges meet, and the intersection of two wedges is
 # short in the directions in which *either* is short: more short directions than at either optimum
-# (Figure 4, left). `lsl.curvature.count_short_directions` counts them with Lanczos, at every vertex,
+# (Figure 4, left). `lsl.curvature.short_directions.count_short_directions` counts them with Lanczos, at every vertex,
 # on the first {glue:text}`tun_hessian_examples` training examples.
 
 # %%
 L_h = L.subset(cfg.hessian_examples)                     # the Hessian of the first examples
 short = dict(eps=cfg.short_eps, delta=cfg.short_delta, k_max=400)
-counts = torch.tensor([curvature.count_short_directions(L_h, p, **short).count for p in tun.points])
-print(f"threshold {curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta):.2f}; "
+counts = torch.tensor([short_directions.count_short_directions(L_h, p, **short).count for p in tun.points])
+print(f"threshold {short_directions.short_direction_threshold(cfg.short_eps, cfg.short_delta):.2f}; "
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
 middle = counts[1:-1].max().item()
@@ -378,7 +381,7 @@ glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max
 glue("tun_hessian_examples", L_h.n_train)
 glue("tun_short_ends", f"{counts[0].item()} and {counts[-1].item()}")
 glue("tun_short_middle", middle)
-glue("tun_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
+glue("tun_short_thr", short_directions.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
 glue("tun_eps", cfg.short_eps)
 glue("tun_delta", cfg.short_delta)
 
@@ -413,12 +416,12 @@ report.figure("fig-tunnels-short", fig)
 # The paper's tunnel optimises a handful of points independently. Garipov et al.
 # {cite}`garipov2018loss` instead train a curve, here a quadratic Bezier curve
 # $\gamma(t) = (1-t)^2 A + 2t(1-t)Q + t^2 B$ whose control point $Q$ minimises the loss averaged over
-# random points of the curve (`lsl.connect.bezier_curve`). Which gets lower for the same work? We
+# random points of the curve (`lsl.paths.tunnels.bezier_curve`). Which gets lower for the same work? We
 # count work in gradient evaluations at one point on one minibatch: the tunnel spends
 # (number of interior vertices) × steps, the curve (samples per step) × steps.
 
 # %%
-bez = connect.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_samples=cfg.bezier_samples,
+bez = tunnels.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_samples=cfg.bezier_samples,
                            batch_size=cfg.batch_size, eval_every=max(cfg.bezier_steps // 15, 1), n_points=cfg.bezier_points)
 tunnel_evals = tun.grad_evals
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "

@@ -63,9 +63,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from lsl import connect, curvature, nets, probe
+from lsl.curvature import short_directions
+from lsl.data import nets
+from lsl.paths import tunnels
+from lsl.probes import planes, radial
 from lsl.book import check_at_scale, glue, plots, report
-from lsl.train import train
+from lsl.training.trainer import train
 
 
 def listing(items):
@@ -94,8 +97,8 @@ def listing(items):
 # $$
 #
 # The {term}`angular width` is the tunnel's opening angle seen from the origin (in radians, for small
-# values), the quantity of the paper's Figure 5. `lsl.probe.tunnel_widths` computes both, evaluating
-# all directions and radii of an optimum as one batch (`lsl.probe.radial_profile`). Here the
+# values), the quantity of the paper's Figure 5. `lsl.probes.radial.tunnel_widths` computes both, evaluating
+# all directions and radii of an optimum as one batch (`lsl.probes.radial.radial_profile`). Here the
 # threshold is a rise of $h$ = {glue:text}`wd_rise` in training loss, the probe uses
 # {glue:text}`wd_K` random directions (the same ones for every optimum of the same $D$), and the
 # crossing is interpolated linearly on a grid of {glue:text}`wd_n_radii` radii up to
@@ -111,12 +114,12 @@ def listing(items):
 # The paper's Figure 2 trains a network from three initialisations and shows the training loss on the
 # plane through the three networks at four moments of training. We do the same: three runs of SGD
 # (learning rate {glue:text}`wd_lr`, batch size {glue:text}`wd_batch`) for {glue:text}`wd_fig2_steps`
-# steps, each stored after {glue:text}`wd_fig2_moments` steps (`lsl.train.train` with
+# steps, each stored after {glue:text}`wd_fig2_moments` steps (`lsl.training.trainer.train` with
 # `snapshot_every`; cached on disk), and at each moment the loss on the plane through the three
-# current points (`lsl.probe.loss_plane`) and along the straight lines between them.
+# current points (`lsl.probes.planes.loss_plane`) and along the straight lines between them.
 
 # %%
-data = lsl.data.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
+data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 
 
 def builder(seed):
@@ -132,15 +135,15 @@ at = [runs[0].snapshot_steps.index(t) for t in cfg.fig2_moments]
 moments = torch.stack([torch.stack([run.snapshots[i] for run in runs]) for i in at]).to(device)  # [moment, run, D]
 radii = moments.norm(dim=-1).cpu()
 pairs = list(itertools.combinations(range(len(cfg.fig2_seeds)), 2))
-planes = [probe.loss_plane(L, *points, n=cfg.plane_n) for points in moments]
-line_loss = torch.stack([torch.stack([L.loss(connect.linear_path(p[i], p[j], cfg.path_points)) for i, j in pairs])
+moment_planes = [planes.loss_plane(L, *points, n=cfg.plane_n) for points in moments]
+line_loss = torch.stack([torch.stack([L.loss(tunnels.linear_path(p[i], p[j], cfg.path_points)) for i, j in pairs])
                          for p in moments]).cpu()                       # [moment, pair, point]
-line_barrier = torch.tensor([[connect.barrier(loss) for loss in per_pair] for per_pair in line_loss],
+line_barrier = torch.tensor([[tunnels.barrier(loss) for loss in per_pair] for per_pair in line_loss],
                             dtype=line_loss.dtype)                     # [moment, pair]
 final = moments[-1]
 unit = final / final.norm(dim=1, keepdim=True)
 cos = torch.stack([unit[i] @ unit[j] for i, j in pairs]).cpu()
-final_tw = probe.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle,
+final_tw = radial.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle,
                                n_radii=cfg.n_radii)
 print(f"D = {L.D}; radius at initialisation {starts.norm(dim=-1).mean():.2f}; "
       f"after {list(cfg.fig2_moments)} steps: {[round(float(r), 2) for r in radii.mean(1)]}")
@@ -151,8 +154,8 @@ print(f"cosines between the final networks: {[round(float(c), 3) for c in cos]};
 
 # %% tags=["remove-output", "hide-input"]
 chance = math.log(data.n_classes)  # the loss of a uniform guess
-fig, axes = plots.figure(ncols=len(planes), width=3.2, height=3.0)
-for ax, pl, t, r in zip(axes, planes, cfg.fig2_moments, radii.mean(1)):
+fig, axes = plots.figure(ncols=len(moment_planes), width=3.2, height=3.0)
+for ax, pl, t, r in zip(axes, moment_planes, cfg.fig2_moments, radii.mean(1)):
     xy = pl.anchors.cpu()
     for i, j in pairs:
         ax.plot(xy[[i, j], 0], xy[[i, j], 1], color=plots.PALETTE["red"], lw=1.5)
@@ -242,7 +245,7 @@ report.verdict("fj-fig2-radial", "reproduced",
 # batch size, the L2 strength and the dropout rate; the abstract adds the network's width. Comparing
 # networks after a fixed number of steps would mix two effects: a hyperparameter changes how *fast*
 # training goes as well as *where* it ends. So we compare optima at a **matched training loss**
-# (`lsl.families.train_families`, the families of every seed trained together):
+# (`lsl.training.families.train_families`, the families of every seed trained together):
 #
 # - one *family* per hyperparameter: the same initialisation and the same sequence of minibatches,
 #   one member per value, every other setting at its base value (learning rate {glue:text}`wd_lr`,
@@ -263,18 +266,18 @@ train_kw = dict(lr=cfg.lr, batch_size=cfg.batch_size, target_loss=cfg.target_los
 width_kw = dict(n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle, n_radii=cfg.n_radii)
 families, tws = {}, {}
 for h, values in cfg.sweeps.items():  # every seed's family at once (members that share a landscape train together)
-    together = lsl.families.train_families([builder(s) for s in cfg.seeds], h, values, seeds=cfg.seeds, **train_kw)
+    together = lsl.training.families.train_families([builder(s) for s in cfg.seeds], h, values, seeds=cfg.seeds, **train_kw)
     for seed, family in zip(cfg.seeds, together):
         families[h, seed] = family
-        tws[h, seed] = probe.tunnel_widths(family.landscapes, family.thetas, **width_kw)
+        tws[h, seed] = radial.tunnel_widths(family.landscapes, family.thetas, **width_kw)
 
 
 def table(h, what):
-    """One number per seed (rows) and value of hyperparameter h (columns), by lsl.families.member_table."""
+    """One number per seed (rows) and value of hyperparameter h (columns), by lsl.training.families.member_table."""
     rows, quantity = {"angle": (tws, "angular_width"), "width": (tws, "width"), "radius": (tws, "theta_norms"),
                       "accuracy": (families, "test_accuracy"), "loss": (families, "train_loss"),
                       "steps": (families, "steps")}[what]
-    return lsl.families.member_table([rows[h, s] for s in cfg.seeds], quantity)
+    return lsl.training.families.member_table([rows[h, s] for s in cfg.seeds], quantity)
 
 
 print("angular width (seed by seed) | width | ||theta|| | test accuracy | steps | training loss at the stop")
@@ -445,8 +448,8 @@ def sweep_angles(build, target_loss, lr_scale, seed=0):
     out = {}
     for h, values in cfg.sweeps.items():
         values = [v * lr_scale for v in values] if h == "lr" else list(values)
-        fam = lsl.families.train_family(build, h, values, seed=seed, **kw)
-        out[h] = probe.tunnel_widths(fam.landscapes, fam.thetas, **width_kw).angular_width.cpu().numpy()
+        fam = lsl.training.families.train_family(build, h, values, seed=seed, **kw)
+        out[h] = radial.tunnel_widths(fam.landscapes, fam.thetas, **width_kw).angular_width.cpu().numpy()
     return out
 
 
@@ -461,7 +464,7 @@ def paper_direction(a, h):
 robust = [dict(data=cfg.dataset, activation=cfg.net["activation"], D=L.D, seeds=len(cfg.seeds),
                target=cfg.target_loss, lr_scale=1.0, angles={h: ang[h].mean(0) for h in cfg.sweeps})]
 for ds_name, act in cfg.robust_cases:
-    rdata = lsl.data.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
+    rdata = lsl.data.datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
     rbuild = nets.network(rdata, cfg.arch, seed=0, device=device, chunk_size=cfg.chunk_size, **{**cfg.net, "activation": act})
     robust.append(dict(data=ds_name, activation=act, D=rbuild().D, seeds=1, target=cfg.robust_target_loss[ds_name],
                        lr_scale=cfg.robust_lr_scale[ds_name],
@@ -606,11 +609,11 @@ glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
 # The paper's Figure 4 (right) counts the short directions at the optimum against the learning rate.
 # A direction is short if a step of $\epsilon$ = {glue:text}`wd_eps` along it raises the loss by more
 # than $\delta$ = {glue:text}`wd_delta`: a Hessian eigenvalue above $2\delta/\epsilon^2$
-# (`lsl.curvature.count_short_directions`, on the first {glue:text}`wd_hessian_examples` training
+# (`lsl.curvature.short_directions.count_short_directions`, on the first {glue:text}`wd_hessian_examples` training
 # examples). We count them at the optima of the learning-rate family.
 
 # %%
-short = {s: [curvature.count_short_directions(families["lr", s].landscapes[i].subset(cfg.hessian_examples), m.theta,
+short = {s: [short_directions.count_short_directions(families["lr", s].landscapes[i].subset(cfg.hessian_examples), m.theta,
                                               eps=cfg.short_eps, delta=cfg.short_delta, k_max=cfg.short_k_max)
              for i, m in enumerate(families["lr", s])] for s in cfg.seeds}
 counts = np.array([[r.count for r in short[s]] for s in cfg.seeds])
@@ -652,7 +655,7 @@ spread_top, spread_prod = top.max(1) / top.min(1), (top * lrs).max(1) / (top * l
 check_at_scale(bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr")
 glue("wd_eps", cfg.short_eps)
 glue("wd_delta", cfg.short_delta)
-glue("wd_short_thr", curvature.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
+glue("wd_short_thr", short_directions.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
 glue("wd_hessian_examples", min(cfg.hessian_examples, data.n_train))
 glue("wd_short_counts", "; ".join(listing(row) for row in counts))
 glue("wd_short_first", counts[:, 0].mean(), 3)

@@ -6,27 +6,32 @@ flat parameter vector, implemented by the toy n-wedge model
 (:class:`~lsl.network.NetworkLandscape`). Every experiment is a function of
 a landscape, so it runs unchanged on both.
 
-Modules: :mod:`~lsl.landscape`, :mod:`~lsl.network`, :mod:`~lsl.network_checks`, :mod:`~lsl.batching`, :mod:`~lsl.stack`, :mod:`~lsl.toy`, :mod:`~lsl.data`, :mod:`~lsl.data_files`,
-:mod:`~lsl.nets`, :mod:`~lsl.settings`, :mod:`~lsl.train`, :mod:`~lsl.rows`, :mod:`~lsl.families`, :mod:`~lsl.subspace`,
-:mod:`~lsl.projections`, :mod:`~lsl.goldilocks`,
-:mod:`~lsl.matrix_free`, :mod:`~lsl.lanczos`, :mod:`~lsl.curvature`, :mod:`~lsl.logits`, :mod:`~lsl.spectrum`, :mod:`~lsl.short_directions`, :mod:`~lsl.connect`, :mod:`~lsl.connectors`, :mod:`~lsl.orthogonal`,
-:mod:`~lsl.probe`, :mod:`~lsl.planes`, :mod:`~lsl.operators`, :mod:`~lsl.trace_estimators`, :mod:`~lsl.permute`, :mod:`~lsl.swa`, :mod:`~lsl.ensembles`,
-:mod:`~lsl.snapshot_sweep`, :mod:`~lsl.cache`.
+The package shows its architecture in its tree. The **core**, directly in ``lsl/``, is the
+abstraction and its evaluation: :mod:`~lsl.landscape`, :mod:`~lsl.network` (with
+:mod:`~lsl.network_checks`), :mod:`~lsl.toy`, :mod:`~lsl.stack`, :mod:`~lsl.batching`,
+:mod:`~lsl.cache` and :mod:`~lsl.settings`. Each family of methods is a subpackage whose
+``__init__`` says what it is for, lists its modules (``MODULES``) and the families it may import
+(``BUILDS_ON``): :mod:`lsl.data`, :mod:`lsl.training`, :mod:`lsl.curvature`, :mod:`lsl.probes`,
+:mod:`lsl.subspaces`, :mod:`lsl.paths` and :mod:`lsl.ensembles`. A family imports only the core
+and the families it builds on (``tests/test_layers.py`` checks it).
 
-Two layers: the computational core (every module above) and the book layer, the subpackage
-:mod:`lsl.book` (sizes per chapter and profile, a chapter's set-up, glue, figures, widgets), which the
-chapters use around the computation. The core never imports the book layer (``tests/test_layers.py``),
-and ``import lsl`` loads it only on first use of ``lsl.book``.
+Around the computation, the book layer :mod:`lsl.book` (sizes per chapter and profile, a
+chapter's set-up, glue, figures, widgets), which the core and the families never import;
+``import lsl`` loads it only on first use of ``lsl.book``.
 """
 
 import importlib
 
-from . import (batching, cache, connect, connectors, curvature, data, data_files, ensembles, families, goldilocks, lanczos, landscape,
-               logits, matrix_free, nets, network, network_checks, operators, orthogonal, permute, planes, probe, projections, rows, settings, short_directions,
-               snapshot_sweep, spectrum, stack, subspace, swa, toy, trace_estimators, train)
-from .landscape import FlatView, Landscape
-from .network import NetworkLandscape
-from .toy import WedgeLandscape
+from lsl import batching, cache, landscape, network, network_checks, settings, stack, toy
+from lsl import data, training, curvature, probes, subspaces, paths, ensembles
+from lsl.landscape import FlatView, Landscape
+from lsl.network import NetworkLandscape
+from lsl.toy import WedgeLandscape
+
+#: The core's modules: the landscape abstraction and its evaluation.
+CORE = ("landscape", "network", "network_checks", "toy", "stack", "batching", "cache", "settings")
+#: The families of methods (subpackages), each building only on the core and families before it.
+FAMILIES = ("data", "training", "curvature", "probes", "subspaces", "paths", "ensembles")
 
 
 def __getattr__(name: str):
@@ -39,9 +44,4 @@ def __getattr__(name: str):
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape",
-    "batching", "book", "cache", "connect", "connectors", "curvature", "data", "data_files", "ensembles", "families", "goldilocks", "lanczos", "landscape", "logits", "matrix_free", "nets",
-    "network", "network_checks", "operators", "orthogonal", "permute", "planes", "probe", "projections", "rows", "settings",
-    "short_directions", "snapshot_sweep", "spectrum", "stack", "subspace", "swa", "toy", "trace_estimators", "train",
-]
+__all__ = ["Landscape", "NetworkLandscape", "FlatView", "WedgeLandscape", "CORE", "FAMILIES", "book", *CORE, *FAMILIES]

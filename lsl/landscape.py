@@ -10,7 +10,7 @@ points go into one call is decided by the evaluation policy, :mod:`lsl.batching`
 :func:`tensor_digest` condenses tensors into a key for the cache.
 
 ``NetworkLandscape`` moved to :mod:`lsl.network`; ``from lsl.landscape import NetworkLandscape`` and
-``lsl.landscape.NetworkLandscape`` still work (the name is looked up in :mod:`lsl.network` on first use).
+``lsl.network.NetworkLandscape`` still work (the name is looked up in :mod:`lsl.network` on first use).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 import torch
 from torch import nn
 
-from . import _moved, batching
+from lsl import batching
 
 __all__ = ["Landscape", "FlatView", "tensor_digest"]
 
@@ -148,7 +148,7 @@ class Landscape:
         The default is :meth:`loss` itself. A landscape with a faster gradient than autograd's
         (:class:`~lsl.network.NetworkLandscape` for a layer stack) returns the same value whose
         backward pass uses :meth:`loss_and_grad`; a second derivative through it raises an error.
-        The trainers' objective (:func:`lsl.train.landscape_objective`) uses it.
+        The trainers' objective (:func:`lsl.training.trainer.landscape_objective`) uses it.
         """
         return self.loss(theta, **kwargs)
 
@@ -182,7 +182,7 @@ class Landscape:
     def fingerprint(self) -> dict:
         """A JSON-able description of everything that determines this landscape's values.
 
-        Used as part of cache keys (see :func:`lsl.train.train` with ``cache=True``).
+        Used as part of cache keys (see :func:`lsl.training.trainer.train` with ``cache=True``).
         """
         raise NotImplementedError(f"{type(self).__name__} does not describe itself for caching")
 
@@ -260,11 +260,3 @@ class FlatView:
             if s.name == name:
                 return slice(s.start, s.stop)
         raise KeyError(f"no parameter named {name!r}; known: {self.names}")
-
-
-# NetworkLandscape lives in lsl.network, which builds on this module; importing it here at the top would be
-# an import circle. It is looked up on first use instead (a module __getattr__, PEP 562), so that
-# `from lsl.landscape import NetworkLandscape` and `lsl.landscape.NetworkLandscape` work as before the split.
-_MOVED = {"NetworkLandscape": "network"}
-
-__getattr__, __dir__ = _moved.serve(__name__, _MOVED)

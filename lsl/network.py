@@ -19,10 +19,10 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from . import batching, network_checks
-from .landscape import FlatView, Landscape, tensor_digest
-from .network_checks import check_split, check_targets, resolve_device
-from .stack import ROW_LOSSES, LayerStack
+from lsl import batching, network_checks
+from lsl.landscape import FlatView, Landscape, tensor_digest
+from lsl.network_checks import check_split, check_targets, resolve_device
+from lsl.stack import ROW_LOSSES, LayerStack
 
 __all__ = ["NetworkLandscape"]
 
@@ -53,8 +53,8 @@ class NetworkLandscape(Landscape):
     ``y_test`` must then sit on one device) and a private copy of the model is moved to
     them. The data win because they are the large, shared tensors (one data set serves
     many landscapes: seeds, families, widths) while the model is small and copied anyway,
-    and because :func:`lsl.nets.make` builds models on the CPU while
-    :func:`lsl.data.load` puts the data on the chapter's device. A model on the ``meta``
+    and because :func:`lsl.data.nets.make` builds models on the CPU while
+    :func:`lsl.data.datasets.load` puts the data on the chapter's device. A model on the ``meta``
     device (no values) cannot be moved to a real device and is rejected; data on
     ``meta`` give a landscape on ``meta`` (shapes only), which checks shapes without computing.
     Every result (losses, gradients, Hessian-vector products, logits, predictions,
@@ -166,7 +166,7 @@ class NetworkLandscape(Landscape):
 
     @classmethod
     def from_dataset(cls, model: nn.Module, dataset, **kwargs) -> "NetworkLandscape":
-        """The landscape of ``model`` on a :class:`lsl.data.Dataset` (its training split, and its test split for accuracies).
+        """The landscape of ``model`` on a :class:`lsl.data.datasets.Dataset` (its training split, and its test split for accuracies).
 
         ``NetworkLandscape.from_dataset(model, ds, device=device)`` is
         ``NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test, device=device)``;
@@ -174,7 +174,7 @@ class NetworkLandscape(Landscape):
         """
         for name in ("x_train", "y_train"):
             if not hasattr(dataset, name):
-                raise TypeError(f"dataset must have x_train and y_train (an lsl.data.Dataset), got {type(dataset).__name__}")
+                raise TypeError(f"dataset must have x_train and y_train (an lsl.data.datasets.Dataset), got {type(dataset).__name__}")
         return cls(model, dataset.x_train, dataset.y_train, x_test=getattr(dataset, "x_test", None),
                    y_test=getattr(dataset, "y_test", None), **kwargs)
 

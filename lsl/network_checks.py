@@ -57,7 +57,7 @@ def resolve_device(model: nn.Module, device, **data) -> torch.device:
         raise ValueError(
             f"the model's parameters are on the meta device (shapes without values), the landscape computes "
             f"on {dev} (the {'device= argument' if device is not None else 'data'}'s device): a meta model "
-            f"cannot be moved there. Build the model with values (e.g. lsl.nets.make, or "
+            f"cannot be moved there. Build the model with values (e.g. lsl.data.nets.make, or "
             f"model.to_empty(device=...) and an initialisation) first")
     return dev
 

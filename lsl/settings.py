@@ -5,10 +5,10 @@ optimiser, the minibatch size, the L2 strength and the seed. Every trainer takes
 ``settings=`` and also keeps keyword arguments for the same fields, so both calls below
 train the same model, bitwise::
 
-    lsl.train.train(landscape, theta0, steps=500, lr=0.05, schedule="cosine")
+    lsl.training.trainer.train(landscape, theta0, steps=500, lr=0.05, schedule="cosine")
 
     fast = TrainSettings(steps=500, lr=0.05, schedule="cosine")
-    lsl.train.train(landscape, theta0, settings=fast)
+    lsl.training.trainer.train(landscape, theta0, settings=fast)
 
 **The rule.** A trainer starts from ``settings`` if it is given, else from its own defaults
 (the constants below); then every keyword given explicitly replaces the field of the same
@@ -20,28 +20,28 @@ a negative learning rate or an unknown schedule raises a ``ValueError`` that say
 learning rate, the full batch). Those whose algorithm is usually run otherwise keep their own
 defaults, so that calling them without settings does what it always did:
 
-- ``TrainSettings()``: :func:`lsl.train.train`, :func:`lsl.train.minimize`,
-  :func:`lsl.connect.bezier_curve`.
-- :data:`TUNNEL_DEFAULTS` (``steps=1000, lr=0.01, schedule="cosine"``): :func:`lsl.connect.build_tunnel`
-  and :func:`lsl.connect.tunnel`.
-- :data:`SUBSPACE_DEFAULTS` (``schedule="cosine"``): :func:`lsl.orthogonal.optimize_orthogonal`,
-  :func:`lsl.connectors.m_connector`, :func:`lsl.connectors.train_simplex`,
-  :func:`lsl.subspace.train_in_hyperplanes` and what is built on it
-  (:func:`~lsl.subspace.train_in_hyperplane`, :func:`~lsl.subspace.dimension_sweep`,
-  :func:`~lsl.subspace.intrinsic_dimension`, :func:`lsl.goldilocks.goldilocks_scan`).
-- :data:`ROWS_DEFAULTS` (``steps=1000, optimizer="sgd"``): :func:`lsl.rows.train_rows`.
-- :data:`FAMILY_DEFAULTS` (``steps=2000, lr=0.1, optimizer="sgd"``): :func:`lsl.families.train_family`.
+- ``TrainSettings()``: :func:`lsl.training.trainer.train`, :func:`lsl.training.trainer.minimize`,
+  :func:`lsl.paths.tunnels.bezier_curve`.
+- :data:`TUNNEL_DEFAULTS` (``steps=1000, lr=0.01, schedule="cosine"``): :func:`lsl.paths.tunnels.build_tunnel`
+  and :func:`lsl.paths.tunnels.tunnel`.
+- :data:`SUBSPACE_DEFAULTS` (``schedule="cosine"``): :func:`lsl.paths.orthogonal.optimize_orthogonal`,
+  :func:`lsl.paths.connectors.m_connector`, :func:`lsl.paths.connectors.train_simplex`,
+  :func:`lsl.subspaces.hyperplanes.train_in_hyperplanes` and what is built on it
+  (:func:`~lsl.subspaces.hyperplanes.train_in_hyperplane`, :func:`~lsl.subspaces.hyperplanes.dimension_sweep`,
+  :func:`~lsl.subspaces.hyperplanes.intrinsic_dimension`, :func:`lsl.subspaces.goldilocks.goldilocks_scan`).
+- :data:`ROWS_DEFAULTS` (``steps=1000, optimizer="sgd"``): :func:`lsl.training.rows.train_rows`.
+- :data:`FAMILY_DEFAULTS` (``steps=2000, lr=0.1, optimizer="sgd"``): :func:`lsl.training.families.train_family`.
 - :data:`SNAPSHOT_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cyclic"``):
-  :func:`lsl.swa.cyclic_snapshots` and what is built on it (:func:`lsl.snapshot_sweep.snapshot_sweep`).
+  :func:`lsl.ensembles.swa.cyclic_snapshots` and what is built on it (:func:`lsl.ensembles.snapshots.snapshot_sweep`).
 - :data:`ENSEMBLE_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine"``):
-  :func:`lsl.ensembles.deep_ensemble`.
+  :func:`lsl.ensembles.averaging.deep_ensemble`.
 
 **Which settings a trainer uses.** Every trainer uses every field, with three exceptions, each
-said in the trainer's docstring: :func:`lsl.train.minimize` optimises a given objective, so
+said in the trainer's docstring: :func:`lsl.training.trainer.minimize` optimises a given objective, so
 ``batch_size``, ``l2`` and ``seed`` (which describe a landscape's objective) are left to
-:func:`lsl.train.landscape_objective`; :func:`lsl.rows.train_rows` and
-:func:`lsl.families.train_family` run SGD with a constant learning rate, so they need
-``optimizer="sgd"`` and ``schedule="constant"``; :func:`lsl.swa.cyclic_snapshots` needs
+:func:`lsl.training.trainer.landscape_objective`; :func:`lsl.training.rows.train_rows` and
+:func:`lsl.training.families.train_family` run SGD with a constant learning rate, so they need
+``optimizer="sgd"`` and ``schedule="constant"``; :func:`lsl.ensembles.swa.cyclic_snapshots` needs
 ``schedule="cyclic"``.
 
 Settings passed as ``settings=`` replace a trainer's defaults as a whole: to keep, say, the
@@ -67,7 +67,7 @@ __all__ = ["TrainSettings", "FROM_SETTINGS", "resolve", "OPTIMIZERS", "SCHEDULES
 
 #: The optimisers a trainer can run, Adam and SGD (with heavy-ball ``momentum``).
 OPTIMIZERS = ("adam", "sgd")
-#: The learning-rate schedules (see :func:`lsl.train.lr_schedule`).
+#: The learning-rate schedules (see :func:`lsl.training.trainer.lr_schedule`).
 SCHEDULES = ("constant", "cosine", "cyclic")
 
 
@@ -114,7 +114,7 @@ class TrainSettings:
         optimizer: ``"adam"`` or ``"sgd"`` (:data:`OPTIMIZERS`).
         schedule: ``"constant"``, ``"cosine"`` (from ``lr`` down to ``lr_min`` over ``steps``) or
             ``"cyclic"`` (that cosine within each cycle of ``cycle_steps`` steps, then a restart);
-            see :func:`lsl.train.lr_schedule`.
+            see :func:`lsl.training.trainer.lr_schedule`.
         lr_min: the learning rate that cosine and cyclic schedules decay to, ``0 <= lr_min <= lr``.
         cycle_steps: the length of a cycle of the cyclic schedule (``None``: no cycle).
         momentum: heavy-ball momentum of SGD, in ``[0, 1)`` (Adam does not use it).
@@ -188,19 +188,19 @@ class _FromSettings:
 #: take the value from ``settings``". A keyword given explicitly, even ``batch_size=None``, replaces the field.
 FROM_SETTINGS = _FromSettings()
 
-#: Defaults of the tunnel builder (:func:`lsl.connect.build_tunnel`), 1000 steps of Adam at 0.01 with a cosine decay.
+#: Defaults of the tunnel builder (:func:`lsl.paths.tunnels.build_tunnel`), 1000 steps of Adam at 0.01 with a cosine decay.
 TUNNEL_DEFAULTS = TrainSettings(steps=1000, lr=0.01, schedule="cosine")
-#: Defaults of optimisation inside a subspace (:func:`lsl.orthogonal.optimize_orthogonal`, m-connectors,
+#: Defaults of optimisation inside a subspace (:func:`lsl.paths.orthogonal.optimize_orthogonal`, m-connectors,
 #: random hyperplanes), Adam with a cosine decay, which lets the iterate settle into non-smooth minima such
 #: as the toy model's wedges.
 SUBSPACE_DEFAULTS = TrainSettings(schedule="cosine")
-#: Defaults of :func:`lsl.rows.train_rows`, plain SGD with a constant learning rate, at most 1000 steps.
+#: Defaults of :func:`lsl.training.rows.train_rows`, plain SGD with a constant learning rate, at most 1000 steps.
 ROWS_DEFAULTS = TrainSettings(steps=1000, optimizer="sgd")
-#: Defaults of :func:`lsl.families.train_family`, SGD at 0.1, at most 2000 steps per member.
+#: Defaults of :func:`lsl.training.families.train_family`, SGD at 0.1, at most 2000 steps per member.
 FAMILY_DEFAULTS = TrainSettings(steps=2000, lr=0.1, optimizer="sgd")
-#: Defaults of :func:`lsl.swa.cyclic_snapshots`, SGD with momentum 0.9, minibatches of 128, the cyclic schedule.
+#: Defaults of :func:`lsl.ensembles.swa.cyclic_snapshots`, SGD with momentum 0.9, minibatches of 128, the cyclic schedule.
 SNAPSHOT_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128, schedule="cyclic")
-#: Defaults of :func:`lsl.ensembles.deep_ensemble`, SGD with momentum 0.9, minibatches of 128, cosine decay.
+#: Defaults of :func:`lsl.ensembles.averaging.deep_ensemble`, SGD with momentum 0.9, minibatches of 128, cosine decay.
 ENSEMBLE_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine")
 
 

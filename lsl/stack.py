@@ -1,7 +1,7 @@
 """A batched forward pass for layer stacks: many parameter vectors of one MLP at once.
 
 Most of the book's networks are *layer stacks*: a chain of ``nn.Linear`` layers and
-element-wise activations (an :class:`lsl.nets.MLP`). Evaluating such a network at ``P``
+element-wise activations (an :class:`lsl.data.nets.MLP`). Evaluating such a network at ``P``
 parameter points on the same ``N`` examples is ``P`` independent forward passes, and
 ``torch.func.vmap`` turns them into batched matrix products. That is general, but on a CPU
 it is no faster than a plain loop over the points (``benchmarks/loss_plane_51.py``): vmap
@@ -231,7 +231,7 @@ class LayerStack:
         """Whether :meth:`loss_and_grad` can compute the built-in loss ``loss`` (a name, or ``None``) for this stack.
 
         It can for the losses ``"cross_entropy"`` and ``"mse"``, the activations ReLU, tanh and
-        sigmoid (not GELU), and dropout after a hidden layer's activation (as in :class:`lsl.nets.MLP`).
+        sigmoid (not GELU), and dropout after a hidden layer's activation (as in :class:`lsl.data.nets.MLP`).
         """
         return (self._trains and loss in _OUTPUT_GRADIENTS
                 and all(layer.activation is None or isinstance(layer.activation, _TRAINED) for layer in self.layers))

@@ -14,7 +14,7 @@ import numbers
 
 import torch
 
-from .landscape import Landscape
+from lsl.landscape import Landscape
 
 __all__ = ["WedgeLandscape"]
 

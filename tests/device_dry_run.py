@@ -3,7 +3,7 @@
 ``python -m tests.device_dry_run book/<chapter>.py`` executes the chapter's code cells (its
 ``py:percent`` twin) with ``LSL_DEVICE=meta``: the chapter's ``device`` (from
 :func:`lsl.book.runtime.setup`) is then ``meta``, a device that carries shapes but no values, while
-models built by :func:`lsl.nets.make` and tensors built without ``device=`` stay on the CPU. So a
+models built by :func:`lsl.data.nets.make` and tensors built without ``device=`` stay on the CPU. So a
 CPU-only machine sees the device mistakes that a GPU would: a landscape computing on the CPU
 while the chapter's data sit on the chapter's device, or a tensor made on one device meeting a
 tensor on another.
@@ -78,7 +78,7 @@ def dry_run(path: str) -> dict:
     import pkgutil
 
     import lsl
-    from lsl import landscape as _landscape
+    from lsl import landscape, network
 
     for module in pkgutil.iter_modules(lsl.__path__):  # every Landscape subclass lsl defines
         with contextlib.suppress(Exception):
@@ -105,7 +105,7 @@ def dry_run(path: str) -> dict:
             if outer:
                 self._lsl_dry_run_recording = True
                 rec = {"cell": state["cell"], "kind": cls.__name__, "explicit_device": None}
-                if issubclass(cls, _landscape.NetworkLandscape):
+                if issubclass(cls, network.NetworkLandscape):
                     model, x, y = (list(args) + [None] * 3)[:3]
                     model = kwargs.get("model", model)
                     x, y = kwargs.get("x", x), kwargs.get("y", y)
@@ -125,7 +125,7 @@ def dry_run(path: str) -> dict:
 
         cls.__init__ = __init__
 
-    for cls in set(all_subclasses(_landscape.Landscape)):
+    for cls in set(all_subclasses(landscape.Landscape)):
         if "__init__" in vars(cls):
             wrap(cls)
 

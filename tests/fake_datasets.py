@@ -1,13 +1,13 @@
 """Small stand-ins for the paper datasets, written in their real on-disk formats (torchvision's layout).
 
 The smoke run of the chapters (``tests/test_smoke.py``) reads MNIST, Fashion MNIST, CIFAR-10 and
-CIFAR-100 through :func:`lsl.data.load` exactly as a reader's downloaded copies are read; these
+CIFAR-100 through :func:`lsl.data.datasets.load` exactly as a reader's downloaded copies are read; these
 functions write small files in the same formats under a data directory:
 
 - ``MNIST/raw`` and ``FashionMNIST/raw``: IDX files (magic ``0 0 0x08 ndim``, big-endian ``int32``
   dimensions, ``uint8`` data): images ``[N, 28, 28]`` and labels ``[N]`` in ``0..9``. MNIST gets both
   the extracted files and their ``.gz`` (what torchvision leaves after a download), Fashion MNIST only
-  the ``.gz`` files (as copied from the original site), so both of :mod:`lsl.data`'s readers run.
+  the ``.gz`` files (as copied from the original site), so both of :mod:`lsl.data.datasets`'s readers run.
 - ``cifar-10-batches-py``: ``data_batch_1`` .. ``data_batch_5`` and ``test_batch``, pickles (protocol 2,
   as the originals) of dicts with byte-string keys ``b"batch_label"``, ``b"labels"`` (a list of ints in
   ``0..9``), ``b"data"`` (``uint8`` ``[N, 3072]``, channel-major rows) and ``b"filenames"``; plus

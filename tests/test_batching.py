@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsl import batching, connect, ensembles, planes, probe
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP, SimpleCNN1d
+from lsl import batching
+from lsl.ensembles import averaging
+from lsl.paths import tunnels
+from lsl.probes import planes, radial
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP, SimpleCNN1d
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted(p for p in (ROOT / "lsl").glob("*.py") if p.name != "batching.py")
@@ -164,14 +167,14 @@ def _tiny(land):
 def test_tiny_budget_gives_the_same_losses_logits_and_paths(land):
     gen = torch.Generator().manual_seed(1)
     points = land.theta0 + 0.3 * torch.randn(11, land.D, generator=gen)
-    path = connect.linear_path(points[0], points[1], 9)
+    path = tunnels.linear_path(points[0], points[1], 9)
 
     def run():
         assert land.dtype == torch.float32
         with torch.no_grad():
             out = dict(loss=land.loss(points), logits=land.logits(points), accuracy=land.accuracy(points, "test"),
-                       path=connect._batched_loss(land, path), polyline=connect.path_losses(land, points[:4], 5)[1],
-                       barriers=ensembles.pairwise_barriers(land, points[:4], n_points=5).losses)
+                       path=tunnels._batched_loss(land, path), polyline=tunnels.path_losses(land, points[:4], 5)[1],
+                       barriers=averaging.pairwise_barriers(land, points[:4], n_points=5).losses)
         t = points.clone().requires_grad_(True)
         out["autograd"] = torch.autograd.grad(land.loss(t).sum(), t)[0]
         return out
@@ -205,9 +208,9 @@ def test_tiny_budget_gives_the_same_families_members_and_derivatives(land):
     def run():
         return dict(affine=land.loss_affine(land.theta0, dirs, coeffs),
                     plane=planes.direction_plane(land, land.theta0, dirs, n=4, split="test"),
-                    radial=probe.radial_profile(land, land.theta0, torch.linspace(0, 1, 3), directions=dirs),
-                    log_probs=ensembles._log_probs(land, points[:4], "test"),
-                    average=ensembles.prediction_average(land, points[:4], "test"),
+                    radial=radial.radial_profile(land, land.theta0, torch.linspace(0, 1, 3), directions=dirs),
+                    log_probs=averaging._log_probs(land, points[:4], "test"),
+                    average=averaging.prediction_average(land, points[:4], "test"),
                     grad=land.grad(points), hvp=land.hvp(land.theta0, vectors))
 
     default = run()

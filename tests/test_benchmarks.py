@@ -50,14 +50,15 @@ def test_runner_rejects_unknown_benchmarks(tmp_path):
 def test_loss_landscapes_grid_matches_lsl_on_the_shared_points():
     pytest.importorskip("loss_landscapes")
     from benchmarks import loss_plane_51 as lp
-    from lsl import data, nets, probe
-    from lsl.landscape import NetworkLandscape
+    from lsl.data import datasets, nets
+    from lsl.probes import planes
+    from lsl.network import NetworkLandscape
 
-    ds = data.load("gaussian_mixture", n_train=30, n_test=5, n_classes=3, dim=4, dtype=torch.float64)
+    ds = datasets.load("gaussian_mixture", n_train=30, n_test=5, n_classes=3, dim=4, dtype=torch.float64)
     models = [nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=4, depth=1).double() for s in range(3)]
     land = NetworkLandscape(models[0], ds.x_train, ds.y_train)
     a, b, c = (land.theta_of(m) for m in models)
-    plane = probe.loss_plane(land, a, b, c, n=lp.N)
+    plane = planes.loss_plane(land, a, b, c, n=lp.N)
     peer = lp.run_loss_landscapes(land, lp.peer_models(land, plane))
     assert peer.shape == (lp.N, lp.N)
     assert lp.compare_with_peer(plane.loss, peer) < 1e-10  # float64: the same points, the same values

@@ -137,7 +137,7 @@ def test_wheel_and_sdist_install_into_a_clean_environment_and_import(clone, cola
     sdist = next(dist.glob(f"{name}-{PROJECT['version']}.tar.gz"))
     python = colab_python
     run([python, "-m", "pip", "uninstall", "-q", "-y", PROJECT["name"]])    # what the Colab test installed, if it ran
-    check = ("import importlib.metadata as m, lsl, lsl.landscape, lsl.curvature; "
+    check = ("import importlib.metadata as m, lsl, lsl.landscape, lsl.curvature.hessian; "
              "print(lsl.__file__); print(m.version('lsl-book'))")
     for artefact, extra in ((wheel, []), (sdist, ["--no-deps"])):     # the sdist's dependencies are the wheel's
         run([python, "-m", "pip", "install", "-q", *extra, artefact])

@@ -1,11 +1,11 @@
-"""Tests for lsl.connect: straight paths, polylines and the low-loss tunnels of Section 4.2 (Bezier curves: test_paths.py)."""
+"""Tests for lsl.paths.tunnels: straight paths, polylines and the low-loss tunnels of Section 4.2 (Bezier curves: test_paths.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.connect import bezier_curve, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.paths.tunnels import bezier_curve, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
 from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
 from tests.reference import CountingWedge
@@ -177,7 +177,7 @@ def test_tunnel_invalid_inputs():
 
 
 def _tunnel_with(deviations: torch.Tensor):
-    from lsl.connect import TunnelResult
+    from lsl.paths.tunnels import TunnelResult
 
     K = deviations.shape[0] + 2
     empty = torch.zeros(3)
@@ -222,7 +222,7 @@ class _Labels:
 
 
 def test_label_hand_over_shares_by_hand():
-    from lsl.connect import label_hand_over
+    from lsl.paths.tunnels import label_hand_over
 
     # 4 examples, 5 points; A = [0,0,0,0], B = [1,1,1,1]; A's labels are all lost by the middle (point 2)
     rows = [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]

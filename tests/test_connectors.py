@@ -1,4 +1,4 @@
-"""Tests for lsl.connectors: the m-connectors of Section 4.3 between m + 1 optima."""
+"""Tests for lsl.paths.connectors: the m-connectors of Section 4.3 between m + 1 optima."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from lsl import connect, connectors
-from lsl.connectors import (MConnectorResult, connector_points, evaluate_simplex, m_connector, m_connectors, simplex_grid,
+from lsl.paths import connectors, tunnels
+from lsl.paths.connectors import (MConnectorResult, connector_points, evaluate_simplex, m_connector, m_connectors, simplex_grid,
                             train_simplex, train_simplices)
 from tests.reference import CountingWedge
 from tests.test_paths import _optima
@@ -140,16 +140,6 @@ def test_grad_evals_count_the_point_gradients_computed():
     assert train_simplex(land, res, steps=0, lr=0.01).grad_evals == 0
 
 
-def test_the_old_names_in_lsl_connect_are_these():
-    """The m-connectors moved out of lsl.connect: it still serves them (the same objects), outside its __all__.
-    Names added to lsl.connectors after the move (the batched m_connectors, train_simplices) are served by
-    lsl.connectors alone."""
-    for name in set(connectors.__all__) - {"m_connectors", "train_simplices"}:
-        assert getattr(connect, name) is getattr(connectors, name)
-        assert name not in connect.__all__
-    from lsl.connect import m_connector as old
-
-    assert old is m_connector
 
 
 def test_train_simplex_gives_the_same_bits_every_run():
@@ -160,7 +150,7 @@ def test_train_simplex_gives_the_same_bits_every_run():
     vertices x 200 coordinates); the order of those adds changed from run to run and a few hundred steps
     turned the last bit into other digits (the tunnels chapter's connector numbers moved between runs)."""
     from lsl.toy import WedgeLandscape
-    from lsl.train import train
+    from lsl.training.trainer import train
 
     land = WedgeLandscape(200, 150)
     optima = train(land, torch.randn(6, 200, generator=torch.Generator().manual_seed(1)), steps=300, lr=0.05).theta

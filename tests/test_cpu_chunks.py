@@ -9,15 +9,16 @@ import dataclasses
 import pytest
 import torch
 
-from lsl import batching, data, nets
-from lsl.landscape import NetworkLandscape
+from lsl import batching
+from lsl.data import datasets, nets
+from lsl.network import NetworkLandscape
 
 F64 = torch.float64
 
 
 @pytest.fixture(scope="module")
 def land():
-    ds = data.load("gaussian_mixture", n_train=50, n_test=20, n_classes=3, dim=4, dtype=F64)
+    ds = datasets.load("gaussian_mixture", n_train=50, n_test=20, n_classes=3, dim=4, dtype=F64)
     model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=0, width=6, depth=2, activation="tanh").double()
     return NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
 

@@ -1,7 +1,7 @@
-"""Tests for lsl.curvature: Lanczos, top eigenvalues, the Gauss-Newton split, SLQ densities, short directions.
+"""Tests for lsl.curvature.hessian: Lanczos, top eigenvalues, the Gauss-Newton split, SLQ densities, short directions.
 
-Lanczos, the densities and short directions live in lsl.lanczos, lsl.spectrum and lsl.short_directions; they
-are reached here through lsl.curvature, which still serves their names.
+Lanczos, the densities and short directions live in lsl.curvature.lanczos, lsl.curvature.spectrum and lsl.curvature.short_directions; they
+are reached here through lsl.curvature.hessian, which still serves their names.
 
 References are independent of lsl's functional machinery where it matters:
 ``torch.linalg.eigvalsh`` of explicit matrices, ``torch.autograd.functional``
@@ -18,9 +18,9 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import curvature as cv
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
+from lsl.curvature import hessian, lanczos, linear_operators, short_directions, spectrum
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
 
 from tests.reference import cross_entropy, tanh_mlp_logits
 from lsl.toy import WedgeLandscape
@@ -110,7 +110,7 @@ def spiked_matrix(D=300, seed=0) -> torch.Tensor:
 def test_lanczos_top_eigenvalues_match_eigvalsh():
     A = spiked_matrix()
     exact = torch.linalg.eigvalsh(A).flip(0)
-    alphas, betas, Q = cv.lanczos(lambda v: A @ v, A.shape[0], 80, seed=3)
+    alphas, betas, Q = lanczos.lanczos(lambda v: A @ v, A.shape[0], 80, seed=3)
     assert alphas.shape == betas.shape == (80,) and Q.shape == (80, A.shape[0])
     T = torch.diag(alphas) + torch.diag(betas[:-1], 1) + torch.diag(betas[:-1], -1)
     ritz = torch.linalg.eigvalsh(T).flip(0)
@@ -126,18 +126,18 @@ def test_lanczos_stops_at_breakdown_and_respects_v0():
     U, _ = torch.linalg.qr(torch.randn(D, D, generator=gen, dtype=F64))
     lam = torch.tensor([3.0] * 10 + [1.0] * 20 + [-2.0] * 20, dtype=F64)
     A = U @ torch.diag(lam) @ U.T
-    alphas, betas, Q = cv.lanczos(lambda v: A @ v, D, 40)
+    alphas, betas, Q = lanczos.lanczos(lambda v: A @ v, D, 40)
     assert len(alphas) == 3  # three distinct eigenvalues: the Krylov space is invariant after 3 steps
     assert abs(betas[-1]) < 1e-10
     T = torch.diag(alphas) + torch.diag(betas[:-1], 1) + torch.diag(betas[:-1], -1)
     assert torch.allclose(torch.linalg.eigvalsh(T), torch.tensor([-2.0, 1.0, 3.0], dtype=F64), atol=1e-12)
     v0 = torch.randn(D, generator=gen, dtype=F64)
-    _, _, Q = cv.lanczos(lambda v: A @ v, D, 2, v0=3 * v0)
+    _, _, Q = lanczos.lanczos(lambda v: A @ v, D, 2, v0=3 * v0)
     assert torch.allclose(Q[0], v0 / v0.norm(), atol=1e-15)
     with pytest.raises(ValueError, match="non-zero"):
-        cv.lanczos(lambda v: A @ v, D, 2, v0=torch.zeros(D, dtype=F64))
+        lanczos.lanczos(lambda v: A @ v, D, 2, v0=torch.zeros(D, dtype=F64))
     with pytest.raises(ValueError, match="n_steps"):
-        cv.lanczos(lambda v: A @ v, D, 0)
+        lanczos.lanczos(lambda v: A @ v, D, 0)
 
 
 def test_lanczos_casts_to_float64_for_a_float32_operator():
@@ -148,7 +148,7 @@ def test_lanczos_casts_to_float64_for_a_float32_operator():
         seen.append(v.dtype)
         return A @ v.float()
 
-    alphas, _, Q = cv.lanczos(matvec, 100, 30)
+    alphas, _, Q = lanczos.lanczos(matvec, 100, 30)
     assert set(seen) == {F64} and Q.dtype == F64 and alphas.dtype == F64
 
 
@@ -166,7 +166,7 @@ def test_top_eigenvalues_match_exact_hessian(net, net_hessian):
     theta, H = net_hessian
     exact = torch.linalg.eigvalsh(H).flip(0)
     k = 8
-    vals, vecs = cv.top_eigenvalues(net, theta, k, eigenvectors=True, tol=1e-10)
+    vals, vecs = hessian.top_eigenvalues(net, theta, k, eigenvectors=True, tol=1e-10)
     assert vals.shape == (k,) and vecs.shape == (k, net.D) and vals.dtype == F64
     assert torch.all(vals[:-1] >= vals[1:])
     assert rel_err(vals, exact[:k]) < 1e-8
@@ -174,27 +174,27 @@ def test_top_eigenvalues_match_exact_hessian(net, net_hessian):
     assert (H @ vecs.T - vecs.T * vals).norm(dim=0).max() < 1e-8 * exact[0]
     assert torch.allclose(vecs @ vecs.T, torch.eye(k, dtype=F64), atol=1e-10)
     # the default tolerance already gives the eigenvalues to well under 1e-6
-    assert rel_err(cv.top_eigenvalues(net, theta, k), exact[:k]) < 1e-6
+    assert rel_err(hessian.top_eigenvalues(net, theta, k), exact[:k]) < 1e-6
 
 
 def test_top_eigenvalues_are_algebraic_largest_and_seed_independent(net, net_hessian):
     theta, H = net_hessian
     exact = torch.linalg.eigvalsh(H).flip(0)
     assert exact[-1] < 0  # away from a minimum the Hessian is indefinite
-    a = cv.top_eigenvalues(net, theta, 3, tol=1e-10, seed=0)
-    b = cv.top_eigenvalues(net, theta, 3, tol=1e-10, seed=7)
+    a = hessian.top_eigenvalues(net, theta, 3, tol=1e-10, seed=0)
+    b = hessian.top_eigenvalues(net, theta, 3, tol=1e-10, seed=7)
     assert rel_err(a, exact[:3]) < 1e-8 and rel_err(b, exact[:3]) < 1e-8
 
 
 def test_all_eigenvalues_when_k_is_D(net, net_hessian):
     theta, H = net_hessian
-    vals = cv.top_eigenvalues(net, theta, net.D)
+    vals = hessian.top_eigenvalues(net, theta, net.D)
     assert torch.allclose(vals, torch.linalg.eigvalsh(H).flip(0), atol=1e-10)
 
 
 def test_exact_hessian_equals_autograd_reference(net, net_hessian):
     theta, H = net_hessian
-    Hx = cv.exact_hessian(net, theta, chunk_size=37)  # several chunks, the last one partial
+    Hx = hessian.exact_hessian(net, theta, chunk_size=37)  # several chunks, the last one partial
     assert Hx.shape == (net.D, net.D)
     assert torch.equal(Hx, Hx.T)
     assert torch.allclose(Hx, H, atol=1e-12, rtol=0)
@@ -204,19 +204,19 @@ def test_minibatch_idx(net):
     theta = point(net)
     idx = torch.arange(0, N, 3)
     sub = NetworkLandscape(net.model, net.x[idx], net.y[idx])
-    a = cv.top_eigenvalues(net, theta, 4, tol=1e-10, idx=idx)
+    a = hessian.top_eigenvalues(net, theta, 4, tol=1e-10, idx=idx)
     b = torch.linalg.eigvalsh(reference_hessian(lambda t: manual_ce(t, sub.x, sub.y), theta)).flip(0)[:4]
     assert rel_err(a, b) < 1e-8
-    G = cv.exact_hessian(net, theta, term="G", idx=idx)
-    assert torch.allclose(G, cv.exact_hessian(sub, theta, term="G"), atol=1e-13)
+    G = hessian.exact_hessian(net, theta, term="G", idx=idx)
+    assert torch.allclose(G, hessian.exact_hessian(sub, theta, term="G"), atol=1e-13)
 
 
 def test_float32_landscape_gives_float32_results():
     land = tiny_net()
     land32 = NetworkLandscape(land.model, land.x, land.y, dtype=torch.float32)
     theta = point(land)
-    v64 = cv.top_eigenvalues(land, theta, 3)
-    v32, vec32 = cv.top_eigenvalues(land32, theta.float(), 3, eigenvectors=True, tol=1e-4)
+    v64 = hessian.top_eigenvalues(land, theta, 3)
+    v32, vec32 = hessian.top_eigenvalues(land32, theta.float(), 3, eigenvectors=True, tol=1e-4)
     assert v32.dtype == vec32.dtype == torch.float32
     assert rel_err(v32.double(), v64) < 1e-4
 
@@ -224,7 +224,7 @@ def test_float32_landscape_gives_float32_results():
 def test_non_convergence_warns(net):
     theta = point(net)
     with pytest.warns(RuntimeWarning, match="did not converge"):
-        vals = cv.top_eigenvalues(net, theta, 5, tol=1e-14, max_steps=8)
+        vals = hessian.top_eigenvalues(net, theta, 5, tol=1e-14, max_steps=8)
     assert vals.shape == (5,)
 
 
@@ -237,14 +237,14 @@ def test_wedge_top_eigenvalues_closed_form():
     land = WedgeLandscape(D, n, dtype=F64)
     theta = torch.randn(D, generator=torch.Generator().manual_seed(5), dtype=F64)
     L = float(land.loss(theta))
-    vals, vecs = cv.top_eigenvalues(land, theta, 22, eigenvectors=True)
+    vals, vecs = hessian.top_eigenvalues(land, theta, 22, eigenvectors=True)
     # 1/L with multiplicity D - n - 1 (found through restarts after each breakdown), then zeros
     expected = torch.tensor([1 / L] * (D - n - 1) + [0.0] * 3, dtype=F64)
     assert torch.allclose(vals, expected, atol=1e-10)
     H = land.hessian_closed_form(theta)
     assert torch.allclose(H @ vecs.T, vecs.T * vals, atol=1e-10)
-    assert torch.allclose(cv.exact_hessian(land, theta), H, atol=1e-12)
-    sd = cv.spectral_density(land, theta, n_vectors=4, n_steps=10)
+    assert torch.allclose(hessian.exact_hessian(land, theta), H, atol=1e-12)
+    sd = spectrum.spectral_density(land, theta, n_vectors=4, n_steps=10)
     assert sd.mean() == pytest.approx((D - n - 1) / L / D, rel=0.3)  # Hutchinson, 4 vectors
 
 
@@ -252,9 +252,9 @@ def test_wedge_has_no_gauss_newton_term():
     land = WedgeLandscape(6, 2, dtype=F64)
     theta = torch.randn(6, dtype=F64)
     with pytest.raises(NotImplementedError, match="no.*logits|has none"):
-        cv.gauss_newton_vp(land, theta, theta)
+        hessian.gauss_newton_vp(land, theta, theta)
     with pytest.raises(NotImplementedError):
-        cv.top_eigenvalues(land, theta, 2, term="G")
+        hessian.top_eigenvalues(land, theta, 2, term="G")
 
 
 # ---------------------------------------------------------------------------
@@ -268,9 +268,9 @@ def test_gauss_newton_equals_jacobian_sandwich(net):
     H_out = (torch.diag_embed(p) - p[:, :, None] * p[:, None, :]) / N  # [N, C, C]
     G = torch.einsum("icd,ice,ief->df", J, H_out, J)
     V = torch.randn(5, net.D, generator=torch.Generator().manual_seed(0), dtype=F64)
-    assert torch.allclose(cv.gauss_newton_vp(net, theta, V), V @ G, atol=1e-13)
-    assert torch.allclose(cv.gauss_newton_vp(net, theta, V[0]), G @ V[0], atol=1e-13)
-    Gx = cv.exact_hessian(net, theta, term="G")
+    assert torch.allclose(hessian.gauss_newton_vp(net, theta, V), V @ G, atol=1e-13)
+    assert torch.allclose(hessian.gauss_newton_vp(net, theta, V[0]), G @ V[0], atol=1e-13)
+    Gx = hessian.exact_hessian(net, theta, term="G")
     assert torch.allclose(Gx, G, atol=1e-13)
     eig = torch.linalg.eigvalsh(Gx)
     assert eig.min() > -1e-12 * eig.max()  # positive semi-definite
@@ -283,24 +283,24 @@ def test_residual_term_is_residual_weighted_logit_curvature(net, net_hessian):
     with torch.no_grad():
         w = (torch.softmax(manual_logits(theta, net.x), -1) - nn.functional.one_hot(net.y, C)) / N
     H_rest = reference_hessian(lambda t: (w * manual_logits(t, net.x)).sum(), theta)
-    Hx = cv.exact_hessian(net, theta, term="H")
+    Hx = hessian.exact_hessian(net, theta, term="H")
     assert torch.allclose(Hx, H_rest, atol=1e-13)
-    G = cv.exact_hessian(net, theta, term="G")
+    G = hessian.exact_hessian(net, theta, term="G")
     assert torch.allclose(G + H_rest, H, atol=1e-13)
     V = torch.randn(3, net.D, generator=torch.Generator().manual_seed(1), dtype=F64)
-    assert torch.allclose(cv.residual_vp(net, theta, V), V @ H_rest, atol=1e-13)
+    assert torch.allclose(hessian.residual_vp(net, theta, V), V @ H_rest, atol=1e-13)
     # top eigenvalues of each term
     for term, M in (("G", G), ("H", H_rest)):
-        assert rel_err(cv.top_eigenvalues(net, theta, 3, term=term, tol=1e-10),
+        assert rel_err(hessian.top_eigenvalues(net, theta, 3, term=term, tol=1e-10),
                        torch.linalg.eigvalsh(M).flip(0)[:3]) < 1e-8
 
 
 def test_linear_model_hessian_is_gauss_newton():
     land = tiny_net(depth=0)  # logits are linear in theta: no logit curvature
     theta = point(land, scale=1.0)
-    H = cv.exact_hessian(land, theta)
-    G = cv.exact_hessian(land, theta, term="G")
-    assert cv.exact_hessian(land, theta, term="H").abs().max() < 1e-14 * H.abs().max() + 1e-16
+    H = hessian.exact_hessian(land, theta)
+    G = hessian.exact_hessian(land, theta, term="G")
+    assert hessian.exact_hessian(land, theta, term="H").abs().max() < 1e-14 * H.abs().max() + 1e-16
     assert torch.allclose(G, H, atol=1e-14)
 
 
@@ -309,18 +309,18 @@ def test_gauss_newton_for_mse():
     theta = point(land)
     J = logit_jacobian(theta, land.x).reshape(N * C, land.D)
     G = 2.0 / (N * C) * J.T @ J
-    assert torch.allclose(cv.exact_hessian(land, theta, term="G"), G, atol=1e-13)
+    assert torch.allclose(hessian.exact_hessian(land, theta, term="G"), G, atol=1e-13)
 
 
 def test_hessian_split_for_mse():
     land = tiny_net(loss="mse")
     theta = point(land)
     H = reference_hessian(lambda t: manual_mse(t, land.x, land.y), theta)
-    assert torch.allclose(cv.exact_hessian(land, theta), H, atol=1e-13)
+    assert torch.allclose(hessian.exact_hessian(land, theta), H, atol=1e-13)
     with torch.no_grad():
         w = 2.0 * (manual_logits(theta, land.x) - nn.functional.one_hot(land.y, C)) / (N * C)
     H_rest = reference_hessian(lambda t: (w * manual_logits(t, land.x)).sum(), theta)
-    assert torch.allclose(cv.exact_hessian(land, theta, term="H"), H_rest, atol=1e-13)
+    assert torch.allclose(hessian.exact_hessian(land, theta, term="H"), H_rest, atol=1e-13)
 
 
 def test_gauss_newton_rejects_a_custom_loss():
@@ -329,8 +329,8 @@ def test_gauss_newton_rejects_a_custom_loss():
     land = NetworkLandscape(MLP(IN, C, width=3, depth=1).to(F64), x, y,
                             loss=lambda z, t: nn.functional.cross_entropy(z, t))
     with pytest.raises(NotImplementedError, match="cross_entropy"):
-        cv.gauss_newton_vp(land, land.theta0, land.theta0)
-    assert cv.top_eigenvalues(land, land.theta0, 1).shape == (1,)  # the full Hessian still works
+        hessian.gauss_newton_vp(land, land.theta0, land.theta0)
+    assert hessian.top_eigenvalues(land, land.theta0, 1).shape == (1,)  # the full Hessian still works
 
 
 # ---------------------------------------------------------------------------
@@ -340,7 +340,7 @@ def test_gauss_newton_rejects_a_custom_loss():
 def test_spectral_density_integrates_to_one_and_has_the_outliers(net, net_hessian):
     theta, H = net_hessian
     exact = torch.linalg.eigvalsh(H)
-    sd = cv.spectral_density(net, theta, n_vectors=4, n_steps=40, seed=1)
+    sd = spectrum.spectral_density(net, theta, n_vectors=4, n_steps=40, seed=1)
     assert sd.nodes.shape == sd.weights.shape == (4, 40)
     assert torch.allclose(sd.weights.sum(1), torch.ones(4, dtype=F64), atol=1e-12)
     assert torch.trapezoid(sd.density, sd.grid) == pytest.approx(1.0, abs=1e-4)
@@ -351,7 +351,7 @@ def test_spectral_density_integrates_to_one_and_has_the_outliers(net, net_hessia
     assert sd.nodes.min() == pytest.approx(float(exact[0]), rel=1e-6)
     # a user grid and width
     g = torch.linspace(float(exact[0]) - 1, float(exact[-1]) + 1, 4001, dtype=F64)
-    sd2 = cv.spectral_density(net, theta, n_vectors=2, n_steps=30, grid=g, sigma=0.02)
+    sd2 = spectrum.spectral_density(net, theta, n_vectors=2, n_steps=30, grid=g, sigma=0.02)
     assert torch.trapezoid(sd2.density, sd2.grid) == pytest.approx(1.0, abs=1e-6)
 
 
@@ -359,7 +359,7 @@ def test_spectral_density_moments_estimate_traces(net, net_hessian):
     theta, H = net_hessian
     # Gauss quadrature with m nodes is exact for polynomials of degree < 2m, so the first two
     # moments carry only the Hutchinson error of the random start vectors
-    sd = cv.spectral_density(net, theta, n_vectors=200, n_steps=2, seed=0)
+    sd = spectrum.spectral_density(net, theta, n_vectors=200, n_steps=2, seed=0)
     assert sd.mean() == pytest.approx(float(torch.trace(H)) / net.D, rel=0.05)
     assert sd.trace() == pytest.approx(float(torch.trace(H)), rel=0.05)
     assert sd.moment(2) == pytest.approx(float(torch.trace(H @ H)) / net.D, rel=0.05)
@@ -444,10 +444,10 @@ def _minimise(land) -> torch.Tensor:
 
 
 def test_short_direction_threshold():
-    assert cv.short_direction_threshold(0.1, 0.01) == pytest.approx(2.0)
+    assert short_directions.short_direction_threshold(0.1, 0.01) == pytest.approx(2.0)
     for eps, delta in ((0, 1), (1, 0), (-1, 1), (math.inf, 1)):
         with pytest.raises(ValueError, match="positive"):
-            cv.short_direction_threshold(eps, delta)
+            short_directions.short_direction_threshold(eps, delta)
 
 
 def test_count_short_directions_matches_exact_eigenvalues(optimum):
@@ -459,13 +459,13 @@ def test_count_short_directions_matches_exact_eigenvalues(optimum):
     j = int(((exact[:-1] - exact[1:]) / exact[:-1])[4:12].argmax()) + 4  # a gap after index j, 4 <= j < 12
     threshold = float(exact[j] + exact[j + 1]) / 2
     delta = threshold * eps**2 / 2
-    res = cv.count_short_directions(land, theta, eps=eps, delta=delta, k_start=2)
+    res = short_directions.count_short_directions(land, theta, eps=eps, delta=delta, k_start=2)
     assert res.count == int(res) == int((exact > threshold).sum()) == j + 1
     assert not res.lower_bound and res.threshold == pytest.approx(threshold)
     assert rel_err(res.eigenvalues, exact[: len(res.eigenvalues)]) < 1e-6
     # the definition, checked directly: along eigen-directions the loss rises by lambda eps^2 / 2,
     # by more than delta exactly for the counted ones
-    vals, vecs = cv.top_eigenvalues(land, theta, j + 3, eigenvectors=True)
+    vals, vecs = hessian.top_eigenvalues(land, theta, j + 3, eigenvectors=True)
     L0 = land.loss(theta)
     rise = land.loss(theta + eps * vecs) - L0
     second_difference = (rise + land.loss(theta - eps * vecs) - L0) / 2  # the gradient term cancels
@@ -479,7 +479,7 @@ def test_count_short_directions_lower_bound_warns(optimum):
     exact = torch.linalg.eigvalsh(H).flip(0)
     delta = float(exact[20]) * 0.5**2 / 2
     with pytest.warns(RuntimeWarning, match="lower bound"):
-        res = cv.count_short_directions(land, theta, eps=0.5, delta=delta, k_max=6, k_start=4)
+        res = short_directions.count_short_directions(land, theta, eps=0.5, delta=delta, k_max=6, k_start=4)
     assert res.lower_bound and res.count == 6
 
 
@@ -489,7 +489,7 @@ def test_count_short_directions_on_the_toy_model():
     theta = torch.randn(D, generator=torch.Generator().manual_seed(0), dtype=F64)
     L = float(land.loss(theta))
     eps = 0.1
-    res = cv.count_short_directions(land, theta, eps=eps, delta=0.5 / L * eps**2 / 2, k_start=3)
+    res = short_directions.count_short_directions(land, theta, eps=eps, delta=0.5 / L * eps**2 / 2, k_start=3)
     assert res.count == D - n - 1  # every short direction but the radial one within the short block
 
 
@@ -500,19 +500,19 @@ def test_count_short_directions_on_the_toy_model():
 def test_layer_spectra_are_diagonal_block_spectra(net, net_hessian):
     theta, H = net_hessian
     k = 5
-    spectra = cv.layer_spectra(net, theta, k, tol=1e-10)
+    spectra = hessian.layer_spectra(net, theta, k, tol=1e-10)
     assert list(spectra) == net.view.names
     for name, vals in spectra.items():
         b = net.view.block(name)
         exact = torch.linalg.eigvalsh(H[b, b]).flip(0)
         assert len(vals) == min(k, b.stop - b.start)  # the last bias has only C = 4 entries
         assert torch.allclose(vals, exact[: len(vals)], atol=1e-10)
-    by_module = cv.layer_spectra(net, theta, k, by="module", tol=1e-10)
+    by_module = hessian.layer_spectra(net, theta, k, by="module", tol=1e-10)
     assert list(by_module) == ["1", "3"]
     first = slice(0, net.view.block("1.bias").stop)
     assert torch.allclose(by_module["1"], torch.linalg.eigvalsh(H[first, first]).flip(0)[:k], atol=1e-10)
     with pytest.raises(ValueError, match="by"):
-        cv.layer_spectra(net, theta, k, by="layer")
+        hessian.layer_spectra(net, theta, k, by="layer")
 
 
 # ---------------------------------------------------------------------------
@@ -546,7 +546,7 @@ def test_batchnorm_model_spectrum_matches_exact_hessian():
 
     assert torch.allclose(land.loss(theta), manual(theta), atol=1e-14)
     exact = torch.linalg.eigvalsh(reference_hessian(manual, theta)).flip(0)
-    vals = cv.top_eigenvalues(land, theta, 5, tol=1e-10)
+    vals = hessian.top_eigenvalues(land, theta, 5, tol=1e-10)
     assert rel_err(vals, exact[:5]) < 1e-8
     assert torch.equal(bn.running_mean, rm) and torch.equal(bn.running_var, rv)
 
@@ -561,18 +561,18 @@ def test_subspace_fraction(net, net_hessian):
     e = torch.eye(D, dtype=F64)
     g = torch.zeros(D, dtype=F64)
     g[0], g[1], g[2] = 3.0, 4.0, 12.0
-    assert cv.subspace_fraction(g, e[:2]) == pytest.approx(25 / 169)
-    assert cv.subspace_fraction(g, e[2]) == pytest.approx(144 / 169)
-    assert cv.subspace_fraction(g, e) == pytest.approx(1.0)
+    assert spectrum.subspace_fraction(g, e[:2]) == pytest.approx(25 / 169)
+    assert spectrum.subspace_fraction(g, e[2]) == pytest.approx(144 / 169)
+    assert spectrum.subspace_fraction(g, e) == pytest.approx(1.0)
     # a vector built from the top eigenvectors lies entirely in their span
-    _, vecs = cv.top_eigenvalues(net, theta, 4, eigenvectors=True)
-    assert cv.subspace_fraction(vecs.T @ torch.tensor([1.0, -2, 0.5, 3], dtype=F64), vecs) == pytest.approx(1.0)
+    _, vecs = hessian.top_eigenvalues(net, theta, 4, eigenvectors=True)
+    assert spectrum.subspace_fraction(vecs.T @ torch.tensor([1.0, -2, 0.5, 3], dtype=F64), vecs) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="orthonormal"):
-        cv.subspace_fraction(g, 2 * e[:2])
+        spectrum.subspace_fraction(g, 2 * e[:2])
     with pytest.raises(ValueError, match="zero"):
-        cv.subspace_fraction(torch.zeros(D, dtype=F64), e[:2])
+        spectrum.subspace_fraction(torch.zeros(D, dtype=F64), e[:2])
     with pytest.raises(ValueError, match="shape|need"):
-        cv.subspace_fraction(g, e[:2, :-1])
+        spectrum.subspace_fraction(g, e[:2, :-1])
 
 
 # ---------------------------------------------------------------------------
@@ -582,45 +582,45 @@ def test_subspace_fraction(net, net_hessian):
 def test_bad_inputs(net):
     theta = net.theta0
     with pytest.raises(ValueError, match=r"1 <= k <= D.*k=125.*D=124"):
-        cv.top_eigenvalues(net, theta, net.D + 1)
+        hessian.top_eigenvalues(net, theta, net.D + 1)
     with pytest.raises(ValueError, match="1 <= k <= D"):
-        cv.top_eigenvalues(net, theta, 0)
+        hessian.top_eigenvalues(net, theta, 0)
     with pytest.raises(TypeError, match="integer"):
-        cv.top_eigenvalues(net, theta, 2.5)
-    for fn in (lambda: cv.top_eigenvalues(net, theta, 2, term="GN"),
-               lambda: cv.exact_hessian(net, theta, term="gauss"),
-               lambda: cv.spectral_density(net, theta, term="x"),
-               lambda: cv.layer_spectra(net, theta, 2, term="x")):
+        hessian.top_eigenvalues(net, theta, 2.5)
+    for fn in (lambda: hessian.top_eigenvalues(net, theta, 2, term="GN"),
+               lambda: hessian.exact_hessian(net, theta, term="gauss"),
+               lambda: spectrum.spectral_density(net, theta, term="x"),
+               lambda: hessian.layer_spectra(net, theta, 2, term="x")):
         with pytest.raises(ValueError, match="unknown term.*'full'.*'G'.*'H'"):
             fn()
     with pytest.raises(ValueError, match=r"shape \[D\]"):
-        cv.top_eigenvalues(net, torch.stack([theta, theta]), 2)
+        hessian.top_eigenvalues(net, torch.stack([theta, theta]), 2)
     with pytest.raises(ValueError, match="max_steps"):
-        cv.top_eigenvalues(net, theta, 5, max_steps=3)
+        hessian.top_eigenvalues(net, theta, 5, max_steps=3)
     with pytest.raises(ValueError, match="tol"):
-        cv.top_eigenvalues(net, theta, 2, tol=0)
+        hessian.top_eigenvalues(net, theta, 2, tol=0)
     with pytest.raises(TypeError, match="Landscape"):
-        cv.top_eigenvalues("net", theta, 2)
+        hessian.top_eigenvalues("net", theta, 2)
     big = WedgeLandscape(20_001, 1)
     with pytest.raises(ValueError, match="D <= 20000"):
-        cv.exact_hessian(big, torch.randn(big.D))
+        hessian.exact_hessian(big, torch.randn(big.D))
     with pytest.raises(TypeError, match="NetworkLandscape"):
-        cv.layer_spectra(big, torch.randn(big.D), 2)
+        hessian.layer_spectra(big, torch.randn(big.D), 2)
     with pytest.raises(ValueError, match="n_vectors"):
-        cv.spectral_density(net, theta, n_vectors=0)
+        spectrum.spectral_density(net, theta, n_vectors=0)
     with pytest.raises(ValueError, match="distribution"):
-        cv.spectral_density(net, theta, distribution="uniform")
+        spectrum.spectral_density(net, theta, distribution="uniform")
 
 
 def test_zero_operator_is_answered_at_once():
     land = tiny_net(depth=0)  # the H term of a linear model is exactly zero
     calls = []
     matvec = lambda v: calls.append(1) or torch.zeros_like(v)  # noqa: E731
-    vals, vecs = cv._top_k_operator(matvec, land.D, 3, eigenvectors=True, tol=1e-6, max_steps=None, seed=0,
+    vals, vecs = hessian._top_k_operator(matvec, land.D, 3, eigenvectors=True, tol=1e-6, max_steps=None, seed=0,
                                     device=None, out_dtype=F64)
     assert len(calls) == 1 and torch.equal(vals, torch.zeros(3, dtype=F64))
     assert torch.allclose(vecs @ vecs.T, torch.eye(3, dtype=F64), atol=1e-12)
-    assert cv.top_eigenvalues(land, point(land), 2, term="H").abs().max() < 1e-12
+    assert hessian.top_eigenvalues(land, point(land), 2, term="H").abs().max() < 1e-12
 
 
 # ---------------------------------------------------------------------------
@@ -636,7 +636,7 @@ def known_spectrum(lam, seed=0) -> torch.Tensor:
 
 
 def dense_top(A, k, **kw):
-    return cv._top_k_operator(lambda V: V @ A, A.shape[0], k, eigenvectors=kw.pop("eigenvectors", False),
+    return hessian._top_k_operator(lambda V: V @ A, A.shape[0], k, eigenvectors=kw.pop("eigenvectors", False),
                               tol=kw.pop("tol", 1e-6), max_steps=kw.pop("max_steps", None), seed=kw.pop("seed", 0),
                               device=None, out_dtype=F64, **kw)
 
@@ -668,7 +668,7 @@ def test_multiplicity_that_cannot_be_certified_warns():
     A = known_spectrum([5.0] * 14 + [1.0] * 30)
     # a block of 2 finds two copies of 5, but a block large enough to look for more does not fit
     # into 6 Krylov vectors: the answer (5, 5, then smaller values) must come with a warning
-    with pytest.warns(cv.MultiplicityWarning, match="further copies"):
+    with pytest.warns(lanczos.MultiplicityWarning, match="further copies"):
         vals = dense_top(A, 6, max_steps=6)
     assert vals[2] < 5.0 - 1e-3  # the wrong answer that the warning is about
 
@@ -679,25 +679,7 @@ def test_wedge_degenerate_top_with_multiplicity():
     theta = torch.randn(D, generator=torch.Generator().manual_seed(3), dtype=F64)
     exact = torch.linalg.eigvalsh(land.hessian_closed_form(theta)).flip(0)
     for k in (5, 10, 14, 20):
-        vals = cv.top_eigenvalues(land, theta, k)
+        vals = hessian.top_eigenvalues(land, theta, k)
         assert torch.allclose(vals, exact[:k], atol=1e-10 * float(exact[0])), k
-    res = cv.count_short_directions(land, theta, eps=0.1, delta=0.5 * float(exact[0]) * 0.1**2 / 2, k_start=2)
+    res = short_directions.count_short_directions(land, theta, eps=0.1, delta=0.5 * float(exact[0]) * 0.1**2 / 2, k_start=2)
     assert res.count == D - n - 1
-
-
-def test_names_that_moved_out_are_still_served_here():
-    """lanczos, the density, short directions and the SciPy operator live in modules of their own; the
-    chapters and the README may still reach them through lsl.curvature."""
-    from lsl import lanczos, operators, short_directions, spectrum
-    from lsl.curvature import count_short_directions, spectral_density  # noqa: F401  (the import form works)
-
-    for module in (lanczos, short_directions, spectrum):
-        for name in module.__all__:
-            if name not in ("largest_gap", "outlier_separation"):
-                assert getattr(cv, name) is getattr(module, name), name
-    assert cv.as_linear_operator is operators.as_linear_operator
-    assert cv._top_k_operator is lanczos._top_k_operator and cv._broadened is spectrum._broadened
-    assert {"count_short_directions", "spectral_density", "lanczos"} <= set(dir(cv))
-    assert not set(cv.__all__) & (set(lanczos.__all__) | set(spectrum.__all__) | set(short_directions.__all__))
-    with pytest.raises(AttributeError, match="no_such_name"):
-        cv.no_such_name

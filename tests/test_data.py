@@ -1,4 +1,4 @@
-"""Tests for lsl.data and lsl.data_files: offline datasets, the on-disk paper formats, and error paths."""
+"""Tests for lsl.data.datasets and lsl.data.files: offline datasets, the on-disk paper formats, and error paths."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from lsl import data, data_files
+from lsl.data import datasets, files
 
 
 @pytest.fixture(autouse=True)
@@ -109,9 +109,9 @@ def standardise_like_train(x_train_u8, x_u8, channel_axis=1):
 
 
 def test_available_and_constants():
-    assert data.available() == list(data.OFFLINE_DATASETS + data.PAPER_DATASETS)
-    assert set(data.PAPER_DATASETS) == {"mnist", "fashion_mnist", "cifar10", "cifar100"}
-    assert "mnist1d" in data.OFFLINE_DATASETS
+    assert datasets.available() == list(datasets.OFFLINE_DATASETS + files.PAPER_DATASETS)
+    assert set(files.PAPER_DATASETS) == {"mnist", "fashion_mnist", "cifar10", "cifar100"}
+    assert "mnist1d" in datasets.OFFLINE_DATASETS
 
 
 def test_mnist1d_shapes_determinism_and_global_rng(monkeypatch):
@@ -120,7 +120,7 @@ def test_mnist1d_shapes_determinism_and_global_rng(monkeypatch):
     np_before, py_before = np.random.get_state(), random.getstate()
     torch_before = torch.random.get_rng_state()
 
-    ds = data.load("mnist1d")
+    ds = datasets.load("mnist1d")
     assert (ds.n_train, ds.n_test, ds.n_classes, ds.input_shape) == (4000, 1000, 10, (40,))
     assert ds.x_train.shape == (4000, 40) and ds.x_test.shape == (1000, 40)
     assert ds.x_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
@@ -136,21 +136,21 @@ def test_mnist1d_shapes_determinism_and_global_rng(monkeypatch):
 
     # deterministic: regenerating without the cache gives the same data
     monkeypatch.setenv("LSL_CACHE", "0")
-    again = data.load("mnist1d")
+    again = datasets.load("mnist1d")
     assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
     monkeypatch.delenv("LSL_CACHE")
 
     # smaller requests are subsets of the standard split, train and test disjoint
-    small = data.load("mnist1d", n_train=300, n_test=100, dtype=torch.float64)
+    small = datasets.load("mnist1d", n_train=300, n_test=100, dtype=torch.float64)
     assert small.x_train.dtype == torch.float64
     assert torch.equal(small.y_train, ds.y_train[:300]) and torch.equal(small.y_test, ds.y_test[-100:])
 
-    other = data.load("mnist1d", seed=1, n_train=300, n_test=100)
+    other = datasets.load("mnist1d", seed=1, n_train=300, n_test=100)
     assert not torch.equal(other.y_train, small.y_train)
 
 
 def test_digits():
-    ds = data.load("digits")
+    ds = datasets.load("digits")
     assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (1437, 360, (64,), 10)
     for y in (ds.y_train, ds.y_test):
         assert y.dtype == torch.int64 and y.min() >= 0 and y.max() <= 9
@@ -159,9 +159,9 @@ def test_digits():
     assert both.min() == 0 and both.max() == 1
     assert torch.allclose(both * 16, (both * 16).round())
 
-    again = data.load("Digits", seed=0)
+    again = datasets.load("Digits", seed=0)
     assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
-    assert not torch.equal(data.load("digits", seed=1).y_test, ds.y_test)
+    assert not torch.equal(datasets.load("digits", seed=1).y_test, ds.y_test)
 
     # train and test are disjoint and together are the whole dataset
     from sklearn.datasets import load_digits
@@ -175,13 +175,13 @@ def test_digits():
     assert len(train_rows) + len(test_rows) == len(full)
     assert torch.equal(torch.cat([ds.x_train, ds.x_test]).sum(0), full.sum(0))
 
-    small = data.load("digits", n_train=100, n_test=50, flatten=False)
+    small = datasets.load("digits", n_train=100, n_test=50, flatten=False)
     assert small.x_train.shape == (100, 1, 8, 8) and small.input_shape == (1, 8, 8)
 
 
 @pytest.mark.parametrize("C", [2, 5, 20])
 def test_gaussian_mixture(C):
-    ds = data.load("gaussian_mixture", n_classes=C)
+    ds = datasets.load("gaussian_mixture", n_classes=C)
     assert ds.n_classes == C and ds.input_shape == (20,)
     assert (ds.n_train, ds.n_test) == (200 * C, 100 * C)
     assert torch.equal(ds.y_train.bincount(minlength=C), torch.full((C,), 200))
@@ -190,9 +190,9 @@ def test_gaussian_mixture(C):
     assert ds.x_train.mean(0).abs().max() < 1e-5
     assert (ds.x_train.std(0, unbiased=False) - 1).abs().max() < 1e-4
 
-    again = data.load("Mixture", n_classes=C)
+    again = datasets.load("Mixture", n_classes=C)
     assert torch.equal(again.x_train, ds.x_train) and torch.equal(again.y_test, ds.y_test)
-    assert not torch.equal(data.load("mixture", n_classes=C, seed=1).x_train, ds.x_train)
+    assert not torch.equal(datasets.load("mixture", n_classes=C, seed=1).x_train, ds.x_train)
 
     # learnable: a nearest-class-mean rule fit on train is far above chance on test
     means = torch.stack([ds.x_train[ds.y_train == c].mean(0) for c in range(C)])
@@ -202,19 +202,19 @@ def test_gaussian_mixture(C):
 
 def test_gaussian_mixture_options_and_rng():
     state = torch.random.get_rng_state()
-    ds = data.load("gaussian-mixture", n_classes=3, dim=7, separation=5.0, noise=0.5, n_train=31, n_test=10)
+    ds = datasets.load("gaussian-mixture", n_classes=3, dim=7, separation=5.0, noise=0.5, n_train=31, n_test=10)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert ds.x_train.shape == (31, 7) and ds.y_train.bincount().tolist() == [11, 10, 10]
     # the test set does not depend on n_train (it is not standardised identically, so compare labels)
-    assert torch.equal(data.load("mixture", n_classes=3, dim=7, n_train=50, n_test=10).y_test, ds.y_test)
+    assert torch.equal(datasets.load("mixture", n_classes=3, dim=7, n_train=50, n_test=10).y_test, ds.y_test)
     with pytest.raises(ValueError, match="n_classes >= 2"):
-        data.load("mixture", n_classes=1)
+        datasets.load("mixture", n_classes=1)
     with pytest.raises(TypeError, match="allowed options: n_classes, dim, separation, noise"):
-        data.load("mixture", classes=3)
+        datasets.load("mixture", classes=3)
 
 
 def test_dataset_to_and_repr():
-    ds = data.load("mixture", n_classes=2, n_train=10, n_test=4)
+    ds = datasets.load("mixture", n_classes=2, n_train=10, n_test=4)
     d64 = ds.to(dtype=torch.float64)
     assert d64.x_train.dtype == torch.float64 and d64.y_train.dtype == torch.int64
     assert ds.x_train.dtype == torch.float32  # original unchanged
@@ -232,7 +232,7 @@ def test_dataset_to_and_repr():
 @pytest.mark.parametrize("name,subdir", [("mnist", "MNIST"), ("Fashion-MNIST", "FashionMNIST")])
 def test_mnist_idx_files(tmp_path, name, subdir, gz):
     x_train, y_train, x_test, y_test = make_mnist(tmp_path, subdir=subdir, gz=gz)
-    ds = data.load(name, root=tmp_path)
+    ds = datasets.load(name, root=tmp_path)
     assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (20, 10, (1, 28, 28), 10)
     assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
     # pixel order and standardisation with training statistics (also for the test set)
@@ -246,10 +246,10 @@ def test_mnist_idx_files(tmp_path, name, subdir, gz):
 def test_mnist_subsets_and_env_root(tmp_path, monkeypatch):
     x_train, y_train, _, y_test = make_mnist(tmp_path)
     monkeypatch.setenv("LSL_DATA_DIR", str(tmp_path))
-    ds = data.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
+    ds = datasets.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
     assert ds.x_train.shape == (8, 784) and ds.input_shape == (784,)
     # the subset is a seeded choice of the written examples, identical on reload
-    again = data.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
+    again = datasets.load("mnist", n_train=8, n_test=3, seed=4, flatten=True)
     assert torch.equal(ds.x_train, again.x_train) and torch.equal(ds.y_test, again.y_test)
     # each chosen image is one of the written ones (matched by per-image z-scores, which the
     # dataset-wide affine standardisation leaves unchanged), distinct, in file order, with its label
@@ -263,32 +263,25 @@ def test_mnist_subsets_and_env_root(tmp_path, monkeypatch):
     assert idx == sorted(set(idx))
     assert ds.y_train.tolist() == y_train[idx].tolist()
     with pytest.raises(ValueError, match="n_train=21 is more than the 20 available"):
-        data.load("mnist", n_train=21)
+        datasets.load("mnist", n_train=21)
 
 
 def test_data_files_read_returns_the_written_arrays(tmp_path, monkeypatch):
-    """lsl.data_files.read gives the files' raw arrays in file order: uint8 images [N, C, H, W] and the labels."""
+    """lsl.data.files.read gives the files' raw arrays in file order: uint8 images [N, C, H, W] and the labels."""
     x_train, y_train, x_test, y_test = make_mnist(tmp_path, subdir="FashionMNIST", gz=True)
-    got = data_files.read("fashion_mnist", tmp_path)
+    got = files.read("fashion_mnist", tmp_path)
     for have, want in zip(got, (x_train[:, None], y_train, x_test[:, None], y_test)):
         assert have.dtype == np.uint8 and np.array_equal(have, want)
     cx_train, cy_train, cx_test, cy_test = make_cifar100(tmp_path)
     monkeypatch.setenv("LSL_DATA_DIR", str(tmp_path))  # the default root is data_dir()
-    xa, ya, xb, yb = data_files.read("cifar100")
+    xa, ya, xb, yb = files.read("cifar100")
     assert xa.dtype == np.uint8 and xa.shape == (12, 3, 32, 32) and np.array_equal(xa, cx_train.reshape(-1, 3, 32, 32))
     assert np.array_equal(ya, cy_train) and np.array_equal(xb.reshape(5, -1), cx_test) and np.array_equal(yb, cy_test)
-    assert data_files.data_dir() == tmp_path and data_files.data_dir("~/x") == Path.home() / "x"
+    assert files.data_dir() == tmp_path and files.data_dir("~/x") == Path.home() / "x"
     with pytest.raises(ValueError, match="unknown paper dataset 'digits'"):
-        data_files.read("digits")
+        files.read("digits")
 
 
-def test_file_names_are_still_served_by_lsl_data():
-    """PAPER_DATASETS, DatasetNotFoundError and data_dir live in lsl.data_files; lsl.data serves them as before."""
-    from lsl.data import PAPER_DATASETS, DatasetNotFoundError, data_dir  # noqa: F401  (the import form works)
-
-    for name in ("PAPER_DATASETS", "DatasetNotFoundError", "data_dir"):
-        assert getattr(data, name) is getattr(data_files, name), name
-        assert name in data_files.__all__ and name not in data.__all__  # documented once, in lsl.data_files
 
 
 def test_idx_bad_magic(tmp_path):
@@ -296,12 +289,12 @@ def test_idx_bad_magic(tmp_path):
     path = tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte"
     path.write_bytes(b"\x01\x02\x08\x01" + path.read_bytes()[4:])
     with pytest.raises(ValueError, match="magic"):
-        data.load("mnist", root=tmp_path)
+        datasets.load("mnist", root=tmp_path)
 
 
 def test_cifar10_pickles(tmp_path):
     x_train, y_train, x_test, y_test = make_cifar10(tmp_path)
-    ds = data.load("CIFAR-10", root=tmp_path)
+    ds = datasets.load("CIFAR-10", root=tmp_path)
     assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (20, 6, (3, 32, 32), 10)
     assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
     # rows are [1024 red | 1024 green | 1024 blue], each row-major 32x32
@@ -317,13 +310,13 @@ def test_cifar10_pickles(tmp_path):
     assert ds.x_train.mean(dim=(0, 2, 3)).abs().max() < 1e-5
     assert (ds.x_train.std(dim=(0, 2, 3), unbiased=False) - 1).abs().max() < 1e-4
 
-    sub = data.load("cifar10", root=tmp_path, n_train=7, n_test=2, seed=3)
+    sub = datasets.load("cifar10", root=tmp_path, n_train=7, n_test=2, seed=3)
     assert sub.x_train.shape == (7, 3, 32, 32) and set(sub.y_train.tolist()) <= set(y_train.tolist())
 
 
 def test_cifar100_pickles(tmp_path):
     x_train, y_train, x_test, y_test = make_cifar100(tmp_path)
-    ds = data.load("cifar100", root=tmp_path, device="cpu", dtype=torch.float64)
+    ds = datasets.load("cifar100", root=tmp_path, device="cpu", dtype=torch.float64)
     assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (12, 5, (3, 32, 32), 100)
     assert ds.x_train.dtype == torch.float64
     assert ds.y_train.tolist() == y_train.tolist() and ds.y_test.tolist() == y_test.tolist()
@@ -332,8 +325,8 @@ def test_cifar100_pickles(tmp_path):
 
 
 def test_missing_paper_dataset(tmp_path):
-    with pytest.raises(data.DatasetNotFoundError) as info:
-        data.load("cifar10", root=tmp_path)
+    with pytest.raises(files.DatasetNotFoundError) as info:
+        datasets.load("cifar10", root=tmp_path)
     msg = str(info.value)
     assert "cifar10" in msg and "CIFAR-10" in msg
     assert str(tmp_path / "cifar-10-batches-py") in msg
@@ -341,13 +334,13 @@ def test_missing_paper_dataset(tmp_path):
     assert isinstance(info.value, FileNotFoundError)
 
     # the default root comes from LSL_DATA_DIR (set to a missing dir by the fixture)
-    with pytest.raises(data.DatasetNotFoundError, match="no-data-here"):
-        data.load("mnist")
+    with pytest.raises(files.DatasetNotFoundError, match="no-data-here"):
+        datasets.load("mnist")
     # a partial copy is reported, not silently completed
     make_cifar10(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_4").unlink()
-    with pytest.raises(data.DatasetNotFoundError, match="data_batch_4"):
-        data.load("cifar10", root=tmp_path)
+    with pytest.raises(files.DatasetNotFoundError, match="data_batch_4"):
+        datasets.load("cifar10", root=tmp_path)
 
 
 class _EvilSystem:
@@ -375,35 +368,35 @@ def test_malicious_pickle_is_refused(tmp_path, evil):
     with open(tmp_path / "cifar-10-batches-py" / "data_batch_2", "wb") as fh:
         pickle.dump({b"data": evil(marker), b"labels": [0]}, fh)
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        data.load("cifar10", root=tmp_path)
+        datasets.load("cifar10", root=tmp_path)
     assert not marker.exists()
 
 
 def test_unknown_name_and_bad_sizes():
     with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*mnist1d.*cifar100"):
-        data.load("imagenet")
+        datasets.load("imagenet")
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="n_train must be a positive int"):
-            data.load("digits", n_train=bad)
+            datasets.load("digits", n_train=bad)
     with pytest.raises(ValueError, match="n_test must be a positive int"):
-        data.load("mixture", n_test=0)
+        datasets.load("mixture", n_test=0)
     with pytest.raises(ValueError, match="n_train <= 1437"):
-        data.load("digits", n_train=1500)
+        datasets.load("digits", n_train=1500)
     with pytest.raises(ValueError, match="seed must be in"):
-        data.load("digits", seed=-1)
+        datasets.load("digits", seed=-1)
     with pytest.raises(TypeError, match="allowed options: flatten"):
-        data.load("digits", flaten=False)
+        datasets.load("digits", flaten=False)
     with pytest.raises(TypeError, match="allowed options: none"):
-        data.load("mnist1d", dim=3)
+        datasets.load("mnist1d", dim=3)
 
 
 def test_download_without_torchvision(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "torchvision", None)
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     with pytest.raises(ImportError, match="pip install torchvision"):
-        data.download("mnist", root=tmp_path)
+        datasets.download("mnist", root=tmp_path)
     with pytest.raises(ValueError, match="only for the paper datasets"):
-        data.download("digits")
+        datasets.download("digits")
 
 
 # ---------------------------------------------------------------------------
@@ -429,10 +422,10 @@ def test_fake_paper_datasets_load_with_the_real_shapes_and_label_ranges(tmp_path
     expected = {"mnist": ((1, 28, 28), 10), "fashion_mnist": ((1, 28, 28), 10),
                 "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
     for name, (shape, n_classes) in expected.items():
-        ds = data.load(name, root=root)
+        ds = datasets.load(name, root=root)
         assert (ds.n_train, ds.n_test, ds.input_shape, ds.n_classes) == (50, 20, shape, n_classes), name
         assert ds.y_train.dtype == torch.int64 and 0 <= int(ds.y_train.min()) and int(ds.y_train.max()) < n_classes
     # the images carry their class (a template per class), so a network can learn them: class means differ
-    ds = data.load("cifar10", root=root)
+    ds = datasets.load("cifar10", root=root)
     means = torch.stack([ds.x_train[ds.y_train == c].mean(0) for c in ds.y_train.unique()])
     assert torch.cdist(means.flatten(1), means.flatten(1)).fill_diagonal_(float("inf")).min() > 1.0

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
@@ -86,8 +86,8 @@ def test_a_meta_model_on_real_data_is_rejected_with_a_hint():
 
 
 def test_network_builder_follows_the_same_rule():
-    from lsl import nets
-    from lsl.data import Dataset
+    from lsl.data import nets
+    from lsl.data.datasets import Dataset
 
     x, y = data(META)
     ds = Dataset("tiny", x, y, x, y, n_classes=3, input_shape=(4,))
@@ -137,7 +137,7 @@ OLD_LOCAL_GEOMETRY = '''
 import lsl, torch
 P, cfg, device = lsl.book.runtime.setup("local_geometry")
 # %%
-from lsl.nets import MLP
+from lsl.data.nets import MLP
 x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
 model = MLP(4, 3, width=5, depth=1)
 net = lsl.NetworkLandscape(model, x, y)          # the data were never moved to the chapter's device

@@ -1,18 +1,19 @@
-"""Tests for lsl.ensembles against independent references: hand loops, brute-force counts,
-explicit formulas and lsl.train.train. (The snapshots and their weight average: tests/test_swa.py.)"""
+"""Tests for lsl.ensembles.averaging against independent references: hand loops, brute-force counts,
+explicit formulas and lsl.training.trainer.train. (The snapshots and their weight average: tests/test_swa.py.)"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl import data
-from lsl.ensembles import (compare_averages, deep_ensemble, disagreement, disagreement_matrix, displacement_cosines,
+from lsl.data import datasets
+from lsl.ensembles.averaging import (compare_averages, deep_ensemble, disagreement, disagreement_matrix, displacement_cosines,
                            ensemble_metrics, pairwise_barriers, prediction_average)
-from lsl.landscape import Landscape, NetworkLandscape
-from lsl.nets import MLP
+from lsl.landscape import Landscape
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 F64 = torch.float64
 
@@ -24,7 +25,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def mixture_net(seed: int = 0, width: int = 8) -> NetworkLandscape:
-    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4, dtype=F64)
+    ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4, dtype=F64)
     torch.manual_seed(seed)
     model = MLP(4, 3, width=width, depth=1, activation="tanh").to(F64)
     return NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
@@ -170,14 +171,14 @@ def test_barrier_on_a_convex_quadratic_is_zero_and_positive_between_wedges():
 
 
 def test_deep_ensemble_members_equal_independent_runs():
-    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
+    ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
     ens = deep_ensemble(ds, "mlp", members=3, steps=12, lr=0.05, batch_size=32, seed=10, width=6, depth=1,
                         cache=False)
     assert ens.members.shape == (3, ens.landscape.D) and ens.seeds == [10, 11, 12]
     assert ens.steps_per_member == 12 and ens.total_steps == 36
     assert ens.epochs_per_member == pytest.approx(4.0) and ens.total_epochs == pytest.approx(12.0)
     assert ens.diverged.tolist() == [False] * 3
-    from lsl import nets
+    from lsl.data import nets
 
     for k, s in enumerate(ens.seeds):
         model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=6, depth=1)
@@ -207,7 +208,8 @@ def test_members_are_evaluated_in_chunks_of_examples(monkeypatch):
     # splitting the split into chunks (a ragged last one included) changes nothing
     import dataclasses
 
-    from lsl import batching, ensembles
+    from lsl import batching
+    from lsl.ensembles import averaging
 
     land = mixture_net()
     thetas = random_members(land, 3, seed=11, scale=1.0)
@@ -215,7 +217,7 @@ def test_members_are_evaluated_in_chunks_of_examples(monkeypatch):
     # the evaluation policy's slices of examples: 60 test examples in 8 slices of 7 and one of 4
     monkeypatch.setitem(batching.BUDGETS, "cpu", dataclasses.replace(batching.BUDGETS["cpu"], examples=7))
     assert batching.examples_per_call(land.device, 60) == 7
-    torch.testing.assert_close(ensembles._log_probs(land, thetas, "test"), whole)
+    torch.testing.assert_close(averaging._log_probs(land, thetas, "test"), whole)
     m = ensemble_metrics(land, thetas, "test")
     p = whole.exp().mean(0)
     _, y = land.split("test")
@@ -224,7 +226,7 @@ def test_members_are_evaluated_in_chunks_of_examples(monkeypatch):
 
 
 def test_ensemble_growth_equals_ensembles_of_prefixes():
-    from lsl.ensembles import ensemble_growth
+    from lsl.ensembles.averaging import ensemble_growth
 
     land = mixture_net()
     thetas = random_members(land, 4, seed=12, scale=1.0)
@@ -236,18 +238,3 @@ def test_ensemble_growth_equals_ensembles_of_prefixes():
         assert float(g.nll[k - 1]) == pytest.approx(m.nll)
     # the first entry is the first member alone
     assert float(g.nll[0]) == pytest.approx(float(land.eval_loss(thetas[0], "test")))
-
-
-# ---------------------------------------------------------------------------
-# the names that moved to lsl.swa
-
-
-def test_names_moved_to_swa_are_served_by_ensembles_and_documented_once():
-    from lsl import ensembles, swa
-
-    moved = ["CyclicSnapshots", "cyclic_snapshots", "weight_average", "has_batchnorm", "swa_model", "swa_landscape"]
-    assert sorted(swa.__all__) == sorted(moved)
-    for name in moved:
-        assert getattr(ensembles, name) is getattr(swa, name), name
-        assert name not in ensembles.__all__, f"{name} would be documented twice"
-    from lsl.ensembles import CyclicSnapshots, cyclic_snapshots  # noqa: F401  (the old imports work)

@@ -9,9 +9,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from lsl import connect, data, nets
+from lsl.data import datasets, nets
+from lsl.paths import tunnels
 from lsl.book import explore, report
-from lsl.landscape import NetworkLandscape
+from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 
 widgets = pytest.importorskip("ipywidgets")
@@ -120,7 +121,7 @@ def test_wedge_model_reproduces_the_cliff():
 
 
 def _tiny_network():
-    ds = data.load("gaussian_mixture", n_classes=3, dim=4, n_train=60, n_test=30)
+    ds = datasets.load("gaussian_mixture", n_classes=3, dim=4, n_train=60, n_test=30)
     models = [nets.make("mlp", ds.input_shape, ds.n_classes, width=8, depth=1, seed=s) for s in (0, 1)]
     L = NetworkLandscape(models[0], ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
     a, b = (L.theta_of(m) for m in models)
@@ -129,7 +130,7 @@ def _tiny_network():
 
 def test_path_viewer_on_a_network():
     L, a, b = _tiny_network()
-    points = connect.linear_path(a, b, 5)
+    points = tunnels.linear_path(a, b, 5)
     ex = explore.path_viewer(L, points, n_examples=6)
     model = ex.draw.__self__
     torch.testing.assert_close(model.point(0.0), a)
@@ -151,7 +152,7 @@ def test_path_viewer_on_a_network():
 def test_tunnel_viewer_reuses_the_measured_losses():
     toy = WedgeLandscape(20, 15)
     a, b = torch.randn(2, 20, generator=torch.Generator().manual_seed(0))
-    tun = connect.build_tunnel(toy, toy.project(a), toy.project(b), n_points=5, steps=20)
+    tun = tunnels.build_tunnel(toy, toy.project(a), toy.project(b), n_points=5, steps=20)
     ex = explore.tunnel_viewer(toy, tun, t=0.25)
     model = ex.draw.__self__
     assert not model.has_predictions

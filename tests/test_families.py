@@ -1,5 +1,5 @@
-"""Tests for lsl.families and the row-wise trainer under it (lsl.rows): row-wise SGD against lone runs of
-lsl.train.train, the matched-loss protocol, the cache, the tunnel widths of a family, and member_table (a
+"""Tests for lsl.training.families and the row-wise trainer under it (lsl.training.rows): row-wise SGD against lone runs of
+lsl.training.trainer.train, the matched-loss protocol, the cache, the tunnel widths of a family, and member_table (a
 per-member quantity of several seeds' families as one table)."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from lsl import data, families, nets
-from lsl.probe import tunnel_widths
-from lsl.rows import train_rows
-from lsl.train import train
+from lsl.data import datasets, nets
+from lsl.training import families
+from lsl.probes.radial import tunnel_widths
+from lsl.training.rows import train_rows
+from lsl.training.trainer import train
 from tests.reference import Quadratic
 
 F64 = torch.float64
@@ -19,7 +20,7 @@ F64 = torch.float64
 
 @pytest.fixture(scope="module")
 def ds():
-    return data.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
+    return datasets.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def rel_close(a, b, rtol=1e-10):
 
 
 def sgd(land, theta0, steps, **kw):
-    """The independent reference: a lone run of lsl.train.train with constant-rate SGD."""
+    """The independent reference: a lone run of lsl.training.trainer.train with constant-rate SGD."""
     return train(land, theta0, steps=steps, optimizer="sgd", schedule="constant", **kw).theta
 
 
@@ -243,7 +244,7 @@ def _family(seed: int, values=(0.1, 0.2, 0.4), accuracy=True) -> families.Family
 
 
 def _widths(seed: int, M: int = 3, K: int = 4):
-    from lsl.probe import TunnelWidths
+    from lsl.probes.radial import TunnelWidths
 
     gen = torch.Generator().manual_seed(seed)
     w = torch.rand(M, K, generator=gen, dtype=torch.float32) + 1

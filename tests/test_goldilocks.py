@@ -1,4 +1,4 @@
-"""Tests for lsl.goldilocks: the restricted Hessian against the exact Hessian, the curvature statistics against
+"""Tests for lsl.subspaces.goldilocks: the restricted Hessian against the exact Hessian, the curvature statistics against
 explicit eigenvalues, and the Goldilocks scan's handling of divergence."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
-from lsl.goldilocks import curvature_stats, goldilocks_scan, restricted_hessian
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.projections import make_projection
-from lsl.subspace import train_in_hyperplanes
-from lsl.train import NonFiniteLossError
+from lsl.subspaces.goldilocks import curvature_stats, goldilocks_scan, restricted_hessian
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.subspaces.projections import make_projection
+from lsl.subspaces.hyperplanes import train_in_hyperplanes
+from lsl.training.trainer import NonFiniteLossError
 from tests.test_projections import tiny_net
 
 F64 = torch.float64

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from lsl import connect, data, nets
-from lsl.ensembles import pairwise_barriers
+from lsl.data import datasets, nets
+from lsl.paths import tunnels
+from lsl.ensembles.averaging import pairwise_barriers
 from lsl.landscape import Landscape
-from lsl.rows import train_rows
+from lsl.training.rows import train_rows
 from lsl.toy import WedgeLandscape
-from lsl.train import landscape_objective, minimize, train
+from lsl.training.trainer import landscape_objective, minimize, train
 
 F64 = torch.float64
 
@@ -47,7 +48,7 @@ def test_minibatch_indices_equal_a_per_step_reference_and_live_on_the_device():
 
 
 def test_train_rows_equals_lone_runs_when_rows_stop_at_different_checks():
-    ds = data.load("gaussian_mixture", n_train=40, n_test=10, n_classes=3, dim=4, separation=2.0, dtype=F64)
+    ds = datasets.load("gaussian_mixture", n_train=40, n_test=10, n_classes=3, dim=4, separation=2.0, dtype=F64)
     land = nets.network(ds, "mlp", width=5, depth=1, activation="tanh", seed=0, dtype=F64)()
     lrs, l2s = [0.5, 0.1, 0.2], [0.01, 0.0, 0.0]  # the L2 row is the fast one: after it stops, no row has L2
     res = train_rows(land, torch.stack([land.theta0] * 3), lr=lrs, l2=l2s, batch_size=8, target_loss=0.4,
@@ -65,14 +66,14 @@ def test_bezier_curve_samples_equal_one_draw_per_step():
     gen = torch.Generator().manual_seed(2)
     a, b = torch.randn(2, 12, generator=gen, dtype=F64)
     steps, n_samples, seed = 25, 3, 7
-    res = connect.bezier_curve(land, a, b, steps=steps, lr=0.05, n_samples=n_samples, seed=seed)
+    res = tunnels.bezier_curve(land, a, b, steps=steps, lr=0.05, n_samples=n_samples, seed=seed)
     # the reference: the same training with the samples of t drawn at every step
     objective = landscape_objective(land, seed=seed)
     tgen = torch.Generator(device="cpu").manual_seed(seed)
 
     def curve_objective(control, step):
         t = torch.rand(n_samples, generator=tgen, dtype=F64)
-        return objective(connect.bezier_points(a, control, b, t)).mean()
+        return objective(tunnels.bezier_points(a, control, b, t)).mean()
 
     ref = minimize(curve_objective, 0.5 * (a + b), steps=steps, lr=0.05, optimizer="adam").theta
     assert torch.equal(res.control, ref)
@@ -82,5 +83,5 @@ def test_pairwise_barriers_equal_the_barrier_of_each_path():
     land = WedgeLandscape(6, 3, dtype=F64)
     thetas = torch.randn(4, 6, generator=torch.Generator().manual_seed(0), dtype=F64)
     res = pairwise_barriers(land, thetas, n_points=7, pairs="all")
-    expected = torch.tensor([connect.barrier(row) for row in res.losses], dtype=res.losses.dtype)
+    expected = torch.tensor([tunnels.barrier(row) for row in res.losses], dtype=res.losses.dtype)
     assert res.barriers.device.type == "cpu" and torch.equal(res.barriers, expected)

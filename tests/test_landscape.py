@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from lsl.landscape import FlatView, Landscape, NetworkLandscape
-from lsl.nets import MLP
+from lsl.landscape import FlatView, Landscape
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
 
 from tests.reference import cross_entropy, tanh_mlp_logits
 
@@ -182,7 +183,7 @@ def test_minibatch_idx_selects_examples(net):
 def test_subset_is_the_landscape_of_the_first_examples(net):
     """L.subset(n) equals idx=arange(n) on L for the loss, its gradient, Hessian products and curvature;
     it keeps the network, the test split and the loss, and checks n."""
-    from lsl import curvature
+    from lsl.curvature import hessian
 
     n = 7
     sub = net.subset(n)
@@ -196,7 +197,7 @@ def test_subset_is_the_landscape_of_the_first_examples(net):
     assert torch.equal(sub.grad(thetas[0]), net.grad(thetas[0], idx=idx))
     v = torch.randn(net.D, dtype=F64, generator=torch.Generator().manual_seed(2))
     assert torch.equal(sub.hvp(thetas[0], v), net.hvp(thetas[0], v, idx=idx))
-    assert torch.equal(curvature.top_eigenvalues(sub, thetas[0], 3), curvature.top_eigenvalues(net, thetas[0], 3, idx=idx))
+    assert torch.equal(hessian.top_eigenvalues(sub, thetas[0], 3), hessian.top_eigenvalues(net, thetas[0], 3, idx=idx))
     assert torch.equal(sub.accuracy(thetas, "test"), net.accuracy(thetas, "test"))
     assert net.subset(10 * net.n_train).n_train == net.n_train            # more than there are: all of them
     for bad in (0, -1, 2.5, True, "3"):
@@ -502,11 +503,11 @@ def test_theta_of_rejects_a_different_architecture(net):
 
 def test_public_surface_of_network_landscape():
     """from_dataset, data, criterion, builtin_loss, loss_on, forward and module_at agree with the landscape's own evaluation."""
-    from lsl import data as lsl_data
-    from lsl import nets as lsl_nets
+    from lsl.data import datasets
+    from lsl.data import nets
 
-    ds = lsl_data.load("gaussian_mixture", n_classes=3, dim=5, n_train=40, n_test=20, seed=0)
-    model = lsl_nets.make("mlp", ds.input_shape, 3, seed=0, width=8, depth=1)
+    ds = datasets.load("gaussian_mixture", n_classes=3, dim=5, n_train=40, n_test=20, seed=0)
+    model = nets.make("mlp", ds.input_shape, 3, seed=0, width=8, depth=1)
     land = NetworkLandscape.from_dataset(model, ds, dtype=torch.float64)
     assert land.n_train == 40 and land.x_test.shape[0] == 20 and land.builtin_loss == "cross_entropy"
     theta = land.theta0 + 0.1
@@ -523,17 +524,3 @@ def test_public_surface_of_network_landscape():
         NetworkLandscape.from_dataset(model, (ds.x_train, ds.y_train))
     with pytest.raises(ValueError, match="one point"):
         land.module_at(torch.stack([theta, theta]))
-
-
-def test_network_landscape_lives_in_lsl_network_and_is_still_served_by_lsl_landscape():
-    """NetworkLandscape moved to lsl.network; the old import path and lsl.NetworkLandscape give the same class, and
-    the API reference documents it once (in lsl.network, not in lsl.landscape's __all__)."""
-    import lsl
-    import lsl.landscape as landscape
-    from lsl import network
-
-    assert NetworkLandscape is network.NetworkLandscape is landscape.NetworkLandscape is lsl.NetworkLandscape
-    assert "NetworkLandscape" in network.__all__ and "NetworkLandscape" not in landscape.__all__
-    assert "NetworkLandscape" in dir(landscape)
-    with pytest.raises(AttributeError, match="no_such_name"):
-        landscape.no_such_name

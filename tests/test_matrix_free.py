@@ -1,9 +1,9 @@
-"""Tests for lsl.matrix_free: a symmetric operator with its shape, dtype and device, its blocks and restrictions.
+"""Tests for lsl.curvature.matrix_free: a symmetric operator with its shape, dtype and device, its blocks and restrictions.
 
 References are dense matrices: a random symmetric matrix wrapped as an operator, whose blocks and
 restrictions must equal ``P^T A P`` and ``B A B^T`` formed explicitly; and the exact Hessian of a tiny
-float64 network (``lsl.curvature.exact_hessian``, itself tested against ``torch.autograd.functional``
-in tests/test_curvature.py), for the operators that ``lsl.curvature.curvature_operator`` returns.
+float64 network (``lsl.curvature.hessian.exact_hessian``, itself tested against ``torch.autograd.functional``
+in tests/test_curvature.py), for the operators that ``lsl.curvature.hessian.curvature_operator`` returns.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import dataclasses
 import pytest
 import torch
 
-from lsl import curvature as cv
-from lsl.matrix_free import MAX_DENSE_DIM, SymmetricOperator
+from lsl.curvature import hessian
+from lsl.curvature.matrix_free import MAX_DENSE_DIM, SymmetricOperator
 
 from tests.test_curvature import point, tiny_net
 
@@ -128,14 +128,14 @@ def test_bad_inputs_raise_clear_errors():
 def net():
     land = tiny_net()
     theta = point(land)
-    return land, theta, cv.exact_hessian(land, theta)
+    return land, theta, hessian.exact_hessian(land, theta)
 
 
 def test_curvature_operator_is_an_operator_with_the_landscapes_size_dtype_device_and_term(net):
     land, theta, _ = net
     names = {}
-    for term in cv.TERMS:
-        op = cv.curvature_operator(land, theta, term=term)
+    for term in hessian.TERMS:
+        op = hessian.curvature_operator(land, theta, term=term)
         assert isinstance(op, SymmetricOperator)
         assert op.shape == (land.D, land.D) and op.dtype == land.dtype and op.device == land.device
         names[term] = op.name
@@ -144,14 +144,14 @@ def test_curvature_operator_is_an_operator_with_the_landscapes_size_dtype_device
 
 def test_dense_curvature_operator_is_the_exact_hessian_and_the_gauss_newton_split_sums_to_it(net):
     land, theta, H = net
-    dense = {t: cv.curvature_operator(land, theta, term=t).dense() for t in cv.TERMS}
+    dense = {t: hessian.curvature_operator(land, theta, term=t).dense() for t in hessian.TERMS}
     torch.testing.assert_close(dense["full"], H)
     torch.testing.assert_close(dense["G"] + dense["H"], H)
-    torch.testing.assert_close(dense["G"], cv.exact_hessian(land, theta, term="G"))
+    torch.testing.assert_close(dense["G"], hessian.exact_hessian(land, theta, term="G"))
     assert torch.linalg.eigvalsh(dense["G"]).min() > -1e-10  # G is positive semi-definite
     # products of vectors and rows agree with the dense matrix
     V = torch.randn(3, land.D, generator=torch.Generator().manual_seed(6), dtype=F64)
-    op = cv.curvature_operator(land, theta)
+    op = hessian.curvature_operator(land, theta)
     torch.testing.assert_close(op(V), V @ H)
     torch.testing.assert_close(op @ V[0], H @ V[0])
 
@@ -160,21 +160,21 @@ def test_block_of_one_layer_is_that_block_of_the_exact_hessian(net):
     land, theta, H = net
     slot = next(s for s in land.view.slots if s.name.endswith("weight"))  # the first layer's weights
     index = torch.arange(slot.start, slot.stop)
-    op = cv.curvature_operator(land, theta)
+    op = hessian.curvature_operator(land, theta)
     blk = op.block(index)
     assert blk.dim == slot.stop - slot.start
     torch.testing.assert_close(blk.dense(), H[slot.start:slot.stop, slot.start:slot.stop])
     # the top of the block's spectrum is what layer_spectra reports for that parameter
-    top = cv.layer_spectra(land, theta, 2)[slot.name]
+    top = hessian.layer_spectra(land, theta, 2)[slot.name]
     torch.testing.assert_close(top, torch.linalg.eigvalsh(blk.dense()).flip(0)[:2], rtol=1e-6, atol=1e-8)
 
 
 def test_restriction_to_a_plane_is_B_H_Bt_and_is_the_goldilocks_restricted_hessian(net):
-    from lsl import goldilocks, projections
+    from lsl.subspaces import goldilocks, projections
 
     land, theta, H = net
     B = torch.randn(4, land.D, generator=torch.Generator().manual_seed(7), dtype=F64)
-    op = cv.curvature_operator(land, theta)
+    op = hessian.curvature_operator(land, theta)
     torch.testing.assert_close(op.restrict(B).dense(), B @ H @ B.T)
     proj = projections.make_projection("dense", land.D, 3, n_planes=2, seed=0, device=land.device, dtype=land.dtype)
     M = proj.columns()  # [P, d, D]

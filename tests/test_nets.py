@@ -1,4 +1,4 @@
-"""Tests for lsl.nets: architectures, their sizes, and seeded construction."""
+"""Tests for lsl.data.nets: architectures, their sizes, and seeded construction."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lsl.nets import MLP, SimpleCNN, SimpleCNN1d, make
+from lsl.data.nets import MLP, SimpleCNN, SimpleCNN1d, make
 
 
 def n_params(model: nn.Module) -> int:

@@ -1,4 +1,4 @@
-"""Tests for lsl.operators: SciPy operators, any-operator Lanczos/SLQ, minibatch HVPs.
+"""Tests for lsl.curvature.linear_operators: SciPy operators, any-operator Lanczos/SLQ, minibatch HVPs.
 
 The trace estimators are tested in ``tests/test_trace_estimators.py``.
 
@@ -15,10 +15,10 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import operators as ops
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.trace_estimators import hutchpp
+from lsl.curvature import linear_operators
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.curvature.trace_estimators import hutchpp
 
 from tests.reference import cross_entropy, tanh_mlp_logits
 
@@ -57,7 +57,7 @@ def test_linear_operator_eigsh_matches_dense_eigvalsh(term):
 
     land, theta, x, y = tiny()
     ref = dict(zip(["full", "gn", "rest"], reference_hessians(theta, x, y)))[term]
-    A = ops.as_linear_operator(land, theta, term)
+    A = linear_operators.as_linear_operator(land, theta, term)
     assert isinstance(A, LinearOperator) and A.shape == (land.D, land.D) and A.dtype == np.float64
     ev_ref = torch.linalg.eigvalsh(ref)
     vals = np.sort(eigsh(A, k=4, which="LA", tol=1e-12)[0])[::-1]
@@ -70,7 +70,7 @@ def test_linear_operator_eigsh_matches_dense_eigvalsh(term):
 def test_linear_operator_matvec_matmat_rmatvec_symmetric():
     land, theta, x, y = tiny()
     H = reference_hessians(theta, x, y)[0].numpy()
-    A = ops.as_linear_operator(land, theta)
+    A = linear_operators.as_linear_operator(land, theta)
     rng = np.random.default_rng(0)
     v, V = rng.standard_normal(land.D), rng.standard_normal((land.D, 3))
     assert A.matvec(v).shape == (land.D,)
@@ -84,9 +84,9 @@ def test_linear_operator_matvec_matmat_rmatvec_symmetric():
 def test_linear_operator_rejects_bad_term_and_batch_of_points():
     land, theta, *_ = tiny()
     with pytest.raises(ValueError, match="unknown term"):
-        ops.as_linear_operator(land, theta, "ggn")
+        linear_operators.as_linear_operator(land, theta, "ggn")
     with pytest.raises(ValueError, match="one point"):
-        ops.as_linear_operator(land, torch.stack([theta, theta]))
+        linear_operators.as_linear_operator(land, torch.stack([theta, theta]))
 
 
 # ---------------------------------------------------------------------------
@@ -116,10 +116,10 @@ def test_lanczos_and_top_eigenvalues_take_any_operator(form):
     A = random_symmetric()
     op, dim = operator_forms(A)[form]
     ev = torch.linalg.eigvalsh(A).flip(0)
-    vals, vecs = ops.top_eigenvalues(op, 3, dim=dim, eigenvectors=True, tol=1e-10)
+    vals, vecs = linear_operators.top_eigenvalues(op, 3, dim=dim, eigenvectors=True, tol=1e-10)
     assert torch.allclose(vals, ev[:3], atol=1e-8)
     assert torch.allclose(vecs @ A @ vecs.T, torch.diag(vals), atol=1e-7)
-    alphas, betas, Q = ops.lanczos(op, A.shape[0], dim=dim)  # a full run: T is similar to A
+    alphas, betas, Q = linear_operators.lanczos(op, A.shape[0], dim=dim)  # a full run: T is similar to A
     T = torch.diag(alphas) + torch.diag(betas[:-1], 1) + torch.diag(betas[:-1], -1)
     assert torch.allclose(torch.linalg.eigvalsh(T), ev.flip(0), atol=1e-8)
 
@@ -128,7 +128,7 @@ def test_spectral_density_of_any_operator_integrates_moments():
     A = random_symmetric(D=60, seed=1)
     from scipy.sparse.linalg import aslinearoperator
 
-    dens = ops.spectral_density(aslinearoperator(A.numpy()), n_vectors=4, n_steps=60)
+    dens = linear_operators.spectral_density(aslinearoperator(A.numpy()), n_vectors=4, n_steps=60)
     # a full Krylov space: each quadrature reproduces q^T A^p q exactly, so the moments are Hutchinson estimates
     # of tr(A^p)/D; with Rademacher vectors the first moment's error is within a few standard errors
     ev = torch.linalg.eigvalsh(A)
@@ -140,13 +140,13 @@ def test_spectral_density_of_any_operator_integrates_moments():
 
 def test_as_matvec_rejects_what_it_cannot_use():
     with pytest.raises(ValueError, match="dim"):
-        ops.as_matvec(lambda v: v)
+        linear_operators.as_matvec(lambda v: v)
     with pytest.raises(ValueError, match="square"):
-        ops.as_matvec(torch.zeros(3, 4))
+        linear_operators.as_matvec(torch.zeros(3, 4))
     with pytest.raises(TypeError, match="cannot use"):
-        ops.as_matvec("not an operator")
+        linear_operators.as_matvec("not an operator")
     with pytest.raises(ValueError, match="disagrees"):
-        ops.as_matvec(torch.eye(3), dim=4)
+        linear_operators.as_matvec(torch.eye(3), dim=4)
 
 
 def test_curvlinops_hessian_operator_goes_into_lsl_lanczos():
@@ -161,7 +161,7 @@ def test_curvlinops_hessian_operator_goes_into_lsl_lanczos():
     params = [p for p in model.parameters()]
     op = curvlinops.HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)])
     ev = torch.linalg.eigvalsh(H).flip(0)
-    vals = ops.top_eigenvalues(op, 3, tol=1e-10)
+    vals = linear_operators.top_eigenvalues(op, 3, tol=1e-10)
     assert torch.allclose(vals, ev[:3], atol=1e-8)
     assert abs(float(hutchpp(op, 3 * land.D)) - float(torch.trace(H))) < 1e-8  # budget 3D: Q spans R^D
 
@@ -173,15 +173,15 @@ def test_curvlinops_hessian_operator_goes_into_lsl_lanczos():
 @pytest.mark.parametrize("term", ["full", "gn", "rest"])
 @pytest.mark.parametrize("batch_size", [7, 16, N])
 def test_minibatch_hvp_equals_full_batch(term, batch_size):
-    from lsl.curvature import curvature_operator
+    from lsl.curvature.hessian import curvature_operator
 
     land, theta, *_ = tiny()
     gen = torch.Generator().manual_seed(5)
     V = torch.randn(3, land.D, generator=gen, dtype=F64)
-    full = curvature_operator(land, theta, term=ops.TERM_ALIASES[term])(V)
-    got = ops.minibatch_hvp(land, theta, V, batch_size=batch_size, term=term)
+    full = curvature_operator(land, theta, term=linear_operators.TERM_ALIASES[term])(V)
+    got = linear_operators.minibatch_hvp(land, theta, V, batch_size=batch_size, term=term)
     assert torch.allclose(got, full, rtol=1e-10, atol=1e-12)
-    one = ops.minibatch_hvp(land, theta, V[0], batch_size=batch_size, term=term)
+    one = linear_operators.minibatch_hvp(land, theta, V[0], batch_size=batch_size, term=term)
     assert torch.allclose(one, full[0], rtol=1e-10, atol=1e-12)
 
 
@@ -196,11 +196,11 @@ def test_minibatch_operator_runs_only_chunk_sized_forwards():
 
     land._forward = spy
     v = torch.ones(land.D, dtype=F64)
-    A = ops.as_linear_operator(land, theta, "full", batch_size=10)
+    A = linear_operators.as_linear_operator(land, theta, "full", batch_size=10)
     A.matvec(v.numpy())
     assert seen and max(seen) <= 10 and sum(seen) >= 96  # every example, never more than 10 at once
     seen.clear()
-    ops.minibatch_hvp(land, theta, v, batch_size=10, term="gn")
+    linear_operators.minibatch_hvp(land, theta, v, batch_size=10, term="gn")
     assert seen and max(seen) <= 10
 
 
@@ -215,7 +215,7 @@ def test_minibatch_memory_does_not_grow_with_examples():
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            ops.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=16, term="full")
+            linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=16, term="full")
         return max(sizes), sum(sizes)
 
     small, large = peak_saved(64), peak_saved(512)
@@ -224,7 +224,7 @@ def test_minibatch_memory_does_not_grow_with_examples():
     land, theta, *_ = tiny(n=512)
     sizes = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.numel()) or t, lambda t: t):
-        ops.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=512, term="full")
+        linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=512, term="full")
     assert max(sizes) > small[0]
 
 
@@ -232,12 +232,12 @@ def test_hvp_over_batches_matches_full_batch_and_checks_input():
     land, theta, x, y = tiny()
     v = torch.randn(2, land.D, generator=torch.Generator().manual_seed(1), dtype=F64)
     batches = list(zip(x.split(13), y.split(13)))
-    got = ops.hvp_over_batches(land, theta, v, batches)
+    got = linear_operators.hvp_over_batches(land, theta, v, batches)
     assert torch.allclose(got, land.hvp(theta, v), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="no data"):
-        ops.hvp_over_batches(land, theta, v, [])
+        linear_operators.hvp_over_batches(land, theta, v, [])
     with pytest.raises(ValueError, match="pair"):
-        ops.hvp_over_batches(land, theta, v, [x])
+        linear_operators.hvp_over_batches(land, theta, v, [x])
 
 
 def test_minibatch_rejects_custom_loss_without_reduction_and_bad_batch_size():
@@ -245,11 +245,11 @@ def test_minibatch_rejects_custom_loss_without_reduction_and_bad_batch_size():
     custom = NetworkLandscape(MLP(IN, C, width=WIDTH, depth=1, activation="tanh").to(F64), x, y,
                               loss=lambda z, t: nn.functional.cross_entropy(z, t, reduction="sum"))
     with pytest.raises(ValueError, match="reduction"):
-        ops.minibatch_hvp(custom, custom.theta0, custom.theta0, batch_size=8)
-    got = ops.minibatch_hvp(custom, custom.theta0, custom.theta0, batch_size=8, reduction="sum")
+        linear_operators.minibatch_hvp(custom, custom.theta0, custom.theta0, batch_size=8)
+    got = linear_operators.minibatch_hvp(custom, custom.theta0, custom.theta0, batch_size=8, reduction="sum")
     assert torch.allclose(got, custom.hvp(custom.theta0, custom.theta0), rtol=1e-10, atol=1e-12)
     with pytest.raises(ValueError, match="batch_size"):
-        ops.minibatch_hvp(land, theta, theta, batch_size=0)
+        linear_operators.minibatch_hvp(land, theta, theta, batch_size=0)
 
 
 def test_spectral_density_counts_eigenvalues_above_a_threshold():
@@ -262,7 +262,7 @@ def test_spectral_density_counts_eigenvalues_above_a_threshold():
                     torch.rand(D - 10, generator=gen, dtype=torch.float64) - 0.3])  # a bulk in [-0.3, 0.7]
     Q, _ = torch.linalg.qr(torch.randn(D, D, generator=gen, dtype=torch.float64))
     A = (Q * ev) @ Q.T
-    dens = ops.spectral_density(aslinearoperator(A.numpy()), n_vectors=30, n_steps=60, seed=0)
+    dens = linear_operators.spectral_density(aslinearoperator(A.numpy()), n_vectors=30, n_steps=60, seed=0)
     thresholds = torch.tensor([2.0, 0.5, 0.2, 0.0])
     exact = (ev.unsqueeze(0) > thresholds.unsqueeze(1)).sum(1).to(torch.float64)
     est = dens.count_above(thresholds)
@@ -270,15 +270,3 @@ def test_spectral_density_counts_eigenvalues_above_a_threshold():
     assert abs(dens.count_above(2.0) - 10) < 1.5                    # outliers: Ritz values, weight ~1/D each
     assert torch.all((est - exact).abs() < 0.04 * D), (est, exact)  # the bulk: within 2% of D over 5 seeds
     assert dens.count_above(100.0) == 0.0 and dens.count_above(-100.0) == pytest.approx(D)
-
-
-def test_trace_estimators_are_still_served_here():
-    """Hutchinson and Hutch++ live in lsl.trace_estimators; lsl.operators.hutchpp and the import form still work."""
-    from lsl import trace_estimators as te
-    from lsl.operators import TraceEstimate, hutchinson  # noqa: F401  (the import form works)
-
-    for name in te.__all__:
-        assert getattr(ops, name) is getattr(te, name), name
-        assert name in dir(ops) and name not in ops.__all__  # documented once, in lsl.trace_estimators
-    with pytest.raises(AttributeError, match="no_such_name"):
-        ops.no_such_name

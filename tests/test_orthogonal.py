@@ -1,11 +1,11 @@
-"""Tests for lsl.orthogonal: optimisation inside the affine subspace orthogonal to given directions."""
+"""Tests for lsl.paths.orthogonal: optimisation inside the affine subspace orthogonal to given directions."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.orthogonal import optimize_orthogonal
+from lsl.paths.orthogonal import optimize_orthogonal
 from lsl.toy import WedgeLandscape
 from tests.test_subspace import tiny_net
 

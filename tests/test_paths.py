@@ -1,14 +1,14 @@
-"""Tests for loss planes (lsl.probe) and Bezier curves (lsl.connect); m-connectors are tested in test_connectors.py."""
+"""Tests for loss planes (lsl.probes.radial) and Bezier curves (lsl.paths.tunnels); m-connectors are tested in test_connectors.py."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.connect import bezier_curve, bezier_points, linear_path
-from lsl.probe import loss_plane
+from lsl.paths.tunnels import bezier_curve, bezier_points, linear_path
+from lsl.probes.planes import loss_plane
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 F64 = torch.float64
 

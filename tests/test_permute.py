@@ -1,4 +1,4 @@
-"""Tests for lsl.permute: permutation symmetry of hidden units and weight matching (Git Re-Basin).
+"""Tests for lsl.paths.permutations: permutation symmetry of hidden units and weight matching (Git Re-Basin).
 
 References are independent of the code under test: a permuted network is checked by its logits on
 data (the function must not change); weight matching is checked against the permutation that was
@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import nets, permute
-from lsl.landscape import NetworkLandscape
+from lsl.data import nets
+from lsl.paths import permutations
+from lsl.network import NetworkLandscape
 
 from .reference import tanh_mlp_logits
 
@@ -41,18 +42,18 @@ IDS = ["mlp2", "mlp3-dropout", "cnn1d", "cnn1d-3", "cnn2d"]
 def test_a_permuted_network_computes_the_same_function(arch, shape, options):
     L = landscape(arch, shape, **options)
     theta = L.theta0
-    perm = permute.random_permutation(L, seed=3)
+    perm = permutations.random_permutation(L, seed=3)
     assert not perm.is_identity()
-    moved = permute.apply_permutation(L, theta, perm)
+    moved = permutations.apply_permutation(L, theta, perm)
     assert not torch.equal(moved, theta) and moved.shape == theta.shape
     assert torch.allclose(L.logits(moved), L.logits(theta), rtol=1e-12, atol=1e-12)
     # same multiset of numbers: a permutation moves parameters, it never changes them
     assert torch.equal(moved.sort().values, theta.sort().values)
     # the inverse undoes it exactly, and composition agrees with applying twice
-    assert torch.equal(permute.apply_permutation(L, moved, perm.inverse()), theta)
-    other = permute.random_permutation(L, seed=4)
-    twice = permute.apply_permutation(L, moved, other)
-    assert torch.equal(permute.apply_permutation(L, theta, perm.then(other)), twice)
+    assert torch.equal(permutations.apply_permutation(L, moved, perm.inverse()), theta)
+    other = permutations.random_permutation(L, seed=4)
+    twice = permutations.apply_permutation(L, moved, other)
+    assert torch.equal(permutations.apply_permutation(L, theta, perm.then(other)), twice)
 
 
 def test_permutation_against_a_hand_written_network():
@@ -61,7 +62,7 @@ def test_permutation_against_a_hand_written_network():
     L = landscape("mlp", (n_in,), n_classes=C, width=width, depth=1, activation="tanh")
     theta = L.theta0
     p = torch.tensor([2, 0, 3, 1])
-    moved = permute.apply_permutation(L, theta, permute.Permutation([p]))
+    moved = permutations.apply_permutation(L, theta, permutations.Permutation([p]))
     i = 0
     W1 = theta[: width * n_in].reshape(width, n_in); i = width * n_in
     b1 = theta[i : i + width]; i += width
@@ -75,10 +76,10 @@ def test_permutation_against_a_hand_written_network():
 def test_apply_permutation_to_a_batch_of_points():
     L = landscape("cnn1d", (16,), channels=(4, 6))
     thetas = torch.stack([L.theta0, 2 * L.theta0, -L.theta0])
-    perm = permute.random_permutation(L, seed=1)
-    batch = permute.apply_permutation(L, thetas, perm)
+    perm = permutations.random_permutation(L, seed=1)
+    batch = permutations.apply_permutation(L, thetas, perm)
     for row, theta in zip(batch, thetas):
-        assert torch.equal(row, permute.apply_permutation(L, theta, perm))
+        assert torch.equal(row, permutations.apply_permutation(L, theta, perm))
 
 
 @pytest.mark.parametrize("arch,shape,options", CASES, ids=IDS)
@@ -86,13 +87,13 @@ def test_apply_permutation_to_a_batch_of_points():
 def test_weight_matching_recovers_a_random_permutation_exactly(arch, shape, options, seed):
     L = landscape(arch, shape, seed=seed, **options)
     theta_a = L.theta0
-    perm = permute.random_permutation(L, seed=10 + seed)
-    theta_b = permute.apply_permutation(L, theta_a, perm)
-    m = permute.match(L, theta_a, theta_b)
+    perm = permutations.random_permutation(L, seed=10 + seed)
+    theta_b = permutations.apply_permutation(L, theta_a, perm)
+    m = permutations.match(L, theta_a, theta_b)
     assert m.permutation == perm.inverse()
     assert perm.then(m.permutation).is_identity()
     assert torch.equal(m.theta, theta_a)
-    assert torch.equal(permute.weight_matching(L, theta_a, theta_b), theta_a)
+    assert torch.equal(permutations.weight_matching(L, theta_a, theta_b), theta_a)
     assert m.distance == 0.0 and m.distance_identity > 0
     assert m.objective == pytest.approx(float((theta_a.double() ** 2).sum()), rel=1e-12)
 
@@ -102,9 +103,9 @@ def test_weight_matching_of_unrelated_networks_never_loses_and_keeps_the_functio
     L = landscape(arch, shape, **options)
     theta_a = L.theta0
     theta_b = L.theta_of(nets.make(arch, shape, 5, seed=7, **options))
-    m = permute.match(L, theta_a, theta_b)
+    m = permutations.match(L, theta_a, theta_b)
     assert m.objective >= m.objective_identity
-    assert m.objective == pytest.approx(permute.matching_objective(L, theta_a, m.theta), rel=1e-12)
+    assert m.objective == pytest.approx(permutations.matching_objective(L, theta_a, m.theta), rel=1e-12)
     assert m.distance <= m.distance_identity
     # ||a - pi(b)||^2 = ||a||^2 + ||b||^2 - 2 <a, pi(b)>: distance and objective agree
     a2, b2 = float((theta_a.double() ** 2).sum()), float((theta_b.double() ** 2).sum())
@@ -114,11 +115,11 @@ def test_weight_matching_of_unrelated_networks_never_loses_and_keeps_the_functio
 
 
 def _brute_force_best(L, theta_a, theta_b):
-    spec = permute.permutation_spec(L)
+    spec = permutations.permutation_spec(L)
     best = -float("inf")
     for combo in itertools.product(*[itertools.permutations(range(n)) for n in spec.sizes]):
-        perm = permute.Permutation([list(p) for p in combo])
-        best = max(best, permute.matching_objective(L, theta_a, permute.apply_permutation(L, theta_b, perm, spec)))
+        perm = permutations.Permutation([list(p) for p in combo])
+        best = max(best, permutations.matching_objective(L, theta_a, permutations.apply_permutation(L, theta_b, perm, spec)))
     return best
 
 
@@ -127,7 +128,7 @@ def test_one_hidden_layer_matching_is_the_global_optimum(seed):
     """With one hidden layer the problem is a single linear assignment: weight matching is exact."""
     L = landscape("mlp", (3,), n_classes=2, width=5, depth=1, seed=seed)
     theta_b = L.theta_of(nets.make("mlp", (3,), 2, seed=50 + seed, width=5, depth=1))
-    m = permute.match(L, L.theta0, theta_b)
+    m = permutations.match(L, L.theta0, theta_b)
     assert m.objective == pytest.approx(_brute_force_best(L, L.theta0, theta_b), rel=1e-12)
 
 
@@ -135,28 +136,28 @@ def test_one_hidden_layer_matching_is_the_global_optimum(seed):
 def test_deeper_matching_lies_between_identity_and_brute_force(seed):
     L = landscape("mlp", (3,), n_classes=2, width=4, depth=2, seed=seed)
     theta_b = L.theta_of(nets.make("mlp", (3,), 2, seed=60 + seed, width=4, depth=2))
-    m = permute.match(L, L.theta0, theta_b)
+    m = permutations.match(L, L.theta0, theta_b)
     best = _brute_force_best(L, L.theta0, theta_b)
     assert m.objective_identity <= m.objective <= best * (1 + 1e-12)
 
 
 def test_spec_of_the_book_networks():
     L = landscape("cnn1d", (16,), channels=(4, 6))
-    spec = permute.permutation_spec(L)
+    spec = permutations.permutation_spec(L)
     assert spec.sizes == (4, 6)
     assert spec.layers == ("features.0", "features.3", "head.2")
     last = spec.groups[-1]
-    assert permute.Axis("head.2.weight", 1, 4) in last.axes   # 6 channels x 4 positions flattened
-    mlp = permute.permutation_spec(nets.make("mlp", (7,), 3, width=8, depth=3))
+    assert permutations.Axis("head.2.weight", 1, 4) in last.axes   # 6 channels x 4 positions flattened
+    mlp = permutations.permutation_spec(nets.make("mlp", (7,), 3, width=8, depth=3))
     assert mlp.sizes == (8, 8, 8)
-    assert permute.permutation_spec(nets.make("mlp", (7,), 3, depth=0)).groups == ()
+    assert permutations.permutation_spec(nets.make("mlp", (7,), 3, depth=0)).groups == ()
 
 
 def test_unsupported_architectures_are_refused_clearly():
     with pytest.raises(TypeError, match="batch norm"):
-        permute.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
+        permutations.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
     with pytest.raises(TypeError, match="LayerNorm"):
-        permute.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2)))
+        permutations.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2)))
 
     class Residual(nn.Module):
         def __init__(self):
@@ -166,29 +167,29 @@ def test_unsupported_architectures_are_refused_clearly():
         def forward(self, x):
             return x + self.a(x)
 
-    with pytest.raises(TypeError, match="lsl.nets.make"):
-        permute.permutation_spec(Residual())
+    with pytest.raises(TypeError, match="lsl.data.nets.make"):
+        permutations.permutation_spec(Residual())
     with pytest.raises(TypeError, match="expected a network"):
-        permute.permutation_spec("mlp")
+        permutations.permutation_spec("mlp")
     with pytest.raises(TypeError, match="grouped"):
-        permute.permutation_spec(nn.Sequential(nn.Conv1d(4, 4, 3, groups=2), nn.Flatten(), nn.Linear(4, 2)))
+        permutations.permutation_spec(nn.Sequential(nn.Conv1d(4, 4, 3, groups=2), nn.Flatten(), nn.Linear(4, 2)))
 
 
 def test_bad_permutations_and_points_are_refused():
     L = landscape("mlp", (7,), width=6, depth=2)
     with pytest.raises(ValueError, match="not a permutation"):
-        permute.Permutation([[0, 0, 1]])
+        permutations.Permutation([[0, 0, 1]])
     with pytest.raises(ValueError, match="sizes"):
-        permute.apply_permutation(L, L.theta0, permute.Permutation([list(range(6))]))
+        permutations.apply_permutation(L, L.theta0, permutations.Permutation([list(range(6))]))
     with pytest.raises(ValueError, match="shape"):
-        permute.match(L, L.theta0, L.theta0[:-1])
+        permutations.match(L, L.theta0, L.theta0[:-1])
     with pytest.raises(ValueError, match="single points"):
-        permute.match(L, L.theta0[None], L.theta0[None])
+        permutations.match(L, L.theta0[None], L.theta0[None])
 
 
 def test_layer_stats_against_a_direct_computation():
     L = landscape("mlp", (7,), width=6, depth=2)
-    stats = permute.layer_stats(L, torch.stack([L.theta0, 0.5 * L.theta0]))
+    stats = permutations.layer_stats(L, torch.stack([L.theta0, 0.5 * L.theta0]))
     W1 = L.view.unflatten(L.theta0)["1.weight"]
     b1 = L.view.unflatten(L.theta0)["1.bias"]
     z = L.x @ W1.T + b1
@@ -201,11 +202,11 @@ def test_layer_stats_against_a_direct_computation():
 def test_repair_restores_the_interpolated_statistics(arch, shape, options):
     L = landscape(arch, shape, **options)
     a = L.theta0
-    b = permute.weight_matching(L, a, L.theta_of(nets.make(arch, shape, 5, seed=9, **options)))
-    ends = permute.layer_stats(L, torch.stack([a, b]))
+    b = permutations.weight_matching(L, a, L.theta_of(nets.make(arch, shape, 5, seed=9, **options)))
+    ends = permutations.layer_stats(L, torch.stack([a, b]))
     t = torch.tensor([0.0, 0.3, 0.5, 1.0], dtype=a.dtype)
-    fixed = permute.repair(L, a, b, t)
-    stats = permute.layer_stats(L, fixed)
+    fixed = permutations.repair(L, a, b, t)
+    stats = permutations.layer_stats(L, fixed)
     for k in range(len(stats.names)):
         target = (1 - t[:, None]) * ends.std[k][0] + t[:, None] * ends.std[k][1]
         assert torch.allclose(stats.std[k], target, rtol=1e-6, atol=1e-9)

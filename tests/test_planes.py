@@ -1,4 +1,4 @@
-"""Tests for lsl.planes: filter-normalised, Hessian and trajectory-PCA directions; plane grids; .npz round trips.
+"""Tests for lsl.probes.planes: filter-normalised, Hessian and trajectory-PCA directions; plane grids; .npz round trips.
 
 References: per-filter norms computed directly from the module's weight
 tensors; a dense Hessian from ``torch.autograd.functional.hessian`` of the
@@ -13,10 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import planes
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP, make
-from lsl.probe import LossPlane, loss_plane
+from lsl.probes import planes
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP, make
+from lsl.probes.planes import LossPlane, loss_plane
 
 from tests.reference import cross_entropy, tanh_mlp_logits
 
@@ -162,7 +162,7 @@ def test_save_and_load_round_trip(tmp_path):
     for name in ("u", "v", "loss", "accuracy", "anchors", "basis", "origin"):
         assert torch.equal(getattr(back, name), getattr(plane, name)), name
     assert torch.allclose(back.coords(traj), pca.coords, atol=1e-10)
-    # a three-point plane from lsl.probe, and a plane saved without directions
+    # a three-point plane from lsl.probes.radial, and a plane saved without directions
     three = loss_plane(land, theta, traj[1], traj[2], n=4)
     back3 = planes.load_plane(planes.save_plane(three, tmp_path / "three.npz"))
     assert type(back3) is LossPlane and torch.equal(back3.loss, three.loss) and torch.equal(back3.basis, three.basis)
@@ -177,8 +177,9 @@ def test_save_and_load_round_trip(tmp_path):
 
 def test_rescaled_point_keeps_the_function_and_filter_normalised_planes():
     """ReLU rescaling changes theta but not the outputs; the filter-normalised plane is invariant, a unit plane is not."""
-    from lsl import nets, planes
-    from lsl.landscape import NetworkLandscape
+    from lsl.data import nets
+    from lsl.probes import planes
+    from lsl.network import NetworkLandscape
 
     torch.manual_seed(0)
     x, y = torch.randn(50, 6, dtype=torch.float64), torch.randint(0, 3, (50,))

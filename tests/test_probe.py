@@ -1,4 +1,4 @@
-"""Tests for lsl.probe: random unit directions, radial loss profiles, and tunnel widths against closed forms
+"""Tests for lsl.probes.radial: random unit directions, radial loss profiles, and tunnel widths against closed forms
 on a quadratic landscape."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from lsl.probe import RadialProfile, radial_profile, random_directions, tunnel_widths
+from lsl.probes.radial import RadialProfile, radial_profile, random_directions, tunnel_widths
 from lsl.toy import WedgeLandscape
 from tests.reference import Quadratic
 
@@ -117,7 +117,7 @@ def test_width_on_the_toy_model_scales_with_distance_to_the_wedge():
 
 def test_radial_profile_chunking_does_not_change_values():
     import torch
-    from lsl.probe import radial_profile
+    from lsl.probes.radial import radial_profile
     from lsl.toy import WedgeLandscape
 
     toy = WedgeLandscape(30, 20, dtype=torch.float64)

@@ -1,4 +1,4 @@
-"""Tests for lsl.projections (dense and Fastfood random projections) and the bookkeeping of lsl.subspace that uses them."""
+"""Tests for lsl.subspaces.projections (dense and Fastfood random projections) and the bookkeeping of lsl.subspaces.hyperplanes that uses them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import math
 import pytest
 import torch
 
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.projections import DenseProjection, FastfoodProjection, fwht, make_projection
-from lsl.subspace import intrinsic_dimension, train_in_hyperplanes
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.subspaces.projections import DenseProjection, FastfoodProjection, fwht, make_projection
+from lsl.subspaces.hyperplanes import intrinsic_dimension, train_in_hyperplanes
 from lsl.toy import WedgeLandscape
 
 F64 = torch.float64

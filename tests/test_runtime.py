@@ -86,7 +86,7 @@ def test_setup_honours_both_variables(monkeypatch, capsys):
 
 def test_setup_downloads_paper_data_only_on_colab(monkeypatch):
     fetched = []
-    monkeypatch.setattr("lsl.data.download", lambda name, root=None: fetched.append(name))
+    monkeypatch.setattr("lsl.data.datasets.download", lambda name, root=None: fetched.append(name))
     monkeypatch.setenv("LSL_PROFILE", "paper")
     runtime.setup("hyperplanes", verbose=False)
     assert fetched == []

@@ -14,8 +14,12 @@ import pytest
 import torch
 
 import lsl
-from lsl import (connect, data, ensembles, families, goldilocks, nets, orthogonal, rows, settings, snapshot_sweep,
-                 subspace, train)
+from lsl import settings
+from lsl.data import datasets, nets
+from lsl.ensembles import averaging, snapshots, swa
+from lsl.paths import connectors, orthogonal, tunnels
+from lsl.subspaces import goldilocks, hyperplanes
+from lsl.training import families, rows, trainer
 from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
 from lsl.toy import WedgeLandscape
 
@@ -30,7 +34,7 @@ def no_cache(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="module")
 def ds():
-    return data.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
+    return datasets.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
 
 
 @pytest.fixture(scope="module")
@@ -159,19 +163,19 @@ def test_resolve_starts_from_settings_or_defaults_and_explicit_keywords_win():
 
 def test_trainers_check_the_settings_before_training(net, toy):
     with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
-        train.train(toy, points(toy.D, 1)[0], steps=3, lr=0.1, schedule="cosin")
+        trainer.train(toy, points(toy.D, 1)[0], steps=3, lr=0.1, schedule="cosin")
     with pytest.raises(ValueError, match="build_tunnel needs"):
-        connect.build_tunnel(toy, *points(toy.D, 2), settings=TrainSettings(steps=5))
+        tunnels.build_tunnel(toy, *points(toy.D, 2), settings=TrainSettings(steps=5))
     with pytest.raises(ValueError, match="train needs lr"):
-        train.train(toy, points(toy.D, 1)[0], steps=3)
+        trainer.train(toy, points(toy.D, 1)[0], steps=3)
     with pytest.raises(ValueError, match=r"train_rows runs plain SGD.*optimizer='adam'"):
         rows.train_rows(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1))
     with pytest.raises(ValueError, match=r"train_family runs plain SGD.*schedule='cosine'"):
         families.train_family(net, "lr", [0.1], settings=settings.FAMILY_DEFAULTS.replace(schedule="cosine"), cache=False)
     with pytest.raises(ValueError, match="cyclic_snapshots trains with the cyclic schedule"):
-        ensembles.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=TrainSettings(lr=0.1, cycle_steps=3))
+        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=TrainSettings(lr=0.1, cycle_steps=3))
     with pytest.raises(ValueError, match=r"cycles \* cycle_steps = 6 steps.*steps=7"):
-        ensembles.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, batch_size=None,
+        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, batch_size=None,
                                    settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7))
 
 
@@ -205,16 +209,16 @@ def _cases(net, toy, ds):
     a, b = points(toy.D, 2)
     na = net.theta0
     nb = na + 0.3 * points(net.D, 1, seed=1)[0]
-    mix = data.load("gaussian_mixture", n_train=64, n_test=30, n_classes=3, dim=4)
-    mc = connect.m_connector(toy, points(toy.D, 3, seed=2), steps=10, lr=0.02)
+    mix = datasets.load("gaussian_mixture", n_train=64, n_test=30, n_classes=3, dim=4)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=10, lr=0.02)
     S = TrainSettings
     return [
-        ("train", lambda **k: train.train(net, torch.stack([na, nb]), snapshot_every=4, **k),
+        ("train", lambda **k: trainer.train(net, torch.stack([na, nb]), snapshot_every=4, **k),
          dict(steps=8, lr=0.1, optimizer="sgd", momentum=0.9, batch_size=16, l2=1e-3, seed=3, schedule="cyclic",
               cycle_steps=4, lr_min=0.01),
          S(steps=8, lr=0.1, optimizer="sgd", momentum=0.9, batch_size=16, l2=1e-3, seed=3, schedule="cyclic",
            cycle_steps=4, lr_min=0.01)),
-        ("minimize", lambda **k: train.minimize(lambda x, s: (x * x).sum(-1), a, **k),
+        ("minimize", lambda **k: trainer.minimize(lambda x, s: (x * x).sum(-1), a, **k),
          dict(steps=6, lr=0.1, schedule="cosine"), S(steps=6, lr=0.1, schedule="cosine")),
         ("train_rows", lambda **k: rows.train_rows(net, torch.stack([na, nb]), target_loss=0.9, check_every=4, **k),
          dict(lr=0.1, l2=1e-2, batch_size=16, momentum=0.5, max_steps=12, seed=2),
@@ -222,29 +226,29 @@ def _cases(net, toy, ds):
         ("train_family", lambda **k: families.train_family(net, "l2", [0.0, 0.01], check_every=4, cache=False, **k),
          dict(lr=0.2, batch_size=16, momentum=0.5, max_steps=8, seed=1),
          settings.FAMILY_DEFAULTS.replace(lr=0.2, batch_size=16, momentum=0.5, steps=8, seed=1)),
-        ("build_tunnel", lambda **k: connect.build_tunnel(net, na, nb, n_points=4, **k),
+        ("build_tunnel", lambda **k: tunnels.build_tunnel(net, na, nb, n_points=4, **k),
          dict(steps=10, lr=0.05, batch_size=16, seed=1),
          settings.TUNNEL_DEFAULTS.replace(steps=10, lr=0.05, batch_size=16, seed=1)),
-        ("tunnel", lambda **k: connect.tunnel(toy, a, b, n_points=4, **k),
+        ("tunnel", lambda **k: tunnels.tunnel(toy, a, b, n_points=4, **k),
          dict(steps=10, lr=0.02, optimizer="sgd", schedule="constant"), S(steps=10, lr=0.02, optimizer="sgd")),
-        ("bezier_curve", lambda **k: connect.bezier_curve(net, na, nb, n_samples=3, eval_every=4, n_points=5, **k),
+        ("bezier_curve", lambda **k: tunnels.bezier_curve(net, na, nb, n_samples=3, eval_every=4, n_points=5, **k),
          dict(steps=8, lr=0.05, batch_size=16, seed=2), S(steps=8, lr=0.05, batch_size=16, seed=2)),
-        ("m_connector", lambda **k: connect.m_connector(toy, points(toy.D, 3, seed=2), **k),
+        ("m_connector", lambda **k: connectors.m_connector(toy, points(toy.D, 3, seed=2), **k),
          dict(steps=10, lr=0.02), settings.SUBSPACE_DEFAULTS.replace(steps=10, lr=0.02)),
-        ("train_simplex", lambda **k: connect.train_simplex(toy, mc, n_samples=3, **k),
+        ("train_simplex", lambda **k: connectors.train_simplex(toy, mc, n_samples=3, **k),
          dict(steps=8, lr=0.01, seed=3, schedule="constant"), S(steps=8, lr=0.01, seed=3)),
         ("optimize_orthogonal", lambda **k: orthogonal.optimize_orthogonal(net, torch.stack([na, nb]), nb - na,
                                                                            target_loss=0.99, check_every=4, **k),
          dict(steps=8, lr=0.05, batch_size=16), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, batch_size=16)),
-        ("train_in_hyperplanes", lambda **k: subspace.train_in_hyperplanes(net, na, [2, 3], n_planes=2, **k),
+        ("train_in_hyperplanes", lambda **k: hyperplanes.train_in_hyperplanes(net, na, [2, 3], n_planes=2, **k),
          dict(steps=6, lr=0.05, seed=4, batch_size=16),
          settings.SUBSPACE_DEFAULTS.replace(steps=6, lr=0.05, seed=4, batch_size=16)),
-        ("train_in_hyperplane", lambda **k: subspace.train_in_hyperplane(toy, a, 3, **k),
+        ("train_in_hyperplane", lambda **k: hyperplanes.train_in_hyperplane(toy, a, 3, **k),
          dict(steps=8, lr=0.05, seed=1, optimizer="sgd"), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, seed=1,
                                                                                              optimizer="sgd")),
-        ("dimension_sweep", lambda **k: subspace.dimension_sweep(toy, a, [1, 3], n_planes=2, tol=0.5, **k),
+        ("dimension_sweep", lambda **k: hyperplanes.dimension_sweep(toy, a, [1, 3], n_planes=2, tol=0.5, **k),
          dict(steps=8, lr=0.05, seed=2), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.05, seed=2)),
-        ("intrinsic_dimension", lambda **k: subspace.intrinsic_dimension(net, na, [2, 4], n_planes=2, reference=0.9,
+        ("intrinsic_dimension", lambda **k: hyperplanes.intrinsic_dimension(net, na, [2, 4], n_planes=2, reference=0.9,
                                                                          projection="dense", max_batch=3, **k),
          dict(steps=5, lr=0.05, batch_size=16, seed=1),
          settings.SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05, batch_size=16, seed=1)),
@@ -252,25 +256,25 @@ def _cases(net, toy, ds):
                                                                    d_train=2, n_planes=2, projection="dense", **k),
          dict(steps=5, lr=0.05, batch_size=16, optimizer="sgd", seed=1),
          settings.SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05, batch_size=16, optimizer="sgd", seed=1)),
-        ("cyclic_snapshots", lambda **k: ensembles.cyclic_snapshots(net, na, cycles=2, cache=False, **k),
+        ("cyclic_snapshots", lambda **k: swa.cyclic_snapshots(net, na, cycles=2, cache=False, **k),
          dict(cycle_steps=3, lr=0.05, batch_size=16), settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=3, lr=0.05,
                                                                                          batch_size=16)),
-        ("snapshot_sweep", lambda **k: snapshot_sweep.snapshot_sweep(net, torch.stack([na, nb]), [0.05, 0.1], cycles=2,
+        ("snapshot_sweep", lambda **k: snapshots.snapshot_sweep(net, torch.stack([na, nb]), [0.05, 0.1], cycles=2,
                                                                      cache=False, **k),
          dict(cycle_steps=3, batch_size=16, seed=1), settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=3, batch_size=16,
                                                                                         seed=1)),
-        ("deep_ensemble", lambda **k: ensembles.deep_ensemble(mix, "mlp", members=2, width=6, depth=1, cache=False, **k),
+        ("deep_ensemble", lambda **k: averaging.deep_ensemble(mix, "mlp", members=2, width=6, depth=1, cache=False, **k),
          dict(steps=4, lr=0.05, batch_size=32, seed=10),
          settings.ENSEMBLE_DEFAULTS.replace(steps=4, lr=0.05, batch_size=32, seed=10)),
     ]
 
 
 #: Every trainer that takes settings=.
-TRAINERS = [train.train, train.minimize, rows.train_rows, families.train_family, connect.build_tunnel,
-            connect.bezier_curve, connect.m_connector, connect.train_simplex, orthogonal.optimize_orthogonal,
-            subspace.train_in_hyperplanes, subspace.train_in_hyperplane, subspace.dimension_sweep,
-            subspace.intrinsic_dimension, goldilocks.goldilocks_scan, ensembles.cyclic_snapshots,
-            snapshot_sweep.snapshot_sweep, ensembles.deep_ensemble]
+TRAINERS = [trainer.train, trainer.minimize, rows.train_rows, families.train_family, tunnels.build_tunnel,
+            tunnels.bezier_curve, connectors.m_connector, connectors.train_simplex, orthogonal.optimize_orthogonal,
+            hyperplanes.train_in_hyperplanes, hyperplanes.train_in_hyperplane, hyperplanes.dimension_sweep,
+            hyperplanes.intrinsic_dimension, goldilocks.goldilocks_scan, swa.cyclic_snapshots,
+            snapshots.snapshot_sweep, averaging.deep_ensemble]
 
 
 def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywords(net, toy, ds):
@@ -290,15 +294,15 @@ def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywo
 def test_trainers_without_settings_start_from_their_defaults(toy):
     a, b = points(toy.D, 2)
     # a tunnel without settings is TUNNEL_DEFAULTS: 1000 steps at 0.01 with a cosine decay
-    assert_same(connect.build_tunnel(toy, a, b, n_points=4), connect.build_tunnel(toy, a, b, n_points=4,
+    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4), tunnels.build_tunnel(toy, a, b, n_points=4,
                                                                                  settings=settings.TUNNEL_DEFAULTS))
-    assert_same(connect.build_tunnel(toy, a, b, n_points=4, steps=30),
-                connect.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01, schedule="cosine")))
+    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4, steps=30),
+                tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01, schedule="cosine")))
     # and differs from the plain defaults (a constant learning rate)
-    const = connect.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01))
-    assert not torch.equal(const.points, connect.build_tunnel(toy, a, b, n_points=4, steps=30).points)
-    # train_rows: SGD, at most 1000 steps; a row equals lsl.train.train with SGD at a constant rate
-    lone = train.train(toy, a, steps=1000, lr=0.01, optimizer="sgd").theta
+    const = tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01))
+    assert not torch.equal(const.points, tunnels.build_tunnel(toy, a, b, n_points=4, steps=30).points)
+    # train_rows: SGD, at most 1000 steps; a row equals lsl.training.trainer.train with SGD at a constant rate
+    lone = trainer.train(toy, a, steps=1000, lr=0.01, optimizer="sgd").theta
     torch.testing.assert_close(rows.train_rows(toy, a, lr=0.01).theta, lone, rtol=1e-12, atol=1e-12)
 
 
@@ -306,13 +310,13 @@ def test_settings_that_were_not_keywords_reach_every_trainer(toy):
     """Momentum, L2 and the schedule's floor were not keywords of the tunnel, curve, connector and plane
     trainers; given as settings, each changes what they train."""
     a, b = points(toy.D, 2)
-    mc = connect.m_connector(toy, points(toy.D, 3, seed=2), steps=5, lr=0.02)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=5, lr=0.02)
     calls = {
-        "build_tunnel": lambda s: connect.build_tunnel(toy, a, b, n_points=4, settings=s).points,
-        "bezier_curve": lambda s: connect.bezier_curve(toy, a, b, n_points=5, settings=s).control,
-        "m_connector": lambda s: connect.m_connector(toy, points(toy.D, 3, seed=2), settings=s).points,
-        "train_simplex": lambda s: connect.train_simplex(toy, mc, settings=s).points,
-        "train_in_hyperplanes": lambda s: subspace.train_in_hyperplanes(toy, a, 3, n_planes=2, settings=s).theta,
+        "build_tunnel": lambda s: tunnels.build_tunnel(toy, a, b, n_points=4, settings=s).points,
+        "bezier_curve": lambda s: tunnels.bezier_curve(toy, a, b, n_points=5, settings=s).control,
+        "m_connector": lambda s: connectors.m_connector(toy, points(toy.D, 3, seed=2), settings=s).points,
+        "train_simplex": lambda s: connectors.train_simplex(toy, mc, settings=s).points,
+        "train_in_hyperplanes": lambda s: hyperplanes.train_in_hyperplanes(toy, a, 3, n_planes=2, settings=s).theta,
     }
     base = TrainSettings(steps=10, lr=0.05, optimizer="sgd", schedule="cosine")
     for name, call in calls.items():
@@ -333,8 +337,8 @@ def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
         return {k: v.to(kw.get("device")) for k, v in compute().items()}
 
     monkeypatch.setattr(lsl.cache, "cached", cached)
-    train.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
-    train.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
+    trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
+    trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
     assert keys[0] == keys[1]
     assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
                                    "cycle_steps": None, "momentum": 0.0, "batch_size": 16, "l2": 0.0,
@@ -342,7 +346,7 @@ def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
     assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
                                                               float, type(None), int]
     # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
-    ensembles.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
+    swa.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
     assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
                                     "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
                                     "snapshot_every": 2, "seed": 0}
@@ -363,11 +367,11 @@ def test_the_cache_key_of_a_family_member_is_the_one_of_before(net, monkeypatch)
 # the result convention
 
 
-RESULTS = [train.TrainResult, rows.RowsResult, families.Member, families.Family, connect.TunnelResult,
-           connect.BezierResult, connect.MConnectorResult, connect.SimplexEvaluation, subspace.HyperplaneResult,
-           subspace.DimensionSweep, subspace.IntrinsicDimension, goldilocks.GoldilocksScan, ensembles.CyclicSnapshots,
-           ensembles.DeepEnsemble, ensembles.EnsembleMetrics, ensembles.EnsembleGrowth, ensembles.AveragingComparison,
-           ensembles.PathBarriers, snapshot_sweep.SnapshotSweep, snapshot_sweep.Breakdown]
+RESULTS = [trainer.TrainResult, rows.RowsResult, families.Member, families.Family, tunnels.TunnelResult,
+           tunnels.BezierResult, connectors.MConnectorResult, connectors.SimplexEvaluation, hyperplanes.HyperplaneResult,
+           hyperplanes.DimensionSweep, hyperplanes.IntrinsicDimension, goldilocks.GoldilocksScan, swa.CyclicSnapshots,
+           averaging.DeepEnsemble, averaging.EnsembleMetrics, averaging.EnsembleGrowth, averaging.AveragingComparison,
+           averaging.PathBarriers, snapshots.SnapshotSweep, snapshots.Breakdown]
 
 
 @pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)

@@ -173,7 +173,7 @@ def test_on_a_colab_gpu_asked_for_paper_the_cell_fetches_the_data(fresh_env, mon
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Tesla T4")
     monkeypatch.setattr(runtime, "has_network", lambda *a, **k: True)
     fetched = []
-    monkeypatch.setattr("lsl.data.download", lambda name, root=None: fetched.append(name))
+    monkeypatch.setattr("lsl.data.datasets.download", lambda name, root=None: fetched.append(name))
     path = next(p for p in CHAPTERS if p.stem == "tunnels")
     ns = run_cell(first_code_cell(path), path.name)
     fresh_env.assert_called_once()

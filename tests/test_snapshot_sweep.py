@@ -1,4 +1,4 @@
-"""Tests for lsl.snapshot_sweep: the sweep against the loop over learning rates and seeds that the ensembles
+"""Tests for lsl.ensembles.snapshots: the sweep against the loop over learning rates and seeds that the ensembles
 chapter ran in its cells (bitwise), and the breakdown rule on made-up losses whose answer is known by hand."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from lsl import data, settings
-from lsl.ensembles import compare_averages
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.snapshot_sweep import Breakdown, SnapshotSweep, find_breakdown, snapshot_sweep
-from lsl.swa import cyclic_snapshots, weight_average
+from lsl import settings
+from lsl.data import datasets
+from lsl.ensembles.averaging import compare_averages
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.ensembles.snapshots import Breakdown, SnapshotSweep, find_breakdown, snapshot_sweep
+from lsl.ensembles.swa import cyclic_snapshots, weight_average
 
 F64 = torch.float64
 
@@ -25,7 +26,7 @@ def private_cache(tmp_path, monkeypatch):
 
 def tiny_net() -> NetworkLandscape:
     """A tanh MLP in float32 (the chapter's dtype: the sweep's float64 arrays hold float32 values)."""
-    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
+    ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
     torch.manual_seed(0)
     model = MLP(4, 3, width=8, depth=1, activation="tanh")
     return NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lsl.spectrum import largest_gap, outlier_separation
+from lsl.curvature.spectrum import largest_gap, outlier_separation
 
 
 def test_largest_gap_counts_outliers():

@@ -5,8 +5,9 @@ import torch
 from torch import nn
 from torch.func import vmap
 
-from lsl import nets, probe
-from lsl.landscape import NetworkLandscape
+from lsl.data import nets
+from lsl.probes import planes
+from lsl.network import NetworkLandscape
 from lsl.stack import LayerStack
 
 
@@ -107,7 +108,7 @@ def test_loss_plane_matches_a_loop_over_its_points():
     torch.manual_seed(0)
     land = _land(nets.MLP(12, 5, width=9, depth=2, activation="tanh"))
     a, b, c = _points(land, 3, scale=1.0)
-    plane = probe.loss_plane(land, a, b, c, n=7)
+    plane = planes.loss_plane(land, a, b, c, n=7)
     want = torch.stack([land.loss(plane.point(float(x), float(y))).detach()
                         for y in plane.v for x in plane.u]).view(7, 7)
     torch.testing.assert_close(plane.loss, want, rtol=0, atol=1e-12)

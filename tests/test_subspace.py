@@ -1,19 +1,14 @@
-"""Tests for lsl.subspace: random projections, training inside hyperplanes, the toy model's d_lim = D - n."""
+"""Tests for lsl.subspaces.hyperplanes: random projections, training inside hyperplanes, the toy model's d_lim = D - n."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.subspace import (
-    DenseProjection,
-    DimensionSweep,
-    dimension_sweep,
-    train_in_hyperplane,
-    train_in_hyperplanes,
-)
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.subspaces.projections import DenseProjection
+from lsl.subspaces.hyperplanes import DimensionSweep, dimension_sweep, train_in_hyperplane, train_in_hyperplanes
 from lsl.toy import WedgeLandscape
 
 F64 = torch.float64
@@ -160,7 +155,7 @@ def test_toy_model_intrinsic_dimension_is_D_minus_n():
 
 
 def test_minimize_until_stops_early():
-    from lsl.train import minimize
+    from lsl.training.trainer import minimize
 
     run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
                    optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
@@ -207,12 +202,13 @@ def test_dimension_sweep_on_the_toy_model():
 
 def test_moved_names_still_resolve_from_subspace():
     """The Goldilocks curvature and the orthogonal optimiser moved out (issue 17); chapters may still say subspace.X."""
-    from lsl import goldilocks, orthogonal, subspace
-    from lsl.subspace import goldilocks_scan  # noqa: F401  (from-imports work too)
+    from lsl.paths import orthogonal
+    from lsl.subspaces import goldilocks, hyperplanes
+    from lsl.subspaces.goldilocks import goldilocks_scan  # noqa: F401  (from-imports work too)
 
     for name in ("restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"):
-        assert getattr(subspace, name) is getattr(goldilocks, name)
-    assert subspace.optimize_orthogonal is orthogonal.optimize_orthogonal
-    assert not set(subspace._MOVED) & set(subspace.__all__)  # documented once, in the new module
+        assert getattr(hyperplanes, name) is getattr(goldilocks, name)
+    assert orthogonal.optimize_orthogonal is orthogonal.optimize_orthogonal
+    assert not set(hyperplanes._MOVED) & set(hyperplanes.__all__)  # documented once, in the new module
     with pytest.raises(AttributeError, match="no_such_name"):
-        subspace.no_such_name
+        hyperplanes.no_such_name

@@ -1,5 +1,5 @@
-"""Tests for lsl.swa against independent references: torch.optim.swa_utils (AveragedModel, update_bn),
-batch-norm statistics by hand, ordinary runs stopped at each cycle's end, and lsl.train.lr_schedule."""
+"""Tests for lsl.ensembles.swa against independent references: torch.optim.swa_utils (AveragedModel, update_bn),
+batch-norm statistics by hand, ordinary runs stopped at each cycle's end, and lsl.training.trainer.lr_schedule."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import data
-from lsl.ensembles import compare_averages
-from lsl.landscape import NetworkLandscape
-from lsl.nets import MLP
-from lsl.swa import cyclic_snapshots, has_batchnorm, swa_landscape, swa_model, weight_average
-from lsl.train import lr_schedule, train
+from lsl.data import datasets
+from lsl.ensembles.averaging import compare_averages
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
+from lsl.ensembles.swa import cyclic_snapshots, has_batchnorm, swa_landscape, swa_model, weight_average
+from lsl.training.trainer import lr_schedule, train
 from tests.test_ensembles import Quadratic, mixture_net, random_members
 
 F64 = torch.float64
@@ -136,7 +136,7 @@ def test_cyclic_snapshots_batched_runs_and_cache(tmp_path):
 
 def test_divergence_is_reported_not_raised():
     # a ReLU net in float32 overflows at a huge learning rate (a tanh net saturates and stays finite)
-    ds = data.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
+    ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
     torch.manual_seed(0)
     land = NetworkLandscape(MLP(4, 3, width=8, depth=2, activation="relu"), ds.x_train, ds.y_train)
     run = cyclic_snapshots(land, land.theta0, cycles=2, cycle_steps=10, lr=1e4, batch_size=32, cache=False)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from lsl.connect import polyline
+from lsl.paths.tunnels import polyline
 from lsl.toy import WedgeLandscape
 
 F64 = torch.float64

@@ -1,4 +1,4 @@
-"""Tests for lsl.trace_estimators: Hutchinson and Hutch++ on any operator.
+"""Tests for lsl.curvature.trace_estimators: Hutchinson and Hutch++ on any operator.
 
 References: exact traces of explicit matrices, and the variance of Hutchinson's estimator in
 closed form.
@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from lsl.operators import as_linear_operator
-from lsl.trace_estimators import TraceEstimate, hutchinson, hutchpp
+from lsl.curvature.linear_operators import as_linear_operator
+from lsl.curvature.trace_estimators import TraceEstimate, hutchinson, hutchpp
 
 from tests.reference import Quadratic
 
@@ -59,7 +59,7 @@ def test_hutchpp_unbiased_and_lower_variance_than_hutchinson_at_equal_budget():
 
 def test_hutchpp_is_exact_on_a_landscape_hessian_with_a_budget_of_3d():
     """With ``m = 3 D`` the sketch spans R^D (``k = D``), so Hutch++ returns the trace exactly, here of a quadratic's
-    Hessian taken through :func:`lsl.operators.as_linear_operator`: the ``D`` Hutchinson vectors left are projected to
+    Hessian taken through :func:`lsl.curvature.linear_operators.as_linear_operator`: the ``D`` Hutchinson vectors left are projected to
     zero and add nothing. One Hutchinson vector gives a single sample, without a standard error."""
     A = random_symmetric(D=12, seed=4)
     land = Quadratic(A, torch.zeros(12, dtype=F64))

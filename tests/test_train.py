@@ -1,4 +1,4 @@
-"""Tests for lsl.train: schedules, batched training of many models, seeding, snapshots, L2, errors."""
+"""Tests for lsl.training.trainer: schedules, batched training of many models, seeding, snapshots, L2, errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import math
 import pytest
 import torch
 
-from lsl.landscape import Landscape, NetworkLandscape
-from lsl.nets import MLP
+from lsl.landscape import Landscape
+from lsl.network import NetworkLandscape
+from lsl.data.nets import MLP
 from lsl.toy import WedgeLandscape
-from lsl.train import landscape_objective, lr_schedule, minimize, train
+from lsl.training.trainer import landscape_objective, lr_schedule, minimize, train
 
 F64 = torch.float64
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import lsl
-from lsl import nets, train
+from lsl.data import nets
+from lsl.training import trainer
 from lsl.toy import WedgeLandscape
 
 
@@ -18,13 +19,13 @@ def cache_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def counted(monkeypatch):
     calls = {"n": 0}
-    real = train.minimize
+    real = trainer.minimize
 
     def counting(*args, **kwargs):
         calls["n"] += 1
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train, "minimize", counting)
+    monkeypatch.setattr(trainer, "minimize", counting)
     return calls
 
 
@@ -38,9 +39,9 @@ def _net(seed=0, n=40, dtype=torch.float64):
 def test_cached_training_matches_and_is_reused(cache_dir, counted):
     net = _net()
     kw = dict(steps=20, lr=1e-2, batch_size=10, seed=3, snapshot_every=5)
-    plain = train.train(net, net.theta0, **kw)
-    first = train.train(net, net.theta0, cache=True, **kw)
-    second = train.train(net, net.theta0, cache=True, **kw)
+    plain = trainer.train(net, net.theta0, **kw)
+    first = trainer.train(net, net.theta0, cache=True, **kw)
+    second = trainer.train(net, net.theta0, cache=True, **kw)
     assert counted["n"] == 2  # the plain run and the first cached run; the second was loaded
     for res in (first, second):
         assert torch.equal(res.theta, plain.theta)
@@ -53,7 +54,7 @@ def test_cached_training_matches_and_is_reused(cache_dir, counted):
 def test_every_determinant_is_in_the_key(cache_dir, counted, change):
     net = _net()
     kw = dict(steps=10, lr=1e-2, batch_size=10, seed=0, l2=0.0)
-    train.train(net, net.theta0, cache=True, **kw)
+    trainer.train(net, net.theta0, cache=True, **kw)
     theta0 = net.theta0
     if change == "theta0":
         theta0 = theta0 + 1e-3
@@ -61,17 +62,17 @@ def test_every_determinant_is_in_the_key(cache_dir, counted, change):
         net = _net(seed=1)
     else:
         kw[change] = {"lr": 2e-2, "seed": 1, "steps": 11, "l2": 1e-3}[change]
-    train.train(net, theta0, cache=True, **kw)
+    trainer.train(net, theta0, cache=True, **kw)
     assert counted["n"] == 2, f"changing {change} must not reuse the cached optimum"
 
 
 def test_corrupt_optimum_is_recomputed(cache_dir, counted):
     toy = WedgeLandscape(20, 10, dtype=torch.float64)
     theta0 = torch.randn(20, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    good = train.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
+    good = trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
     (entry,) = cache_dir.glob("*.pt")
     entry.write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="recomputing"):
-        again = train.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
+        again = trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
     assert torch.equal(good, again) and counted["n"] == 2
-    assert torch.equal(train.train(toy, theta0, steps=30, lr=0.05, cache=True).theta, good) and counted["n"] == 2
+    assert torch.equal(trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta, good) and counted["n"] == 2

@@ -13,10 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-from lsl import connect, families, nets, subspace
-from lsl.landscape import Landscape, NetworkLandscape
-from lsl.rows import train_rows
-from lsl.train import NonFiniteLossError, check_finite_losses, lr_schedule, minimize, train
+from lsl.data import nets
+from lsl.paths import tunnels
+from lsl.subspaces import hyperplanes
+from lsl.training import families
+from lsl.landscape import Landscape
+from lsl.network import NetworkLandscape
+from lsl.training.rows import train_rows
+from lsl.training.trainer import NonFiniteLossError, check_finite_losses, lr_schedule, minimize, train
 
 F64 = torch.float64
 N, IN, C = 20, 4, 3
@@ -306,8 +310,8 @@ def test_train_family_raises_and_records(tmp_path, monkeypatch):
 def test_hyperplane_and_curve_trainers_stop_too():
     quad = Quadratic()
     with pytest.raises(NonFiniteLossError, match="learning rate"):
-        subspace.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, steps=2000, lr=3.0, optimizer="sgd",
+        hyperplanes.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, steps=2000, lr=3.0, optimizer="sgd",
                                      schedule="constant")
     with pytest.raises(NonFiniteLossError, match="learning rate"):
-        connect.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
+        tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
                              optimizer="sgd", schedule="constant")

@@ -1,4 +1,4 @@
-"""Tests for the widths chapter's use of lsl.nets.network, lsl.families and lsl.probe.tunnel_widths: the tunnel width of a network against a brute-force
+"""Tests for the widths chapter's use of lsl.data.nets.network, lsl.training.families and lsl.probes.radial.tunnel_widths: the tunnel width of a network against a brute-force
 per-direction search, the builder's chunk_size, and width families of convolutional networks."""
 
 from __future__ import annotations
@@ -6,15 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsl import data, families, nets
-from lsl.probe import random_directions, tunnel_widths
+from lsl.data import datasets, nets
+from lsl.training import families
+from lsl.probes.radial import random_directions, tunnel_widths
 
 F64 = torch.float64
 
 
 @pytest.fixture(scope="module")
 def ds():
-    return data.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
+    return datasets.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +86,7 @@ def test_network_chunk_size_changes_nothing_but_speed(ds):
 
 
 def test_width_family_of_a_cnn_scales_its_channels():
-    signals = data.load("mnist1d", n_train=64, n_test=32)
+    signals = datasets.load("mnist1d", n_train=64, n_test=32)
     build = nets.network(signals, "cnn1d", channels=(4, 8, 8), seed=0)
     for w, channels in ((2, (2, 4, 4)), (4, (4, 8, 8)), (8, (8, 16, 16))):
         land = build(width=w)

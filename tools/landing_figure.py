@@ -21,10 +21,11 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from lsl import connect, probe
+from lsl.paths import tunnels
+from lsl.probes import planes
 from lsl.book import plots
 from lsl.toy import WedgeLandscape
-from lsl.train import train
+from lsl.training.trainer import train
 
 OUT = Path(__file__).resolve().parent.parent / "book" / "images" / "landing.png"
 
@@ -43,9 +44,9 @@ def landing_figure(D: int = 60, n: int = 40, *, seed: int = 0, steps: int = 1500
     toy = WedgeLandscape(D, n, dtype=torch.float64)
     inits = torch.randn(2, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     a, b = train(toy, inits, steps=steps, lr=0.05, schedule="cosine").theta
-    tun = connect.build_tunnel(toy, a, b, n_points=n_points, steps=steps, lr=0.01, per_segment=20)
+    tun = tunnels.build_tunnel(toy, a, b, n_points=n_points, steps=steps, lr=0.01, per_segment=20)
     mid = tun.points[len(tun.points) // 2]
-    plane = probe.loss_plane(toy, a, b, mid, n=grid, margin=0.6)
+    plane = planes.loss_plane(toy, a, b, mid, n=grid, margin=0.6)
 
     plots.use_style()
     fig = Figure(figsize=(10, 4.2), layout="constrained")

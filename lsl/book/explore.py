@@ -38,10 +38,12 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .. import connect, probe, subspace
+from lsl.paths import tunnels
+from lsl.probes import radial
+from lsl.subspaces import hyperplanes
 from . import plots
-from ..landscape import Landscape
-from ..toy import WedgeLandscape
+from lsl.landscape import Landscape
+from lsl.toy import WedgeLandscape
 
 __all__ = ["Slider", "Explorer", "wedge_explorer", "WedgeModel", "path_viewer", "tunnel_viewer", "PathModel"]
 
@@ -245,7 +247,7 @@ class WedgeModel:
         self.n_planes, self.steps, self.lr, self.tol = n_planes, steps, lr, tol
         self.n_directions, self.offset, self.seed = n_directions, offset, seed
         self._sweeps: dict[tuple[int, int, int], float] = {}
-        self._profiles: dict[tuple[int, int], probe.RadialProfile] = {}
+        self._profiles: dict[tuple[int, int], radial.RadialProfile] = {}
 
     def grid(self, D: int, n: int) -> list[int]:
         """The hyperplane dimensions swept for ``(D, n)``: fractions of ``D - n`` from 0.2 to 2, capped at ``D``."""
@@ -258,20 +260,20 @@ class WedgeModel:
         if todo:
             toy = WedgeLandscape(D, n, device="cpu")      # small and interactive: the CPU, whatever the chapter uses
             theta0 = torch.randn(D, generator=torch.Generator().manual_seed(self.seed + D))
-            sw = subspace.dimension_sweep(toy, theta0, todo, n_planes=self.n_planes, steps=self.steps,
+            sw = hyperplanes.dimension_sweep(toy, theta0, todo, n_planes=self.n_planes, steps=self.steps,
                                           lr=self.lr, tol=self.tol, seed=self.seed + 1)
             for d, r in zip(todo, sw.rel_loss.median(1).values.tolist()):
                 self._sweeps[D, n, d] = r
         return {int(d): self._sweeps[D, n, int(d)] for d in dims}
 
-    def profile(self, D: int, n: int, r_max: float = 3.0, n_radii: int = 31) -> probe.RadialProfile:
+    def profile(self, D: int, n: int, r_max: float = 3.0, n_radii: int = 31) -> radial.RadialProfile:
         """Loss along ``n_directions`` random rays from a point near a wedge, radii ``0 .. r_max``."""
         if (D, n) not in self._profiles:
             toy = WedgeLandscape(D, n, device="cpu")      # small and interactive: the CPU, whatever the chapter uses
             g = torch.Generator().manual_seed(self.seed + 2)
             on_wedge = toy.project(torch.randn(D, generator=g))
             centre = on_wedge + self.offset * torch.randn(D, generator=g)
-            self._profiles[D, n] = probe.radial_profile(toy, centre, torch.linspace(0, r_max, n_radii),
+            self._profiles[D, n] = radial.radial_profile(toy, centre, torch.linspace(0, r_max, n_radii),
                                                         n_directions=self.n_directions, seed=self.seed + 3)
         return self._profiles[D, n]
 
@@ -353,7 +355,7 @@ class PathModel:
         points: the path's vertices ``[K, D]`` (a tunnel: from one optimum to the other), at
             positions ``t = 0, 1/(K-1), ..., 1``.
         s, losses: the loss sampled densely along the path (default: computed with
-            :func:`lsl.connect.path_losses`, ``per_segment`` samples per segment).
+            :func:`lsl.paths.tunnels.path_losses`, ``per_segment`` samples per segment).
         line_losses: the loss at the same positions along the straight line between the ends
             (default: computed likewise).
         n_examples: test examples whose predictions are shown (networks only).
@@ -371,10 +373,10 @@ class PathModel:
         if self.points.dim() != 2 or self.points.shape[0] < 2:
             raise ValueError("a path needs at least two points [K, D]")
         if losses is None:
-            s, losses = connect.path_losses(landscape, self.points, per_segment)
+            s, losses = tunnels.path_losses(landscape, self.points, per_segment)
         if line_losses is None:
-            line = connect.linear_path(self.points[0], self.points[-1], self.points.shape[0])
-            _, line_losses = connect.path_losses(landscape, line, per_segment)
+            line = tunnels.linear_path(self.points[0], self.points[-1], self.points.shape[0])
+            _, line_losses = tunnels.path_losses(landscape, line, per_segment)
         if s is None:
             s = torch.linspace(0, 1, len(losses))
         self.s, self.losses, self.line_losses = s.cpu(), losses.detach().cpu(), line_losses.detach().cpu()
@@ -459,8 +461,8 @@ def path_viewer(landscape: Landscape, points: torch.Tensor, *, t: float = 0.5, *
                     title="Walk along the path: loss and predictions")
 
 
-def tunnel_viewer(landscape: Landscape, tunnel: connect.TunnelResult, *, t: float = 0.5, **options) -> Explorer:
-    """:func:`path_viewer` on a :class:`~lsl.connect.TunnelResult`, reusing its measured losses."""
+def tunnel_viewer(landscape: Landscape, tunnel: tunnels.TunnelResult, *, t: float = 0.5, **options) -> Explorer:
+    """:func:`path_viewer` on a :class:`~lsl.paths.tunnels.TunnelResult`, reusing its measured losses."""
     options.setdefault("label", "tunnel")
     return path_viewer(landscape, tunnel.points, t=t, s=tunnel.s, losses=tunnel.tunnel_loss,
                        line_losses=tunnel.line_loss, **options)

@@ -162,9 +162,9 @@ def loss_plane(ax, u, v, loss, *, levels=30, clip: float | None = None, anchors=
 
     Args:
         ax: the axes.
-        u, v: the plane's coordinates ``[n]`` (e.g. :attr:`lsl.probe.LossPlane.u`, ``.v``).
-        loss: the loss on the grid ``[n, n]``, rows along ``v`` (as the planes of :mod:`lsl.probe` and
-            :mod:`lsl.planes` store it).
+        u, v: the plane's coordinates ``[n]`` (e.g. :attr:`lsl.probes.planes.LossPlane.u`, ``.v``).
+        loss: the loss on the grid ``[n, n]``, rows along ``v`` (as the planes of :mod:`lsl.probes.radial` and
+            :mod:`lsl.probes.planes` store it).
         levels: the number of contour levels, or the levels themselves.
         clip: draw losses above this value at this value (a high wall would otherwise take every colour).
         anchors: points to mark with white stars ``[k, 2]`` in the plane's coordinates.
@@ -211,7 +211,7 @@ def path_loss(ax, s, loss, *, points_t=None, points_loss=None, label: str | None
 
     Args:
         ax: the axes.
-        s, loss: positions along the path and the loss there ``[S]`` (e.g. :attr:`lsl.connect.TunnelResult.s`,
+        s, loss: positions along the path and the loss there ``[S]`` (e.g. :attr:`lsl.paths.tunnels.TunnelResult.s`,
             ``.tunnel_loss``).
         points_t, points_loss: the vertices' positions and losses ``[K]``, drawn as dots in the same colour.
         label: the legend entry of the line.

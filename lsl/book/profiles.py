@@ -27,7 +27,6 @@ from typing import Any, Mapping
 import torch
 
 from . import sizes, smoke
-from .smoke import SMOKE_DIVISORS, SMOKE_GRID, smoke_kind
 
 __all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name", "derive_smoke", "is_smoke", "check_at_scale"]
 

@@ -17,7 +17,7 @@ cell; everything else is :func:`setup`, which
   ``LSL_PROFILE=paper``; ``smoke`` is the paper profile shrunk for the tests. The choice is written
   to ``LSL_PROFILE`` so that everything that reads the profile later agrees with it;
 - on Google Colab in the ``paper`` profile, downloads the chapter's datasets if they are missing
-  (:func:`lsl.data.download`; Colab ships torchvision);
+  (:func:`lsl.data.datasets.download`; Colab ships torchvision);
 - applies the book's figure style and prints one line saying what it chose: in ``quick``, how to
   switch to ``paper``; in ``paper``, the chapter's expected run time on this device
   (:func:`expected_time`: measured if a run on a GPU was recorded, else an estimate, labelled so).
@@ -235,7 +235,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def paper_datasets(cfg: Mapping[str, Any]) -> list[str]:
     """The paper datasets (``mnist``, ``fashion_mnist``, ``cifar10``, ``cifar100``) a chapter's settings name."""
-    from ..data import PAPER_DATASETS
+    from lsl.data.files import PAPER_DATASETS
 
     found = {s.strip().lower().replace("-", "_") for s in _strings(dict(cfg))}
     return [name for name in PAPER_DATASETS if name in found]
@@ -259,15 +259,15 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
     profile = profiles.get(name)
     cfg = profile.chapter(chapter)
     if name == "paper" and on_colab():
-        from .. import data
+        from lsl.data import datasets
 
         for dataset in paper_datasets(cfg):
-            data.download(dataset)
+            datasets.download(dataset)
     from . import plots
 
     plots.use_style()
     if verbose:
-        from .. import __version__
+        from lsl import __version__
 
         where = "Google Colab" if on_colab() else "local"
         gpu_name = f" ({torch.cuda.get_device_name(device)})" if gpu else ""

@@ -83,7 +83,7 @@ _HYPERPLANES_QUICK = dict(
     goldilocks_planes=4,
     goldilocks_steps=300,
     goldilocks_lr=1.0,
-    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.curvature.logit_gradients.freezing)
     # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
     short_eps=(0.5, 1.0, 2.0),
     short_delta=(0.1, 0.5, 1.0),
@@ -118,7 +118,7 @@ _HYPERPLANES_PAPER = dict(
     goldilocks_planes=4,
     goldilocks_steps=3000,
     goldilocks_lr=1.0,
-    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.logits.freezing)
+    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.curvature.logit_gradients.freezing)
     # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
     short_eps=(0.5, 1.0, 2.0),
     short_delta=(0.1, 0.5, 1.0),
