@@ -13,7 +13,8 @@ kernel's peak resident memory; the chapter files themselves are never changed. B
 chapters run with a fresh, empty ``LSL_CACHE_DIR``, so that every chapter computes everything it
 caches (``--cache-dir`` to reuse a cache instead: times then measure a warm rerun).
 
-Writes ``benchmarks/paper_profile.json``: the date, machine, torch version, profile, and per
+Writes ``lsl/book/paper_times.json`` (``lsl.book.runtime.PAPER_TIMES``, where the chapters' set-up
+reads measured times, shipped with the package; ``--out`` to write elsewhere): the date, machine, torch version, profile, and per
 chapter its wall seconds, status (``ok`` or the error), peak GPU memory and peak resident memory.
 The paper datasets must be available (``LSL_DATA_DIR``, see ``lsl.data.datasets``); a chapter that cannot
 find them fails and is recorded as such.
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chapters", default="", help="comma-separated chapter names (default: every book/*.ipynb)")
     ap.add_argument("--timeout", type=int, default=6 * 3600, help="seconds allowed per cell")
     ap.add_argument("--cache-dir", default=None, help="LSL_CACHE_DIR to use (default: a fresh empty folder)")
-    ap.add_argument("--out", default=str(Path(__file__).with_name("paper_profile.json")))
+    ap.add_argument("--out", default=None, help="where to write (default: lsl.book.runtime.PAPER_TIMES, read by the book)")
     args = ap.parse_args(argv)
 
     import torch
@@ -126,7 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         "total_seconds": round(sum(r["seconds"] for r in rows), 1),
         "chapters": rows,
     }
-    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    if args.out is None:
+        from lsl.book import runtime
+
+        out = runtime.PAPER_TIMES
+    else:
+        out = Path(args.out)
+    out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
     failed = [r["chapter"] for r in rows if r["status"] != "ok"]
     if failed:

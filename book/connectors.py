@@ -59,7 +59,7 @@ import lsl
 from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import connectors, orthogonal, tunnels
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
@@ -139,8 +139,8 @@ for m, res, whole in zip(ms, paper_conn, whole_conn):
 
 # %% tags=["hide-input"]
 for m in ms:
-    check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
-    check_at_scale(conn[m]["whole_max"] < 0.5 * conn[m]["max_loss"],
+    P.check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
+    P.check_at_scale(conn[m]["whole_max"] < 0.5 * conn[m]["max_loss"],
                                 f"the {m}-connector trained as a whole halves the highest loss of the paper's")
 glue("con_simplex_random", cfg.simplex_random)
 glue("con_simplex_samples", cfg.simplex_samples)
@@ -188,7 +188,7 @@ for m in cfg.toy_ms:
           f"(worst of {cfg.seeds} sets)")
 toy_opt_max = toy.loss(toy_sets.flatten(0, 1)).max().item()
 for (k, m), r in toy_conn.items():
-    check_at_scale(r["max"] < 0.2 * r["straight"], f"toy: the whole {m}-connector stays below a fifth of the straight simplex")
+    P.check_at_scale(r["max"] < 0.2 * r["straight"], f"toy: the whole {m}-connector stays below a fifth of the straight simplex")
 glue("con_toy_resolution", cfg.toy_resolution)
 glue("con_toy_max_m", max(cfg.toy_ms))
 glue("con_toy_ms", report.listing(list(cfg.toy_ms)))
@@ -249,15 +249,15 @@ print(f"vertices of the trained tunnel: {toy_short['tunnel']}")
 for j, m in enumerate(cfg.toy_ms):
     print(f"m = {m:2d}: centre of the trained connector {report.spread(centres[:, j])} (sets: {centres[:, j].tolist()}); "
           f"where all m+1 wedges meet {report.spread(meet[:, j])} (random wedges: {toy.D * (1 - (toy.n / toy.D) ** (m + 1)):.0f})")
-check_at_scale(all(c == toy.s for c in toy_short["optima"]), "every optimum lies inside one wedge: s short directions")
-check_at_scale(toy_short["corner"] == toy_short["corner_pred"], "the intersection lacks exactly the axes outside both wedges")
-check_at_scale(abs(toy_short["corner"] - two_s) < 0.15 * two_s, "the intersection has about 2s - s^2/D")
-check_at_scale(max(toy_short["tunnel"]) < toy_short["corner"],
+P.check_at_scale(all(c == toy.s for c in toy_short["optima"]), "every optimum lies inside one wedge: s short directions")
+P.check_at_scale(toy_short["corner"] == toy_short["corner_pred"], "the intersection lacks exactly the axes outside both wedges")
+P.check_at_scale(abs(toy_short["corner"] - two_s) < 0.15 * two_s, "the intersection has about 2s - s^2/D")
+P.check_at_scale(max(toy_short["tunnel"]) < toy_short["corner"],
                             "the trained tunnel does not pass through the intersection of the two wedges")
 centre_mean = centres.mean(0)
 grows_per_set = [bool(np.all(np.diff(row) > 0)) for row in centres]   # the paper's claim, set by set
 toy_grows = all(grows_per_set)
-check_at_scale(bool(np.all(centres[:, 1:] < meet[:, 1:])),
+P.check_at_scale(bool(np.all(centres[:, 1:] < meet[:, 1:])),
                             "the centres of trained m-connectors (m > 1) are wider than where all m+1 wedges meet")
 glue("con_toy_delta", delta_toy)
 glue("con_toy_s", toy.s)
@@ -346,12 +346,12 @@ for k in range(S):
 print(f"trend over the {S} sets: {slope:+.2f} ± {slope_se:.2f} (standard error) per unit of m")
 
 # %% tags=["hide-input"]
-check_at_scale(bool((centroid_loss <= targets[:, None]).all()), "every centroid reached its set's matched loss")
+P.check_at_scale(bool((centroid_loss <= targets[:, None]).all()), "every centroid reached its set's matched loss")
 # the paper's claim, as strongly as it is stated: more short directions where more wedges meet, in every set of
 # optima, and a mean trend more than two standard errors above zero
-check_at_scale(bool((slopes > 0).all() and (centroid_short[:, -1] > centroid_short[:, 0]).all()),
+P.check_at_scale(bool((slopes > 0).all() and (centroid_short[:, -1] > centroid_short[:, 0]).all()),
                "more short directions where more wedges meet, in every set of optima")
-check_at_scale(slope > 2 * slope_se, "the mean trend is more than two standard errors above zero")
+P.check_at_scale(slope > 2 * slope_se, "the mean trend is more than two standard errors above zero")
 glue("con_target", report.listing([report.fmt(x, 3) for x in targets.tolist()]))
 glue("con_check_every", cfg.check_every)
 glue("con_centroid_loss", f"{centroid_loss.min().item():.3f} to {centroid_loss.max().item():.3f}")
@@ -363,7 +363,7 @@ glue("con_ends_matched", report.spread(end_short.mean(1)))
 # the matched-loss comparison of the tunnel's middle with its ends, asserted as measured (flat, within a
 # fifth of the ends' count, in every set), so that a change in either direction is caught
 ends_mean = end_short.mean(1)
-check_at_scale(bool((np.abs(centroid_short[:, 0] - ends_mean) <= 0.2 * ends_mean).all()),
+P.check_at_scale(bool((np.abs(centroid_short[:, 0] - ends_mean) <= 0.2 * ends_mean).all()),
                "at matched loss the tunnel's middle has as many short directions as its ends (as measured), in every set")
 
 # %% tags=["hide-input"]

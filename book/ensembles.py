@@ -62,7 +62,7 @@ import torch
 
 import lsl
 from lsl.ensembles import averaging, snapshots
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 
 # %% [markdown]
 # ## Snapshots, their weight average and their prediction average
@@ -187,8 +187,8 @@ for i, lr in enumerate(cfg.max_lrs):
 
 # %% tags=["hide-input"]
 rule = sweep.breakdown(start_loss, cfg.breakdown_factor)   # the first max lr whose last snapshots end above the factor
-check_at_scale(rule.reached, "the sweep must reach the learning rate at which training breaks down")
-check_at_scale(rule.starts_below, "... and start below it")
+P.check_at_scale(rule.reached, "the sweep must reach the learning rate at which training breaks down")
+P.check_at_scale(rule.starts_below, "... and start below it")
 i_low, i_stable, i_break, i_high = rule.low, rule.stable, rule.at, rule.high
 lrs = np.array(cfg.max_lrs)
 glue("ens_cycles", M)
@@ -296,12 +296,12 @@ for name, i in (("low", i_low), ("stable", i_stable), ("break", i_break), ("high
 per_seed = [(w_acc[i_high, s] < best_acc[i_high, s] < p_acc[i_high, s]) for s in range(S)]
 glue("ens_high_per_seed", sum(per_seed))
 wb, pb, _, se = diffs(i_high)
-check_at_scale(wb < -2 * se, "at the high learning rate the weight average is worse than the best single snapshot")
-check_at_scale(pb > se, "... and the prediction average is better than it")
-check_at_scale(w_nll[i_high].mean() > best_nll[i_high].mean() > p_nll[i_high].mean(), "the same order in test loss")
+P.check_at_scale(wb < -2 * se, "at the high learning rate the weight average is worse than the best single snapshot")
+P.check_at_scale(pb > se, "... and the prediction average is better than it")
+P.check_at_scale(w_nll[i_high].mean() > best_nll[i_high].mean() > p_nll[i_high].mean(), "the same order in test loss")
 for i in (i_low, i_stable):
     _, _, wm, se = diffs(i)
-    check_at_scale(wm >= -se, f"at max lr {lrs[i]:g} the weight average is as good as a single (the mean) snapshot")
+    P.check_at_scale(wm >= -se, f"at max lr {lrs[i]:g} the weight average is as good as a single (the mean) snapshot")
 
 # %% tags=["hide-input"]
 report.verdict("fj-fig6-swa-low", "reproduced",
@@ -366,8 +366,8 @@ print("advantage of the prediction average (pp):", report.numbers(100 * adv, 2))
 print("advantage in test NLL:                  ", report.numbers(adv_nll, 3))
 print(f"rank correlation with the max lr {rho:.2f}; high - low {100 * (adv[i_high] - adv[i_low]):.2f} pp "
       f"(standard error {100 * se:.2f} pp)")
-check_at_scale(rho >= rho_min, "the advantage of prediction averaging grows with the maximum learning rate")
-check_at_scale(adv[i_high] - adv[i_low] > 2 * se, "... by more than the noise of the test set")
+P.check_at_scale(rho >= rho_min, "the advantage of prediction averaging grows with the maximum learning rate")
+P.check_at_scale(adv[i_high] - adv[i_low] > 2 * se, "... by more than the noise of the test set")
 
 # %% tags=["hide-input"]
 report.verdict("fj-fig6-advantage", "reproduced",
@@ -444,13 +444,13 @@ for name, i in looks:
     glue(f"ens_bar_{name}", top, 2)
     glue(f"ens_jensen_{name}", ", ".join(report.fixed(x, 3, sign=True) for x in jensen[i]))
 bar_max = {name: max(b.barriers.max().item() for b in v) for name, v in bars.items()}
-check_at_scale(bar_max["low"] < 0.1 * last_loss[i_low],
+P.check_at_scale(bar_max["low"] < 0.1 * last_loss[i_low],
                             "at the low learning rate no line between snapshots climbs a barrier (a tenth of their own loss)")
-check_at_scale((jensen[i_low] <= 0).all() and (jensen[i_stable] <= 0).all(),
+P.check_at_scale((jensen[i_low] <= 0).all() and (jensen[i_stable] <= 0).all(),
                             "below the breakdown the weight average is no higher than the snapshots' mean loss (one convex region)")
-check_at_scale(bar_max["high"] > last_loss[i_high],
+P.check_at_scale(bar_max["high"] > last_loss[i_high],
                             "at the high learning rate some line between consecutive snapshots rises by more than their own loss")
-check_at_scale(jensen[i_high].mean() > 0, "... and the weight average sits above the snapshots' loss")
+P.check_at_scale(jensen[i_high].mean() > 0, "... and the weight average sits above the snapshots' loss")
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4, height=3.2)
@@ -520,7 +520,7 @@ glue("ens_snapens_epochs", snap_cost, 3)
 glue("ens_deep_gain_se", (deep_acc[-1] - p_acc[i_best].mean()) / std_error(deep_acc[-1]), 2)
 print(f"deep ensemble: {report.numbers(deep_acc, 4)} for {S} members ({S * pre_epochs:.0f} epochs); "
       f"best snapshot ensemble: max lr {lrs[i_best]:g}, {p_acc[i_best].mean():.4f} ({snap_cost:.0f} epochs)")
-check_at_scale(deep_acc[-1] > p_acc.mean(1).max(), "independent members beat every snapshot ensemble of the sweep")
+P.check_at_scale(deep_acc[-1] > p_acc.mean(1).max(), "independent members beat every snapshot ensemble of the sweep")
 
 # %% tags=["hide-input"]
 diverse = p_acc[i_high].mean() > p_acc[i_stable].mean() + std_error(p_acc[i_stable].mean())

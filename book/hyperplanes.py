@@ -61,7 +61,7 @@ import lsl
 from lsl.curvature import logit_gradients, short_directions, spectrum
 from lsl.data import nets
 from lsl.subspaces import goldilocks, hyperplanes
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
 
@@ -168,10 +168,10 @@ for name, res in idim.items():
     centre, factor = res.d_int_spread()
     print(f"{name}: accuracy {mean[0]:.3f} at d={int(res.d[0])} -> {mean[-1]:.3f} at d={int(res.d[-1])}; "
           f"d_int90 = {d_int:.0f} = {d_int / res.D:.1%} of D")
-    check_at_scale((mean[1:] >= mean[:-1] - 0.01).all(), "accuracy rises with d")
-    check_at_scale(mean[-1] - mean[0] > 0.3, "from chance level towards full-space accuracy")
-    check_at_scale(math.isfinite(d_int), "some d in the grid reaches 90% of full-space accuracy")
-    check_at_scale(d_int < res.D / 3, "the intrinsic dimension is far below D")
+    P.check_at_scale((mean[1:] >= mean[:-1] - 0.01).all(), "accuracy rises with d")
+    P.check_at_scale(mean[-1] - mean[0] > 0.3, "from chance level towards full-space accuracy")
+    P.check_at_scale(math.isfinite(d_int), "some d in the grid reaches 90% of full-space accuracy")
+    P.check_at_scale(d_int < res.D / 3, "the intrinsic dimension is far below D")
     glue(f"hp_dint_factor_D_{name}", res.D / d_int, 2)
     glue(f"hp_acc_hi_{name}", 100 * mean[-1].item(), 3)
     glue(f"hp_target_{name}", 100 * res.target, 3)
@@ -218,8 +218,8 @@ report.table([{"network": n, "data": ds, "D": res.D, "full-space test accuracy":
 # %% tags=["hide-input"]
 # the same assertions as for the networks above
 mean = rres.mean_accuracy
-check_at_scale(math.isfinite(rres.d_int()), f"{cfg.robust_dataset}: some d in the grid reaches 90% of full-space accuracy")
-check_at_scale(rres.d_int() < rres.D / 3, f"{cfg.robust_dataset}: the intrinsic dimension is far below D")
+P.check_at_scale(math.isfinite(rres.d_int()), f"{cfg.robust_dataset}: some d in the grid reaches 90% of full-space accuracy")
+P.check_at_scale(rres.d_int() < rres.D / 3, f"{cfg.robust_dataset}: the intrinsic dimension is far below D")
 glue("hp_robust_dataset", cfg.robust_dataset)
 glue("hp_robust_dint", round(rres.d_int()) if math.isfinite(rres.d_int()) else "not reached")
 glue("hp_robust_frac", 100 * rres.d_int() / rres.D, 2)
@@ -258,10 +258,10 @@ kind_gap = abs(by_kind["dense"].mean() - by_kind["fastfood"].mean()).item()
 pooled = torch.cat(list(by_kind.values())).std().item()
 for name, (sd, rise) in spreads.items():
     print(f"{name}: std between draws at one d (pooled) {sd:.3f}; rise of the mean curve {rise:.3f}")
-    check_at_scale(sd < 0.1 * rise, "the draw of the plane matters little next to its dimension")
+    P.check_at_scale(sd < 0.1 * rise, "the draw of the plane matters little next to its dimension")
     glue(f"hp_spread_ratio_{name}", sd / rise, 2)
     glue(f"hp_spread_{name}", 100 * sd, 2)
-check_at_scale(kind_gap < max(3 * pooled, 0.02), "dense and Fastfood planes reach the same accuracy")
+P.check_at_scale(kind_gap < max(3 * pooled, 0.02), "dense and Fastfood planes reach the same accuracy")
 glue("hp_compare_d", cfg.compare_d)
 glue("hp_acc_dense", 100 * by_kind["dense"].mean().item(), 3)
 glue("hp_acc_fastfood", 100 * by_kind["fastfood"].mean().item(), 3)
@@ -346,10 +346,10 @@ tr = gold.trace_ratio.mean(1)
 best = int(acc.argmax())
 print(f"best accuracy {acc[best]:.3f} at s={gold.scales[best]:.2f}; its Tr/||.||_F {tr[best]:.2f}, "
       f"highest {tr.max():.2f} at s={gold.scales[int(tr.argmax())]:.2f}")
-check_at_scale(tr[best] >= 0.8 * tr.max(), "planes train best where the restricted curvature is (near) highest")
-check_at_scale(gold.fraction_positive.mean(1)[best] > 0.5, "most restricted directions curve upwards there")
-check_at_scale(acc[0] < acc[best] - 0.1, "planes far inside the zone fail")
-check_at_scale(acc[-1] < acc[best] - 0.1, "planes far outside the zone fail")
+P.check_at_scale(tr[best] >= 0.8 * tr.max(), "planes train best where the restricted curvature is (near) highest")
+P.check_at_scale(gold.fraction_positive.mean(1)[best] > 0.5, "most restricted directions curve upwards there")
+P.check_at_scale(acc[0] < acc[best] - 0.1, "planes far inside the zone fail")
+P.check_at_scale(acc[-1] < acc[best] - 0.1, "planes far outside the zone fail")
 glue("hp_gold_best_s", gold.scales[best].item())
 glue("hp_gold_best_acc", 100 * acc[best].item(), 3)
 glue("hp_gold_best_tr", tr[best].item(), 2)
@@ -398,9 +398,9 @@ model_top = torch.tensor([logit_gradients.RandomLogitModel(
 for i, s in enumerate(gold.scales.tolist()):
     print(f"alpha={s:6.2f}: entropy / ln C {rel_entropy[i]:.3f}, logit std {fz.logit_std[i]:9.3g}, "
           f"top of G: network {fz.gauss_newton_top[i]:9.3g}, model {model_top[i]:9.3g}")
-check_at_scale(0.1 < rel_entropy[best] < 0.9, "in the Goldilocks zone the softmax is neither uniform nor frozen")
-check_at_scale(rel_entropy[0] > 0.9 and rel_entropy[-1] < 0.1, "far inside it is uniform, far outside frozen")
-check_at_scale(int(model_top.argmax()) == int(fz.gauss_newton_top.argmax()),
+P.check_at_scale(0.1 < rel_entropy[best] < 0.9, "in the Goldilocks zone the softmax is neither uniform nor frozen")
+P.check_at_scale(rel_entropy[0] > 0.9 and rel_entropy[-1] < 0.1, "far inside it is uniform, far outside frozen")
+P.check_at_scale(int(model_top.argmax()) == int(fz.gauss_newton_top.argmax()),
                             "the random model, given the network's logit scale and logit-gradient length, puts G's peak at the same radius")
 glue("hp_gold_jac", cfg.goldilocks_jacobian_examples)
 glue("hp_gold_entropy_best", rel_entropy[best].item(), 2)
@@ -489,7 +489,7 @@ for name in landscapes:
         print(f"   eps = {ep:4}: " + "  ".join(f"{c:7.0f}" for c in short_counts[name][i].tolist()))
     slq_at_1 = float(short_counts[name][list(eps_grid).index(1.0), list(delta_grid).index(0.5)])
     print(f"   at eps = 1, delta = 0.5: SLQ {slq_at_1:.0f}, exact (Lanczos) {short_exact[name].count}")
-    check_at_scale(abs(slq_at_1 - short_exact[name].count) <= max(5, 0.3 * short_exact[name].count),
+    P.check_at_scale(abs(slq_at_1 - short_exact[name].count) <= max(5, 0.3 * short_exact[name].count),
                                 "the SLQ count agrees with the exact Lanczos count at eps = 1, delta = 0.5")
 ratios = {name: short_counts[name] / d_ints[name] for name in landscapes}   # count / d_int90 over the range
 within = (ratios["MLP"] * cfg.short_factor >= 1) & (ratios["MLP"] <= cfg.short_factor) \
@@ -501,7 +501,7 @@ print("count / d_int90 over the range: " + "; ".join(
     f"{n} {float(r.min()):.3f} to {float(r.max()):.3f}" for n, r in ratios.items()))
 print("threshold at which the count reaches d_int90: " + "; ".join(f"{n} {t:.3g}" for n, t in crossing.items()))
 at_book = {n: float(short_counts[n][list(eps_grid).index(1.0), list(delta_grid).index(0.5)]) for n in landscapes}
-check_at_scale(all(at_book[n] < 0.1 * d_ints[n] for n in landscapes),
+P.check_at_scale(all(at_book[n] < 0.1 * d_ints[n] for n in landscapes),
                             "at eps = 1, delta = 0.5 both counts are below a tenth of d_int90 (as measured)")
 glue("hp_short_eps", report.listing(list(eps_grid)))
 glue("hp_short_delta", report.listing(list(delta_grid)))

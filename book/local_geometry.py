@@ -51,7 +51,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
 import lsl.book
-P, cfg, device = lsl.book.setup("geometry")
+P, cfg, device = lsl.book.setup("local_geometry")
 
 # %%
 import math
@@ -65,7 +65,7 @@ from lsl.curvature import hessian, logit_gradients, spectrum
 from lsl.data import datasets, nets
 from lsl.probes import planes
 from lsl.training import trainer
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 from lsl.curvature.spectrum import largest_gap, outlier_separation
 
 # %% [markdown]
@@ -147,7 +147,7 @@ report.figure("fig-geometry-outliers", fig)
 for C, spectra in mixture_spectra.items():
     for step, ev in spectra.items():
         if step > 0:
-            check_at_scale(largest_gap(ev) == C - 1, f"C={C}, step {step}: the top of the spectrum should show C-1 outliers")
+            P.check_at_scale(largest_gap(ev) == C - 1, f"C={C}, step {step}: the top of the spectrum should show C-1 outliers")
 separations = {C: min(outlier_separation(ev, C - 1) for s, ev in sp.items() if s > 0)
                for C, sp in mixture_spectra.items()}
 print("smallest separation lambda_{C-1}/lambda_C over the checkpoints:",
@@ -231,8 +231,8 @@ report.figure("fig-geometry-confinement", fig)
 
 # %%
 trained = [s for s in steps if s > 0]
-check_at_scale(all(fractions[s] > 100 * baseline for s in trained), "the gradient is confined to the top subspace")
-check_at_scale(all(fractions[s] > 0.5 for s in trained),
+P.check_at_scale(all(fractions[s] > 100 * baseline for s in trained), "the gradient is confined to the top subspace")
+P.check_at_scale(all(fractions[s] > 0.5 for s in trained),
                             "'mostly': more than half of |g|^2 in the top C eigenvectors at every checkpoint after initialisation")
 share_c1 = sum(net_gaps[s] == C - 1 for s in trained) / len(trained)
 def bulk_separation(ev):
@@ -243,7 +243,7 @@ bulk_ratio = min(bulk_separation(top[s][0]) for s in trained)
 init_ratio = bulk_separation(top[0][0])
 print(f"largest gap at C-1 at {share_c1:.0%} of the checkpoints; lambda_(C-1) / lambda_(2C): "
       f"{init_ratio:.2f} at initialisation, at least {bulk_ratio:.2f} after")
-check_at_scale(bulk_ratio > 1.5 * init_ratio, "outliers emerge: the top C-1 separate from the bulk during training")
+P.check_at_scale(bulk_ratio > 1.5 * init_ratio, "outliers emerge: the top C-1 separate from the bulk during training")
 glue("geo_D", net.D)
 glue("geo_frac_min", min(fractions[s] for s in trained), 2)
 glue("geo_frac_c1_min", min(fractions_c1[s] for s in trained), 2)
@@ -321,7 +321,7 @@ def case(r):
 holds = [r for r in robust if r["emerge"] and r["mostly"]]
 fails = [r for r in robust if not (r["emerge"] and r["mostly"])]
 # the chapter's own network (the first case) must agree with sections 1-2; the others are reported
-check_at_scale(robust[0]["emerge"] and robust[0]["mostly"], "the first case repeats the network above")
+P.check_at_scale(robust[0]["emerge"] and robust[0]["mostly"], "the first case repeats the network above")
 glue("geo_robust_points", cfg.robust_points)
 glue("geo_robust_tanh_gaps", report.listing(sorted({g for r in robust if r["activation"] == "tanh" for g in r["gaps"]}),
                                              conjunction="or"))
@@ -389,10 +389,10 @@ report.figure("fig-geometry-transient", fig)
 # %%
 for lr, curve in sharpness.items():
     peak = int(curve.argmax())
-    check_at_scale(0 < peak < len(curve) - 1, f"lr={lr}: the peak lies strictly inside the run")
-    check_at_scale(curve[peak] > 2 * curve[0] and curve[peak] > 1.2 * curve[-1], f"lr={lr}: rise, then fall")
+    P.check_at_scale(0 < peak < len(curve) - 1, f"lr={lr}: the peak lies strictly inside the run")
+    P.check_at_scale(curve[peak] > 2 * curve[0] and curve[peak] > 1.2 * curve[-1], f"lr={lr}: rise, then fall")
 lrs = sorted(sharpness)
-check_at_scale(all(sharpness[a][-1] > sharpness[b][-1] for a, b in zip(lrs, lrs[1:])), "larger learning rates end flatter")
+P.check_at_scale(all(sharpness[a][-1] > sharpness[b][-1] for a, b in zip(lrs, lrs[1:])), "larger learning rates end flatter")
 for k, lr in enumerate(lrs):
     glue(f"geo_peak_{k}", sharpness[lr].max().item())
     glue(f"geo_end_{k}", sharpness[lr][-1].item())
@@ -460,11 +460,11 @@ for lr, fr in frozen.items():
     freeze_rows[lr] = (s_ratio, j_ratio, h_ratio, corr)
     print(f"lr={lr:g}: peak -> end: tr S x{s_ratio:.2f}, |J|^2 x{j_ratio:.2f}, product x{s_ratio * j_ratio:.2f}, "
           f"sharpness x{h_ratio:.2f}; correlation of the top of G (subset) with the sharpness {corr:.3f}")
-    check_at_scale(s_ratio < 0.8, f"lr={lr}: the outputs freeze after the peak (tr S falls)")
-    check_at_scale(j_ratio > 1.0, f"lr={lr}: while the logit gradients keep growing")
-    check_at_scale(0.75 < s_ratio * j_ratio / h_ratio < 1.33,
+    P.check_at_scale(s_ratio < 0.8, f"lr={lr}: the outputs freeze after the peak (tr S falls)")
+    P.check_at_scale(j_ratio > 1.0, f"lr={lr}: while the logit gradients keep growing")
+    P.check_at_scale(0.75 < s_ratio * j_ratio / h_ratio < 1.33,
                                 f"lr={lr}: tr S x |J|^2 predicts the fall of the sharpness within a third")
-check_at_scale(all(frozen[a].softmax_trace[-1] > frozen[b].softmax_trace[-1] for a, b in zip(lrs, lrs[1:])),
+P.check_at_scale(all(frozen[a].softmax_trace[-1] > frozen[b].softmax_trace[-1] for a, b in zip(lrs, lrs[1:])),
                             "the larger learning rate ends more frozen")
 for k, lr in enumerate(lrs):
     s_ratio, j_ratio, h_ratio, corr = freeze_rows[lr]
@@ -575,14 +575,14 @@ report.figure("fig-geometry-model", fig)
 # ```
 
 # %%
-check_at_scale(cos_same > 0.1 and cos_same > 10 * abs(cos_diff), "logit gradients cluster by logit")
-check_at_scale(g_match < 0.05, "G accounts for the top C-1 eigenvalues")
-check_at_scale(ev_rest[0] < 0.1 * ev_full[0], "the rest of the Hessian is small at the top")
-check_at_scale(all(model_gaps[c] == c - 1 for c in model_gaps), "the random model shows C-1 outliers")
-check_at_scale(all(model_fracs[c][1] > 0.5 and model_fracs[c][1] > 20 * c / cfg.model_D for c in model_fracs),
+P.check_at_scale(cos_same > 0.1 and cos_same > 10 * abs(cos_diff), "logit gradients cluster by logit")
+P.check_at_scale(g_match < 0.05, "G accounts for the top C-1 eigenvalues")
+P.check_at_scale(ev_rest[0] < 0.1 * ev_full[0], "the rest of the Hessian is small at the top")
+P.check_at_scale(all(model_gaps[c] == c - 1 for c in model_gaps), "the random model shows C-1 outliers")
+P.check_at_scale(all(model_fracs[c][1] > 0.5 and model_fracs[c][1] > 20 * c / cfg.model_D for c in model_fracs),
                             "and a gradient confined to the top C eigenvectors")
 peak = int(np.argmax(model_curve))
-check_at_scale(0 < peak < len(model_curve) - 1 and model_curve[peak] > 1.2 * model_curve[-1], "and a transient")
+P.check_at_scale(0 < peak < len(model_curve) - 1 and model_curve[peak] > 1.2 * model_curve[-1], "and a transient")
 glue("geo_cos_same", cos_same, 2)
 glue("geo_cos_diff", cos_diff, 2)
 glue("geo_g_match", 100 * g_match, 2)
@@ -630,9 +630,9 @@ bbp_err_above = max(abs(r["top"] / r["outlier"] - 1) for r in above)
 print(f"threshold signal/noise = {bbp_threshold:.4f} (D = {cfg.bbp_D}, N = {10 * cfg.bbp_per_class}); "
       f"largest deviation from the bulk edge below 0.5x: {bbp_err_below:.1%}; from the predicted outliers above 2x: "
       f"{bbp_err_above:.1%}")
-check_at_scale(bbp_err_below < 0.05 and bbp_err_above < 0.05,
+P.check_at_scale(bbp_err_below < 0.05 and bbp_err_above < 0.05,
                             "the random model's outliers follow the BBP prediction on both sides of the threshold (5%)")
-check_at_scale(all(r["next"] < 1.05 * r["edge"] for r in bbp_rows), "never more than C - 1 outliers")
+P.check_at_scale(all(r["next"] < 1.05 * r["edge"] for r in bbp_rows), "never more than C - 1 outliers")
 glue("geo_bbp_threshold", bbp_threshold, 2)
 glue("geo_bbp_err_below", 100 * bbp_err_below, 2)
 glue("geo_bbp_err_above", 100 * bbp_err_above, 2)
@@ -751,8 +751,8 @@ rise_unit = float(uplane.loss[c, -1]) - base_loss
 print(f"curvature read off the picture {curv[0]:.2f}, {curv[1]:.2f} against lambda_1, lambda_2 = "
       f"{float(eig_end[0]):.2f}, {float(eig_end[1]):.2f} (largest relative difference {rel_err:.1%})")
 print(f"loss rise at distance {hessian_span:.2f}: along d_1 {rise_hessian:.3f}, along a random unit direction {rise_unit:.4f}")
-check_at_scale(rel_err < 0.1, "the Hessian plane's curvature along each axis is its eigenvalue, within 10%")
-check_at_scale(rise_hessian > 20 * max(rise_unit, 1e-12),
+P.check_at_scale(rel_err < 0.1, "the Hessian plane's curvature along each axis is its eigenvalue, within 10%")
+P.check_at_scale(rise_hessian > 20 * max(rise_unit, 1e-12),
                             "the top eigenvector's cross-section is far steeper than a random direction's")
 glue("geo_plane_lam1", float(eig_end[0]), 3)
 glue("geo_plane_curv1", curv[0], 3)
@@ -761,7 +761,7 @@ glue("geo_plane_rise_ratio", rise_hessian / max(rise_unit, 1e-12), 2)
 if pca is not None:
     explained = float(pca.explained_variance.sum())
     print(f"the top two principal directions explain {explained:.1%} of the trajectory's variance")
-    check_at_scale(explained > 0.4, "the trajectory lies mostly in its top-two PCA plane (Li et al.: 40-90%)")
+    P.check_at_scale(explained > 0.4, "the trajectory lies mostly in its top-two PCA plane (Li et al.: 40-90%)")
     glue("geo_plane_pca", 100 * explained, 3)
 else:
     glue("geo_plane_pca", "(not measured: too few snapshots)")

@@ -67,7 +67,7 @@ import torch
 import lsl
 from lsl.data import nets
 from lsl.paths import permutations, tunnels
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
 
@@ -171,17 +171,17 @@ slope_before = np.polyfit(np.log(W), np.log(mean["before"]), 1)[0]
 for w, f in zip(cfg.widths, factor):
     print(f"width {w}: alignment lowers the barrier {f:.1f}-fold")
 print(f"log-log slope against width: before {slope_before:+.2f}, after alignment {slope_after:+.2f}")
-check_at_scale(bool((stat["after"] < stat["before"]).all()),
+P.check_at_scale(bool((stat["after"] < stat["before"]).all()),
                             "alignment lowers the barrier of every pair")
-check_at_scale(factor.min() > 1.5,
+P.check_at_scale(factor.min() > 1.5,
                             "by at least a factor of 1.5 on average at every width")
-check_at_scale(factor[-1] > 2 * factor[0],
+P.check_at_scale(factor[-1] > 2 * factor[0],
                             "and by more at the widest width than at the narrowest")
-check_at_scale(mean["after"][-1] + sd["after"][-1] < mean["after"][0] - sd["after"][0],
+P.check_at_scale(mean["after"][-1] + sd["after"][-1] < mean["after"][0] - sd["after"][0],
                             "the aligned barrier falls with width (beyond the spread over pairs)")
-check_at_scale(slope_after < slope_before < 0.5,
+P.check_at_scale(slope_after < slope_before < 0.5,
                             "and it falls faster with width than the unaligned barrier")
-check_at_scale(mean["after"][-1] < mean["before"][-1] / 5,
+P.check_at_scale(mean["after"][-1] < mean["before"][-1] / 5,
                             "at the widest width alignment removes most of the wall")
 widest = cfg.widths[-1]
 glue("perm_seeds", cfg.seeds)
@@ -289,11 +289,11 @@ gain = mean["after"] / mean["repaired"]
 print("std at the midpoint / std at the ends, per hidden layer:")
 for w, c, g in zip(cfg.widths, collapse, gain):
     print(f"  width {w}: {np.round(c, 3)}; REPAIR lowers the aligned barrier {g:.2f}-fold")
-check_at_scale(bool((collapse < 1).all()),
+P.check_at_scale(bool((collapse < 1).all()),
                             "units lose variance at the midpoint of the aligned line, in every layer")
-check_at_scale(collapse.min() > 0.5,
+P.check_at_scale(collapse.min() > 0.5,
                             "but the collapse is mild in these shallow networks")
-check_at_scale(gain.mean() > 1,
+P.check_at_scale(gain.mean() > 1,
                             "REPAIR lowers the aligned barrier on average over widths")
 glue("perm_collapse_min", collapse.min(), 2)
 glue("perm_collapse_max", collapse.max(), 2)
@@ -335,9 +335,9 @@ rel_before = mean["dist_before"] / mean["radius"]
 rel_after = mean["dist_after"] / mean["radius"]
 for w, rb, ra in zip(cfg.widths, rel_before, rel_after):
     print(f"width {w}: |A - B| = {rb:.2f} |A|, |A - pi(B)| = {ra:.2f} |A|")
-check_at_scale(bool((rel_after < rel_before).all()),
+P.check_at_scale(bool((rel_after < rel_before).all()),
                             "alignment brings the optima closer")
-check_at_scale(rel_after.min() > 0.5,
+P.check_at_scale(rel_after.min() > 0.5,
                             "but the aligned optima are still about a radius apart: not a small deformation")
 
 tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
@@ -357,7 +357,7 @@ print(f"width {tw}: barrier on the straight line {tun.line_barrier:.3f}, on the 
       f"on the aligned line {aligned_barrier:.3f}")
 print(f"cosine(detour of the tunnel's middle, permuted twin direction) = {cos_perm:+.3f} "
       f"(random: about {1 / np.sqrt(L.D):.3f}); |detour| = {dev.norm():.2f}, |pi(B) - B| / 2 = {0.5 * u_perp.norm():.2f}")
-check_at_scale(tun.tunnel_barrier < tun.line_barrier / 2,
+P.check_at_scale(tun.tunnel_barrier < tun.line_barrier / 2,
                             "the tunnel removes most of the wall")
 glue("perm_tunnel_width", tw)
 glue("perm_rel_before", f"{rel_before.min():.2f} to {rel_before.max():.2f}")

@@ -45,7 +45,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "lsl-book @ git+https://github.com/lsl-book/lsl@v0.1.0"], check=True)
 import lsl.book
-P, cfg, device = lsl.book.setup("toy")
+P, cfg, device = lsl.book.setup("toy_model")
 
 # %%
 import itertools
@@ -59,7 +59,7 @@ import lsl
 from lsl.paths import tunnels
 from lsl.probes import radial
 from lsl.subspaces import hyperplanes
-from lsl.book import check_at_scale, explore, glue, plots, report
+from lsl.book import explore, glue, plots, report
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -199,10 +199,10 @@ for (D, n), sw in sweeps.items():
           f"success below d_lim {sw.success_fraction[below].max():.2f}, "
           f"at d_lim {sw.success_fraction[sw.d == s].item():.2f}, "
           f"from d_lim+2 on {sw.success_fraction[above].min():.2f}; gap {gap:.1e}")
-    check_at_scale(d_star == s, "the hyperplane threshold should sit at d_lim = D - n")
-    check_at_scale(sw.success_fraction[below].max() == 0.0, "no plane below d_lim reaches the wedges")
-    check_at_scale(sw.success_fraction[above].min() == 1.0, "every plane above d_lim reaches them")
-    check_at_scale(gap > 100, "the outcome should be a cliff: worst success far below best failure")
+    P.check_at_scale(d_star == s, "the hyperplane threshold should sit at d_lim = D - n")
+    P.check_at_scale(sw.success_fraction[below].max() == 0.0, "no plane below d_lim reaches the wedges")
+    P.check_at_scale(sw.success_fraction[above].min() == 1.0, "every plane above d_lim reaches them")
+    P.check_at_scale(gap > 100, "the outcome should be a cliff: worst success far below best failure")
     glue(f"toy_dstar_{D}_{n}", d_star)
     glue(f"toy_gap_{D}_{n}", float(gap), 2)
 
@@ -224,7 +224,7 @@ theta_a, theta_b = train(toy, inits, steps=cfg.opt_steps, lr=0.05, schedule="cos
 shared = np.intersect1d(toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()).size
 print(f"D={toy.D}, n={toy.n}: optima losses {toy.loss(theta_a):.1e}, {toy.loss(theta_b):.1e}; "
       f"they share {shared} of their {toy.n} long axes")
-check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
+P.check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
 
 # %% [markdown]
 # The tunnel algorithm of Section 4.2: divide the straight line into segments; at each division
@@ -301,17 +301,17 @@ for K in cfg.tunnel_sizes:
 
 # %%
 end_loss = max(toy.loss(theta_a).item(), toy.loss(theta_b).item())
-check_at_scale(tun.line_barrier > 1e3 * end_loss, "a high wall on the line")
-check_at_scale(vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges")
-check_at_scale(tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line")
+P.check_at_scale(tun.line_barrier > 1e3 * end_loss, "a high wall on the line")
+P.check_at_scale(vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges")
+P.check_at_scale(tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line")
 ks = sorted(barriers)
-check_at_scale(all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers")
-check_at_scale(within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves")
+P.check_at_scale(all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers")
+P.check_at_scale(within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves")
 first, second = slice(0, h + 1), slice(-h - 1, None)
-check_at_scale(share_a[first].mean() > share_b[first].mean(), "the first half stays near theta_a's wedge")
-check_at_scale(share_b[second].mean() > share_a[second].mean(), "the second half near theta_b's")
+P.check_at_scale(share_a[first].mean() > share_b[first].mean(), "the first half stays near theta_a's wedge")
+P.check_at_scale(share_b[second].mean() > share_a[second].mean(), "the second half near theta_b's")
 mid = int((share_a - share_b).abs().argmin())
-check_at_scale(abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle")
+P.check_at_scale(abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle")
 
 glue("toy_line_barrier", tun.line_barrier)
 glue("toy_tunnel_barrier", tun.tunnel_barrier)
@@ -375,8 +375,8 @@ report.figure("fig-toy-probe", fig)
 # ```
 
 # %% tags=["hide-input"]
-check_at_scale(spread < 0.05, "every random direction sees nearly the same curve")
-check_at_scale(mismatch < 0.02, "and that curve is the isotropic prediction")
+P.check_at_scale(spread < 0.05, "every random direction sees nearly the same curve")
+P.check_at_scale(mismatch < 0.02, "and that curve is the isotropic prediction")
 glue("toy_probe_spread", 100 * spread, 2)
 glue("toy_probe_mismatch", 100 * mismatch, 2)
 glue("toy_probe_D", toy_p.D)

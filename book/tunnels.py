@@ -65,7 +65,7 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes
-from lsl.book import check_at_scale, explore, glue, plots, report
+from lsl.book import explore, glue, plots, report
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
@@ -94,9 +94,9 @@ toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
       f"Bezier curve {toy_bez.barrier:.4f}")
-check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
-check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
-check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
+P.check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
+P.check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
+P.check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
 glue("tun_toy_line", toy_tun.line_barrier, 3)
 glue("tun_toy_vertex", toy_vertex, 2)
 glue("tun_toy_tunnel", toy_tun.tunnel_barrier, 3)
@@ -174,8 +174,8 @@ report.figure("fig-tunnels-planes", fig)
 
 # %% tags=["hide-input"]
 print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
-check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
-check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
+P.check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
+P.check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
 glue("tun_points", cfg.tunnel_points)
 glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
@@ -230,7 +230,7 @@ report.table([{"data": r["data"], "activation": r["activation"], "D": r["D"], "o
 
 # %% tags=["hide-input"]
 # the chapter's own network (the first row) is asserted above; the other cases are reported with their numbers
-check_at_scale(robust[0]["holds"], "the first row repeats the network above")
+P.check_at_scale(robust[0]["holds"], "the first row repeats the network above")
 holds = [r for r in robust[1:] if r["holds"]]
 fails = [r for r in robust[1:] if not r["holds"]]
 
@@ -287,13 +287,13 @@ print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
 print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
 print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
-check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
-check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
+P.check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
+P.check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's
 # mirror that; a linear hand-over all along the tunnel would put half the change in each half
 before_a, after_b = hand.before_a, hand.after_b
 print(f"share of the change of A's labels made before the middle {before_a:.2f}, of B's after it {after_b:.2f}")
-check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
+P.check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
 glue("tun_cos_within", within, 2)
 glue("tun_cos_across", across, 2)
 glue("tun_label_before", 100 * before_a, 2)
@@ -375,7 +375,7 @@ print(f"threshold {short_directions.short_direction_threshold(cfg.short_eps, cfg
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
 middle = counts[1:-1].max().item()
-check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
+P.check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
 inner_loss = L.loss(tun.points[1:-1])
 glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max().item():.2f}")
 glue("tun_hessian_examples", L_h.n_train)
@@ -426,8 +426,8 @@ bez = tunnels.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_
 tunnel_evals = tun.grad_evals
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
-check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
-check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
+P.check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
+P.check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
 glue("tun_bez_verdict", "lower" if bez.barrier < tun.tunnel_barrier else "higher")
 glue("tun_bez_cost", "fewer" if bez.grad_evals < tunnel_evals else "more")
 glue("tun_bez_barrier", bez.barrier, 2)

@@ -67,7 +67,7 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes, radial
-from lsl.book import check_at_scale, glue, plots, report
+from lsl.book import glue, plots, report
 from lsl.training.trainer import train
 
 
@@ -176,16 +176,16 @@ report.figure("fig-widths-radial", fig)
 # ```
 
 # %% tags=["hide-input"]
-check_at_scale(bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()),
+P.check_at_scale(bool((radii.diff(dim=0) > 0).all() and (radii[0] > starts.norm(dim=-1).cpu()).all()),
                             "the radius of every network grows throughout training")
-check_at_scale(bool((line_barrier[-1] > cfg.rise).all()),
+P.check_at_scale(bool((line_barrier[-1] > cfg.rise).all()),
                             "the straight line between two optima leaves the low-loss basins (rises above the tunnel's wall)")
-check_at_scale(bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training")
+P.check_at_scale(bool((line_barrier[-1] > line_barrier[0]).all()), "the walls between the optima grow during training")
 angle = torch.arccos(cos.clamp(-1, 1))
 random_cos = 1 / L.D**0.5                           # the typical |cos| of two independent random directions
-check_at_scale(float(cos.abs().max()) < 4 * random_cos,
+P.check_at_scale(float(cos.abs().max()) < 4 * random_cos,
                             "the radial tunnels are as orthogonal as independent random directions (|cos| < 4 / sqrt(D))")
-check_at_scale(float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width")
+P.check_at_scale(float(angle.min()) > 3 * float(final_tw.angular_width.max()), "the tunnels are far apart compared with their width")
 glue("wd_dataset", cfg.dataset)
 glue("wd_n_train", data.n_train)
 glue("wd_net", f"an MLP with {cfg.net['depth']} hidden layers of {cfg.net['width']} units" if cfg.arch == "mlp"
@@ -289,7 +289,7 @@ for h, values in cfg.sweeps.items():
 
 # %% tags=["hide-input"]
 members = [m for f in families.values() for m in f]
-check_at_scale(all(f.all_reached for f in families.values()), "every member reached the matched training loss")
+P.check_at_scale(all(f.all_reached for f in families.values()), "every member reached the matched training loss")
 stop_loss = np.array([m.train_loss for m in members])
 stop_steps = np.array([m.steps for m in members])
 glue("wd_base_width", cfg.net.get("width", cfg.net.get("channels", ("",))[0]))
@@ -362,9 +362,9 @@ report.figure("fig-widths-sweeps", fig)
 # %% tags=["hide-input"]
 for h in cfg.sweeps:  # wider with more lr, L2, dropout and width; narrower with larger batches (sign above)
     r = result[h]
-    check_at_scale(r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"],
+    P.check_at_scale(r["peak"] > 0 and r["mean_monotone"] and r["every_seed"] and r["rise"] > r["spread"],
                                 f"{labels[h]}: the paper's direction, for the mean step by step and for every seed, beyond the seed spread")
-check_at_scale(result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates")
+P.check_at_scale(result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates")
 for h, values in cfg.sweeps.items():
     m, r = ang[h].mean(0), result[h]
     glue(f"wd_{h}_values", listing(f"{v:g}" for v in values))
@@ -486,7 +486,7 @@ report.table([{"network": f"{r['activation']}, {r['data']}", "seeds": r["seeds"]
 
 # %% tags=["hide-input"]
 # the chapter's own network (the first row, mean over seeds) is asserted above; the others are reported
-check_at_scale(all(robust[0]["holds"].values()), "the first row repeats the sweeps above")
+P.check_at_scale(all(robust[0]["holds"].values()), "the first row repeats the sweeps above")
 missed = [(r, h) for r in robust[1:] for h in cfg.sweeps if not r["holds"][h]]
 
 
@@ -590,7 +590,7 @@ Ds = np.array([[land.D for land in families["width", s].landscapes] for s in cfg
 slope = np.polyfit(np.log(Ds).ravel(), np.log(table("width", "width")).ravel(), 1)[0]
 per_sqrt_D = (table("width", "width") / np.sqrt(Ds)).mean(0)
 print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {report.numbers(per_sqrt_D, 4)}")
-check_at_scale(0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature")
+P.check_at_scale(0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature")
 glue("wd_width_Ds", listing(int(d) for d in Ds[0]))
 glue("wd_width_slope", slope, 2)
 glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
@@ -649,10 +649,10 @@ report.figure("fig-widths-short", fig)
 # ```
 
 # %% tags=["hide-input"]
-check_at_scale(bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()),
+P.check_at_scale(bool((np.diff(counts, axis=1) <= 0).all() and (counts[:, -1] < counts[:, 0]).all()),
                             "fewer short directions at optima reached with a larger learning rate")
 spread_top, spread_prod = top.max(1) / top.min(1), (top * lrs).max(1) / (top * lrs).min(1)
-check_at_scale(bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr")
+P.check_at_scale(bool((spread_prod < spread_top / 3).all()), "the largest curvature at the optimum is set by the learning rate, ~ 1 / lr")
 glue("wd_eps", cfg.short_eps)
 glue("wd_delta", cfg.short_delta)
 glue("wd_short_thr", short_directions.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)

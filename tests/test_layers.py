@@ -170,7 +170,7 @@ def test_import_lsl_loads_no_plotting_widgets_or_book_tools():
 
 
 def test_book_layer_loads_on_first_use():
-    assert callable(lsl.book.setup) and hasattr(lsl.book.profiles, "check_at_scale") and hasattr(lsl.book.plots, "figure")
+    assert callable(lsl.book.setup) and hasattr(lsl.book.profiles.Profile, "check_at_scale") and hasattr(lsl.book.plots, "figure")
     assert callable(lsl.book.explore.wedge_explorer)
     try:
         lsl.no_such_module

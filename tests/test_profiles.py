@@ -43,19 +43,19 @@ def test_unknown_profile_names_the_allowed_ones(monkeypatch):
 
 
 def test_paper_is_at_least_as_large_as_quick():
-    q, p = profiles.get("quick").chapter("toy"), profiles.get("paper").chapter("toy")
+    q, p = profiles.get("quick").chapter("toy_model"), profiles.get("paper").chapter("toy_model")
     assert set(q) == set(p)
     assert p.D_probe >= q.D_probe and p.n_planes >= q.n_planes and p.plane_steps >= q.plane_steps
 
 
 def test_chapter_config_access():
-    cfg = profiles.get("quick").chapter("toy")
-    assert cfg.D_tunnel == cfg["D_tunnel"] == profiles.PROFILES["quick"].chapters["toy"]["D_tunnel"]
-    assert len(cfg) == len(profiles.PROFILES["quick"].chapters["toy"])
+    cfg = profiles.get("quick").chapter("toy_model")
+    assert cfg.D_tunnel == cfg["D_tunnel"] == profiles.PROFILES["quick"].chapters["toy_model"]["D_tunnel"]
+    assert len(cfg) == len(profiles.PROFILES["quick"].chapters["toy_model"])
     assert dict(cfg)["n_planes"] == cfg.n_planes
     assert "D_tunnel" in cfg
-    assert "toy" in repr(cfg)
-    with pytest.raises(AttributeError, match=r"chapter 'toy' has no setting 'D_tunel'; known: \[.*'D_tunnel'"):
+    assert "toy_model" in repr(cfg)
+    with pytest.raises(AttributeError, match=r"chapter 'toy_model' has no setting 'D_tunel'; known: \[.*'D_tunnel'"):
         cfg.D_tunel
     with pytest.raises(KeyError):
         cfg["D_tunel"]
@@ -114,7 +114,7 @@ def test_smoke_is_a_profile_with_every_paper_chapter(monkeypatch):
     for name in paper.chapters:
         assert set(smoke.chapter(name)) == set(paper.chapter(name)), name
     monkeypatch.setenv("LSL_PROFILE", "smoke")
-    assert profiles.current() is smoke and profiles.is_smoke()
+    assert profiles.current() is smoke and not smoke.checks_claims
 
 
 def test_smoke_keeps_everything_but_the_counts():
@@ -185,18 +185,21 @@ def test_smoke_profile_follows_the_paper_profile():
 
 
 def test_check_at_scale_asserts_outside_smoke(monkeypatch, capsys):
+    monkeypatch.setenv("LSL_PROFILE", "smoke")      # the environment is not read again: the profile object decides
     for name in ("quick", "paper"):
-        monkeypatch.setenv("LSL_PROFILE", name)
-        assert profiles.check_at_scale(True, "holds") is None      # like assert: a cell ending in it shows nothing
+        P = profiles.get(name)
+        assert P.checks_claims
+        assert P.check_at_scale(True, "holds") is None      # like assert: a cell ending in it shows nothing
         with pytest.raises(AssertionError, match="^the claim in words$"):
-            profiles.check_at_scale(1 > 2, "the claim in words")
+            P.check_at_scale(1 > 2, "the claim in words")
     assert capsys.readouterr().out == ""
 
 
 def test_check_at_scale_says_what_it_skips_under_smoke(monkeypatch, capsys):
-    monkeypatch.setenv("LSL_PROFILE", "smoke")
-    assert profiles.check_at_scale(False, "tunnels are low") is None
-    assert profiles.check_at_scale(True, "a second claim") is None
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    P = profiles.get("smoke")
+    assert P.check_at_scale(False, "tunnels are low") is None
+    assert P.check_at_scale(True, "a second claim") is None
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 2
     assert out[0].startswith("[smoke] not checked: 'tunnels are low'") and "real scale" in out[0]

@@ -1,7 +1,7 @@
 """The result convention (book/architecture.md, rule 1) for every dataclass of lsl's core.
 
 A core function returns tensors or a frozen dataclass whose fields are documented under "Attributes:" and
-whose docstring says on which device its tensors are. The dataclasses are found by scanning ``lsl/*.py``,
+whose docstring says on which device its tensors are. The dataclasses are found by scanning the core and the families,
 so a new result is checked without being listed here; the few that must stay mutable are listed below,
 each with its reason.
 """
@@ -28,12 +28,13 @@ MUTABLE = {
 
 
 def _dataclasses() -> list[type]:
-    """Every public dataclass defined in a module directly in lsl/ (the core)."""
+    """Every public dataclass defined in a module of the core or a family (not the book layer)."""
     found = []
-    for path in sorted((ROOT / "lsl").glob("*.py")):
-        if path.stem == "__init__":
+    for path in sorted((ROOT / "lsl").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if path.stem == "__init__" or parts[1] == "book":
             continue
-        module = importlib.import_module(f"lsl.{path.stem}")
+        module = importlib.import_module(".".join(parts))
         for name, obj in vars(module).items():
             if (inspect.isclass(obj) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
                     and not name.startswith("_")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import sys
 
@@ -14,7 +15,7 @@ from lsl.book import profiles, runtime
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for var in ("LSL_PROFILE", "LSL_DEVICE"):     # setup() writes LSL_PROFILE: setenv first so that it is restored
+    for var in ("LSL_PROFILE", "LSL_DEVICE"):     # start from an environment without them (restored afterwards)
         monkeypatch.setenv(var, "")
         monkeypatch.delenv(var)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
@@ -43,12 +44,12 @@ def test_an_unknown_profile_is_an_error():
 def test_setup_on_a_cpu_picks_quick_and_says_so(monkeypatch, capsys):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(runtime, "has_network", _never)
-    P, cfg, device = runtime.setup("toy")
+    P, cfg, device = runtime.setup("toy_model")
     assert P.name == "quick" and device == torch.device("cpu")
-    assert dict(cfg) == dict(profiles.get("quick").chapter("toy"))
-    assert os.environ["LSL_PROFILE"] == "quick" and profiles.current() is P
+    assert dict(cfg) == dict(profiles.get("quick").chapter("toy_model"))
+    assert "LSL_PROFILE" not in os.environ and profiles.current() is P and runtime.active().profile is P
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1 and "profile quick" in out[0] and "device cpu" in out[0] and "'toy'" in out[0]
+    assert len(out) == 1 and "profile quick" in out[0] and "device cpu" in out[0] and "'toy_model'" in out[0]
 
 
 def test_setup_on_a_gpu_with_network_picks_quick_and_says_how_to_switch(monkeypatch, capsys):
@@ -57,7 +58,7 @@ def test_setup_on_a_gpu_with_network_picks_quick_and_says_how_to_switch(monkeypa
     monkeypatch.setattr(runtime, "has_network", _never)
     P, cfg, device = runtime.setup("tunnels")
     assert P.name == "quick" and device.type == "cuda" and cfg.dataset == "mnist1d"
-    assert os.environ["LSL_PROFILE"] == "quick"
+    assert "LSL_PROFILE" not in os.environ          # read, never written
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and "profile quick (the default)" in out[0] and "(Fake GPU)" in out[0]
     assert 'os.environ["LSL_PROFILE"] = "paper"' in out[0]
@@ -79,7 +80,7 @@ def test_setup_honours_both_variables(monkeypatch, capsys):
     monkeypatch.setenv("LSL_PROFILE", "paper")
     monkeypatch.setenv("LSL_DEVICE", "cpu")
     monkeypatch.setattr(runtime, "has_network", _never)
-    P, _, device = runtime.setup("toy", verbose=False)
+    P, _, device = runtime.setup("toy_model", verbose=False)
     assert P.name == "paper" and device == torch.device("cpu")
     assert capsys.readouterr().out == ""
 
@@ -138,8 +139,7 @@ def test_the_estimate_is_quick_time_times_the_work_ratio(monkeypatch):
 
 
 def _record(tmp_path, rows, gpu="NVIDIA H200", profile="paper"):
-    path = tmp_path / "benchmarks" / "paper_profile.json"
-    path.parent.mkdir()
+    path = tmp_path / "paper_times.json"
     path.write_text(json.dumps({"date": "2026-12-01", "profile": profile, "gpu": gpu, "chapters": rows}))
     return path
 
@@ -151,14 +151,45 @@ def test_a_measured_gpu_run_wins_over_the_estimate(tmp_path):
     assert "estimate" in runtime.expected_time("tunnels", torch.device("cpu"), times=path)   # a GPU time is no CPU time
 
 
-def test_measured_rows_are_found_by_notebook_name(tmp_path):
+def test_measured_rows_are_found_by_the_chapters_file_name(tmp_path):
     path = _record(tmp_path, [{"chapter": "toy_model", "seconds": 30.0, "status": "ok"},
                               {"chapter": "local_geometry", "seconds": 7200.0, "status": "error: x"}])
-    (tmp_path / "book").mkdir()
-    (tmp_path / "book" / "toy_model.py").write_text('P, cfg, device = lsl.book.setup("toy")\n')
-    (tmp_path / "book" / "local_geometry.py").write_text('P, cfg, device = lsl.book.setup("geometry")\n')
-    assert runtime.expected_time("toy", torch.device("cuda"), times=path).startswith("about 30 s (measured")
-    assert "estimate" in runtime.expected_time("geometry", torch.device("cuda"), times=path)   # failed run: not a time
+    assert runtime.expected_time("toy_model", torch.device("cuda"), times=path).startswith("about 30 s (measured")
+    assert "estimate" in runtime.expected_time("local_geometry", torch.device("cuda"), times=path)   # failed: not a time
+
+
+def test_the_chapters_keys_are_their_file_names():
+    """A chapter's settings, its measured times and its set-up call all use the chapter's file name."""
+    book = Path(__file__).resolve().parents[1] / "book"
+    names = {p.stem for p in book.glob("*.ipynb")}
+    for profile in ("quick", "paper", "smoke"):
+        assert set(profiles.get(profile).chapters) == names, profile
+    assert set(runtime.QUICK_CPU_SECONDS) <= names
+    for name in names:
+        assert f'lsl.book.setup("{name}")' in (book / f"{name}.py").read_text(), name
+
+
+def test_the_writer_of_measured_times_writes_where_the_set_up_reads(tmp_path, monkeypatch):
+    """benchmarks.paper_profile, run with its defaults, writes the file that expected_time reads by default
+    (in a temporary tree; the chapter run itself is replaced by a recorded row)."""
+    from benchmarks import paper_profile
+
+    monkeypatch.setattr(runtime, "PAPER_TIMES", tmp_path / "lsl" / "book" / "paper_times.json")
+    runtime.PAPER_TIMES.parent.mkdir(parents=True)
+    monkeypatch.setattr(paper_profile, "run_chapter",
+                        lambda path, timeout, env: {"chapter": path.stem, "seconds": 1500.0, "status": "ok"})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *_: "Fake GPU")
+    paper_profile.main(["--chapters", "tunnels"])
+    assert json.loads(runtime.PAPER_TIMES.read_text())["chapters"][0]["chapter"] == "tunnels"
+    assert runtime.expected_time("tunnels", torch.device("cuda")) .startswith("about 25 min (measured on Fake GPU")
+
+
+def test_measured_times_ship_with_the_package():
+    """The default file sits inside the package, and the wheel takes it (package data)."""
+    assert runtime.PAPER_TIMES.parent == Path(runtime.__file__).resolve().parent
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert '"book/paper_times.json"' in pyproject
 
 
 @pytest.mark.parametrize("gpu,profile", [(None, "paper"), ("NVIDIA H200", "quick")])

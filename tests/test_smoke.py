@@ -6,7 +6,7 @@ files in their real on-disk formats (:mod:`tests.fake_datasets`), written into a
 ``LSL_DATA_DIR``; trained models go to a temporary ``LSL_CACHE_DIR`` of their own, so nothing is
 shared with the ``quick`` profile's cache. Each ``book/*.ipynb`` (a new chapter too) is executed with
 nbclient in a fresh kernel, from ``book/``, on the CPU. A claim that holds only at the real scale is
-skipped by :func:`lsl.book.profiles.check_at_scale`, which prints which claim and why: the test shows those
+skipped by :meth:`lsl.book.profiles.Profile.check_at_scale`, which prints which claim and why: the test shows those
 lines, and checks that every such line names its claim.
 
 Each chapter's wall time is printed (``pytest -s`` or the captured output of a failure shows it).

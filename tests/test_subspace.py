@@ -198,17 +198,3 @@ def test_dimension_sweep_on_the_toy_model():
     assert torch.equal(sweep.success, sweep.rel_loss < 1e-3)
     assert sweep.success[1].all() and not sweep.success[0].any()
     assert sweep.threshold() == 10
-
-
-def test_moved_names_still_resolve_from_subspace():
-    """The Goldilocks curvature and the orthogonal optimiser moved out (issue 17); chapters may still say subspace.X."""
-    from lsl.paths import orthogonal
-    from lsl.subspaces import goldilocks, hyperplanes
-    from lsl.subspaces.goldilocks import goldilocks_scan  # noqa: F401  (from-imports work too)
-
-    for name in ("restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"):
-        assert getattr(hyperplanes, name) is getattr(goldilocks, name)
-    assert orthogonal.optimize_orthogonal is orthogonal.optimize_orthogonal
-    assert not set(hyperplanes._MOVED) & set(hyperplanes.__all__)  # documented once, in the new module
-    with pytest.raises(AttributeError, match="no_such_name"):
-        hyperplanes.no_such_name

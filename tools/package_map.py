@@ -75,8 +75,8 @@ def api_index(s: dict) -> str:
     lines += ["", "## The book layer: `lsl.book`", "",
               "What the chapters use around the computation; the core and the families never import it, and",
               "`import lsl` does not load it (nor matplotlib, ipywidgets or myst-nb). A chapter opens with",
-              '`P, cfg, device = lsl.book.setup("<chapter>")` and imports `check_at_scale`, `glue`, `plots` and',
-              "`report` from `lsl.book`.", ""]
+              '`P, cfg, device = lsl.book.setup("<chapter>")`, imports `glue`, `plots` and `report` from',
+              "`lsl.book`, and asserts a claim that holds only at the chapter's real scale with `P.check_at_scale`.", ""]
     lines += [f"- [`{m}`](api/{m}.md): {_first_line(m)}" for sec, m in _modules(s) if sec == "book"]
     return "\n".join(lines) + "\n"
 

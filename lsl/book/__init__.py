@@ -1,7 +1,7 @@
 """The book layer: what the chapters need around the computation.
 
-- :mod:`~lsl.book.profiles`: the active profile (``quick``, ``paper``, ``smoke``) and
-  :func:`~lsl.book.profiles.check_at_scale`, the chapters' assertion of a paper's claim;
+- :mod:`~lsl.book.profiles`: the profiles (``quick``, ``paper``, ``smoke``), each with
+  :meth:`~lsl.book.profiles.Profile.check_at_scale`, the chapters' assertion of a paper's claim;
 - :mod:`~lsl.book.sizes`: every chapter's sizes in ``quick`` and ``paper``; :mod:`~lsl.book.smoke`:
   the rule that derives the ``smoke`` scale from ``paper``;
 - :mod:`~lsl.book.runtime`: a chapter's set-up (device, profile, figure style), :func:`setup`;
@@ -14,7 +14,8 @@ A chapter opens with::
     import lsl.book
     P, cfg, device = lsl.book.setup("tunnels")
 
-and imports what it uses, e.g. ``from lsl.book import check_at_scale, glue, plots, report``.
+and imports what it uses, e.g. ``from lsl.book import glue, plots, report``; a claim that holds only
+at a chapter's real scale is asserted with ``P.check_at_scale(condition, claim)``.
 
 The computational core (every module directly in :mod:`lsl`) never imports this package
 (``tests/test_layers.py`` checks it), so ``import lsl`` loads neither matplotlib nor ipywidgets
@@ -24,7 +25,6 @@ nor myst-nb; importing :mod:`lsl.book` loads matplotlib.
 import importlib
 
 from . import plots, profiles, report, runtime
-from .profiles import check_at_scale
 from .report import glue
 from .runtime import setup
 
@@ -38,4 +38,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'lsl.book' has no attribute {name!r}")
 
 
-__all__ = ["MODULES", "check_at_scale", "explore", "glue", "plots", "profiles", "report", "runtime", "setup"]
+__all__ = ["MODULES", "explore", "glue", "plots", "profiles", "report", "runtime", "setup"]

@@ -10,7 +10,7 @@ the paper datasets' formats. A chapter reads all its sizes (they are listed in
 
     import lsl
     P = lsl.book.profiles.current()          # reads LSL_PROFILE, default "quick"
-    cfg = P.chapter("toy")              # the toy chapter's sizes
+    cfg = P.chapter("toy_model")        # the toy chapter's sizes
     cfg.D, cfg.n_planes
 
 The device is chosen by ``LSL_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ...),
@@ -28,7 +28,7 @@ import torch
 
 from . import sizes, smoke
 
-__all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name", "derive_smoke", "is_smoke", "check_at_scale"]
+__all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name", "derive_smoke"]
 
 
 class ChapterConfig(Mapping[str, Any]):
@@ -67,8 +67,7 @@ class Profile:
     Attributes:
         name: ``"quick"``, ``"paper"`` or ``"smoke"``.
         description: one line on what the profile is for.
-        chapters: per-chapter settings (see :meth:`chapter`).
-        datasets: which data each experiment uses in this profile.
+        chapters: per-chapter settings (see :meth:`chapter`), keyed by the chapters' file names.
     """
 
     name: str
@@ -80,6 +79,37 @@ class Profile:
         if name not in self.chapters:
             raise KeyError(f"profile {self.name!r} has no settings for chapter {name!r}; known: {sorted(self.chapters)}")
         return ChapterConfig(name, self.chapters[name])
+
+    @property
+    def checks_claims(self) -> bool:
+        """Whether claims that hold only at a chapter's real scale are checked (not at the ``smoke`` scale)."""
+        return self.name != "smoke"
+
+    def check_at_scale(self, condition: Any, claim: str) -> None:
+        """Assert a claim that only holds at a chapter's real scale; at the ``smoke`` scale, say that it is skipped.
+
+        In ``quick`` and ``paper`` this is ``assert condition, claim``. In ``smoke`` (tiny networks
+        trained for a few steps on small synthetic files) the claim is not expected to hold, so it is
+        not checked; a line says which claim was skipped and why, so nothing is dropped silently. The
+        profile is this object (the one :func:`lsl.book.setup` returned), never an environment variable
+        read again.
+
+        Args:
+            condition: the claim's test (anything with a truth value, e.g. a bool or a one-element tensor).
+            claim: what the claim says, in words (the message of the assertion).
+
+        Returns ``None``, like ``assert``, so that a cell ending in it shows nothing.
+
+        Raises:
+            AssertionError: with ``claim`` as its message, if the claim was checked and does not hold.
+        """
+        if not self.checks_claims:
+            print(f"[smoke] not checked: {claim!r} (a claim that holds only at the chapter's real scale; "
+                  f"the smoke profile checks that the code runs, not the science)")
+            return None
+        if not bool(condition):
+            raise AssertionError(claim)
+        return None
 
 
 PROFILES: dict[str, Profile] = {
@@ -114,37 +144,6 @@ def derive_smoke(paper: Profile) -> Profile:
 
 
 PROFILES["smoke"] = derive_smoke(PROFILES["paper"])
-
-
-def is_smoke() -> bool:
-    """Whether the active profile (``LSL_PROFILE``) is the ``smoke`` scale."""
-    return profile_name() == "smoke"
-
-
-def check_at_scale(condition: Any, claim: str) -> None:
-    """Assert a claim that only holds at a chapter's real scale; under ``smoke``, say that it is skipped.
-
-    In ``quick`` and ``paper`` this is ``assert condition, claim``. In ``smoke`` (tiny networks
-    trained for a few steps on small synthetic files) the claim is not expected to hold, so it is
-    not checked; a line says which claim was skipped and why, so nothing is dropped silently.
-
-    Args:
-        condition: the claim's test (anything with a truth value, e.g. a bool or a one-element tensor).
-        claim: what the claim says, in words (the message of the assertion).
-
-    Returns ``None``, like ``assert``, so that a cell ending in it shows nothing; :func:`is_smoke` says
-    whether claims are being checked.
-
-    Raises:
-        AssertionError: with ``claim`` as its message, if the claim was checked and does not hold.
-    """
-    if is_smoke():
-        print(f"[smoke] not checked: {claim!r} (a claim that holds only at the chapter's real scale; "
-              f"the smoke profile checks that the code runs, not the science)")
-        return None
-    if not bool(condition):
-        raise AssertionError(claim)
-    return None
 
 
 def profile_name() -> str:

@@ -234,6 +234,14 @@ def glue(name: str, value: Any, digits: int = 3) -> None:
         myst_glue(name, _Text(text), display=False)
 
 
+def _profile_name() -> str:
+    """The profile of the chapter being run: the one :func:`lsl.book.setup` chose (the default before any)."""
+    from . import runtime
+
+    run = runtime.active()
+    return run.profile.name if run is not None else runtime.choose_profile(os.environ)[0]
+
+
 def verdict(claim: str, outcome: str, measured: Any = "", paper: Any = "", note: str = "") -> None:
     """Report how a claim of the papers fared in this chapter, for its text and for the scorecard.
 
@@ -263,7 +271,7 @@ def verdict(claim: str, outcome: str, measured: Any = "", paper: Any = "", note:
         "measured": fmt(measured),
         "paper": fmt(paper),
         "note": note,
-        "profile": os.environ.get("LSL_PROFILE", "quick"),
+        "profile": _profile_name(),
     }
     myst_glue = _myst_glue()
     if myst_glue is not None:

@@ -6,7 +6,7 @@ Every chapter's first code cell is the same, apart from the chapter's name::
     if "google.colab" in sys.modules:  # a fresh Colab runtime: install this book's lsl from its repository
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "<this book's lsl>"], check=True)
     import lsl
-    P, cfg, device = lsl.book.setup("toy")
+    P, cfg, device = lsl.book.setup("toy_model")
 
 The install line must run before ``lsl`` can be imported, so it stays in the
 cell; everything else is :func:`setup`, which
@@ -14,8 +14,9 @@ cell; everything else is :func:`setup`, which
 - picks the **device**: ``LSL_DEVICE`` if set, else the GPU when there is one, else the CPU;
 - picks the **profile**: ``LSL_PROFILE`` if set, else ``quick``, on a GPU too. ``paper`` (the
   papers' datasets and sizes, hours of computation) runs only when asked for with
-  ``LSL_PROFILE=paper``; ``smoke`` is the paper profile shrunk for the tests. The choice is written
-  to ``LSL_PROFILE`` so that everything that reads the profile later agrees with it;
+  ``LSL_PROFILE=paper``; ``smoke`` is the paper profile shrunk for the tests. The environment is
+  read once, here: what comes later (``P.check_at_scale``, the verdicts' records) asks the returned
+  profile, or :func:`active`, never the environment again;
 - on Google Colab in the ``paper`` profile, downloads the chapter's datasets if they are missing
   (:func:`lsl.data.datasets.download`; Colab ships torchvision);
 - applies the book's figure style and prints one line saying what it chose: in ``quick``, how to
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import sys
 from pathlib import Path
@@ -42,7 +42,7 @@ import torch
 
 from . import profiles, smoke
 
-__all__ = ["Runtime", "setup", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
+__all__ = ["Runtime", "setup", "active", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
            "work", "SWITCH_HINT"]
 
 #: Hosts tried (in order) to decide whether the machine has network access.
@@ -97,8 +97,9 @@ def choose_profile(env: Mapping[str, str]) -> tuple[str, str]:
 SWITCH_HINT = ('for the papers\' datasets and sizes (hours, on a GPU) run os.environ["LSL_PROFILE"] = "paper" '
                "before this cell")
 
-#: Measured paper-profile run times (written by ``python -m benchmarks.paper_profile`` on a GPU).
-PAPER_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_profile.json"
+#: Measured paper-profile run times: written here by ``python -m benchmarks.paper_profile`` (its default
+#: output) on a GPU, and shipped with the package, so that an installed book finds them too.
+PAPER_TIMES = Path(__file__).resolve().parent / "paper_times.json"
 
 #: Wall seconds of each chapter in the ``quick`` profile on 2 CPU cores (AMD EPYC, torch 2.13, a fresh
 #: cache), measured with ``tests/nbval_cache`` under ``make test`` from a fresh clone on 2026-12-02
@@ -106,12 +107,12 @@ PAPER_TIMES = Path(__file__).resolve().parent.parent / "benchmarks" / "paper_pro
 #: base of :func:`expected_time`'s estimate. A chapter not listed is assumed to take the quick profile's
 #: budget, 120 s.
 QUICK_CPU_SECONDS: Mapping[str, float] = MappingProxyType({
-    "toy": 19.0, "hyperplanes": 112.0, "tunnels": 81.0, "connectors": 107.0, "widths": 105.0, "ensembles": 80.0,
-    "geometry": 73.0, "permutations": 15.0})
+    "toy_model": 19.0, "hyperplanes": 112.0, "tunnels": 81.0, "connectors": 107.0, "widths": 105.0, "ensembles": 80.0,
+    "local_geometry": 73.0, "permutations": 15.0})
 QUICK_BUDGET_SECONDS = 120.0
 
 #: Assumed speed of one GPU relative to 2 CPU cores for these networks (an assumption, not a
-#: measurement: replaced by measured times as soon as ``benchmarks/paper_profile.json`` exists).
+#: measurement: replaced by measured times as soon as :data:`PAPER_TIMES` holds a GPU run).
 ASSUMED_GPU_SPEEDUP = 20.0
 
 #: Numbers per example of each dataset, for :func:`work`.
@@ -165,22 +166,15 @@ def _duration(seconds: float) -> str:
 
 
 def _measured_row(chapter: str, path: Path) -> tuple[dict, dict] | None:
-    """The recorded GPU run of ``chapter`` (by its settings name or its notebook's name), if any."""
+    """The recorded GPU run of ``chapter`` (its file name, the key of its settings), if any."""
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
     if record.get("profile") != "paper" or not record.get("gpu"):
         return None
-    book = path.resolve().parent.parent / "book"
     for row in record.get("chapters", []):
-        if row.get("status") != "ok" or "seconds" not in row:
-            continue
-        name = str(row.get("chapter", ""))
-        if name == chapter:
-            return record, row
-        source = book / f"{name}.py"
-        if source.is_file() and re.search(rf'lsl\.book\.setup\("{re.escape(chapter)}"\)', source.read_text()):
+        if row.get("status") == "ok" and "seconds" in row and str(row.get("chapter", "")) == chapter:
             return record, row
     return None
 
@@ -188,7 +182,7 @@ def _measured_row(chapter: str, path: Path) -> tuple[dict, dict] | None:
 def expected_time(chapter: str, device: torch.device, *, times: Path | None = None) -> str:
     """The chapter's expected run time in the ``paper`` profile on ``device``, and where it comes from.
 
-    Measured if ``benchmarks/paper_profile.json`` (:data:`PAPER_TIMES`, written by
+    Measured if ``lsl/book/paper_times.json`` (:data:`PAPER_TIMES`, written by
     ``python -m benchmarks.paper_profile`` on a GPU) records a successful ``paper`` run of the chapter
     on a GPU and ``device`` is a GPU: that run's wall time, with the GPU it ran on. Otherwise an
     estimate, labelled ``estimate``: the chapter's ``quick`` run time on 2 CPU cores
@@ -245,8 +239,8 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
     """Prepare a chapter: choose device and profile, fetch missing paper data on Colab, set the style.
 
     Args:
-        chapter: the chapter's name in the profiles (``"toy"``, ``"hyperplanes"``, ``"tunnels"``,
-            ``"geometry"``, ...).
+        chapter: the chapter's file name without its suffix (``"toy_model"``, ``"hyperplanes"``,
+            ``"local_geometry"``, ...), its key in the profiles.
         verbose: print one line saying what was chosen and why.
 
     Returns:
@@ -255,7 +249,6 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
     device = profiles.device()
     gpu = device.type == "cuda"
     name, reason = choose_profile(os.environ)
-    os.environ["LSL_PROFILE"] = name
     profile = profiles.get(name)
     cfg = profile.chapter(chapter)
     if name == "paper" and on_colab():
@@ -279,4 +272,14 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
         else:
             line += "; the paper profile's code paths at a tiny scale, claims not checked"
         print(line)
-    return Runtime(profile, cfg, device)
+    global _ACTIVE
+    _ACTIVE = Runtime(profile, cfg, device)
+    return _ACTIVE
+
+
+_ACTIVE: Runtime | None = None
+
+
+def active() -> Runtime | None:
+    """The :class:`Runtime` that the last :func:`setup` returned in this process (``None`` before any)."""
+    return _ACTIVE

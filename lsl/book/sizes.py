@@ -517,11 +517,11 @@ _PERMUTATIONS_PAPER = dict(
 )
 
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
-QUICK = {"toy": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
-         "connectors": _CONNECTORS_QUICK, "geometry": _GEOMETRY_QUICK,
+QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
+         "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK}
 
 #: The ``paper`` profile's settings, per chapter key.
-PAPER = {"toy": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
-         "connectors": _CONNECTORS_PAPER, "geometry": _GEOMETRY_PAPER,
+PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
+         "connectors": _CONNECTORS_PAPER, "local_geometry": _GEOMETRY_PAPER,
          "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER}

@@ -124,7 +124,7 @@ def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]]) -> dict[str, dict
 
     A new chapter's paper settings get their smoke scale from this rule automatically. The smoke
     scale is for checking that the code runs; the chapters' claims are not expected to hold at it
-    (:func:`lsl.book.profiles.check_at_scale`).
+    (:meth:`lsl.book.profiles.Profile.check_at_scale`).
 
     Args:
         chapters: the paper profile's settings per chapter.

@@ -405,16 +405,16 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                                  {a: b for a, b in member_settings[k][i].items() if a not in _ARCHITECTURE},
                                  fingerprint=fingerprints[k, i]) for k, i in slots} if cache else None)
 
-    from lsl import cache
+    from lsl import cache as _cache
 
     got: dict[tuple[int, int], dict] = {}
     loaded: dict[tuple[int, int], bool] = {slot: False for slot in slots}
-    if cache and cache.enabled():
+    if cache and _cache.enabled():
         for slot in slots:
             try:
-                got[slot] = cache.load(keys[slot])
+                got[slot] = _cache.load(keys[slot])
                 loaded[slot] = True
-            except cache.CacheMiss:
+            except _cache.CacheMiss:
                 pass
     todo = [slot for slot in slots if slot not in got]
 
@@ -429,8 +429,8 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                          seed=[member_settings[k][i]["seed"] for k, i in group], nonfinite=nonfinite)
         for b, slot in enumerate(group):
             got[slot] = _pack(res, b)
-            if cache and cache.enabled():
-                cache.save(keys[slot], got[slot])  # atomic: a temporary file, then os.replace
+            if cache and _cache.enabled():
+                _cache.save(keys[slot], got[slot])  # atomic: a temporary file, then os.replace
 
     if todo:
         first = lands[todo[0][0]][todo[0][1]]

@@ -393,7 +393,7 @@ def train(
                     cycle_steps=s.cycle_steps, momentum=s.momentum, batch_size=s.batch_size, l2=s.l2,
                     snapshot_every=snapshot_every, seed=s.seed)
     if cache:
-        from lsl import cache
+        from lsl import cache as _cache
         from lsl.landscape import tensor_digest
 
         key = {"what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
@@ -407,7 +407,7 @@ def train(
                 out["snapshots"] = res.snapshots
             return out
 
-        got = cache.cached(key, compute, device=landscape.device)
+        got = _cache.cached(key, compute, device=landscape.device)
         if nonfinite == "raise":  # a run recorded with nonfinite="record" may sit in the cache
             check_finite_losses(got["losses"], got["lrs"].tolist(), what="train (loaded from the cache)")
         return TrainResult(got["theta"], got["losses"], got["lrs"].cpu(), got.get("snapshots"),
