@@ -182,7 +182,9 @@ class Landscape:
     def fingerprint(self) -> dict:
         """A JSON-able description of everything that determines this landscape's values.
 
-        Used as part of cache keys (see :func:`lsl.training.trainer.train` with ``cache=True``).
+        Used as part of cache keys (see :func:`lsl.training.trainer.train` with ``cache=True``): it must
+        describe the computation, not name it (digest code and values with :func:`lsl.cache.value_digest`),
+        and raise :class:`lsl.cache.UntrustedKey` when it cannot, so that nothing is cached.
         """
         raise NotImplementedError(f"{type(self).__name__} does not describe itself for caching")
 
@@ -196,7 +198,7 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     for t in tensors:
         t = t.detach().contiguous().cpu()
         h.update(f"{tuple(t.shape)}|{t.dtype}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:32]
 
 

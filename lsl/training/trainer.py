@@ -331,6 +331,16 @@ class TrainResult:
     snapshot_steps: list[int] = field(default_factory=list)
 
 
+def _entry_problem(entry: dict[str, torch.Tensor]) -> str | None:
+    """Why a cached run is not one that :func:`train` can have produced, or ``None``."""
+    theta, losses, snaps = entry["theta"], entry["losses"], entry.get("snapshots")
+    if not bool(torch.isfinite(theta).all()) and bool(torch.isfinite(losses).all()):
+        return "theta has non-finite entries while every recorded loss is finite"
+    if (0 if snaps is None else snaps.shape[0]) != entry["snapshot_steps"].numel():
+        return "the snapshots and their steps disagree in number"
+    return None
+
+
 def train(
     landscape: Landscape,
     theta0: torch.Tensor,
@@ -365,10 +375,14 @@ def train(
             replaces the field of ``settings`` when given (see :class:`~lsl.settings.TrainSettings`).
         snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
         cache: store the result on disk (:mod:`lsl.cache`) under a key made of everything that
-            determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a digest of
-            ``theta0``, every training setting, the device type and the torch version. A second call
+            determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint` (for a network,
+            the code of its module and loss and the values they hold), a digest of ``theta0``, every
+            training setting, the device type and the versions of torch and ``lsl``. A second call
             with the same inputs loads the result instead of training (the key is the same whether
-            the settings come as keywords or as ``settings=``).
+            the settings come as keywords or as ``settings=``); a loaded entry is checked by content
+            (a digest, the shapes, dtypes and finiteness of its tensors), and one that fails is
+            retrained with a warning. When the key cannot be trusted (a loss closing over an object
+            that cannot be digested), the run is trained and not cached, with a warning.
         nonfinite: ``"raise"`` (default) stops with a :class:`NonFiniteLossError` naming the step
             and the learning rate when the loss becomes NaN or infinite (a cached run with
             non-finite losses raises the same way); ``"record"`` keeps going and records them
@@ -396,8 +410,9 @@ def train(
         from lsl import cache
         from lsl.landscape import tensor_digest
 
-        key = {"what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
-               "settings": settings, "device": landscape.device.type, "torch": torch.__version__}
+        key = cache.trusted_key(lambda: {
+            "what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
+            "settings": settings, "device": landscape.device.type, "torch": torch.__version__}, what="this training run")
 
         def compute() -> dict[str, torch.Tensor]:
             res = train(landscape, theta0, **settings, nonfinite=nonfinite)
@@ -407,7 +422,13 @@ def train(
                 out["snapshots"] = res.snapshots
             return out
 
-        got = cache.cached(key, compute, device=landscape.device)
+        lead = tuple(theta0.shape[:-1])
+        expect = {"theta": cache.Expect(tuple(theta0.shape), theta0.dtype),
+                  "losses": cache.Expect((s.steps, *lead) if s.steps else None),
+                  "lrs": cache.Expect((s.steps,), finite=True),
+                  "snapshot_steps": cache.Expect((None,), torch.long),
+                  "snapshots": cache.Expect((None, *theta0.shape), theta0.dtype, optional=True)}
+        got = cache.cached(key, compute, device=landscape.device, expect=expect, check=_entry_problem)
         if nonfinite == "raise":  # a run recorded with nonfinite="record" may sit in the cache
             check_finite_losses(got["losses"], got["lrs"].tolist(), what="train (loaded from the cache)")
         return TrainResult(got["theta"], got["losses"], got["lrs"].cpu(), got.get("snapshots"),
