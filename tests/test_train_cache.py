@@ -231,12 +231,19 @@ def test_a_damaged_optimum_is_retrained_with_a_warning(cache_dir, counted, damag
 
 
 def test_a_diverged_run_recorded_with_nan_is_not_taken_for_damage(cache_dir, counted):
-    toy = WedgeLandscape(6, 3, dtype=torch.float64)
-    theta0 = torch.full((6,), float("nan"), dtype=torch.float64)
-    first = trainer.train(toy, theta0, steps=3, lr=0.1, cache=True, nonfinite="record")
+    from tests.reference import Quadratic
+
+    class Quad(Quadratic):
+        def fingerprint(self):
+            return {"kind": "quadratic", "A": self.A.tolist(), "center": self.center.tolist()}
+
+    quad = Quad(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
+    kw = dict(steps=200, lr=1e3, optimizer="sgd", cache=True, nonfinite="record")  # |1 - lr| = 999 per step: overflow
+    first = trainer.train(quad, torch.ones(3, dtype=torch.float64), **kw)
+    assert not bool(torch.isfinite(first.theta).all()) and not bool(torch.isfinite(first.losses).all())
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        again = trainer.train(toy, theta0, steps=3, lr=0.1, cache=True, nonfinite="record")
+        again = trainer.train(quad, torch.ones(3, dtype=torch.float64), **kw)
     assert counted["n"] == 1 and torch.equal(first.losses.isnan(), again.losses.isnan())

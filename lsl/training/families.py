@@ -67,10 +67,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from lsl.landscape import Landscape, tensor_digest
+from lsl.landscape import Landscape, check_finite, tensor_digest
 from lsl.training.rows import RowsResult, train_rows
 from lsl.settings import FAMILY_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
-from lsl.training.trainer import NONFINITE, NonFiniteLossError
+from lsl.training.trainer import NONFINITE, START_HINT, NonFiniteLossError
 
 __all__ = ["HPARAMS", "train_family", "train_families", "Member", "Family", "member_table"]
 
@@ -313,7 +313,8 @@ def train_family(
         a :class:`Family`; its members' parameters on each landscape's device.
 
     Raises:
-        ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
+        ValueError: for invalid settings, an optimiser or schedule other than SGD at a constant rate, or a
+            ``theta0`` with NaN or infinite entries (named with their positions).
     """
     opt = resolve(settings, FAMILY_DEFAULTS, who="train_family", steps=max_steps, lr=lr, batch_size=batch_size,
                   l2=l2, momentum=momentum, seed=seed)
@@ -416,7 +417,7 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                 if not hasattr(land, "theta0"):
                     raise ValueError(f"{type(land).__name__} has no theta0: pass theta0")
                 start0 = land.theta0
-            start0 = land.check_theta(start0, "theta0")
+            start0 = check_finite(land.check_theta(start0, "theta0"), "theta0", hint=START_HINT)
             if start0.dim() != 1:
                 raise ValueError("theta0 must be one point [D]: every member starts there")
             lands.append([land] * V)

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.settings import FROM_SETTINGS, OPTIMIZERS, SCHEDULES, TrainSettings, resolve
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
@@ -29,6 +29,9 @@ _SCHEDULES = SCHEDULES
 #: On a GPU (any device but the CPU), :func:`minimize` checks the losses for NaN and infinity every
 #: this many steps: a check waits for the device's queued work, so checking every step would stall it.
 CHECK_EVERY_ON_DEVICE = 25
+#: What the error on a non-finite starting point advises (:func:`lsl.landscape.check_finite`).
+START_HINT = ("training cannot start from a non-finite point (the loss is undefined there, whatever the learning "
+              "rate): check how it was made")
 
 
 def progress(iterable, **kwargs):
@@ -187,13 +190,15 @@ def minimize(
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
-        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or an ``x0`` with
+            NaN or infinite entries (named with their positions: the loss is undefined there).
     """
     s = resolve(settings, TrainSettings(), who="minimize", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum)
     steps, lr, optimizer = s.steps, s.lr, s.optimizer
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    check_finite(x0, "x0", hint=START_HINT)
     check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
     checked = 0
     x = x0.detach().clone().requires_grad_(True)
@@ -393,12 +398,13 @@ def train(
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
-        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or a ``theta0`` with
+            NaN or infinite entries (named with their positions: the loss is undefined there).
     """
     s = resolve(settings, TrainSettings(), who="train", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
                 batch_size=batch_size, l2=l2, seed=seed)
-    theta0 = landscape.check_theta(theta0, "theta0")
+    theta0 = check_finite(landscape.check_theta(theta0, "theta0"), "theta0", hint=START_HINT)
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     # the cache key's settings: the same names and values as before the settings object (issue 17), so
