@@ -25,7 +25,7 @@ from torch import nn
 
 from lsl import batching
 
-__all__ = ["Landscape", "FlatView", "tensor_digest"]
+__all__ = ["Landscape", "FlatView", "tensor_digest", "check_finite"]
 
 
 class Landscape:
@@ -182,12 +182,43 @@ class Landscape:
     def fingerprint(self) -> dict:
         """A JSON-able description of everything that determines this landscape's values.
 
-        Used as part of cache keys (see :func:`lsl.training.trainer.train` with ``cache=True``).
+        Used as part of cache keys (see :func:`lsl.training.trainer.train` with ``cache=True``): it must
+        describe the computation, not name it (digest code and values with :func:`lsl.cache.value_digest`),
+        and raise :class:`lsl.cache.UntrustedKey` when it cannot, so that nothing is cached.
         """
         raise NotImplementedError(f"{type(self).__name__} does not describe itself for caching")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(D={self.D}, device={self.device}, dtype={self.dtype})"
+
+
+def check_finite(t: torch.Tensor, name: str, *, shown: int = 5, hint: str = "") -> torch.Tensor:
+    """Raise if a tensor has NaN or infinite entries, naming the argument and where they are.
+
+    Args:
+        t: the tensor (a point ``[D]``, a batch ``[B, D]``, ...); integer tensors are always finite.
+        name: the argument's name, for the message (e.g. ``"theta0"``).
+        shown: how many positions of non-finite entries the message lists.
+        hint: a sentence appended to the message (what to do about it).
+
+    Returns:
+        ``t``, unchanged.
+
+    Raises:
+        ValueError: ``"<name> has non-finite entries at [...] (k of n: NaN, inf)"`` if any entry is
+            NaN or infinite; a position is an index for a vector and a tuple of indices otherwise.
+    """
+    if t.device.type == "meta" or not (t.is_floating_point() or t.is_complex()):
+        return t
+    finite = torch.isfinite(t)
+    if bool(finite.all()):
+        return t
+    bad = (~finite).nonzero()
+    where = [int(i[0]) if t.dim() == 1 else tuple(int(j) for j in i) for i in bad[:shown].tolist()] if t.dim() else []
+    more = ", ..." if bad.shape[0] > shown else ""
+    kinds = ", ".join(k for k, m in (("NaN", torch.isnan(t)), ("inf", torch.isinf(t))) if bool(m.any()))
+    at = f" at {str(where)[:-1]}{more}]" if where else ""
+    raise ValueError(f"{name} has non-finite entries{at} ({bad.shape[0]} of {t.numel()}: {kinds})" + (f"; {hint}" if hint else ""))
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:
@@ -196,7 +227,7 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     for t in tensors:
         t = t.detach().contiguous().cpu()
         h.update(f"{tuple(t.shape)}|{t.dtype}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()[:32]
 
 

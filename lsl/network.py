@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
 
-from lsl import batching, network_checks
+from lsl import batching, cache, network_checks
 from lsl.landscape import FlatView, Landscape, tensor_digest
 from lsl.network_checks import check_split, check_targets, resolve_device
 from lsl.stack import ROW_LOSSES, LayerStack
@@ -266,16 +266,30 @@ class NetworkLandscape(Landscape):
         return self.view.flatten(params).to(self.device, self.dtype)
 
     def fingerprint(self) -> dict:
-        """Architecture (the module's printed structure), buffers, loss, precision and a digest of the data."""
+        """What determines this landscape's values, for cache keys: the computation, not its name.
+
+        The module by :func:`lsl.cache.module_digest` (the code of every submodule's class, its
+        attributes, buffers and the parameters that ``theta`` does not give; the trainable parameters
+        come from ``theta``, which callers digest), the loss (a built-in one by its name, a callable by
+        :func:`lsl.cache.value_digest`: its code and the values it closes over), the precision and a
+        digest of the data. A subclass is digested too (its class and what it defines).
+
+        Raises:
+            lsl.cache.UntrustedKey: if a part of the module or the loss cannot be digested (e.g. a loss
+                closing over an object with arbitrary state); callers then compute without the cache.
+        """
         tensors = [self.x, self.y] + ([self.x_test, self.y_test] if self.x_test is not None else [])
-        return {
+        out = {
             "kind": "network",
             "architecture": repr(self.model),
-            "buffers": tensor_digest(*self.buffers.values()) if self.buffers else "",
-            "loss": self._loss_name,
+            "module": cache.module_digest(self.model, skip=set(self.view.names), where="the model"),
+            "loss": self.builtin_loss or cache.value_digest(self._criterion, where=f"the loss {self._loss_name}"),
             "dtype": str(self.dtype),
             "data": tensor_digest(*tensors),
         }
+        if type(self) is not NetworkLandscape:
+            out["class"] = cache.value_digest(type(self), where=f"the landscape class {type(self).__qualname__}")
+        return out
 
     # -- functional core ------------------------------------------------------
     def _forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -172,8 +172,13 @@ class WedgeLandscape(Landscape):
         return H
 
     def fingerprint(self) -> dict:
-        """The toy landscape is determined by ``D``, ``n`` and the precision."""
-        return {"kind": "wedge", "D": self.D, "n": self.n, "dtype": str(self.dtype)}
+        """The toy landscape is determined by ``D``, ``n`` and the precision (and a subclass by what it defines)."""
+        out = {"kind": "wedge", "D": self.D, "n": self.n, "dtype": str(self.dtype)}
+        if type(self) is not WedgeLandscape:
+            from lsl import cache
+
+            out["class"] = cache.value_digest(type(self), where=f"the landscape class {type(self).__qualname__}")
+        return out
 
     def __repr__(self) -> str:
         return f"WedgeLandscape(D={self.D}, n={self.n}, device={self.device}, dtype={self.dtype})"

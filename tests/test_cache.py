@@ -262,3 +262,185 @@ def test_explicit_directory_and_device(tmp_path, cache_dir):
     assert len(entries(other)) == 1 and entries(cache_dir) == []
     out = cache.cached({"k": 1}, fn, directory=other, device="cpu")
     assert fn.calls == 1 and out["a"].device.type == "cpu"
+
+
+# ---------------------------------------------------------------------------
+# entries are checked by content on load (issue 31, item 2)
+
+
+def _rewrite(path: Path, change) -> None:
+    """Rewrite an entry through ``change(tensors)``, with a digest that matches: well formed, but not what was expected."""
+    payload = torch.load(path, weights_only=True)
+    tensors = {k[2:]: v for k, v in payload.items() if k.startswith("t/")}
+    change(tensors)
+    fresh = {"key": payload["key"], "digest": cache.content_digest(tensors), **{f"t/{k}": v for k, v in tensors.items()}}
+    torch.save(fresh, path)
+
+
+def _flip_a_bit(path: Path, tensor: torch.Tensor) -> None:
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(tensor.numpy().tobytes())
+    assert at >= 0, "the tensor's bytes are stored as they are (uncompressed)"
+    raw[at + tensor.numel() * tensor.element_size() // 2] ^= 0x40  # an exponent bit of a middle entry
+    path.write_bytes(bytes(raw))
+
+
+THETA = torch.linspace(-1, 1, 12, dtype=torch.float64)
+EXPECT = {"theta": cache.Expect((12,), torch.float64, finite=True), "losses": cache.Expect((None,))}
+
+DAMAGES = {
+    "flip a bit": lambda p: _flip_a_bit(p, THETA),
+    "truncate": lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) * 2 // 3]),
+    "swap a shape": lambda p: _rewrite(p, lambda t: t.update(theta=t["theta"].reshape(3, 4))),
+    "another size": lambda p: _rewrite(p, lambda t: t.update(theta=t["theta"][:-1])),
+    "another dtype": lambda p: _rewrite(p, lambda t: t.update(theta=t["theta"].float())),
+    "nan in theta": lambda p: _rewrite(p, lambda t: t["theta"].__setitem__(3, float("nan"))),
+    "remove a key": lambda p: _rewrite(p, lambda t: t.pop("theta")),
+    "a stale digest": lambda p: torch.save({**torch.load(p, weights_only=True), "digest": "0" * 64}, p),
+    "no digest": lambda p: torch.save({k: v for k, v in torch.load(p, weights_only=True).items() if k != "digest"}, p),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_entry_is_recomputed_with_a_warning_that_names_it(cache_dir, damage):
+    key = {"name": "checked"}
+    value = {"theta": THETA.clone(), "losses": torch.tensor([3.0, 2.0, 1.0])}
+    path = cache.save(key, value)
+    assert torch.equal(cache.load(key, expect=EXPECT)["theta"], THETA)  # intact: it loads
+    DAMAGES[damage](path)
+    with pytest.raises(cache.CacheMiss, match=path.name):
+        cache.load(key, expect=EXPECT)
+    fn = Counter({"theta": THETA.clone(), "losses": torch.tensor([3.0, 2.0, 1.0])})
+    with pytest.warns(UserWarning, match=rf"unreadable entry and recomputing it.*{path.name}"):
+        out = cache.cached(key, fn, expect=EXPECT)
+    assert fn.calls == 1 and torch.equal(out["theta"], THETA) and torch.equal(out["losses"], value["losses"])
+    with warnings.catch_warnings():  # the entry was rewritten and loads again
+        warnings.simplefilter("error")
+        assert torch.equal(cache.cached(key, fn, expect=EXPECT)["theta"], THETA)
+    assert fn.calls == 1
+
+
+def test_what_a_damaged_entry_is_told(cache_dir):
+    key = {"name": "told"}
+    path = cache.save(key, {"theta": THETA.clone(), "losses": torch.ones(2)})
+    reasons = {"flip a bit": "do not match the digest", "swap a shape": r"shape \(3, 4\), expected \(12,\)",
+               "another dtype": "dtype torch.float32, expected torch.float64",
+               "nan in theta": r"non-finite entries \(at \[\[3\]\]\)", "remove a key": "'theta' is missing"}
+    for damage, reason in reasons.items():
+        cache.save(key, {"theta": THETA.clone(), "losses": torch.ones(2)})
+        DAMAGES[damage](path)
+        with pytest.raises(cache.CacheMiss, match=reason):
+            cache.load(key, expect=EXPECT)
+
+
+def test_an_optional_tensor_may_be_absent_and_a_check_sees_the_whole_entry(cache_dir):
+    key = {"name": "optional"}
+    cache.save(key, {"theta": THETA.clone()})
+    expect = {"theta": cache.Expect((None,)), "snapshots": cache.Expect((None, 12), optional=True)}
+    assert set(cache.load(key, expect=expect)) == {"theta"}
+    with pytest.raises(cache.CacheMiss, match="too long"):
+        cache.load(key, expect=expect, check=lambda e: "too long" if e["theta"].numel() > 10 else None)
+
+
+def test_stale_temporary_files_are_cleaned_up(cache_dir):
+    import time
+
+    cache.save({"name": "first"}, {"a": torch.ones(2)})
+    old, fresh = cache_dir / "killed-write.tmp", cache_dir / "being-written.tmp"
+    old.write_bytes(b"partial")
+    fresh.write_bytes(b"partial")
+    past = time.time() - cache.STALE_SECONDS - 60
+    os.utime(old, (past, past))
+    cache.save({"name": "second"}, {"a": torch.zeros(2)})
+    assert not old.exists(), "a temporary file left by a killed write is removed"
+    assert fresh.exists(), "a temporary file that another process may be writing now is kept"
+
+
+# ---------------------------------------------------------------------------
+# the digests of a computation (issue 31, item 1)
+
+
+def test_functions_are_digested_by_their_code_and_the_values_they_hold():
+    import torch.nn.functional as F
+
+    d = cache.value_digest
+    ce = lambda z, y: F.cross_entropy(z, y)  # noqa: E731
+    assert d(ce) == d(lambda z, y: F.cross_entropy(z, y))  # the same computation, the same key
+    assert d(ce) != d(lambda z, y: F.cross_entropy(z, y) + 10 * (z ** 2).mean())
+    assert d(lambda z: z * 2) != d(lambda z: z * 3)  # a constant
+
+    def scaled(s):
+        return lambda z: z * s
+
+    assert d(scaled(2.0)) == d(scaled(2.0)) and d(scaled(2.0)) != d(scaled(3.0))  # a value it closes over
+    assert d(scaled(torch.ones(3))) != d(scaled(torch.zeros(3)))
+
+    def with_default(z, s=2.0):
+        return z * s
+
+    def with_other_default(z, s=3.0):
+        return z * s
+
+    assert d(with_default) != d(with_other_default)
+    namespace = {"F": F, "SCALE": 2.0}
+    exec("def loss(z, y):\n    return SCALE * F.cross_entropy(z, y)", namespace)
+    before = d(namespace["loss"])
+    namespace["SCALE"] = 3.0  # a global it uses
+    assert d(namespace["loss"]) != before
+    assert d(F.cross_entropy) == d(F.cross_entropy) and d(F.cross_entropy) != d(F.mse_loss)  # library code: by name
+    assert d(torch.tanh) != d(torch.relu)
+
+
+def test_a_value_that_cannot_be_digested_is_refused_by_name():
+    class Opaque:
+        pass
+
+    thing = Opaque()
+    with pytest.raises(cache.UntrustedKey, match=r"the value 'thing' that the loss closes over is a .*Opaque object"):
+        cache.value_digest(lambda z, y: z.sum() + (thing is None), where="the loss")
+    assert cache.trusted_key(lambda: {"a": 1}) == {"a": 1}
+    with pytest.warns(UserWarning, match="not cached, because its cache key cannot be trusted: .*Opaque"):
+        assert cache.trusted_key(lambda: {"f": cache.value_digest(lambda: thing)}) is None
+
+
+def test_modules_are_digested_by_their_code_attributes_and_tensors():
+    from torch import nn
+
+    def build(cls, **kw):
+        torch.manual_seed(0)
+        return cls(**kw)
+
+    class Net(nn.Module):
+        def __init__(self, scale=1.0):
+            super().__init__()
+            self.fc, self.scale = nn.Linear(4, 3), scale
+
+        def forward(self, x):
+            return self.fc(torch.tanh(x)) * self.scale
+
+    first = build(Net)
+
+    class Net(nn.Module):  # the cell edited and run again: the same name, the same repr, another forward
+        def __init__(self, scale=1.0):
+            super().__init__()
+            self.fc, self.scale = nn.Linear(4, 3), scale
+
+        def forward(self, x):
+            return self.fc(torch.relu(x)) * self.scale
+
+    second = build(Net)
+    assert repr(first) == repr(second)
+    assert cache.module_digest(first) != cache.module_digest(second)
+    assert cache.module_digest(second) == cache.module_digest(build(Net))
+    assert cache.module_digest(build(Net, scale=2.0)) != cache.module_digest(second)  # an attribute
+    other = build(Net)
+    with torch.no_grad():
+        other.fc.weight.add_(1.0)
+    assert cache.module_digest(other) != cache.module_digest(second)  # a parameter...
+    assert cache.module_digest(other, skip={"fc.weight"}) == cache.module_digest(second, skip={"fc.weight"})  # ... unless theta gives it
+    hooked = build(Net)
+    hooked.register_forward_hook(lambda m, args, out: out * 2)
+    assert cache.module_digest(hooked) != cache.module_digest(second)  # a hook
+    bn = [nn.BatchNorm1d(3), nn.BatchNorm1d(3)]
+    bn[1].running_mean.add_(1.0)
+    assert cache.module_digest(bn[0]) != cache.module_digest(bn[1])  # a buffer

@@ -349,3 +349,73 @@ def test_train_families_shares_the_cache_with_train_family(ds):
     assert all(torch.equal(a.theta, b.theta) for a, b in zip(again, first[1]))
     with pytest.raises(ValueError, match="one build per seed"):
         families.train_families(builds, "l2", [0.0], seeds=[0], **kw)
+
+
+# ---------------------------------------------------------------------------
+# the cache key is the computation and entries are checked by content (issue 31)
+
+
+def test_a_family_on_another_loss_gets_its_own_members(ds, private_cache, monkeypatch):
+    import torch.nn.functional as F
+
+    from lsl.network import NetworkLandscape
+
+    model = nets.make("mlp", ds.input_shape, 3, width=6, depth=1, activation="tanh", seed=0).to(F64)
+    A = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y))
+    B = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y) + 10 * (z ** 2).mean())
+    kw = dict(lr=0.1, batch_size=8, max_steps=20, seed=0)
+    fam_a = families.train_family(A, "lr", [0.1, 0.2], **kw)
+    fam_b = families.train_family(B, "lr", [0.1, 0.2], **kw)
+    assert not any(m.from_cache for m in fam_b), "B's members must not be A's cached members"
+    fresh = families.train_family(B, "lr", [0.1, 0.2], cache=False, **kw)
+    for m, ref, a in zip(fam_b, fresh, fam_a):
+        assert torch.equal(m.theta, ref.theta) and not torch.equal(m.theta, a.theta)
+
+
+def test_a_family_whose_key_cannot_be_trusted_is_trained_and_not_cached(ds, private_cache):
+    import torch.nn.functional as F
+
+    from lsl.network import NetworkLandscape
+
+    class Holder:
+        scale = 1.0
+
+    holder = Holder()
+    model = nets.make("mlp", ds.input_shape, 3, width=6, depth=1, activation="tanh", seed=0).to(F64)
+    land = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: holder.scale * F.cross_entropy(z, y))
+    with pytest.warns(UserWarning, match="a member of the lr family is computed and not cached.*Holder"):
+        fam = families.train_family(land, "lr", [0.1, 0.2], lr=0.1, batch_size=8, max_steps=10, seed=0)
+    assert not list(private_cache.glob("*.pt")) and not any(m.from_cache for m in fam)
+
+
+@pytest.mark.parametrize("damage", ["flip a bit", "truncate", "nan in theta", "swap a shape", "remove a key"])
+def test_a_damaged_member_is_retrained_with_a_warning(build, private_cache, damage):
+    kw = dict(lr=0.1, batch_size=8, max_steps=20, seed=0)
+    fresh = families.train_family(build, "lr", [0.1], cache=False, **kw)
+    families.train_family(build, "lr", [0.1], **kw)
+    (entry,) = private_cache.glob("*.pt")
+    payload = torch.load(entry, weights_only=True)
+    tensors = {k[2:]: v for k, v in payload.items() if k.startswith("t/")}
+    if damage == "flip a bit":
+        raw = bytearray(entry.read_bytes())
+        at = bytes(raw).find(tensors["theta"].numpy().tobytes())
+        raw[at + 7] ^= 0x08
+        entry.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        entry.write_bytes(entry.read_bytes()[:100])
+    else:
+        if damage == "nan in theta":
+            tensors["theta"][2] = float("nan")
+        elif damage == "swap a shape":
+            tensors["theta"] = tensors["theta"][:-1]
+        else:
+            del tensors["check_losses"]
+        from lsl import cache
+
+        torch.save({"key": payload["key"], "digest": cache.content_digest(tensors),
+                    **{f"t/{k}": v for k, v in tensors.items()}}, entry)
+    with pytest.warns(UserWarning, match=rf"recomputing it .*{entry.name}"):
+        again = families.train_family(build, "lr", [0.1], **kw)
+    assert not again[0].from_cache and torch.equal(again[0].theta, fresh[0].theta)
+    assert torch.equal(again[0].check_losses, fresh[0].check_losses)
+    assert families.train_family(build, "lr", [0.1], **kw)[0].from_cache  # rewritten

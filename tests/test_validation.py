@@ -315,3 +315,27 @@ def test_hyperplane_and_curve_trainers_stop_too():
     with pytest.raises(NonFiniteLossError, match="learning rate"):
         tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
                              optimizer="sgd", schedule="constant")
+
+
+# ---------------------------------------------------------------------------
+# training from a non-finite point says so, instead of blaming the learning rate (issue 31, item 3)
+
+
+def test_training_from_a_non_finite_point_names_it():
+    quad = Quadratic(D=4)
+    start = torch.ones(4, dtype=F64)
+    start[2] = float("nan")
+    told = r"theta0 has non-finite entries at \[2\] \(1 of 4: NaN\); training cannot start from a non-finite point"
+    for call in (lambda: train(quad, start, steps=5, lr=0.1),
+                 lambda: train(quad, start, steps=5, lr=0.1, cache=True),
+                 lambda: train_rows(quad, start, lr=0.1, max_steps=5),
+                 lambda: families.train_family(quad, "lr", [0.1], theta0=start, max_steps=5, cache=False)):
+        with pytest.raises(ValueError, match=told) as info:
+            call()
+        assert "lower the learning rate" not in str(info.value).lower()
+    rows = torch.ones(2, 4, dtype=F64)
+    rows[1, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"theta0 has non-finite entries at \[\(1, 0\)\] \(1 of 8: inf\)"):
+        train(quad, rows, steps=5, lr=0.1)
+    with pytest.raises(ValueError, match=r"x0 has non-finite entries at \[2\]"):
+        minimize(lambda x, step: (x * x).sum(), start, steps=5, lr=0.1)

@@ -342,6 +342,12 @@ def _mnist1d_version() -> str:
         return "unknown"
 
 
+def _labels_problem(arrays: dict[str, torch.Tensor]) -> str | None:
+    """Why cached mnist1d labels are not labels of its ten classes, or ``None``."""
+    y = arrays["y"]
+    return None if bool(((y >= 0) & (y < 10)).all()) else "the labels are not all in [0, 10)"
+
+
 def _load_mnist1d(*, n_train, n_test, seed, dtype) -> Dataset:
     n_train = 4000 if n_train is None else n_train
     n_test = 1000 if n_test is None else n_test
@@ -365,7 +371,8 @@ def _load_mnist1d(*, n_train, n_test, seed, dtype) -> Dataset:
         return {"x": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64)), "y": torch.from_numpy(y.astype(np.int64))}
 
     key = {"dataset": "mnist1d", "num_samples": num_samples, "seed": seed, "version": _mnist1d_version()}
-    arrays = cache.cached(key, generate)
+    expect = {"x": cache.Expect((num_samples, 40), torch.float64, finite=True), "y": cache.Expect((num_samples,), torch.int64)}
+    arrays = cache.cached(key, generate, expect=expect, check=_labels_problem)
     x, y = arrays["x"], arrays["y"]
     x_train, x_test = _standardize(x[:n_train], x[len(x) - n_test :], dims=(0, 1))
     return Dataset("mnist1d", x_train.to(dtype), y[:n_train].clone(), x_test.to(dtype), y[len(y) - n_test :].clone(), 10, (40,))

@@ -41,10 +41,15 @@ reach the target are frozen and dropped from the computation while the others go
   from the same ``theta0``.
 
 **Cache.** With ``cache=True`` each member is stored with :mod:`lsl.cache` under
-a key made of the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a
-digest of ``theta0``, every training setting, the device type and the torch
-version (as :func:`lsl.training.trainer.train` does); a rerun loads the members instead of
-training them, and only missing members are trained.
+a key made of the landscape's :meth:`~lsl.landscape.Landscape.fingerprint` (for a
+network, the code of its module and loss and the values they hold), a digest of
+``theta0``, every training setting, the device type and the versions of torch and ``lsl``
+(as :func:`lsl.training.trainer.train` does); a rerun loads the members instead of
+training them, and only missing members are trained. A loaded member is checked by
+content (a digest, the shape and dtype of theta, finiteness unless it diverged); a
+damaged one is retrained with a warning that names its file. A landscape whose
+fingerprint cannot be trusted (a loss closing over an object that cannot be digested)
+has its members trained and not cached, with a warning.
 
 **Several seeds.** :func:`train_families` trains the same family from several seeds at once (the
 members that share a landscape and a batch size as rows of one call, each row with its own minibatch
@@ -62,10 +67,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from lsl.landscape import Landscape, tensor_digest
+from lsl.landscape import Landscape, check_finite, tensor_digest
 from lsl.training.rows import RowsResult, train_rows
 from lsl.settings import FAMILY_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
-from lsl.training.trainer import NONFINITE, NonFiniteLossError
+from lsl.training.trainer import NONFINITE, START_HINT, NonFiniteLossError
 
 __all__ = ["HPARAMS", "train_family", "train_families", "Member", "Family", "member_table"]
 
@@ -183,6 +188,34 @@ def _member_key(landscape: Landscape, theta0: torch.Tensor, settings: dict, *, f
             "settings": settings, "device": landscape.device.type, "torch": torch.__version__}
 
 
+def _fingerprint_or_none(landscape: Landscape) -> dict | None:
+    """The landscape's fingerprint (it groups the members trained together), or ``None`` if it has none."""
+    from lsl.cache import UntrustedKey
+
+    try:
+        return landscape.fingerprint()
+    except (UntrustedKey, NotImplementedError):
+        return None
+
+
+def _member_expect(landscape: Landscape) -> dict:
+    """What a cached member of ``landscape`` must hold (:class:`lsl.cache.Expect`)."""
+    from lsl.cache import Expect
+
+    return {"theta": Expect((landscape.D,), landscape.dtype), "steps": Expect(()), "reached": Expect((), torch.bool),
+            "diverged": Expect((), torch.bool), "check_steps": Expect((None,)), "check_losses": Expect((None,))}
+
+
+def _member_problem(entry: dict[str, torch.Tensor]) -> str | None:
+    """Why a cached member is not one that training can have produced, or ``None``."""
+    if entry["check_steps"].shape != entry["check_losses"].shape:
+        return "its check steps and check losses disagree in number"
+    if not bool(entry["diverged"]) and not (bool(torch.isfinite(entry["theta"]).all())
+                                            and bool(torch.isfinite(entry["check_losses"]).all())):
+        return "theta or a check loss has non-finite entries, yet the member is not marked as diverged"
+    return None
+
+
 def _pack(res: RowsResult, b: int) -> dict[str, torch.Tensor]:
     theta = res.theta if res.theta.dim() == 1 else res.theta[b]
     c = res.check_losses[:, b]
@@ -280,7 +313,8 @@ def train_family(
         a :class:`Family`; its members' parameters on each landscape's device.
 
     Raises:
-        ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
+        ValueError: for invalid settings, an optimiser or schedule other than SGD at a constant rate, or a
+            ``theta0`` with NaN or infinite entries (named with their positions).
     """
     opt = resolve(settings, FAMILY_DEFAULTS, who="train_family", steps=max_steps, lr=lr, batch_size=batch_size,
                   l2=l2, momentum=momentum, seed=seed)
@@ -383,7 +417,7 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                 if not hasattr(land, "theta0"):
                     raise ValueError(f"{type(land).__name__} has no theta0: pass theta0")
                 start0 = land.theta0
-            start0 = land.check_theta(start0, "theta0")
+            start0 = check_finite(land.check_theta(start0, "theta0"), "theta0", hint=START_HINT)
             if start0.dim() != 1:
                 raise ValueError("theta0 must be one point [D]: every member starts there")
             lands.append([land] * V)
@@ -394,28 +428,33 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
             if hparam in _ARCHITECTURE:
                 s[hparam] = v
     slots = [(k, i) for k in range(S) for i in range(V)]
-    by_object: dict[int, dict] = {}  # one fingerprint per landscape object (it digests the data)
+    from lsl import cache as disk
+
+    use_cache = cache
+    # one fingerprint per landscape object (it digests the data); None where the key cannot be trusted (a
+    # loss or module that cannot be digested): those members are trained and not cached, with a warning
+    by_object: dict[int, dict | None] = {}
     for k, i in slots:
-        if id(lands[k][i]) not in by_object:
-            by_object[id(lands[k][i])] = lands[k][i].fingerprint()
+        land = lands[k][i]
+        if id(land) not in by_object:
+            by_object[id(land)] = (disk.trusted_key(land.fingerprint, what=f"a member of the {hparam} family")
+                                   if use_cache else _fingerprint_or_none(land))
     fingerprints = {(k, i): by_object[id(lands[k][i])] for k, i in slots}
     # The architecture override is not part of the key: the fingerprint already describes the module, so
     # build(dropout=0.0) and build() (the same network) share one entry, e.g. the base member of every family.
-    keys = ({(k, i): _member_key(lands[k][i], starts[k][i],
-                                 {a: b for a, b in member_settings[k][i].items() if a not in _ARCHITECTURE},
-                                 fingerprint=fingerprints[k, i]) for k, i in slots} if cache else None)
-
-    from lsl import cache as _cache
+    keys = {(k, i): _member_key(lands[k][i], starts[k][i],
+                                {a: b for a, b in member_settings[k][i].items() if a not in _ARCHITECTURE},
+                                fingerprint=fingerprints[k, i]) if fingerprints[k, i] is not None else None
+            for k, i in slots} if use_cache else {slot: None for slot in slots}
 
     got: dict[tuple[int, int], dict] = {}
     loaded: dict[tuple[int, int], bool] = {slot: False for slot in slots}
-    if cache and _cache.enabled():
-        for slot in slots:
-            try:
-                got[slot] = _cache.load(keys[slot])
-                loaded[slot] = True
-            except _cache.CacheMiss:
-                pass
+    if disk.enabled():
+        for k, i in slots:
+            if keys[k, i] is not None:
+                entry = disk.lookup(keys[k, i], expect=_member_expect(lands[k][i]), check=_member_problem)
+                if entry is not None:
+                    got[k, i], loaded[k, i] = entry, True
     todo = [slot for slot in slots if slot not in got]
 
     def run(group: list[tuple[int, int]]) -> None:
@@ -429,8 +468,8 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                          seed=[member_settings[k][i]["seed"] for k, i in group], nonfinite=nonfinite)
         for b, slot in enumerate(group):
             got[slot] = _pack(res, b)
-            if cache and _cache.enabled():
-                _cache.save(keys[slot], got[slot])  # atomic: a temporary file, then os.replace
+            if keys[slot] is not None and disk.enabled():
+                disk.save(keys[slot], got[slot])  # atomic: a temporary file, then os.replace
 
     if todo:
         first = lands[todo[0][0]][todo[0][1]]
@@ -440,7 +479,8 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
             # rows of one call share the landscape (the same function: fingerprint, device) and the batch size
             groups: dict[str, list[tuple[int, int]]] = {}
             for k, i in todo:
-                label = repr((fingerprints[k, i], lands[k][i].device, member_settings[k][i]["batch_size"]))
+                same = fingerprints[k, i] if fingerprints[k, i] is not None else id(lands[k][i])
+                label = repr((same, lands[k][i].device, member_settings[k][i]["batch_size"]))
                 groups.setdefault(label, []).append((k, i))
             for group in groups.values():
                 run(group)

@@ -24,9 +24,9 @@ from typing import Sequence
 
 import torch
 
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.settings import FROM_SETTINGS, ROWS_DEFAULTS, TrainSettings, resolve
-from lsl.training.trainer import NONFINITE, NonFiniteLossError, minibatch_order, progress
+from lsl.training.trainer import NONFINITE, START_HINT, NonFiniteLossError, minibatch_order, progress
 
 __all__ = ["train_rows", "RowsResult"]
 
@@ -134,7 +134,8 @@ def train_rows(
 
     Raises:
         lsl.training.trainer.NonFiniteLossError: with ``nonfinite="raise"``, when a row's loss becomes non-finite.
-        ValueError: for invalid settings, or an optimiser or schedule other than SGD at a constant rate.
+        ValueError: for invalid settings, an optimiser or schedule other than SGD at a constant rate, or a
+            ``theta0`` with NaN or infinite entries (named with their positions).
     """
     # lr and l2 may be one per row: they are taken from the settings here, not put into them
     row_seeds = None
@@ -156,7 +157,7 @@ def train_rows(
     batch_size, momentum, max_steps, seed = s.batch_size, s.momentum, s.steps, s.seed
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
-    theta0 = landscape.check_theta(theta0, "theta0")
+    theta0 = check_finite(landscape.check_theta(theta0, "theta0"), "theta0", hint=START_HINT)
     single = theta0.dim() == 1
     x = theta0.reshape(-1, landscape.D).detach().clone()
     B = x.shape[0]

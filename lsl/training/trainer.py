@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.settings import FROM_SETTINGS, OPTIMIZERS, SCHEDULES, TrainSettings, resolve
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
@@ -29,6 +29,9 @@ _SCHEDULES = SCHEDULES
 #: On a GPU (any device but the CPU), :func:`minimize` checks the losses for NaN and infinity every
 #: this many steps: a check waits for the device's queued work, so checking every step would stall it.
 CHECK_EVERY_ON_DEVICE = 25
+#: What the error on a non-finite starting point advises (:func:`lsl.landscape.check_finite`).
+START_HINT = ("training cannot start from a non-finite point (the loss is undefined there, whatever the learning "
+              "rate): check how it was made")
 
 
 def progress(iterable, **kwargs):
@@ -187,13 +190,15 @@ def minimize(
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
-        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or an ``x0`` with
+            NaN or infinite entries (named with their positions: the loss is undefined there).
     """
     s = resolve(settings, TrainSettings(), who="minimize", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum)
     steps, lr, optimizer = s.steps, s.lr, s.optimizer
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    check_finite(x0, "x0", hint=START_HINT)
     check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
     checked = 0
     x = x0.detach().clone().requires_grad_(True)
@@ -331,6 +336,16 @@ class TrainResult:
     snapshot_steps: list[int] = field(default_factory=list)
 
 
+def _entry_problem(entry: dict[str, torch.Tensor]) -> str | None:
+    """Why a cached run is not one that :func:`train` can have produced, or ``None``."""
+    theta, losses, snaps = entry["theta"], entry["losses"], entry.get("snapshots")
+    if not bool(torch.isfinite(theta).all()) and bool(torch.isfinite(losses).all()):
+        return "theta has non-finite entries while every recorded loss is finite"
+    if (0 if snaps is None else snaps.shape[0]) != entry["snapshot_steps"].numel():
+        return "the snapshots and their steps disagree in number"
+    return None
+
+
 def train(
     landscape: Landscape,
     theta0: torch.Tensor,
@@ -365,10 +380,14 @@ def train(
             replaces the field of ``settings`` when given (see :class:`~lsl.settings.TrainSettings`).
         snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
         cache: store the result on disk (:mod:`lsl.cache`) under a key made of everything that
-            determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint`, a digest of
-            ``theta0``, every training setting, the device type and the torch version. A second call
+            determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint` (for a network,
+            the code of its module and loss and the values they hold), a digest of ``theta0``, every
+            training setting, the device type and the versions of torch and ``lsl``. A second call
             with the same inputs loads the result instead of training (the key is the same whether
-            the settings come as keywords or as ``settings=``).
+            the settings come as keywords or as ``settings=``); a loaded entry is checked by content
+            (a digest, the shapes, dtypes and finiteness of its tensors), and one that fails is
+            retrained with a warning. When the key cannot be trusted (a loss closing over an object
+            that cannot be digested), the run is trained and not cached, with a warning.
         nonfinite: ``"raise"`` (default) stops with a :class:`NonFiniteLossError` naming the step
             and the learning rate when the loss becomes NaN or infinite (a cached run with
             non-finite losses raises the same way); ``"record"`` keeps going and records them
@@ -379,12 +398,13 @@ def train(
 
     Raises:
         NonFiniteLossError: with ``nonfinite="raise"``, when the loss becomes non-finite.
-        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`).
+        ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or a ``theta0`` with
+            NaN or infinite entries (named with their positions: the loss is undefined there).
     """
     s = resolve(settings, TrainSettings(), who="train", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
                 batch_size=batch_size, l2=l2, seed=seed)
-    theta0 = landscape.check_theta(theta0, "theta0")
+    theta0 = check_finite(landscape.check_theta(theta0, "theta0"), "theta0", hint=START_HINT)
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     # the cache key's settings: the same names and values as before the settings object (issue 17), so
@@ -393,11 +413,12 @@ def train(
                     cycle_steps=s.cycle_steps, momentum=s.momentum, batch_size=s.batch_size, l2=s.l2,
                     snapshot_every=snapshot_every, seed=s.seed)
     if cache:
-        from lsl import cache as _cache
+        from lsl import cache
         from lsl.landscape import tensor_digest
 
-        key = {"what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
-               "settings": settings, "device": landscape.device.type, "torch": torch.__version__}
+        key = cache.trusted_key(lambda: {
+            "what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
+            "settings": settings, "device": landscape.device.type, "torch": torch.__version__}, what="this training run")
 
         def compute() -> dict[str, torch.Tensor]:
             res = train(landscape, theta0, **settings, nonfinite=nonfinite)
@@ -407,7 +428,13 @@ def train(
                 out["snapshots"] = res.snapshots
             return out
 
-        got = _cache.cached(key, compute, device=landscape.device)
+        lead = tuple(theta0.shape[:-1])
+        expect = {"theta": cache.Expect(tuple(theta0.shape), theta0.dtype),
+                  "losses": cache.Expect((s.steps, *lead) if s.steps else None),
+                  "lrs": cache.Expect((s.steps,), finite=True),
+                  "snapshot_steps": cache.Expect((None,), torch.long),
+                  "snapshots": cache.Expect((None, *theta0.shape), theta0.dtype, optional=True)}
+        got = cache.cached(key, compute, device=landscape.device, expect=expect, check=_entry_problem)
         if nonfinite == "raise":  # a run recorded with nonfinite="record" may sit in the cache
             check_finite_losses(got["losses"], got["lrs"].tolist(), what="train (loaded from the cache)")
         return TrainResult(got["theta"], got["losses"], got["lrs"].cpu(), got.get("snapshots"),
