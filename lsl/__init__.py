@@ -22,14 +22,14 @@ chapter's set-up, glue, figures, widgets), which the core and the families never
 
 import importlib
 
-from lsl import batching, cache, landscape, network, network_checks, settings, stack, toy
+from lsl import arguments, batching, cache, landscape, network, network_checks, settings, stack, toy
 from lsl import data, training, curvature, probes, subspaces, paths, ensembles
 from lsl.landscape import FlatView, Landscape
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 
 #: The core's modules: the landscape abstraction and its evaluation.
-CORE = ("landscape", "network", "network_checks", "toy", "stack", "batching", "cache", "settings")
+CORE = ("landscape", "network", "network_checks", "toy", "stack", "batching", "cache", "settings", "arguments")
 #: The families of methods (subpackages), each building only on the core and families before it.
 FAMILIES = ("data", "training", "curvature", "probes", "subspaces", "paths", "ensembles")
 

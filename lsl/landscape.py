@@ -53,12 +53,24 @@ class Landscape:
         raise NotImplementedError
 
     # -- public API ---------------------------------------------------------
-    def check_theta(self, theta: torch.Tensor, name: str = "theta") -> torch.Tensor:
+    def check_theta(self, theta: torch.Tensor, name: str = "theta", *, finite: bool = True) -> torch.Tensor:
         """Validate a point ``[D]`` or a batch ``[B, D]`` and return it on this landscape's device.
 
+        Every experiment of :mod:`lsl` checks its points, directions and optima here, at its door, so that
+        a non-finite input is reported as such (:func:`check_finite`: the argument and where its NaN or
+        infinite entries are) instead of turning into a NaN result. The landscape's own evaluations
+        (``loss``, ``grad``, ``hvp``, ...) pass ``finite=False``: they are called at every step of a
+        trainer, and the loss of a non-finite point is simply non-finite.
+
+        Args:
+            theta: the point or points.
+            name: the argument's name, for messages.
+            finite: also require every entry to be finite.
+
         Raises:
-            TypeError: if ``theta`` is not a tensor.
-            ValueError: if its last dimension is not ``D`` or it has more than 2 dimensions.
+            TypeError: if ``theta`` is not a floating-point tensor.
+            ValueError: if its last dimension is not ``D``, it has more than 2 dimensions, or (with
+                ``finite``) it has NaN or infinite entries.
         """
         if not isinstance(theta, torch.Tensor):
             raise TypeError(
@@ -73,6 +85,8 @@ class Landscape:
             )
         if not theta.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor, got {theta.dtype}")
+        if finite:
+            check_finite(theta, name)
         return theta.to(device=self.device, dtype=self.dtype)
 
     def loss(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
@@ -82,7 +96,7 @@ class Landscape:
         vectorised calls sized by the evaluation policy, :mod:`lsl.batching`).
         Differentiable with respect to ``theta``.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if theta.dim() == 1:
             return self._loss_batch(theta.unsqueeze(0), **kwargs)[0]
         return self._loss_batch(theta, **kwargs)
@@ -112,10 +126,10 @@ class Landscape:
             return torch.cat([self.loss(origin + c @ directions, **kwargs) for c in coeffs.split(per_chunk)])
 
     def _check_family(self, origin, directions, coeffs):
-        origin = self.check_theta(origin, "origin")
+        origin = self.check_theta(origin, "origin", finite=False)
         if origin.dim() != 1:
             raise ValueError(f"origin must be one point [D]; got shape {tuple(origin.shape)}")
-        directions = self.check_theta(directions, "directions")
+        directions = self.check_theta(directions, "directions", finite=False)
         if directions.dim() != 2:
             raise ValueError(f"directions must be [K, D]; got shape {tuple(directions.shape)}")
         if not isinstance(coeffs, torch.Tensor) or coeffs.dim() != 2 or coeffs.shape[1] != directions.shape[0]:
@@ -125,7 +139,7 @@ class Landscape:
 
     def grad(self, theta: torch.Tensor, **kwargs) -> torch.Tensor:
         """Gradient of the loss, same shape as ``theta`` (``[D]`` or ``[B, D]``)."""
-        theta = self.check_theta(theta).detach().requires_grad_(True)
+        theta = self.check_theta(theta, finite=False).detach().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self.loss(theta, **kwargs).sum(), theta)
         return g
@@ -136,7 +150,7 @@ class Landscape:
         ``theta`` is ``[D]`` (a scalar loss and ``[D]``) or ``[B, D]`` (``[B]`` and ``[B, D]``). A landscape may
         compute both faster than autograd does (:class:`~lsl.network.NetworkLandscape` for a layer stack).
         """
-        theta = self.check_theta(theta).detach().requires_grad_(True)
+        theta = self.check_theta(theta, finite=False).detach().requires_grad_(True)
         with torch.enable_grad():
             value = self.loss(theta, **kwargs)
             (g,) = torch.autograd.grad(value.sum(), theta)
@@ -159,10 +173,10 @@ class Landscape:
         The default uses double back-propagation; subclasses may override it
         with forward-over-reverse differentiation.
         """
-        theta = self.check_theta(theta, "theta")
+        theta = self.check_theta(theta, "theta", finite=False)
         if theta.dim() != 1:
             raise ValueError("hvp takes a single point theta of shape [D]; loop or vmap over points")
-        v = self.check_theta(v, "v")
+        v = self.check_theta(v, "v", finite=False)
         theta = theta.detach().requires_grad_(True)
         with torch.enable_grad():
             (g,) = torch.autograd.grad(self.loss(theta, **kwargs), theta, create_graph=True)

@@ -227,7 +227,7 @@ class NetworkLandscape(Landscape):
 
     def module_at(self, theta: torch.Tensor) -> nn.Module:
         """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``)."""
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if theta.dim() != 1:
             raise ValueError(f"module_at takes one point [D]; got shape {tuple(theta.shape)}")
         module = copy.deepcopy(self.model)
@@ -390,7 +390,7 @@ class NetworkLandscape(Landscape):
 
         A batch is vectorised in calls of as many points as the evaluation policy allows (:mod:`lsl.batching`).
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         x, y = self._data(idx)
         self.model.train(train)
         try:
@@ -420,7 +420,7 @@ class NetworkLandscape(Landscape):
         (:meth:`grad`). In training mode dropout draws its masks
         from torch's global generator either way.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if not self._trains_by_hand(theta):
             return super().loss_and_grad(theta, idx=idx, train=train)
         x, y = self._data(idx)
@@ -439,7 +439,7 @@ class NetworkLandscape(Landscape):
         come from :meth:`loss_and_grad` in one pass and the backward pass only scales the stored
         gradient; asking for a second derivative through it raises an error. Otherwise :meth:`loss`.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if not (torch.is_grad_enabled() and theta.requires_grad and self._trains_by_hand(theta)):
             return self.loss(theta, idx=idx, train=train)
         return _FirstOrderLoss.apply(theta, self, idx, train)
@@ -450,10 +450,10 @@ class NetworkLandscape(Landscape):
         ``theta`` is one point ``[D]``; ``v`` is ``[D]`` or ``[K, D]`` (vectorised over the K vectors, in
         calls of as many vectors as the evaluation policy allows, :mod:`lsl.batching`).
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if theta.dim() != 1:
             raise ValueError("hvp takes a single point theta of shape [D]")
-        v = self.check_theta(v, "v")
+        v = self.check_theta(v, "v", finite=False)
         x, y = self._data(idx)
         g = grad(lambda t: self._single_loss(t, x, y))
 
@@ -472,7 +472,7 @@ class NetworkLandscape(Landscape):
         forward hooks registered on :attr:`model`'s submodules see every layer. Evaluation mode;
         differentiable.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if theta.dim() != 1:
             raise ValueError(f"forward takes one point [D]; got shape {tuple(theta.shape)} (use logits for a batch)")
         x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
@@ -483,7 +483,7 @@ class NetworkLandscape(Landscape):
 
         ``x`` defaults to the training inputs.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
         if self._uses_stack(theta):
             if theta.dim() == 1:

@@ -57,12 +57,12 @@ class WedgeLandscape(Landscape):
 
     def short_indices(self, theta: torch.Tensor) -> torch.Tensor:
         """Indices of the ``D - n`` smallest-magnitude coordinates (the short directions of the nearest wedge)."""
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         return torch.topk(theta.detach().abs(), self.s, dim=-1, largest=False).indices
 
     def long_indices(self, theta: torch.Tensor) -> torch.Tensor:
         """Indices of the ``n`` largest-magnitude coordinates: the axes spanning the nearest wedge."""
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         return torch.topk(theta.detach().abs(), self.n, dim=-1, largest=True).indices
 
     def _loss_batch(self, theta: torch.Tensor, **_) -> torch.Tensor:
@@ -72,7 +72,7 @@ class WedgeLandscape(Landscape):
 
     def project(self, theta: torch.Tensor) -> torch.Tensor:
         """The nearest point on the nearest wedge (short coordinates set to zero)."""
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         return theta.detach().scatter(-1, self.short_indices(theta), 0.0)
 
     def shared_long_axes(self, points: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -131,7 +131,7 @@ class WedgeLandscape(Landscape):
         Returns:
             An ``int`` for one point, an integer tensor ``[B]`` for a batch.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if not (isinstance(delta, (int, float)) and 0 < delta < float("inf")):
             raise ValueError(f"delta must be a positive number, got {delta!r}")
         loss = self.loss(theta).detach()
@@ -157,7 +157,7 @@ class WedgeLandscape(Landscape):
         Here ``u = theta_S / L`` and ``L`` is the loss; all other entries are zero.
         Its eigenvalues are ``1/L`` (``D - n - 1`` times) and ``0``.
         """
-        theta = self.check_theta(theta)
+        theta = self.check_theta(theta, finite=False)
         if theta.dim() != 1:
             raise ValueError("hessian_closed_form takes a single point [D]")
         idx = self.short_indices(theta)

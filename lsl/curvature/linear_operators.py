@@ -76,6 +76,12 @@ def _term(term: str) -> str:
 # lsl -> SciPy
 
 
+def _check_real(x) -> None:
+    if np.iscomplexobj(x):
+        raise TypeError("the Hessian is a real symmetric operator: it takes real vectors, got a complex one "
+                        "(apply it to the real and the imaginary part separately)")
+
+
 def _scipy_operator(matvec: Matvec, D: int, device: torch.device):
     """A symmetric float64 SciPy ``LinearOperator`` around a torch ``[K, D] -> [K, D]`` product."""
     from scipy.sparse.linalg import LinearOperator
@@ -86,11 +92,13 @@ def _scipy_operator(matvec: Matvec, D: int, device: torch.device):
             self.torch_matvec = matvec  # used by as_matvec to skip the NumPy round trip
 
         def _matvec(self, x):
+            _check_real(x)
             x = np.asarray(x, dtype=np.float64).reshape(D)
             out = matvec(torch.from_numpy(x.copy()).to(device))
             return out.detach().to("cpu", torch.float64).numpy()
 
         def _matmat(self, X):
+            _check_real(X)
             X = np.asarray(X, dtype=np.float64)
             V = torch.from_numpy(np.ascontiguousarray(X.T)).to(device)
             return matvec(V).detach().to("cpu", torch.float64).numpy().T

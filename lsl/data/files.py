@@ -191,11 +191,33 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild numpy arrays and nothing else."""
+    """An unpickler that can rebuild numpy arrays and nothing else.
+
+    The array constructor it hands out refuses an array larger than the file (``max_bytes``): a pickle
+    can call ``numpy.ndarray(shape)`` directly, which would allocate uninitialised memory of any size.
+    """
 
     ALLOWED = _allowed_globals()
 
+    def __init__(self, file, *, max_bytes: int, **kwargs):
+        super().__init__(file, **kwargs)
+        limit = int(max_bytes)
+
+        class BoundedArray(np.ndarray):
+            def __new__(cls, shape, dtype=float, *args, **kw):
+                dims = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+                n = int(np.prod([int(d) for d in dims], dtype=object)) * np.dtype(dtype).itemsize
+                if n > limit:
+                    raise pickle.UnpicklingError(
+                        f"the file asks for an array of {n} bytes {dims}, more than the {limit} bytes it holds: "
+                        "it is damaged or not a dataset file; download it again")
+                return super().__new__(cls, dims, dtype, *args, **kw)
+
+        self._array = BoundedArray
+
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("numpy", "ndarray"):
+            return self._array
         try:
             return self.ALLOWED[(module, name)]
         except KeyError:
@@ -207,7 +229,7 @@ class _ArrayUnpickler(pickle.Unpickler):
 def _read_pickle(path: Path) -> Any:
     with open(path, "rb") as fh:
         try:
-            return _ArrayUnpickler(fh, encoding="bytes").load()
+            return _ArrayUnpickler(fh, encoding="bytes", max_bytes=path.stat().st_size).load()
         except pickle.UnpicklingError as exc:
             raise pickle.UnpicklingError(f"{path}: {exc}") from exc
 

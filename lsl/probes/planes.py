@@ -31,6 +31,7 @@ chosen. :func:`save_plane` and :func:`load_plane` write and read any
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -548,10 +549,17 @@ def load_plane(path: str | Path, *, device=None) -> LossPlane:
         A :class:`DirectionPlane` (``kind`` as saved), or a :class:`~lsl.probes.planes.LossPlane` for a three-point plane.
         ``basis`` and ``origin`` are ``None`` if they were not saved.
     """
-    with np.load(Path(path), allow_pickle=False) as f:
-        if "format" not in f.files or str(f["format"]) != _FORMAT:
-            raise ValueError(f"{path} is not a loss plane written by lsl.probes.planes.save_plane")
-        get = {k: f[k] for k in f.files}
+    try:
+        with np.load(Path(path), allow_pickle=False) as f:
+            if "format" not in f.files or str(f["format"]) != _FORMAT:
+                raise ValueError(f"{path} is not a loss plane written by lsl.probes.planes.save_plane")
+            get = {k: f[k] for k in f.files}
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        if "is not a loss plane" in str(exc):
+            raise
+        # numpy's own message for a damaged file suggests allow_pickle=True: unsafe, and not the cause
+        raise ValueError(f"{path} cannot be read as a loss plane: the file is damaged or truncated "
+                         f"({type(exc).__name__}); compute the plane again and save it with save_plane") from None
     t = lambda a, dev=None: torch.from_numpy(np.array(a)).to(dev or "cpu")  # noqa: E731
     split = str(get["split"]) or None
     common = dict(u=t(get["u"]), v=t(get["v"]), loss=t(get["loss"]),

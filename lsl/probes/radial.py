@@ -23,7 +23,7 @@ from typing import Sequence
 import torch
 
 from lsl import batching
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 
 __all__ = ["random_directions", "radial_profile", "RadialProfile", "tunnel_widths", "TunnelWidths"]
 
@@ -111,6 +111,9 @@ def radial_profile(
     if theta.dim() != 1:
         raise ValueError("radial_profile takes one centre point theta [D]")
     radii = torch.as_tensor(radii, dtype=landscape.dtype, device=landscape.device)
+    if radii.dim() != 1 or radii.numel() == 0:
+        raise ValueError(f"radii must be a non-empty 1-D sequence of distances, got shape {tuple(radii.shape)}")
+    check_finite(radii, "radii")
     if directions is None:
         directions = random_directions(landscape.D, n_directions, seed=seed, device=landscape.device, dtype=landscape.dtype)
     else:

@@ -22,6 +22,7 @@ from typing import Sequence
 
 import torch
 
+from lsl import arguments
 from lsl.landscape import Landscape
 from lsl.subspaces.projections import Projection, make_projection
 from lsl.settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
@@ -245,7 +246,9 @@ def dimension_sweep(
     Returns:
         a :class:`DimensionSweep`, on the CPU.
     """
-    dims = [int(d) for d in dims]
+    dims = arguments.integers("dims", dims, low=1, high=landscape.D)
+    n_planes = arguments.integer("n_planes", n_planes, low=1)
+    tol = arguments.number("tol", tol, low=0.0, low_open=True)
     per_plane = torch.tensor(dims).repeat_interleave(n_planes)
     res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), settings=settings, steps=steps,
                                lr=lr, seed=seed, **options)
@@ -393,7 +396,14 @@ def intrinsic_dimension(
     """
     s = resolve(settings, SUBSPACE_DEFAULTS, who="intrinsic_dimension", steps=steps, lr=lr, batch_size=batch_size,
                 seed=seed)
-    dims_t = torch.tensor(sorted(int(d) for d in dims))
+    dims = arguments.integers("dims", dims, low=1, high=landscape.D)
+    n_planes = arguments.integer("n_planes", n_planes, low=1)
+    reference = arguments.number("reference", reference, low=0.0, high=1.0, low_open=True)
+    level = arguments.number("level", level, low=0.0, high=1.0, low_open=True)
+    if max_batch is not None:
+        max_batch = arguments.integer("max_batch", max_batch, low=1)
+    landscape.check_theta(theta0, "theta0")
+    dims_t = torch.tensor(sorted(dims))
     per_plane = dims_t.repeat_interleave(n_planes)
     total = per_plane.numel()
     group = total if max_batch is None else max(1, max_batch)

@@ -417,7 +417,7 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
                 if not hasattr(land, "theta0"):
                     raise ValueError(f"{type(land).__name__} has no theta0: pass theta0")
                 start0 = land.theta0
-            start0 = check_finite(land.check_theta(start0, "theta0"), "theta0", hint=START_HINT)
+            start0 = check_finite(land.check_theta(start0, "theta0", finite=False), "theta0", hint=START_HINT)
             if start0.dim() != 1:
                 raise ValueError("theta0 must be one point [D]: every member starts there")
             lands.append([land] * V)

@@ -26,7 +26,7 @@ import torch
 
 from lsl.landscape import Landscape, check_finite
 from lsl.settings import FROM_SETTINGS, ROWS_DEFAULTS, TrainSettings, resolve
-from lsl.training.trainer import NONFINITE, START_HINT, NonFiniteLossError, minibatch_order, progress
+from lsl.training.trainer import check_lr_fits, NONFINITE, START_HINT, NonFiniteLossError, minibatch_order, progress
 
 __all__ = ["train_rows", "RowsResult"]
 
@@ -157,7 +157,8 @@ def train_rows(
     batch_size, momentum, max_steps, seed = s.batch_size, s.momentum, s.steps, s.seed
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
-    theta0 = check_finite(landscape.check_theta(theta0, "theta0"), "theta0", hint=START_HINT)
+    theta0 = check_finite(landscape.check_theta(theta0, "theta0", finite=False), "theta0", hint=START_HINT)
+    check_lr_fits(lr.tolist() if isinstance(lr, torch.Tensor) else lr, theta0.dtype)
     single = theta0.dim() == 1
     x = theta0.reshape(-1, landscape.D).detach().clone()
     B = x.shape[0]

@@ -22,7 +22,7 @@ from lsl.landscape import Landscape, check_finite
 from lsl.settings import FROM_SETTINGS, OPTIMIZERS, SCHEDULES, TrainSettings, resolve
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
-           "NonFiniteLossError", "check_finite_losses"]
+           "NonFiniteLossError", "check_finite_losses", "check_lr_fits"]
 
 _OPTIMIZERS = OPTIMIZERS
 _SCHEDULES = SCHEDULES
@@ -30,6 +30,23 @@ _SCHEDULES = SCHEDULES
 #: this many steps: a check waits for the device's queued work, so checking every step would stall it.
 CHECK_EVERY_ON_DEVICE = 25
 #: What the error on a non-finite starting point advises (:func:`lsl.landscape.check_finite`).
+def check_lr_fits(lr, dtype: torch.dtype) -> None:
+    """Refuse learning rates that the parameters' floating-point type cannot hold.
+
+    Args:
+        lr: the learning rate (a number, or one per row).
+        dtype: the parameters' floating-point type.
+
+    Raises:
+        ValueError: naming the learning rate and the largest number of ``dtype``.
+    """
+    big = torch.finfo(dtype).max
+    for value in (lr if isinstance(lr, (list, tuple)) else [lr]):
+        if isinstance(value, (int, float)) and abs(value) > big / 1e3:
+            raise ValueError(f"lr={value:g} is too large for {dtype} parameters (whose largest number is {big:.3g}): "
+                             "every step would overflow to infinity; use a learning rate such as 1e-3 to 1")
+
+
 START_HINT = ("training cannot start from a non-finite point (the loss is undefined there, whatever the learning "
               "rate): check how it was made")
 
@@ -199,6 +216,7 @@ def minimize(
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     check_finite(x0, "x0", hint=START_HINT)
+    check_lr_fits(lr, x0.dtype)
     check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
     checked = 0
     x = x0.detach().clone().requires_grad_(True)
@@ -404,7 +422,7 @@ def train(
     s = resolve(settings, TrainSettings(), who="train", steps=steps, lr=lr, optimizer=optimizer,
                 schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
                 batch_size=batch_size, l2=l2, seed=seed)
-    theta0 = check_finite(landscape.check_theta(theta0, "theta0"), "theta0", hint=START_HINT)
+    theta0 = check_finite(landscape.check_theta(theta0, "theta0", finite=False), "theta0", hint=START_HINT)
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     # the cache key's settings: the same names and values as before the settings object (issue 17), so
