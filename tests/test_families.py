@@ -217,7 +217,7 @@ def test_cache_off(build, private_cache, monkeypatch):
 
 
 # ---------------------------------------------------------------------------
-# tunnel widths of a family (against closed forms: tests/test_probe.py)
+# tunnel widths of a family (against closed forms: tests/test_radial.py)
 
 
 def test_tunnel_widths_of_a_family(build):

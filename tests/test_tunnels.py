@@ -1,4 +1,4 @@
-"""Tests for lsl.paths.tunnels: straight paths, polylines and the low-loss tunnels of Section 4.2 (Bezier curves: test_paths.py)."""
+"""Tests for lsl.paths.tunnels: straight paths, polylines and the low-loss tunnels of Section 4.2 and Bezier curves."""
 
 from __future__ import annotations
 
