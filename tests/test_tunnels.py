@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsl.paths.tunnels import bezier_curve, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.paths.tunnels import (bezier_curve, bezier_points, build_tunnel, deviation_cosines, linear_path, path_losses,
+                               polyline, tunnel)
 from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
+from lsl.training.trainer import train
 from tests.reference import CountingWedge
 
 F64 = torch.float64
@@ -239,3 +241,65 @@ def test_label_hand_over_shares_by_hand():
         label_hand_over(_Labels(rows), points, torch.linspace(0, 1, 4))
     with pytest.raises(ValueError, match="network landscape"):
         label_hand_over(WedgeLandscape(4, 2), points, torch.linspace(0, 1, 5))
+
+
+# ---------------------------------------------------------------------------
+# Bezier curves between two optima of the toy model (m-connectors: test_connectors.py)
+
+
+def _optima(D: int, n: int, k: int, seed: int = 0) -> tuple[WedgeLandscape, torch.Tensor]:
+    land = WedgeLandscape(D, n, dtype=F64)
+    gen = torch.Generator().manual_seed(seed)
+    theta = train(land, torch.randn(k, D, generator=gen, dtype=F64), steps=300, lr=0.05, schedule="cosine").theta
+    assert bool((land.loss(theta) < 1e-3).all())
+    return land, theta
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return _optima(40, 30, 2)
+
+
+def test_bezier_points_formula():
+    a, m, b = torch.tensor([0.0, 0.0], dtype=F64), torch.tensor([1.0, 2.0], dtype=F64), torch.tensor([2.0, 0.0], dtype=F64)
+    pts = bezier_points(a, m, b, torch.tensor([0.0, 0.5, 1.0]))
+    torch.testing.assert_close(pts, torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], dtype=F64))
+    # With the control point at the midpoint the curve is the straight line.
+    t = torch.linspace(0, 1, 5, dtype=F64)
+    torch.testing.assert_close(bezier_points(a, 0.5 * (a + b), b, t), linear_path(a, b, 5))
+
+
+def test_bezier_curve_lowers_barrier(pair):
+    land, theta = pair
+    res = bezier_curve(land, theta[0], theta[1], steps=300, lr=0.05, n_samples=4, n_points=41, eval_every=100)
+    assert res.points.shape == (41, 40) and res.control.shape == (40,)
+    torch.testing.assert_close(res.points[0], theta[0])
+    torch.testing.assert_close(res.points[-1], theta[1])
+    torch.testing.assert_close(res.loss, land.loss(res.points))
+    assert res.line_barrier > 0.3
+    assert res.barrier < 0.6 * res.line_barrier
+    assert res.grad_evals == 300 * 4
+    assert res.history_grad_evals.tolist() == [0, 400, 800, 1200]
+    assert float(res.history_barrier[0]) == pytest.approx(res.line_barrier)
+    assert float(res.history_barrier[-1]) == pytest.approx(res.barrier)
+
+
+def test_bezier_curve_accounting_without_history(pair):
+    land, theta = pair
+    res = bezier_curve(land, theta[0], theta[1], steps=7, lr=0.01, n_samples=3)
+    assert res.grad_evals == 21 and res.history_grad_evals.numel() == 0 and res.history_barrier.numel() == 0
+    res0 = bezier_curve(land, theta[0], theta[1], steps=0, lr=0.01)
+    torch.testing.assert_close(res0.control, 0.5 * (theta[0] + theta[1]))
+    assert res0.grad_evals == 0 and res0.barrier == pytest.approx(res0.line_barrier)
+
+
+def test_bezier_curve_errors(pair):
+    land, theta = pair
+    with pytest.raises(ValueError, match="same point"):
+        bezier_curve(land, theta[0], theta[0], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="n_samples"):
+        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, n_samples=0)
+    with pytest.raises(ValueError, match="single points"):
+        bezier_curve(land, theta, theta[1], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="eval_every"):
+        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, eval_every=0)
