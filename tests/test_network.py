@@ -1,4 +1,4 @@
-"""Tests for lsl.landscape and lsl.network: flat-vector views and the functional network landscape.
+"""Tests for lsl.network: the functional network landscape (FlatView and the base class: tests/test_landscape.py).
 
 References are independent of lsl's functional machinery: the module's own
 forward pass with its parameters set, a hand-written flat function of
@@ -8,15 +8,16 @@ forward pass with its parameters set, a hand-written flat function of
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 import torch
 from torch import nn
 
-from lsl.landscape import FlatView, Landscape
-from lsl.network import NetworkLandscape
+from lsl import batching
+from lsl.data import datasets, nets
 from lsl.data.nets import MLP
-
+from lsl.network import NetworkLandscape
 from tests.reference import cross_entropy, tanh_mlp_logits
 
 F64 = torch.float64
@@ -69,67 +70,6 @@ def random_theta(land, seed, scale=0.5, batch=None):
 
 
 # ---------------------------------------------------------------------------
-# FlatView
-
-
-def test_flatview_round_trip_and_shared_storage():
-    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.Flatten(), nn.Linear(12, 4))
-    view = FlatView.from_module(model)
-    params = {k: v.detach().clone() for k, v in model.named_parameters()}
-    assert view.names == list(params)
-    assert view.D == sum(p.numel() for p in params.values()) == 2 * 3 * 9 + 3 + 12 * 4 + 4
-    flat = view.flatten(params)
-    assert flat.shape == (view.D,)
-    back = view.unflatten(flat)
-    assert list(back) == list(params)
-    for k in params:
-        assert back[k].shape == params[k].shape
-        assert torch.equal(back[k], params[k])
-        assert back[k].data_ptr() >= flat.data_ptr()  # a view into flat
-    # views share storage: writing into the flat vector shows up in the views
-    flat[view.block("2.bias")] = 7.0
-    assert torch.equal(back["2.bias"], torch.full((4,), 7.0))
-    back["0.weight"].zero_()
-    assert torch.equal(flat[view.block("0.weight")], torch.zeros(54))
-    # the layout is registration order, contiguous
-    assert view.block("0.weight") == slice(0, 54)
-    assert view.block("0.bias") == slice(54, 57)
-
-
-def test_flatview_batched_unflatten():
-    view = FlatView(["a", "b"], [(2, 3), (4,)])
-    flat = torch.arange(5 * 10, dtype=F64).reshape(5, 10)
-    parts = view.unflatten(flat)
-    assert parts["a"].shape == (5, 2, 3) and parts["b"].shape == (5, 4)
-    for i in range(5):
-        assert torch.equal(parts["a"][i], flat[i, :6].reshape(2, 3))
-        assert torch.equal(parts["b"][i], flat[i, 6:])
-    parts["b"][2, 0] = -1.0
-    assert flat[2, 6] == -1.0
-
-
-def test_flatview_errors():
-    view = FlatView(["a", "b"], [(2, 3), (4,)])
-    with pytest.raises(ValueError, match="D=10"):
-        view.unflatten(torch.zeros(9))
-    with pytest.raises(KeyError, match="b"):
-        view.flatten({"a": torch.zeros(2, 3)})
-    with pytest.raises(KeyError, match="known"):
-        view.block("c")
-    frozen = nn.Linear(2, 2).requires_grad_(False)
-    with pytest.raises(ValueError, match="no trainable parameters"):
-        FlatView.from_module(frozen)
-
-
-def test_flatview_skips_frozen_parameters():
-    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
-    model[0].weight.requires_grad_(False)
-    view = FlatView.from_module(model)
-    assert view.names == ["0.bias", "1.weight", "1.bias"]
-    assert view.D == 4 + 8 + 2
-
-
-# ---------------------------------------------------------------------------
 # NetworkLandscape: values
 
 
@@ -177,7 +117,6 @@ def test_minibatch_idx_selects_examples(net):
         net.grad(theta, idx=idx),
         torch.func.grad(manual_ce)(theta, net.x[idx], net.y[idx]),
     )
-
 
 
 def test_subset_is_the_landscape_of_the_first_examples(net):
@@ -438,30 +377,6 @@ def test_dtype_option_casts_float32_model():
     assert land.n_train == N
 
 
-def test_base_landscape_default_derivatives():
-    """The base class's grad/hvp/hessian (double backward) on a quadratic with known Hessian."""
-
-    class Quadratic(Landscape):
-        def __init__(self, A):
-            self.A, self.D, self.device, self.dtype = A, A.shape[0], A.device, A.dtype
-
-        def _loss_batch(self, theta, **_):
-            return 0.5 * torch.einsum("bi,ij,bj->b", theta, self.A, theta) + theta.pow(3).sum(-1)
-
-    gen = torch.Generator().manual_seed(0)
-    B = torch.randn(6, 6, generator=gen, dtype=F64)
-    A = B @ B.T
-    q = Quadratic(A)
-    theta = torch.randn(6, generator=gen, dtype=F64)
-    torch.testing.assert_close(q.grad(theta), A @ theta + 3 * theta**2)
-    H = A + torch.diag(6 * theta)
-    v = torch.randn(6, generator=gen, dtype=F64)
-    torch.testing.assert_close(q.hvp(theta, v), H @ v)
-    torch.testing.assert_close(q.hessian(theta), H)
-    thetas = torch.randn(3, 6, generator=gen, dtype=F64)
-    torch.testing.assert_close(q.grad(thetas), thetas @ A + 3 * thetas**2)
-
-
 def test_training_mode_leaves_batch_norm_statistics_unchanged():
     import torch
     from torch import nn
@@ -503,8 +418,7 @@ def test_theta_of_rejects_a_different_architecture(net):
 
 def test_public_surface_of_network_landscape():
     """from_dataset, data, criterion, builtin_loss, loss_on, forward and module_at agree with the landscape's own evaluation."""
-    from lsl.data import datasets
-    from lsl.data import nets
+    from lsl.data import datasets, nets
 
     ds = datasets.load("gaussian_mixture", n_classes=3, dim=5, n_train=40, n_test=20, seed=0)
     model = nets.make("mlp", ds.input_shape, 3, seed=0, width=8, depth=1)
@@ -524,3 +438,44 @@ def test_public_surface_of_network_landscape():
         NetworkLandscape.from_dataset(model, (ds.x_train, ds.y_train))
     with pytest.raises(ValueError, match="one point"):
         land.module_at(torch.stack([theta, theta]))
+
+
+# ---------------------------------------------------------------------------
+# large batches of points on a CPU are evaluated in chunks (speed only): the values are those of one call over all
+# points and of a loop over the points; the chunk follows the number of examples (the CPU budget of lsl.batching);
+# an explicit chunk_size wins and dropout masks are left alone
+
+
+@pytest.fixture(scope="module")
+def land():
+    ds = datasets.load("gaussian_mixture", n_train=50, n_test=20, n_classes=3, dim=4, dtype=F64)
+    model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=0, width=6, depth=2, activation="tanh").double()
+    return NetworkLandscape(model, ds.x_train, ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+
+
+def test_chunk_follows_the_number_of_examples(land, monkeypatch):
+    with batching.use("cpu", point_examples=200):
+        assert land._vmap_chunk(50, 99) == 4 and land._vmap_chunk(1000, 99) == 1 and land._vmap_chunk(10, 99) == 20
+        assert land._vmap_chunk(10, 20) is None  # every point fits in one call
+        assert land._vmap_chunk(50, 99, random=True) is None  # dropout masks: never re-chunked
+        monkeypatch.setattr(land, "chunk_size", 3)
+        assert land._vmap_chunk(50, 99) == 3  # an explicit chunk_size wins
+
+
+def test_chunked_values_equal_one_call_and_a_loop(land, monkeypatch):
+    gen = torch.Generator().manual_seed(0)
+    points = land.theta0 + 0.3 * torch.randn(11, land.D, generator=gen, dtype=F64)
+    with batching.use("cpu", point_examples=10**9):  # one call
+        one_loss, one_logits = land.loss(points), land.logits(points)
+    cpu = dataclasses.replace(batching.BUDGETS["cpu"], point_examples=120)  # calls of 2 points (50 examples each)
+    monkeypatch.setitem(batching.BUDGETS, "cpu", cpu)
+    assert land._vmap_chunk(land.n_train, len(points)) == 2
+    torch.testing.assert_close(land.loss(points), one_loss, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(land.logits(points), one_logits, rtol=1e-14, atol=1e-14)
+    loop = torch.stack([land.loss(p) for p in points])
+    torch.testing.assert_close(land.loss(points), loop, rtol=1e-12, atol=1e-12)
+    # gradients through the chunked loss are those of the points one by one
+    x = points.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(land.loss(x).sum(), x)
+    torch.testing.assert_close(g, torch.stack([land.grad(p) for p in points]), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(land.accuracy(points, "test"), torch.stack([land.accuracy(p, "test") for p in points]))
