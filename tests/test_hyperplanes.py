@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsl.network import NetworkLandscape
 from lsl.data.nets import MLP
-from lsl.subspaces.projections import DenseProjection
+from lsl.network import NetworkLandscape
+from lsl.subspaces import hyperplanes
 from lsl.subspaces.hyperplanes import DimensionSweep, dimension_sweep, train_in_hyperplane, train_in_hyperplanes
+from lsl.subspaces.projections import DenseProjection
 from lsl.toy import WedgeLandscape
+from lsl.training.trainer import NonFiniteLossError, minimize
+from tests.reference import SquaredNorm
 
 F64 = torch.float64
 
@@ -155,7 +158,6 @@ def test_toy_model_intrinsic_dimension_is_D_minus_n():
 
 
 def test_minimize_until_stops_early():
-    from lsl.training.trainer import minimize
 
     run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
                    optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
@@ -198,3 +200,10 @@ def test_dimension_sweep_on_the_toy_model():
     assert torch.equal(sweep.success, sweep.rel_loss < 1e-3)
     assert sweep.success[1].all() and not sweep.success[0].any()
     assert sweep.threshold() == 10
+
+
+def test_train_in_hyperplane_stops_on_a_non_finite_loss():
+    quad = SquaredNorm()
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        hyperplanes.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, steps=2000, lr=3.0, optimizer="sgd",
+                                        schedule="constant")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lsl.paths.tunnels import (bezier_curve, bezier_points, build_tunnel, deviation_cosines, linear_path, path_losses,
-                               polyline, tunnel)
+from lsl.paths import tunnels
+from lsl.paths.tunnels import bezier_curve, bezier_points, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
 from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
-from lsl.training.trainer import train
-from tests.reference import CountingWedge
+from lsl.training.trainer import NonFiniteLossError, train
+from tests.reference import CountingWedge, SquaredNorm
 
 F64 = torch.float64
 
@@ -303,3 +303,32 @@ def test_bezier_curve_errors(pair):
         bezier_curve(land, theta, theta[1], steps=1, lr=0.1)
     with pytest.raises(ValueError, match="eval_every"):
         bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, eval_every=0)
+
+
+def test_bezier_curve_stops_on_a_non_finite_loss():
+    quad = SquaredNorm()
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
+                             optimizer="sgd", schedule="constant")
+
+
+def test_bezier_curve_is_adam_on_random_points_of_the_curve():
+    """The control point is the one torch.optim.Adam reaches, written out here: at each step n_samples values of t
+    drawn from a CPU generator seeded with the seed (one draw per step), the mean loss at the curve's points
+    (1-t)^2 a + 2t(1-t) m + t^2 b, a step on m from the midpoint."""
+    land = WedgeLandscape(12, 6, dtype=F64)
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(2, 12, generator=gen, dtype=F64)
+    steps, n_samples, seed, lr = 25, 3, 7, 0.05
+    res = bezier_curve(land, a, b, steps=steps, lr=lr, n_samples=n_samples, seed=seed)
+    control = (0.5 * (a + b)).clone().requires_grad_(True)
+    opt = torch.optim.Adam([control], lr=lr)
+    tgen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        t = torch.rand(n_samples, generator=tgen, dtype=F64)[:, None]
+        points = (1 - t) ** 2 * a + 2 * t * (1 - t) * control + t**2 * b
+        opt.zero_grad()
+        land.loss(points).mean().backward()
+        opt.step()
+    torch.testing.assert_close(res.control, control.detach(), rtol=1e-12, atol=1e-12)
+    assert float((res.control - 0.5 * (a + b)).norm()) > 0.1  # it moved
