@@ -429,3 +429,12 @@ def test_train_raises_on_a_cached_diverged_run(tmp_path, monkeypatch):
     assert not bool(torch.isfinite(recorded.losses).all()) and len(list(tmp_path.glob("*.pt"))) == 1
     with pytest.raises(NonFiniteLossError, match="loaded from the cache"):
         train(land, land.theta0, **kw)
+
+
+def test_minimize_until_stops_early():
+
+    run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
+                   optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
+    assert len(run.losses) == 7
+    assert run.snapshot_steps == [5, 7]
+    torch.testing.assert_close(run.theta, torch.tensor([3.0 * 0.8 ** 7]))
