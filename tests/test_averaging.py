@@ -8,16 +8,8 @@ import torch
 
 from lsl.data import datasets
 from lsl.data.nets import MLP
-from lsl.ensembles.averaging import (
-    compare_averages,
-    deep_ensemble,
-    disagreement,
-    disagreement_matrix,
-    displacement_cosines,
-    ensemble_metrics,
-    pairwise_barriers,
-    prediction_average,
-)
+from lsl.ensembles.averaging import (compare_averages, deep_ensemble, disagreement, disagreement_matrix, displacement_cosines,
+                                     ensemble_metrics, pairwise_barriers, prediction_average)
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape

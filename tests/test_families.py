@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from lsl import settings
 from lsl.data import datasets, nets
 from lsl.probes.radial import tunnel_widths
 from lsl.training import families
@@ -311,3 +312,16 @@ def test_train_family_raises_and_records(tmp_path, monkeypatch):
     assert [m.diverged for m in fam] == [False, True]
     with pytest.raises(NonFiniteLossError, match=r"lr=3.0 \(loaded from the cache\) diverged"):
         families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+
+
+def test_the_cache_key_of_a_family_member_is_the_one_of_before(build, monkeypatch):
+    """A member's key with settings= is the one of the keywords, built from the same names and values as before."""
+    net = build()
+    keys = []
+    real = families._member_key
+    monkeypatch.setattr(families, "_member_key", lambda *a, **k: keys.append(a[2]) or real(*a, **k))
+    monkeypatch.setenv("LSL_CACHE", "1")
+    families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
+    families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
+    assert keys[0] == keys[1] == {"lr": 0.05, "l2": 0.0, "batch_size": None, "momentum": 0.0, "target_loss": None,
+                                  "check_every": 1, "max_steps": 2, "seed": 0}

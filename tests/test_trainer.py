@@ -7,20 +7,17 @@ import math
 import pytest
 import torch
 
+import lsl
 from lsl.data import nets
 from lsl.data.nets import MLP
+from lsl.ensembles import swa
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
+from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
-from lsl.training.trainer import (
-    NonFiniteLossError,
-    check_finite_losses,
-    landscape_objective,
-    lr_schedule,
-    minibatch_order,
-    minimize,
-    train,
-)
+from lsl.training import trainer
+from lsl.training.trainer import (NonFiniteLossError, check_finite_losses, landscape_objective, lr_schedule, minibatch_order,
+                                  minimize, train)
 
 F64 = torch.float64
 
@@ -438,3 +435,30 @@ def test_minimize_until_stops_early():
     assert len(run.losses) == 7
     assert run.snapshot_steps == [5, 7]
     torch.testing.assert_close(run.theta, torch.tensor([3.0 * 0.8 ** 7]))
+
+
+def test_the_cache_key_of_train_is_the_one_of_before(monkeypatch, tmp_path):
+    """The key of a run given settings= is the one of the keywords, built from the same names and values as before
+    the settings object."""
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    net = tiny_net()
+    keys = []
+
+    def cached(key, compute, **kw):
+        keys.append(key)
+        return {k: v.to(kw.get("device")) for k, v in compute().items()}
+
+    monkeypatch.setattr(lsl.cache, "cached", cached)
+    trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
+    trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
+    assert keys[0] == keys[1]
+    assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
+                                   "cycle_steps": None, "momentum": 0.0, "batch_size": 16, "l2": 0.0,
+                                   "snapshot_every": None, "seed": 0}
+    assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
+                                                              float, type(None), int]
+    # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
+    swa.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
+    assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
+                                    "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
+                                    "snapshot_every": 2, "seed": 0}
