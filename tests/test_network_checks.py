@@ -2,8 +2,9 @@
 
 Each error is asked for by building a landscape from data made wrong on purpose (inputs the model cannot take, labels
 that are no class indices, empty or non-finite data) and must name what is wrong and what the model expects; values
-accepted with a callable loss are compared with the loss written out by hand. (The device policy,
-``resolve_device``: tests/test_devices.py.)
+accepted with a callable loss are compared with the loss written out by hand. The checks are also called directly,
+their answers written out here from the documented rules. (The device policy, ``resolve_device``:
+tests/test_devices.py.)
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import re
 
 import pytest
 import torch
+from torch import nn
 
+from lsl import network_checks
 from lsl.data import nets
 from lsl.network import NetworkLandscape
 
@@ -161,3 +164,52 @@ def test_a_bad_example_beyond_the_trial_batch_is_still_found():
     y_bad[-1] = C
     with pytest.raises(ValueError, match=r"1 of 20 are outside"):
         NetworkLandscape(mlp(), x, y_bad)
+
+
+# ---------------------------------------------------------------------------
+# the checks called directly
+
+
+def test_check_targets_makes_labels_long_and_keeps_other_targets_in_the_landscapes_dtype():
+    cpu = torch.device("cpu")
+    labels = network_checks.check_targets(torch.tensor([0, 2, 1], dtype=torch.int32), builtin=True,
+                                          loss_name="cross_entropy", device=cpu, dtype=F64)
+    assert labels.dtype == torch.long and labels.tolist() == [0, 2, 1]
+    target = torch.rand(3, 2)
+    kept = network_checks.check_targets(target, builtin=False, loss_name="custom", device=cpu, dtype=F64)
+    assert kept.dtype == F64 and torch.equal(kept, target.double())
+    with pytest.raises(ValueError, match="integer class indices, got a tensor of dtype torch.complex64"):
+        network_checks.check_targets(torch.zeros(3, dtype=torch.complex64), builtin=False, loss_name="custom",
+                                     device=cpu, dtype=F64)
+    with pytest.raises(ValueError, match=r"the mse loss takes integer class labels, but the labels are torch.float32 "
+                                         r"\(e.g. \[0.5, 1.0\]\)"):
+        network_checks.check_targets(torch.tensor([0.5, 1.0]), builtin=True, loss_name="mse", device=cpu, dtype=F64)
+
+
+def test_describe_first_layer_names_the_first_layer_with_parameters():
+    linear = network_checks.describe_first_layer(nn.Sequential(nn.Flatten(), nn.Linear(7, 3)))
+    assert linear.startswith("its first layer (1) is Linear(in_features=7") and "takes 7 features per example" in linear
+    conv = network_checks.describe_first_layer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()))
+    assert "takes inputs [N, C, H, W] with C=3 channels" in conv
+    assert "[N, C, L] with C=2" in network_checks.describe_first_layer(nn.Conv1d(2, 4, 3))
+    norm = network_checks.describe_first_layer(nn.Sequential(nn.LayerNorm(5), nn.Linear(5, 2)))
+    assert norm.startswith("its first layer with parameters is 0: LayerNorm")
+    assert network_checks.describe_first_layer(nn.ReLU()) == "it is ReLU"
+
+
+def test_check_split_runs_the_trial_forward_pass_on_the_first_examples_only():
+    seen = []
+
+    def forward(x):
+        seen.append(x.shape[0])
+        return torch.zeros(x.shape[0], C, dtype=x.dtype)
+
+    kw = dict(criterion=nn.functional.cross_entropy, loss_name="cross_entropy", builtin=True, model=nn.Linear(IN, C))
+    x, y = data()
+    network_checks.check_split("training", x, y, forward=forward, **kw)
+    assert seen == [network_checks.TRIAL_EXAMPLES] and N > network_checks.TRIAL_EXAMPLES
+    network_checks.check_split("test", x[:3], y[:3], forward=forward, **kw)
+    assert seen[-1] == 3
+    with pytest.raises(ValueError, match=r"the cross_entropy loss needs logits \[N, C\]; the model gives \(8,\) for 8 "
+                                         r"training examples"):
+        network_checks.check_split("training", x, y, forward=lambda x: torch.zeros(x.shape[0]), **kw)
