@@ -1,4 +1,5 @@
-"""Tests for lsl.training.trainer: schedules, batched training of many models, seeding, snapshots, L2, errors."""
+"""Tests for lsl.training.trainer: schedules, batched training of many models, seeding, the minibatch order, snapshots,
+L2, errors, stopping on a non-finite loss, and the cache key of a run."""
 
 from __future__ import annotations
 

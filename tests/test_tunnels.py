@@ -1,4 +1,5 @@
-"""Tests for lsl.paths.tunnels: straight paths, polylines and the low-loss tunnels of Section 4.2 and Bezier curves."""
+"""Tests for lsl.paths.tunnels: straight paths, polylines, the low-loss tunnels of Section 4.2 and Bezier curves (the
+latter against Adam written out with torch.optim.Adam)."""
 
 from __future__ import annotations
 
