@@ -1,5 +1,5 @@
-"""Independent references shared by the tests: networks written by hand on the flat parameter vector, a
-quadratic landscape with closed forms, and a toy landscape that counts the gradients a trainer computes."""
+"""Independent references shared by the tests: networks written by hand on the flat parameter vector, quadratic
+landscapes with closed forms, and a toy landscape that counts the gradients a trainer computes."""
 
 from __future__ import annotations
 
@@ -56,3 +56,17 @@ class CountingWedge(WedgeLandscape):
 
     def _count(self, grad: torch.Tensor) -> None:
         self.point_gradients += grad.shape[0]
+
+
+class SquaredNorm(Landscape):
+    """``0.5 * a * ||theta||^2``: plain SGD multiplies theta by ``1 - lr * a`` each step, so it diverges for
+    ``lr > 2 / a``. It has a fingerprint, so trainers that cache (families) take it."""
+
+    def __init__(self, a: float = 1.0, D: int = 3):
+        self.a, self.D, self.device, self.dtype = a, D, torch.device("cpu"), torch.float64
+
+    def _loss_batch(self, theta, **kwargs):
+        return 0.5 * self.a * (theta * theta).sum(-1)
+
+    def fingerprint(self) -> dict:
+        return {"kind": "quadratic", "a": self.a, "D": self.D}

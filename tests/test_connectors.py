@@ -11,7 +11,7 @@ from lsl.paths import connectors, tunnels
 from lsl.paths.connectors import (MConnectorResult, connector_points, evaluate_simplex, m_connector, m_connectors, simplex_grid,
                             train_simplex, train_simplices)
 from tests.reference import CountingWedge
-from tests.test_paths import _optima
+from tests.test_tunnels import _optima
 
 F64 = torch.float64
 

@@ -1,6 +1,6 @@
-"""Tests for lsl.training.families and the row-wise trainer under it (lsl.training.rows): row-wise SGD against lone runs of
-lsl.training.trainer.train, the matched-loss protocol, the cache, the tunnel widths of a family, and member_table (a
-per-member quantity of several seeds' families as one table)."""
+"""Tests for lsl.training.families: members against lone runs of lsl.training.trainer.train, the matched-loss protocol,
+the cache, non-finite losses, the tunnel widths of a family, and member_table (a per-member quantity of several seeds'
+families as one table). The row-wise trainer under it: tests/test_rows.py."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from lsl import settings
 from lsl.data import datasets, nets
-from lsl.training import families
 from lsl.probes.radial import tunnel_widths
+from lsl.training import families
 from lsl.training.rows import train_rows
-from lsl.training.trainer import train
-from tests.reference import Quadratic
+from lsl.training.trainer import NonFiniteLossError, train
+from tests.reference import SquaredNorm
 
 F64 = torch.float64
 
@@ -47,38 +48,7 @@ def sgd(land, theta0, steps, **kw):
 
 
 # ---------------------------------------------------------------------------
-# row-wise SGD equals lone runs
-
-
-@pytest.mark.parametrize("activation", ["tanh", "gelu"])  # written-out gradients; autograd through vmap
-def test_per_row_seeds_follow_their_own_minibatch_orders(ds, activation):
-    """seed=[...] gives each row its own minibatch order: each row is the lone run with its seed."""
-    land = nets.network(ds, "mlp", width=6, depth=1, activation=activation, seed=0, dtype=F64)()
-    starts = torch.stack([land.theta0, land.theta0 + 0.1])
-    res = train_rows(land, starts, lr=[0.1, 0.2], batch_size=8, max_steps=40, seed=[3, 5])
-    refs = [sgd(land, starts[0], 40, lr=0.1, batch_size=8, seed=3), sgd(land, starts[1], 40, lr=0.2, batch_size=8, seed=5)]
-    for b in range(2):
-        rel_close(res.theta[b], refs[b])
-    same = sgd(land, starts[1], 40, lr=0.2, batch_size=8, seed=3)
-    assert float((same - refs[1]).norm()) > 1e-3  # the seed of the minibatch order matters
-    with pytest.raises(ValueError, match="one seed, or one per row"):
-        train_rows(land, starts, lr=0.1, batch_size=8, max_steps=2, seed=[1, 2, 3])
-
-
-def test_per_row_lr_equals_separate_sgd_runs(build):
-    land = build()
-    lrs = [0.05, 0.3]
-    res = train_rows(land, torch.stack([land.theta0] * 2), lr=lrs, batch_size=8, max_steps=40, seed=3)
-    refs = [sgd(land, land.theta0, 40, lr=a, batch_size=8, seed=3) for a in lrs]
-    for b in range(2):
-        rel_close(res.theta[b], refs[b])
-    assert float((refs[0] - refs[1]).norm()) > 1e-2  # the rows really differ
-    assert res.steps.tolist() == [40, 40] and not res.reached.any() and not res.diverged.any()
-    # through train_family: the same, member by member
-    fam = families.train_family(land, "lr", lrs, batch_size=8, max_steps=40, seed=3, cache=False, stack=True)
-    for m, ref in zip(fam, refs):
-        rel_close(m.theta, ref)
-        assert m.steps == 40 and m.reached is None and not m.capped
+# members equal lone runs
 
 
 def test_per_row_l2_equals_separate_runs_with_l2(build):
@@ -90,14 +60,6 @@ def test_per_row_l2_equals_separate_runs_with_l2(build):
         rel_close(m.theta, ref)
         assert m.settings["l2"] == c and m.settings["lr"] == 0.2
     assert float(refs[2].norm()) < float(refs[0].norm())  # L2 shrinks the weights
-
-
-def test_per_row_lr_and_l2_with_momentum(build):
-    land = build()
-    res = train_rows(land, torch.stack([land.theta0] * 2), lr=[0.02, 0.1], l2=[0.5, 0.0], momentum=0.9,
-                     batch_size=16, max_steps=25, seed=2)
-    rel_close(res.theta[0], sgd(land, land.theta0, 25, lr=0.02, l2=0.5, momentum=0.9, batch_size=16, seed=2))
-    rel_close(res.theta[1], sgd(land, land.theta0, 25, lr=0.1, momentum=0.9, batch_size=16, seed=2))
 
 
 def test_stacked_equals_unstacked(build):
@@ -167,14 +129,6 @@ def test_cap_flag_when_the_target_is_not_reached(build):
     assert fam[0].reached is None and not fam[0].capped and fam.all_reached and fam[0].steps == 20
 
 
-def test_divergence_is_flagged():
-    quad = Quadratic(torch.diag(torch.tensor([1.0, 10.0], dtype=F64)), torch.tensor([1.0, 2.0], dtype=F64))
-    res = train_rows(quad, torch.zeros(2, 2, dtype=F64), lr=[0.1, 1.0], target_loss=1e-6, check_every=1,
-                     max_steps=2000, nonfinite="record")
-    assert res.reached.tolist() == [True, False] and res.diverged.tolist() == [False, True]
-    assert int(res.steps[1]) < 2000
-
-
 # ---------------------------------------------------------------------------
 # the cache
 
@@ -217,7 +171,7 @@ def test_cache_off(build, private_cache, monkeypatch):
 
 
 # ---------------------------------------------------------------------------
-# tunnel widths of a family (against closed forms: tests/test_probe.py)
+# tunnel widths of a family (against closed forms: tests/test_radial.py)
 
 
 def test_tunnel_widths_of_a_family(build):
@@ -293,10 +247,6 @@ def test_errors(build):
         families.train_family(land, "width", [3, 4])
     with pytest.raises(TypeError, match="integers"):
         families.train_family(build, "batch_size", [4.5])
-    with pytest.raises(ValueError, match="one per row"):
-        train_rows(land, torch.stack([land.theta0] * 3), lr=[0.1, 0.2])
-    with pytest.raises(ValueError, match="> 0"):
-        train_rows(land, land.theta0, lr=0.0)
 
 
 def test_base_member_is_shared_between_families_and_cpu_default_stacks_layer_stacks_only(build, ds, monkeypatch):
@@ -349,6 +299,32 @@ def test_train_families_shares_the_cache_with_train_family(ds):
     assert all(torch.equal(a.theta, b.theta) for a, b in zip(again, first[1]))
     with pytest.raises(ValueError, match="one build per seed"):
         families.train_families(builds, "l2", [0.0], seeds=[0], **kw)
+
+
+def test_train_family_raises_and_records(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    quad = SquaredNorm()
+    theta0 = torch.ones(3, dtype=F64)
+    with pytest.raises(NonFiniteLossError, match="learning rate 3"):
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+    fam = families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100,
+                                nonfinite="record")
+    assert [m.diverged for m in fam] == [False, True]
+    with pytest.raises(NonFiniteLossError, match=r"lr=3.0 \(loaded from the cache\) diverged"):
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+
+
+def test_the_cache_key_of_a_family_member_is_the_one_of_before(build, monkeypatch):
+    """A member's key with settings= is the one of the keywords, built from the same names and values as before."""
+    net = build()
+    keys = []
+    real = families._member_key
+    monkeypatch.setattr(families, "_member_key", lambda *a, **k: keys.append(a[2]) or real(*a, **k))
+    monkeypatch.setenv("LSL_CACHE", "1")
+    families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
+    families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
+    assert keys[0] == keys[1] == {"lr": 0.05, "l2": 0.0, "batch_size": None, "momentum": 0.0, "target_loss": None,
+                                  "check_every": 1, "max_steps": 2, "seed": 0}
 
 
 # ---------------------------------------------------------------------------

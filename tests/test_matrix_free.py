@@ -3,7 +3,7 @@
 References are dense matrices: a random symmetric matrix wrapped as an operator, whose blocks and
 restrictions must equal ``P^T A P`` and ``B A B^T`` formed explicitly; and the exact Hessian of a tiny
 float64 network (``lsl.curvature.hessian.exact_hessian``, itself tested against ``torch.autograd.functional``
-in tests/test_curvature.py), for the operators that ``lsl.curvature.hessian.curvature_operator`` returns.
+in tests/test_hessian.py), for the operators that ``lsl.curvature.hessian.curvature_operator`` returns.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from lsl.curvature import hessian
 from lsl.curvature.matrix_free import MAX_DENSE_DIM, SymmetricOperator
 
-from tests.test_curvature import point, tiny_net
+from tests.test_hessian import point, tiny_net
 
 F64 = torch.float64
 

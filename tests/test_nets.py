@@ -1,4 +1,5 @@
-"""Tests for lsl.data.nets: architectures, their sizes, and seeded construction."""
+"""Tests for lsl.data.nets: architectures, their sizes, seeded construction, and the builders of networks on a dataset
+(lsl.data.nets.network: its chunk_size, the width of a family)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import pytest
 import torch
 from torch import nn
 
+from lsl.data import datasets, nets
 from lsl.data.nets import MLP, SimpleCNN, SimpleCNN1d, make
+from lsl.training import families
+
+F64 = torch.float64
 
 
 def n_params(model: nn.Module) -> int:
@@ -131,3 +136,46 @@ def test_make_passes_options():
 def test_bad_arguments_rejected(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# networks built from a dataset (lsl.data.nets.network): the builder's chunk_size, the width of a family
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return datasets.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The cache of the families trained here in a temporary folder."""
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_network_chunk_size_changes_nothing_but_speed(ds):
+    plain = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64)()
+    chunked = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64, chunk_size=3)()
+    assert chunked.chunk_size == 3 and plain.chunk_size is None
+    assert plain.fingerprint() == chunked.fingerprint()  # same cache entries
+    pts = plain.theta0 + 0.1 * torch.randn(10, plain.D, dtype=F64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(chunked.loss(pts), plain.loss(pts))
+
+
+def test_width_family_of_a_cnn_scales_its_channels(private_cache):
+    signals = datasets.load("mnist1d", n_train=64, n_test=32)
+    build = nets.network(signals, "cnn1d", channels=(4, 8, 8), seed=0)
+    for w, channels in ((2, (2, 4, 4)), (4, (4, 8, 8)), (8, (8, 16, 16))):
+        land = build(width=w)
+        ref = nets.make("cnn1d", signals.input_shape, signals.n_classes, seed=0, channels=channels)
+        assert land.D == sum(p.numel() for p in ref.parameters())
+        torch.testing.assert_close(land.theta0, land.theta_of(ref))
+    # without explicit channels, the architecture's default ones are scaled
+    default = nets.network(signals, "cnn1d", seed=0)
+    ref = nets.make("cnn1d", signals.input_shape, signals.n_classes, seed=0, channels=(32, 64, 64))
+    assert default(width=32).D == sum(p.numel() for p in ref.parameters())
+    fam = families.train_family(build, "width", [2, 8], lr=0.05, batch_size=16, max_steps=5, cache=False)
+    assert fam.landscapes[0].D < fam.landscapes[1].D and fam.all_reached
+    with pytest.raises(ValueError, match="width"):
+        build(width=0)

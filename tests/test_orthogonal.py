@@ -7,7 +7,7 @@ import torch
 
 from lsl.paths.orthogonal import optimize_orthogonal
 from lsl.toy import WedgeLandscape
-from tests.test_subspace import tiny_net
+from tests.test_hyperplanes import tiny_net
 
 F64 = torch.float64
 

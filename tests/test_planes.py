@@ -11,13 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from lsl.probes import planes
-from lsl.network import NetworkLandscape
 from lsl.data.nets import MLP, make
+from lsl.network import NetworkLandscape
+from lsl.probes import planes
 from lsl.probes.planes import LossPlane, loss_plane
-
+from lsl.toy import WedgeLandscape
 from tests.reference import cross_entropy, tanh_mlp_logits
 
 F64 = torch.float64
@@ -178,8 +177,8 @@ def test_save_and_load_round_trip(tmp_path):
 def test_rescaled_point_keeps_the_function_and_filter_normalised_planes():
     """ReLU rescaling changes theta but not the outputs; the filter-normalised plane is invariant, a unit plane is not."""
     from lsl.data import nets
-    from lsl.probes import planes
     from lsl.network import NetworkLandscape
+    from lsl.probes import planes
 
     torch.manual_seed(0)
     x, y = torch.randn(50, 6, dtype=torch.float64), torch.randint(0, 3, (50,))
@@ -203,3 +202,61 @@ def test_rescaled_point_keeps_the_function_and_filter_normalised_planes():
     with pytest.raises(ValueError, match="layer stack"):
         planes.rescaled_point(NetworkLandscape(nets.SimpleCNN1d(length=6, n_classes=3, channels=(2,)).double(), x, y),
                               theta, 2.0)
+
+
+# ---------------------------------------------------------------------------
+# loss planes through three points, on the toy model
+
+
+def test_loss_plane_values_and_coordinates():
+    land = WedgeLandscape(12, 6, dtype=F64)
+    gen = torch.Generator().manual_seed(0)
+    a, b, c = torch.randn(3, 12, generator=gen, dtype=F64)
+    plane = loss_plane(land, a, b, c, n=9, margin=0.3)
+    assert plane.loss.shape == (9, 9) and plane.u.shape == (9,) and plane.v.shape == (9,)
+    assert plane.accuracy is None and plane.basis.shape == (2, 12)
+    torch.testing.assert_close(plane.basis @ plane.basis.T, torch.eye(2, dtype=F64))
+    for i, j in [(0, 0), (3, 7), (8, 2), (4, 4)]:
+        expected = land.loss(plane.point(plane.u[j], plane.v[i]))
+        torch.testing.assert_close(plane.loss[i, j], expected)
+    # a, b, c round-trip through coords / point and match the stored anchors.
+    abc = torch.stack([a, b, c])
+    xy = plane.coords(abc)
+    torch.testing.assert_close(xy, plane.anchors)
+    torch.testing.assert_close(plane.point(xy[:, 0], xy[:, 1]), abc)
+    torch.testing.assert_close(xy[0], torch.zeros(2, dtype=F64))
+    assert float(xy[1, 1]) == pytest.approx(0.0, abs=1e-12) and float(xy[1, 0]) > 0
+    # The grid extends beyond the points by the margin.
+    assert float(plane.u[0]) < float(xy[:, 0].min()) and float(plane.u[-1]) > float(xy[:, 0].max())
+    assert float(plane.v[0]) < float(xy[:, 1].min()) and float(plane.v[-1]) > float(xy[:, 1].max())
+    span = float(xy[:, 0].max() - xy[:, 0].min())
+    assert float(plane.u[-1] - plane.u[0]) == pytest.approx(1.6 * span)
+
+
+def test_loss_plane_chunked_evaluation_matches():
+    land = WedgeLandscape(10, 4, dtype=F64)
+    a, b, c = torch.randn(3, 10, generator=torch.Generator().manual_seed(3), dtype=F64)
+    full = loss_plane(land, a, b, c, n=7)
+    small = loss_plane(land, a, b, c, n=7, max_elements=25)  # 2 points per chunk
+    torch.testing.assert_close(full.loss, small.loss)
+
+
+def test_loss_plane_rejects_bad_input():
+    land = WedgeLandscape(6, 3, dtype=F64)
+    a = torch.zeros(6, dtype=F64)
+    b = torch.ones(6, dtype=F64)
+    c = torch.tensor([1.0, 0, 0, 0, 0, 0], dtype=F64)
+    with pytest.raises(ValueError, match="collinear"):
+        loss_plane(land, a, b, 2.5 * b)
+    with pytest.raises(ValueError, match="same point"):
+        loss_plane(land, a, a, c)
+    with pytest.raises(ValueError, match="shape"):
+        loss_plane(land, a, b, torch.zeros(5, dtype=F64))
+    with pytest.raises(ValueError, match="single point"):
+        loss_plane(land, a, b, torch.zeros(2, 6, dtype=F64))
+    with pytest.raises(ValueError, match="n must be"):
+        loss_plane(land, a, b, c, n=1)
+    with pytest.raises(ValueError, match="margin"):
+        loss_plane(land, a, b, c, margin=-0.1)
+    with pytest.raises(ValueError, match="accuracy"):
+        loss_plane(land, a, b, c, split="test")

@@ -18,7 +18,7 @@ def test_every_file_named_first_exists():
 def test_long_files_first_and_the_rest_after_in_their_order():
     assert schedule.rank("tests/test_colab_install.py") == 0
     assert schedule.rank("book/connectors.ipynb") < schedule.rank("tests/test_smoke.py") < schedule.rank("book/toy_model.ipynb")
-    assert schedule.rank("tests/test_train.py") == schedule.rank("tests/test_toy.py") == len(schedule.FIRST)
+    assert schedule.rank("tests/test_trainer.py") == schedule.rank("tests/test_toy.py") == len(schedule.FIRST)
 
 
 def test_worker_threads_share_the_cores():

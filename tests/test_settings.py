@@ -1,6 +1,8 @@
 """Tests for lsl.settings: the defaults documented are the dataclass's, replace and the keyword rule, the checks
-of invalid settings, every trainer giving bitwise the same result with ``settings=`` as with the keywords, the
-cache keys built as before, and the result convention (frozen dataclasses, "Attributes:", a stated device)."""
+of invalid settings, every trainer giving bitwise the same result with ``settings=`` as with the keywords.
+
+The cache keys that train and train_family build from the settings: tests/test_trainer.py, tests/test_families.py;
+the result convention of every dataclass: tests/test_results.py."""
 
 from __future__ import annotations
 
@@ -13,15 +15,14 @@ import re
 import pytest
 import torch
 
-import lsl
 from lsl import settings
 from lsl.data import datasets, nets
 from lsl.ensembles import averaging, snapshots, swa
 from lsl.paths import connectors, orthogonal, tunnels
-from lsl.subspaces import goldilocks, hyperplanes
-from lsl.training import families, rows, trainer
 from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
+from lsl.subspaces import goldilocks, hyperplanes
 from lsl.toy import WedgeLandscape
+from lsl.training import families, rows, trainer
 
 F64 = torch.float64
 
@@ -327,61 +328,3 @@ def test_settings_that_were_not_keywords_reach_every_trainer(toy):
 
 # ---------------------------------------------------------------------------
 # cache keys: built from the same names and values as before the settings object
-
-
-def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
-    keys = []
-
-    def cached(key, compute, **kw):
-        keys.append(key)
-        return {k: v.to(kw.get("device")) for k, v in compute().items()}
-
-    monkeypatch.setattr(lsl.cache, "cached", cached)
-    trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
-    trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
-    assert keys[0] == keys[1]
-    assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
-                                   "cycle_steps": None, "momentum": 0.0, "batch_size": 16, "l2": 0.0,
-                                   "snapshot_every": None, "seed": 0}
-    assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
-                                                              float, type(None), int]
-    # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
-    swa.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
-    assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
-                                    "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
-                                    "snapshot_every": 2, "seed": 0}
-
-
-def test_the_cache_key_of_a_family_member_is_the_one_of_before(net, monkeypatch):
-    keys = []
-    real = families._member_key
-    monkeypatch.setattr(families, "_member_key", lambda *a, **k: keys.append(a[2]) or real(*a, **k))
-    monkeypatch.setenv("LSL_CACHE", "1")
-    families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
-    families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
-    assert keys[0] == keys[1] == {"lr": 0.05, "l2": 0.0, "batch_size": None, "momentum": 0.0, "target_loss": None,
-                                  "check_every": 1, "max_steps": 2, "seed": 0}
-
-
-# ---------------------------------------------------------------------------
-# the result convention
-
-
-RESULTS = [trainer.TrainResult, rows.RowsResult, families.Member, families.Family, tunnels.TunnelResult,
-           tunnels.BezierResult, connectors.MConnectorResult, connectors.SimplexEvaluation, hyperplanes.HyperplaneResult,
-           hyperplanes.DimensionSweep, hyperplanes.IntrinsicDimension, goldilocks.GoldilocksScan, swa.CyclicSnapshots,
-           averaging.DeepEnsemble, averaging.EnsembleMetrics, averaging.EnsembleGrowth, averaging.AveragingComparison,
-           averaging.PathBarriers, snapshots.SnapshotSweep, snapshots.Breakdown]
-
-
-@pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)
-def test_results_are_frozen_dataclasses_documented_under_attributes_with_a_device(cls):
-    assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, f"{cls.__name__} is not frozen"
-    doc = inspect.getdoc(cls)
-    assert "Attributes:" in doc and "Args:" not in doc, f"{cls.__name__}: document the fields under 'Attributes:'"
-    attributes = doc.split("Attributes:")[1]
-    for f in dataclasses.fields(cls):
-        assert re.search(rf"^\s+(\w+, )*{f.name}(, \w+)*:", attributes, re.M), f"{cls.__name__}.{f.name} is undocumented"
-    has_tensors = any("Tensor" in str(f.type) for f in dataclasses.fields(cls))
-    if has_tensors:
-        assert re.search(r"device|CPU", doc), f"{cls.__name__} does not say on which device its tensors are"

@@ -13,7 +13,7 @@ from lsl.network import NetworkLandscape
 from lsl.data.nets import MLP
 from lsl.ensembles.swa import cyclic_snapshots, has_batchnorm, swa_landscape, swa_model, weight_average
 from lsl.training.trainer import lr_schedule, train
-from tests.test_ensembles import Quadratic, mixture_net, random_members
+from tests.test_averaging import Quadratic, mixture_net, random_members
 
 F64 = torch.float64
 

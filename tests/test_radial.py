@@ -1,5 +1,5 @@
 """Tests for lsl.probes.radial: random unit directions, radial loss profiles, and tunnel widths against closed forms
-on a quadratic landscape."""
+on a quadratic landscape and against a brute-force search along each direction of a trained network."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import math
 import pytest
 import torch
 
+from lsl.data import datasets, nets
 from lsl.probes.radial import RadialProfile, radial_profile, random_directions, tunnel_widths
 from lsl.toy import WedgeLandscape
+from lsl.training import families
 from tests.reference import Quadratic
 
 F64 = torch.float64
@@ -117,6 +119,7 @@ def test_width_on_the_toy_model_scales_with_distance_to_the_wedge():
 
 def test_radial_profile_chunking_does_not_change_values():
     import torch
+
     from lsl.probes.radial import radial_profile
     from lsl.toy import WedgeLandscape
 
@@ -184,3 +187,71 @@ def test_tunnel_widths_errors():
         tunnel_widths(q, q.center)
     with pytest.raises(ValueError, match="exactly one"):
         tunnel_widths(q, q.center, rise=0.1, factor=2.0)
+
+
+# ---------------------------------------------------------------------------
+# tunnel widths of a trained network, against a brute-force search along each direction
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return datasets.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The cache of the families trained here in a temporary folder."""
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _optimum(ds):
+    build = nets.network(ds, "mlp", width=8, depth=2, activation="tanh", seed=1, dtype=F64)
+    fam = families.train_family(build, "lr", [0.3], batch_size=10, target_loss=0.3, check_every=10, max_steps=3000,
+                                cache=False)
+    assert fam.all_reached
+    return fam.landscapes[0], fam.thetas[0]
+
+
+def _first_crossing(land, theta, u, threshold, r_max, tol):
+    """Brute force, one point at a time: walk out in small steps until the loss exceeds the threshold, then bisect."""
+    step = r_max / 400
+    lo, hi = 0.0, None
+    r = step
+    while r <= r_max:
+        if float(land.loss(theta + r * u)) > threshold:
+            hi = r
+            break
+        lo, r = r, r + step
+    assert hi is not None, "the ray never crossed the threshold"
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if float(land.loss(theta + mid * u)) > threshold:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+def test_tunnel_widths_of_a_network_match_a_brute_force_search(ds, private_cache):
+    land, theta = _optimum(ds)
+    K, rise = 6, 0.25
+    norm = float(theta.norm())
+    radii = torch.linspace(0, 1.5 * norm, 1501, dtype=F64)
+    tw = tunnel_widths(land, theta, n_directions=K, radii=radii, rise=rise, seed=7)
+    base = float(land.loss(theta))
+    assert float(tw.base_losses[0]) == pytest.approx(base, rel=1e-12)
+    assert float(tw.thresholds[0]) == pytest.approx(base + rise, rel=1e-12)
+    dirs = random_directions(land.D, K, seed=7, dtype=F64)
+    h = float(radii[1])
+    for k in range(K):
+        ref = _first_crossing(land, theta, dirs[k], base + rise, float(radii[-1]), tol=1e-9)
+        # linear interpolation between grid points: within one grid spacing of the exact crossing
+        assert abs(float(tw.widths[0, k]) - ref) < h, (k, float(tw.widths[0, k]), ref)
+    torch.testing.assert_close(tw.angular_widths[0], tw.widths[0] / norm)
+    assert float(tw.width[0]) == pytest.approx(float(tw.widths[0].mean()))
+    # the default grid (max_angle, n_radii, grow) agrees with the fine grid to its own resolution
+    coarse = tunnel_widths(land, theta, n_directions=K, max_angle=0.6, n_radii=13, rise=rise, seed=7)
+    step = float(coarse.max_radii[0]) / 12
+    assert int(coarse.escaped[0]) == 0
+    assert float((coarse.widths[0] - tw.widths[0]).abs().max()) < step

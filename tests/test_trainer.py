@@ -1,4 +1,5 @@
-"""Tests for lsl.training.trainer: schedules, batched training of many models, seeding, snapshots, L2, errors."""
+"""Tests for lsl.training.trainer: schedules, batched training of many models, seeding, the minibatch order, snapshots,
+L2, errors, stopping on a non-finite loss, and the cache key of a run."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import math
 import pytest
 import torch
 
+import lsl
+from lsl.data import nets
+from lsl.data.nets import MLP
+from lsl.ensembles import swa
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
-from lsl.data.nets import MLP
+from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
-from lsl.training.trainer import landscape_objective, lr_schedule, minimize, train
+from lsl.training import trainer
+from lsl.training.trainer import (NonFiniteLossError, check_finite_losses, landscape_objective, lr_schedule, minibatch_order,
+                                  minimize, train)
 
 F64 = torch.float64
 
@@ -201,6 +208,46 @@ def test_minibatches_are_epochwise_permutations_dropping_the_ragged_batch():
     assert full.seen == [None]
 
 
+class OrderRecorder(Landscape):
+    """A landscape with ``n`` examples that records the minibatch indices (as given) it is asked for."""
+
+    def __init__(self, n: int):
+        self.D, self.device, self.dtype, self.n_train = 2, torch.device("cpu"), F64, n
+        self.seen: list[torch.Tensor] = []
+
+    def _loss_batch(self, theta, *, idx=None, train=False):
+        self.seen.append(idx)
+        return (theta**2).sum(-1)
+
+
+@pytest.mark.parametrize("n, bs", [(11, 3), (10, 5), (7, 7), (5, 4)])
+def test_minibatch_order_is_a_seeded_permutation_per_epoch_cut_into_full_batches(n, bs):
+    """Each epoch takes every example at most once (all of them when bs divides n), in batches of exactly bs; the
+    order is that of a plain loop drawing torch.randperm(n) once per epoch from a CPU generator seeded with the seed,
+    read by slicing (floor(n / bs) batches, the n % bs examples left over are not used); landscape_objective hands
+    the landscape the same indices, on its device."""
+    seed, epochs = 4, 3
+    per_epoch = n // bs
+    next_batch = minibatch_order(OrderRecorder(n), bs, seed=seed)
+    got = [next_batch() for _ in range(epochs * per_epoch + 1)]  # three epochs and the first batch of a fourth
+    gen = torch.Generator().manual_seed(seed)
+    for e in range(epochs + 1):
+        perm = torch.randperm(n, generator=gen)
+        epoch = got[e * per_epoch : (e + 1) * per_epoch]
+        flat = [int(i) for idx in epoch for i in idx]
+        assert len(set(flat)) == len(flat) and set(flat) <= set(range(n))
+        if e < epochs and n % bs == 0:
+            assert sorted(flat) == list(range(n))
+        for k, idx in enumerate(epoch):
+            assert idx.dtype == torch.long and idx.tolist() == perm[k * bs : (k + 1) * bs].tolist()
+    rec = OrderRecorder(n)
+    obj = landscape_objective(rec, batch_size=bs, seed=seed)
+    for _ in got:
+        obj(torch.zeros(2, dtype=F64))
+    assert all(i.device == rec.device and torch.equal(i, j) for i, j in zip(rec.seen, got))
+    assert minibatch_order(rec, None)() is None  # the full batch
+
+
 def test_minibatch_loss_is_the_loss_on_that_subset():
     land = tiny_net()
     obj = landscape_objective(land, batch_size=8, seed=0)
@@ -292,3 +339,156 @@ def test_other_errors():
         train(land, torch.ones(4), steps=1, lr=0.1)
     res = train(land, torch.ones(5), steps=0, lr=0.1)
     assert res.losses.numel() == 0 and torch.equal(res.theta, torch.ones(5))
+
+
+# ---------------------------------------------------------------------------
+# training stops on a non-finite loss (issue 15, item 3), with an error naming the step and the learning rate:
+# the first non-finite step is read off the losses of the same run made with nonfinite="record" (or off an
+# objective built to fail at a known step)
+
+
+def nan_at(step_bad: int, row: int | None = None):
+    """An objective whose loss is NaN at step ``step_bad`` (in ``row`` only, for a batch) and a quadratic otherwise."""
+
+    def objective(x, step):
+        loss = (x * x).sum(-1)
+        if step >= step_bad:
+            mask = torch.zeros_like(loss, dtype=torch.bool)
+            if row is None:
+                mask = torch.ones_like(mask)
+            else:
+                mask[row] = True
+            loss = torch.where(mask, loss * float("nan"), loss)
+        return loss
+
+    return objective
+
+
+def test_minimize_names_the_step_and_the_learning_rate():
+    steps, lr = 40, 0.3
+    with pytest.raises(NonFiniteLossError) as info:
+        minimize(nan_at(17), torch.ones(3, dtype=F64), steps=steps, lr=lr, optimizer="sgd", schedule="cosine")
+    err = info.value
+    expected_lr = lr_schedule("cosine", lr, steps)(17)
+    assert err.step == 17 and err.row is None and err.lr == pytest.approx(expected_lr, rel=1e-12)
+    assert f"at step 17 " in str(err) and f"learning rate {expected_lr:g}" in str(err)
+
+
+def test_minimize_names_the_row_of_a_batch():
+    with pytest.raises(NonFiniteLossError, match=r"at step 5 .*for model 2 of 4") as info:
+        minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), steps=20, lr=0.1)
+    assert (info.value.step, info.value.row) == (5, 2)
+
+
+def test_minimize_records_when_asked():
+    res = minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), steps=20, lr=0.1, nonfinite="record")
+    finite = torch.isfinite(res.losses)
+    assert res.losses.shape == (20, 4) and bool(finite[:5].all()) and not bool(finite[5:, 2].any())
+    with pytest.raises(ValueError, match="nonfinite must be one of"):
+        minimize(nan_at(5), torch.ones(3, dtype=F64), steps=2, lr=0.1, nonfinite="ignore")
+
+
+def test_check_finite_losses_per_row_learning_rates():
+    losses = torch.tensor([[1.0, 1.0], [1.0, float("inf")], [float("nan"), float("inf")]])
+    with pytest.raises(NonFiniteLossError) as info:
+        check_finite_losses(losses, torch.tensor([0.1, 0.7]), first_step=10)
+    assert (info.value.step, info.value.row, info.value.lr) == (11, 1, pytest.approx(0.7))
+    check_finite_losses(torch.ones(3, 2), [0.1, 0.1, 0.1])  # finite: no error
+
+
+def diverging_net() -> NetworkLandscape:
+    """A float32 ReLU network with the squared loss: with lr = 10 its loss overflows within a few steps."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 4, generator=gen, dtype=F64), torch.randint(0, 3, (40,), generator=gen)
+    model = nets.make("mlp", (4,), 3, width=5, depth=2, activation="relu", seed=0)
+    return NetworkLandscape(model, x.float(), y, loss="mse")
+
+
+DIVERGE = dict(steps=30, lr=10.0, optimizer="sgd", momentum=0.9)
+
+
+def test_train_on_a_network_stops_at_the_first_non_finite_step():
+    land = diverging_net()
+    recorded = train(land, land.theta0, nonfinite="record", **DIVERGE).losses
+    bad = (~torch.isfinite(recorded)).nonzero()
+    assert bad.numel(), "the reference run should diverge"
+    first = int(bad[0, 0])
+    with pytest.raises(NonFiniteLossError, match=rf"at step {first} .*learning rate 10\b") as info:
+        train(land, land.theta0, **DIVERGE)
+    assert info.value.step == first and info.value.lr == 10.0
+
+
+def test_train_raises_on_a_cached_diverged_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("LSL_CACHE", "1")
+    land = diverging_net()
+    kw = dict(DIVERGE, cache=True)
+    recorded = train(land, land.theta0, nonfinite="record", **kw)
+    assert not bool(torch.isfinite(recorded.losses).all()) and len(list(tmp_path.glob("*.pt"))) == 1
+    with pytest.raises(NonFiniteLossError, match="loaded from the cache"):
+        train(land, land.theta0, **kw)
+
+
+def test_minimize_until_stops_early():
+
+    run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
+                   optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
+    assert len(run.losses) == 7
+    assert run.snapshot_steps == [5, 7]
+    torch.testing.assert_close(run.theta, torch.tensor([3.0 * 0.8 ** 7]))
+
+
+def test_the_cache_key_of_train_is_the_one_of_before(monkeypatch, tmp_path):
+    """The key of a run given settings= is the one of the keywords, built from the same names and values as before
+    the settings object."""
+    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
+    net = tiny_net()
+    keys = []
+
+    def cached(key, compute, **kw):
+        keys.append(key)
+        return {k: v.to(kw.get("device")) for k, v in compute().items()}
+
+    monkeypatch.setattr(lsl.cache, "cached", cached)
+    trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
+    trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
+    assert keys[0] == keys[1]
+    assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
+                                   "cycle_steps": None, "momentum": 0.0, "batch_size": 16, "l2": 0.0,
+                                   "snapshot_every": None, "seed": 0}
+    assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
+                                                              float, type(None), int]
+    # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
+    swa.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
+    assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
+                                    "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
+                                    "snapshot_every": 2, "seed": 0}
+
+
+# ---------------------------------------------------------------------------
+# training from a non-finite point says so, instead of blaming the learning rate (issue 31, item 3)
+
+
+def test_training_from_a_non_finite_point_names_it():
+    from lsl.training import families
+    from lsl.training.rows import train_rows
+    from lsl.training.trainer import minimize, train
+    from tests.reference import SquaredNorm
+
+    quad = SquaredNorm(D=4)
+    start = torch.ones(4, dtype=F64)
+    start[2] = float("nan")
+    told = r"theta0 has non-finite entries at \[2\] \(1 of 4: NaN\); training cannot start from a non-finite point"
+    for call in (lambda: train(quad, start, steps=5, lr=0.1),
+                 lambda: train(quad, start, steps=5, lr=0.1, cache=True),
+                 lambda: train_rows(quad, start, lr=0.1, max_steps=5),
+                 lambda: families.train_family(quad, "lr", [0.1], theta0=start, max_steps=5, cache=False)):
+        with pytest.raises(ValueError, match=told) as info:
+            call()
+        assert "lower the learning rate" not in str(info.value).lower()
+    rows = torch.ones(2, 4, dtype=F64)
+    rows[1, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"theta0 has non-finite entries at \[\(1, 0\)\] \(1 of 8: inf\)"):
+        train(quad, rows, steps=5, lr=0.1)
+    with pytest.raises(ValueError, match=r"x0 has non-finite entries at \[2\]"):
+        minimize(lambda x, step: (x * x).sum(), start, steps=5, lr=0.1)

@@ -1,4 +1,5 @@
-"""Logit gradients and the random logit-gradient model, against explicit matrices."""
+"""Tests for lsl.curvature.logit_gradients: logit gradients and the random logit-gradient model, against explicit
+matrices."""
 
 import torch
 

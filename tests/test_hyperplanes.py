@@ -1,15 +1,23 @@
-"""Tests for lsl.subspaces.hyperplanes: random projections, training inside hyperplanes, the toy model's d_lim = D - n."""
+"""Tests for lsl.subspaces.hyperplanes: training inside random hyperplanes (one or several, of one or several
+dimensions), the toy model's d_lim = D - n, dimension sweeps and the intrinsic dimension's bookkeeping. The projections
+themselves: tests/test_projections.py."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
 
 import pytest
 import torch
 
-from lsl.network import NetworkLandscape
 from lsl.data.nets import MLP
+from lsl.network import NetworkLandscape
+from lsl.subspaces import hyperplanes
+from lsl.subspaces.hyperplanes import DimensionSweep, dimension_sweep, intrinsic_dimension, train_in_hyperplane, train_in_hyperplanes
 from lsl.subspaces.projections import DenseProjection
-from lsl.subspaces.hyperplanes import DimensionSweep, dimension_sweep, train_in_hyperplane, train_in_hyperplanes
 from lsl.toy import WedgeLandscape
+from lsl.training.trainer import NonFiniteLossError
+from tests.reference import SquaredNorm
 
 F64 = torch.float64
 
@@ -23,75 +31,20 @@ def tiny_net() -> NetworkLandscape:
     return NetworkLandscape(model, x, y)
 
 
+def net_with_a_test_split(seed: int = 0) -> NetworkLandscape:
+    """A depth-2 tanh MLP on 30 examples, its training set doubling as the test set."""
+    torch.manual_seed(seed)
+    model = MLP(4, 3, width=6, depth=2, activation="tanh").to(F64)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(30, 4, generator=gen, dtype=F64)
+    y = torch.randint(0, 3, (30,), generator=gen)
+    return NetworkLandscape(model, x, y, x_test=x, y_test=y)
+
+
 def in_span_residual(delta: torch.Tensor, M: torch.Tensor) -> float:
     """Norm of the part of ``delta`` [D] outside the column span of ``M`` [D, d] (least squares, independent of M's orthonormality)."""
     coef = torch.linalg.lstsq(M, delta[:, None]).solution
     return float((delta[:, None] - M @ coef).norm())
-
-
-# ---------------------------------------------------------------------------
-# DenseProjection
-
-
-def test_projection_columns_orthonormal():
-    proj = DenseProjection(50, 7, n_planes=3, seed=1, dtype=F64)
-    assert proj.M.shape == (3, 50, 7)
-    for M in proj.M:
-        torch.testing.assert_close(M.T @ M, torch.eye(7, dtype=F64), rtol=0, atol=1e-10)
-    full = DenseProjection(6, 6, seed=0, dtype=F64).M[0]  # d = D: an orthogonal matrix
-    torch.testing.assert_close(full @ full.T, torch.eye(6, dtype=F64), rtol=0, atol=1e-10)
-
-
-def test_projection_seeded():
-    a = DenseProjection(30, 4, n_planes=2, seed=5, dtype=F64).M
-    b = DenseProjection(30, 4, n_planes=2, seed=5, dtype=F64).M
-    c = DenseProjection(30, 4, n_planes=2, seed=6, dtype=F64).M
-    assert torch.equal(a, b)
-    assert not torch.allclose(a, c)
-    assert not torch.allclose(a[0], a[1])  # planes within one draw differ
-    torch.manual_seed(0)
-    d = DenseProjection(30, 4, n_planes=2, seed=5, dtype=F64).M
-    assert torch.equal(a, d)  # independent of the global RNG
-    f32 = DenseProjection(30, 4, n_planes=2, seed=5).M
-    assert f32.dtype == torch.float32
-    torch.testing.assert_close(f32.double(), a, rtol=0, atol=1e-6)
-
-
-@pytest.mark.parametrize("D,d", [(5, 6), (5, 0), (5, -2)])
-def test_projection_bad_dimension(D, d):
-    with pytest.raises(ValueError, match=r"1 <= d <= D=5"):
-        DenseProjection(D, d)
-
-
-def test_projection_bad_plane_count():
-    with pytest.raises(ValueError, match="n_planes"):
-        DenseProjection(5, 2, n_planes=0)
-
-
-def test_to_full_and_restrict_are_matrix_products():
-    proj = DenseProjection(20, 3, n_planes=2, seed=2, dtype=F64)
-    phi = torch.randn(2, 3, dtype=F64)
-    g = torch.randn(2, 20, dtype=F64)
-    for p in range(2):
-        torch.testing.assert_close(proj.to_full(phi)[p], proj.M[p] @ phi[p])
-        torch.testing.assert_close(proj.restrict(g)[p], proj.M[p].T @ g[p])
-    # moving by phi in the plane moves ||phi|| in parameter space
-    torch.testing.assert_close(proj.to_full(phi).norm(dim=1), phi.norm(dim=1))
-
-
-@pytest.mark.parametrize("kind", ["toy", "net"])
-def test_in_plane_gradient_is_restricted_full_gradient(kind):
-    land = WedgeLandscape(15, 8, dtype=F64) if kind == "toy" else tiny_net()
-    gen = torch.Generator().manual_seed(3)
-    theta0 = torch.randn(land.D, generator=gen, dtype=F64) if kind == "toy" else land.theta0
-    proj = DenseProjection(land.D, 4, n_planes=3, seed=4, dtype=F64)
-    phi = (0.3 * torch.randn(3, 4, generator=gen, dtype=F64)).requires_grad_(True)
-    theta = theta0 + proj.to_full(phi)
-    (g_phi,) = torch.autograd.grad(land.loss(theta).sum(), phi)
-    g_full = land.grad(theta.detach())
-    torch.testing.assert_close(g_phi, proj.restrict(g_full), rtol=1e-10, atol=1e-12)
-    for p in range(3):
-        torch.testing.assert_close(g_phi[p], proj.M[p].T @ g_full[p], rtol=1e-10, atol=1e-12)
 
 
 # ---------------------------------------------------------------------------
@@ -154,16 +107,6 @@ def test_toy_model_intrinsic_dimension_is_D_minus_n():
     assert float(rel_below.min()) > 1e-2, rel_below
 
 
-def test_minimize_until_stops_early():
-    from lsl.training.trainer import minimize
-
-    run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
-                   optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
-    assert len(run.losses) == 7
-    assert run.snapshot_steps == [5, 7]
-    torch.testing.assert_close(run.theta, torch.tensor([3.0 * 0.8 ** 7]))
-
-
 # ---------------------------------------------------------------------------
 # dimension sweeps
 
@@ -198,3 +141,58 @@ def test_dimension_sweep_on_the_toy_model():
     assert torch.equal(sweep.success, sweep.rel_loss < 1e-3)
     assert sweep.success[1].all() and not sweep.success[0].any()
     assert sweep.threshold() == 10
+
+
+def test_train_in_hyperplane_stops_on_a_non_finite_loss():
+    quad = SquaredNorm()
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        hyperplanes.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, steps=2000, lr=3.0, optimizer="sgd",
+                                        schedule="constant")
+
+
+# ---------------------------------------------------------------------------
+# several planes at once, the step normalisation, the intrinsic dimension's bookkeeping
+
+
+def test_planes_of_several_dimensions_trained_together_match_separate_runs():
+    L = net_with_a_test_split()
+    proj = DenseProjection(L.D, 6, n_planes=2, seed=0, dtype=F64)
+    both = train_in_hyperplanes(L, L.theta0, [3, 6], n_planes=2, steps=20, lr=0.01, projection=proj)
+    assert (both.phi[0, 3:] == 0).all()
+    # plane 0 alone: the first three columns of the same matrix
+    sub = DenseProjection(L.D, 3, n_planes=1, seed=0, dtype=F64)
+    sub.M = proj.M[:1, :, :3].clone()
+    alone = train_in_hyperplanes(L, L.theta0, 3, n_planes=1, steps=20, lr=0.01, projection=sub)
+    torch.testing.assert_close(both.theta[0], alone.theta[0], rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(both.dims, torch.tensor([3, 6]))
+
+
+def test_normalize_step_moves_theta_by_lr_in_every_plane():
+    L = net_with_a_test_split()
+    res = train_in_hyperplanes(L, L.theta0, [1, 9], n_planes=2, steps=1, lr=0.01, schedule="constant",
+                               projection="dense", normalize_step=True)
+    step = (res.theta - L.theta0).norm(dim=1)
+    # one Adam step changes each active coordinate of psi by lr, i.e. theta by lr * sqrt(d) / sqrt(d) = lr
+    torch.testing.assert_close(step, torch.full((2,), 0.01, dtype=F64), rtol=1e-3, atol=0)
+
+
+def test_intrinsic_dimension_bookkeeping():
+    L = net_with_a_test_split()
+    res = intrinsic_dimension(L, L.theta0, [2, 8, 4], n_planes=2, steps=5, lr=0.05, reference=0.5,
+                              projection="dense", max_batch=4)
+    assert res.d.tolist() == [2, 4, 8]
+    assert res.accuracy.shape == (3, 2) and res.final_loss.shape == (3, 2)
+    res = dataclasses.replace(res, accuracy=torch.tensor([[0.1, 0.2], [0.5, 0.3], [0.6, 0.6]]))  # results are frozen
+    assert res.d_int_grid() == 8
+    # mean 0.4 at d=4, 0.6 at d=8: 0.45 reached a quarter of the way in log d
+    assert math.isclose(res.d_int(), math.exp(math.log(4) + 0.25 * math.log(2)), rel_tol=1e-6)
+    draws = res.d_int_draws()
+    torch.testing.assert_close(draws, torch.tensor([2 ** 1.875, 4 * 2 ** 0.5]), rtol=1e-5, atol=0)
+    centre, factor = res.d_int_spread()
+    assert math.isclose(centre, math.sqrt(2 ** 1.875 * 4 * 2 ** 0.5), rel_tol=1e-5) and factor > 1
+    # spread between draws: sample variances 0.005, 0.02, 0 at the three d -> sqrt of their mean
+    assert math.isclose(res.draw_spread(), math.sqrt((0.005 + 0.02 + 0.0) / 3), rel_tol=1e-5)
+    assert math.isclose(res.rise(), 0.6 - 0.15, rel_tol=1e-5)
+    res = dataclasses.replace(res, accuracy=res.accuracy[:, :1])
+    with pytest.raises(ValueError, match="n_planes >= 2"):
+        res.draw_spread()

@@ -1,14 +1,17 @@
-"""Tests for lsl.paths.tunnels: straight paths, polylines and the low-loss tunnels of Section 4.2 (Bezier curves: test_paths.py)."""
+"""Tests for lsl.paths.tunnels: straight paths, polylines, the low-loss tunnels of Section 4.2 and Bezier curves (the
+latter against Adam written out with torch.optim.Adam)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from lsl.paths.tunnels import bezier_curve, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
+from lsl.paths import tunnels
+from lsl.paths.tunnels import bezier_curve, bezier_points, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
 from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
-from tests.reference import CountingWedge
+from lsl.training.trainer import NonFiniteLossError, train
+from tests.reference import CountingWedge, SquaredNorm
 
 F64 = torch.float64
 
@@ -239,3 +242,94 @@ def test_label_hand_over_shares_by_hand():
         label_hand_over(_Labels(rows), points, torch.linspace(0, 1, 4))
     with pytest.raises(ValueError, match="network landscape"):
         label_hand_over(WedgeLandscape(4, 2), points, torch.linspace(0, 1, 5))
+
+
+# ---------------------------------------------------------------------------
+# Bezier curves between two optima of the toy model (m-connectors: test_connectors.py)
+
+
+def _optima(D: int, n: int, k: int, seed: int = 0) -> tuple[WedgeLandscape, torch.Tensor]:
+    land = WedgeLandscape(D, n, dtype=F64)
+    gen = torch.Generator().manual_seed(seed)
+    theta = train(land, torch.randn(k, D, generator=gen, dtype=F64), steps=300, lr=0.05, schedule="cosine").theta
+    assert bool((land.loss(theta) < 1e-3).all())
+    return land, theta
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return _optima(40, 30, 2)
+
+
+def test_bezier_points_formula():
+    a, m, b = torch.tensor([0.0, 0.0], dtype=F64), torch.tensor([1.0, 2.0], dtype=F64), torch.tensor([2.0, 0.0], dtype=F64)
+    pts = bezier_points(a, m, b, torch.tensor([0.0, 0.5, 1.0]))
+    torch.testing.assert_close(pts, torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], dtype=F64))
+    # With the control point at the midpoint the curve is the straight line.
+    t = torch.linspace(0, 1, 5, dtype=F64)
+    torch.testing.assert_close(bezier_points(a, 0.5 * (a + b), b, t), linear_path(a, b, 5))
+
+
+def test_bezier_curve_lowers_barrier(pair):
+    land, theta = pair
+    res = bezier_curve(land, theta[0], theta[1], steps=300, lr=0.05, n_samples=4, n_points=41, eval_every=100)
+    assert res.points.shape == (41, 40) and res.control.shape == (40,)
+    torch.testing.assert_close(res.points[0], theta[0])
+    torch.testing.assert_close(res.points[-1], theta[1])
+    torch.testing.assert_close(res.loss, land.loss(res.points))
+    assert res.line_barrier > 0.3
+    assert res.barrier < 0.6 * res.line_barrier
+    assert res.grad_evals == 300 * 4
+    assert res.history_grad_evals.tolist() == [0, 400, 800, 1200]
+    assert float(res.history_barrier[0]) == pytest.approx(res.line_barrier)
+    assert float(res.history_barrier[-1]) == pytest.approx(res.barrier)
+
+
+def test_bezier_curve_accounting_without_history(pair):
+    land, theta = pair
+    res = bezier_curve(land, theta[0], theta[1], steps=7, lr=0.01, n_samples=3)
+    assert res.grad_evals == 21 and res.history_grad_evals.numel() == 0 and res.history_barrier.numel() == 0
+    res0 = bezier_curve(land, theta[0], theta[1], steps=0, lr=0.01)
+    torch.testing.assert_close(res0.control, 0.5 * (theta[0] + theta[1]))
+    assert res0.grad_evals == 0 and res0.barrier == pytest.approx(res0.line_barrier)
+
+
+def test_bezier_curve_errors(pair):
+    land, theta = pair
+    with pytest.raises(ValueError, match="same point"):
+        bezier_curve(land, theta[0], theta[0], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="n_samples"):
+        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, n_samples=0)
+    with pytest.raises(ValueError, match="single points"):
+        bezier_curve(land, theta, theta[1], steps=1, lr=0.1)
+    with pytest.raises(ValueError, match="eval_every"):
+        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, eval_every=0)
+
+
+def test_bezier_curve_stops_on_a_non_finite_loss():
+    quad = SquaredNorm()
+    with pytest.raises(NonFiniteLossError, match="learning rate"):
+        tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
+                             optimizer="sgd", schedule="constant")
+
+
+def test_bezier_curve_is_adam_on_random_points_of_the_curve():
+    """The control point is the one torch.optim.Adam reaches, written out here: at each step n_samples values of t
+    drawn from a CPU generator seeded with the seed (one draw per step), the mean loss at the curve's points
+    (1-t)^2 a + 2t(1-t) m + t^2 b, a step on m from the midpoint."""
+    land = WedgeLandscape(12, 6, dtype=F64)
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(2, 12, generator=gen, dtype=F64)
+    steps, n_samples, seed, lr = 25, 3, 7, 0.05
+    res = bezier_curve(land, a, b, steps=steps, lr=lr, n_samples=n_samples, seed=seed)
+    control = (0.5 * (a + b)).clone().requires_grad_(True)
+    opt = torch.optim.Adam([control], lr=lr)
+    tgen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        t = torch.rand(n_samples, generator=tgen, dtype=F64)[:, None]
+        points = (1 - t) ** 2 * a + 2 * t * (1 - t) * control + t**2 * b
+        opt.zero_grad()
+        land.loss(points).mean().backward()
+        opt.step()
+    torch.testing.assert_close(res.control, control.detach(), rtol=1e-12, atol=1e-12)
+    assert float((res.control - 0.5 * (a + b)).norm()) > 0.1  # it moved

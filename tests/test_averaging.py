@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from lsl.data import datasets
+from lsl.data.nets import MLP
 from lsl.ensembles.averaging import (compare_averages, deep_ensemble, disagreement, disagreement_matrix, displacement_cosines,
-                           ensemble_metrics, pairwise_barriers, prediction_average)
+                                     ensemble_metrics, pairwise_barriers, prediction_average)
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
-from lsl.data.nets import MLP
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -238,3 +238,28 @@ def test_ensemble_growth_equals_ensembles_of_prefixes():
         assert float(g.nll[k - 1]) == pytest.approx(m.nll)
     # the first entry is the first member alone
     assert float(g.nll[0]) == pytest.approx(float(land.eval_loss(thetas[0], "test")))
+
+
+def test_pairwise_barriers_equal_a_brute_force_over_the_points_of_each_line():
+    """The losses at the points (1 - k/(K-1)) theta_i + k/(K-1) theta_j, evaluated one point at a time, and the
+    barrier of each line (its highest loss above the higher endpoint), for every pair i < j and for pairs given."""
+    land = WedgeLandscape(6, 3, dtype=F64)
+    gen = torch.Generator().manual_seed(0)
+    thetas = torch.stack([land.project(torch.randn(6, generator=gen, dtype=F64)) for _ in range(3)]
+                         + [torch.randn(6, generator=gen, dtype=F64)])  # three members on wedges, one off them
+    K = 7
+
+    def brute_force(i, j):
+        losses = [float(land.loss((1 - k / (K - 1)) * thetas[i] + k / (K - 1) * thetas[j])) for k in range(K)]
+        return losses, max(losses) - max(losses[0], losses[-1])
+
+    for pairs, expected_pairs in [("all", [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]),
+                                  ("consecutive", [(0, 1), (1, 2), (2, 3)]), ([(3, 0), (1, 2)], [(3, 0), (1, 2)])]:
+        res = pairwise_barriers(land, thetas, n_points=K, pairs=pairs)
+        if pairs == "all":
+            assert bool((res.barriers > 0.1).any())  # some lines do leave the low-loss set
+        assert res.pairs == expected_pairs and res.barriers.device.type == "cpu"
+        for p, (i, j) in enumerate(expected_pairs):
+            losses, barrier = brute_force(i, j)
+            torch.testing.assert_close(res.losses[p], torch.tensor(losses, dtype=F64), rtol=1e-12, atol=1e-12)
+            assert float(res.barriers[p]) == pytest.approx(barrier, rel=1e-12, abs=1e-12)
