@@ -23,12 +23,14 @@ the cache off.
 from __future__ import annotations
 
 import dataclasses
+import dis
 import enum
 import functools
 import hashlib
 import json
 import os
 import sys
+import sysconfig
 import tempfile
 import time
 import types
@@ -132,15 +134,26 @@ def _tensor_bytes(t: torch.Tensor) -> str:
     return h.hexdigest()[:32]
 
 
+def _is_library(module: str) -> bool:
+    """Whether a module belongs to a trusted package or to the standard library (not a user's file of the same name)."""
+    root = module.split(".")[0]
+    if root.lstrip("_") in TRUSTED_PACKAGES:
+        return True
+    if root not in sys.stdlib_module_names and root.lstrip("_") not in sys.stdlib_module_names:
+        return False
+    file = getattr(sys.modules.get(module), "__file__", None)
+    return file is None or os.path.realpath(file).startswith(_STDLIB)
+
+
+_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"])
+
+
 def _trusted_name(obj: Any) -> str | None:
     """``module.qualname`` of a function or class defined at the top level of a trusted package, else ``None``."""
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
         return None
-    root = module.split(".")[0].lstrip("_")
-    if root in TRUSTED_PACKAGES or root in sys.stdlib_module_names or module.split(".")[0] in sys.stdlib_module_names:
-        if getattr(obj, "__closure__", None):
-            return None
+    if _is_library(module) and not getattr(obj, "__closure__", None):
         return f"{module}.{qualname}"
     return None
 
@@ -152,11 +165,12 @@ def _code(code: types.CodeType) -> str:
 
 
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """The global names a code object (and the code nested in it) loads; attribute names are not among them."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             names |= _global_names(c)
-    return names
+    return {n for n in names if isinstance(n, str)}
 
 
 class _Digester:
@@ -258,8 +272,8 @@ class _Digester:
                  *(self(b, f"{where} (a base class of {cls.__qualname__})") for b in cls.__bases__)]
         for attr, value in sorted(vars(cls).items()):
             routine = isinstance(value, (types.FunctionType, staticmethod, classmethod, property))
-            if attr.startswith("__") and attr.endswith("__") and not routine:
-                continue  # __module__, __doc__, __dict__, __weakref__, dataclass fields, ...
+            if attr.startswith("__") and attr.endswith("__") and not routine or attr == "_abc_impl":
+                continue  # __module__, __doc__, __dict__, __weakref__, dataclass fields, an ABC's registry, ...
             parts.append(f"{attr}:{self(value, f'{cls.__qualname__}.{attr}')}")
         return _h(*parts)
 

@@ -389,6 +389,34 @@ def test_functions_are_digested_by_their_code_and_the_values_they_hold():
     assert d(namespace["loss"]) != before
     assert d(F.cross_entropy) == d(F.cross_entropy) and d(F.cross_entropy) != d(F.mse_loss)  # library code: by name
     assert d(torch.tanh) != d(torch.relu)
+    # only the globals a function loads count: an unrelated global named like an attribute it reads does not
+    plain, crowded = {"F": F}, {"F": F, "cross_entropy": object()}
+    for namespace in (plain, crowded):
+        exec("def loss(z, y):\n    return F.cross_entropy(z, y)", namespace)
+    assert d(crowded["loss"]) == d(plain["loss"])
+
+
+def test_classes_are_digested_by_what_they_define():
+    import abc
+
+    class Base(abc.ABC):
+        @abc.abstractmethod
+        def f(self):
+            ...
+
+    def make(k):
+        class Impl(Base):
+            scale = 2.0
+
+            def f(self):
+                return k
+
+        return Impl
+
+    assert cache.value_digest(make(1)) == cache.value_digest(make(1))
+    assert cache.value_digest(make(1)) != cache.value_digest(make(2))  # a method's closure
+    with pytest.raises(cache.UntrustedKey, match="Impl object"):  # an instance's state is its own affair
+        cache.value_digest(make(1)())
 
 
 def test_a_value_that_cannot_be_digested_is_refused_by_name():
