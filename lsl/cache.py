@@ -158,10 +158,21 @@ def _trusted_name(obj: Any) -> str | None:
     return None
 
 
+def _const(c: Any) -> str:
+    """A constant of a code object, the same in every process (a frozenset's order depends on the hash seed)."""
+    if isinstance(c, types.CodeType):
+        return _code(c)
+    if isinstance(c, tuple):
+        return "(" + ",".join(_const(v) for v in c) + ")"
+    if isinstance(c, frozenset):
+        return "{" + ",".join(sorted(_const(v) for v in c)) + "}"
+    return f"{type(c).__name__}:{c!r}"
+
+
 def _code(code: types.CodeType) -> str:
     """The bytecode, constants and names of a code object (nested code objects digested the same way)."""
-    consts = [_code(c) if isinstance(c, types.CodeType) else f"{type(c).__name__}:{c!r}" for c in code.co_consts]
-    return _h("code", code.co_code.hex(), *consts, *(repr(getattr(code, f, None)) for f in _CODE_FIELDS))
+    return _h("code", code.co_code.hex(), *(_const(c) for c in code.co_consts),
+              *(repr(getattr(code, f, None)) for f in _CODE_FIELDS))
 
 
 def _global_names(code: types.CodeType) -> set[str]:
@@ -283,8 +294,11 @@ class _Digester:
             here = f"{where}.{prefix}" if prefix else where
             parts.append(f"{prefix}:{self._class(type(sub), f'the class of {here}')}")
             for attr, value in sorted(vars(sub).items()):
-                if attr not in _NN_MODULE_STATE:
-                    parts.append(f"{attr}={self(value, f'{here}.{attr}')}")
+                if attr in _NN_MODULE_STATE:
+                    continue
+                if "hooks" in attr and isinstance(value, dict):  # keyed by handle ids, a global counter: the hooks in order
+                    value = list(value.values())
+                parts.append(f"{attr}={self(value, f'{here}.{attr}')}")
             for pname, p in sub._parameters.items():
                 full = f"{prefix}.{pname}" if prefix else pname
                 if p is None:

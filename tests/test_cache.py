@@ -472,3 +472,32 @@ def test_modules_are_digested_by_their_code_attributes_and_tensors():
     bn = [nn.BatchNorm1d(3), nn.BatchNorm1d(3)]
     bn[1].running_mean.add_(1.0)
     assert cache.module_digest(bn[0]) != cache.module_digest(bn[1])  # a buffer
+
+
+DIGESTS_SCRIPT = """
+import torch
+from torch import nn
+from lsl import cache
+from lsl.data import datasets, nets
+ds = datasets.load("gaussian_mixture", n_train=16, n_test=8, n_classes=3, dim=4)
+land = nets.network(ds, "mlp", width=5, depth=1, loss="mse")()
+model = nets.make("mlp", (4,), 3, width=5, depth=1)
+model.register_forward_hook(lambda m, args, out: out * 2)
+kinds = {"a", "b", "c", "d"}
+print(cache.value_digest(lambda z, k: z.sum() * (k in {"relu", "tanh", "gelu"})), cache.value_digest(kinds),
+      cache.module_digest(model), cache.key_hash({"landscape": land.fingerprint()}))
+"""
+
+
+def test_digests_are_the_same_in_every_process():
+    """A cache is only worth having if a new session finds its entries: no digest may depend on the hash seed."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+        outs.append(subprocess.run([sys.executable, "-c", DIGESTS_SCRIPT], env=env, capture_output=True, text=True,
+                                   check=True).stdout)
+    assert outs[0] == outs[1] and len(outs[0].split()) == 4
