@@ -184,6 +184,15 @@ def _global_names(code: types.CodeType) -> set[str]:
     return {n for n in names if isinstance(n, str)}
 
 
+def _all_names(code: types.CodeType) -> set[str]:
+    """Every name a code object (and the code nested in it) uses: globals and attributes."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _all_names(c)
+    return names
+
+
 class _Digester:
     def __init__(self):
         self.active: set[int] = set()  # objects being digested (a cycle refers back to one of them)
@@ -270,7 +279,13 @@ class _Digester:
             parts.append(f"{var}:{self(value, f'the value {var!r} that {where} closes over')}")
         for var in sorted(_global_names(fn.__code__)):
             if var in fn.__globals__:
-                parts.append(f"global {var}:{self(fn.__globals__[var], f'the global {var!r} that {where} uses')}")
+                value = fn.__globals__[var]
+                parts.append(f"global {var}:{self(value, f'the global {var!r} that {where} uses')}")
+                if isinstance(value, types.ModuleType) and not _is_library(value.__name__):
+                    # a module of the user's (e.g. helpers imported into a notebook): what the code may read from it
+                    for attr in sorted(_all_names(fn.__code__)):
+                        if attr in vars(value):
+                            parts.append(f"{var}.{attr}:{self(vars(value)[attr], f'{var}.{attr}, which {where} may use')}")
         return _h(*parts)
 
     def _class(self, cls: type, where: str) -> str:
@@ -318,8 +333,10 @@ def value_digest(obj: Any, where: str = "the value") -> str:
     Plain values (numbers, strings, ``None``, tensors, NumPy arrays, lists, tuples, sets, dicts, dataclasses,
     enums) are digested by content. A Python function is digested by its code object (bytecode, constants,
     names; always available, unlike its source), its defaults, the values its closure holds and the
-    globals its code names, each digested the same way (a module is named). A class is digested by its
-    bases and everything it defines; a ``torch.nn.Module`` by :func:`module_digest`. Functions and classes
+    globals its code loads, each digested the same way (a module is named; for a module of the user's own,
+    such as helpers imported into a notebook, the attributes the code may read from it are digested too). A
+    class is digested by its bases and everything it defines; a ``torch.nn.Module`` by :func:`module_digest`.
+    Functions and classes
     defined at the top level of the standard library, torch, NumPy, SciPy, scikit-learn, mnist1d and ``lsl``
     (:data:`TRUSTED_PACKAGES`) are named, as are builtin functions: their versions are in every key.
 

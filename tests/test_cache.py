@@ -501,3 +501,21 @@ def test_digests_are_the_same_in_every_process():
         outs.append(subprocess.run([sys.executable, "-c", DIGESTS_SCRIPT], env=env, capture_output=True, text=True,
                                    check=True).stdout)
     assert outs[0] == outs[1] and len(outs[0].split()) == 4
+
+
+def test_what_a_function_reads_from_a_users_module_counts():
+    import sys
+    import types
+
+    helpers = types.ModuleType("my_helpers")  # a module of the reader's, imported into a notebook
+    helpers.SCALE = 2.0
+    exec("def penalty(z):\n    return SCALE * z.pow(2).mean()", helpers.__dict__)
+    sys.modules["my_helpers"] = helpers
+    try:
+        namespace = {"my_helpers": helpers}
+        exec("def loss(z, y):\n    return my_helpers.penalty(z)", namespace)
+        before = cache.value_digest(namespace["loss"])
+        exec("def penalty(z):\n    return SCALE * z.abs().mean()", helpers.__dict__)  # the helper edited
+        assert cache.value_digest(namespace["loss"]) != before
+    finally:
+        del sys.modules["my_helpers"]
