@@ -337,6 +337,7 @@ def test_the_cache_key_of_train_is_the_one_of_before(net, monkeypatch):
         return {k: v.to(kw.get("device")) for k, v in compute().items()}
 
     monkeypatch.setattr(lsl.cache, "cached", cached)
+    monkeypatch.setenv("LSL_CACHE", "1")  # a key is built only when the cache is on (the spy stores nothing)
     trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
     trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
     assert keys[0] == keys[1]
