@@ -23,12 +23,14 @@ the cache off.
 from __future__ import annotations
 
 import dataclasses
+import dis
 import enum
 import functools
 import hashlib
 import json
 import os
 import sys
+import sysconfig
 import tempfile
 import time
 import types
@@ -132,30 +134,62 @@ def _tensor_bytes(t: torch.Tensor) -> str:
     return h.hexdigest()[:32]
 
 
+def _is_library(module: str) -> bool:
+    """Whether a module belongs to a trusted package or to the standard library (not a user's file of the same name)."""
+    root = module.split(".")[0]
+    if root.lstrip("_") in TRUSTED_PACKAGES:
+        return True
+    if root not in sys.stdlib_module_names and root.lstrip("_") not in sys.stdlib_module_names:
+        return False
+    file = getattr(sys.modules.get(module), "__file__", None)
+    return file is None or os.path.realpath(file).startswith(_STDLIB)
+
+
+_STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"])
+
+
 def _trusted_name(obj: Any) -> str | None:
     """``module.qualname`` of a function or class defined at the top level of a trusted package, else ``None``."""
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
         return None
-    root = module.split(".")[0].lstrip("_")
-    if root in TRUSTED_PACKAGES or root in sys.stdlib_module_names or module.split(".")[0] in sys.stdlib_module_names:
-        if getattr(obj, "__closure__", None):
-            return None
+    if _is_library(module) and not getattr(obj, "__closure__", None):
         return f"{module}.{qualname}"
     return None
 
 
+def _const(c: Any) -> str:
+    """A constant of a code object, the same in every process (a frozenset's order depends on the hash seed)."""
+    if isinstance(c, types.CodeType):
+        return _code(c)
+    if isinstance(c, tuple):
+        return "(" + ",".join(_const(v) for v in c) + ")"
+    if isinstance(c, frozenset):
+        return "{" + ",".join(sorted(_const(v) for v in c)) + "}"
+    return f"{type(c).__name__}:{c!r}"
+
+
 def _code(code: types.CodeType) -> str:
     """The bytecode, constants and names of a code object (nested code objects digested the same way)."""
-    consts = [_code(c) if isinstance(c, types.CodeType) else f"{type(c).__name__}:{c!r}" for c in code.co_consts]
-    return _h("code", code.co_code.hex(), *consts, *(repr(getattr(code, f, None)) for f in _CODE_FIELDS))
+    return _h("code", code.co_code.hex(), *(_const(c) for c in code.co_consts),
+              *(repr(getattr(code, f, None)) for f in _CODE_FIELDS))
 
 
 def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
+    """The global names a code object (and the code nested in it) loads; attribute names are not among them."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
     for c in code.co_consts:
         if isinstance(c, types.CodeType):
             names |= _global_names(c)
+    return {n for n in names if isinstance(n, str)}
+
+
+def _all_names(code: types.CodeType) -> set[str]:
+    """Every name a code object (and the code nested in it) uses: globals and attributes."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _all_names(c)
     return names
 
 
@@ -245,7 +279,13 @@ class _Digester:
             parts.append(f"{var}:{self(value, f'the value {var!r} that {where} closes over')}")
         for var in sorted(_global_names(fn.__code__)):
             if var in fn.__globals__:
-                parts.append(f"global {var}:{self(fn.__globals__[var], f'the global {var!r} that {where} uses')}")
+                value = fn.__globals__[var]
+                parts.append(f"global {var}:{self(value, f'the global {var!r} that {where} uses')}")
+                if isinstance(value, types.ModuleType) and not _is_library(value.__name__):
+                    # a module of the user's (e.g. helpers imported into a notebook): what the code may read from it
+                    for attr in sorted(_all_names(fn.__code__)):
+                        if attr in vars(value):
+                            parts.append(f"{var}.{attr}:{self(vars(value)[attr], f'{var}.{attr}, which {where} may use')}")
         return _h(*parts)
 
     def _class(self, cls: type, where: str) -> str:
@@ -258,8 +298,8 @@ class _Digester:
                  *(self(b, f"{where} (a base class of {cls.__qualname__})") for b in cls.__bases__)]
         for attr, value in sorted(vars(cls).items()):
             routine = isinstance(value, (types.FunctionType, staticmethod, classmethod, property))
-            if attr.startswith("__") and attr.endswith("__") and not routine:
-                continue  # __module__, __doc__, __dict__, __weakref__, dataclass fields, ...
+            if attr.startswith("__") and attr.endswith("__") and not routine or attr == "_abc_impl":
+                continue  # __module__, __doc__, __dict__, __weakref__, dataclass fields, an ABC's registry, ...
             parts.append(f"{attr}:{self(value, f'{cls.__qualname__}.{attr}')}")
         return _h(*parts)
 
@@ -269,8 +309,11 @@ class _Digester:
             here = f"{where}.{prefix}" if prefix else where
             parts.append(f"{prefix}:{self._class(type(sub), f'the class of {here}')}")
             for attr, value in sorted(vars(sub).items()):
-                if attr not in _NN_MODULE_STATE:
-                    parts.append(f"{attr}={self(value, f'{here}.{attr}')}")
+                if attr in _NN_MODULE_STATE:
+                    continue
+                if "hooks" in attr and isinstance(value, dict):  # keyed by handle ids, a global counter: the hooks in order
+                    value = list(value.values())
+                parts.append(f"{attr}={self(value, f'{here}.{attr}')}")
             for pname, p in sub._parameters.items():
                 full = f"{prefix}.{pname}" if prefix else pname
                 if p is None:
@@ -290,8 +333,10 @@ def value_digest(obj: Any, where: str = "the value") -> str:
     Plain values (numbers, strings, ``None``, tensors, NumPy arrays, lists, tuples, sets, dicts, dataclasses,
     enums) are digested by content. A Python function is digested by its code object (bytecode, constants,
     names; always available, unlike its source), its defaults, the values its closure holds and the
-    globals its code names, each digested the same way (a module is named). A class is digested by its
-    bases and everything it defines; a ``torch.nn.Module`` by :func:`module_digest`. Functions and classes
+    globals its code loads, each digested the same way (a module is named; for a module of the user's own,
+    such as helpers imported into a notebook, the attributes the code may read from it are digested too). A
+    class is digested by its bases and everything it defines; a ``torch.nn.Module`` by :func:`module_digest`.
+    Functions and classes
     defined at the top level of the standard library, torch, NumPy, SciPy, scikit-learn, mnist1d and ``lsl``
     (:data:`TRUSTED_PACKAGES`) are named, as are builtin functions: their versions are in every key.
 

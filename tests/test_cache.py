@@ -389,6 +389,34 @@ def test_functions_are_digested_by_their_code_and_the_values_they_hold():
     assert d(namespace["loss"]) != before
     assert d(F.cross_entropy) == d(F.cross_entropy) and d(F.cross_entropy) != d(F.mse_loss)  # library code: by name
     assert d(torch.tanh) != d(torch.relu)
+    # only the globals a function loads count: an unrelated global named like an attribute it reads does not
+    plain, crowded = {"F": F}, {"F": F, "cross_entropy": object()}
+    for namespace in (plain, crowded):
+        exec("def loss(z, y):\n    return F.cross_entropy(z, y)", namespace)
+    assert d(crowded["loss"]) == d(plain["loss"])
+
+
+def test_classes_are_digested_by_what_they_define():
+    import abc
+
+    class Base(abc.ABC):
+        @abc.abstractmethod
+        def f(self):
+            ...
+
+    def make(k):
+        class Impl(Base):
+            scale = 2.0
+
+            def f(self):
+                return k
+
+        return Impl
+
+    assert cache.value_digest(make(1)) == cache.value_digest(make(1))
+    assert cache.value_digest(make(1)) != cache.value_digest(make(2))  # a method's closure
+    with pytest.raises(cache.UntrustedKey, match="Impl object"):  # an instance's state is its own affair
+        cache.value_digest(make(1)())
 
 
 def test_a_value_that_cannot_be_digested_is_refused_by_name():
@@ -444,3 +472,50 @@ def test_modules_are_digested_by_their_code_attributes_and_tensors():
     bn = [nn.BatchNorm1d(3), nn.BatchNorm1d(3)]
     bn[1].running_mean.add_(1.0)
     assert cache.module_digest(bn[0]) != cache.module_digest(bn[1])  # a buffer
+
+
+DIGESTS_SCRIPT = """
+import torch
+from torch import nn
+from lsl import cache
+from lsl.data import datasets, nets
+ds = datasets.load("gaussian_mixture", n_train=16, n_test=8, n_classes=3, dim=4)
+land = nets.network(ds, "mlp", width=5, depth=1, loss="mse")()
+model = nets.make("mlp", (4,), 3, width=5, depth=1)
+model.register_forward_hook(lambda m, args, out: out * 2)
+kinds = {"a", "b", "c", "d"}
+print(cache.value_digest(lambda z, k: z.sum() * (k in {"relu", "tanh", "gelu"})), cache.value_digest(kinds),
+      cache.module_digest(model), cache.key_hash({"landscape": land.fingerprint()}))
+"""
+
+
+def test_digests_are_the_same_in_every_process():
+    """A cache is only worth having if a new session finds its entries: no digest may depend on the hash seed."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    outs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+        outs.append(subprocess.run([sys.executable, "-c", DIGESTS_SCRIPT], env=env, capture_output=True, text=True,
+                                   check=True).stdout)
+    assert outs[0] == outs[1] and len(outs[0].split()) == 4
+
+
+def test_what_a_function_reads_from_a_users_module_counts():
+    import sys
+    import types
+
+    helpers = types.ModuleType("my_helpers")  # a module of the reader's, imported into a notebook
+    helpers.SCALE = 2.0
+    exec("def penalty(z):\n    return SCALE * z.pow(2).mean()", helpers.__dict__)
+    sys.modules["my_helpers"] = helpers
+    try:
+        namespace = {"my_helpers": helpers}
+        exec("def loss(z, y):\n    return my_helpers.penalty(z)", namespace)
+        before = cache.value_digest(namespace["loss"])
+        exec("def penalty(z):\n    return SCALE * z.abs().mean()", helpers.__dict__)  # the helper edited
+        assert cache.value_digest(namespace["loss"]) != before
+    finally:
+        del sys.modules["my_helpers"]

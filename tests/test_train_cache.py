@@ -247,3 +247,18 @@ def test_a_diverged_run_recorded_with_nan_is_not_taken_for_damage(cache_dir, cou
         warnings.simplefilter("error")
         again = trainer.train(quad, torch.ones(3, dtype=torch.float64), **kw)
     assert counted["n"] == 1 and torch.equal(first.losses.isnan(), again.losses.isnan())
+
+
+def test_with_the_cache_off_a_loss_that_cannot_be_digested_is_not_reported(cache_dir, monkeypatch):
+    import warnings
+
+    class Opaque:
+        pass
+
+    thing = Opaque()
+    net = _net()
+    land = lsl.NetworkLandscape(net.model, net.x, net.y, loss=lambda z, y: z.logsumexp(1).mean() + 0 * (thing is None))
+    monkeypatch.setenv("LSL_CACHE", "0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trainer.train(land, land.theta0, steps=2, lr=0.05, cache=True)

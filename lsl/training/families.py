@@ -430,7 +430,7 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
     slots = [(k, i) for k in range(S) for i in range(V)]
     from lsl import cache as disk
 
-    use_cache = cache
+    use_cache = cache and disk.enabled()
     # one fingerprint per landscape object (it digests the data); None where the key cannot be trusted (a
     # loss or module that cannot be digested): those members are trained and not cached, with a warning
     by_object: dict[int, dict | None] = {}

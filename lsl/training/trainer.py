@@ -436,7 +436,8 @@ def train(
 
         key = cache.trusted_key(lambda: {
             "what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
-            "settings": settings, "device": landscape.device.type, "torch": torch.__version__}, what="this training run")
+            "settings": settings, "device": landscape.device.type, "torch": torch.__version__},
+            what="this training run") if cache.enabled() else None
 
         def compute() -> dict[str, torch.Tensor]:
             res = train(landscape, theta0, **settings, nonfinite=nonfinite)
