@@ -521,8 +521,8 @@ print(f"mean cosine, same logit {cos_same:.3f}; different logits {cos_diff:.3f}"
 # %%
 k = C + 2
 ev_full = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol).cpu()
-ev_G = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="G").cpu()
-ev_rest = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="H").cpu()
+ev_G = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="gauss_newton").cpu()
+ev_rest = hessian.top_eigenvalues(net, theta, k, tol=cfg.eig_tol, term="rest").cpu()
 g_match = ((ev_G[: C - 1] - ev_full[: C - 1]).abs() / ev_full[: C - 1]).max().item()
 print(f"top {C - 1}: largest relative difference between G and H {g_match:.1%}; "
       f"largest eigenvalue of H_rest {ev_rest[0]:.3f} against {ev_full[0]:.3f}")

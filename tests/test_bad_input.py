@@ -218,3 +218,19 @@ def test_the_argument_checks_pass_good_values_through():
     assert arguments.number("x", 1, low=0.0, high=1.0) == 1.0
     assert arguments.integers("d", torch.tensor([3, 1])) == [3, 1]
     assert arguments.flag("f", False) is False
+
+
+@pytest.mark.parametrize("old, new", [("full", "hessian"), ("G", "gauss_newton"), ("gn", "gauss_newton"), ("H", "rest")])
+def test_one_vocabulary_for_curvature_terms_and_the_old_spellings_say_the_new_one(net, old, new):
+    """hessian, gauss_newton and rest everywhere in lsl.curvature ("H" used to mean H - G, "gn" the same as "G")."""
+    theta = net.theta0.detach()
+    for call in (lambda t: hessian.exact_hessian(net, theta, term=t),
+                 lambda t: linear_operators.as_linear_operator(net, theta, t),
+                 lambda t: linear_operators.minibatch_hvp(net, theta, torch.ones(net.D, dtype=F64), batch_size=8, term=t)):
+        with pytest.raises(ValueError, match=rf"term='{old}' is an old name: write term='{new}'"):
+            call(old)
+    H = hessian.exact_hessian(net, theta, term="hessian")
+    G = hessian.exact_hessian(net, theta, term="gauss_newton")
+    torch.testing.assert_close(G + hessian.exact_hessian(net, theta, term="rest"), H)
+    dense = torch.as_tensor(linear_operators.as_linear_operator(net, theta, "gauss_newton") @ np.eye(net.D))
+    torch.testing.assert_close(dense, G, atol=1e-10, rtol=1e-8)

@@ -147,8 +147,8 @@ def test_minibatch_idx(net):
     a = hessian.top_eigenvalues(net, theta, 4, tol=1e-10, idx=idx)
     b = torch.linalg.eigvalsh(reference_hessian(lambda t: manual_ce(t, sub.x, sub.y), theta)).flip(0)[:4]
     assert rel_err(a, b) < 1e-8
-    G = hessian.exact_hessian(net, theta, term="G", idx=idx)
-    assert torch.allclose(G, hessian.exact_hessian(sub, theta, term="G"), atol=1e-13)
+    G = hessian.exact_hessian(net, theta, term="gauss_newton", idx=idx)
+    assert torch.allclose(G, hessian.exact_hessian(sub, theta, term="gauss_newton"), atol=1e-13)
 
 
 def test_float32_landscape_gives_float32_results():
@@ -194,7 +194,7 @@ def test_wedge_has_no_gauss_newton_term():
     with pytest.raises(NotImplementedError, match="no.*logits|has none"):
         hessian.gauss_newton_vp(land, theta, theta)
     with pytest.raises(NotImplementedError):
-        hessian.top_eigenvalues(land, theta, 2, term="G")
+        hessian.top_eigenvalues(land, theta, 2, term="gauss_newton")
 
 
 # ---------------------------------------------------------------------------
@@ -210,7 +210,7 @@ def test_gauss_newton_equals_jacobian_sandwich(net):
     V = torch.randn(5, net.D, generator=torch.Generator().manual_seed(0), dtype=F64)
     assert torch.allclose(hessian.gauss_newton_vp(net, theta, V), V @ G, atol=1e-13)
     assert torch.allclose(hessian.gauss_newton_vp(net, theta, V[0]), G @ V[0], atol=1e-13)
-    Gx = hessian.exact_hessian(net, theta, term="G")
+    Gx = hessian.exact_hessian(net, theta, term="gauss_newton")
     assert torch.allclose(Gx, G, atol=1e-13)
     eig = torch.linalg.eigvalsh(Gx)
     assert eig.min() > -1e-12 * eig.max()  # positive semi-definite
@@ -223,14 +223,14 @@ def test_residual_term_is_residual_weighted_logit_curvature(net, net_hessian):
     with torch.no_grad():
         w = (torch.softmax(manual_logits(theta, net.x), -1) - nn.functional.one_hot(net.y, C)) / N
     H_rest = reference_hessian(lambda t: (w * manual_logits(t, net.x)).sum(), theta)
-    Hx = hessian.exact_hessian(net, theta, term="H")
+    Hx = hessian.exact_hessian(net, theta, term="rest")
     assert torch.allclose(Hx, H_rest, atol=1e-13)
-    G = hessian.exact_hessian(net, theta, term="G")
+    G = hessian.exact_hessian(net, theta, term="gauss_newton")
     assert torch.allclose(G + H_rest, H, atol=1e-13)
     V = torch.randn(3, net.D, generator=torch.Generator().manual_seed(1), dtype=F64)
     assert torch.allclose(hessian.residual_vp(net, theta, V), V @ H_rest, atol=1e-13)
     # top eigenvalues of each term
-    for term, M in (("G", G), ("H", H_rest)):
+    for term, M in (("gauss_newton", G), ("rest", H_rest)):
         assert rel_err(hessian.top_eigenvalues(net, theta, 3, term=term, tol=1e-10),
                        torch.linalg.eigvalsh(M).flip(0)[:3]) < 1e-8
 
@@ -239,8 +239,8 @@ def test_linear_model_hessian_is_gauss_newton():
     land = tiny_net(depth=0)  # logits are linear in theta: no logit curvature
     theta = point(land, scale=1.0)
     H = hessian.exact_hessian(land, theta)
-    G = hessian.exact_hessian(land, theta, term="G")
-    assert hessian.exact_hessian(land, theta, term="H").abs().max() < 1e-14 * H.abs().max() + 1e-16
+    G = hessian.exact_hessian(land, theta, term="gauss_newton")
+    assert hessian.exact_hessian(land, theta, term="rest").abs().max() < 1e-14 * H.abs().max() + 1e-16
     assert torch.allclose(G, H, atol=1e-14)
 
 
@@ -249,7 +249,7 @@ def test_gauss_newton_for_mse():
     theta = point(land)
     J = logit_jacobian(theta, land.x).reshape(N * C, land.D)
     G = 2.0 / (N * C) * J.T @ J
-    assert torch.allclose(hessian.exact_hessian(land, theta, term="G"), G, atol=1e-13)
+    assert torch.allclose(hessian.exact_hessian(land, theta, term="gauss_newton"), G, atol=1e-13)
 
 
 def test_hessian_split_for_mse():
@@ -260,7 +260,7 @@ def test_hessian_split_for_mse():
     with torch.no_grad():
         w = 2.0 * (manual_logits(theta, land.x) - nn.functional.one_hot(land.y, C)) / (N * C)
     H_rest = reference_hessian(lambda t: (w * manual_logits(t, land.x)).sum(), theta)
-    assert torch.allclose(hessian.exact_hessian(land, theta, term="H"), H_rest, atol=1e-13)
+    assert torch.allclose(hessian.exact_hessian(land, theta, term="rest"), H_rest, atol=1e-13)
 
 
 def test_gauss_newton_rejects_a_custom_loss():
@@ -346,7 +346,7 @@ def test_bad_inputs(net):
     for fn in (lambda: hessian.top_eigenvalues(net, theta, 2, term="GN"),
                lambda: hessian.exact_hessian(net, theta, term="gauss"),
                lambda: hessian.layer_spectra(net, theta, 2, term="x")):
-        with pytest.raises(ValueError, match="unknown term.*'full'.*'G'.*'H'"):
+        with pytest.raises(ValueError, match="unknown term.*'hessian'.*'gauss_newton'.*'rest'"):
             fn()
     with pytest.raises(ValueError, match=r"shape \[D\]"):
         hessian.top_eigenvalues(net, torch.stack([theta, theta]), 2)

@@ -51,18 +51,18 @@ def reference_hessians(theta, x, y):
 # as_linear_operator
 
 
-@pytest.mark.parametrize("term", ["full", "gn", "rest"])
+@pytest.mark.parametrize("term", ["hessian", "gauss_newton", "rest"])
 def test_linear_operator_eigsh_matches_dense_eigvalsh(term):
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     land, theta, x, y = tiny()
-    ref = dict(zip(["full", "gn", "rest"], reference_hessians(theta, x, y)))[term]
+    ref = dict(zip(["hessian", "gauss_newton", "rest"], reference_hessians(theta, x, y)))[term]
     A = linear_operators.as_linear_operator(land, theta, term)
     assert isinstance(A, LinearOperator) and A.shape == (land.D, land.D) and A.dtype == np.float64
     ev_ref = torch.linalg.eigvalsh(ref)
     vals = np.sort(eigsh(A, k=4, which="LA", tol=1e-12)[0])[::-1]
     assert np.allclose(vals, ev_ref.flip(0)[:4].numpy(), rtol=1e-8, atol=1e-10)
-    if term != "gn":  # G is PSD with a cluster of tiny eigenvalues, where ARPACK's "SA" converges very slowly
+    if term != "gauss_newton":  # G is PSD with a cluster of tiny eigenvalues, where ARPACK's "SA" converges very slowly
         low = np.sort(eigsh(A, k=2, which="SA", tol=1e-12)[0])
         assert np.allclose(low, ev_ref[:2].numpy(), rtol=1e-8, atol=1e-10)
 
@@ -170,7 +170,7 @@ def test_curvlinops_hessian_operator_goes_into_lsl_lanczos():
 # minibatch Hessian-vector products
 
 
-@pytest.mark.parametrize("term", ["full", "gn", "rest"])
+@pytest.mark.parametrize("term", ["hessian", "gauss_newton", "rest"])
 @pytest.mark.parametrize("batch_size", [7, 16, N])
 def test_minibatch_hvp_equals_full_batch(term, batch_size):
     from lsl.curvature.hessian import curvature_operator
@@ -178,7 +178,7 @@ def test_minibatch_hvp_equals_full_batch(term, batch_size):
     land, theta, *_ = tiny()
     gen = torch.Generator().manual_seed(5)
     V = torch.randn(3, land.D, generator=gen, dtype=F64)
-    full = curvature_operator(land, theta, term=linear_operators.TERM_ALIASES[term])(V)
+    full = curvature_operator(land, theta, term=term)(V)
     got = linear_operators.minibatch_hvp(land, theta, V, batch_size=batch_size, term=term)
     assert torch.allclose(got, full, rtol=1e-10, atol=1e-12)
     one = linear_operators.minibatch_hvp(land, theta, V[0], batch_size=batch_size, term=term)
@@ -196,11 +196,11 @@ def test_minibatch_operator_runs_only_chunk_sized_forwards():
 
     land._forward = spy
     v = torch.ones(land.D, dtype=F64)
-    A = linear_operators.as_linear_operator(land, theta, "full", batch_size=10)
+    A = linear_operators.as_linear_operator(land, theta, "hessian", batch_size=10)
     A.matvec(v.numpy())
     assert seen and max(seen) <= 10 and sum(seen) >= 96  # every example, never more than 10 at once
     seen.clear()
-    linear_operators.minibatch_hvp(land, theta, v, batch_size=10, term="gn")
+    linear_operators.minibatch_hvp(land, theta, v, batch_size=10, term="gauss_newton")
     assert seen and max(seen) <= 10
 
 
@@ -215,7 +215,7 @@ def test_minibatch_memory_does_not_grow_with_examples():
             return t
 
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=16, term="full")
+            linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=16, term="hessian")
         return max(sizes), sum(sizes)
 
     small, large = peak_saved(64), peak_saved(512)
@@ -224,7 +224,7 @@ def test_minibatch_memory_does_not_grow_with_examples():
     land, theta, *_ = tiny(n=512)
     sizes = []
     with torch.autograd.graph.saved_tensors_hooks(lambda t: sizes.append(t.numel()) or t, lambda t: t):
-        linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=512, term="full")
+        linear_operators.minibatch_hvp(land, theta, torch.ones(land.D, dtype=F64), batch_size=512, term="hessian")
     assert max(sizes) > small[0]
 
 

@@ -139,16 +139,16 @@ def test_curvature_operator_is_an_operator_with_the_landscapes_size_dtype_device
         assert isinstance(op, SymmetricOperator)
         assert op.shape == (land.D, land.D) and op.dtype == land.dtype and op.device == land.device
         names[term] = op.name
-    assert names == {"full": "Hessian", "G": "Gauss-Newton term G", "H": "H - G"}
+    assert names == {"hessian": "Hessian", "gauss_newton": "Gauss-Newton term G", "rest": "H - G"}
 
 
 def test_dense_curvature_operator_is_the_exact_hessian_and_the_gauss_newton_split_sums_to_it(net):
     land, theta, H = net
     dense = {t: hessian.curvature_operator(land, theta, term=t).dense() for t in hessian.TERMS}
-    torch.testing.assert_close(dense["full"], H)
-    torch.testing.assert_close(dense["G"] + dense["H"], H)
-    torch.testing.assert_close(dense["G"], hessian.exact_hessian(land, theta, term="G"))
-    assert torch.linalg.eigvalsh(dense["G"]).min() > -1e-10  # G is positive semi-definite
+    torch.testing.assert_close(dense["hessian"], H)
+    torch.testing.assert_close(dense["gauss_newton"] + dense["rest"], H)
+    torch.testing.assert_close(dense["gauss_newton"], hessian.exact_hessian(land, theta, term="gauss_newton"))
+    assert torch.linalg.eigvalsh(dense["gauss_newton"]).min() > -1e-10  # G is positive semi-definite
     # products of vectors and rows agree with the dense matrix
     V = torch.randn(3, land.D, generator=torch.Generator().manual_seed(6), dtype=F64)
     op = hessian.curvature_operator(land, theta)

@@ -44,8 +44,9 @@ Gauss-Newton term (for softmax cross-entropy also the Fisher information
 matrix): with the mean cross-entropy ``nabla_z^2 l_i = (diag(p_i) - p_i
 p_i^T) / N``, so ``G`` is positive semi-definite. ``H_rest`` carries the
 curvature of the logits themselves, weighted by the residuals ``(p_i -
-y_i) / N``. ``term="G"`` selects ``G``, ``term="H"`` the rest ``H_rest = H -
-G``, and ``term="full"`` the whole Hessian ``H``.
+y_i) / N``. ``term="gauss_newton"`` selects ``G``, ``term="rest"`` the rest
+``H_rest = H - G``, and ``term="hessian"`` (the default) the whole Hessian ``H``: one vocabulary
+(:data:`TERMS`) in every function of :mod:`lsl.curvature`.
 
 **Evaluation mode.** A :class:`~lsl.network.NetworkLandscape` evaluates its
 model in ``eval`` mode: dropout is off and batch normalisation uses its stored
@@ -84,9 +85,11 @@ __all__ = [
 
 #: The Hessian terms that can be selected with ``term=``: the whole Hessian, the
 #: Gauss-Newton term ``G`` and the rest ``H_rest = H - G``.
-TERMS: tuple[str, ...] = ("full", "G", "H")
+TERMS: tuple[str, ...] = ("hessian", "gauss_newton", "rest")
+#: Names used before, refused with the new one (``term="H"`` meant ``H - G``, not the Hessian).
+_OLD_TERMS = {"full": "hessian", "G": "gauss_newton", "gn": "gauss_newton", "H": "rest"}
 
-_TERM_NAMES = {"full": "Hessian", "G": "Gauss-Newton term G", "H": "H - G"}
+_TERM_NAMES = {"hessian": "Hessian", "gauss_newton": "Gauss-Newton term G", "rest": "H - G"}
 
 #: Largest ``D`` for which :func:`exact_hessian` builds the matrix.
 MAX_EXACT_D = 20_000
@@ -97,12 +100,14 @@ MAX_EXACT_D = 20_000
 
 
 def _check_term(term: str) -> str:
-    if term not in TERMS:
-        raise ValueError(
-            f"unknown term {term!r}; choose 'full' (the whole Hessian), 'G' (the Gauss-Newton term) "
-            f"or 'H' (the rest, H - G)"
-        )
-    return term
+    if term in TERMS:
+        return term
+    if isinstance(term, str) and term in _OLD_TERMS:
+        new = _OLD_TERMS[term]
+        raise ValueError(f"term={term!r} is an old name: write term={new!r} (the {_TERM_NAMES[new]}); "
+                         f"the terms are {', '.join(map(repr, TERMS))}")
+    raise ValueError(f"unknown term {term!r}; choose 'hessian' (the whole Hessian H), 'gauss_newton' "
+                     f"(the Gauss-Newton term G) or 'rest' (H - G)")
 
 
 def _check_point(landscape: Landscape, theta: torch.Tensor, what: str = "curvature is computed") -> torch.Tensor:
@@ -119,7 +124,7 @@ def _output_hessian(landscape: Landscape) -> str:
     if not isinstance(landscape, NetworkLandscape):
         raise NotImplementedError(
             f"the Gauss-Newton term needs a network with logits; {type(landscape).__name__} has none "
-            f"(use term='full')"
+            f"(use term='hessian')"
         )
     name = landscape.builtin_loss
     if name is None:
@@ -233,7 +238,7 @@ def _hessian_map(landscape: Landscape, theta: torch.Tensor, kw: dict) -> Matvec:
     return matvec
 
 
-def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str = "full",
+def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str = "hessian",
                        idx=None) -> SymmetricOperator:
     """The map ``v -> A v`` for ``A`` the Hessian (or one of its terms) at ``theta``, as an operator.
 
@@ -245,9 +250,9 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
     once, on the first call, and kept while the function lives.
 
     Args:
-        landscape: any landscape (``term="G"`` and ``"H"`` need a network).
+        landscape: any landscape (``"gauss_newton"`` and ``"rest"`` need a network).
         theta: the point ``[D]``.
-        term: ``"full"``, ``"G"`` (Gauss-Newton) or ``"H"`` (the rest, ``H - G``).
+        term: ``"hessian"``, ``"gauss_newton"`` (G) or ``"rest"`` (``H - G``).
         idx: optional indices of a subset of the training examples.
 
     Returns:
@@ -256,17 +261,17 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
     """
     _check_term(term)
     theta = _check_point(landscape, theta)
-    if term != "full":
+    if term != "hessian":
         _output_hessian(landscape)
     kw = {} if idx is None else {"idx": idx}
-    hess = _hessian_map(landscape, theta, kw) if term != "G" else None
-    gn = _gauss_newton_map(landscape, theta, idx) if term != "full" else None
+    hess = _hessian_map(landscape, theta, kw) if term != "gauss_newton" else None
+    gn = _gauss_newton_map(landscape, theta, idx) if term != "hessian" else None
 
     def matvec(v: torch.Tensor) -> torch.Tensor:
         u = v.to(device=landscape.device, dtype=landscape.dtype)
-        if term == "full":
+        if term == "hessian":
             out = hess(u)
-        elif term == "G":
+        elif term == "gauss_newton":
             out = gn(u)
         else:
             out = hess(u) - gn(u)
@@ -288,7 +293,7 @@ def top_eigenvalues(
     tol: float = 1e-6,
     max_steps: int | None = None,
     seed: int = 0,
-    term: str = "full",
+    term: str = "hessian",
     idx=None,
     block_size: int | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -330,7 +335,7 @@ def top_eigenvalues(
         max_steps: the largest Krylov dimension (default ``D``); a
             ``RuntimeWarning`` is raised if it is reached before convergence.
         seed: seed of the random start vectors.
-        term: ``"full"`` (the Hessian), ``"G"`` (Gauss-Newton) or ``"H"`` (the
+        term: ``"hessian"``, ``"gauss_newton"`` (G) or ``"rest"`` (the
             rest, ``H - G``); see the module docstring.
         idx: optional indices of a subset of the training examples.
         block_size: the first block size (default :data:`~lsl.curvature.lanczos.DEFAULT_BLOCK` = 2); a larger
@@ -361,7 +366,7 @@ def exact_hessian(
     landscape: Landscape,
     theta: torch.Tensor,
     *,
-    term: str = "full",
+    term: str = "hessian",
     idx=None,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
@@ -374,7 +379,7 @@ def exact_hessian(
     Args:
         landscape: any landscape, with ``D <= 20000``.
         theta: the point ``[D]``.
-        term: ``"full"``, ``"G"`` (Gauss-Newton) or ``"H"`` (the rest, ``H - G``).
+        term: ``"hessian"``, ``"gauss_newton"`` (G) or ``"rest"`` (``H - G``).
         idx: optional indices of a subset of the training examples.
         chunk_size: how many columns of the identity to multiply at once (bounds memory; ``None``:
             as many as the device's budget of parameter values allows, :func:`lsl.batching.points_per_batch`).
@@ -430,7 +435,7 @@ def layer_spectra(
     tol: float = 1e-6,
     max_steps: int | None = None,
     seed: int = 0,
-    term: str = "full",
+    term: str = "hessian",
     idx=None,
     block_size: int | None = None,
 ) -> dict[str, torch.Tensor]:
@@ -452,7 +457,7 @@ def layer_spectra(
         tol: residual tolerance.
         max_steps: the largest Krylov dimension per block.
         seed: seed of the random start vectors.
-        term: ``"full"``, ``"G"`` or ``"H"``.
+        term: ``"hessian"``, ``"gauss_newton"`` or ``"rest"``.
         idx: optional indices of a subset of the training examples.
         block_size: the first block size of the block Lanczos iteration (see :func:`top_eigenvalues`).
 

@@ -21,10 +21,9 @@ those products interoperate with other tools, in both directions:
   that do not fit one batch: only one chunk's forward and backward pass is
   in memory at a time.
 
-**Terms.** ``term`` selects ``"full"`` (the Hessian ``H``), ``"gn"`` (the
-Gauss-Newton term ``G``) or ``"rest"`` (``H - G``); see
-:mod:`lsl.curvature.hessian` for the split. The names of :mod:`lsl.curvature.hessian`,
-``"G"`` and ``"H"``, are accepted as synonyms of ``"gn"`` and ``"rest"``.
+**Terms.** ``term`` selects ``"hessian"`` (the Hessian ``H``), ``"gauss_newton"`` (the
+Gauss-Newton term ``G``) or ``"rest"`` (``H - G``), the vocabulary of :mod:`lsl.curvature.hessian`
+(:data:`~lsl.curvature.hessian.TERMS`), which explains the split.
 
 **Precision.** Operators built here take and return float64 (as SciPy
 expects); products are evaluated in the landscape's dtype.
@@ -39,7 +38,7 @@ import torch
 from torch.func import grad, jvp, vmap
 
 from lsl import batching
-from lsl.curvature.hessian import _check_point, curvature_operator
+from lsl.curvature.hessian import _check_point, _check_term, curvature_operator
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
 from lsl.curvature.lanczos import _top_k_operator
@@ -55,21 +54,12 @@ __all__ = [
     "minibatch_operator",
     "minibatch_hvp",
     "hvp_over_batches",
-    "TERM_ALIASES",
 ]
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 
-#: ``term=`` names accepted here, mapped to those of :mod:`lsl.curvature.hessian`.
-TERM_ALIASES: dict[str, str] = {"full": "full", "gn": "G", "rest": "H", "G": "G", "H": "H"}
-
-
 def _term(term: str) -> str:
-    if term not in TERM_ALIASES:
-        raise ValueError(
-            f"unknown term {term!r}; choose 'full' (the Hessian), 'gn' (the Gauss-Newton term) or 'rest' (H - G)"
-        )
-    return TERM_ALIASES[term]
+    return _check_term(term)
 
 
 # ---------------------------------------------------------------------------
@@ -115,7 +105,7 @@ def _scipy_operator(matvec: Matvec, D: int, device: torch.device):
     return _TorchSymmetricOperator()
 
 
-def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "full", *, idx=None,
+def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "hessian", *, idx=None,
                        batch_size: int | None = None, reduction: str | None = None):
     """The Hessian (or a term of it) at ``theta`` as a :class:`scipy.sparse.linalg.LinearOperator`.
 
@@ -126,10 +116,10 @@ def as_linear_operator(landscape: Landscape, theta: torch.Tensor, term: str = "f
     the top five eigenvalues, and any code that takes a SciPy operator takes it.
 
     Args:
-        landscape: any landscape (``"gn"`` and ``"rest"`` need a
+        landscape: any landscape (``"gauss_newton"`` and ``"rest"`` need a
             :class:`~lsl.network.NetworkLandscape` with a built-in loss).
         theta: the point ``[D]``.
-        term: ``"full"`` (Hessian), ``"gn"`` (Gauss-Newton term) or ``"rest"`` (``H - G``).
+        term: ``"hessian"``, ``"gauss_newton"`` (G) or ``"rest"`` (``H - G``).
         idx: optional indices of a subset of the training examples.
         batch_size: if given, every product is accumulated over chunks of this many
             examples (see :func:`minibatch_operator`), bounding memory.
@@ -374,7 +364,7 @@ def _chunks(landscape: NetworkLandscape, batch_size, idx) -> tuple[list[torch.Te
     return list(index.split(batch_size)), int(index.numel())
 
 
-def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batch_size: int, term: str = "full",
+def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batch_size: int, term: str = "hessian",
                        idx=None, reduction: str | None = None) -> Matvec:
     """``v -> A v`` for the Hessian (or a term) of the loss over all examples, computed chunk by chunk.
 
@@ -389,7 +379,7 @@ def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batc
         landscape: a :class:`~lsl.network.NetworkLandscape`.
         theta: the point ``[D]``.
         batch_size: examples per chunk.
-        term: ``"full"``, ``"gn"`` or ``"rest"``.
+        term: ``"hessian"``, ``"gauss_newton"`` or ``"rest"``.
         idx: optional indices (or a boolean mask) of the examples to use (default: all training examples).
         reduction: ``"mean"`` or ``"sum"``; inferred (``"mean"``) for the built-in losses,
             required for a custom loss callable.
@@ -416,7 +406,7 @@ def minibatch_operator(landscape: NetworkLandscape, theta: torch.Tensor, *, batc
 
 
 def minibatch_hvp(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Tensor, *, batch_size: int,
-                  term: str = "full", idx=None, reduction: str | None = None) -> torch.Tensor:
+                  term: str = "hessian", idx=None, reduction: str | None = None) -> torch.Tensor:
     """One product ``A v`` accumulated over chunks of ``batch_size`` examples (see :func:`minibatch_operator`).
 
     Args:
@@ -424,7 +414,7 @@ def minibatch_hvp(landscape: NetworkLandscape, theta: torch.Tensor, v: torch.Ten
         theta: the point ``[D]``.
         v: one vector ``[D]`` or a batch ``[K, D]``.
         batch_size: examples per chunk.
-        term: ``"full"``, ``"gn"`` or ``"rest"``.
+        term: ``"hessian"``, ``"gauss_newton"`` or ``"rest"``.
         idx: optional indices of the examples to use.
         reduction: ``"mean"`` or ``"sum"`` (see :func:`minibatch_operator`).
 

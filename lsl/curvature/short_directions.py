@@ -90,7 +90,7 @@ def count_short_directions(
     tol: float = 1e-6,
     max_steps: int | None = None,
     seed: int = 0,
-    term: str = "full",
+    term: str = "hessian",
     idx=None,
     block_size: int | None = None,
 ) -> ShortDirections:
@@ -115,7 +115,7 @@ def count_short_directions(
         tol: residual tolerance (see :func:`lsl.curvature.hessian.top_eigenvalues`).
         max_steps: the largest Krylov dimension (default ``D``).
         seed: seed of the random start vectors.
-        term: ``"full"``, ``"G"`` or ``"H"``.
+        term: ``"hessian"``, ``"gauss_newton"`` or ``"rest"``.
         idx: optional indices of a subset of the training examples.
         block_size: the first block size of the block Lanczos iteration (see
             :func:`lsl.curvature.hessian.top_eigenvalues`).

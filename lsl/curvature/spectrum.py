@@ -140,7 +140,7 @@ def spectral_density(
     grid: torch.Tensor | int | None = None,
     sigma: float | None = None,
     seed: int = 0,
-    term: str = "full",
+    term: str = "hessian",
     idx=None,
     distribution: str = "rademacher",
 ) -> SpectralDensity:
@@ -161,7 +161,7 @@ def spectral_density(
             1000), spanning the nodes with a margin of ``5 sigma``.
         sigma: Gaussian broadening (default: 1% of the range of the nodes).
         seed: seed of the start vectors.
-        term: ``"full"``, ``"G"`` (Gauss-Newton) or ``"H"`` (the rest, ``H - G``).
+        term: ``"hessian"``, ``"gauss_newton"`` (G) or ``"rest"`` (``H - G``).
         idx: optional indices of a subset of the training examples.
         distribution: ``"rademacher"`` (entries +-1) or ``"gaussian"`` start vectors.
 

@@ -41,7 +41,7 @@ def restricted_hessian(landscape: Landscape, theta: torch.Tensor, projection: Pr
         theta: the point ``[D]`` (shared by all planes) or one point per plane ``[P, D]``.
         projection: the planes (:class:`~lsl.subspaces.projections.Projection`).
         **kwargs: passed to :func:`~lsl.curvature.hessian.curvature_operator`: ``idx`` (a subset of the data)
-            or ``term`` (``"G"`` or ``"H"`` for a term of the Hessian).
+            or ``term`` (``"gauss_newton"`` or ``"rest"`` for a term of the Hessian).
 
     Returns:
         the symmetric restricted Hessians ``[P, d, d]``.
