@@ -20,6 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lsl import batching, network_checks
 from lsl.landscape import FlatView, Landscape, tensor_digest
@@ -159,6 +160,11 @@ class NetworkLandscape(Landscape):
     trained model's), or layers built with ``track_running_stats=False`` (which torch evaluates with
     each batch's own statistics). Batch norm needs at least two training values per channel.
 
+    **Attention** (``nn.MultiheadAttention``, hence ``nn.TransformerEncoderLayer``) is evaluated with torch's
+    math kernel (``torch.nn.attention.SDPBackend.MATH``) and without the fused evaluation fast path: the fused
+    kernels have no forward-mode derivative, which Hessian-vector products need, nor a ``vmap`` rule. A module that calls ``F.scaled_dot_product_attention`` itself
+    should do the same for :meth:`hvp`.
+
     **Not supported** (a ``ValueError`` at construction): modules whose forward pass changes their buffers
     or parameters (other than batch norm's running statistics, which ``lsl`` never uses), and instance norm
     with ``track_running_stats=True`` (stored statistics that nothing updates). Examples must be
@@ -227,6 +233,9 @@ class NetworkLandscape(Landscape):
         self.n_train = int(x.shape[0])
         self.chunk_size = chunk_size
         self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
+        # Attention: torch's fused attention kernels have no forward-mode derivative (Hessian-vector products
+        # are forward-over-reverse), so a model with attention layers evaluates with the math kernel.
+        self._attention: bool = any(isinstance(m, nn.MultiheadAttention) for m in self.model.modules())
         #: The batch-norm layers of :attr:`model` (see the batch-norm policy above); empty for most networks.
         self._bn_layers: list[nn.Module] = check_normalization(self.model, n_train=self.n_train,
                                                                example_shape=tuple(self.x.shape[1:]))
@@ -401,6 +410,17 @@ class NetworkLandscape(Landscape):
         set, or a trainer's minibatch); otherwise with those of the training inputs, which are run through
         the network together with ``x``. Without batch norm ``own_stats`` makes no difference.
         """
+        if self._attention:
+            fast = torch.backends.mha.get_fastpath_enabled()
+            torch.backends.mha.set_fastpath_enabled(False)  # the fused eval-mode path has no vmap rule
+            try:
+                with sdpa_kernel([SDPBackend.MATH]):
+                    return self._forward_any(theta, x, own_stats)
+            finally:
+                torch.backends.mha.set_fastpath_enabled(fast)
+        return self._forward_any(theta, x, own_stats)
+
+    def _forward_any(self, theta: torch.Tensor, x: torch.Tensor, own_stats: bool) -> torch.Tensor:
         params = self.view.unflatten(theta)
         # Modules that update buffers in training mode get copies, so that the landscape never changes under a
         # trainer (batch norm's running statistics are not even read: see the policy).
