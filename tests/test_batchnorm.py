@@ -275,3 +275,47 @@ def test_a_module_that_keeps_state_is_refused_at_construction():
     x, y = wave_data(16, seed=5)
     with pytest.raises(ValueError, match="changed its buffers"):
         NetworkLandscape(Counter(), x, y)
+
+
+def test_planes_paths_ensembles_and_curvature_follow_the_policy():
+    """Every family evaluates a BN network with the training data's statistics at each point (reference: by hand)."""
+    from lsl.curvature.hessian import gauss_newton_vp
+    from lsl.ensembles.averaging import ensemble_metrics
+    from lsl.paths.tunnels import linear_path, path_losses
+    from lsl.probes.planes import loss_plane
+
+    land = tiny_bn()
+    x, y, xt, yt = land.x, land.y, land.x_test, land.y_test
+    gen = torch.Generator().manual_seed(8)
+    a, b, c = (land.theta0 + 0.5 * torch.randn(land.D, generator=gen, dtype=F64) for _ in range(3))
+
+    def ref_loss(t, xs=x, ys=y):
+        return plain_ce(plain_bn_logits(t, x, xs), ys)
+
+    # a path (the loss along the line and its polyline samples)
+    s, losses = path_losses(land, linear_path(a, b, 5), per_segment=2)
+    pts = linear_path(a, b, 5)
+    samples = torch.stack([pts[0] + (pts[-1] - pts[0]) * float(si) for si in s])
+    torch.testing.assert_close(losses, torch.stack([ref_loss(t) for t in samples]), rtol=1e-10, atol=1e-12)
+    # a plane through three points, with test accuracy on the grid
+    plane = loss_plane(land, a, b, c, n=4, split="test")
+    for i, j in ((0, 0), (1, 2), (3, 3)):
+        t = plane.point(plane.u[j], plane.v[i])
+        assert float(plane.loss[i, j]) == pytest.approx(float(ref_loss(t)), rel=1e-9)
+        acc = (plain_bn_logits(t, x, xt).argmax(-1) == yt).double().mean()
+        assert float(plane.accuracy[i, j]) == pytest.approx(float(acc))
+    # an ensemble of members on the test split: each member with its own statistics
+    members = torch.stack([a, b, c])
+    m = ensemble_metrics(land, members, "test")
+    for k, t in enumerate(members):
+        torch.testing.assert_close(m.member_nll[k], ref_loss(t, xt, yt), rtol=1e-10, atol=1e-12)
+    probs = torch.stack([torch.softmax(plain_bn_logits(t, x, xt), -1) for t in members]).mean(0)
+    assert m.accuracy == pytest.approx(float((probs.argmax(-1) == yt).double().mean()))
+    # the Gauss-Newton term: J^T H_z J with J the Jacobian of the logits, statistics included
+    v = torch.randn(land.D, generator=gen, dtype=F64)
+    z = plain_bn_logits(a, x, x)
+    _, jv = torch.func.jvp(lambda t: plain_bn_logits(t, x, x), (a,), (v,))
+    p = torch.softmax(z, -1)
+    hz_jv = (p * jv - p * (p * jv).sum(-1, keepdim=True)) / x.shape[0]
+    _, vjp_fn = torch.func.vjp(lambda t: plain_bn_logits(t, x, x), a)
+    torch.testing.assert_close(gauss_newton_vp(land, a, v), vjp_fn(hz_jv)[0], rtol=1e-9, atol=1e-11)
