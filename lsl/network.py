@@ -500,6 +500,10 @@ class NetworkLandscape(Landscape):
                    for c in coeffs.split(step)]
         return torch.cat(out)
 
+    def _seen(self, n_examples: int, own_stats: bool) -> int:
+        """How many examples a point's forward pass takes: with batch norm on other inputs, the training set too."""
+        return n_examples if own_stats or not self._bn_layers else n_examples + self.n_train
+
     def _points_per_call(self, n_examples: int, n_points: int) -> int:
         """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_vmap_chunk`)."""
         return self._vmap_chunk(n_examples, n_points) or n_points
@@ -517,7 +521,7 @@ class NetworkLandscape(Landscape):
             randomness = "different" if (train and self._has_dropout) else "error"
             single = functools.partial(self._single_loss, own_stats=own)
             f = vmap(single, in_dims=(0, 0, 0) if rows else (0, None, None), randomness=randomness,
-                     chunk_size=self._vmap_chunk(y.shape[-1], theta.shape[0], randomness != "error"))
+                     chunk_size=self._vmap_chunk(self._seen(y.shape[-1], own), theta.shape[0], randomness != "error"))
             return f(theta, x, y)
         finally:
             self.model.eval()
@@ -537,7 +541,7 @@ class NetworkLandscape(Landscape):
             if theta.dim() == 1:
                 return g(theta, x, y)
             randomness = "different" if (train and self._has_dropout) else "error"
-            chunk = self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error")
+            chunk = self._vmap_chunk(self._seen(x.shape[0], own), theta.shape[0], randomness != "error")
             return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=chunk)(theta, x, y)
         finally:
             self.model.eval()
@@ -602,7 +606,7 @@ class NetworkLandscape(Landscape):
 
         if v.dim() == 1:
             return one(v)
-        return vmap(one, chunk_size=self._vmap_chunk(x.shape[0], v.shape[0]))(v)
+        return vmap(one, chunk_size=self._vmap_chunk(self._seen(x.shape[0], own), v.shape[0]))(v)
 
     # -- predictions ----------------------------------------------------------
     def forward(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -635,7 +639,7 @@ class NetworkLandscape(Landscape):
         if theta.dim() == 1:
             return self._forward(theta, x, own)
         return vmap(functools.partial(self._forward, own_stats=own), in_dims=(0, None),
-                    chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0]))(theta, x)
+                    chunk_size=self._vmap_chunk(self._seen(x.shape[0], own), theta.shape[0]))(theta, x)
 
     def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and labels of ``"train"`` or ``"test"``."""

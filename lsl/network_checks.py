@@ -234,7 +234,8 @@ def check_normalization(model: nn.Module, *, n_train: int, example_shape: tuple[
             layers.append(m)
             if not m.track_running_stats:
                 untracked.append(name)
-            elif m.num_batches_tracked is not None and int(m.num_batches_tracked) > 0:
+            elif (m.num_batches_tracked is not None and m.num_batches_tracked.device.type != "meta"
+                  and int(m.num_batches_tracked) > 0):
                 stored.append(name)
     if not layers:
         return layers
