@@ -308,7 +308,12 @@ class NetworkLandscape(Landscape):
         return self._single_loss(theta, x, y)
 
     def module_at(self, theta: torch.Tensor) -> nn.Module:
-        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``)."""
+        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``).
+
+        With batch norm, its running statistics are the policy's (the training data's mean and biased variance
+        at ``theta``, :meth:`batchnorm_statistics`; a layer built with ``track_running_stats=False`` is given
+        them), so the module's ``eval()`` outputs are this landscape's.
+        """
         theta = self.check_theta(theta)
         if theta.dim() != 1:
             raise ValueError(f"module_at takes one point [D]; got shape {tuple(theta.shape)}")
