@@ -277,7 +277,10 @@ class NetworkLandscape(Landscape):
         directions on a few thousand examples, the training loss of many points -- pass
         ``L.subset(n)`` instead of threading ``idx=`` through every call. The result is a landscape of
         its own with the same module, ``theta0``, ``D``, loss, device, dtype, ``chunk_size`` and test
-        split; its values equal those of ``idx=torch.arange(n)`` on this landscape.
+        split; without batch norm its values equal those of ``idx=torch.arange(n)`` on this landscape. With
+        batch norm the subset is a landscape of its own under the policy: its statistics are those of its ``n``
+        examples (so a Hessian-vector product on it costs a pass over ``n`` examples, not over all of them),
+        whereas ``idx=`` keeps the whole training set's statistics.
 
         Args:
             n: how many training examples, from the first; at least 1.

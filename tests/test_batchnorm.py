@@ -319,3 +319,13 @@ def test_planes_paths_ensembles_and_curvature_follow_the_policy():
     hz_jv = (p * jv - p * (p * jv).sum(-1, keepdim=True)) / x.shape[0]
     _, vjp_fn = torch.func.vjp(lambda t: plain_bn_logits(t, x, x), a)
     torch.testing.assert_close(gauss_newton_vp(land, a, v), vjp_fn(hz_jv)[0], rtol=1e-9, atol=1e-11)
+
+
+def test_a_subset_is_a_landscape_of_its_own_examples_and_statistics():
+    land = tiny_bn()
+    sub = land.subset(10)
+    theta = land.theta0 + 0.1
+    x, y = land.x, land.y
+    torch.testing.assert_close(sub.loss(theta), plain_ce(plain_bn_logits(theta, x[:10], x[:10]), y[:10]))
+    torch.testing.assert_close(land.loss(theta, idx=torch.arange(10)), plain_ce(plain_bn_logits(theta, x, x[:10]), y[:10]))
+    assert not torch.allclose(sub.loss(theta), land.loss(theta, idx=torch.arange(10)))
