@@ -41,9 +41,6 @@ _LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 }
 
 
-_BATCHNORM = nn.modules.batchnorm._BatchNorm
-
-
 def _bn_forward(module: nn.Module, ref: int | None, inp: torch.Tensor) -> torch.Tensor:
     """A batch-norm layer under the landscape's policy: normalise with batch statistics, never the stored ones.
 
@@ -161,9 +158,9 @@ class NetworkLandscape(Landscape):
     each batch's own statistics). Batch norm needs at least two training values per channel.
 
     **Attention** (``nn.MultiheadAttention``, hence ``nn.TransformerEncoderLayer``) is evaluated with torch's
-    math kernel (``torch.nn.attention.SDPBackend.MATH``) and without the fused evaluation fast path: the fused
-    kernels have no forward-mode derivative, which Hessian-vector products need, nor a ``vmap`` rule. A module that calls ``F.scaled_dot_product_attention`` itself
-    should do the same for :meth:`hvp`.
+    math kernel (``torch.nn.attention.SDPBackend.MATH``) and without the fused evaluation fast path: the
+    fused kernels have no forward-mode derivative, which Hessian-vector products need, nor a ``vmap``
+    rule. A module that calls ``F.scaled_dot_product_attention`` itself should do the same for :meth:`hvp`.
 
     **Not supported** (a ``ValueError`` at construction): modules whose forward pass changes their buffers
     or parameters (other than batch norm's running statistics, which ``lsl`` never uses), and instance norm
