@@ -12,16 +12,19 @@ device policy, the targets, a trial forward pass) is in :mod:`lsl.network_checks
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.func import functional_call, grad, jvp, vmap
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lsl import batching, cache, network_checks
 from lsl.landscape import FlatView, Landscape, tensor_digest
-from lsl.network_checks import check_split, check_targets, resolve_device
+from lsl.network_checks import check_normalization, check_split, check_stateless, check_targets, resolve_device
 from lsl.stack import ROW_LOSSES, LayerStack
 
 __all__ = ["NetworkLandscape"]
@@ -36,6 +39,37 @@ _LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     # Written out rather than F.mse_loss, whose forward-mode derivative fails on a constant target.
     "mse": lambda logits, y: ((logits - nn.functional.one_hot(y, logits.shape[-1]).to(logits.dtype)) ** 2).mean(),
 }
+
+
+def _bn_forward(module: nn.Module, ref: int | None, inp: torch.Tensor) -> torch.Tensor:
+    """A batch-norm layer under the landscape's policy: normalise with batch statistics, never the stored ones.
+
+    ``ref=None``: the statistics of the whole input (torch's training-mode batch norm, running statistics
+    neither read nor written). ``ref=n``: the statistics of the first ``n`` rows (the training data),
+    applied to every row. Variances are biased (divided by the count), as torch normalises in training mode.
+    """
+    module._check_input_dim(inp)
+    if ref is None:
+        return nn.functional.batch_norm(inp, None, None, module.weight, module.bias, True, 0.0, module.eps)
+    dims = [0, *range(2, inp.dim())]
+    var, mean = torch.var_mean(inp[:ref], dim=dims, correction=0, keepdim=True)
+    out = (inp - mean) * torch.rsqrt(var + module.eps)
+    if module.weight is not None:
+        shape = [1, -1] + [1] * (inp.dim() - 2)
+        out = out * module.weight.reshape(shape) + module.bias.reshape(shape)
+    return out
+
+
+@contextlib.contextmanager
+def _batch_statistics(layers: list[nn.Module], ref: int | None):
+    """Within the block, the batch-norm ``layers`` follow :func:`_bn_forward` with ``ref``."""
+    for m in layers:
+        m.forward = functools.partial(_bn_forward, m, ref)
+    try:
+        yield
+    finally:
+        for m in layers:
+            m.__dict__.pop("forward", None)
 
 
 class NetworkLandscape(Landscape):
@@ -90,10 +124,48 @@ class NetworkLandscape(Landscape):
             non-finite data, data on several devices without ``device=``, or a model on ``meta``.
 
     Evaluation mode: the loss is evaluated with the model in ``eval`` mode
-    (dropout off, batch norm using its stored running statistics), so it is a
-    deterministic function of ``theta``. Pass ``train=True`` to :meth:`loss` to
-    switch dropout on, as a trainer does; batch norm then normalises with the
-    minibatch's statistics, and its running statistics are left unchanged.
+    (dropout off), so it is a deterministic function of ``theta``. Pass ``train=True`` to :meth:`loss` to
+    switch dropout on, as a trainer does.
+
+    **Batch norm** (one policy, followed by every ``lsl`` function). For a model with batch-norm layers
+    (``nn.BatchNorm1d/2d/3d`` and their subclasses), the loss at ``theta`` is the loss of the network whose
+    batch-norm statistics are *the training data's statistics at* ``theta``: each layer normalises with the
+    mean and the biased variance (divided by the count, as torch normalises in training mode) of its
+    inputs over all training examples (``x``; for :meth:`subset` its ``n`` examples), computed in a pass at
+    ``theta`` with dropout off -- the way curve-finding papers recompute them at every point of a curve.
+    The stored running statistics are never read or written, so a network trained by ``lsl`` evaluates as
+    trained. Concretely:
+
+    - ``loss``, ``grad``, ``hvp``, ``logits``, ``predict``, ``accuracy``, ``eval_loss`` and ``forward`` at
+      ``theta`` use the training data's statistics at ``theta``, also on the test split, on a subset
+      ``idx`` of the examples and on other inputs ``x`` (each such call also runs the training inputs
+      through the network at ``theta``; its cost is that of a full-batch pass). On the whole training set
+      this equals torch's training-mode forward pass with the whole training set as one batch.
+    - The statistics are functions of ``theta`` and are differentiated: ``grad``, ``hvp``, the Hessian and
+      the Gauss-Newton term are those of this deterministic function.
+    - A batch of points ``[B, D]`` (``vmap``, ``loss_affine``) computes each point's statistics for that point.
+    - Trainers (``train=True`` with a minibatch ``idx``) normalise with the *minibatch's* statistics, as
+      torch does in training mode, so a trainer follows the same trajectory as a plain torch loop in
+      ``train()`` mode; a full-batch trainer's loss is the evaluation loss.
+    - :meth:`module_at` returns a module whose running statistics are the training data's statistics at
+      ``theta`` (biased variance), so its ``eval()`` forward pass gives this landscape's numbers.
+
+    A torch model evaluated in ``eval()`` after its own training uses running averages of minibatch
+    statistics along the trajectory instead; the two differ slightly (tested in ``tests/test_batchnorm.py``).
+    Building a landscape warns (:class:`lsl.network_checks.BatchNormPolicyWarning`) where the module's
+    own ``eval()`` would give other numbers than this policy: stored statistics already computed (a
+    trained model's), or layers built with ``track_running_stats=False`` (which torch evaluates with
+    each batch's own statistics). Batch norm needs at least two training values per channel.
+
+    **Attention** (``nn.MultiheadAttention``, hence ``nn.TransformerEncoderLayer``) is evaluated with torch's
+    math kernel (``torch.nn.attention.SDPBackend.MATH``) and without the fused evaluation fast path: the
+    fused kernels have no forward-mode derivative, which Hessian-vector products need, nor a ``vmap``
+    rule. A module that calls ``F.scaled_dot_product_attention`` itself should do the same for :meth:`hvp`.
+
+    **Not supported** (a ``ValueError`` at construction): modules whose forward pass changes their buffers
+    or parameters (other than batch norm's running statistics, which ``lsl`` never uses), and instance norm
+    with ``track_running_stats=True`` (stored statistics that nothing updates). Examples must be
+    independent along the first dimension apart from batch norm.
     """
 
     #: How many examples the trial forward pass at construction uses (see :func:`lsl.network_checks.check_split`).
@@ -158,11 +230,18 @@ class NetworkLandscape(Landscape):
         self.n_train = int(x.shape[0])
         self.chunk_size = chunk_size
         self._has_dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) for m in self.model.modules())
+        # Attention: torch's fused attention kernels have no forward-mode derivative (Hessian-vector products
+        # are forward-over-reverse), so a model with attention layers evaluates with the math kernel.
+        self._attention: bool = any(isinstance(m, nn.MultiheadAttention) for m in self.model.modules())
+        #: The batch-norm layers of :attr:`model` (see the batch-norm policy above); empty for most networks.
+        self._bn_layers: list[nn.Module] = check_normalization(self.model, n_train=self.n_train,
+                                                               example_shape=tuple(self.x.shape[1:]))
         #: The batched forward pass used for evaluations without gradients, or ``None`` (see :mod:`lsl.stack`).
         self.stack: LayerStack | None = LayerStack.of(self.model, self.view)
         self._check("training", self.x, self.y, builtin)
         if self.x_test is not None:
             self._check("test", self.x_test, self.y_test, builtin)
+        check_stateless(self.model, self.view.unflatten(self.theta0), self.buffers, self.x[:self.TRIAL_EXAMPLES])
 
     @classmethod
     def from_dataset(cls, model: nn.Module, dataset, **kwargs) -> "NetworkLandscape":
@@ -195,7 +274,10 @@ class NetworkLandscape(Landscape):
         directions on a few thousand examples, the training loss of many points -- pass
         ``L.subset(n)`` instead of threading ``idx=`` through every call. The result is a landscape of
         its own with the same module, ``theta0``, ``D``, loss, device, dtype, ``chunk_size`` and test
-        split; its values equal those of ``idx=torch.arange(n)`` on this landscape.
+        split; without batch norm its values equal those of ``idx=torch.arange(n)`` on this landscape. With
+        batch norm the subset is a landscape of its own under the policy: its statistics are those of its ``n``
+        examples (so a Hessian-vector product on it costs a pass over ``n`` examples, not over all of them),
+        whereas ``idx=`` keeps the whole training set's statistics.
 
         Args:
             n: how many training examples, from the first; at least 1.
@@ -226,15 +308,63 @@ class NetworkLandscape(Landscape):
         return self._single_loss(theta, x, y)
 
     def module_at(self, theta: torch.Tensor) -> nn.Module:
-        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``)."""
-        theta = self.check_theta(theta, finite=False)
+        """A copy of the network with the parameters ``theta [D]`` loaded, in evaluation mode (for use outside ``lsl``).
+
+        With batch norm, its running statistics are the policy's (the training data's mean and biased variance
+        at ``theta``, :meth:`batchnorm_statistics`; a layer built with ``track_running_stats=False`` is given
+        them), so the module's ``eval()`` outputs are this landscape's.
+        """
+        theta = self.check_theta(theta)
         if theta.dim() != 1:
             raise ValueError(f"module_at takes one point [D]; got shape {tuple(theta.shape)}")
         module = copy.deepcopy(self.model)
         with torch.no_grad():
             for name, value in self.view.unflatten(theta.detach()).items():
                 module.get_parameter(name).copy_(value)
+            if self._bn_layers:
+                stats = self.batchnorm_statistics(theta.detach())
+                for name, (mean, var) in stats.items():
+                    m = module.get_submodule(name)
+                    if m.running_mean is None:  # track_running_stats=False: give it stored statistics
+                        m.register_buffer("running_mean", mean.clone())
+                        m.register_buffer("running_var", var.clone())
+                        m.track_running_stats = True
+                    else:
+                        m.running_mean.copy_(mean)
+                        m.running_var.copy_(var)
         return module.eval()
+
+    def batchnorm_statistics(self, theta: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The batch-norm statistics of the policy at one point: each layer's mean and biased variance over the training data.
+
+        Args:
+            theta: one point ``[D]``.
+
+        Returns:
+            ``{layer name: (mean [C], variance [C])}``, in the order of the layers (empty without batch
+            norm); differentiable with respect to ``theta``.
+
+        Raises:
+            ValueError: if ``theta`` is not one point ``[D]``.
+        """
+        theta = self.check_theta(theta)
+        if theta.dim() != 1:
+            raise ValueError(f"batchnorm_statistics takes one point [D]; got shape {tuple(theta.shape)}")
+        names = {id(m): n for n, m in self.model.named_modules()}
+        out: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def record(m, args):
+            inp = args[0]
+            var, mean = torch.var_mean(inp, dim=[0, *range(2, inp.dim())], correction=0)
+            out[names[id(m)]] = (mean, var)
+
+        hooks = [m.register_forward_pre_hook(record) for m in self._bn_layers]
+        try:
+            self._forward(theta, self.x, own_stats=True)
+        finally:
+            for h in hooks:
+                h.remove()
+        return out
 
     # -- construction helpers (the checks themselves are in lsl.network_checks) --------
     def _targets(self, y: torch.Tensor, builtin: bool) -> torch.Tensor:
@@ -292,15 +422,40 @@ class NetworkLandscape(Landscape):
         return out
 
     # -- functional core ------------------------------------------------------
-    def _forward(self, theta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        params = self.view.unflatten(theta)
-        # In training mode batch norm would update its running statistics in place; give it copies,
-        # so that the landscape (which evaluates with fixed statistics) never changes under a trainer.
-        buffers = {k: b.clone() for k, b in self.buffers.items()} if self.model.training else self.buffers
-        return functional_call(self.model, (params, buffers), (x,))
+    def _forward(self, theta: torch.Tensor, x: torch.Tensor, own_stats: bool = False) -> torch.Tensor:
+        """The network's outputs at ``theta`` on ``x``; batch norm (if any) follows the policy (class docstring).
 
-    def _single_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self._criterion(self._forward(theta, x), y)
+        ``own_stats``: batch norm normalises with the statistics of ``x`` itself (``x`` is the whole training
+        set, or a trainer's minibatch); otherwise with those of the training inputs, which are run through
+        the network together with ``x``. Without batch norm ``own_stats`` makes no difference.
+        """
+        if self._attention:
+            fast = torch.backends.mha.get_fastpath_enabled()
+            torch.backends.mha.set_fastpath_enabled(False)  # the fused eval-mode path has no vmap rule
+            try:
+                with sdpa_kernel([SDPBackend.MATH]):
+                    return self._forward_any(theta, x, own_stats)
+            finally:
+                torch.backends.mha.set_fastpath_enabled(fast)
+        return self._forward_any(theta, x, own_stats)
+
+    def _forward_any(self, theta: torch.Tensor, x: torch.Tensor, own_stats: bool) -> torch.Tensor:
+        params = self.view.unflatten(theta)
+        # Modules that update buffers in training mode get copies, so that the landscape never changes under a
+        # trainer (batch norm's running statistics are not even read: see the policy).
+        buffers = {k: b.clone() for k, b in self.buffers.items()} if self.model.training else self.buffers
+        if not self._bn_layers:
+            return functional_call(self.model, (params, buffers), (x,))
+        if own_stats:
+            with _batch_statistics(self._bn_layers, None):
+                return functional_call(self.model, (params, buffers), (x,))
+        n = self.x.shape[0]
+        with _batch_statistics(self._bn_layers, n):
+            out = functional_call(self.model, (params, buffers), (torch.cat([self.x, x]),))
+        return out[n:]
+
+    def _single_loss(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, own_stats: bool = False) -> torch.Tensor:
+        return self._criterion(self._forward(theta, x, own_stats), y)
 
     def _data(self, idx) -> tuple[torch.Tensor, torch.Tensor]:
         if idx is None:
@@ -364,6 +519,10 @@ class NetworkLandscape(Landscape):
                    for c in coeffs.split(step)]
         return torch.cat(out)
 
+    def _seen(self, n_examples: int, own_stats: bool) -> int:
+        """How many examples a point's forward pass takes: with batch norm on other inputs, the training set too."""
+        return n_examples if own_stats or not self._bn_layers else n_examples + self.n_train
+
     def _points_per_call(self, n_examples: int, n_points: int) -> int:
         """How many of ``n_points`` points one batched evaluation on ``n_examples`` examples takes (see :meth:`_vmap_chunk`)."""
         return self._vmap_chunk(n_examples, n_points) or n_points
@@ -373,13 +532,15 @@ class NetworkLandscape(Landscape):
         rows = _per_point(idx, theta)  # idx [B, N]: each point its own examples
         if not rows and self._uses_stack(theta, train):
             return self._stack_loss(theta, x, y)
+        own = train or idx is None  # batch norm: a trainer's minibatch, or the whole training set (the policy)
         self.model.train(train)
         try:
             if theta.shape[0] == 1:  # one point: skip vmap's overhead (about 2x on small nets)
-                return self._single_loss(theta[0], x[0] if rows else x, y[0] if rows else y).unsqueeze(0)
+                return self._single_loss(theta[0], x[0] if rows else x, y[0] if rows else y, own).unsqueeze(0)
             randomness = "different" if (train and self._has_dropout) else "error"
-            f = vmap(self._single_loss, in_dims=(0, 0, 0) if rows else (0, None, None), randomness=randomness,
-                     chunk_size=self._vmap_chunk(y.shape[-1], theta.shape[0], randomness != "error"))
+            single = functools.partial(self._single_loss, own_stats=own)
+            f = vmap(single, in_dims=(0, 0, 0) if rows else (0, None, None), randomness=randomness,
+                     chunk_size=self._vmap_chunk(self._seen(y.shape[-1], own), theta.shape[0], randomness != "error"))
             return f(theta, x, y)
         finally:
             self.model.eval()
@@ -392,13 +553,14 @@ class NetworkLandscape(Landscape):
         """
         theta = self.check_theta(theta, finite=False)
         x, y = self._data(idx)
+        own = train or idx is None  # batch norm: see the policy
         self.model.train(train)
         try:
-            g = grad(self._single_loss)
+            g = grad(functools.partial(self._single_loss, own_stats=own))
             if theta.dim() == 1:
                 return g(theta, x, y)
             randomness = "different" if (train and self._has_dropout) else "error"
-            chunk = self._vmap_chunk(x.shape[0], theta.shape[0], randomness != "error")
+            chunk = self._vmap_chunk(self._seen(x.shape[0], own), theta.shape[0], randomness != "error")
             return vmap(g, in_dims=(0, None, None), randomness=randomness, chunk_size=chunk)(theta, x, y)
         finally:
             self.model.eval()
@@ -455,14 +617,15 @@ class NetworkLandscape(Landscape):
             raise ValueError("hvp takes a single point theta of shape [D]")
         v = self.check_theta(v, "v", finite=False)
         x, y = self._data(idx)
-        g = grad(lambda t: self._single_loss(t, x, y))
+        own = idx is None  # batch norm: see the policy
+        g = grad(lambda t: self._single_loss(t, x, y, own))
 
         def one(vec):
             return jvp(g, (theta,), (vec,))[1]
 
         if v.dim() == 1:
             return one(v)
-        return vmap(one, chunk_size=self._vmap_chunk(x.shape[0], v.shape[0]))(v)
+        return vmap(one, chunk_size=self._vmap_chunk(self._seen(x.shape[0], own), v.shape[0]))(v)
 
     # -- predictions ----------------------------------------------------------
     def forward(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
@@ -470,13 +633,14 @@ class NetworkLandscape(Landscape):
 
         Unlike :meth:`logits`, this always runs the ``nn.Module`` (through ``functional_call``), so
         forward hooks registered on :attr:`model`'s submodules see every layer. Evaluation mode;
-        differentiable.
+        differentiable. With batch norm (see the policy in the class docstring) and inputs other than the
+        training inputs, the module runs on the training inputs followed by ``x``, so hooks see both.
         """
         theta = self.check_theta(theta, finite=False)
         if theta.dim() != 1:
             raise ValueError(f"forward takes one point [D]; got shape {tuple(theta.shape)} (use logits for a batch)")
         x = self.x if x is None else x.to(self.device, dtype=self.x.dtype)
-        return self._forward(theta, x)
+        return self._forward(theta, x, x is self.x)
 
     def logits(self, theta: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """Network outputs at ``theta`` (``[D]`` -> ``[N, C]``; ``[B, D]`` -> ``[B, N, C]``), eval mode.
@@ -490,9 +654,11 @@ class NetworkLandscape(Landscape):
                 return self.stack.logits(theta.unsqueeze(0), x)[0]
             step = self._points_per_call(x.shape[0], theta.shape[0])
             return torch.cat([self.stack.logits(t, x) for t in theta.split(step)])
+        own = x is self.x  # batch norm: the training set's own statistics, else the training set's (the policy)
         if theta.dim() == 1:
-            return self._forward(theta, x)
-        return vmap(self._forward, in_dims=(0, None), chunk_size=self._vmap_chunk(x.shape[0], theta.shape[0]))(theta, x)
+            return self._forward(theta, x, own)
+        return vmap(functools.partial(self._forward, own_stats=own), in_dims=(0, None),
+                    chunk_size=self._vmap_chunk(self._seen(x.shape[0], own), theta.shape[0]))(theta, x)
 
     def split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and labels of ``"train"`` or ``"test"``."""

@@ -8,17 +8,23 @@ error deep inside a vectorised evaluation:
 - :func:`check_targets`: integer class labels for the built-in losses, on the landscape's device;
 - :func:`check_split`: finite inputs, a trial forward pass and a trial loss on a few examples of a split,
   with the labels in range for a built-in loss (:func:`describe_first_layer` says in words what the
-  model's first layer expects).
+  model's first layer expects);
+- :func:`check_normalization`: the normalisation layers against the batch-norm policy (errors for what it
+  cannot follow, a :class:`BatchNormPolicyWarning` where the module's own ``eval()`` would differ);
+- :func:`check_stateless`: a trial forward pass in training mode must not change the model's buffers or
+  parameters.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import torch
 from torch import nn
 
-__all__ = ["TRIAL_EXAMPLES", "resolve_device", "check_targets", "describe_first_layer", "check_split"]
+__all__ = ["TRIAL_EXAMPLES", "resolve_device", "check_targets", "describe_first_layer", "check_split",
+           "BatchNormPolicyWarning", "check_normalization", "check_stateless"]
 
 #: How many examples the trial forward pass at construction uses.
 TRIAL_EXAMPLES = 8
@@ -183,3 +189,114 @@ def check_split(split: str, x: torch.Tensor, y: torch.Tensor, *, forward: Callab
         raise ValueError(f"the loss {loss_name} must return a scalar tensor; on {k} {split} examples it "
                          f"returned {type(trial).__name__}"
                          f"{' of shape ' + str(tuple(trial.shape)) if isinstance(trial, torch.Tensor) else ''}")
+
+
+class BatchNormPolicyWarning(UserWarning):
+    """A model's own ``eval()`` forward pass would use other batch-norm statistics than the landscape's policy.
+
+    The landscape's loss at ``theta`` uses the training data's batch-norm statistics at ``theta`` (see
+    :class:`~lsl.network.NetworkLandscape`); this warning says where the module, evaluated by torch, would
+    give other numbers (stored running statistics, or each batch's own statistics).
+    """
+
+
+def check_normalization(model: nn.Module, *, n_train: int, example_shape: tuple[int, ...]) -> list[nn.Module]:
+    """The batch-norm layers of ``model``, checked against the batch-norm policy of :class:`~lsl.network.NetworkLandscape`.
+
+    Args:
+        model: the landscape's private copy of the network.
+        n_train: the number of training examples (the statistics are theirs).
+        example_shape: the shape of one training input (to say when a channel has a single value).
+
+    Returns:
+        The batch-norm layers (subclasses of ``nn.modules.batchnorm._BatchNorm``), in module order;
+        empty for a network without batch norm.
+
+    Raises:
+        ValueError: for instance norm with ``track_running_stats=True`` (its ``eval()`` reads stored
+            statistics that nothing in ``lsl`` updates), and for batch norm with a single training example
+            of one value per channel (no statistics to normalise with).
+
+    Warns:
+        BatchNormPolicyWarning: for batch-norm layers with ``track_running_stats=False`` (torch evaluates
+            them with each batch's own statistics; ``lsl`` with the training data's), and for layers
+            whose stored running statistics were computed (a trained model: ``lsl`` does not use them).
+    """
+    layers, untracked, stored = [], [], []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.modules.instancenorm._InstanceNorm) and m.track_running_stats:
+            raise ValueError(
+                f"layer {name!r} ({m!r}) is instance norm with track_running_stats=True: in eval() it uses stored "
+                f"statistics that no lsl trainer updates, so the loss would depend on state outside theta. Build it "
+                f"with track_running_stats=False (each example's own statistics), or use batch norm, whose "
+                f"statistics lsl recomputes at every theta")
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            layers.append(m)
+            if not m.track_running_stats:
+                untracked.append(name)
+            elif (m.num_batches_tracked is not None and m.num_batches_tracked.device.type != "meta"
+                  and int(m.num_batches_tracked) > 0):
+                stored.append(name)
+    if not layers:
+        return layers
+    if n_train < 2 and all(d == 1 for d in example_shape[1:]):
+        raise ValueError(f"the model has batch norm, whose statistics are the training data's, but there is "
+                         f"{n_train} training example with one value per channel: give at least two examples")
+    if untracked:
+        warnings.warn(
+            f"batch-norm layers {untracked} have track_running_stats=False: torch evaluates them with each batch's "
+            f"own statistics, but this landscape uses the training data's statistics at theta everywhere (also on "
+            f"the test split); module_at(theta) gives a module that evaluates as the landscape does",
+            BatchNormPolicyWarning, stacklevel=4)
+    if stored:
+        warnings.warn(
+            f"batch-norm layers {stored} hold running statistics from earlier training: this landscape does not "
+            f"use them (the loss at theta uses the training data's statistics at theta), so its numbers differ "
+            f"from the module's own eval() by the difference between the two; module_at(theta) gives a module "
+            f"with the landscape's statistics",
+            BatchNormPolicyWarning, stacklevel=4)
+    return layers
+
+
+def check_stateless(model: nn.Module, params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
+                    x: torch.Tensor) -> None:
+    """Check that a trial forward pass in training mode changes neither the model's buffers nor its parameters.
+
+    A landscape's loss is a function of ``theta`` alone; a module that counts its calls in a buffer or
+    updates statistics other than batch norm's (which the landscape never reads) would make it depend on
+    the history of evaluations. The pass runs on a few examples, on copies of the parameters and buffers,
+    with torch's random state forked (dropout masks drawn here do not change later draws).
+
+    Args:
+        model: the landscape's private copy of the network (switched back to ``eval`` mode afterwards).
+        params: its parameters by name.
+        buffers: its buffers by name.
+        x: a few training inputs.
+
+    Raises:
+        ValueError: naming the buffers (or the parameters) that the forward pass changed.
+    """
+    if x.device.type == "meta":
+        return
+    skip = {f"{n}.{b}" if n else b for n, m in model.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) for b, _ in m.named_buffers(recurse=False)}
+    p_copy = {k: v.detach().clone() for k, v in params.items()}
+    b_copy = {k: v.detach().clone() for k, v in buffers.items()}
+    devices = [x.device] if x.device.type == "cuda" else []
+    model.train()
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.func.functional_call(model, (p_copy, b_copy), (x,))
+    except (RuntimeError, ValueError, IndexError, TypeError):
+        return  # training-mode failures (batch norm on one example) show up where they happen, with their message
+    finally:
+        model.eval()
+    changed = [k for k in buffers if k not in skip and not torch.equal(b_copy[k], buffers[k])]
+    if changed:
+        raise ValueError(f"the model's forward pass changed its buffers {changed}: a landscape is a function of "
+                         f"the parameters alone, and lsl does not support modules that keep state between calls "
+                         f"(other than batch norm's running statistics, which lsl never reads)")
+    moved = [k for k in params if not torch.equal(p_copy[k], params[k])]
+    if moved:
+        raise ValueError(f"the model's forward pass changed its parameters {moved} in place: lsl does not support "
+                         f"modules that keep state between calls")

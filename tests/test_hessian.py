@@ -296,20 +296,23 @@ def test_layer_spectra_are_diagonal_block_spectra(net, net_hessian):
 
 
 # ---------------------------------------------------------------------------
-# batch norm (evaluated with fixed running statistics)
+# batch norm (the policy: the training data's statistics at theta, differentiated)
 
 
 def test_batchnorm_model_spectrum_matches_exact_hessian():
+    from lsl.network_checks import BatchNormPolicyWarning
+
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(IN, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, C)).to(F64)
     x, y = tiny_data(n=40)
-    with torch.no_grad():  # give the running statistics non-trivial values
+    with torch.no_grad():  # give the running statistics non-trivial values: the landscape must not use them
         model.train()
         for _ in range(5):
             model(3 * x + 1)
     bn = model[1]
     rm, rv = bn.running_mean.clone(), bn.running_var.clone()
-    land = NetworkLandscape(model, x, y)
+    with pytest.warns(BatchNormPolicyWarning, match="running statistics"):
+        land = NetworkLandscape(model, x, y)
     theta = point(land)
 
     def manual(t):
@@ -320,7 +323,9 @@ def test_batchnorm_model_spectrum_matches_exact_hessian():
         beta = t[i : i + 6]; i += 6
         W2 = t[i : i + C * 6].reshape(C, 6); i += C * 6
         b2 = t[i : i + C]
-        h = (x @ W1.T + b1 - rm) / torch.sqrt(rv + bn.eps) * gamma + beta
+        a = x @ W1.T + b1
+        mean, var = a.mean(0), ((a - a.mean(0)) ** 2).mean(0)  # the training data's statistics at t
+        h = (a - mean) / torch.sqrt(var + bn.eps) * gamma + beta
         z = torch.tanh(h) @ W2.T + b2
         return (torch.logsumexp(z, 1) - z.gather(1, y[:, None])[:, 0]).mean()
 

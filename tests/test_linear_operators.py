@@ -190,9 +190,9 @@ def test_minibatch_operator_runs_only_chunk_sized_forwards():
     seen = []
     forward = land._forward
 
-    def spy(t, x):
+    def spy(t, x, *args):  # *args: the batch-norm flag of NetworkLandscape._forward
         seen.append(int(x.shape[0]))
-        return forward(t, x)
+        return forward(t, x, *args)
 
     land._forward = spy
     v = torch.ones(land.D, dtype=F64)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from lsl.data import datasets, nets
-from lsl.data.nets import MLP, SimpleCNN, SimpleCNN1d, make
+from lsl.data.nets import MLP, ResNet, SimpleCNN, SimpleCNN1d, make
 from lsl.training import families
 
 F64 = torch.float64
@@ -114,10 +114,38 @@ def test_make_passes_options():
     assert n_params(c) == conv_params(3, 4) + conv_params(4, 8) + 8 * 4 * 4 * 10 + 10
 
 
+def test_resnet_shapes_size_and_residual_structure():
+    def bn(c):  # weight and bias
+        return 2 * c
+
+    # 1-D: stem 1->8, block 8->8 (identity shortcut), block 8->16 stride 2 (1-wide conv shortcut), head 16->4
+    m = make("resnet", (40,), 4, seed=0)
+    assert m(torch.randn(5, 40)).shape == (5, 4) and m(torch.randn(5, 1, 40)).shape == (5, 4)
+    expected = (1 * 8 * 3 + bn(8)) + (2 * (8 * 8 * 3 + bn(8))) \
+        + (8 * 16 * 3 + bn(16) + 16 * 16 * 3 + bn(16) + 8 * 16 * 1 + bn(16)) + (16 * 4 + 4)
+    assert n_params(m) == expected
+    assert sum(isinstance(x, nn.BatchNorm1d) for x in m.modules()) == 6
+    assert isinstance(m.stages[0].shortcut, nn.Identity) and isinstance(m.stages[1].shortcut, nn.Sequential)
+    # 2-D images, two blocks per stage
+    m2 = make("resnet", (3, 8, 8), 10, seed=0, channels=(4, 8, 8), blocks=2)
+    assert m2(torch.randn(2, 3, 8, 8)).shape == (2, 10)
+    assert sum(isinstance(x, nn.BatchNorm2d) for x in m2.modules()) == 1 + 2 * 6 + 2  # stem, blocks, the shortcuts of the two halving blocks
+    # the residual: with the second convolution's batch norm scaled to zero, a block is relu(shortcut(x))
+    block = m.stages[0].eval()
+    with torch.no_grad():
+        block.bn2.weight.zero_()
+        block.bn2.bias.zero_()
+        h = torch.randn(3, 8, 10)
+        torch.testing.assert_close(block(h), torch.relu(h))
+
+
 @pytest.mark.parametrize(
     "call,exc,match",
     [
-        (lambda: make("resnet", (3, 32, 32), 10), ValueError, r"unknown architecture 'resnet'.*cnn.*mlp"),
+        (lambda: make("vgg", (3, 32, 32), 10), ValueError, r"unknown architecture 'vgg'.*cnn.*mlp.*resnet"),
+        (lambda: make("resnet", (1, 2, 3, 4), 10), ValueError, r"\(L,\), \(C, L\) or images"),
+        (lambda: ResNet(1, 3, dims=3), ValueError, "dims"),
+        (lambda: ResNet(1, 3, blocks=0), ValueError, "blocks"),
         (lambda: make("cnn", (3, 32, 16), 10), ValueError, "square images"),
         (lambda: make("cnn", (32, 32), 10), ValueError, r"\(C, H, W\)"),
         (lambda: make("cnn1d", (1, 2, 40), 10), ValueError, r"\(L,\) or \(C, L\)"),

@@ -394,6 +394,8 @@ def test_training_mode_leaves_batch_norm_statistics_unchanged():
     assert net.loss(net.theta0).item() == before
     model.train()
     assert torch.allclose(train_loss, nn.functional.cross_entropy(model(x), y))
+    # the policy: on the whole training set, evaluation uses its statistics at theta too
+    assert torch.allclose(net.loss(net.theta0), train_loss)
 
 
 def test_theta_of_another_seed_is_that_models_point(net):

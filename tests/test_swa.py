@@ -69,34 +69,38 @@ def bn_net() -> NetworkLandscape:
     return NetworkLandscape(model, x, y, x_test=x[:10], y_test=y[:10])
 
 
-def test_swa_with_batchnorm_recomputes_statistics_for_the_average():
+def test_swa_with_batchnorm_follows_the_one_policy():
     land = bn_net()
     assert has_batchnorm(land) and has_batchnorm(land.model)
     theta = random_members(land, 1, seed=4)[0]
-    new = swa_landscape(land, theta)
-    assert new is not land
-    # reference: the statistics of the first layer's outputs at theta, by hand
-    w, b = land.view.unflatten(theta)["0.weight"], land.view.unflatten(theta)["0.bias"]
-    h = land.x @ w.T + b
-    torch.testing.assert_close(new.buffers["1.running_mean"], h.mean(0))
-    torch.testing.assert_close(new.buffers["1.running_var"], h.var(0, unbiased=True))
-    # the original landscape's statistics are untouched (fresh BN: mean 0, var 1)
-    torch.testing.assert_close(land.buffers["1.running_mean"], torch.zeros(5, dtype=F64))
-    # evaluating with the new statistics equals batch-normalising by hand with them
+    # the landscape evaluates the average with the training data's statistics at the average: itself
+    assert swa_landscape(land, theta) is land
+    with pytest.raises(ValueError, match="policy"):
+        swa_landscape(land, theta, land.x)
+    # reference: the statistics of the first layer's outputs at theta, by hand (biased variance, as the policy)
     p = land.view.unflatten(theta)
-    z = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=True) + 1e-5) * p["1.weight"] + p["1.bias"]
+    h = land.x @ p["0.weight"].T + p["0.bias"]
+    z = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5) * p["1.weight"] + p["1.bias"]
     logits = torch.tanh(z) @ p["3.weight"].T + p["3.bias"]
-    torch.testing.assert_close(new.logits(theta), logits)
-    # a module too, with batches from a loader: per-batch means averaged equally
-    # update_bn's cumulative average weighs batches equally: the mean of batch means and batch variances
+    torch.testing.assert_close(land.logits(theta), logits)
+    # the landscape's stored statistics are untouched (fresh BN: mean 0, var 1)
+    torch.testing.assert_close(land.buffers["1.running_mean"], torch.zeros(5, dtype=F64))
+    # the module of the policy: its eval() outputs are the landscape's, on the training and the test split
+    model = swa_model(land, theta)
+    torch.testing.assert_close(model[1].running_mean, h.mean(0))
+    torch.testing.assert_close(model[1].running_var, h.var(0, unbiased=False))
+    torch.testing.assert_close(model(land.x), logits)
+    torch.testing.assert_close(model(land.x_test), land.logits(theta, land.x_test))
+    # statistics on other inputs, for use outside lsl: update_bn's cumulative average weighs batches
+    # equally (the mean of batch means and of unbiased batch variances)
     model = swa_model(land, theta, land.x, batch_size=20)
     torch.testing.assert_close(model[1].running_mean, h.mean(0))
     torch.testing.assert_close(model[1].running_var, 0.5 * (h[:20].var(0) + h[20:].var(0)))
     whole = swa_model(land, theta, [land.x])  # an iterable of batches
-    torch.testing.assert_close(whole(land.x), logits)
-    # the comparison uses the recomputed statistics for the weight average
+    torch.testing.assert_close(whole[1].running_var, h.var(0, unbiased=True))
+    # the comparison evaluates the weight average under the policy
     cmp = compare_averages(land, torch.stack([theta, theta]), "train")
-    assert cmp.weight_accuracy == pytest.approx(float(new.accuracy(theta)))
+    assert cmp.weight_accuracy == pytest.approx(float(land.accuracy(theta)))
 
 
 # ---------------------------------------------------------------------------

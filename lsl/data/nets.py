@@ -20,7 +20,7 @@ from torch import nn
 
 from lsl.network import NetworkLandscape
 
-__all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "make", "network", "ARCHITECTURES"]
+__all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "ResidualBlock", "ResNet", "make", "network", "ARCHITECTURES"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid}
 
@@ -131,7 +131,79 @@ class SimpleCNN1d(nn.Module):
         return self.head(self.features(x))
 
 
-ARCHITECTURES = {"mlp": MLP, "cnn": SimpleCNN, "cnn1d": SimpleCNN1d}
+class ResidualBlock(nn.Module):
+    """A basic residual block: two 3-wide convolutions with batch norm, ``relu(x + F(x))``.
+
+    ``F`` is conv -> batch norm -> ReLU -> conv -> batch norm; where the block changes the number of
+    channels or the resolution (``stride`` 2) the shortcut is a 1-wide convolution with batch norm.
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+        stride: 1, or 2 to halve the resolution.
+        dims: 1 for signals ``[N, C, L]``, 2 for images ``[N, C, H, W]``.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, dims: int = 2):
+        super().__init__()
+        conv, bn = (nn.Conv1d, nn.BatchNorm1d) if dims == 1 else (nn.Conv2d, nn.BatchNorm2d)
+        self.conv1 = conv(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = bn(c_out)
+        self.conv2 = conv(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = bn(c_out)
+        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out
+                         else nn.Sequential(conv(c_in, c_out, 1, stride=stride, bias=False), bn(c_out)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``relu(shortcut(x) + bn(conv(relu(bn(conv(x))))))``."""
+        h = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.shortcut(x) + self.bn2(self.conv2(h)))
+
+
+class ResNet(nn.Module):
+    """A small ResNet with batch norm for signals or images: a stem, stages of residual blocks, average pooling.
+
+    The stem is a 3-wide convolution with batch norm and ReLU; stage ``k`` has ``blocks``
+    :class:`ResidualBlock` of ``channels[k]`` channels, the first of each stage after the first halving
+    the resolution; global average pooling and a linear layer give the logits. With the defaults
+    (``channels=(8, 16)``, one block per stage) it has a few thousand parameters.
+
+    Args:
+        in_channels: input channels.
+        n_classes: number of outputs.
+        channels: channels of the stages (the stem has ``channels[0]``).
+        blocks: residual blocks per stage.
+        dims: 1 for signals ``[N, C, L]`` (``[N, L]`` is taken as one channel), 2 for images ``[N, C, H, W]``.
+    """
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, channels: Sequence[int] = (8, 16),
+                 blocks: int = 1, dims: int = 2):
+        super().__init__()
+        if dims not in (1, 2):
+            raise ValueError(f"dims must be 1 (signals) or 2 (images), got {dims!r}")
+        channels = tuple(int(c) for c in channels)
+        if not channels or min(channels) < 1 or blocks < 1:
+            raise ValueError(f"need at least one stage of channels >= 1 and blocks >= 1; got {channels}, {blocks}")
+        self.dims = dims
+        conv, bn = (nn.Conv1d, nn.BatchNorm1d) if dims == 1 else (nn.Conv2d, nn.BatchNorm2d)
+        self.stem = nn.Sequential(conv(in_channels, channels[0], 3, padding=1, bias=False), bn(channels[0]), nn.ReLU())
+        layers, c = [], channels[0]
+        for k, out in enumerate(channels):
+            for b in range(blocks):
+                layers.append(ResidualBlock(c, out, stride=2 if (k > 0 and b == 0) else 1, dims=dims))
+                c = out
+        self.stages = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(c, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of signals ``[N, L]`` or ``[N, C, L]`` (``dims=1``) or images ``[N, C, H, W]``."""
+        if self.dims == 1 and x.dim() == 2:
+            x = x.unsqueeze(-2)
+        return self.head(self.pool(self.stages(self.stem(x))).flatten(1))
+
+
+ARCHITECTURES = {"mlp": MLP, "cnn": SimpleCNN, "cnn1d": SimpleCNN1d, "resnet": ResNet}
 
 
 def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0,
@@ -141,7 +213,8 @@ def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0
     The global random state is left untouched.
 
     Args:
-        arch: ``"mlp"``, ``"cnn"`` (SimpleCNN, images ``(C, H, W)``) or ``"cnn1d"`` (signals ``(L,)`` or ``(C, L)``).
+        arch: ``"mlp"``, ``"cnn"`` (SimpleCNN, images ``(C, H, W)``), ``"cnn1d"`` (signals ``(L,)`` or ``(C, L)``)
+            or ``"resnet"`` (:class:`ResNet` with batch norm, for signals ``(L,)``, ``(C, L)`` or images ``(C, H, W)``).
         input_shape: shape of one input, e.g. ``(40,)`` for mnist1d, ``(3, 32, 32)`` for CIFAR.
         n_classes: number of outputs.
         seed: seed of the initialisation.
@@ -160,6 +233,10 @@ def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0
             if len(shape) != 3 or shape[1] != shape[2]:
                 raise ValueError(f"SimpleCNN needs square images (C, H, W); got input_shape={shape}")
             model = SimpleCNN(shape[0], n_classes, image_size=shape[1], **options)
+        elif key == "resnet":
+            if len(shape) not in (1, 2, 3):
+                raise ValueError(f"ResNet needs signals (L,), (C, L) or images (C, H, W); got input_shape={shape}")
+            model = ResNet(1 if len(shape) == 1 else shape[0], n_classes, dims=1 if len(shape) < 3 else 2, **options)
         else:
             if len(shape) not in (1, 2):
                 raise ValueError(f"SimpleCNN1d needs signals (L,) or (C, L); got input_shape={shape}")
@@ -180,7 +257,7 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
     with one option overridden. The initialisation is seeded by ``seed`` (see
     :func:`make`), so two calls with the same options give the same ``theta0``.
 
-    The convolutional networks (``"cnn"``, ``"cnn1d"``) have no ``width`` option of their
+    The convolutional networks (``"cnn"``, ``"cnn1d"``, ``"resnet"``) have no ``width`` option of their
     own; for them ``width=w`` scales their ``channels`` so that the first layer has ``w``
     channels, keeping the ratios between layers (16-32-32 with ``width=32`` becomes
     32-64-64), so a ``"width"`` family works for every architecture.
@@ -206,7 +283,7 @@ def network(dataset, arch: str = "mlp", *, seed: int = 0, device=None, dtype: to
 
     def build(**overrides) -> NetworkLandscape:
         opts = {**options, **overrides}
-        if arch.lower() in ("cnn", "cnn1d") and "width" in opts:
+        if arch.lower() in ("cnn", "cnn1d", "resnet") and "width" in opts:
             opts["channels"] = _scaled_channels(arch, opts.get("channels"), opts.pop("width"))
         model = make(arch, dataset.input_shape, dataset.n_classes, seed=seed, **opts)
         if dtype is not None:

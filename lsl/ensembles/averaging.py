@@ -212,8 +212,9 @@ def compare_averages(landscape: NetworkLandscape, thetas: torch.Tensor, split: s
         landscape: a network landscape.
         thetas: the members ``[M, D]``, e.g. :attr:`lsl.ensembles.swa.CyclicSnapshots.snapshots`.
         split: where to measure, ``"train"`` or ``"test"``.
-        loader_x: inputs for recomputing batch-norm statistics of the weight average
-            (see :func:`lsl.ensembles.swa.swa_model`; ignored without batch norm).
+        loader_x: leave ``None``: the weight average's batch-norm statistics are the training data's at the
+            average, the one policy of :class:`~lsl.network.NetworkLandscape` (given for a network with batch
+            norm it raises a ``ValueError``, see :func:`lsl.ensembles.swa.swa_landscape`; ignored without).
     """
     thetas = _members(thetas, landscape)
     members = ensemble_metrics(landscape, thetas, split)

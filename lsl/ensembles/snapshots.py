@@ -217,8 +217,9 @@ def snapshot_sweep(
         split: where accuracies and NLLs are measured, ``"test"`` or ``"train"``.
         loss_landscape: where training losses are measured, e.g. ``landscape.subset(n)`` for the
             first ``n`` training examples (default: ``landscape``).
-        loader_x: inputs for recomputing batch-norm statistics of the weight averages
-            (:func:`lsl.ensembles.swa.swa_model`; ignored without batch norm).
+        loader_x: leave ``None``: the weight average's batch-norm statistics are the training data's at the
+            average, the one policy of :class:`~lsl.network.NetworkLandscape` (given for a network with batch
+            norm it raises a ``ValueError``, see :func:`lsl.ensembles.swa.swa_landscape`; ignored without).
         cache: store the runs on disk (see :func:`lsl.training.trainer.train`).
 
     Returns:

@@ -12,14 +12,16 @@ snapshots are ``[M, D]`` tensors, one row per snapshot.
 
 - :func:`cyclic_snapshots` trains with a cyclic cosine schedule and keeps the
   parameters at the end of each cycle (reporting divergence instead of raising);
-- :func:`weight_average` is SWA's average; :func:`swa_landscape` and :func:`swa_model`
-  recompute batch-norm statistics for it (as ``torch.optim.swa_utils.update_bn``),
-  :func:`has_batchnorm` says whether that is needed.
+- :func:`weight_average` is SWA's average. Its batch-norm statistics follow the one policy of
+  :class:`lsl.network.NetworkLandscape`: the loss at any point, an average included, uses the training
+  data's statistics at that point, so the landscape itself evaluates the average (:func:`swa_landscape`
+  returns it); :func:`swa_model` gives an ``nn.Module`` with those statistics (or, for use outside
+  ``lsl``, statistics recomputed on other inputs as ``torch.optim.swa_utils.update_bn`` does);
+  :func:`has_batchnorm` says whether a network has batch norm.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -207,20 +209,22 @@ def has_batchnorm(model: nn.Module | NetworkLandscape) -> bool:
 
 def swa_model(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *,
               batch_size: int | None = None) -> nn.Module:
-    """An ``nn.Module`` with the (averaged) parameters ``theta`` and batch-norm statistics recomputed for them.
+    """An ``nn.Module`` with the (averaged) parameters ``theta`` and batch-norm statistics for them.
 
     An average of weights needs its own batch-norm statistics: the running means and variances
-    stored during training belong to other weights. If the architecture has batch norm, they
-    are recomputed with ``torch.optim.swa_utils.update_bn`` (reset, then one pass over
-    ``loader_x`` in training mode with a cumulative average); otherwise the stored buffers are
-    kept. The landscape itself is never modified.
+    stored during training belong to other weights. By default the module carries the statistics of the
+    landscape's policy (:class:`~lsl.network.NetworkLandscape`): the training data's mean and biased
+    variance at ``theta`` (:meth:`~lsl.network.NetworkLandscape.module_at`), so its ``eval()`` outputs are the
+    landscape's. Given ``loader_x``, the statistics are instead recomputed on those inputs with
+    ``torch.optim.swa_utils.update_bn`` (reset, then one pass in training mode with a cumulative average
+    of the batches' means and unbiased variances), torch's convention, for use outside ``lsl``. Without
+    batch norm the module is ``module_at(theta)`` either way. The landscape itself is never modified.
 
     Args:
         landscape: a network landscape.
         theta: the parameters ``[D]``, e.g. :func:`weight_average` of snapshots.
-        loader_x: the inputs to recompute statistics on: an iterable of input batches (a data
-            loader whose items are tensors or ``(x, y)`` pairs) or one tensor; default: the
-            landscape's training inputs.
+        loader_x: ``None`` (the policy's statistics), or the inputs to recompute statistics on: an
+            iterable of input batches (a data loader whose items are tensors or ``(x, y)`` pairs) or one tensor.
         batch_size: split a tensor ``loader_x`` into batches of this size (default: one batch).
 
     Returns:
@@ -230,9 +234,7 @@ def swa_model(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *
     if theta.dim() != 1:
         raise ValueError("swa_model takes one point theta [D]; average snapshots first with weight_average")
     model = landscape.module_at(theta)
-    if has_batchnorm(model):
-        if loader_x is None:
-            loader_x = landscape.x
+    if has_batchnorm(model) and loader_x is not None:
         if isinstance(loader_x, torch.Tensor):
             x = loader_x.to(landscape.device, dtype=landscape.x.dtype)
             loader_x = list(x.split(batch_size or x.shape[0]))
@@ -243,22 +245,30 @@ def swa_model(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *
 
 def swa_landscape(landscape: NetworkLandscape, theta: torch.Tensor, loader_x=None, *,
                   batch_size: int | None = None) -> NetworkLandscape:
-    """The landscape on which to evaluate the averaged parameters ``theta``.
+    """The landscape on which to evaluate the averaged parameters ``theta``: ``landscape`` itself.
 
-    Without batch norm this is ``landscape`` itself (the same object). With batch norm it is a
-    shallow copy that shares the data and architecture but holds the batch-norm statistics
-    recomputed at ``theta`` by :func:`swa_model`, so ``swa_landscape(net, t).accuracy(t)`` is the
-    accuracy of the SWA solution.
+    Under the batch-norm policy of :class:`~lsl.network.NetworkLandscape` the loss at every point, the
+    weight average included, uses the training data's batch-norm statistics at that point, so
+    ``landscape.accuracy(t)`` is already the accuracy of the SWA solution (kept so that callers written
+    for recomputed statistics still read naturally).
 
     Args:
         landscape: a network landscape.
         theta: the averaged parameters ``[D]``.
-        loader_x: inputs to recompute the statistics on (see :func:`swa_model`).
-        batch_size: batch size for a tensor ``loader_x`` (see :func:`swa_model`).
+        loader_x: must be ``None`` for a network with batch norm (the landscape's statistics are its
+            training data's; build a :class:`~lsl.network.NetworkLandscape` on other inputs to use theirs);
+            ignored without batch norm.
+        batch_size: unused (kept for the signature of :func:`swa_model`).
+
+    Returns:
+        ``landscape``.
+
+    Raises:
+        ValueError: if ``loader_x`` is given for a network with batch norm.
     """
-    if not has_batchnorm(landscape):
-        return landscape
-    model = swa_model(landscape, theta, loader_x, batch_size=batch_size)
-    out = copy.copy(landscape)
-    out.buffers = {k: b.detach().clone() for k, b in model.named_buffers()}
-    return out
+    landscape.check_theta(theta)
+    if loader_x is not None and has_batchnorm(landscape):
+        raise ValueError("a landscape's batch-norm statistics are its training data's at each theta (the one policy "
+                         "of NetworkLandscape); to evaluate with statistics of other inputs, build a NetworkLandscape "
+                         "on them, or use swa_model(landscape, theta, loader_x) for a module outside lsl")
+    return landscape
