@@ -234,3 +234,78 @@ def test_one_vocabulary_for_curvature_terms_and_the_old_spellings_say_the_new_on
     torch.testing.assert_close(G + hessian.exact_hessian(net, theta, term="rest"), H)
     dense = torch.as_tensor(linear_operators.as_linear_operator(net, theta, "gauss_newton") @ np.eye(net.D))
     torch.testing.assert_close(dense, G, atol=1e-10, rtol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# every public function that takes points, directions, optima or radii refuses a NaN in each of them
+
+
+_POINTS = {"theta", "theta0", "theta_a", "theta_b", "optima", "points", "directions", "thetas", "a", "b", "c", "origin",
+           "snapshots", "start", "radii", "x0", "v", "control"}
+#: functions the sweep does not call, with the reason (a new public function is swept unless listed here)
+_NOT_SWEPT = {
+    "probes.planes.save_plane": "writes a plane that was computed (its points were checked when it was)",
+    "training.trainer.minimize": "takes an objective, not a landscape: x0 is checked by its own test above",
+    "paths.tunnels.bezier_points": "the curve's formula, evaluated at every step of bezier_curve, whose ends are checked at its door",
+}
+
+
+def _public_point_functions():
+    import importlib
+    import inspect
+
+    import lsl
+
+    out = []
+    for fam in lsl.FAMILIES:
+        for m in importlib.import_module(f"lsl.{fam}").MODULES:
+            mod = importlib.import_module(f"lsl.{fam}.{m}")
+            for n in mod.__all__:
+                f = getattr(mod, n)
+                if inspect.isfunction(f) and f"{fam}.{m}.{n}" not in _NOT_SWEPT:
+                    for p in inspect.signature(f).parameters:
+                        if p in _POINTS:
+                            out.append((f"{fam}.{m}.{n}", p))
+    return out
+
+
+def _arguments(fn, L: NetworkLandscape) -> dict:
+    """Finite arguments for every parameter of ``fn`` the sweep knows (a tiny float64 MLP)."""
+    import inspect
+
+    from lsl.paths import permutations as perms
+    from lsl.subspaces import projections
+
+    gen = torch.Generator().manual_seed(0)
+    t0 = L.theta0.detach()
+    pts = lambda k: t0 + 0.1 * torch.randn(k, L.D, generator=gen, dtype=F64)  # noqa: E731
+    known = dict(
+        landscape=L, build=L, theta=t0, theta0=t0, theta_a=t0, theta_b=pts(1)[0], origin=t0, start=t0, x0=t0,
+        control=pts(1)[0], thetas=pts(2), optima=pts(3), points=pts(3), snapshots=pts(3), a=t0, b=pts(1)[0],
+        c=pts(1)[0], directions=torch.randn(2, L.D, generator=gen, dtype=F64), v=torch.ones(L.D, dtype=F64),
+        radii=torch.tensor([0.1, 0.2], dtype=F64), k=2, n_points=3, steps=1, lr=0.1, d=2, dims=[2], n_planes=1,
+        reference=0.9, tol=0.1, eps=1.0, delta=0.5, batch_size=8, per_segment=2, n_directions=2, n_radii=3, max_radius=1.0,
+        rise=0.1, cycles=1, cycle_steps=1, max_lrs=[0.1], scales=[1.0], alpha=1.0, t=torch.tensor([0.0, 0.5, 1.0], dtype=F64),
+        d_curv=2, n_curv_planes=1, d_train=2, batches=[(L.x[:8], L.y[:8])],
+        x=L.x, loader_x=L.x, hparam="lr", values=[0.1], n_vectors=2, n=3, split="train", idx=torch.arange(8),
+        perm=perms.identity_permutation(perms.permutation_spec(L)),
+        projection=projections.make_projection("dense", L.D, 2, seed=0, dtype=F64),
+    )
+    params = inspect.signature(fn).parameters
+    always = {"steps", "lr", "cycle_steps", "rise", "max_radius", "n_radii", "n_directions", "k", "n_points", "n"}
+    return {p: known[p] for p, spec in params.items()
+            if p in known and (spec.default is spec.empty or p in _POINTS or p in always)}
+
+
+@pytest.mark.parametrize("where, param", _public_point_functions(), ids=lambda v: v if isinstance(v, str) else None)
+def test_every_public_function_refuses_a_nan_in_each_point_argument(net, where, param):
+    import importlib
+
+    fam, m, n = where.split(".")
+    fn = getattr(importlib.import_module(f"lsl.{fam}.{m}"), n)
+    kwargs = _arguments(fn, net)
+    value = kwargs[param].clone()
+    value.view(-1)[min(1, value.numel() - 1)] = float("nan")
+    kwargs[param] = value
+    with pytest.raises(ValueError, match=r"non-finite entries"):
+        fn(**kwargs)

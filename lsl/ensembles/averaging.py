@@ -29,7 +29,7 @@ import torch
 
 from lsl import batching
 from lsl.paths import tunnels
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.network import NetworkLandscape
 from lsl.settings import ENSEMBLE_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
 from lsl.ensembles.swa import _batches_per_epoch, swa_landscape, weight_average
@@ -273,6 +273,8 @@ def displacement_cosines(thetas: torch.Tensor, origin: torch.Tensor) -> torch.Te
     thetas = _members(thetas)
     if origin.shape != thetas.shape[-1:]:
         raise ValueError(f"origin must have shape [D] = {tuple(thetas.shape[-1:])}, got {tuple(origin.shape)}")
+    check_finite(thetas, "thetas")
+    check_finite(origin, "origin")
     return tunnels.deviation_cosines(thetas - origin)
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.network import NetworkLandscape
 from lsl.settings import FROM_SETTINGS, SNAPSHOT_DEFAULTS, TrainSettings, resolve
 from lsl.training.trainer import train
@@ -194,6 +194,7 @@ def weight_average(thetas: torch.Tensor) -> torch.Tensor:
     """
     if not isinstance(thetas, torch.Tensor) or thetas.dim() not in (2, 3) or thetas.shape[0] < 1:
         raise ValueError("thetas must be a tensor [M, D] or [M, B, D] with M >= 1")
+    check_finite(thetas, "thetas")
     return thetas.mean(0)
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from lsl import batching
-from lsl.landscape import Landscape
+from lsl.landscape import Landscape, check_finite
 from lsl.paths.orthogonal import optimize_orthogonal
 from lsl.settings import FROM_SETTINGS, TUNNEL_DEFAULTS, TrainSettings, resolve
 
@@ -42,6 +42,8 @@ def linear_path(theta_a: torch.Tensor, theta_b: torch.Tensor, n_points: int = 21
         raise ValueError(f"a path needs at least 2 points, got n_points={n_points}")
     if theta_a.shape != theta_b.shape or theta_a.dim() != 1:
         raise ValueError(f"theta_a and theta_b must be two points of the same shape [D]; got {tuple(theta_a.shape)} and {tuple(theta_b.shape)}")
+    check_finite(theta_a, "theta_a")
+    check_finite(theta_b, "theta_b")
     t = torch.linspace(0, 1, n_points, dtype=theta_a.dtype, device=theta_a.device).unsqueeze(1)
     return (1 - t) * theta_a + t * theta_b
 
@@ -56,6 +58,7 @@ def polyline(points: torch.Tensor, per_segment: int = 10) -> tuple[torch.Tensor,
     """
     if points.dim() != 2 or points.shape[0] < 2:
         raise ValueError(f"points must be [K, D] with K >= 2, got {tuple(points.shape)}")
+    check_finite(points, "points")
     K = points.shape[0]
     w = torch.linspace(0, 1, per_segment + 1, dtype=points.dtype, device=points.device)[:-1].unsqueeze(1)
     seg = [(1 - w) * points[k] + w * points[k + 1] for k in range(K - 1)]
@@ -180,6 +183,7 @@ def label_hand_over(landscape: Landscape, points: torch.Tensor, t: torch.Tensor,
     """
     if not hasattr(landscape, "predict"):
         raise ValueError("label_hand_over needs a network landscape (one with predict); the toy model has no labels")
+    check_finite(points, "points")
     if t.shape != points.shape[:1]:
         raise ValueError(f"t must have one entry per point: t {tuple(t.shape)} vs points {tuple(points.shape)}")
     labels = landscape.predict(points, split)
