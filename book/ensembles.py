@@ -347,12 +347,7 @@ report.verdict("fj-fig6-swa-high", "partly",
 adv = (p_acc - w_acc).mean(1)                                           # prediction minus weight average, per max lr
 adv_nll = (w_nll - p_nll).mean(1)
 
-
-def ranks(x):
-    return np.argsort(np.argsort(x))
-
-
-rho = np.corrcoef(ranks(lrs), ranks(adv))[0, 1]                         # Spearman's rank correlation
+rho = report.rank_correlation(lrs, adv)                                 # Spearman's rank correlation
 rho_min = 0.8
 se = std_error(w_acc[i_high].mean())
 glue("ens_adv_low", pp(adv[i_low]))

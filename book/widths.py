@@ -71,11 +71,6 @@ from lsl.book import glue, plots, report
 from lsl.training.trainer import train
 
 
-def listing(items):
-    """'a, b and c': a list for the text (a bare 'a, b, c' would be shown as a tuple)."""
-    items = [str(x) for x in items]
-    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
-
 # %% [markdown]
 # ## Radial tunnels
 #
@@ -198,14 +193,14 @@ glue("wd_K", cfg.n_directions)
 glue("wd_n_radii", cfg.n_radii)
 glue("wd_max_angle", cfg.max_angle)
 glue("wd_fig2_steps", cfg.fig2_steps)
-glue("wd_fig2_moments", listing(cfg.fig2_moments))
+glue("wd_fig2_moments", report.listing(map(str, cfg.fig2_moments)))
 glue("wd_r0", starts.norm(dim=-1).mean().item(), 2)
 glue("wd_r_first", radii[0].mean().item(), 3)
 glue("wd_r_last", radii[-1].mean().item(), 3)
 glue("wd_fig2_loss", L.loss(final).max().item(), 2)
 glue("wd_barrier_first", f"{line_barrier[0].min().item():.2f}-{line_barrier[0].max().item():.2f}")
 glue("wd_barrier_last", f"{line_barrier[-1].min().item():.2f}-{line_barrier[-1].max().item():.2f}")
-glue("wd_cos", listing(f"{c:.3f}" for c in cos.tolist()))
+glue("wd_cos", report.listing(f"{c:.3f}" for c in cos.tolist()))
 glue("wd_cos_random", 1 / math.sqrt(L.D), 2)
 glue("wd_angle_min", math.degrees(angle.min().item()), 3)
 glue("wd_fig2_ang", f"{final_tw.angular_width.min().item():.3f}-{final_tw.angular_width.max().item():.3f}")
@@ -296,7 +291,7 @@ glue("wd_base_width", cfg.net.get("width", cfg.net.get("channels", ("",))[0]))
 glue("wd_target", cfg.target_loss)
 glue("wd_check_every", cfg.check_every)
 glue("wd_max_steps", cfg.max_steps)
-glue("wd_seeds", listing(cfg.seeds))
+glue("wd_seeds", report.listing(map(str, cfg.seeds)))
 glue("wd_stop_loss", f"{stop_loss.min():.3f}-{stop_loss.max():.3f}")
 glue("wd_stop_steps", f"{stop_steps.min()}-{stop_steps.max()}")
 
@@ -367,7 +362,7 @@ for h in cfg.sweeps:  # wider with more lr, L2, dropout and width; narrower with
 P.check_at_scale(result["dropout"]["peak"] < len(cfg.sweeps["dropout"]) - 1, "the effect of dropout fades at high rates")
 for h, values in cfg.sweeps.items():
     m, r = ang[h].mean(0), result[h]
-    glue(f"wd_{h}_values", listing(f"{v:g}" for v in values))
+    glue(f"wd_{h}_values", report.listing(f"{v:g}" for v in values))
     glue(f"wd_{h}_first", f"{values[0]:g}")
     glue(f"wd_{h}_peak", f"{values[r['peak']]:g}")
     glue(f"wd_{h}_last", f"{values[-1]:g}")
@@ -497,10 +492,10 @@ def case(r):
 def miss(r, h):
     values = [v * r["lr_scale"] if h == "lr" else v for v in cfg.sweeps[h]]
     widths = ", ".join(f"{x:.3f}" for x in r["angles"][h])
-    return f"{labels[h]} for {case(r)} ({widths} at {listing(f'{v:g}' for v in values)})"
+    return f"{labels[h]} for {case(r)} ({widths} at {report.listing(f'{v:g}' for v in values)})"
 
 
-glue("wd_robust_cases", listing([f"a {act} network on {name}" for name, act in cfg.robust_cases]))
+glue("wd_robust_cases", report.listing([f"a {act} network on {name}" for name, act in cfg.robust_cases]))
 glue("wd_robust_digits_target", cfg.robust_target_loss.get("digits", cfg.target_loss))
 glue("wd_robust_digits_lr_scale", cfg.robust_lr_scale.get("digits", 1.0))
 glue("wd_robust_held", sum(sum(r["holds"].values()) for r in robust[1:]))
@@ -591,9 +586,9 @@ slope = np.polyfit(np.log(Ds).ravel(), np.log(table("width", "width")).ravel(), 
 per_sqrt_D = (table("width", "width") / np.sqrt(Ds)).mean(0)
 print(f"D = {Ds[0].astype(int).tolist()}: width ~ D^{slope:.2f}; width / sqrt(D) = {report.numbers(per_sqrt_D, 4)}")
 P.check_at_scale(0.25 < slope < 0.75, "the width grows roughly like sqrt(D), as random directions dilute the curvature")
-glue("wd_width_Ds", listing(int(d) for d in Ds[0]))
+glue("wd_width_Ds", report.listing(str(int(d)) for d in Ds[0]))
 glue("wd_width_slope", slope, 2)
-glue("wd_width_per_sqrt_D", listing(f"{x:.4f}" for x in per_sqrt_D))
+glue("wd_width_per_sqrt_D", report.listing(f"{x:.4f}" for x in per_sqrt_D))
 
 # %% [markdown]
 # Across $D$ = {glue:text}`wd_width_Ds` the width grows like $D^{\,p}$ with $p$ =
@@ -657,7 +652,7 @@ glue("wd_eps", cfg.short_eps)
 glue("wd_delta", cfg.short_delta)
 glue("wd_short_thr", short_directions.short_direction_threshold(cfg.short_eps, cfg.short_delta), 2)
 glue("wd_hessian_examples", min(cfg.hessian_examples, data.n_train))
-glue("wd_short_counts", "; ".join(listing(row) for row in counts))
+glue("wd_short_counts", "; ".join(report.listing(map(str, row)) for row in counts))
 glue("wd_short_first", counts[:, 0].mean(), 3)
 glue("wd_short_last", counts[:, -1].mean(), 2)
 glue("wd_top_lr", f"{(top * lrs).min():.2f}-{(top * lrs).max():.2f}")

@@ -122,3 +122,19 @@ def test_spread_writes_mean_and_sample_standard_deviation():
     assert report.spread(torch.tensor([0.5])) == "0.5"
     with pytest.raises(ValueError, match="at least one"):
         report.spread([])
+
+
+def test_rank_correlation_is_spearmans_on_data_without_ties():
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from lsl.book import report
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.normal(size=9), rng.normal(size=9)
+        assert report.rank_correlation(x, y) == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
+    assert report.rank_correlation([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert report.rank_correlation([1, 2, 3], [3.0, 2.0, 1.0]) == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="same length"):
+        report.rank_correlation([1, 2], [1, 2, 3])

@@ -23,7 +23,7 @@ import math
 import os
 from typing import Any, Iterable
 
-__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers", "spread",
+__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers", "spread", "rank_correlation",
            "VERDICTS", "VERDICT_PREFIX"]
 
 #: The verdicts a claim can get, in the words the scorecard shows.
@@ -162,6 +162,30 @@ def listing(items: Iterable[Any], digits: int = 3, conjunction: str = "and") -> 
     if len(words) == 1:
         return words[0]
     return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
+
+
+def rank_correlation(x: Iterable[Any], y: Iterable[Any]) -> float:
+    """Spearman's rank correlation of two equally long sequences: the correlation of their ranks.
+
+    Ranks are positions in sorted order (ties broken by position, as ``argsort`` does), so ``+1`` means
+    ``y`` grows with ``x`` at every step and ``-1`` that it falls at every step.
+
+    Args:
+        x, y: the two sequences (lists, arrays or 1-d tensors), at least two values each.
+
+    Returns:
+        the correlation, in ``[-1, 1]``.
+    """
+    import numpy as np
+
+    a, b = np.asarray(list(map(float, _values(x)))), np.asarray(list(map(float, _values(y))))
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"rank_correlation needs two sequences of the same length >= 2, got {a.size} and {b.size}")
+    return float(np.corrcoef(np.argsort(np.argsort(a)), np.argsort(np.argsort(b)))[0, 1])
+
+
+def _values(v: Any) -> list:
+    return v.tolist() if hasattr(v, "tolist") else list(v)
 
 
 def spread(values: Iterable[Any], decimals: int = 1) -> str:
