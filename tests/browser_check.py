@@ -13,7 +13,8 @@ MathJax is waited for; then the page fails on
 
 - a JavaScript error: an uncaught exception, ``console.error``, or a browser error log entry;
 - a failed request: a missing file (HTTP status >= 400), a request that could not complete, or a
-  request to another host (the book must work offline, apart from MathJax, see below);
+  request to another host (the book must work offline: MathJax too is served from the book,
+  ``_ext/mathjax_local.py``);
 - a broken image (loaded with no pixels, or its file missing);
 - a broken internal link: to a page or file that does not exist, or to a ``#anchor`` that no element
   of the target page has (checked against the target's rendered DOM);
@@ -27,9 +28,10 @@ MathJax is waited for; then the page fails on
   link: it must be ``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/<path>.ipynb``
   for the repository in ``_config.yml``, and that ``.ipynb`` must exist.
 
-MathJax comes from a CDN in the published book. So that the check needs no network, requests for
-it are answered from a local copy of MathJax 3 (the ``mathjax`` package of ``django-static-mathjax``,
-in the ``test`` extra; ``--mathjax-dir`` to use another). Screenshots of every chapter and a few other pages are written to
+The book serves MathJax itself, so a request for MathJax's CDN is a failure like any other request to
+another host. (:class:`Browser` can still answer such requests from a local copy of MathJax 3, for the
+small fake pages of ``tests/test_browser_check.py``; ``--mathjax-dir`` turns that on for a book built
+without ``_ext/mathjax_local.py``.) Screenshots of every chapter and a few other pages are written to
 ``--screenshots`` (default: ``screenshots/`` beside the HTML folder, e.g. ``_build/screenshots``).
 
 The checks on a page's HTML are plain functions (:func:`check_links`, :func:`check_math`,
@@ -482,10 +484,7 @@ class Browser:
                                                                         {"name": "Access-Control-Allow-Origin",
                                                                          "value": "*"}]})
                 return
-        if m and self.mathjax is None:                 # no local copy: let MathJax come from the network
-            self._send("Fetch.continueRequest", {"requestId": rid})
-            return
-        self.blocked.append(url)
+        self.blocked.append(url)                       # the book must render offline: MathJax's CDN included
         self._send("Fetch.failRequest", {"requestId": rid, "errorReason": "BlockedByClient"})
 
     def evaluate(self, expression: str, timeout: float | None = None):
@@ -668,7 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", default=None, help="the Chromium executable")
     parser.add_argument("--install-browser", action="store_true", help="apt-get install chromium if it is missing")
     parser.add_argument("--mathjax-dir", default=None,
-                        help="a local copy of MathJax 3, the folder holding es5/ (default: the mathjax package's)")
+                        help="answer requests for MathJax's CDN from this local copy (the folder holding es5/); by "
+                             "default such a request fails: the book serves MathJax itself")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for loading one page")
     args = parser.parse_args(argv)
 
@@ -683,10 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     if chromium is None:
         print(f"browser check: {INSTALL_HINT}", file=sys.stderr)
         return 2
-    mathjax = local_mathjax(args.mathjax_dir)
-    if mathjax is None:
-        print("browser check: no local MathJax 3 (pip install django-static-mathjax); MathJax comes from its CDN, "
-              "which needs network", file=sys.stderr)
+    mathjax = local_mathjax(args.mathjax_dir) if args.mathjax_dir else None   # the book serves its own
     repo = Repository.from_config(Path(args.config))
     shots = Path(args.screenshots) if args.screenshots else html_dir.parent / "screenshots"
     t0 = time.monotonic()

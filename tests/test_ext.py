@@ -237,3 +237,21 @@ def test_every_page_shows_profile_version_commit_and_date(tmp_path, monkeypatch)
         assert "Built on 2025-12-02 from lsl " in html and "in the paper profile" in html and "commit " in html
     facts = provenance.provenance(Path(__file__).resolve().parent.parent)
     assert facts["version"] != "unknown" and facts["commit"] != "unknown"
+
+
+# ---------------------------------------------------------------------------
+# MathJax served from the book (_ext/mathjax_local.py)
+
+
+def test_mathjax_is_served_from_the_book(tmp_path):
+    """A page with math loads MathJax from the book's own _static folder, which holds MathJax 3."""
+    import mathjax_local
+
+    if mathjax_local.mathjax_source() is None:
+        pytest.skip("django-static-mathjax is not installed (the book extra has it)")
+    files = {"index.md": "# Math\n\nThe loss {math}`L(\\theta)` and\n\n```{math}\nH = G + H_\\text{rest}\n```\n"}
+    out, warnings = build(tmp_path, files, ["sphinx.ext.mathjax", "mathjax_local"])
+    page = (out / "index.html").read_text()
+    assert 'src="_static/mathjax/es5/tex-mml-chtml.js' in page and "cdn.jsdelivr" not in page
+    assert (out / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
+    assert (out / "_static" / "mathjax" / "es5" / "output" / "chtml" / "fonts").is_dir()   # loaded on demand
