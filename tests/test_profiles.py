@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from lsl.book import profiles, smoke
-from lsl.book import smoke as smoke_rule
+from lsl.book import profiles, sizes, smoke
 
 
 @pytest.fixture(autouse=True)
@@ -128,7 +127,7 @@ def test_smoke_keeps_everything_but_the_counts():
         assert s.get("dataset") == p.get("dataset") and s.get("arch") == p.get("arch")
         small = dict(_leaves(s))
         for path, value in _leaves(p):
-            if smoke_rule.smoke_kind(path[:1]) == "cases":          # thinned: what is left is some of the paper's cases
+            if sizes.SMOKE[name][path[0]] == "cases":          # thinned: what is left is some of the paper's cases
                 assert set(s[path[0]]) <= set(p[path[0]]), (name, path[0])
             elif isinstance(value, str):
                 assert small.get(path, value) == value, (name, path)
@@ -145,15 +144,43 @@ def test_smoke_never_grows_a_count_and_shrinks_the_large_ones():
                     assert small < value, (name, key)
 
 
-@pytest.mark.parametrize("path,kind", [
-    (("plane_steps", "MLP"), "steps"), (("check_every",), "interval"), (("fig2_moments",), "steps"),
-    (("mixture_checkpoints",), "steps"), (("hessian_examples",), "examples"), (("sweeps", "batch_size"), "examples"),
-    (("cosine_per_class",), "examples"), (("net", "channels"), "width"), (("sweeps", "width"), "width"),
-    (("mixture_classes",), "names"), (("fig2_seeds",), "names"), (("seeds",), "names"), (("robust_cases",), "cases"),
-    (("D_probe",), "count"), (("dims", "MLP"), "count"), (("max_m",), "count"), (("net", "depth"), "count"),
-])
-def test_smoke_kinds_come_from_the_innermost_matching_key(path, kind):
-    assert smoke.smoke_kind(path) == kind
+def test_every_setting_declares_its_smoke_rule_beside_it():
+    """sizes.SMOKE names every setting of every chapter, nothing else, with a known kind: a renamed or new
+    setting without its rule fails here (its smoke size is never guessed from its name)."""
+    assert set(sizes.SMOKE) == set(sizes.QUICK) == set(sizes.PAPER)
+    for name in sizes.QUICK:
+        assert set(sizes.SMOKE[name]) == set(sizes.QUICK[name]), name
+        for key, rule in sizes.SMOKE[name].items():
+            kinds = [rule] if isinstance(rule, str) else list(rule.values())
+            assert set(kinds) <= set(smoke.KINDS), (name, key, rule)
+
+
+def test_a_setting_without_a_rule_is_an_error():
+    paper = {"new": dict(steps=100, renamed_setting=5)}
+    with pytest.raises(ValueError, match=r"without one: \['renamed_setting'\]"):
+        smoke.shrink_chapters(paper, {"new": {"steps": "steps"}})
+    with pytest.raises(ValueError, match=r"rules for no setting: \['gone'\]"):
+        smoke.shrink_chapters(paper, {"new": {"steps": "steps", "renamed_setting": "count", "gone": "count"}})
+    with pytest.raises(ValueError, match="integer .* under the smoke rule 'value'"):
+        smoke.shrink_chapters(paper, {"new": {"steps": "steps", "renamed_setting": "value"}})
+    with pytest.raises(ValueError, match="unknown smoke rule"):
+        smoke.shrink_chapters(paper, {"new": {"steps": "stepz", "renamed_setting": "count"}})
+
+
+def test_paper_tables_are_written_as_changes_to_quick():
+    """Each chapter's paper table starts from its quick table (same settings, same order) and changes some."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(sizes))
+    papers = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+              for t in node.targets if isinstance(t, ast.Name) and t.id.endswith("_PAPER")}
+    assert len(papers) == len(sizes.PAPER)
+    for name, call in papers.items():
+        assert isinstance(call, ast.Call) and call.func.id == "dict" and isinstance(call.args[0], ast.Name), name
+        assert call.args[0].id == name.replace("_PAPER", "_QUICK"), name
+    for name in sizes.PAPER:
+        assert list(sizes.PAPER[name]) == list(sizes.QUICK[name]), name
 
 
 def test_smoke_rule_by_hand_on_a_made_up_chapter():
@@ -164,7 +191,12 @@ def test_smoke_rule_by_hand_on_a_made_up_chapter():
         batch_size=128, hessian_examples=5000, net=dict(channels=(16, 32, 64), depth=2),
         n_models=11, D=1001, depth=1, seeds=(3, 1, 4, 1, 5), seeds_count=3, classes=(2, 5, 10, 20, 50),
         lrs=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32), nested={"A": {"steps": 300}}, pairs=((200, 150), (60, 40)))})
-    got = profiles.derive_smoke(paper).chapter("new")
+    rules = {"new": dict(dataset="value", arch="value", lr="value", n_train="examples", flag="value", steps="steps",
+                         snapshot_every="interval", moments="steps", batch_size="examples", hessian_examples="examples",
+                         net={"channels": "width", "depth": "count"}, n_models="count", D="count", depth="count",
+                         seeds="names", seeds_count="names", classes="names", lrs="value", nested={"A": "steps"},
+                         pairs="count")}
+    got = profiles.Profile("smoke", "test", smoke.shrink_chapters(paper.chapters, rules)).chapter("new")
     expected = dict(
         dataset="cifar100", arch="cnn", lr=0.1, n_train=None, flag=True,
         steps=200, snapshot_every=50, moments=(10, 50, 200),          # steps / 100, intervals / 10; a grid keeps 3
@@ -217,5 +249,6 @@ def test_quick_and_paper_name_the_same_settings():
 def test_smoke_keeps_the_first_and_last_case_of_a_list_of_cases():
     paper = profiles.Profile("paper", "test", {"new": dict(
         cases=(("a", "relu"), ("a", "tanh"), ("b", "relu"), ("b", "tanh")), two_cases=(("a", 1), ("b", 2)))})
-    got = profiles.derive_smoke(paper).chapter("new")
+    rules = {"new": dict(cases="cases", two_cases="cases")}
+    got = profiles.Profile("smoke", "test", smoke.shrink_chapters(paper.chapters, rules)).chapter("new")
     assert got.cases == (("a", "relu"), ("b", "tanh")) and got.two_cases == (("a", 1), ("b", 2))

@@ -122,7 +122,9 @@ def test_has_network_is_false_when_nothing_answers():
 def test_work_counts_steps_batch_inputs_and_width():
     cfg = {"dataset": "cifar10", "batch_size": 10, "steps": 100, "plane_steps": {"A": 50, "B": 50},
            "check_every": 7, "net": {"channels": (2, 4, 6)}, "n_planes": 99}
-    assert runtime.work(cfg) == (100 + 50 + 50) * 10 * 3072 * 4     # check_every and n_planes are not work
+    rules = {"net": {"channels": "width"}}                         # which integers are widths: the smoke rules
+    assert runtime.work(cfg, rules) == (100 + 50 + 50) * 10 * 3072 * 4     # check_every and n_planes are not work
+    assert runtime.work(cfg, {}) == (100 + 50 + 50) * 10 * 3072          # no width declared: width 1
     assert runtime.work({"D": 100}) == 1.0                         # nothing to count: one unit
 
 

@@ -93,7 +93,7 @@ def render(chapter: str, root: Path = ROOT) -> str:
     """The set-up cell of a chapter, exactly as it must stand in ``book/<name>.ipynb``.
 
     Args:
-        chapter: The chapter's key for :func:`lsl.book.setup` (e.g. ``"toy"``), letters, digits
+        chapter: The chapter's key for :func:`lsl.book.setup` (its file name, e.g. ``"toy_model"``), letters, digits
             and underscores.
         root: The repository root.
 

@@ -139,7 +139,7 @@ def derive_smoke(paper: Profile) -> Profile:
         "smoke",
         "the paper profile shrunk by a rule (steps / 100, intervals / 10, examples / 50, widths / 4, "
         "other counts / 10, grids to 3 values): its code paths on a CPU in seconds, for tests; claims are not checked at this scale",
-        smoke.shrink_chapters(paper.chapters),
+        smoke.shrink_chapters(paper.chapters, sizes.SMOKE),
     )
 
 

@@ -40,7 +40,7 @@ from typing import Any, Iterator, Mapping, NamedTuple
 
 import torch
 
-from . import profiles, smoke
+from . import profiles, sizes, smoke
 
 __all__ = ["Runtime", "setup", "active", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
            "work", "SWITCH_HINT"]
@@ -133,28 +133,43 @@ def _ints(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], 
             yield from _ints(v, path)
 
 
-def work(cfg: Mapping[str, Any]) -> float:
+def work(cfg: Mapping[str, Any], rules: Mapping[str, Any] | None = None) -> float:
     """A rough measure of a chapter's computation in one profile, to compare two profiles of it.
 
     The product of: the total number of optimisation steps (every integer setting whose name
     contains ``steps``, summed), the batch size (``batch_size``, else 1), the numbers per example of
     the chapter's dataset (:data:`INPUT_SIZE`, ``dataset``; 1 without one) and the mean width of its
-    networks (settings of kind ``"width"`` in :func:`lsl.book.smoke.smoke_kind`; 1 without any). It
+    networks (integers whose smoke rule, declared in :mod:`lsl.book.sizes`, is ``"width"``; 1 without any). It
     ignores the numbers of models, grid points, directions and eigenvalues, so it is a crude,
     usually low, measure: good for orders of magnitude, not minutes.
 
     Args:
         cfg: a chapter's settings in one profile.
+        rules: the chapter's smoke rules (default: those of ``cfg``'s chapter in :data:`lsl.book.sizes.SMOKE`),
+            which say which integers are widths.
 
     Returns:
         the work, in arbitrary units (positive).
     """
+    if rules is None:
+        rules = sizes.SMOKE.get(getattr(cfg, "_chapter", None), {})
     items = list(_ints(dict(cfg), ()))
     steps = sum(v for path, v in items if "steps" in path[0] or (len(path) > 1 and "steps" in path[-1]))
-    widths = [v for path, v in items if smoke.smoke_kind(path) == "width"]
+    widths = [v for path, v in items if _kind(rules, path) == "width"]
     batch = cfg.get("batch_size") or 1
     inputs = INPUT_SIZE.get(str(cfg.get("dataset", "")), 1)
     return float(max(steps, 1) * batch * inputs * (sum(widths) / len(widths) if widths else 1.0))
+
+
+def _kind(rules: Mapping[str, Any], path: tuple[str, ...]) -> str | None:
+    """The smoke rule of the integer at ``path`` (setting, then inner key), or ``None`` without a rule."""
+    rule = rules.get(path[0])
+    if rule is None:
+        return None
+    try:
+        return smoke.rule_at(rule, path[1] if len(path) > 1 else None)
+    except KeyError:
+        return None
 
 
 def _duration(seconds: float) -> str:

@@ -1,16 +1,23 @@
-"""The sizes of every chapter, in the ``quick`` and ``paper`` profiles.
+"""The sizes of every chapter, in the ``quick`` and ``paper`` profiles, and how each shrinks at ``smoke``.
 
-One dictionary per chapter and profile: the data set, the architecture, training settings and every
-count the chapter uses. A chapter reads them through :func:`lsl.book.profiles.current`
-(``cfg = P.chapter("tunnels")``, then ``cfg.n_optima``); the ``smoke`` scale is derived from ``paper``
-by a rule (:mod:`lsl.book.smoke`). A new setting goes into both :data:`QUICK` and :data:`PAPER`
-(``tests/test_profiles.py`` checks that they name the same settings); comments say what a setting
-is where its name does not.
+Per chapter (keyed by the chapter's file name) three tables, side by side:
+
+- ``_<CHAPTER>_QUICK``: the data set, the architecture, training settings and every count the chapter
+  uses in the ``quick`` profile; comments say what a setting is where its name does not;
+- ``_<CHAPTER>_SMOKE``: beside it, the smoke rule of every setting (:mod:`lsl.book.smoke`: ``"steps"``,
+  ``"interval"``, ``"examples"``, ``"width"``, ``"count"``, ``"names"``, ``"cases"`` or ``"value"``;
+  a mapping from inner key to rule for a setting that holds a network's options);
+- ``_<CHAPTER>_PAPER``: the ``paper`` profile, written as the changes to ``quick``.
+
+A chapter reads them through :func:`lsl.book.setup` (``cfg.n_optima``); the ``smoke`` scale is derived
+from ``paper`` by the declared rules. A new setting goes into the quick table with its rule beside it
+(``tests/test_profiles.py`` fails on a setting without one, and on a rule for a setting that does not
+exist), and into the paper table when the paper's value differs.
 """
 
 from __future__ import annotations
 
-__all__ = ["QUICK", "PAPER"]
+__all__ = ["QUICK", "PAPER", "SMOKE"]
 
 _TOY_QUICK = dict(
     # random hyperplanes: two (D, n) pairs, d swept around d_lim = D - n
@@ -33,19 +40,37 @@ _TOY_QUICK = dict(
     n_radii=40,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_TOY_SMOKE = dict(
+    pairs="count",
+    n_planes="count",
+    plane_steps="steps",
+    plane_lr="value",
+    success_tol="value",
+    D_tunnel="count",
+    n_tunnel="count",
+    opt_steps="steps",
+    tunnel_points="count",
+    tunnel_steps="steps",
+    tunnel_sizes="count",
+    probe_offset="value",
+    D_probe="count",
+    n_probe="count",
+    n_directions="count",
+    n_radii="count",
+)
+
 _TOY_PAPER = dict(
+    _TOY_QUICK,
     pairs=((200, 150), (500, 300), (1000, 800)),
     n_planes=32,
     plane_steps=5000,
-    plane_lr=0.05,
-    success_tol=1e-4,
     D_tunnel=1000,
     n_tunnel=700,
     opt_steps=4000,
     tunnel_points=41,
     tunnel_steps=4000,
     tunnel_sizes=(11, 21, 41, 81),
-    probe_offset=0.02,
     D_probe=10_000,
     n_probe=7000,
     n_directions=1000,
@@ -92,19 +117,51 @@ _HYPERPLANES_QUICK = dict(
     short_factor=2.0,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_HYPERPLANES_SMOKE = dict(
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    nets={"width": "width", "depth": "count", "channels": "width", "*": "value"},
+    full_steps="steps",
+    full_lr="value",
+    batch_size="examples",
+    dims="count",
+    n_planes="count",
+    plane_steps="steps",
+    plane_lr="value",
+    robust_dataset="value",
+    robust_n_train="examples",
+    robust_n_test="examples",
+    compare_d="count",
+    compare_planes="count",
+    scales="value",
+    d_curv="count",
+    n_curv_planes="count",
+    hessian_examples="examples",
+    d_train="count",
+    goldilocks_planes="count",
+    goldilocks_steps="steps",
+    goldilocks_lr="value",
+    goldilocks_jacobian_examples="examples",
+    short_eps="value",
+    short_delta="value",
+    short_vectors="count",
+    short_steps="steps",
+    short_factor="value",
+)
+
 _HYPERPLANES_PAPER = dict(
+    _HYPERPLANES_QUICK,
     dataset="mnist",
     n_train=None,
     n_test=None,
     nets=(("MLP", "mlp", dict(width=200, depth=2)), ("CNN", "cnn", dict(channels=(16, 32, 32)))),
     full_steps=10_000,
-    full_lr=1e-3,
-    batch_size=128,
-    dims={"MLP": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000, 10_000),
-          "CNN": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000)},
+    full_lr=0.001,
+    dims={"MLP": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000, 10_000), "CNN": (10, 30, 100, 200, 300, 500, 750, 1000, 1500, 3000)},
     n_planes={"MLP": 5, "CNN": 5},
     plane_steps={"MLP": 5000, "CNN": 5000},
-    plane_lr={"MLP": 4.0, "CNN": 3.0},
     robust_dataset="fashion_mnist",
     robust_n_train=None,
     robust_n_test=None,
@@ -115,16 +172,9 @@ _HYPERPLANES_PAPER = dict(
     n_curv_planes=5,
     hessian_examples=5000,
     d_train=1000,
-    goldilocks_planes=4,
     goldilocks_steps=3000,
-    goldilocks_lr=1.0,
-    goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.curvature.logit_gradients.freezing)
-    # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
-    short_eps=(0.5, 1.0, 2.0),
-    short_delta=(0.1, 0.5, 1.0),
     short_vectors=8,
     short_steps=100,
-    short_factor=2.0,
 )
 
 _TUNNELS_QUICK = dict(
@@ -161,7 +211,38 @@ _TUNNELS_QUICK = dict(
     robust_n_test={"mnist1d": 1000, "digits": 397},
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_TUNNELS_SMOKE = dict(
+    toy_D="count",
+    toy_n="count",
+    toy_steps="steps",
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    arch="value",
+    net={"width": "width", "depth": "count", "channels": "width", "*": "value"},
+    n_optima="count",
+    steps="steps",
+    lr="value",
+    batch_size="examples",
+    plane_n="count",
+    tunnel_points="count",
+    tunnel_steps="steps",
+    tunnel_lr="value",
+    bezier_steps="steps",
+    bezier_lr="value",
+    bezier_samples="count",
+    bezier_points="count",
+    short_eps="value",
+    short_delta="value",
+    hessian_examples="examples",
+    robust_cases="cases",
+    robust_n_train="examples",
+    robust_n_test="examples",
+)
+
 _TUNNELS_PAPER = dict(
+    _TUNNELS_QUICK,
     toy_D=1000,
     toy_n=700,
     toy_steps=4000,
@@ -170,24 +251,18 @@ _TUNNELS_PAPER = dict(
     n_test=None,
     arch="cnn",
     net=dict(channels=(16, 32, 32), activation="tanh"),
-    n_optima=3,
     steps=20_000,
-    lr=1e-3,
-    batch_size=128,
+    lr=0.001,
     plane_n=51,
     tunnel_points=21,
     tunnel_steps=10_000,
-    tunnel_lr=1e-3,
+    tunnel_lr=0.001,
     bezier_steps=10_000,
-    bezier_lr=1e-3,
-    bezier_samples=4,
-    bezier_points=61,          # where the trained curve's loss (and barrier) is measured
-    short_eps=1.0,
-    short_delta=0.5,
+    bezier_lr=0.001,
     hessian_examples=5000,
     robust_cases=(("fashion_mnist", "relu"), ("mnist", "tanh")),
-    robust_n_train={"fashion_mnist": None, "mnist": None},
-    robust_n_test={"fashion_mnist": None, "mnist": None},
+    robust_n_train=dict(fashion_mnist=None, mnist=None),
+    robust_n_test=dict(fashion_mnist=None, mnist=None),
 )
 
 _CONNECTORS_QUICK = dict(
@@ -230,7 +305,44 @@ _CONNECTORS_QUICK = dict(
     simplex_edge=11,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_CONNECTORS_SMOKE = dict(
+    toy_D="count",
+    toy_n="count",
+    toy_steps="steps",
+    toy_tunnel_points="count",
+    toy_connector_steps="steps",
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    arch="value",
+    net={"width": "width", "depth": "count", "channels": "width", "*": "value"},
+    seeds="names",
+    steps="steps",
+    lr="value",
+    batch_size="examples",
+    tunnel_lr="value",
+    short_eps="value",
+    short_delta="value",
+    hessian_examples="examples",
+    max_m="count",
+    connector_resolution="count",
+    connector_steps="steps",
+    simplex_steps="steps",
+    simplex_samples="count",
+    toy_ms="count",
+    toy_resolution="count",
+    toy_simplex_steps="steps",
+    toy_simplex_samples="count",
+    toy_short_delta="value",
+    centroid_steps="steps",
+    check_every="interval",
+    simplex_random="count",
+    simplex_edge="count",
+)
+
 _CONNECTORS_PAPER = dict(
+    _CONNECTORS_QUICK,
     toy_D=1000,
     toy_n=700,
     toy_steps=4000,
@@ -241,24 +353,14 @@ _CONNECTORS_PAPER = dict(
     n_test=None,
     arch="cnn",
     net=dict(channels=(16, 32, 32)),
-    seeds=3,
     steps=20_000,
-    lr=1e-3,
-    batch_size=128,
-    tunnel_lr=1e-3,
-    short_eps=1.0,
-    short_delta=0.5,
+    lr=0.001,
+    tunnel_lr=0.001,
     hessian_examples=5000,
     max_m=10,
-    connector_resolution=2,
     connector_steps=10_000,
     simplex_steps=10_000,
-    simplex_samples=8,
-    toy_ms=(1, 2, 3, 5, 10),
-    toy_resolution=3,
     toy_simplex_steps=5000,
-    toy_simplex_samples=32,
-    toy_short_delta=0.01,            # tolerance of the toy model's short-direction count
     centroid_steps=30_000,
     check_every=200,
     simplex_random=500,
@@ -314,6 +416,49 @@ _GEOMETRY_QUICK = dict(
     eig_tol=1e-3,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_GEOMETRY_SMOKE = dict(
+    mixture_classes="names",
+    mixture_per_class="examples",
+    mixture_dim="count",
+    mixture_separation="value",
+    mixture_net={"width": "width", "depth": "count", "*": "value"},
+    mixture_steps="steps",
+    mixture_lr="value",
+    mixture_checkpoints="steps",
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    arch="value",
+    net={"width": "width", "depth": "count", "channels": "width", "*": "value"},
+    steps="steps",
+    lr="value",
+    batch_size="examples",
+    checkpoint_every="interval",
+    transient_arch="value",
+    transient_net={"channels": "width", "*": "value"},
+    transient_lrs="value",
+    transient_steps="steps",
+    transient_every="interval",
+    hessian_examples="examples",
+    freeze_examples="examples",
+    robust_cases="cases",
+    robust_arch="value",
+    robust_net={"width": "width", "depth": "count", "*": "value"},
+    robust_n_train="examples",
+    robust_n_test="examples",
+    robust_points="count",
+    plane_n="count",
+    filter_span="value",
+    cosine_per_class="examples",
+    model_D="count",
+    model_per_class="examples",
+    bbp_D="count",
+    bbp_per_class="examples",
+    bbp_points="count",
+    eig_tol="value",
+)
+
 _GEOMETRY_PAPER = dict(
     _GEOMETRY_QUICK,
     mixture_per_class=500,
@@ -325,25 +470,25 @@ _GEOMETRY_PAPER = dict(
     n_train=None,
     n_test=None,
     arch="cnn",
-    net=dict(channels=(16, 32, 32)),        # the SimpleCNN's own channels, spelled out so smoke shrinks them
+    net=dict(channels=(16, 32, 32)),
     steps=10_000,
-    lr=1e-3,
+    lr=0.001,
     checkpoint_every=1000,
     transient_arch="cnn",
     transient_net=dict(channels=(16, 32, 32)),
-    transient_lrs=(3e-4, 1e-3, 3e-3),
+    transient_lrs=(0.0003, 0.001, 0.003),
     transient_steps=10_000,
     transient_every=500,
     hessian_examples=5000,
+    robust_cases=(("mnist", "relu"), ("mnist", "tanh"), ("fashion_mnist", "relu"), ("fashion_mnist", "tanh")),
+    robust_net=dict(width=256, depth=2),
+    robust_n_train=dict(mnist=None, fashion_mnist=None),
+    robust_n_test=dict(mnist=None, fashion_mnist=None),
     cosine_per_class=10,
     model_D=20_000,
     model_per_class=100,
     bbp_D=10_000,
     bbp_per_class=100,
-    robust_cases=(("mnist", "relu"), ("mnist", "tanh"), ("fashion_mnist", "relu"), ("fashion_mnist", "tanh")),
-    robust_net=dict(width=256, depth=2),
-    robust_n_train={"mnist": None, "fashion_mnist": None},
-    robust_n_test={"mnist": None, "fashion_mnist": None},
 )
 
 _WIDTHS_QUICK = dict(
@@ -390,9 +535,43 @@ _WIDTHS_QUICK = dict(
     robust_lr_scale={"mnist1d": 1.0, "digits": 0.5},
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_WIDTHS_SMOKE = dict(
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    arch="value",
+    net={"width": "width", "depth": "count", "channels": "width", "*": "value"},
+    chunk_size="count",
+    lr="value",
+    batch_size="examples",
+    target_loss="value",
+    check_every="interval",
+    max_steps="steps",
+    seeds="names",
+    sweeps={"batch_size": "examples", "width": "width", "*": "value"},
+    rise="value",
+    n_directions="count",
+    max_angle="value",
+    n_radii="count",
+    fig2_seeds="names",
+    fig2_steps="steps",
+    fig2_moments="steps",
+    plane_n="count",
+    path_points="count",
+    short_eps="value",
+    short_delta="value",
+    hessian_examples="examples",
+    short_k_max="count",
+    robust_cases="cases",
+    robust_n_train="examples",
+    robust_n_test="examples",
+    robust_target_loss="value",
+    robust_lr_scale="value",
+)
+
 _WIDTHS_PAPER = dict(
-    # The paper's SimpleCNN on CIFAR-10, trained with SGD (the paper used Adam) to a matched training loss
-    # that every member of these sweeps should reach within max_steps (not yet run at this scale).
+    _WIDTHS_QUICK,
     dataset="cifar10",
     n_train=None,
     n_test=None,
@@ -400,33 +579,23 @@ _WIDTHS_PAPER = dict(
     net=dict(channels=(16, 32, 32), activation="tanh"),
     chunk_size=None,
     lr=0.02,
-    batch_size=128,
     target_loss=1.0,
     check_every=200,
     max_steps=100_000,
-    seeds=(0, 1, 2),
-    # the CNN's width is the channel count of its first layer (the others scale with it)
-    sweeps={"lr": (0.01, 0.02, 0.04, 0.08, 0.16), "batch_size": (32, 128, 512),
-            "l2": (0.0, 3e-4, 1e-3, 3e-3), "dropout": (0.0, 0.1, 0.25, 0.5), "width": (8, 16, 32)},
-    rise=0.5,
+    sweeps=dict(lr=(0.01, 0.02, 0.04, 0.08, 0.16), batch_size=(32, 128, 512), l2=(0.0, 0.0003, 0.001, 0.003), dropout=(0.0, 0.1, 0.25, 0.5), width=(8, 16, 32)),
     n_directions=20,
-    max_angle=0.6,
     n_radii=17,
-    fig2_seeds=(0, 1, 2),
     fig2_steps=40_000,
     fig2_moments=(2500, 5000, 10_000, 40_000),
     plane_n=41,
     path_points=41,
-    short_eps=1.0,
-    short_delta=0.5,
     hessian_examples=5000,
     short_k_max=1000,
-    # other networks and data (Section 4.1): the SimpleCNN with ReLU on CIFAR-10, with tanh on Fashion MNIST
     robust_cases=(("cifar10", "relu"), ("fashion_mnist", "tanh")),
-    robust_n_train={"cifar10": None, "fashion_mnist": None},
-    robust_n_test={"cifar10": None, "fashion_mnist": None},
-    robust_target_loss={"cifar10": 1.0, "fashion_mnist": 0.3},
-    robust_lr_scale={"cifar10": 1.0, "fashion_mnist": 1.0},
+    robust_n_train=dict(cifar10=None, fashion_mnist=None),
+    robust_n_test=dict(cifar10=None, fashion_mnist=None),
+    robust_target_loss=dict(cifar10=1.0, fashion_mnist=0.3),
+    robust_lr_scale=dict(cifar10=1.0, fashion_mnist=1.0),
 )
 
 _ENSEMBLES_QUICK = dict(
@@ -455,22 +624,37 @@ _ENSEMBLES_QUICK = dict(
     path_points=5,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_ENSEMBLES_SMOKE = dict(
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    arch="value",
+    net={"channels": "width", "*": "value"},
+    batch_size="examples",
+    momentum="value",
+    seeds="names",
+    pretrain_steps="steps",
+    pretrain_lr="value",
+    cycles="count",
+    cycle_steps="steps",
+    max_lrs="value",
+    breakdown_factor="value",
+    loss_examples="examples",
+    path_points="count",
+)
+
 _ENSEMBLES_PAPER = dict(
-    # CIFAR-10 (Figure 6) with a wider SimpleCNN; 390 steps are one epoch at batch size 128
+    _ENSEMBLES_QUICK,
     dataset="cifar10",
     n_train=None,
     n_test=None,
     arch="cnn",
     net=dict(channels=(32, 64, 128), activation="tanh"),
-    batch_size=128,
-    momentum=0.9,
-    seeds=3,
     pretrain_steps=15_600,
     pretrain_lr=0.05,
-    cycles=5,
     cycle_steps=3900,
     max_lrs=(0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25),
-    breakdown_factor=2.0,
     loss_examples=5000,
     path_points=11,
 )
@@ -496,30 +680,49 @@ _PERMUTATIONS_QUICK = dict(
     tunnel_lr=3e-3,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_PERMUTATIONS_SMOKE = dict(
+    dataset="value",
+    n_train="value",
+    n_test="value",
+    arch="value",
+    net="count",
+    widths="width",
+    seeds="names",
+    steps="steps",
+    lr="value",
+    batch_size="examples",
+    path_points="count",
+    stats_examples="examples",
+    tunnel_width="width",
+    tunnel_points="count",
+    tunnel_steps="steps",
+    tunnel_lr="value",
+)
+
 _PERMUTATIONS_PAPER = dict(
-    # MNIST and the MLPs of Ainsworth et al. (three hidden layers; 512 wide in their paper), swept in width
+    _PERMUTATIONS_QUICK,
     dataset="mnist",
-    n_train=None,
-    n_test=None,
-    arch="mlp",
     net=dict(depth=3, activation="relu"),
     widths=(32, 64, 128, 256, 512, 1024),
     seeds=5,
     steps=10_000,
-    lr=1e-3,
-    batch_size=128,
+    lr=0.001,
     path_points=21,
     stats_examples=10_000,
     tunnel_width=512,
     tunnel_points=11,
     tunnel_steps=5000,
-    tunnel_lr=1e-3,
+    tunnel_lr=0.001,
 )
 
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
 QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
          "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK}
+
+#: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
+SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE, "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE}
 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,

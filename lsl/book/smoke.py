@@ -1,21 +1,21 @@
-"""The ``smoke`` scale: the ``paper`` profile with every count shrunk by one rule.
+"""The ``smoke`` scale: the ``paper`` profile with every count shrunk by the rule declared beside it.
 
 ``LSL_PROFILE=smoke`` runs every chapter's paper-profile code paths (its data sets' formats, its
 architectures, its optimisers) on a CPU in seconds, so that the tests catch what would break a
-reader's paper-scale run. The sizes come from :mod:`lsl.book.sizes` by :func:`shrink_chapters`;
-:func:`lsl.book.profiles.derive_smoke` wraps them into a profile.
+reader's paper-scale run. The sizes come from :mod:`lsl.book.sizes` by :func:`shrink_chapters`, each
+setting by the rule declared beside it there (``sizes.SMOKE``), never guessed from its name: renaming a
+setting cannot change its smoke size. :func:`lsl.book.profiles.derive_smoke` wraps them into a profile.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["shrink_chapters", "smoke_kind", "SMOKE_DIVISORS", "SMOKE_GRID", "SMOKE_FLOOR"]
+__all__ = ["shrink_chapters", "rule_at", "KINDS", "SMOKE_DIVISORS", "SMOKE_GRID", "SMOKE_FLOOR"]
 
-#: Divisor of each kind of integer setting in :func:`derive_smoke` (see :func:`smoke_kind`).
+#: Divisor of each kind of integer setting (the rules declared in :mod:`lsl.book.sizes`).
 #: Step counts and positions are divided by 100 (the paper's are multiples of 100), intervals between
 #: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; every other count
 #: (dimensions, points, planes, directions, models) by 10.
@@ -27,44 +27,30 @@ SMOKE_GRID = 3
 #: path keeps an interior point, a connector three optima.
 SMOKE_FLOOR = 3
 
-_SMOKE_KINDS = (
-    ("interval", re.compile(r"every")),
-    ("steps", re.compile(r"steps|moments|checkpoints")),
-    ("examples", re.compile(r"n_train|n_test|examples|per_class|batch_size")),
-    ("width", re.compile(r"width|channels")),
-    ("names", re.compile(r"seeds$|classes$")),
-    ("cases", re.compile(r"cases$")),
-)
+#: The rules a setting can declare: how its integers shrink (``"names"``: a tuple of them names seeds or
+#: class counts and is kept; ``"cases"``: a list of experiments keeps its first and last; ``"value"``: a
+#: value, not a count, such as a learning rate, a dataset or a grid of scales, kept as it is).
+KINDS = ("steps", "interval", "examples", "width", "count", "names", "cases", "value")
+
+Rule = "str | Mapping[str, str]"
 
 
-def smoke_kind(path: tuple[str, ...]) -> str:
-    """The kind of a setting for :func:`derive_smoke`, from its key and the keys that contain it.
+def rule_at(rule, key: str | None = None) -> str:
+    """The kind of an entry of a setting: the setting's rule, or for a mapping rule the rule of ``key``.
 
-    The innermost key that matches decides (``plane_steps={"MLP": 5000}`` is a step count,
-    ``sweeps={"width": (8, 16, 32)}`` a width):
+    A mapping rule (for a setting that holds options, e.g. ``net=dict(width=64, depth=2)``) gives each
+    inner key its kind, and ``"*"`` the kind of everything else.
 
-    - ``"interval"``: a key containing ``every`` (steps between two checks or snapshots);
-    - ``"steps"``: a key containing ``steps``, ``moments`` or ``checkpoints`` (a number of steps or a
-      position in a run);
-    - ``"examples"``: ``n_train``, ``n_test``, ``examples``, ``per_class``, ``batch_size``;
-    - ``"width"``: ``width``, ``channels``;
-    - ``"names"``: a key ending in ``seeds`` or ``classes``: a tuple under it says *which* seeds
-      or class counts, so its values are kept (an integer under it is still a count);
-    - ``"cases"``: a key ending in ``cases``: a list of experiments (e.g. data set and activation
-      pairs), thinned to its first and last entry (chosen so that those two differ in every field);
-    - ``"count"``: everything else (dimensions, numbers of points, planes, directions, models ...).
-
-    Args:
-        path: the keys from the chapter's setting inwards, e.g. ``("plane_steps", "MLP")``.
-
-    Returns:
-        one of ``"interval"``, ``"steps"``, ``"examples"``, ``"width"``, ``"names"``, ``"cases"``, ``"count"``.
+    Raises:
+        KeyError: if a mapping rule has no entry for ``key`` and no ``"*"``.
     """
-    for key in reversed(path):
-        for kind, pattern in _SMOKE_KINDS:
-            if pattern.search(str(key)):
-                return kind
-    return "count"
+    if isinstance(rule, str):
+        return rule
+    if key is not None and key in rule:
+        return rule[key]
+    if "*" in rule:
+        return rule["*"]
+    raise KeyError(f"the smoke rule {dict(rule)} has no entry for {key!r} (nor '*')")
 
 
 def _shrink_int(n: int, kind: str) -> int:
@@ -79,21 +65,22 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _shrink(value: Any, path: tuple[str, ...]) -> Any:
-    kind = smoke_kind(path)
+def _shrink(value: Any, rule) -> Any:
+    """``value`` at the smoke scale under ``rule`` (a kind, or a mapping of inner keys to kinds)."""
     if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
         return value
-    if isinstance(value, int):
-        return _shrink_int(value, "count" if kind == "names" else kind)
     if isinstance(value, Mapping):
-        return {k: _shrink(v, path + (str(k),)) for k, v in value.items()}
+        return {k: _shrink(v, rule_at(rule, str(k)) if isinstance(rule, Mapping) else rule) for k, v in value.items()}
+    if isinstance(value, int):
+        kind = rule_at(rule)
+        if kind == "value":
+            raise ValueError(f"an integer ({value}) under the smoke rule 'value': declare how it shrinks")
+        return _shrink_int(value, "count" if kind == "names" else kind)
     if isinstance(value, (tuple, list)):
+        kind = rule if isinstance(rule, str) else None
         if kind == "cases" and len(value) > 2:
             value = type(value)([value[0], value[-1]])
-        if kind in ("names", "cases"):
-            items = list(value)
-        else:
-            items = [_shrink(v, path) for v in value]
+        items = list(value) if kind in ("names", "cases") else [_shrink(v, rule) for v in value]
         if len(items) > SMOKE_GRID and all(_is_number(v) for v in items):
             n = len(items)
             items = [items[0], items[(n - 1) // 2], items[-1]]
@@ -101,16 +88,30 @@ def _shrink(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The ``smoke`` scale of the ``paper`` profile's chapters: every count shrunk by one rule, for tests on a CPU.
+def _check_rules(name: str, settings: Mapping[str, Any], rules: Mapping[str, Any]) -> None:
+    missing = sorted(set(settings) - set(rules))
+    extra = sorted(set(rules) - set(settings))
+    if missing or extra:
+        raise ValueError(f"chapter {name!r}: every setting needs a smoke rule beside it in lsl/book/sizes.py; "
+                         f"without one: {missing}; rules for no setting: {extra}")
+    for key, rule in rules.items():
+        kinds = [rule] if isinstance(rule, str) else list(rule.values())
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            raise ValueError(f"chapter {name!r}, setting {key!r}: unknown smoke rule {bad}; choose from {KINDS}")
+
+
+def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]],
+                    rules: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``smoke`` scale of the ``paper`` profile's chapters: every count shrunk by its rule, for tests on a CPU.
 
     Same datasets, architectures, optimisers, learning rates, thresholds and code paths as
     ``paper``; only sizes change, setting by setting:
 
     - floats, strings, booleans and ``None`` are kept (learning rates, tolerances, dataset and
       architecture names; ``n_train=None``, "all of it", reads all of the small test files);
-    - an integer is divided by the divisor of its kind (:data:`SMOKE_DIVISORS`; the kind comes
-      from the setting's name, :func:`smoke_kind`: steps and positions in a run / 100, intervals
+    - an integer is divided by the divisor of its kind (:data:`SMOKE_DIVISORS`; the kind is the rule
+      declared beside the setting in :mod:`lsl.book.sizes`: steps and positions in a run / 100, intervals
       between checks or snapshots / 10, examples and batch sizes / 50, widths and channels / 4, any
       other count / 10), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
       below it are kept, so a depth of 2 stays 2), except steps and intervals, which keep at least
@@ -122,14 +123,27 @@ def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]]) -> dict[str, dict
     - a tuple naming seeds or class counts (kind ``"names"``) is kept as it is; a list of cases (kind
       ``"cases"``) keeps its first and last case.
 
-    A new chapter's paper settings get their smoke scale from this rule automatically. The smoke
+    A setting without a rule, or a rule without a setting, is an error (renaming a setting without its
+    rule cannot silently change its smoke size). The smoke
     scale is for checking that the code runs; the chapters' claims are not expected to hold at it
     (:meth:`lsl.book.profiles.Profile.check_at_scale`).
 
     Args:
         chapters: the paper profile's settings per chapter.
+        rules: each chapter's smoke rules (:data:`lsl.book.sizes.SMOKE`): setting -> kind (:data:`KINDS`),
+            or for a setting that holds options, inner key -> kind (``"*"`` for the rest).
 
     Returns:
         the same chapters and settings, at the smoke scale.
+
+    Raises:
+        ValueError: for a chapter without rules, a setting without a rule or a rule without a setting, an
+            unknown kind, or an integer under the rule ``"value"``.
     """
-    return {name: {k: _shrink(v, (k,)) for k, v in values.items()} for name, values in chapters.items()}
+    out = {}
+    for name, values in chapters.items():
+        if name not in rules:
+            raise ValueError(f"chapter {name!r} has no smoke rules in lsl/book/sizes.py (SMOKE)")
+        _check_rules(name, values, rules[name])
+        out[name] = {k: _shrink(v, rules[name][k]) for k, v in values.items()}
+    return out
