@@ -30,8 +30,9 @@
 # ```
 #
 # The network here is a small ResNet with batch norm on the book's offline data set (mnist1d), kept
-# small so that the whole page runs in about a minute and a half on two CPU cores; replace `model`,
-# `x` and `y` by yours and raise the sizes. The times quoted are those of this run.
+# small so that the whole page runs in a minute or two on two CPU cores; replace `model`, `x` and `y`
+# by yours and raise the sizes. The times quoted are those of this run, measured as it ran; the last
+# section adds them up.
 #
 # The first cell prepares the page, as in every chapter: on Google Colab it installs `lsl`; everywhere
 # it picks the device and the {term}`profile` and prints its choice.
@@ -298,8 +299,8 @@ glue("own_t_planes", seconds["planes"], 2)
 # $\delta$, i.e. to second order if its curvature exceeds $2\delta/\epsilon^2$
 # ({ref}`chapter-connectors`). `short_directions.count_short_directions` counts the Hessian eigenvalues
 # above that threshold, computing more of them until one falls below (time and memory as for the top
-# eigenvalues, with $k$ up to `k_max`). Expect a count of the order of the number of classes, small
-# against $D$; if every computed eigenvalue is above the threshold the count is a lower bound.
+# eigenvalues, with $k$ up to `k_max`). Expect a count small against $D$ that grows as the threshold
+# falls; if every computed eigenvalue is above the threshold the count is a lower bound.
 
 # %%
 with clock("short"):
@@ -321,8 +322,8 @@ glue("own_t_short", seconds["short"], 2)
 #
 # `radial.tunnel_widths` walks out from each optimum along random directions and records the distance at
 # which the loss first rises by a given amount ({ref}`chapter-widths`); time $\propto$ optima $\times$
-# directions $\times$ radii $\times N$, all evaluated as batches of points. Expect widths of the order
-# of a tenth of the weights' norm, similar for the two networks.
+# directions $\times$ radii $\times N$, all evaluated as batches of points. Expect widths of a few
+# hundredths to a tenth of the weights' norm (the angular width), of the same order for the two networks.
 
 # %%
 with clock("radial"):
@@ -344,8 +345,8 @@ glue("own_t_radial", seconds["radial"], 2)
 # its initialisation (Fastfood projections: memory a few copies of $D$ per plane, time $\propto$ planes
 # $\times$ steps $\times$ batch size) and finds the smallest $d$ that reaches 90% of the full network's
 # test accuracy ({ref}`chapter-hyperplanes`). On a budget take a few small $d$ and one plane each;
-# expect the accuracy to rise with $d$, and $d_{int}$ to be far below $D$ (a value above the largest $d$
-# tried is extrapolated: raise the grid).
+# expect the accuracy to rise with $d$; if even the largest $d$ tried falls short of 90%, $d_{int90}$ is
+# only known to lie above it: raise the grid (and the steps) when you have the time.
 
 # %%
 with clock("idim"):
@@ -415,6 +416,10 @@ glue("own_t_matching", seconds["matching"], 2)
 # took {glue:text}`own_t_total` s.
 
 # %%
-report.table([{"step": k, "seconds": f"{v:.1f}"} for k, v in seconds.items()])
+scales = {"train": "steps x batch size (x networks)", "line": "points x N", "tunnel": "steps x vertices x batch size",
+          "top": "Lanczos steps x N (memory k x D)", "slq": "vectors x steps x N", "planes": "n^2 x N",
+          "short": "Lanczos steps x N (memory k_max x D)", "radial": "optima x directions x radii x N",
+          "idim": "planes x steps x batch size", "matching": "training + sweeps x layers x width^3"}
 glue("own_t_total", sum(seconds.values()), 2)
 glue("own_device", str(device))
+report.table([{"step": k, "seconds": f"{v:.1f}", "time grows with": scales[k]} for k, v in seconds.items()])
