@@ -277,7 +277,7 @@ assert abs(fplane.loss[centre, centre].item() - losses[0].item()) < 1e-3, "the p
 fig, axes = plots.figure(2)
 for ax, plane, name in zip(axes, (fplane, hplane), ("filter-normalised", "top Hessian eigenvectors")):
     cs = plots.loss_plane(ax, plane.u, plane.v, plane.loss, clip=3 * math.log(C), anchors=[[0.0, 0.0]])
-    ax.set(title=name)
+    ax.set(title=name, xlabel="first direction", ylabel="second direction")
 fig.colorbar(cs, ax=axes)
 report.figure("own_planes", fig)
 glue("own_plane_n", cfg.plane_n)
