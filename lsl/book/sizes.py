@@ -716,10 +716,69 @@ _PERMUTATIONS_PAPER = dict(
     tunnel_lr=0.001,
 )
 
+_OWN_NETWORK_QUICK = dict(
+    # the guide page "Your own network": a small ResNet with batch norm on mnist1d, every probe on a budget
+    dataset="mnist1d",
+    n_train=1000,
+    n_test=500,
+    channels=(4, 8),        # the ResNet's stages (the stem has channels[0])
+    loader_batch=250,       # examples per batch of the DataLoader, and of the curvature over batches
+    steps=200,
+    lr=1e-2,
+    batch_size=50,
+    path_points=11,         # points on the straight line, ends included
+    tunnel_points=5,
+    tunnel_steps=60,
+    curvature_examples=250, # curvature on the first examples (L.subset)
+    n_top=14,               # top Hessian eigenvalues
+    slq_vectors=1,
+    slq_steps=30,
+    plane_n=9,              # grid points per axis of a loss plane
+    short_eps=2.0,          # a step of this length ...
+    short_delta=2.0,        # ... raising the loss by more than this makes a direction short
+    short_k_max=40,
+    n_directions=8,         # radial width: random directions and radii per optimum
+    n_radii=10,
+    rise=0.1,
+    dims=(10, 30, 100),     # intrinsic dimension: hyperplane dimensions d, one plane each
+    n_planes=1,
+    plane_steps=100,
+    plane_lr=3.0,
+    twin_width=32,          # the batch-norm-free twin for weight matching: an MLP of this width
+    twin_steps=300,
+)
+
+_OWN_NETWORK_PAPER = dict(
+    _OWN_NETWORK_QUICK,
+    n_train=4000,
+    n_test=1000,
+    channels=(16, 32),
+    loader_batch=500,
+    steps=3000,
+    batch_size=128,
+    path_points=21,
+    tunnel_points=11,
+    tunnel_steps=1000,
+    curvature_examples=2000,
+    n_top=30,
+    slq_vectors=5,
+    slq_steps=80,
+    plane_n=21,
+    short_k_max=200,
+    n_directions=50,
+    n_radii=40,
+    dims=(30, 100, 300, 1000, 3000),
+    n_planes=3,
+    plane_steps=1000,
+    twin_width=128,
+    twin_steps=3000,
+)
+
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
 QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
          "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
-         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK}
+         "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK,
+         "own_network": _OWN_NETWORK_QUICK}
 
 #: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
 SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE, "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE}
@@ -727,4 +786,5 @@ SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
          "connectors": _CONNECTORS_PAPER, "local_geometry": _GEOMETRY_PAPER,
-         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER}
+         "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER,
+         "own_network": _OWN_NETWORK_PAPER}
