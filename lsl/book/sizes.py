@@ -748,6 +748,38 @@ _OWN_NETWORK_QUICK = dict(
     twin_steps=300,
 )
 
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_OWN_NETWORK_SMOKE = dict(
+    dataset="value",
+    n_train="examples",
+    n_test="examples",
+    channels="width",
+    loader_batch="count",
+    steps="steps",
+    lr="value",
+    batch_size="examples",
+    path_points="count",
+    tunnel_points="count",
+    tunnel_steps="steps",
+    curvature_examples="examples",
+    n_top="count",
+    slq_vectors="count",
+    slq_steps="steps",
+    plane_n="count",
+    short_eps="value",
+    short_delta="value",
+    short_k_max="count",
+    n_directions="count",
+    n_radii="count",
+    rise="value",
+    dims="count",
+    n_planes="count",
+    plane_steps="steps",
+    plane_lr="value",
+    twin_width="width",
+    twin_steps="steps",
+)
+
 _OWN_NETWORK_PAPER = dict(
     _OWN_NETWORK_QUICK,
     n_train=4000,
@@ -781,7 +813,9 @@ QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": 
          "own_network": _OWN_NETWORK_QUICK}
 
 #: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
-SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE, "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE}
+SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE,
+         "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE,
+         "own_network": _OWN_NETWORK_SMOKE}
 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
