@@ -176,6 +176,8 @@ print(f"barrier on the line {line_barrier:.3f} ({seconds['line']:.2f} s), on the
 assert torch.allclose(line[[0, -1]], losses, rtol=1e-4, atol=1e-5), "the line's ends are the two optima"
 assert math.isfinite(line_barrier) and math.isfinite(tun.tunnel_barrier)
 P.check_at_scale(tun.tunnel_barrier <= line_barrier, "the tunnel's barrier is not above the line's")
+
+# %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure()
 plots.path_loss(ax, torch.linspace(0, 1, cfg.path_points), line, label="straight line")
 plots.path_loss(ax, tun.s, tun.tunnel_loss, points_t=tun.t, points_loss=L.loss(tun.points), label="tunnel")
@@ -229,6 +231,8 @@ assert 0.0 <= frac <= 1.0 + 1e-6
 hv = linear_operators.minibatch_hvp(L, theta_a, vecs[0], batch_size=cfg.loader_batch)
 assert torch.allclose(hv, L.hvp(theta_a, vecs[0]), rtol=1e-3, atol=1e-4), "chunked product = full product"
 P.check_at_scale(frac > C / L.D * 5, "the gradient lies far more in the top eigenvectors than a random vector")
+
+# %% tags=["remove-output", "hide-input"]
 fig, (ax1, ax2) = plots.figure(2)
 plots.spectrum(ax1, ev)
 ax1.set(xlabel="index", ylabel="Hessian eigenvalue", title="top of the spectrum")
@@ -274,6 +278,8 @@ with clock("planes"):
 assert torch.isfinite(fplane.loss).all() and torch.isfinite(hplane.loss).all()
 centre = cfg.plane_n // 2
 assert abs(fplane.loss[centre, centre].item() - losses[0].item()) < 1e-3, "the plane's centre is the optimum"
+
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(2)
 for ax, plane, name in zip(axes, (fplane, hplane), ("filter-normalised", "top Hessian eigenvectors")):
     cs = plots.loss_plane(ax, plane.u, plane.v, plane.loss, clip=3 * math.log(C), anchors=[[0.0, 0.0]])
