@@ -139,7 +139,7 @@ with clock("train"):
     optima = train(L, inits, settings=settings).theta
 theta_a, theta_b = optima
 losses, accs = L.loss(optima), L.accuracy(optima, "test")
-print(f"training losses {losses.tolist()}, test accuracies {accs.tolist()} ({seconds['train']:.1f} s)")
+print(f"training losses {report.numbers(losses, 3)}, test accuracies {report.numbers(accs, 3)} ({seconds['train']:.1f} s)")
 assert torch.isfinite(losses).all()
 P.check_at_scale(bool((losses < 0.6 * math.log(data.n_classes)).all()), "both networks train")
 P.check_at_scale(bool((accs > 3 / data.n_classes).all()), "and both predict far better than chance")
@@ -224,7 +224,7 @@ with clock("slq"):
 gap = spectrum.largest_gap(ev)
 C = data.n_classes
 frac = spectrum.subspace_fraction(Lc.grad(theta_a), vecs[:C])
-print(f"top eigenvalues {[round(v, 2) for v in ev.tolist()]} ({seconds['top']:.1f} s); largest gap after "
+print(f"top eigenvalues {report.numbers(ev, 2)} ({seconds['top']:.1f} s); largest gap after "
       f"{gap}; gradient fraction in the top {C}: {frac:.2f}; density {seconds['slq']:.1f} s")
 assert torch.isfinite(ev).all() and bool((ev[:-1] >= ev[1:]).all()), "eigenvalues finite and sorted"
 assert 0.0 <= frac <= 1.0 + 1e-6
@@ -334,7 +334,8 @@ glue("own_t_short", seconds["short"], 2)
 # %%
 with clock("radial"):
     widths = radial.tunnel_widths(L, optima, n_directions=cfg.n_directions, n_radii=cfg.n_radii, rise=cfg.rise)
-print(f"radial widths {widths.width.tolist()}, angular {widths.angular_width.tolist()} ({seconds['radial']:.1f} s)")
+print(f"radial widths {report.numbers(widths.width, 3)}, angular {report.numbers(widths.angular_width, 3)} "
+      f"({seconds['radial']:.1f} s)")
 assert bool((widths.width > 0).all())
 glue("own_width", report.listing(widths.width.tolist(), 2))
 glue("own_angular", report.listing(widths.angular_width.tolist(), 2))
@@ -359,7 +360,7 @@ with clock("idim"):
     idim = hyperplanes.intrinsic_dimension(L, L.theta0, cfg.dims, n_planes=cfg.n_planes, steps=cfg.plane_steps,
                                            lr=cfg.plane_lr, reference=accs[0].item(), batch_size=cfg.batch_size,
                                            seed=1)
-print(f"accuracy at d = {list(cfg.dims)}: {idim.mean_accuracy.tolist()}; d_int90 = {idim.d_int()} "
+print(f"accuracy at d = {report.numbers(cfg.dims)}: {report.numbers(idim.mean_accuracy, 3)}; d_int90 = {idim.d_int()} "
       f"({seconds['idim']:.1f} s)")
 assert torch.isfinite(idim.mean_accuracy).all()
 glue("own_dims", report.listing(cfg.dims))
