@@ -214,3 +214,33 @@ def test_repair_restores_the_interpolated_statistics(arch, shape, options):
         assert torch.allclose(stats.mean[k], target_mean, rtol=1e-6, atol=1e-9)
     # the endpoints already have their own statistics: REPAIR leaves them (numerically) unchanged
     assert torch.allclose(fixed[0], a, atol=1e-9) and torch.allclose(fixed[-1], b, atol=1e-9)
+
+
+def test_compare_alignment_equals_the_plain_loop():
+    """compare_alignment: match, the three lines (straight, aligned, REPAIRed), barriers and distances, as in a loop."""
+    from lsl.data import datasets, nets
+    from lsl.paths import permutations as pm, tunnels
+    from lsl.training.trainer import train
+
+    ds = datasets.load("gaussian_mixture", n_train=60, n_test=20, n_classes=3, dim=4, separation=2.0)
+    L = nets.network(ds, "mlp", width=6, depth=2, seed=0)()
+    inits = torch.stack([nets.network(ds, "mlp", width=6, depth=2, seed=s)().theta0 for s in range(2)])
+    a, b = train(L, inits, steps=40, lr=0.05).theta
+    x = ds.x_train[:30]
+    got = pm.compare_alignment(L, a, b, path_points=7, x=x)
+    m = pm.match(L, a, b)
+    with torch.no_grad():
+        line = L.loss(tunnels.linear_path(a, b, 7))
+        aligned = L.loss(tunnels.linear_path(a, m.theta, 7))
+        repaired = L.loss(pm.repair(L, a, m.theta, torch.linspace(0, 1, 7), x=x))
+    assert torch.equal(got.matching.theta, m.theta) and got.matching.permutation == m.permutation
+    assert torch.equal(got.line, line) and torch.equal(got.aligned, aligned) and torch.equal(got.repaired, repaired)
+    assert (got.barrier_before, got.barrier_after, got.barrier_repaired) == \
+        (tunnels.barrier(line), tunnels.barrier(aligned), tunnels.barrier(repaired))
+    assert (got.distance_before, got.distance_after) == (m.distance_identity, m.distance)
+    assert got.radius == 0.5 * (a.norm() + b.norm()).item() and got.seconds >= 0
+    assert got.distance_after <= got.distance_before
+    with pytest.raises(ValueError, match="path_points must be"):
+        pm.compare_alignment(L, a, b, path_points=1)
+    with pytest.raises(ValueError):
+        pm.compare_alignment(L, torch.stack([a, b]), b)

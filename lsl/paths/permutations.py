@@ -37,11 +37,13 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
+from lsl import arguments
 from lsl.network import NetworkLandscape
+from lsl.paths.tunnels import barrier, linear_path
 
 __all__ = ["Axis", "Group", "PermutationSpec", "Permutation", "permutation_spec", "apply_permutation",
            "identity_permutation", "random_permutation", "matching_objective", "match", "Matching",
-           "weight_matching", "layer_stats", "LayerStats", "repair"]
+           "weight_matching", "layer_stats", "LayerStats", "repair", "AlignmentComparison", "compare_alignment"]
 
 # Layers that act on every unit separately (or not at all): a permutation of units commutes with them.
 _ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus,
@@ -544,3 +546,73 @@ def repair(landscape: NetworkLandscape, theta_a: torch.Tensor, theta_b: torch.Te
         out.append(theta)
     res = torch.stack(out)
     return res[0] if scalar else res
+
+
+@dataclass(frozen=True)
+class AlignmentComparison:
+    """Two optima compared before and after alignment by weight matching (see :func:`compare_alignment`).
+
+    The three loss curves are sampled at the same ``path_points`` evenly spaced positions ``t`` from
+    ``theta_a`` (``t = 0``) to ``theta_b`` or its aligned twin (``t = 1``), on the landscape's device.
+
+    Attributes:
+        matching: what :func:`match` found (``matching.theta`` is ``theta_b`` aligned to ``theta_a``).
+        line: the training loss on the straight line from ``theta_a`` to ``theta_b`` ``[path_points]``.
+        aligned: the loss on the straight line from ``theta_a`` to the aligned ``theta_b``.
+        repaired: the loss on that line after :func:`repair` (unit statistics restored).
+        barrier_before, barrier_after, barrier_repaired: the barriers of the three curves
+            (:func:`lsl.paths.tunnels.barrier`: highest loss above the higher endpoint).
+        distance_before: ``||theta_a - theta_b||``.
+        distance_after: ``||theta_a - pi(theta_b)||``.
+        radius: the mean norm of the two optima, ``(||theta_a|| + ||theta_b||) / 2``.
+        seconds: wall time of the alignment (:attr:`Matching.seconds`).
+    """
+
+    matching: Matching
+    line: torch.Tensor
+    aligned: torch.Tensor
+    repaired: torch.Tensor
+    barrier_before: float
+    barrier_after: float
+    barrier_repaired: float
+    distance_before: float
+    distance_after: float
+    radius: float
+    seconds: float
+
+
+def compare_alignment(landscape: NetworkLandscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *,
+                      path_points: int = 21, x: torch.Tensor | None = None, **options) -> AlignmentComparison:
+    """Compare two optima before and after aligning ``theta_b`` to ``theta_a``: lines, REPAIR, barriers, distances.
+
+    The plain loop it replaces::
+
+        m = match(L, a, b)
+        line = L.loss(linear_path(a, b, n)); aligned = L.loss(linear_path(a, m.theta, n))
+        repaired = L.loss(repair(L, a, m.theta, torch.linspace(0, 1, n), x=x))
+        barrier(line), barrier(aligned), barrier(repaired), m.distance_identity, m.distance
+
+    Args:
+        landscape: the network's landscape (a stack of layers with biases, for :func:`repair`).
+        theta_a, theta_b: two optima ``[D]`` (typically trained from different initialisations).
+        path_points: points on each line, endpoints included (``>= 2``).
+        x: inputs on which REPAIR measures the units' statistics (default: the training inputs).
+        **options: passed to :func:`match` (``max_sweeps``, ...).
+
+    Returns:
+        an :class:`AlignmentComparison`.
+
+    Raises:
+        ValueError: for ``path_points < 2`` or a point of the wrong shape.
+    """
+    path_points = arguments.integer("path_points", path_points, low=2)
+    a = landscape.check_theta(theta_a, "theta_a")
+    b = landscape.check_theta(theta_b, "theta_b")
+    m = match(landscape, a, b, **options)
+    t = torch.linspace(0, 1, path_points)
+    with torch.no_grad():
+        line = landscape.loss(linear_path(a, b, path_points))
+        aligned = landscape.loss(linear_path(a, m.theta, path_points))
+        repaired = landscape.loss(repair(landscape, a, m.theta, t, x=x))
+    return AlignmentComparison(m, line, aligned, repaired, barrier(line), barrier(aligned), barrier(repaired),
+                               m.distance_identity, m.distance, 0.5 * (a.norm() + b.norm()).item(), m.seconds)
