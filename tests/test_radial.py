@@ -255,3 +255,30 @@ def test_tunnel_widths_of_a_network_match_a_brute_force_search(ds, private_cache
     step = float(coarse.max_radii[0]) / 12
     assert int(coarse.escaped[0]) == 0
     assert float((coarse.widths[0] - tw.widths[0]).abs().max()) < step
+
+
+def test_angular_sweep_equals_the_plain_loop(ds, private_cache):
+    """angular_sweep: one family per hyperparameter (train_family) and its tunnel widths, as in a loop."""
+    from lsl.probes.radial import AngularSweep, angular_sweep
+    from lsl.settings import FAMILY_DEFAULTS
+
+    build = nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)
+    sweeps = {"lr": [0.2, 0.4], "width": [4, 8]}
+    settings = FAMILY_DEFAULTS.replace(steps=300, lr=0.2, batch_size=20)
+    probe = dict(n_directions=4, rise=0.2, max_angle=1.0, n_radii=12)
+    got = angular_sweep(build, sweeps, settings=settings, target_loss=0.6, check_every=20, cache=False, **probe)
+    assert isinstance(got, AngularSweep) and list(got.angles) == ["lr", "width"]
+    for h, values in sweeps.items():
+        fam = families.train_family(build, h, values, lr=0.2, batch_size=20, max_steps=300, target_loss=0.6,
+                                    check_every=20, cache=False)
+        ref = tunnel_widths(fam.landscapes, fam.thetas, **probe)
+        assert got.values[h] == tuple(values)
+        assert all(torch.equal(x, y) for x, y in zip(got.families[h].thetas, fam.thetas))
+        assert torch.equal(got.widths[h].angular_widths, ref.angular_widths)
+        assert (got.angles[h] == ref.angular_width.numpy()).all() and got.angles[h].shape == (2,)
+    with pytest.raises(TypeError, match="TrainSettings"):
+        angular_sweep(build, sweeps, settings={"lr": 0.1}, target_loss=0.6)
+    with pytest.raises(ValueError, match="non-empty mapping"):
+        angular_sweep(build, {}, target_loss=0.6)
+    with pytest.raises(ValueError, match="check_every must be"):
+        angular_sweep(build, sweeps, target_loss=0.6, check_every=0)

@@ -12,20 +12,27 @@ threshold (the width of the radial tunnel), and that width as an angle,
 width / ``||theta||``. :func:`tunnel_widths` measures both at many optima, e.g.
 the members of a :class:`lsl.training.families.Family` trained at matched loss.
 
+**Sweeps**: :func:`angular_sweep` trains a family of optima per hyperparameter at matched loss
+(:func:`lsl.training.families.train_family`) and measures the angular width of every member, the
+experiment behind Figure 5 on one network and seed.
+
 The loss on a plane through three points is in :mod:`lsl.probes.planes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 
 from lsl import batching
 from lsl.landscape import Landscape, check_finite
+from lsl.settings import FAMILY_DEFAULTS, TrainSettings
 
-__all__ = ["random_directions", "radial_profile", "RadialProfile", "tunnel_widths", "TunnelWidths"]
+__all__ = ["random_directions", "radial_profile", "RadialProfile", "tunnel_widths", "TunnelWidths",
+           "angular_sweep", "AngularSweep"]
 
 
 def random_directions(D: int, k: int, *, seed: int = 0, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -314,3 +321,78 @@ def tunnel_widths(
     f64 = torch.float64
     return TunnelWidths(W, A, torch.tensor(thrs, dtype=f64), torch.tensor(bases, dtype=f64),
                         torch.tensor(norms, dtype=f64), torch.tensor(maxr, dtype=f64), profiles)
+
+
+@dataclass(frozen=True)
+class AngularSweep:
+    """Angular widths across hyperparameter sweeps of one network and seed (see :func:`angular_sweep`).
+
+    Attributes:
+        values: per hyperparameter, the values swept (one member each).
+        families: per hyperparameter, the trained :class:`lsl.training.families.Family`.
+        widths: per hyperparameter, the members' :class:`TunnelWidths`.
+        angles: per hyperparameter, the mean angular width of each member (a NumPy array, one per value).
+    """
+
+    values: dict[str, tuple]
+    families: dict[str, Any]
+    widths: dict[str, TunnelWidths]
+    angles: dict[str, np.ndarray]
+
+
+def angular_sweep(
+    build: Landscape | Callable[..., Landscape],
+    sweeps: Mapping[str, Sequence],
+    *,
+    settings: TrainSettings = FAMILY_DEFAULTS,
+    target_loss: float | None,
+    check_every: int = 50,
+    cache: bool = True,
+    **width_options,
+) -> AngularSweep:
+    """Train one family per hyperparameter at matched training loss and measure each member's angular width.
+
+    For each ``hparam, values`` of ``sweeps`` (in order), :func:`lsl.training.families.train_family`
+    trains one optimum per value, then :func:`tunnel_widths` probes them all. The plain loop::
+
+        for h, values in sweeps.items():
+            fam = train_family(build, h, values, settings=settings, target_loss=target_loss)
+            angles[h] = tunnel_widths(fam.landscapes, fam.thetas, **width_options).angular_width
+
+    Args:
+        build: a builder of landscapes, ``build(**overrides)`` (:func:`lsl.data.nets.network`), or a
+            landscape (then only ``"lr"``, ``"batch_size"`` and ``"l2"`` can be swept).
+        sweeps: hyperparameter -> the values to sweep (``"lr"``, ``"batch_size"``, ``"l2"``, ``"dropout"``,
+            ``"width"``); an ``"lr"`` sweep gives its learning rates here, not through ``settings``.
+        settings: the optimiser settings shared by every member (SGD at a constant rate; ``steps`` is the
+            cap per member, ``lr`` the base learning rate; default
+            :data:`~lsl.settings.FAMILY_DEFAULTS`).
+        target_loss: the matched full-batch training loss (``None``: train every member for ``settings.steps``).
+        check_every: steps between checks of the training loss (``>= 1``).
+        cache: load members from / store them in :mod:`lsl.cache`.
+        **width_options: passed to :func:`tunnel_widths` (``n_directions``, ``rise``, ``max_angle``, ``n_radii``...).
+
+    Returns:
+        an :class:`AngularSweep`.
+
+    Raises:
+        TypeError: if ``settings`` is not a :class:`~lsl.settings.TrainSettings`.
+        ValueError: for an empty ``sweeps``, an unknown hyperparameter, or invalid settings (see
+            :func:`lsl.training.families.train_family`).
+    """
+    from lsl import arguments
+    from lsl.training.families import train_family
+
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"angular_sweep: settings must be a lsl.settings.TrainSettings, got {type(settings).__name__}")
+    if not isinstance(sweeps, Mapping) or not sweeps:
+        raise ValueError(f"sweeps must be a non-empty mapping of hyperparameter -> values, got {sweeps!r}")
+    check_every = arguments.integer("check_every", check_every, low=1)
+    values, fams, widths, angles = {}, {}, {}, {}
+    for h, vals in sweeps.items():
+        values[h] = tuple(vals)
+        fams[h] = train_family(build, h, list(vals), settings=settings, target_loss=target_loss,
+                               check_every=check_every, cache=cache)
+        widths[h] = tunnel_widths(fams[h].landscapes, fams[h].thetas, **width_options)
+        angles[h] = widths[h].angular_width.cpu().numpy()
+    return AngularSweep(values, fams, widths, angles)
