@@ -4,6 +4,8 @@
   :meth:`~lsl.book.profiles.Profile.check_at_scale`, the chapters' assertion of a paper's claim;
 - :mod:`~lsl.book.sizes`: every chapter's sizes in ``quick`` and ``paper``; :mod:`~lsl.book.smoke`:
   the rule that derives the ``smoke`` scale from ``paper``;
+- :mod:`~lsl.book.cases`: the robust cases (other data sets and activations) a chapter repeats its
+  experiment on, each with its data loaded and a builder of the chapter's network on it;
 - :mod:`~lsl.book.runtime`: a chapter's set-up (device, profile, figure style), :func:`setup`;
 - :mod:`~lsl.book.report`: numbers, verdicts and figures glued into the chapter's text (:func:`glue`);
 - :mod:`~lsl.book.plots`: the figure helpers (they take arrays and results, never a landscape);
@@ -29,7 +31,7 @@ from .report import glue
 from .runtime import setup
 
 #: The modules of the book layer.
-MODULES = ("profiles", "sizes", "smoke", "runtime", "report", "plots", "explore")
+MODULES = ("profiles", "sizes", "smoke", "cases", "runtime", "report", "plots", "explore")
 
 
 def __getattr__(name: str):
