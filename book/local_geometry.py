@@ -54,7 +54,6 @@ import lsl.book
 P, cfg, device = lsl.book.setup("local_geometry")
 
 # %%
-import math
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -64,8 +63,9 @@ import lsl
 from lsl.curvature import hessian, logit_gradients, spectrum
 from lsl.data import datasets, nets
 from lsl.probes import planes
-from lsl.training import trainer
-from lsl.book import glue, plots, report
+from lsl.probes.trajectory import spectra_along_run
+from lsl.settings import TrainSettings
+from lsl.book import cases, glue, plots, report
 from lsl.curvature.spectrum import largest_gap, outlier_separation
 
 # %% [markdown]
@@ -96,21 +96,17 @@ from lsl.curvature.spectrum import largest_gap, outlier_separation
 def mixture_net(C):
     ds = datasets.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.mixture_per_class * C,
                    n_test=20 * C, separation=cfg.mixture_separation, seed=0, device=device)
-    model = nets.make("mlp", ds.input_shape, C, seed=0, **cfg.mixture_net)
-    return lsl.NetworkLandscape.from_dataset(model, ds, device=device)
+    return nets.network(ds, "mlp", seed=0, device=device, **cfg.mixture_net)()
 
 mixture_spectra = {}          # C -> {step: top 2C+4 eigenvalues}
 for C in cfg.mixture_classes:
     net = mixture_net(C)
-    run = trainer.train(net, net.theta0, steps=cfg.mixture_steps, lr=cfg.mixture_lr,
-                      snapshot_every=min(cfg.mixture_checkpoints), cache=True)
-    snaps = dict(zip(run.snapshot_steps, run.snapshots))
-    mixture_spectra[C] = {0: hessian.top_eigenvalues(net, net.theta0, 2 * C + 4, tol=cfg.eig_tol).cpu()}
-    for step in cfg.mixture_checkpoints:
-        mixture_spectra[C][step] = hessian.top_eigenvalues(net, snaps[step], 2 * C + 4, tol=cfg.eig_tol).cpu()
+    along = spectra_along_run(net, 2 * C + 4, settings=TrainSettings(steps=cfg.mixture_steps, lr=cfg.mixture_lr),
+                              snapshot_every=min(cfg.mixture_checkpoints), at=[0, *cfg.mixture_checkpoints], tol=cfg.eig_tol)
+    mixture_spectra[C] = {step: ev.cpu() for step, ev in zip(along.steps, along.eigenvalues)}
     gaps = {step: largest_gap(ev) for step, ev in mixture_spectra[C].items()}
     print(f"C={C:2d} (D={net.D}): outliers counted at each step {gaps}; "
-          f"train accuracy {net.accuracy(run.theta):.2f}")
+          f"train accuracy {net.accuracy(along.theta):.2f}")
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=len(cfg.mixture_classes), width=3.0, height=3.0)
@@ -162,18 +158,15 @@ for C, v in separations.items():
 # %%
 ds = datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 C = ds.n_classes
-model = nets.make(cfg.arch, ds.input_shape, C, seed=0, **cfg.net)
-net = lsl.NetworkLandscape.from_dataset(model, ds, device=device)
-run = trainer.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
-                  snapshot_every=cfg.checkpoint_every, cache=True)
-steps = [0] + run.snapshot_steps
-points = [net.theta0] + list(run.snapshots)
-print(f"{cfg.arch} on {cfg.dataset}: D = {net.D}, test accuracy {net.accuracy(run.theta, 'test'):.3f}")
+net = nets.network(ds, cfg.arch, seed=0, device=device, **cfg.net)()
+train_settings = TrainSettings(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size)
+along = spectra_along_run(net, 2 * C + 4, settings=train_settings, snapshot_every=cfg.checkpoint_every,
+                          eigenvectors=True, tol=cfg.eig_tol)
+steps, points = list(along.steps), list(along.points)
+print(f"{cfg.arch} on {cfg.dataset}: D = {net.D}, test accuracy {net.accuracy(along.theta, 'test'):.3f}")
 
 # %%
-top = {}                      # step -> (eigenvalues, eigenvectors)
-for step, theta in zip(steps, points):
-    top[step] = hessian.top_eigenvalues(net, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True)
+top = {step: (ev, vecs) for step, ev, vecs in zip(steps, along.eigenvalues, along.eigenvectors)}  # step -> (eigenvalues, eigenvectors)
 net_gaps = {step: largest_gap(ev) for step, (ev, _) in top.items()}
 print("outliers counted at each step:", net_gaps)
 
@@ -252,7 +245,7 @@ glue("geo_share_c1", 100 * share_c1, 2)
 glue("geo_bulk_ratio", bulk_ratio, 2)
 glue("geo_init_ratio", init_ratio, 2)
 glue("geo_gaps_net", ", ".join(str(net_gaps[s]) for s in trained))
-glue("geo_test_acc", float(net.accuracy(run.theta, "test")), 2)
+glue("geo_test_acc", float(net.accuracy(along.theta, "test")), 2)
 
 # %% tags=["hide-input"]
 report.verdict("fg-outliers", "partly",
@@ -277,36 +270,23 @@ report.verdict("fg-confinement", "reproduced",
 # %%
 robust = []
 robust_steps = [k * cfg.steps // cfg.robust_points for k in range(cfg.robust_points + 1)]
-for ds_name, act in cfg.robust_cases:
-    settings = dict(arch=cfg.robust_arch, data=ds_name, n_train=cfg.robust_n_train[ds_name], **cfg.robust_net, activation=act)
-    if settings == dict(arch=cfg.arch, data=cfg.dataset, n_train=cfg.n_train, **cfg.net) and set(robust_steps) <= set(steps):
-        # the network of sections 1-2: reuse its training and spectra
-        rnet, theta_end = net, run.theta
-        thetas = [points[steps.index(k)] for k in robust_steps]
-        spectra = [top[k] for k in robust_steps]
+for rc in cases.robust_cases(cfg, cfg.robust_arch, cfg.robust_net, device=device):
+    case_net = dict(arch=rc.arch, data=rc.data, n_train=cfg.robust_n_train[rc.data], **rc.options)
+    if case_net == dict(arch=cfg.arch, data=cfg.dataset, n_train=cfg.n_train, **cfg.net) and set(robust_steps) <= set(steps):
+        rnet, rs = net, along.select(robust_steps)   # the network of sections 1-2: reuse its training and spectra
     else:
-        rds = datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
-        rnet = lsl.NetworkLandscape.from_dataset(
-            nets.make(cfg.robust_arch, rds.input_shape, rds.n_classes, seed=0, **cfg.robust_net, activation=act),
-            rds, device=device)
-        rrun = trainer.train(rnet, rnet.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
-                           snapshot_every=cfg.steps // cfg.robust_points, cache=True)
-        theta_end = rrun.theta
-        thetas = [rnet.theta0] + list(rrun.snapshots)
-        spectra = [hessian.top_eigenvalues(rnet, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True) for theta in thetas]
-    row = dict(data=ds_name, activation=act, D=rnet.D, test_acc=float(rnet.accuracy(theta_end, "test")), gaps=[], fracs=[])
-    for i, (theta, (ev, vecs)) in enumerate(zip(thetas, spectra)):
-        ratio = (ev[C - 2] / ev[2 * C - 1]).item()
-        if i == 0:
-            row["init_ratio"] = ratio
-            continue
-        row["ratio"] = min(row.get("ratio", math.inf), ratio)
-        row["gaps"].append(largest_gap(ev))
-        row["fracs"].append(spectrum.subspace_fraction(rnet.grad(theta), vecs[:C]))
+        rnet = rc.build()
+        rs = spectra_along_run(rnet, 2 * C + 4, settings=train_settings, snapshot_every=cfg.steps // cfg.robust_points,
+                               eigenvectors=True, tol=cfg.eig_tol)
+    ratios = [(ev[C - 2] / ev[2 * C - 1]).item() for ev in rs.eigenvalues]   # lambda_(C-1) / lambda_(2C)
+    row = dict(data=rc.data, activation=rc.activation, D=rnet.D, test_acc=float(rnet.accuracy(rs.theta, "test")),
+               init_ratio=ratios[0], ratio=min(ratios[1:]), gaps=[largest_gap(ev) for ev in rs.eigenvalues[1:]],
+               fracs=[spectrum.subspace_fraction(rnet.grad(theta), vecs[:C])
+                      for theta, vecs in zip(rs.points[1:], rs.eigenvectors[1:])])
     row["emerge"] = row["ratio"] > 1.5 * row["init_ratio"]
     row["mostly"] = min(row["fracs"]) > 0.5
     robust.append(row)
-    print(f"{ds_name:8s} {act:5s}: D = {row['D']}, test accuracy {row['test_acc']:.3f}; lambda_(C-1)/lambda_(2C) "
+    print(f"{rc.data:8s} {rc.activation:5s}: D = {row['D']}, test accuracy {row['test_acc']:.3f}; lambda_(C-1)/lambda_(2C) "
           f"{row['init_ratio']:.2f} at init, at least {row['ratio']:.2f} after; largest gap after "
           f"{row['gaps']}; |g|^2 in the top C: at least {min(row['fracs']):.2f}")
 robust_table = report.table(
@@ -358,18 +338,16 @@ robust_table
 # %%
 sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr -> (landscape, snapshots)
 for lr in cfg.transient_lrs:
-    tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
-    tnet = lsl.NetworkLandscape.from_dataset(tmodel, ds, device=device)
-    trun = trainer.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
-                       snapshot_every=cfg.transient_every, cache=True)
-    path = [tnet.theta0] + list(trun.snapshots)
-    transient_runs[lr] = (tnet, torch.stack(path))
-    tsub = tnet.subset(cfg.hessian_examples)          # the Hessian of a fixed subset of training examples
-    sharpness[lr] = torch.tensor([hessian.top_eigenvalues(tsub, th, 1, tol=1e-2)[0].item() for th in path])
+    tnet = nets.network(ds, cfg.transient_arch, seed=0, device=device, **cfg.transient_net)()
+    trun = spectra_along_run(tnet, 1, settings=TrainSettings(steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size),
+                             snapshot_every=cfg.transient_every, tol=1e-2,
+                             curvature=tnet.subset(cfg.hessian_examples))   # the Hessian of a fixed subset of training examples
+    transient_runs[lr] = (tnet, trun.points)
+    sharpness[lr] = torch.tensor([ev.item() for ev in trun.eigenvalues[:, 0]])
     print(f"lr={lr:g}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
           f"start {sharpness[lr][0]:.1f}, peak {sharpness[lr].max():.1f} at step "
-          f"{[0, *trun.snapshot_steps][int(sharpness[lr].argmax())]}, end {sharpness[lr][-1]:.1f}")
-transient_steps = [0, *trun.snapshot_steps]
+          f"{trun.steps[int(sharpness[lr].argmax())]}, end {sharpness[lr][-1]:.1f}")
+transient_steps = list(trun.steps)
 
 # %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure()
@@ -504,7 +482,7 @@ glue("geo_freeze_corr", min(r[3] for r in freeze_rows.values()), 2)
 # logit point in similar directions whatever the example.
 
 # %%
-theta = run.theta
+theta = along.theta
 pick = torch.cat([torch.nonzero(ds.y_train == c)[: cfg.cosine_per_class, 0] for c in range(C)])
 J = logit_gradients.logit_jacobians(net, theta, pick)
 cos, logit_of, class_of = logit_gradients.sorted_cosines(J, ds.y_train[pick])
