@@ -69,6 +69,7 @@ from lsl.data import nets
 from lsl.paths import permutations, tunnels
 from lsl.book import glue, plots, report
 from lsl.network import NetworkLandscape
+from lsl.settings import TrainSettings
 from lsl.training.trainer import train
 
 # %% [markdown]
@@ -88,9 +89,9 @@ from lsl.training.trainer import train
 data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 
 
-def landscape(width: int) -> NetworkLandscape:
-    model = nets.make(cfg.arch, data.input_shape, data.n_classes, seed=0, width=width, **cfg.net)
-    return NetworkLandscape.from_dataset(model, data, device=device)
+def landscape(width: int, seed: int = 0) -> NetworkLandscape:
+    """The chapter's network of the given width on the data, initialised with `seed`."""
+    return nets.network(data, cfg.arch, seed=seed, device=device, **cfg.net)(width=width)
 
 
 L0 = landscape(cfg.widths[0])
@@ -123,35 +124,20 @@ assert gap < 1e-4, "a permuted network computes the same function"
 pairs = list(itertools.combinations(range(cfg.seeds), 2))
 x_stats = None if cfg.stats_examples is None else data.x_train[: cfg.stats_examples]
 t = torch.linspace(0, 1, cfg.path_points)
-runs = {}
+train_settings = TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size)
+runs = {}   # width -> the landscape, the optima, their loss and accuracy, one comparison per pair
 for width in cfg.widths:
     L = landscape(width)
-    inits = torch.stack([L.theta_of(nets.make(cfg.arch, data.input_shape, data.n_classes, seed=s, width=width, **cfg.net))
-                         for s in range(cfg.seeds)])
-    optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
-    rec = dict(L=L, optima=optima, loss=L.loss(optima).max().item(), acc=L.accuracy(optima, "test").mean().item(),
-               before=[], after=[], repaired=[], dist_before=[], dist_after=[], radius=[], seconds=[], matches=[])
-    for i, j in pairs:
-        a, b = optima[i], optima[j]
-        m = permutations.match(L, a, b)
-        with torch.no_grad():
-            line = L.loss(tunnels.linear_path(a, b, cfg.path_points))
-            aligned = L.loss(tunnels.linear_path(a, m.theta, cfg.path_points))
-            repaired = L.loss(permutations.repair(L, a, m.theta, t, x=x_stats))
-        rec["before"].append(tunnels.barrier(line))
-        rec["after"].append(tunnels.barrier(aligned))
-        rec["repaired"].append(tunnels.barrier(repaired))
-        rec["dist_before"].append(m.distance_identity)
-        rec["dist_after"].append(m.distance)
-        rec["radius"].append(0.5 * (a.norm() + b.norm()).item())
-        rec["seconds"].append(m.seconds)
-        rec["matches"].append(m)
-        if (i, j) == pairs[0]:
-            rec["curves"] = (line, aligned, repaired)
-    runs[width] = rec
+    inits = torch.stack([landscape(width, seed=s).theta0 for s in range(cfg.seeds)])
+    optima = train(L, inits, settings=train_settings, cache=True).theta
+    compared = [permutations.compare_alignment(L, optima[i], optima[j], path_points=cfg.path_points, x=x_stats)
+                for i, j in pairs]
+    runs[width] = rec = dict(L=L, optima=optima, loss=L.loss(optima).max().item(),
+                             acc=L.accuracy(optima, "test").mean().item(), pairs=compared)
     print(f"width {width:4d} (D = {L.D:6d}): training loss <= {rec['loss']:.3f}, test accuracy {rec['acc']:.3f}; "
-          f"barrier {np.mean(rec['before']):.3f} -> aligned {np.mean(rec['after']):.3f} -> REPAIR "
-          f"{np.mean(rec['repaired']):.3f}; alignment {np.mean(rec['seconds']):.2f} s")
+          f"barrier {np.mean([c.barrier_before for c in compared]):.3f} -> aligned "
+          f"{np.mean([c.barrier_after for c in compared]):.3f} -> REPAIR {np.mean([c.barrier_repaired for c in compared]):.3f}; "
+          f"alignment {np.mean([c.seconds for c in compared]):.2f} s")
 
 # %% [markdown]
 # ## Barriers against width
@@ -161,8 +147,9 @@ for width in cfg.widths:
 
 # %%
 W = np.array(cfg.widths)
-stat = {k: np.array([[runs[w][k][p] for p in range(len(pairs))] for w in cfg.widths])
-        for k in ("before", "after", "repaired", "dist_before", "dist_after", "radius", "seconds")}
+fields = dict(before="barrier_before", after="barrier_after", repaired="barrier_repaired", dist_before="distance_before",
+              dist_after="distance_after", radius="radius", seconds="seconds")
+stat = {k: np.array([[getattr(c, f) for c in runs[w]["pairs"]] for w in cfg.widths]) for k, f in fields.items()}   # [widths, pairs]
 mean = {k: v.mean(1) for k, v in stat.items()}
 sd = {k: v.std(1) for k, v in stat.items()}
 factor = mean["before"] / mean["after"]
@@ -224,7 +211,8 @@ for key, label, marker in (("before", "straight line", "s"), ("after", "after we
 axes[0].set(xscale="log", yscale="log", xlabel="width (units per hidden layer)", ylabel="loss barrier")
 axes[0].set_xticks(W, [str(w) for w in W])
 axes[0].legend()
-line, aligned, repaired = runs[widest]["curves"]
+first = runs[widest]["pairs"][0]
+line, aligned, repaired = first.line, first.aligned, first.repaired
 axes[1].plot(t, line.cpu(), "s-", label="straight line")
 axes[1].plot(t, aligned.cpu(), "o-", label="after weight matching")
 axes[1].plot(t, repaired.cpu(), "^-", label="after matching + REPAIR")
@@ -257,7 +245,7 @@ report.figure("fig-permutations-width", fig)
 # %%
 seconds = stat["seconds"][-1]
 print(f"weight matching at width {widest} (D = {runs[widest]['L'].D}): {seconds.mean():.2f} s per pair "
-      f"(min {seconds.min():.2f} s, max {seconds.max():.2f} s; {runs[widest]['matches'][0].sweeps} sweeps "
+      f"(min {seconds.min():.2f} s, max {seconds.max():.2f} s; {runs[widest]['pairs'][0].matching.sweeps} sweeps "
       f"over the layers), on {device}")
 glue("perm_seconds", seconds.mean(), 2)
 glue("perm_D_wide", runs[widest]["L"].D)
@@ -281,8 +269,9 @@ collapse = []
 for width in cfg.widths:
     rec = runs[width]
     i, j = pairs[0]
-    mid = 0.5 * (rec["optima"][i] + rec["matches"][0].theta)
-    st = permutations.layer_stats(rec["L"], torch.stack([rec["optima"][i], rec["matches"][0].theta, mid]), x=x_stats)
+    twin = rec["pairs"][0].matching.theta
+    mid = 0.5 * (rec["optima"][i] + twin)
+    st = permutations.layer_stats(rec["L"], torch.stack([rec["optima"][i], twin, mid]), x=x_stats)
     collapse.append([(s[2] / (0.5 * (s[0] + s[1])).clamp_min(1e-12)).mean().item() for s in st.std])
 collapse = np.array(collapse)                       # [widths, hidden layers]
 gain = mean["after"] / mean["repaired"]
@@ -342,7 +331,7 @@ P.check_at_scale(rel_after.min() > 0.5,
 
 tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
 rec = runs[tw]
-L, (i, j), m = rec["L"], pairs[0], rec["matches"][0]
+L, (i, j), m = rec["L"], pairs[0], rec["pairs"][0].matching
 a, b = rec["optima"][i], rec["optima"][j]
 tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
                            batch_size=cfg.batch_size, per_segment=5)
@@ -352,7 +341,7 @@ u = m.theta - b
 d = (b - a) / (b - a).norm()
 u_perp = u - (u @ d) * d
 cos_perm = (dev @ u_perp / (dev.norm() * u_perp.norm())).item()
-aligned_barrier = rec["after"][0]
+aligned_barrier = rec["pairs"][0].barrier_after
 print(f"width {tw}: barrier on the straight line {tun.line_barrier:.3f}, on the tunnel {tun.tunnel_barrier:.3f}, "
       f"on the aligned line {aligned_barrier:.3f}")
 print(f"cosine(detour of the tunnel's middle, permuted twin direction) = {cos_perm:+.3f} "
