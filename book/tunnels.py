@@ -65,8 +65,8 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes
-from lsl.book import explore, glue, plots, report
-from lsl.network import NetworkLandscape
+from lsl.book import cases, explore, glue, plots, report
+from lsl.settings import TrainSettings
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -116,9 +116,9 @@ glue("tun_toy_bezier", toy_bez.barrier, 3)
 
 # %%
 data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
-models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.n_optima)]
-L = NetworkLandscape.from_dataset(models[0], data, device=device)
-inits = torch.stack([L.theta_of(model) for model in models])
+build = nets.network(data, cfg.arch, seed=0, device=device, **cfg.net)
+L = build()
+inits = torch.stack([nets.network(data, cfg.arch, seed=seed, device=device, **cfg.net)().theta0 for seed in range(cfg.n_optima)])
 optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
 opt_loss, opt_acc = L.loss(optima), L.accuracy(optima, "test")
 print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: training loss of the optima {opt_loss.min():.3f}-{opt_loss.max():.3f}, "
@@ -214,16 +214,13 @@ def wall_and_tunnel(landscape, ends, tunnel):
 
 
 robust = [dict(data=cfg.dataset, activation=cfg.net["activation"], **wall_and_tunnel(L, optima[:2], tun))]
-for ds_name, act in cfg.robust_cases:
-    rdata = lsl.data.datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
-    rmodels = [nets.make(cfg.arch, rdata.input_shape, rdata.n_classes, seed=seed, **{**cfg.net, "activation": act})
-               for seed in range(2)]
-    RL = NetworkLandscape.from_dataset(rmodels[0], rdata, device=device)
-    ends = train(RL, torch.stack([RL.theta_of(model) for model in rmodels]), steps=cfg.steps, lr=cfg.lr, schedule="cosine",
-                 batch_size=cfg.batch_size, cache=True).theta
+for rc in cases.robust_cases(cfg, cfg.arch, cfg.net, device=device):
+    RL = rc.build()
+    ends = train(RL, rc.starts([0, 1]), settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine",
+                                                                 batch_size=cfg.batch_size), cache=True).theta
     rtun = tunnels.build_tunnel(RL, ends[0], ends[1], n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
                                 batch_size=cfg.batch_size, per_segment=10)
-    robust.append(dict(data=ds_name, activation=act, **wall_and_tunnel(RL, ends, rtun)))
+    robust.append(dict(data=rc.data, activation=rc.activation, **wall_and_tunnel(RL, ends, rtun)))
 report.table([{"data": r["data"], "activation": r["activation"], "D": r["D"], "optima's loss": f"{r['opt_loss']:.3f}",
                "line": f"{r['line']:.2f}", "tunnel": f"{r['tunnel']:.3f}", "line / tunnel": f"{r['line'] / r['tunnel']:.1f}",
                "top vertex": f"{r['vertex']:.3f}", "criteria": "met" if r["holds"] else "missed"} for r in robust])
