@@ -90,7 +90,9 @@ from lsl.curvature.spectrum import largest_gap, outlier_separation
 # Sagun et al. {cite}`sagun2017empirical` and Papyan {cite}`papyan2019measurements` found that the
 # Hessian spectrum of a trained classifier is a bulk near zero plus about $C$ large outliers.
 # We train the same ReLU network on Gaussian mixtures with $C$ = 2, 5, 10 and 20 classes and look
-# at the top $2C + 4$ eigenvalues of the Hessian at several points of training.
+# at the top $2C + 4$ eigenvalues of the Hessian at several points of training. Every "train, then the
+# spectrum at each snapshot" of this chapter is one call of `lsl.probes.trajectory.spectra_along_run`
+# (the run cached on disk, the top eigenvalues by Lanczos at the start and at the chosen snapshots).
 
 # %%
 def mixture_net(C):

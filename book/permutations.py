@@ -118,7 +118,8 @@ assert gap < 1e-4, "a permuted network computes the same function"
 # We train {glue:text}`perm_seeds` networks from independent initialisations at each of the widths
 # {glue:text}`perm_widths` (two hidden layers, ReLU, on {glue:text}`perm_dataset`), each width as one batch
 # of parameter vectors, and for every pair of them measure the straight line's {term}`loss barrier` before
-# and after aligning the second to the first.
+# and after aligning the second to the first (`lsl.paths.permutations.compare_alignment`: the matching,
+# the three lines, their barriers and the distances, for one pair).
 
 # %%
 pairs = list(itertools.combinations(range(cfg.seeds), 2))
