@@ -18,10 +18,7 @@ from lsl.training.trainer import train
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSL_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("private_cache")   # tests/conftest.py
 
 
 def mixture_net(seed: int = 0, width: int = 8) -> NetworkLandscape:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lsl import settings
-from lsl.data import datasets, nets
+from lsl.data import nets
 from lsl.probes.radial import tunnel_widths
 from lsl.training import families
 from lsl.training.rows import train_rows
@@ -19,21 +19,7 @@ from tests.reference import SquaredNorm
 F64 = torch.float64
 
 
-@pytest.fixture(scope="module")
-def ds():
-    return datasets.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
-
-
-@pytest.fixture
-def build(ds):
-    return nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("LSL_CACHE", "1")
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("private_cache")   # ds, build and private_cache: tests/conftest.py
 
 
 def rel_close(a, b, rtol=1e-10):

@@ -175,13 +175,6 @@ def ds():
     return datasets.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
 
 
-@pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    """The cache of the families trained here in a temporary folder."""
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
-    return tmp_path
-
-
 def test_network_chunk_size_changes_nothing_but_speed(ds):
     plain = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64)()
     chunked = nets.network(ds, "mlp", width=8, depth=1, seed=0, dtype=F64, chunk_size=3)()

@@ -198,13 +198,6 @@ def ds():
     return datasets.load("gaussian_mixture", n_train=60, n_test=30, n_classes=3, dim=5, separation=2.0, dtype=F64)
 
 
-@pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    """The cache of the families trained here in a temporary folder."""
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
-    return tmp_path
-
-
 def _optimum(ds):
     build = nets.network(ds, "mlp", width=8, depth=2, activation="tanh", seed=1, dtype=F64)
     fam = families.train_family(build, "lr", [0.3], batch_size=10, target_loss=0.3, check_every=10, max_steps=3000,

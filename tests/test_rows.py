@@ -17,14 +17,7 @@ from tests.test_trainer import diverging_net
 F64 = torch.float64
 
 
-@pytest.fixture(scope="module")
-def ds():
-    return datasets.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
-
-
-@pytest.fixture
-def build(ds):
-    return nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=0, dtype=F64)
+# ds and build: tests/conftest.py
 
 
 def rel_close(a, b, rtol=1e-10):

@@ -33,9 +33,7 @@ def no_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("LSL_CACHE", "0")
 
 
-@pytest.fixture(scope="module")
-def ds():
-    return datasets.load("gaussian_mixture", n_train=48, n_test=30, n_classes=3, dim=4, separation=2.0, dtype=F64)
+# ds: tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -18,10 +18,7 @@ from lsl.ensembles.swa import cyclic_snapshots, weight_average
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSL_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("private_cache")   # tests/conftest.py
 
 
 def tiny_net() -> NetworkLandscape:

@@ -18,10 +18,7 @@ from tests.test_averaging import Quadratic, mixture_net, random_members
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LSL_PROGRESS", "0")
+pytestmark = pytest.mark.usefixtures("private_cache")   # tests/conftest.py
 
 
 # ---------------------------------------------------------------------------

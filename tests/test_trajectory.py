@@ -14,18 +14,13 @@ from lsl.training import trainer
 
 F64 = torch.float64
 SETTINGS = TrainSettings(steps=30, lr=0.05, batch_size=16)
+pytestmark = pytest.mark.usefixtures("private_cache")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
 def net():
     ds = datasets.load("gaussian_mixture", n_train=40, n_test=20, n_classes=3, dim=4, separation=2.0, dtype=F64)
     return nets.network(ds, "mlp", width=5, depth=1, seed=0, dtype=F64)()
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LSL_CACHE_DIR", str(tmp_path))
-    return tmp_path
 
 
 def plain_loop(net, k, every, eigenvectors, curvature=None):
