@@ -67,7 +67,8 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes, radial
-from lsl.book import glue, plots, report
+from lsl.book import cases, glue, plots, report
+from lsl.settings import FAMILY_DEFAULTS
 from lsl.training.trainer import train
 
 
@@ -435,19 +436,10 @@ report.verdict("fj-network-width", "reproduced", measured=effect("width"))
 # value to the value where it stops moving, which must not be the first. With one seed this is a
 # demanding test: on mnist1d, neighbouring values of a sweep differ by a few hundredths of a radian,
 # about as much as two seeds at one value do.
+# Each case's five sweeps are one call of `lsl.probes.radial.angular_sweep` (a family per
+# hyperparameter at matched loss, then every member's angular width).
 
 # %%
-def sweep_angles(build, target_loss, lr_scale, seed=0):
-    """The angular width at the members of the five families of one network and seed (lr values scaled by lr_scale)."""
-    kw = dict(train_kw, target_loss=target_loss, lr=cfg.lr * lr_scale)
-    out = {}
-    for h, values in cfg.sweeps.items():
-        values = [v * lr_scale for v in values] if h == "lr" else list(values)
-        fam = lsl.training.families.train_family(build, h, values, seed=seed, **kw)
-        out[h] = radial.tunnel_widths(fam.landscapes, fam.thetas, **width_kw).angular_width.cpu().numpy()
-    return out
-
-
 def paper_direction(a, h):
     """Whether the angular widths a (one per value of h) move the paper's way, step by step, up to their peak."""
     b = sign[h] * np.asarray(a)
@@ -458,12 +450,14 @@ def paper_direction(a, h):
 # %%
 robust = [dict(data=cfg.dataset, activation=cfg.net["activation"], D=L.D, seeds=len(cfg.seeds),
                target=cfg.target_loss, lr_scale=1.0, angles={h: ang[h].mean(0) for h in cfg.sweeps})]
-for ds_name, act in cfg.robust_cases:
-    rdata = lsl.data.datasets.load(ds_name, n_train=cfg.robust_n_train[ds_name], n_test=cfg.robust_n_test[ds_name], device=device)
-    rbuild = nets.network(rdata, cfg.arch, seed=0, device=device, chunk_size=cfg.chunk_size, **{**cfg.net, "activation": act})
-    robust.append(dict(data=ds_name, activation=act, D=rbuild().D, seeds=1, target=cfg.robust_target_loss[ds_name],
-                       lr_scale=cfg.robust_lr_scale[ds_name],
-                       angles=sweep_angles(rbuild, cfg.robust_target_loss[ds_name], cfg.robust_lr_scale[ds_name])))
+for rc in cases.robust_cases(cfg, cfg.arch, cfg.net, device=device, chunk_size=cfg.chunk_size):
+    scale, target = cfg.robust_lr_scale[rc.data], cfg.robust_target_loss[rc.data]   # every learning rate scaled
+    sweep = radial.angular_sweep(
+        rc.builder(seed=0), {h: [v * scale for v in values] if h == "lr" else list(values) for h, values in cfg.sweeps.items()},
+        settings=FAMILY_DEFAULTS.replace(steps=cfg.max_steps, lr=cfg.lr * scale, batch_size=cfg.batch_size),
+        target_loss=target, check_every=cfg.check_every, **width_kw)
+    robust.append(dict(data=rc.data, activation=rc.activation, D=rc.build().D, seeds=1, target=target,
+                       lr_scale=scale, angles=sweep.angles))
 for r in robust:
     r["holds"] = {h: paper_direction(r["angles"][h], h)[0] for h in cfg.sweeps}
 
@@ -698,11 +692,7 @@ x = np.concatenate([p[0] for p in points.values()])
 y = np.concatenate([p[1] for p in points.values()])
 
 
-def ranks(v):
-    return np.argsort(np.argsort(v)).astype(float)
-
-
-rho = float(np.corrcoef(ranks(x), ranks(y))[0, 1])  # Spearman's rank correlation
+rho = report.rank_correlation(x, y)  # Spearman's rank correlation
 best = {h: int(table(h, "accuracy").mean(0).argmax()) for h in fixed_D}
 print(f"rank correlation of angular width and test accuracy over {len(x)} optima: {rho:.2f}")
 for h in fixed_D:
