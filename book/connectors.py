@@ -60,7 +60,6 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import connectors, orthogonal, tunnels
 from lsl.book import glue, plots, report
-from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -76,9 +75,9 @@ from lsl.training.trainer import train
 # %%
 n_optima = cfg.max_m + 1                                  # an m-connector joins m + 1 optima
 data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
-models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.seeds * n_optima)]
-L = NetworkLandscape.from_dataset(models[0], data, device=device)
-inits = torch.stack([L.theta_of(model) for model in models])
+L = nets.network(data, cfg.arch, seed=0, device=device, **cfg.net)()
+inits = torch.stack([nets.network(data, cfg.arch, seed=seed, device=device, **cfg.net)().theta0
+                     for seed in range(cfg.seeds * n_optima)])
 optima_sets = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size,
                     cache=True).theta.view(cfg.seeds, n_optima, L.D)
 optima = optima_sets[0]
