@@ -91,8 +91,7 @@ from lsl.training.trainer import train
 data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
 landscapes, theta0s = {}, {}
 for name, arch, options in cfg.nets:
-    model = nets.make(arch, data.input_shape, data.n_classes, seed=0, **options)
-    landscapes[name] = NetworkLandscape.from_dataset(model, data, device=device)
+    landscapes[name] = nets.network(data, arch, seed=0, device=device, **options)()
     theta0s[name] = landscapes[name].theta0
     print(f"{name}: D = {landscapes[name].D} parameters")
 
@@ -203,8 +202,7 @@ report.verdict("fj-intrinsic-dimension", "reproduced" if min(factors.values()) >
 # %%
 rdata = lsl.data.datasets.load(cfg.robust_dataset, n_train=cfg.robust_n_train, n_test=cfg.robust_n_test, device=device)
 name, arch, options = cfg.nets[0]                        # the MLP
-RL = NetworkLandscape.from_dataset(nets.make(arch, rdata.input_shape, rdata.n_classes, seed=0, **options), rdata,
-                                   device=device)
+RL = nets.network(rdata, arch, seed=0, device=device, **options)()
 rrun = train(RL, RL.theta0, steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size, cache=True)
 rres = hyperplanes.intrinsic_dimension(
     RL, RL.theta0, cfg.dims[name], n_planes=cfg.n_planes[name], steps=cfg.plane_steps[name], lr=cfg.plane_lr[name],
