@@ -220,12 +220,13 @@ def test_compare_alignment_equals_the_plain_loop():
     """compare_alignment: match, the three lines (straight, aligned, REPAIRed), barriers and distances, as in a loop."""
     from lsl.data import datasets, nets
     from lsl.paths import permutations as pm, tunnels
+    from lsl.settings import TrainSettings
     from lsl.training.trainer import train
 
     ds = datasets.load("gaussian_mixture", n_train=60, n_test=20, n_classes=3, dim=4, separation=2.0)
     L = nets.network(ds, "mlp", width=6, depth=2, seed=0)()
     inits = torch.stack([nets.network(ds, "mlp", width=6, depth=2, seed=s)().theta0 for s in range(2)])
-    a, b = train(L, inits, steps=40, lr=0.05).theta
+    a, b = train(L, inits, settings=TrainSettings(steps=40, lr=0.05)).theta
     x = ds.x_train[:30]
     got = pm.compare_alignment(L, a, b, path_points=7, x=x)
     m = pm.match(L, a, b)

@@ -262,8 +262,7 @@ def test_angular_sweep_equals_the_plain_loop(ds, private_cache):
     got = angular_sweep(build, sweeps, settings=settings, target_loss=0.6, check_every=20, cache=False, **probe)
     assert isinstance(got, AngularSweep) and list(got.angles) == ["lr", "width"]
     for h, values in sweeps.items():
-        fam = families.train_family(build, h, values, lr=0.2, batch_size=20, max_steps=300, target_loss=0.6,
-                                    check_every=20, cache=False)
+        fam = families.train_family(build, h, values, settings=settings, target_loss=0.6, check_every=20, cache=False)
         ref = tunnel_widths(fam.landscapes, fam.thetas, **probe)
         assert got.values[h] == tuple(values)
         assert all(torch.equal(x, y) for x, y in zip(got.families[h].thetas, fam.thetas))
