@@ -85,7 +85,8 @@ def verdict_records(nb) -> dict[str, dict]:
         for out in cell.get("outputs", []):
             name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name", "")
             if name.startswith(VERDICT_PREFIX):
-                found[name[len(VERDICT_PREFIX):]] = json.loads(ast.literal_eval(out["data"]["text/plain"]))
+                text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))  # myst-nb's glue mime type
+                found[name[len(VERDICT_PREFIX):]] = json.loads(ast.literal_eval(text))
     return found
 
 
