@@ -241,7 +241,7 @@ def test_one_vocabulary_for_curvature_terms_and_the_old_spellings_say_the_new_on
 
 
 _POINTS = {"theta", "theta0", "theta_a", "theta_b", "optima", "points", "directions", "thetas", "a", "b", "c", "origin",
-           "snapshots", "start", "radii", "x0", "v", "control"}
+           "snapshots", "start", "end", "radii", "x0", "v", "control"}
 #: functions the sweep does not call, with the reason (a new public function is swept unless listed here)
 _NOT_SWEPT = {
     "probes.planes.save_plane": "writes a plane that was computed (its points were checked when it was)",
@@ -280,7 +280,7 @@ def _arguments(fn, L: NetworkLandscape) -> dict:
     t0 = L.theta0.detach()
     pts = lambda k: t0 + 0.1 * torch.randn(k, L.D, generator=gen, dtype=F64)  # noqa: E731
     known = dict(
-        landscape=L, build=L, theta=t0, theta0=t0, theta_a=t0, theta_b=pts(1)[0], origin=t0, start=t0, x0=t0,
+        landscape=L, build=L, theta=t0, theta0=t0, theta_a=t0, theta_b=pts(1)[0], origin=t0, start=t0, end=pts(1)[0], x0=t0,
         control=pts(1)[0], thetas=pts(2), optima=pts(3), points=pts(3), snapshots=pts(3), a=t0, b=pts(1)[0],
         c=pts(1)[0], directions=torch.randn(2, L.D, generator=gen, dtype=F64), v=torch.ones(L.D, dtype=F64),
         radii=torch.tensor([0.1, 0.2], dtype=F64), k=2, n_points=3, steps=1, lr=0.1, d=2, dims=[2], n_planes=1,
