@@ -19,7 +19,7 @@ from lsl import settings
 from lsl.data import datasets, nets
 from lsl.ensembles import averaging, snapshots, swa
 from lsl.paths import connectors, orthogonal, tunnels
-from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
+from lsl.settings import FROM_SETTINGS, resolve, ROWS_DEFAULTS, SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.subspaces import goldilocks, hyperplanes
 from lsl.toy import WedgeLandscape
 from lsl.training import families, rows, trainer
@@ -164,11 +164,11 @@ def test_resolve_starts_from_settings_or_defaults_and_explicit_keywords_win():
 
 def test_trainers_check_the_settings_before_training(net, toy):
     with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
-        trainer.train(toy, points(toy.D, 1)[0], steps=3, lr=0.1, schedule="cosin")
+        trainer.train(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1, schedule="cosin"))
     with pytest.raises(ValueError, match="build_tunnel needs"):
         tunnels.build_tunnel(toy, *points(toy.D, 2), settings=TrainSettings(steps=5))
     with pytest.raises(ValueError, match="train needs lr"):
-        trainer.train(toy, points(toy.D, 1)[0], steps=3)
+        trainer.train(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3))
     with pytest.raises(ValueError, match=r"train_rows runs plain SGD.*optimizer='adam'"):
         rows.train_rows(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1))
     with pytest.raises(ValueError, match=r"train_family runs plain SGD.*schedule='cosine'"):
@@ -176,8 +176,7 @@ def test_trainers_check_the_settings_before_training(net, toy):
     with pytest.raises(ValueError, match="cyclic_snapshots trains with the cyclic schedule"):
         swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=TrainSettings(lr=0.1, cycle_steps=3))
     with pytest.raises(ValueError, match=r"cycles \* cycle_steps = 6 steps.*steps=7"):
-        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, batch_size=None,
-                                   settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7))
+        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7).replace(batch_size=None))
 
 
 # ---------------------------------------------------------------------------
@@ -211,7 +210,7 @@ def _cases(net, toy, ds):
     na = net.theta0
     nb = na + 0.3 * points(net.D, 1, seed=1)[0]
     mix = datasets.load("gaussian_mixture", n_train=64, n_test=30, n_classes=3, dim=4)
-    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=10, lr=0.02)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), settings=SUBSPACE_DEFAULTS.replace(steps=10, lr=0.02))
     S = TrainSettings
     return [
         ("train", lambda **k: trainer.train(net, torch.stack([na, nb]), snapshot_every=4, **k),
@@ -297,21 +296,21 @@ def test_trainers_without_settings_start_from_their_defaults(toy):
     # a tunnel without settings is TUNNEL_DEFAULTS: 1000 steps at 0.01 with a cosine decay
     assert_same(tunnels.build_tunnel(toy, a, b, n_points=4), tunnels.build_tunnel(toy, a, b, n_points=4,
                                                                                  settings=settings.TUNNEL_DEFAULTS))
-    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4, steps=30),
+    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4, settings=TUNNEL_DEFAULTS.replace(steps=30)),
                 tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01, schedule="cosine")))
     # and differs from the plain defaults (a constant learning rate)
     const = tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01))
-    assert not torch.equal(const.points, tunnels.build_tunnel(toy, a, b, n_points=4, steps=30).points)
+    assert not torch.equal(const.points, tunnels.build_tunnel(toy, a, b, n_points=4, settings=TUNNEL_DEFAULTS.replace(steps=30)).points)
     # train_rows: SGD, at most 1000 steps; a row equals lsl.training.trainer.train with SGD at a constant rate
-    lone = trainer.train(toy, a, steps=1000, lr=0.01, optimizer="sgd").theta
-    torch.testing.assert_close(rows.train_rows(toy, a, lr=0.01).theta, lone, rtol=1e-12, atol=1e-12)
+    lone = trainer.train(toy, a, settings=TrainSettings(steps=1000, lr=0.01, optimizer="sgd")).theta
+    torch.testing.assert_close(rows.train_rows(toy, a, settings=ROWS_DEFAULTS.replace(lr=0.01)).theta, lone, rtol=1e-12, atol=1e-12)
 
 
 def test_settings_that_were_not_keywords_reach_every_trainer(toy):
     """Momentum, L2 and the schedule's floor were not keywords of the tunnel, curve, connector and plane
     trainers; given as settings, each changes what they train."""
     a, b = points(toy.D, 2)
-    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=5, lr=0.02)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), settings=SUBSPACE_DEFAULTS.replace(steps=5, lr=0.02))
     calls = {
         "build_tunnel": lambda s: tunnels.build_tunnel(toy, a, b, n_points=4, settings=s).points,
         "bezier_curve": lambda s: tunnels.bezier_curve(toy, a, b, n_points=5, settings=s).control,
