@@ -288,8 +288,14 @@ def _arguments(fn, L: NetworkLandscape) -> dict:
     )
     params = inspect.signature(fn).parameters
     always = {"steps", "lr", "cycle_steps", "rise", "max_radius", "n_radii", "n_directions", "k", "n_points", "n"}
-    return {p: known[p] for p, spec in params.items()
-            if p in known and (spec.default is spec.empty or p in _POINTS or p in always)}
+    out = {p: known[p] for p, spec in params.items()
+           if p in known and (spec.default is spec.empty or p in _POINTS or p in always)}
+    if "settings" in params:  # a trainer: one short run of its defaults
+        d = params["settings"].default
+        cyclic = d.schedule == "cyclic"
+        out["settings"] = d.replace(steps=None if cyclic else 1, cycle_steps=1 if cyclic else d.cycle_steps,
+                                    lr=None if "max_lrs" in params else 0.1)
+    return out
 
 
 @pytest.mark.parametrize("where, param", _public_point_functions(), ids=lambda v: v if isinstance(v, str) else None)
