@@ -167,6 +167,9 @@ def m_connectors(
     would build on its own, up to floating-point rounding, at a fraction of the time when the
     points are small (seeds and values of ``m`` as rows of one batch).
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`): as
+    :func:`m_connector`.
+
     Args:
         landscape: the loss landscape.
         simplices: a sequence of optima, one ``[m_k + 1, D]`` tensor per connector.
@@ -348,6 +351,9 @@ def train_simplices(
     ``k`` trains as ``train_simplex(..., settings=settings.replace(seed=settings.seed + k))`` would on its own, up to floating-point
     rounding (and, on a landscape with data, the order of the minibatches). Several values of ``m``
     and several seeds' connectors then cost little more than one when the network is small.
+
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`): as
+    :func:`train_simplex`.
 
     Args:
         landscape: the loss landscape.

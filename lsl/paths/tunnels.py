@@ -246,9 +246,11 @@ def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *
            settings: TrainSettings = TUNNEL_DEFAULTS, per_segment: int = 10) -> torch.Tensor:
     """The low-loss tunnel between two optima as a ``[K, D]`` tensor of points from ``theta_a`` to ``theta_b``.
 
-    ``K = n_points`` (default 21). The arguments are those of :func:`build_tunnel` (``settings``
-    default :data:`~lsl.settings.TUNNEL_DEFAULTS`), which also returns the diagnostics (barriers,
-    deviations).
+    ``K = n_points`` (default 21). The arguments are those of :func:`build_tunnel`, which also
+    returns the diagnostics (barriers, deviations).
+
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TUNNEL_DEFAULTS`): as
+    :func:`build_tunnel`.
     """
     return build_tunnel(landscape, theta_a, theta_b, n_points=n_points, settings=settings,
                         per_segment=per_segment).points

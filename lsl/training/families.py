@@ -341,6 +341,9 @@ def train_families(
     to floating-point rounding (and, with dropout, in distribution: the masks of rows trained
     together are drawn from ``seeds[0]``).
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.FAMILY_DEFAULTS`): as
+    :func:`train_family`, with one seed per family (``seeds``) in place of ``settings.seed``.
+
     Args:
         builds: one landscape or builder per seed (see ``build`` of :func:`train_family`); their
             landscapes of one member must compute the same function (the same
