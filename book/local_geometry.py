@@ -66,6 +66,7 @@ from lsl.data import datasets, nets
 from lsl.probes import planes
 from lsl.training import trainer
 from lsl.book import glue, plots, report
+from lsl.settings import TrainSettings
 from lsl.curvature.spectrum import largest_gap, outlier_separation
 
 # %% [markdown]
@@ -102,8 +103,8 @@ def mixture_net(C):
 mixture_spectra = {}          # C -> {step: top 2C+4 eigenvalues}
 for C in cfg.mixture_classes:
     net = mixture_net(C)
-    run = trainer.train(net, net.theta0, steps=cfg.mixture_steps, lr=cfg.mixture_lr,
-                      snapshot_every=min(cfg.mixture_checkpoints), cache=True)
+    run = trainer.train(net, net.theta0, settings=TrainSettings(steps=cfg.mixture_steps, lr=cfg.mixture_lr),
+                        snapshot_every=min(cfg.mixture_checkpoints), cache=True)
     snaps = dict(zip(run.snapshot_steps, run.snapshots))
     mixture_spectra[C] = {0: hessian.top_eigenvalues(net, net.theta0, 2 * C + 4, tol=cfg.eig_tol).cpu()}
     for step in cfg.mixture_checkpoints:
@@ -164,8 +165,8 @@ ds = datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=d
 C = ds.n_classes
 model = nets.make(cfg.arch, ds.input_shape, C, seed=0, **cfg.net)
 net = lsl.NetworkLandscape.from_dataset(model, ds, device=device)
-run = trainer.train(net, net.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
-                  snapshot_every=cfg.checkpoint_every, cache=True)
+run = trainer.train(net, net.theta0, settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size),
+                    snapshot_every=cfg.checkpoint_every, cache=True)
 steps = [0] + run.snapshot_steps
 points = [net.theta0] + list(run.snapshots)
 print(f"{cfg.arch} on {cfg.dataset}: D = {net.D}, test accuracy {net.accuracy(run.theta, 'test'):.3f}")
@@ -289,8 +290,9 @@ for ds_name, act in cfg.robust_cases:
         rnet = lsl.NetworkLandscape.from_dataset(
             nets.make(cfg.robust_arch, rds.input_shape, rds.n_classes, seed=0, **cfg.robust_net, activation=act),
             rds, device=device)
-        rrun = trainer.train(rnet, rnet.theta0, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size,
-                           snapshot_every=cfg.steps // cfg.robust_points, cache=True)
+        rrun = trainer.train(rnet, rnet.theta0,
+                             settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size),
+                             snapshot_every=cfg.steps // cfg.robust_points, cache=True)
         theta_end = rrun.theta
         thetas = [rnet.theta0] + list(rrun.snapshots)
         spectra = [hessian.top_eigenvalues(rnet, theta, 2 * C + 4, tol=cfg.eig_tol, eigenvectors=True) for theta in thetas]
@@ -360,8 +362,9 @@ sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr ->
 for lr in cfg.transient_lrs:
     tmodel = nets.make(cfg.transient_arch, ds.input_shape, C, seed=0, **cfg.transient_net)
     tnet = lsl.NetworkLandscape.from_dataset(tmodel, ds, device=device)
-    trun = trainer.train(tnet, tnet.theta0, steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size,
-                       snapshot_every=cfg.transient_every, cache=True)
+    trun = trainer.train(tnet, tnet.theta0,
+                         settings=TrainSettings(steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size),
+                         snapshot_every=cfg.transient_every, cache=True)
     path = [tnet.theta0] + list(trun.snapshots)
     transient_runs[lr] = (tnet, torch.stack(path))
     tsub = tnet.subset(cfg.hessian_examples)          # the Hessian of a fixed subset of training examples

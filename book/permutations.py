@@ -68,6 +68,7 @@ import lsl
 from lsl.data import nets
 from lsl.paths import permutations, tunnels
 from lsl.book import glue, plots, report
+from lsl.settings import TrainSettings, TUNNEL_DEFAULTS
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
 
@@ -128,7 +129,7 @@ for width in cfg.widths:
     L = landscape(width)
     inits = torch.stack([L.theta_of(nets.make(cfg.arch, data.input_shape, data.n_classes, seed=s, width=width, **cfg.net))
                          for s in range(cfg.seeds)])
-    optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
+    optima = train(L, inits, settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size), cache=True).theta
     rec = dict(L=L, optima=optima, loss=L.loss(optima).max().item(), acc=L.accuracy(optima, "test").mean().item(),
                before=[], after=[], repaired=[], dist_before=[], dist_after=[], radius=[], seconds=[], matches=[])
     for i, j in pairs:
@@ -344,8 +345,8 @@ tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
 rec = runs[tw]
 L, (i, j), m = rec["L"], pairs[0], rec["matches"][0]
 a, b = rec["optima"][i], rec["optima"][j]
-tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
-                           batch_size=cfg.batch_size, per_segment=5)
+tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points,
+                           settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), per_segment=5)
 k = (cfg.tunnel_points - 2) // 2                       # the middle interior vertex
 dev = tun.deviations[k]
 u = m.theta - b

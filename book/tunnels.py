@@ -66,6 +66,7 @@ from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes
 from lsl.book import explore, glue, plots, report
+from lsl.settings import TrainSettings, TUNNEL_DEFAULTS
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
@@ -86,10 +87,11 @@ from lsl.training.trainer import train
 # %%
 toy = WedgeLandscape(cfg.toy_D, cfg.toy_n, device=device)
 inits = torch.randn(2, toy.D, generator=torch.Generator().manual_seed(0)).to(device)
-ta, tb = train(toy, inits, steps=cfg.toy_steps, lr=0.05, schedule="cosine").theta
-toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.tunnel_points, steps=cfg.toy_steps, lr=0.01,
-                               per_segment=20)
-toy_bez = tunnels.bezier_curve(toy, ta, tb, steps=cfg.toy_steps, lr=0.01, n_samples=8, n_points=201)
+ta, tb = train(toy, inits, settings=TrainSettings(steps=cfg.toy_steps, lr=0.05, schedule="cosine")).theta
+toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.tunnel_points,
+                               settings=TUNNEL_DEFAULTS.replace(steps=cfg.toy_steps, lr=0.01), per_segment=20)
+toy_bez = tunnels.bezier_curve(toy, ta, tb, settings=TrainSettings(steps=cfg.toy_steps, lr=0.01), n_samples=8,
+                               n_points=201)
 toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
@@ -119,7 +121,7 @@ data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_tes
 models = [nets.make(cfg.arch, data.input_shape, data.n_classes, seed=seed, **cfg.net) for seed in range(cfg.n_optima)]
 L = NetworkLandscape.from_dataset(models[0], data, device=device)
 inits = torch.stack([L.theta_of(model) for model in models])
-optima = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size, cache=True).theta
+optima = train(L, inits, settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size), cache=True).theta
 opt_loss, opt_acc = L.loss(optima), L.accuracy(optima, "test")
 print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: training loss of the optima {opt_loss.min():.3f}-{opt_loss.max():.3f}, "
       f"test accuracy {opt_acc.min():.3f}-{opt_acc.max():.3f}")
@@ -141,8 +143,8 @@ glue("tun_opt_acc", 100 * opt_acc.mean().item(), 3)
 # %%
 a, b, c = optima[0], optima[1], optima[2]
 plane3 = planes.loss_plane(L, a, b, c, n=cfg.plane_n)
-tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
-                           batch_size=cfg.batch_size, per_segment=10)
+tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points,
+                           settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), per_segment=10)
 mid = tun.points[cfg.tunnel_points // 2]
 plane_t = planes.loss_plane(L, a, b, mid, n=cfg.plane_n)
 vertex_loss = L.loss(tun.points)
@@ -219,10 +221,11 @@ for ds_name, act in cfg.robust_cases:
     rmodels = [nets.make(cfg.arch, rdata.input_shape, rdata.n_classes, seed=seed, **{**cfg.net, "activation": act})
                for seed in range(2)]
     RL = NetworkLandscape.from_dataset(rmodels[0], rdata, device=device)
-    ends = train(RL, torch.stack([RL.theta_of(model) for model in rmodels]), steps=cfg.steps, lr=cfg.lr, schedule="cosine",
-                 batch_size=cfg.batch_size, cache=True).theta
-    rtun = tunnels.build_tunnel(RL, ends[0], ends[1], n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
-                                batch_size=cfg.batch_size, per_segment=10)
+    ends = train(RL, torch.stack([RL.theta_of(model) for model in rmodels]),
+                 settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size),
+                 cache=True).theta
+    rtun = tunnels.build_tunnel(RL, ends[0], ends[1], n_points=cfg.tunnel_points,
+                                settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), per_segment=10)
     robust.append(dict(data=ds_name, activation=act, **wall_and_tunnel(RL, ends, rtun)))
 report.table([{"data": r["data"], "activation": r["activation"], "D": r["D"], "optima's loss": f"{r['opt_loss']:.3f}",
                "line": f"{r['line']:.2f}", "tunnel": f"{r['tunnel']:.3f}", "line / tunnel": f"{r['line'] / r['tunnel']:.1f}",
@@ -421,8 +424,8 @@ report.figure("fig-tunnels-short", fig)
 # (number of interior vertices) × steps, the curve (samples per step) × steps.
 
 # %%
-bez = tunnels.bezier_curve(L, a, b, steps=cfg.bezier_steps, lr=cfg.bezier_lr, n_samples=cfg.bezier_samples,
-                           batch_size=cfg.batch_size, eval_every=max(cfg.bezier_steps // 15, 1), n_points=cfg.bezier_points)
+bez = tunnels.bezier_curve(L, a, b, settings=TrainSettings(steps=cfg.bezier_steps, lr=cfg.bezier_lr, batch_size=cfg.batch_size), n_samples=cfg.bezier_samples,
+                           eval_every=max(cfg.bezier_steps // 15, 1), n_points=cfg.bezier_points)
 tunnel_evals = tun.grad_evals
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
