@@ -26,13 +26,15 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 BOOK_OUT := $(if $(filter quick,$(LSL_PROFILE)),.,_build/$(LSL_PROFILE))
 export LSL_JUPYTER_CACHE := $(BOOK_OUT)/_build/.jupyter_cache
 
-.PHONY: help install book test unit chapters pairs build-book sync clean bench
+.PHONY: help install book test unit chapters pairs build-book sync clean bench verdicts student
 
 help:
 	@echo "make book   - set up .venv, execute every chapter ($$LSL_PROFILE profile), render _build/html"
 	@echo "make test   - set up .venv, run unit tests, nbval every chapter once, check jupytext pairs, build the book with -W,"
 	@echo "              open every page in headless Chromium (tests/browser_check.py)"
 	@echo "make sync   - re-pair every chapter's .ipynb with its .py twin (jupytext --sync)"
+	@echo "make student - the student edition (no exercise solutions) into _build/student"
+	@echo "make verdicts - record this build's verdicts (smoke and quick) into book/verdicts, to commit with the change that moved them"
 	@echo "make clean  - remove _build (keeps .venv)"
 	@echo "make bench  - install the peers (torch pinned), run benchmarks/ -> benchmarks/results.{md,json}; BENCH_ARGS=\"--quick --only tunnel\""
 
@@ -63,6 +65,19 @@ unit: install
 
 chapters: install
 	$(BIN)/python -m pytest -p tests.nbval_cache book --nbval-lax --nbval-current-env
+
+# The student edition: the book without the exercises' solutions (_ext/edition.py), in a folder of its own.
+student: install
+	LSL_EDITION=student $(BIN)/jupyter-book build . --path-output _build/student --keep-going
+	@echo "The student edition is in _build/student/_build/html/index.html"
+
+# The committed verdicts (book/verdicts/<profile>/<chapter>.json): make test fails when a verdict differs from
+# them (unless it is borderline); after a deliberate change, this rewrites them from a fresh run, to be
+# committed in the same commit as the change.
+verdicts: install
+	LSL_RECORD_VERDICTS=1 $(BIN)/python -m pytest -p tests.schedule -n $(TEST_WORKERS) tests/test_smoke.py
+	LSL_RECORD_VERDICTS=1 $(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --keep-going
+	git status --short book/verdicts
 
 sync: install
 	$(BIN)/jupytext --sync book/*.ipynb

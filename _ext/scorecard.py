@@ -1,8 +1,9 @@
 """A Sphinx extension for the book: the scorecard of the papers' claims, generated from the chapters.
 
-``book/claims.yml`` lists every claim of the two papers with the chapter that tests it. Each chapter
-reports its verdicts with :func:`lsl.book.report.verdict`, which glues a JSON record under
-``lsl-verdict-record:<claim>``; myst-nb writes every executed notebook's glue data to
+``lsl/book/claims.yml`` lists every claim of the papers with the chapter that tests it and the criterion
+that decides its verdict. Each chapter records its measurements with :func:`lsl.book.report.verdict`,
+which decides the verdict by the criterion (:func:`lsl.book.verdicts.decide`) and glues a JSON record
+under ``lsl-verdict-record:<claim>``; myst-nb writes every executed notebook's glue data to
 ``<build>/jupyter_execute/<doc>.glue.json``. This extension
 
 1. finds, while each chapter is read, the section whose code cell calls ``verdict("<claim>", ...)``
@@ -14,7 +15,14 @@ reports its verdicts with :func:`lsl.book.report.verdict`, which glues a JSON re
    verdict for a claim that ``claims.yml`` assigns to it, and warns about a verdict for a claim that
    is not listed; when the chapters were not executed at all (``execute_notebooks: off``) it only
    warns, so that a quick look at the pages stays possible;
-4. replaces the ``{scorecard}`` directive (in ``book/scorecard.md``) with the table.
+4. **fails the build** if a verdict differs from the committed record of its profile,
+   ``book/verdicts/<profile>/<chapter>.json``, unless the verdict is borderline in the record or in
+   this build (a measurement within one standard deviation of its threshold); with
+   ``LSL_RECORD_VERDICTS=1`` it writes this build's records there instead, to be committed with the
+   change that moved the verdict, so that every change of a verdict is deliberate and visible in a diff;
+5. replaces the ``{scorecard}`` directive (in ``book/scorecard.md``) with the summary table (one row
+   per claim, its verdict in each profile) and, below it, each claim with its criterion, the paper's
+   number and ours.
 
 The scorecard page is re-read and re-written on every build, so it never shows stale verdicts.
 """
@@ -185,21 +193,83 @@ def collect(app, env) -> None:
     for doc, recs in records.items():
         for claim, record in recs.items():
             if claim not in listed:
-                logger.warning(f"scorecard: {doc} reports a verdict for {claim!r}, which book/claims.yml does not "
+                logger.warning(f"scorecard: {doc} reports a verdict for {claim!r}, which lsl/book/claims.yml does not "
                                f"list; add it there (with chapter: {doc})")
             elif listed[claim]["chapter"] != doc:
-                logger.warning(f"scorecard: {doc} reports {claim!r}, which book/claims.yml assigns to "
+                logger.warning(f"scorecard: {doc} reports {claim!r}, which lsl/book/claims.yml assigns to "
                                f"{listed[claim]['chapter']}")
             if record.get("verdict") not in VERDICTS:
                 raise ExtensionError(f"scorecard: {doc}: verdict {record.get('verdict')!r} for {claim!r} is not one "
                                      f"of {', '.join(VERDICTS)}")
     if missing:
-        raise ExtensionError("scorecard: every claim that book/claims.yml assigns to a chapter needs a verdict "
+        raise ExtensionError("scorecard: every claim that lsl/book/claims.yml assigns to a chapter needs a verdict "
                              "from that chapter (lsl.book.report.verdict(claim, outcome, measured=...)): "
                              + "; ".join(missing))
     if unexecuted:
         logger.warning(f"scorecard: no executed output of {', '.join(sorted(unexecuted))} (notebook execution "
                        "off?); their claims show as 'not run' on the scorecard")
+    folder = Path(app.confdir) / app.config.lsl_verdict_records / profile
+    env.lsl_scorecard["committed"] = compare_records(records, {c["id"]: c for c in claims}, folder,
+                                                     write=os.environ.get("LSL_RECORD_VERDICTS") == "1")
+
+
+def committed_record(record: dict) -> dict:
+    """What a committed record keeps of a chapter's verdict record: the verdict and the measurements."""
+    return {key: record.get(key) for key in ("verdict", "borderline", "quantities", "spread")}
+
+
+def compare_records(records: dict[str, dict[str, dict]], listed: dict[str, dict], folder: Path,
+                    write: bool = False) -> dict[str, dict]:
+    """Check this build's verdicts against the committed ones in ``folder`` (or write them there).
+
+    ``records`` is ``{docname: {claim: record}}`` as :func:`read_records` returns it; the committed
+    records are ``folder/<chapter>.json`` (``{claim: record}``, the chapter's docname without its
+    folder). A verdict that differs from the committed one fails, with both verdicts and the way to
+    record the new one, unless either is borderline; a chapter or claim without a committed record
+    fails too. With ``write`` the files are (re)written from this build instead.
+
+    Returns:
+        ``{claim: committed record}`` for the claims that have one (after writing, this build's).
+    """
+    committed: dict[str, dict] = {}
+    problems = []
+    for doc, recs in sorted(records.items()):
+        recs = {claim: r for claim, r in recs.items() if claim in listed}
+        if not recs:
+            continue
+        path = folder / (Path(doc).name + ".json")
+        if write:
+            folder.mkdir(parents=True, exist_ok=True)
+            data = {claim: committed_record(r) for claim, r in sorted(recs.items())}
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf8")
+            tmp.replace(path)
+            logger.info(f"scorecard: wrote the verdicts of {doc} to {path}")
+            committed.update(data)
+            continue
+        if not path.is_file():
+            problems.append(f"{doc} has no committed verdicts ({path} is missing)")
+            continue
+        try:
+            saved = json.loads(path.read_text(encoding="utf8"))
+        except ValueError as exc:
+            problems.append(f"{path} is not valid JSON ({exc})")
+            continue
+        committed.update(saved)
+        for claim, r in sorted(recs.items()):
+            old = saved.get(claim)
+            if old is None:
+                problems.append(f"{claim} ({doc}) has no committed verdict in {path}")
+            elif old.get("verdict") != r.get("verdict") and not (old.get("borderline") or r.get("borderline")):
+                problems.append(f"{claim} ({doc}): {r.get('verdict')!r} in this build, {old.get('verdict')!r} in "
+                                f"{path} (measured now: {json.dumps(r.get('quantities'), ensure_ascii=False)[:300]}; "
+                                f"then: {json.dumps(old.get('quantities'), ensure_ascii=False)[:300]})")
+    if problems:
+        raise ExtensionError("scorecard: the verdicts of this build differ from the committed records. If the change "
+                             "is meant, record it (LSL_RECORD_VERDICTS=1 make book, or make verdicts) and commit "
+                             "book/verdicts with the change that moved it; if not, find what moved it. "
+                             + "; ".join(problems))
+    return committed
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,8 +304,58 @@ def _table(headers: list[str], rows: list[nodes.row], widths: list[int]) -> node
     return table
 
 
+def _verdict_node(record: dict | None, verdict: str | None = None) -> nodes.inline:
+    """The verdict as a coloured word (``lsl-verdict-<verdict>``), "borderline" added where it is."""
+    verdict = verdict or (record or {}).get("verdict") or "not run"
+    text = verdict.capitalize() + (" (borderline)" if (record or {}).get("borderline") else "")
+    return nodes.inline(text=text, classes=["lsl-verdict", "lsl-verdict-" + verdict.replace(" ", "-")])
+
+
+def _values_text(record: dict) -> str:
+    """``name = value`` for each measured quantity of a record (± its standard deviation over repeats)."""
+    parts = []
+    spread = record.get("spread") or {}
+    for name, value in (record.get("quantities") or {}).items():
+        text = _short(value)
+        if name in spread:
+            text += " ± " + _short(spread[name])
+        parts.append(f"{name} = {text}")
+    return "; ".join(parts)
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _other_profiles(app, data) -> list[tuple[str, dict]]:
+    """``[(profile, {claim: record})]`` of the profiles other than this build's, from the committed records
+    (and, for ``paper``, from a paper-profile build beside this one when there is one)."""
+    root = Path(app.confdir) / app.config.lsl_verdict_records
+    found = []
+    for profile in ("smoke", "quick", "paper"):
+        if profile == data["profile"]:
+            continue
+        recs: dict = {}
+        folder = root / profile
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                try:
+                    recs.update(json.loads(path.read_text(encoding="utf8")))
+                except ValueError:
+                    logger.warning(f"scorecard: {path} is not valid JSON")
+        if profile == "paper":
+            for doc_records in data["other"].values():
+                recs.update(doc_records)
+        found.append((profile, recs))
+    return found
+
+
 def build_table(app, doctree, docname) -> None:
-    """``doctree-resolved``: put the table in place of the ``{scorecard}`` placeholder."""
+    """``doctree-resolved``: put the summary table and the claims' details in place of ``{scorecard}``."""
     placeholders = list(doctree.findall(scorecard_node))
     if not placeholders:
         return
@@ -245,59 +365,97 @@ def build_table(app, doctree, docname) -> None:
         data = app.env.lsl_scorecard
     sections = getattr(app.env, "lsl_verdict_sections", {})
     profile = data["profile"]
-    other_profile = "paper" if profile != "paper" else "quick"
+    others = _other_profiles(app, data)
     counts = {v: 0 for v in VERDICTS}
     counts["not run"] = 0
-    content = []
+    summary_rows, details = [], []
     for paper, title in PAPERS.items():
-        rows = []
-        for c in (c for c in data["claims"] if c["paper"] == paper):
+        claims = [c for c in data["claims"] if c["paper"] == paper]
+        if not claims:
+            continue
+        details.append(nodes.rubric(text=title))
+        for c in claims:
             chapter = c["chapter"] if c["chapter"] not in (None, "none", "") else None
             record = data["records"].get(chapter, {}).get(c["id"]) if chapter else None
-            other = data["other"].get(chapter, {}).get(c["id"]) if chapter else None
-            claim_cell = nodes.paragraph()
-            claim_cell += nodes.strong(text=c["where"])
-            claim_cell += nodes.Text(" " + c["claim"])
+            verdict = "not covered" if chapter is None else (record["verdict"] if record else "not run")
+            counts[verdict] += 1
+            anchor = "claim-" + c["id"]
+            # summary row: where (linked to the details), the verdict in each profile
             where = nodes.paragraph()
+            where += nodes.reference("", c["where"], internal=True, refuri=f"#{anchor}")
+            where += nodes.Text(f" ({PAPERS[paper].split(' (')[0].split(',')[0]})")
+            cells = [where, nodes.paragraph("", "", _verdict_node(record, verdict))]
+            for _, recs in others:
+                other = recs.get(c["id"])
+                cells.append(nodes.paragraph("", "", _verdict_node(other, None if other else
+                                                                   ("not covered" if chapter is None else "—"))))
+            summary_rows.append(_row(cells))
+            # details
+            box = nodes.container(classes=["lsl-claim"], ids=[anchor])
+            head = nodes.paragraph()
+            head += nodes.strong(text=c["where"])
+            head += nodes.Text(" " + c["claim"] + " ")
+            head += _verdict_node(record, verdict)
+            box += head
+            items = nodes.bullet_list()
+
+            def item(label: str, *content) -> None:
+                para = nodes.paragraph()
+                para += nodes.emphasis(text=label + ": ")
+                for node in content:
+                    para += node if isinstance(node, nodes.Node) else nodes.Text(str(node))
+                li = nodes.list_item()
+                li += para
+                items.append(li)
+
             if chapter:
                 title_text = app.env.titles[chapter].astext() if chapter in app.env.titles else chapter
                 section_title, section_id = sections.get(chapter, {}).get(c["id"], ("", ""))
                 uri = app.builder.get_relative_uri(docname, chapter)
-                where += nodes.reference("", title_text, internal=True, refuri=uri)
+                links = [nodes.reference("", title_text, internal=True, refuri=uri)]
                 if section_title:
-                    where += nodes.Text(", ")
-                    where += nodes.reference("", section_title, internal=True, refuri=f"{uri}#{section_id}")
+                    links += [nodes.Text(", "), nodes.reference("", section_title, internal=True,
+                                                                refuri=f"{uri}#{section_id}")]
+                item("Tested in", *links)
             else:
-                where += nodes.emphasis(text=f"not covered: {c.get('why_not', '')}")
-            if chapter is None:
-                verdict, measured = "not covered", "—"
-            elif record is None:
-                verdict, measured = "not run", "—"
-            else:
-                verdict = record["verdict"]
-                measured = record.get("measured") or "—"
+                item("Not covered", c.get("why_not", ""))
+            crit = c.get("criterion") or {}
+            if crit:
+                rule = [nodes.Text("reproduced if "), nodes.literal(text=str(crit["reproduced"]))]
+                if crit.get("partly"):
+                    rule += [nodes.Text("; partly if "), nodes.literal(text=str(crit["partly"]))]
+                rule.append(nodes.Text("; else not reproduced"))
+                item("Criterion, declared before measuring", *rule)
+                item("Measures", "; ".join(f"{name}: {meaning}" for name, meaning in crit["measures"].items()))
+            item("The paper reports", c.get("paper_reports") or "—")
+            if record is not None:
+                shown = record.get("measured") or ""
                 if record.get("note"):
-                    measured = f"{measured} ({record['note']})" if measured != "—" else record["note"]
-            counts[verdict] += 1
-            verdict_cell = nodes.paragraph()
-            verdict_cell += nodes.inline(text=verdict.capitalize(),
-                                         classes=["lsl-verdict", "lsl-verdict-" + verdict.replace(" ", "-")])
-            paper_text = (record or {}).get("paper") or c.get("paper_reports", "") or "—"
-            other_text = "—" if other is None else f"{other.get('measured') or '—'} ({other['verdict']})"
-            rows.append(_row([claim_cell, where, verdict_cell, measured, paper_text, other_text]))
-        section = nodes.rubric(text=title)
-        content += [section, _table(["Claim", "Tested in", "Verdict", f"Measured ({profile} profile, this build)",
-                                     "The paper reports", f"Measured ({other_profile} profile)"], rows,
-                                    [34, 16, 10, 18, 12, 10])]
+                    shown = f"{shown} ({record['note']})" if shown else record["note"]
+                item(f"Measured ({profile} profile, this build)", shown or "—")
+                if record.get("quantities"):
+                    item("Values the criterion saw", nodes.literal(text=_values_text(record)))
+            for other_profile, recs in others:
+                other = recs.get(c["id"])
+                if other is not None:
+                    item(f"{other_profile.capitalize()} profile (committed record)", _verdict_node(other),
+                         nodes.Text(". "), nodes.literal(text=_values_text(other)))
+            box += items
+            details.append(box)
     summary = nodes.paragraph()
     shown = [f"{n} {v}" for v, n in counts.items() if n]
     summary += nodes.Text(f"{sum(counts.values())} claims: " + ", ".join(shown) + ".")
+    headers = ["Claim", f"{profile} (this build)"] + [p for p, _ in others]
+    table = _table(headers, summary_rows, [40, 20] + [20] * len(others))
+    wrap = nodes.container(classes=["lsl-table-wrap"])
+    wrap += table
     for node in placeholders:
-        node.replace_self([summary, *content])
+        node.replace_self([summary, wrap, nodes.rubric(text="Each claim, its criterion and the numbers"), *details])
 
 
 def setup(app):
-    app.add_config_value("lsl_scorecard_claims", "book/claims.yml", "env")
+    app.add_config_value("lsl_scorecard_claims", "lsl/book/claims.yml", "env")
+    app.add_config_value("lsl_verdict_records", "book/verdicts", "env")
     app.add_config_value("lsl_scorecard_page", "book/scorecard", "env")
     app.add_node(scorecard_node)
     app.add_directive("scorecard", ScorecardDirective)

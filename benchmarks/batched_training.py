@@ -39,6 +39,7 @@ from lsl.data import datasets, nets
 from lsl.network import NetworkLandscape
 from lsl.training.rows import train_rows
 from lsl.training.trainer import train
+from lsl.settings import ROWS_DEFAULTS, TrainSettings
 
 try:
     from . import common
@@ -98,17 +99,15 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 2
     rows = []
     families = [
         ("seeds", "seeds, Adam",
-         lambda: train(land, theta_seeds, steps=steps, lr=ADAM_LR, optimizer="adam", batch_size=bs).theta,
+         lambda: train(land, theta_seeds, settings=TrainSettings(steps=steps, lr=ADAM_LR, optimizer="adam", batch_size=bs)).theta,
          lambda: sequential(ds, seeds_models, steps=steps, batch_size=bs, optimizer="adam", lrs=[ADAM_LR] * K),
          f"lsl.training.trainer.train(L, theta0[{K}, D], optimizer='adam')"),
         ("one model", "1 model, SGD",
-         lambda: train_rows(land, theta_seeds[:1], lr=SGD_LRS[-1], batch_size=bs, max_steps=steps,
-                            check_every=steps).theta,
+         lambda: train_rows(land, theta_seeds[:1], settings=ROWS_DEFAULTS.replace(lr=SGD_LRS[-1], batch_size=bs, steps=steps), check_every=steps).theta,
          lambda: sequential(ds, seeds_models[:1], steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS[-1:]),
          "lsl.training.rows.train_rows(L, theta0[1, D], lr=...)"),
         ("learning rates", "lrs, SGD",
-         lambda: train_rows(land, theta_seeds[:1].expand(K, -1), lr=SGD_LRS, batch_size=bs, max_steps=steps,
-                            check_every=steps).theta,
+         lambda: train_rows(land, theta_seeds[:1].expand(K, -1), settings=ROWS_DEFAULTS.replace(batch_size=bs, steps=steps), lrs=SGD_LRS, check_every=steps).theta,
          lambda: sequential(ds, seeds_models[:1] * K, steps=steps, batch_size=bs, optimizer="sgd", lrs=SGD_LRS),
          f"lsl.training.rows.train_rows(L, theta0[{K}, D], lr=[{K} values])"),
     ]

@@ -45,6 +45,7 @@ from lsl.data import datasets, nets
 from lsl.probes import planes
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
+from lsl.settings import TrainSettings
 
 try:
     from . import common
@@ -62,7 +63,7 @@ def build(cfg: dict, device: torch.device):
               for s in range(3)]
     land = NetworkLandscape(models[0], ds.x_train, ds.y_train, device=device)
     starts = torch.stack([land.theta_of(m) for m in models])
-    optima = train(land, starts, steps=cfg["train_steps"], lr=3e-3, batch_size=128).theta
+    optima = train(land, starts, settings=TrainSettings(steps=cfg["train_steps"], lr=3e-3, batch_size=128)).theta
     return land, optima
 
 

@@ -31,6 +31,7 @@ from lsl.data import datasets, nets
 from lsl.paths import tunnels
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
+from lsl.settings import TUNNEL_DEFAULTS, TrainSettings
 
 try:
     from . import common
@@ -52,24 +53,22 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
               for s in range(2)]
     land = NetworkLandscape(models[0], ds.x_train, ds.y_train, device=device)
     starts = torch.stack([land.theta_of(m) for m in models])
-    a, b = train(land, starts, steps=cfg["optimum_steps"], lr=cfg["lr"], schedule="cosine",
-                 batch_size=cfg["batch_size"]).theta
+    a, b = train(land, starts, settings=TrainSettings(steps=cfg["optimum_steps"], lr=cfg["lr"], schedule="cosine", batch_size=cfg["batch_size"])).theta
     bs, lr, S, P, ns = cfg["batch_size"], cfg["lr"], cfg["tunnel_steps"], cfg["tunnel_points"], cfg["bezier_samples"]
 
     def tunnel():
-        return tunnels.build_tunnel(land, a, b, n_points=P, steps=S, lr=lr, batch_size=bs)
+        return tunnels.build_tunnel(land, a, b, n_points=P, settings=TUNNEL_DEFAULTS.replace(steps=S, lr=lr, batch_size=bs))
 
     # warm-up of both (first calls of a shape pay for kernel selection and allocation)
-    tunnels.build_tunnel(land, a, b, n_points=P, steps=5, lr=lr, batch_size=bs)
-    tunnels.bezier_curve(land, a, b, steps=5, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
+    tunnels.build_tunnel(land, a, b, n_points=P, settings=TUNNEL_DEFAULTS.replace(steps=5, lr=lr, batch_size=bs))
+    tunnels.bezier_curve(land, a, b, settings=TrainSettings(steps=5, lr=lr, batch_size=bs), n_samples=ns, n_points=61)
     tun, t_tun, c_tun = common.best_of(tunnel, device, repeat)
     tun_evals = (P - 2) * S
     tun_barrier = tun.tunnel_barrier
 
     budget_steps = 2 * tun_evals // ns
     every = max(1, budget_steps // 30)
-    hist = tunnels.bezier_curve(land, a, b, steps=budget_steps, lr=lr, n_samples=ns, batch_size=bs,
-                                eval_every=every, n_points=61)
+    hist = tunnels.bezier_curve(land, a, b, settings=TrainSettings(steps=budget_steps, lr=lr, batch_size=bs), n_samples=ns, eval_every=every, n_points=61)
     evals, barriers = hist.history_grad_evals.tolist(), hist.history_barrier.tolist()
     reached = [e for e, bar in zip(evals, barriers) if bar <= tun_barrier]
     steps_needed = (reached[0] // ns) if reached else budget_steps
@@ -77,7 +76,7 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 1
         steps_needed = 1  # the straight line already does as well: one step, for a time
 
     def bezier():
-        return tunnels.bezier_curve(land, a, b, steps=steps_needed, lr=lr, n_samples=ns, batch_size=bs, n_points=61)
+        return tunnels.bezier_curve(land, a, b, settings=TrainSettings(steps=steps_needed, lr=lr, batch_size=bs), n_samples=ns, n_points=61)
 
     bez, t_bez, c_bez = common.best_of(bezier, device, repeat)
     size = {"D": land.D, "n_train": cfg["n_train"], "model": f"MLP 40-{cfg['width']}-{cfg['width']}-10 tanh",

@@ -60,6 +60,7 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import connectors, orthogonal, tunnels
 from lsl.book import glue, plots, report
+from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -78,8 +79,7 @@ data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_tes
 L = nets.network(data, cfg.arch, seed=0, device=device, **cfg.net)()
 inits = torch.stack([nets.network(data, cfg.arch, seed=seed, device=device, **cfg.net)().theta0
                      for seed in range(cfg.seeds * n_optima)])
-optima_sets = train(L, inits, steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size,
-                    cache=True).theta.view(cfg.seeds, n_optima, L.D)
+optima_sets = train(L, inits, settings=TrainSettings(steps=cfg.steps, lr=cfg.lr, schedule="cosine", batch_size=cfg.batch_size), cache=True).theta.view(cfg.seeds, n_optima, L.D)
 optima = optima_sets[0]
 opt_loss, opt_acc = L.loss(optima), L.accuracy(optima, "test")
 print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: {cfg.seeds} sets of {n_optima} optima; the first set's training loss "
@@ -103,10 +103,10 @@ glue("con_opt_loss", opt_loss.max().item(), 2)
 # %%
 ms = np.arange(1, cfg.max_m + 1)
 # every m as one batch: first the paper's construction, then the same connectors trained as a whole
-paper_conn = connectors.m_connectors(L, [optima[: m + 1] for m in ms], steps=cfg.connector_steps, lr=cfg.tunnel_lr,
-                                     resolution=cfg.connector_resolution, batch_size=cfg.batch_size)
-whole_conn = connectors.train_simplices(L, paper_conn, steps=cfg.simplex_steps, lr=cfg.tunnel_lr,
-                                        n_samples=cfg.simplex_samples, batch_size=cfg.batch_size)
+paper_conn = connectors.m_connectors(L, [optima[: m + 1] for m in ms],
+                                     settings=SUBSPACE_DEFAULTS.replace(steps=cfg.connector_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), resolution=cfg.connector_resolution)
+whole_conn = connectors.train_simplices(L, paper_conn,
+                                        settings=SUBSPACE_DEFAULTS.replace(steps=cfg.simplex_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), n_samples=cfg.simplex_samples)
 conn = {}
 for m, res, whole in zip(ms, paper_conn, whole_conn):
     ev = connectors.evaluate_simplex(L, res, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, split="test")
@@ -169,11 +169,14 @@ glue("con_resolution", cfg.connector_resolution)
 toy = WedgeLandscape(cfg.toy_D, cfg.toy_n, device=device)
 # cfg.seeds independent sets of optima, every m of every set as one batch
 toy_sets = train(toy, torch.randn(cfg.seeds * (max(cfg.toy_ms) + 1), toy.D, generator=torch.Generator().manual_seed(1)).to(device),
-                 steps=cfg.toy_steps, lr=0.05, schedule="cosine").theta.view(cfg.seeds, max(cfg.toy_ms) + 1, toy.D)
+                 settings=TrainSettings(steps=cfg.toy_steps, lr=0.05, schedule="cosine")).theta.view(cfg.seeds, max(cfg.toy_ms) + 1, toy.D)
 simplices = [(k, m, toy_sets[k, : m + 1]) for k in range(cfg.seeds) for m in cfg.toy_ms]
-paper_toy = connectors.m_connectors(toy, [corners for _, _, corners in simplices], steps=cfg.toy_connector_steps, lr=0.01,
+paper_toy = connectors.m_connectors(toy, [corners for _, _, corners in simplices],
+                                    settings=SUBSPACE_DEFAULTS.replace(steps=cfg.toy_connector_steps, lr=0.01),
                                     resolution=cfg.toy_resolution)
-whole_toy = connectors.train_simplices(toy, paper_toy, steps=cfg.toy_simplex_steps, lr=0.01, n_samples=cfg.toy_simplex_samples)
+whole_toy = connectors.train_simplices(toy, paper_toy,
+                                       settings=SUBSPACE_DEFAULTS.replace(steps=cfg.toy_simplex_steps, lr=0.01),
+                                       n_samples=cfg.toy_simplex_samples)
 toy_conn = {}                                               # (seed, m) -> the trained connector's measurements
 for (k, m, _), whole in zip(simplices, whole_toy):
     ev_toy = connectors.evaluate_simplex(toy, whole, n_random=cfg.simplex_random, n_edge=cfg.simplex_edge, seed=1000)
@@ -228,7 +231,8 @@ glue("con_toy_conn_straight", min(r["straight"] for r in toy_conn.values()), 3)
 # (points trained only briefly, as in the smoke test, are not yet inside a wedge)
 # a tunnel between the first two optima (as in the tunnels chapter's toy model), to count its vertices too
 ta, tb = toy_sets[0, 0], toy_sets[0, 1]
-toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.toy_tunnel_points, steps=cfg.toy_steps, lr=0.01, per_segment=20)
+toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.toy_tunnel_points,
+                               settings=TUNNEL_DEFAULTS.replace(steps=cfg.toy_steps, lr=0.01), per_segment=20)
 counted = torch.cat([toy_sets.flatten(0, 1), toy_tun.points, torch.stack([r["centre"] for r in toy_conn.values()])])
 delta_toy = max(cfg.toy_short_delta, 2 * toy.loss(counted).max().item())
 corner = toy.connector(ta, tb)[1]                      # ta with the axes outside both wedges set to zero
@@ -331,8 +335,7 @@ targets = set_loss[:, :2].max(1).values                                  # per s
 centroids = orthogonal.optimize_orthogonal(
     L, torch.stack([optima_sets[k, : m + 1].mean(0) for k in range(S) for m in ms]),
     [optima_sets[k, 1 : m + 1] - optima_sets[k, 0] for k in range(S) for m in ms],
-    steps=cfg.centroid_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size,
-    target_loss=targets.repeat_interleave(len(ms)), check_every=cfg.check_every)
+    settings=SUBSPACE_DEFAULTS.replace(steps=cfg.centroid_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), target_loss=targets.repeat_interleave(len(ms)), check_every=cfg.check_every)
 centroid_loss = L.loss(centroids).view(S, len(ms))
 centroid_short = np.array([short_directions.count_short_directions(L_h, c, **short).count for c in centroids]).reshape(S, len(ms))
 # the ends A and B of every set

@@ -63,6 +63,7 @@ import torch
 import lsl
 from lsl.ensembles import averaging, snapshots
 from lsl.book import glue, plots, report
+from lsl.settings import ENSEMBLE_DEFAULTS, SNAPSHOT_DEFAULTS
 
 # %% [markdown]
 # ## Snapshots, their weight average and their prediction average
@@ -107,9 +108,8 @@ from lsl.book import glue, plots, report
 
 # %%
 data = lsl.data.datasets.load(cfg.dataset, n_train=cfg.n_train, n_test=cfg.n_test, device=device)
-deep = averaging.deep_ensemble(data, cfg.arch, members=cfg.seeds, steps=cfg.pretrain_steps, lr=cfg.pretrain_lr,
-                               momentum=cfg.momentum, batch_size=cfg.batch_size,
-                               landscape_options=dict(device=device), **cfg.net)
+deep = averaging.deep_ensemble(data, cfg.arch, members=cfg.seeds,
+                               settings=ENSEMBLE_DEFAULTS.replace(steps=cfg.pretrain_steps, lr=cfg.pretrain_lr, momentum=cfg.momentum, batch_size=cfg.batch_size), landscape_options=dict(device=device), **cfg.net)
 L, start = deep.landscape, deep.members
 L_loss = L.subset(cfg.loss_examples)                 # the same network on the training examples for losses
 start_loss = L_loss.loss(start).mean().item()
@@ -162,8 +162,8 @@ print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: {cfg.seeds} pre-trained networks
 
 # %%
 n_lr, S, M = len(cfg.max_lrs), cfg.seeds, cfg.cycles
-sweep = snapshots.snapshot_sweep(L, start, cfg.max_lrs, cycles=M, cycle_steps=cfg.cycle_steps,
-                                      momentum=cfg.momentum, batch_size=cfg.batch_size, seed=1, loss_landscape=L_loss)
+sweep = snapshots.snapshot_sweep(L, start, cfg.max_lrs, cycles=M,
+                                 settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=cfg.cycle_steps, momentum=cfg.momentum, batch_size=cfg.batch_size, seed=1), loss_landscape=L_loss)
 runs, non_finite = dict(zip(cfg.max_lrs, sweep.runs)), sweep.any_diverged  # the cyclic run at each max lr
 acc, nll, loss = sweep.accuracy.numpy(), sweep.nll.numpy(), sweep.loss.numpy()  # every snapshot [n_lr, S, M]
 w_acc, w_nll, w_loss = sweep.weight_accuracy.numpy(), sweep.weight_nll.numpy(), sweep.weight_loss.numpy()  # weight average

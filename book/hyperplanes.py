@@ -62,6 +62,7 @@ from lsl.curvature import logit_gradients, short_directions, spectrum
 from lsl.data import nets
 from lsl.subspaces import goldilocks, hyperplanes
 from lsl.book import glue, plots, report
+from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
 
@@ -118,12 +119,12 @@ assert abs(norms.mean() - 1) < 0.05 and off_diag.abs().max() < 10 * D_mlp ** -0.
 # %%
 full, idim, optima = {}, {}, {}
 for name, L in landscapes.items():
-    run = train(L, theta0s[name], steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size, cache=True)
+    run = train(L, theta0s[name],
+                settings=TrainSettings(steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size), cache=True)
     optima[name] = run.theta
     full[name] = L.accuracy(run.theta, "test").item()
     idim[name] = hyperplanes.intrinsic_dimension(
-        L, theta0s[name], cfg.dims[name], n_planes=cfg.n_planes[name], steps=cfg.plane_steps[name],
-        lr=cfg.plane_lr[name], reference=full[name], batch_size=cfg.batch_size, projection="fastfood", seed=1)
+        L, theta0s[name], cfg.dims[name], n_planes=cfg.n_planes[name], settings=SUBSPACE_DEFAULTS.replace(steps=cfg.plane_steps[name], lr=cfg.plane_lr[name], batch_size=cfg.batch_size, seed=1), reference=full[name], projection="fastfood")
     centre, factor = idim[name].d_int_spread()
     print(f"{name}: D={L.D}, full-space test accuracy {full[name]:.3f}; d_int90 = {idim[name].d_int():.0f} "
           f"(draws: {centre:.0f} x/ {factor:.2f})")
@@ -203,10 +204,10 @@ report.verdict("fj-intrinsic-dimension", "reproduced" if min(factors.values()) >
 rdata = lsl.data.datasets.load(cfg.robust_dataset, n_train=cfg.robust_n_train, n_test=cfg.robust_n_test, device=device)
 name, arch, options = cfg.nets[0]                        # the MLP
 RL = nets.network(rdata, arch, seed=0, device=device, **options)()
-rrun = train(RL, RL.theta0, steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size, cache=True)
+rrun = train(RL, RL.theta0, settings=TrainSettings(steps=cfg.full_steps, lr=cfg.full_lr, batch_size=cfg.batch_size),
+             cache=True)
 rres = hyperplanes.intrinsic_dimension(
-    RL, RL.theta0, cfg.dims[name], n_planes=cfg.n_planes[name], steps=cfg.plane_steps[name], lr=cfg.plane_lr[name],
-    reference=RL.accuracy(rrun.theta, "test").item(), batch_size=cfg.batch_size, projection="fastfood", seed=1)
+    RL, RL.theta0, cfg.dims[name], n_planes=cfg.n_planes[name], settings=SUBSPACE_DEFAULTS.replace(steps=cfg.plane_steps[name], lr=cfg.plane_lr[name], batch_size=cfg.batch_size, seed=1), reference=RL.accuracy(rrun.theta, "test").item(), projection="fastfood")
 rows = [(n, cfg.dataset, res) for n, res in idim.items()] + [(name, cfg.robust_dataset, rres)]
 report.table([{"network": n, "data": ds, "D": res.D, "full-space test accuracy": f"{100 * res.reference:.1f}%",
                "d_int90": f"{res.d_int():.0f}" if math.isfinite(res.d_int()) else "not reached",
@@ -246,8 +247,7 @@ L = landscapes["MLP"]
 by_kind = {}
 for kind in ("dense", "fastfood"):
     res = hyperplanes.train_in_hyperplanes(
-        L, theta0s["MLP"], cfg.compare_d, n_planes=cfg.compare_planes, steps=cfg.plane_steps["MLP"],
-        lr=cfg.plane_lr["MLP"], batch_size=cfg.batch_size, projection=kind, seed=7, normalize_step=True)
+        L, theta0s["MLP"], cfg.compare_d, n_planes=cfg.compare_planes, settings=SUBSPACE_DEFAULTS.replace(steps=cfg.plane_steps["MLP"], lr=cfg.plane_lr["MLP"], batch_size=cfg.batch_size, seed=7), projection=kind, normalize_step=True)
     by_kind[kind] = L.accuracy(res.theta, "test").cpu()
     print(f"{kind:8s} planes, d={cfg.compare_d}: test accuracy {by_kind[kind].mean():.3f} +- {by_kind[kind].std():.3f}")
 
@@ -295,8 +295,7 @@ assert torch.allclose(NetworkLandscape(scaled, data.x_train, data.y_train, devic
 
 gold = goldilocks.goldilocks_scan(
     L, theta0s["MLP"], cfg.scales, d_curv=cfg.d_curv, n_curv_planes=cfg.n_curv_planes, d_train=cfg.d_train,
-    n_planes=cfg.goldilocks_planes, steps=cfg.goldilocks_steps, lr=cfg.goldilocks_lr, optimizer="sgd",
-    batch_size=cfg.batch_size, hessian_examples=cfg.hessian_examples, seed=3)
+    n_planes=cfg.goldilocks_planes, settings=SUBSPACE_DEFAULTS.replace(steps=cfg.goldilocks_steps, lr=cfg.goldilocks_lr, optimizer="sgd", batch_size=cfg.batch_size, seed=3), hessian_examples=cfg.hessian_examples)
 for i, s in enumerate(gold.scales.tolist()):
     print(f"s={s:6.2f} |theta0|={gold.radii[i]:8.2f}: positive eigenvalues {gold.fraction_positive[i].mean():.2f}, "
           f"Tr/||.||_F {gold.trace_ratio[i].mean():5.2f}; loss at theta0 {gold.initial_loss[i]:.3g}; "

@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import lsl
 from lsl.book import glue, plots, report
+from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.curvature import hessian, linear_operators, short_directions, spectrum
 from lsl.data import nets
 from lsl.network import NetworkLandscape
@@ -168,8 +169,8 @@ glue("own_t_train", seconds["train"], 2)
 with clock("line"):
     line = L.loss(tunnels.linear_path(theta_a, theta_b, cfg.path_points))
 with clock("tunnel"):
-    tun = tunnels.build_tunnel(L, theta_a, theta_b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps,
-                               lr=cfg.lr, batch_size=cfg.batch_size)
+    tun = tunnels.build_tunnel(L, theta_a, theta_b, n_points=cfg.tunnel_points,
+                               settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=cfg.lr, batch_size=cfg.batch_size))
 line_barrier = tunnels.barrier(line)
 print(f"barrier on the line {line_barrier:.3f} ({seconds['line']:.2f} s), on the tunnel {tun.tunnel_barrier:.3f} "
       f"({seconds['tunnel']:.1f} s)")
@@ -357,9 +358,8 @@ glue("own_t_radial", seconds["radial"], 2)
 
 # %%
 with clock("idim"):
-    idim = hyperplanes.intrinsic_dimension(L, L.theta0, cfg.dims, n_planes=cfg.n_planes, steps=cfg.plane_steps,
-                                           lr=cfg.plane_lr, reference=accs[0].item(), batch_size=cfg.batch_size,
-                                           seed=1)
+    idim = hyperplanes.intrinsic_dimension(L, L.theta0, cfg.dims, n_planes=cfg.n_planes,
+                                           settings=SUBSPACE_DEFAULTS.replace(steps=cfg.plane_steps, lr=cfg.plane_lr, batch_size=cfg.batch_size, seed=1), reference=accs[0].item())
 print(f"accuracy at d = {report.numbers(cfg.dims)}: {report.numbers(idim.mean_accuracy, 3)}; d_int90 = {idim.d_int()} "
       f"({seconds['idim']:.1f} s)")
 assert torch.isfinite(idim.mean_accuracy).all()
@@ -400,8 +400,8 @@ assert refused is not None
 with clock("matching"):
     twin = [nets.make("mlp", data.input_shape, C, seed=s, width=cfg.twin_width, depth=2) for s in (0, 1)]
     Lt = NetworkLandscape(twin[0], x, y, x_test=data.x_test, y_test=data.y_test)
-    ta, tb = train(Lt, torch.stack([Lt.theta_of(m) for m in twin]), steps=cfg.twin_steps, lr=cfg.lr,
-                   batch_size=cfg.batch_size).theta
+    ta, tb = train(Lt, torch.stack([Lt.theta_of(m) for m in twin]),
+                   settings=TrainSettings(steps=cfg.twin_steps, lr=cfg.lr, batch_size=cfg.batch_size)).theta
     aligned = permutations.weight_matching(Lt, ta, tb)
     before = tunnels.barrier(Lt.loss(tunnels.linear_path(ta, tb, cfg.path_points)))
     after = tunnels.barrier(Lt.loss(tunnels.linear_path(ta, aligned, cfg.path_points)))

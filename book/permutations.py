@@ -68,8 +68,8 @@ import lsl
 from lsl.data import nets
 from lsl.paths import permutations, tunnels
 from lsl.book import glue, plots, report
+from lsl.settings import TrainSettings, TUNNEL_DEFAULTS
 from lsl.network import NetworkLandscape
-from lsl.settings import TrainSettings
 from lsl.training.trainer import train
 
 # %% [markdown]
@@ -334,8 +334,8 @@ tw = min(cfg.widths, key=lambda w: abs(w - cfg.tunnel_width))
 rec = runs[tw]
 L, (i, j), m = rec["L"], pairs[0], rec["pairs"][0].matching
 a, b = rec["optima"][i], rec["optima"][j]
-tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points, steps=cfg.tunnel_steps, lr=cfg.tunnel_lr,
-                           batch_size=cfg.batch_size, per_segment=5)
+tun = tunnels.build_tunnel(L, a, b, n_points=cfg.tunnel_points,
+                           settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=cfg.tunnel_lr, batch_size=cfg.batch_size), per_segment=5)
 k = (cfg.tunnel_points - 2) // 2                       # the middle interior vertex
 dev = tun.deviations[k]
 u = m.theta - b

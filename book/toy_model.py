@@ -60,6 +60,7 @@ from lsl.paths import tunnels
 from lsl.probes import radial
 from lsl.subspaces import hyperplanes
 from lsl.book import explore, glue, plots, report
+from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
 
@@ -105,7 +106,7 @@ assert err < 1e-12
 # %% tags=["remove-output", "hide-input"]
 toy3 = WedgeLandscape(3, 2, dtype=torch.float64, device="cpu")      # a 3-D picture: on the CPU
 starts = torch.tensor([[0.55, 0.25, 0.65], [0.15, 0.8, -0.55]], dtype=torch.float64)
-run3 = train(toy3, starts, steps=200, lr=0.01, optimizer="sgd", snapshot_every=1)
+run3 = train(toy3, starts, settings=TrainSettings(steps=200, lr=0.01, optimizer="sgd"), snapshot_every=1)
 paths = torch.cat([starts[None], run3.snapshots]).transpose(0, 1)   # [2 runs, T, 3]
 a3, b3 = run3.theta
 path3 = toy3.connector(a3, b3)
@@ -154,8 +155,7 @@ for D, n in cfg.pairs:
     toy = WedgeLandscape(D, n, device=device)
     theta0 = torch.randn(D, generator=torch.Generator().manual_seed(D + n)).to(device)
     sweeps[D, n] = hyperplanes.dimension_sweep(
-        toy, theta0, dims_for(D, n), n_planes=cfg.n_planes, steps=cfg.plane_steps,
-        lr=cfg.plane_lr, tol=cfg.success_tol, seed=1)
+        toy, theta0, dims_for(D, n), n_planes=cfg.n_planes, settings=SUBSPACE_DEFAULTS.replace(steps=cfg.plane_steps, lr=cfg.plane_lr, seed=1), tol=cfg.success_tol)
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.6)
@@ -220,7 +220,7 @@ report.verdict("fj-toy-hyperplanes", "reproduced",
 # %%
 toy = WedgeLandscape(cfg.D_tunnel, cfg.n_tunnel, device=device)
 inits = torch.randn(2, toy.D, generator=torch.Generator().manual_seed(0)).to(device)
-theta_a, theta_b = train(toy, inits, steps=cfg.opt_steps, lr=0.05, schedule="cosine").theta
+theta_a, theta_b = train(toy, inits, settings=TrainSettings(steps=cfg.opt_steps, lr=0.05, schedule="cosine")).theta
 shared = np.intersect1d(toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()).size
 print(f"D={toy.D}, n={toy.n}: optima losses {toy.loss(theta_a):.1e}, {toy.loss(theta_b):.1e}; "
       f"they share {shared} of their {toy.n} long axes")
@@ -234,7 +234,7 @@ P.check_at_scale(shared < toy.n, "the two optima should lie on different wedges"
 
 # %%
 tun = tunnels.build_tunnel(toy, theta_a, theta_b, n_points=cfg.tunnel_points,
-                           steps=cfg.tunnel_steps, lr=0.01)
+                           settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=0.01))
 vertex_loss = toy.loss(tun.points).max().item()
 print(f"barrier on the straight line {tun.line_barrier:.3f}; on the tunnel {tun.tunnel_barrier:.3f}; "
       f"largest loss at a tunnel vertex {vertex_loss:.1e}")
@@ -290,7 +290,7 @@ report.figure("fig-toy-tunnel", fig)
 barriers = {}
 for K in cfg.tunnel_sizes:
     barriers[K] = tunnels.build_tunnel(toy, theta_a, theta_b, n_points=K,
-                                       steps=cfg.tunnel_steps, lr=0.01).tunnel_barrier
+                                       settings=TUNNEL_DEFAULTS.replace(steps=cfg.tunnel_steps, lr=0.01)).tunnel_barrier
     print(f"{K:3d} vertices: barrier {barriers[K]:.3f} = {barriers[K] / tun.line_barrier:.0%} of the line's")
 
 # %% [markdown]

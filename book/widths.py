@@ -68,7 +68,7 @@ from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes, radial
 from lsl.book import cases, glue, plots, report
-from lsl.settings import FAMILY_DEFAULTS
+from lsl.settings import FAMILY_DEFAULTS, TrainSettings
 from lsl.training.trainer import train
 
 
@@ -125,8 +125,7 @@ def builder(seed):
 
 L = builder(cfg.fig2_seeds[0])()
 starts = torch.stack([builder(s)().theta0 for s in cfg.fig2_seeds])
-runs = [train(L, x0, steps=cfg.fig2_steps, optimizer="sgd", lr=cfg.lr, batch_size=cfg.batch_size,
-              snapshot_every=cfg.fig2_moments[0], seed=s, cache=True) for x0, s in zip(starts, cfg.fig2_seeds)]
+runs = [train(L, x0, settings=TrainSettings(steps=cfg.fig2_steps, optimizer="sgd", lr=cfg.lr, batch_size=cfg.batch_size, seed=s), snapshot_every=cfg.fig2_moments[0], cache=True) for x0, s in zip(starts, cfg.fig2_seeds)]
 at = [runs[0].snapshot_steps.index(t) for t in cfg.fig2_moments]
 moments = torch.stack([torch.stack([run.snapshots[i] for run in runs]) for i in at]).to(device)  # [moment, run, D]
 radii = moments.norm(dim=-1).cpu()
@@ -257,12 +256,13 @@ report.verdict("fj-fig2-radial", "reproduced",
 #   {glue:text}`wd_seeds`.
 
 # %%
-train_kw = dict(lr=cfg.lr, batch_size=cfg.batch_size, target_loss=cfg.target_loss, check_every=cfg.check_every,
-                max_steps=cfg.max_steps)
+train_settings = FAMILY_DEFAULTS.replace(lr=cfg.lr, batch_size=cfg.batch_size, steps=cfg.max_steps)
+train_kw = dict(target_loss=cfg.target_loss, check_every=cfg.check_every)
 width_kw = dict(n_directions=cfg.n_directions, rise=cfg.rise, max_angle=cfg.max_angle, n_radii=cfg.n_radii)
 families, tws = {}, {}
 for h, values in cfg.sweeps.items():  # every seed's family at once (members that share a landscape train together)
-    together = lsl.training.families.train_families([builder(s) for s in cfg.seeds], h, values, seeds=cfg.seeds, **train_kw)
+    together = lsl.training.families.train_families([builder(s) for s in cfg.seeds], h, values, seeds=cfg.seeds,
+                                                       settings=train_settings, **train_kw)
     for seed, family in zip(cfg.seeds, together):
         families[h, seed] = family
         tws[h, seed] = radial.tunnel_widths(family.landscapes, family.thetas, **width_kw)

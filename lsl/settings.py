@@ -1,52 +1,55 @@
 """Optimiser settings: one object that says how a trainer optimises, shared by every trainer in :mod:`lsl`.
 
 A :class:`TrainSettings` holds the number of steps, the learning rate and its schedule, the
-optimiser, the minibatch size, the L2 strength and the seed. Every trainer takes one as
-``settings=`` and also keeps keyword arguments for the same fields, so both calls below
-train the same model, bitwise::
-
-    lsl.training.trainer.train(landscape, theta0, steps=500, lr=0.05, schedule="cosine")
+optimiser, the minibatch size, the L2 strength and the seed. Every trainer takes one, and only
+one, way to set them: the argument ``settings``::
 
     fast = TrainSettings(steps=500, lr=0.05, schedule="cosine")
     lsl.training.trainer.train(landscape, theta0, settings=fast)
 
-**The rule.** A trainer starts from ``settings`` if it is given, else from its own defaults
-(the constants below); then every keyword given explicitly replaces the field of the same
-name. So ``train(landscape, theta0, settings=fast, lr=0.1)`` is ``fast`` with ``lr=0.1``, and
-``settings.replace(lr=0.1)`` builds that object. The settings are checked when they are built:
-a negative learning rate or an unknown schedule raises a ``ValueError`` that says what to pass.
+**The rule.** A trainer's ``settings`` default to its own defaults (the constants below); a
+caller who passes ``settings`` passes all of them, so to change one field of a trainer's
+defaults, replace it: ``settings=TUNNEL_DEFAULTS.replace(steps=200)`` keeps the tunnel's cosine
+schedule and learning rate. No trainer takes an optimiser setting as a keyword of its own:
+``train(landscape, theta0, lr=0.1)`` raises a ``TypeError`` that says which ``settings=`` to pass
+(:func:`trainer`). The settings are checked when they are built: a negative learning rate or an
+unknown schedule raises a ``ValueError`` that says what to pass; a trainer that needs a field its
+settings leave at ``None`` (most need ``steps`` and ``lr``) says so (:func:`check_settings`).
 
 **Each trainer's defaults.** Most trainers start from ``TrainSettings()`` (Adam, a constant
-learning rate, the full batch). Those whose algorithm is usually run otherwise keep their own
-defaults, so that calling them without settings does what it always did:
+learning rate, the full batch). Those whose algorithm is usually run otherwise have their own
+defaults:
 
-- ``TrainSettings()``: :func:`lsl.training.trainer.train`, :func:`lsl.training.trainer.minimize`,
+- :data:`TRAIN_DEFAULTS` (``TrainSettings()``): :func:`lsl.training.trainer.train`, :func:`lsl.training.trainer.minimize`,
   :func:`lsl.paths.tunnels.bezier_curve`.
 - :data:`TUNNEL_DEFAULTS` (``steps=1000, lr=0.01, schedule="cosine"``): :func:`lsl.paths.tunnels.build_tunnel`
   and :func:`lsl.paths.tunnels.tunnel`.
 - :data:`SUBSPACE_DEFAULTS` (``schedule="cosine"``): :func:`lsl.paths.orthogonal.optimize_orthogonal`,
-  :func:`lsl.paths.connectors.m_connector`, :func:`lsl.paths.connectors.train_simplex`,
-  :func:`lsl.subspaces.hyperplanes.train_in_hyperplanes` and what is built on it
+  :func:`lsl.paths.connectors.m_connector`, :func:`lsl.paths.connectors.train_simplex` (and their
+  list forms), :func:`lsl.subspaces.hyperplanes.train_in_hyperplanes` and what is built on it
   (:func:`~lsl.subspaces.hyperplanes.train_in_hyperplane`, :func:`~lsl.subspaces.hyperplanes.dimension_sweep`,
   :func:`~lsl.subspaces.hyperplanes.intrinsic_dimension`, :func:`lsl.subspaces.goldilocks.goldilocks_scan`).
 - :data:`ROWS_DEFAULTS` (``steps=1000, optimizer="sgd"``): :func:`lsl.training.rows.train_rows`.
-- :data:`FAMILY_DEFAULTS` (``steps=2000, lr=0.1, optimizer="sgd"``): :func:`lsl.training.families.train_family`.
+- :data:`FAMILY_DEFAULTS` (``steps=2000, lr=0.1, optimizer="sgd"``): :func:`lsl.training.families.train_family`
+  and :func:`~lsl.training.families.train_families`.
 - :data:`SNAPSHOT_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cyclic"``):
   :func:`lsl.ensembles.swa.cyclic_snapshots` and what is built on it (:func:`lsl.ensembles.snapshots.snapshot_sweep`).
 - :data:`ENSEMBLE_DEFAULTS` (``optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine"``):
   :func:`lsl.ensembles.averaging.deep_ensemble`.
 
-**Which settings a trainer uses.** Every trainer uses every field, with three exceptions, each
+**Which settings a trainer uses.** Every trainer uses every field, with these exceptions, each
 said in the trainer's docstring: :func:`lsl.training.trainer.minimize` optimises a given objective, so
 ``batch_size``, ``l2`` and ``seed`` (which describe a landscape's objective) are left to
 :func:`lsl.training.trainer.landscape_objective`; :func:`lsl.training.rows.train_rows` and
 :func:`lsl.training.families.train_family` run SGD with a constant learning rate, so they need
 ``optimizer="sgd"`` and ``schedule="constant"``; :func:`lsl.ensembles.swa.cyclic_snapshots` needs
-``schedule="cyclic"``.
+``schedule="cyclic"``, and :func:`lsl.ensembles.snapshots.snapshot_sweep` takes its learning rates
+one per run (``max_lrs``), so its settings leave ``lr`` unset.
 
-Settings passed as ``settings=`` replace a trainer's defaults as a whole: to keep, say, the
-tunnel's cosine schedule and change only its length, pass ``TUNNEL_DEFAULTS.replace(steps=200)``
-(or simply ``steps=200``).
+**Per-row values.** A trainer that trains several models at once, each with its own learning rate
+or L2 strength, takes those vectors as arguments of its own: :func:`lsl.training.rows.train_rows`'s
+``lrs``, ``l2s`` and ``seeds`` (one per row; each in place of the settings' field, which must then
+be left at its default).
 
 Settings that are not optimiser settings stay keyword arguments of the trainer that has them:
 what is recorded (``snapshot_every``), when to stop (``target_loss``, ``check_every``), what to do
@@ -57,12 +60,15 @@ on divergence (``nonfinite``), the cache (``cache``), and the sizes of the exper
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
 from dataclasses import dataclass
+from typing import Callable
 
-__all__ = ["TrainSettings", "FROM_SETTINGS", "resolve", "OPTIMIZERS", "SCHEDULES",
-           "TUNNEL_DEFAULTS", "SUBSPACE_DEFAULTS", "ROWS_DEFAULTS", "FAMILY_DEFAULTS",
+__all__ = ["TrainSettings", "trainer", "check_settings", "OPTIMIZERS", "SCHEDULES",
+           "TRAIN_DEFAULTS", "TUNNEL_DEFAULTS", "SUBSPACE_DEFAULTS", "ROWS_DEFAULTS", "FAMILY_DEFAULTS",
            "SNAPSHOT_DEFAULTS", "ENSEMBLE_DEFAULTS"]
 
 #: The optimisers a trainer can run, Adam and SGD (with heavy-ball ``momentum``).
@@ -84,7 +90,7 @@ class TrainSettings:
     """How a trainer optimises: steps, learning rate and schedule, optimiser, minibatches, L2, seed.
 
     Build one with the fields you want to change (``TrainSettings(steps=500, lr=0.05)``) and pass
-    it as ``settings=`` to any trainer; :meth:`replace` gives a copy with some fields changed. The
+    it as ``settings=`` to any trainer (the only way a trainer takes them); :meth:`replace` gives a copy with some fields changed. The
     object is frozen, so one instance can be shared by several runs. The defaults:
 
     ============  ============  =========================================================
@@ -177,17 +183,9 @@ class TrainSettings:
         return dataclasses.replace(self, **changes)
 
 
-class _FromSettings:
-    """The type of :data:`FROM_SETTINGS`."""
-
-    def __repr__(self) -> str:
-        return "FROM_SETTINGS"
-
-
-#: The default of a trainer's optimiser keywords (``lr=FROM_SETTINGS``, ...), which means "not given,
-#: take the value from ``settings``". A keyword given explicitly, even ``batch_size=None``, replaces the field.
-FROM_SETTINGS = _FromSettings()
-
+#: Defaults of most trainers (:func:`lsl.training.trainer.train`, :func:`lsl.training.trainer.minimize`,
+#: :func:`lsl.paths.tunnels.bezier_curve`): ``TrainSettings()``, Adam at a constant learning rate, the full batch.
+TRAIN_DEFAULTS = TrainSettings()
 #: Defaults of the tunnel builder (:func:`lsl.paths.tunnels.build_tunnel`), 1000 steps of Adam at 0.01 with a cosine decay.
 TUNNEL_DEFAULTS = TrainSettings(steps=1000, lr=0.01, schedule="cosine")
 #: Defaults of optimisation inside a subspace (:func:`lsl.paths.orthogonal.optimize_orthogonal`, m-connectors,
@@ -203,36 +201,79 @@ SNAPSHOT_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128,
 #: Defaults of :func:`lsl.ensembles.averaging.deep_ensemble`, SGD with momentum 0.9, minibatches of 128, cosine decay.
 ENSEMBLE_DEFAULTS = TrainSettings(optimizer="sgd", momentum=0.9, batch_size=128, schedule="cosine")
 
+#: How error messages name each trainer's defaults.
+_DEFAULT_NAMES = {id(TRAIN_DEFAULTS): "TRAIN_DEFAULTS", id(TUNNEL_DEFAULTS): "TUNNEL_DEFAULTS", id(SUBSPACE_DEFAULTS): "SUBSPACE_DEFAULTS",
+                  id(ROWS_DEFAULTS): "ROWS_DEFAULTS", id(FAMILY_DEFAULTS): "FAMILY_DEFAULTS",
+                  id(SNAPSHOT_DEFAULTS): "SNAPSHOT_DEFAULTS", id(ENSEMBLE_DEFAULTS): "ENSEMBLE_DEFAULTS"}
+#: Keywords that trainers once took beside ``settings`` (``max_steps`` was ``steps``): refused with a pointer to ``settings``.
+_OLD_KEYWORDS = {"max_steps": "steps"}
 
-def resolve(settings: TrainSettings | None, defaults: TrainSettings, *, who: str,
-            needs: tuple[str, ...] = ("steps", "lr"), **keywords) -> TrainSettings:
-    """The settings a trainer runs with: ``settings`` (else ``defaults``), with the keywords given explicitly.
 
-    Every trainer in :mod:`lsl` starts with this call; a new trainer should too.
+def _defaults_name(defaults: TrainSettings) -> str:
+    name = _DEFAULT_NAMES.get(id(defaults))
+    return f"lsl.settings.{name}" if name else "lsl.settings.TRAIN_DEFAULTS"
+
+
+def trainer(defaults: TrainSettings) -> Callable:
+    """Mark a function as a trainer whose defaults are ``defaults``: it refuses optimiser keywords.
+
+    A trainer takes its optimiser settings only as ``settings=``. Called with a keyword that
+    names a field of :class:`TrainSettings` (or ``max_steps``, the old name of ``steps``), the
+    decorated function raises a ``TypeError`` that says which ``settings=`` to pass instead,
+    e.g. ``settings=lsl.settings.TUNNEL_DEFAULTS.replace(lr=...)``. The signature, name and
+    docstring are the function's own.
 
     Args:
-        settings: the caller's settings, or ``None`` for the trainer's defaults.
-        defaults: the trainer's defaults (``TrainSettings()`` or one of the constants of this module).
+        defaults: the trainer's default settings (the default of its ``settings`` argument).
+    """
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+
+    def decorate(fn: Callable) -> Callable:
+        own = set(inspect.signature(fn).parameters)
+        refused = (fields | set(_OLD_KEYWORDS)) - own
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            bad = [k for k in kwargs if k in refused]
+            if bad:
+                names = [_OLD_KEYWORDS.get(k, k) for k in bad]
+                example = ", ".join(f"{name}=..." for name in names)
+                raise TypeError(
+                    f"{fn.__name__}() takes its optimiser settings only as settings=TrainSettings(...), not as "
+                    f"{', '.join(k + '=' for k in bad)}: pass settings={_defaults_name(defaults)}.replace({example}) "
+                    f"(its defaults), or settings=your_settings.replace({example})")
+            return fn(*args, **kwargs)
+
+        wrapper.defaults = defaults
+        return wrapper
+
+    return decorate
+
+
+def check_settings(settings: TrainSettings, *, who: str, needs: tuple[str, ...] = ("steps", "lr")) -> TrainSettings:
+    """Check a trainer's ``settings``: a :class:`TrainSettings` whose needed fields are given.
+
+    Every trainer in :mod:`lsl` starts with this call; a new trainer should too (and be decorated
+    with :func:`trainer`).
+
+    Args:
+        settings: the caller's settings.
         who: the trainer's name, for error messages.
-        needs: fields that must not be ``None`` in the result (most trainers need ``steps`` and ``lr``).
-        **keywords: the trainer's optimiser keywords; those equal to :data:`FROM_SETTINGS` were not
-            given and leave the field alone.
+        needs: fields that must not be ``None`` (most trainers need ``steps`` and ``lr``).
 
     Returns:
-        the resolved :class:`TrainSettings`.
+        ``settings``.
 
     Raises:
         TypeError: if ``settings`` is not a :class:`TrainSettings`.
-        ValueError: if a needed field is missing, or a keyword's value is invalid.
+        ValueError: if a needed field is ``None``.
     """
-    base = defaults if settings is None else settings
-    if not isinstance(base, TrainSettings):
-        raise TypeError(f"{who}: settings must be a lsl.settings.TrainSettings (or None for the defaults), "
-                        f"got {type(base).__name__}")
-    given = {k: v for k, v in keywords.items() if v is not FROM_SETTINGS}
-    out = base.replace(**given) if given else base
-    missing = [name for name in needs if getattr(out, name) is None]
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"{who}: settings must be a lsl.settings.TrainSettings, e.g. settings=TrainSettings(steps=..., "
+                        f"lr=...), got {type(settings).__name__}")
+    missing = [name for name in needs if getattr(settings, name) is None]
     if missing:
         example = ", ".join(f"{name}=..." for name in missing)
-        raise ValueError(f"{who} needs {' and '.join(missing)}: pass {example}, or settings=TrainSettings({example})")
-    return out
+        raise ValueError(f"{who} needs {' and '.join(missing)}: pass settings whose {' and '.join(missing)} "
+                         f"are given, e.g. settings=TrainSettings({example})")
+    return settings

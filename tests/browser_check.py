@@ -23,6 +23,8 @@ MathJax is waited for; then the page fails on
   (``{term}`...``` and the like) left in the text outside code;
 - a stray value in a code cell's output area: the bare ``str``/number repr that a cell ending in an
   expression shows (``'0.349'``), see :func:`check_stray_outputs`;
+- no raw repr in an output (a numpy array, a tensor, a dict of numbers, a float32 with all its digits), see
+  :func:`check_raw_dumps`;
 - a content image without a real alt text (none, empty, or its file name), see :func:`check_alt_text`;
 - on a chapter page (one whose ``.ipynb`` is in the repository), a missing or wrong "Open in Colab"
   link: it must be ``https://colab.research.google.com/github/<owner>/<repo>/blob/<branch>/<path>.ipynb``
@@ -166,6 +168,35 @@ def check_stray_outputs(html: str) -> list[str]:
             text = out.get_text().strip()
             if _STRAY.match(text):
                 problems.append(f"stray output value in a code cell: {text[:60]!r}")
+    return problems
+
+
+#: Reprs a reader should never meet in an output: a float printed with more digits than it means
+#: (``0.9509999752044678``), a numpy array's bare layout (``[1.   0.89`` or ``[[56 37``), a tensor or
+#: array repr, a dict of numbers (``{0: 1, 30: 1``, ``{'a': 0.5``).
+_RAW = [
+    (re.compile(r"(?<![\w.])-?\d+\.\d{9,}(?!\d)"), "a float printed with all its binary digits"),
+    (re.compile(r"\[\s*\[?-?\d+\.?\d*(?: {2,}|\. +)-?\d"), "a numpy array's repr"),
+    (re.compile(r"\b(?:tensor|array)\(\["), "a tensor or array repr"),
+    (re.compile(r"\{(?:-?\d+(?:\.\d+)?|'[^']*'): -?\d+(?:\.\d+)?(?:e-?\d+)?, (?:-?\d+(?:\.\d+)?|'[^']*'): "),
+     "a dict of numbers"),
+]
+
+
+def check_raw_dumps(html: str) -> list[str]:
+    """Raw reprs in code cells' outputs: arrays, tensors, dicts of numbers, floats with all their digits.
+
+    A chapter prints numbers for a reader (``report.numbers``, ``report.fmt``, a table), never Python's
+    or numpy's repr of them. Checked on printed text and plain-text outputs alike.
+    """
+    problems = []
+    for area in _soup(html).select(".cell_output"):
+        text = area.get_text()
+        for pattern, what in _RAW:
+            for m in pattern.finditer(text):
+                start = max(0, m.start() - 40)
+                problems.append(f"{what} in an output: {text[start:m.end() + 30].strip()!r}")
+                break
     return problems
 
 
@@ -636,6 +667,7 @@ def check_site(html_dir: Path, browser: Browser, repo: Repository, *, screenshot
             problems += check_images(page, html, site.exists)
             problems += check_math(html)
             problems += check_stray_outputs(static)   # the page as served: the live DOM adds copy buttons
+            problems += check_raw_dumps(static)
             problems += check_alt_text(html)
             from_notebook = site.exists("_sources/" + PurePosixPath(page).with_suffix(".ipynb").as_posix())
             problems += check_colab(page, html, repo, from_notebook or repo.is_chapter(page))

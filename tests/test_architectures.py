@@ -222,10 +222,12 @@ def test_models_trained_at_once_follow_their_own_runs(case):
     x, y = data(16)
     land = NetworkLandscape(build(), x, y)
     starts = land.theta0 + 0.05 * torch.randn(2, land.D, generator=torch.Generator().manual_seed(2), dtype=F64)
-    settings = dict(steps=4, lr=0.05, optimizer="sgd", momentum=0.9, batch_size=8, seed=3)
-    together = train(land, starts, **settings).theta
+    from lsl.settings import TrainSettings
+
+    settings = TrainSettings(steps=4, lr=0.05, optimizer="sgd", momentum=0.9, batch_size=8, seed=3)
+    together = train(land, starts, settings=settings).theta
     if case == "transformer":  # dropout draws masks for both models in one call: not the same as alone
         assert torch.isfinite(together).all() and not torch.equal(together[0], starts[0])
         return
-    alone = torch.stack([train(land, s, **settings).theta for s in starts])
+    alone = torch.stack([train(land, s, settings=settings).theta for s in starts])
     torch.testing.assert_close(together, alone, rtol=1e-10, atol=1e-12)

@@ -14,6 +14,7 @@ from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
+from lsl.settings import ENSEMBLE_DEFAULTS, TrainSettings
 
 F64 = torch.float64
 
@@ -169,7 +170,7 @@ def test_barrier_on_a_convex_quadratic_is_zero_and_positive_between_wedges():
 
 def test_deep_ensemble_members_equal_independent_runs():
     ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
-    ens = deep_ensemble(ds, "mlp", members=3, steps=12, lr=0.05, batch_size=32, seed=10, width=6, depth=1,
+    ens = deep_ensemble(ds, "mlp", members=3, settings=ENSEMBLE_DEFAULTS.replace(steps=12, lr=0.05, batch_size=32, seed=10), width=6, depth=1,
                         cache=False)
     assert ens.members.shape == (3, ens.landscape.D) and ens.seeds == [10, 11, 12]
     assert ens.steps_per_member == 12 and ens.total_steps == 36
@@ -181,8 +182,7 @@ def test_deep_ensemble_members_equal_independent_runs():
         model = nets.make("mlp", ds.input_shape, ds.n_classes, seed=s, width=6, depth=1)
         alone = NetworkLandscape(model, ds.x_train, ds.y_train)
         torch.testing.assert_close(ens.theta0[k], alone.theta0)
-        ref = train(alone, alone.theta0, steps=12, lr=0.05, optimizer="sgd", momentum=0.9, schedule="cosine",
-                    batch_size=32, seed=10)
+        ref = train(alone, alone.theta0, settings=TrainSettings(steps=12, lr=0.05, optimizer="sgd", momentum=0.9, schedule="cosine", batch_size=32, seed=10))
         torch.testing.assert_close(ens.members[k], ref.theta, rtol=1e-4, atol=1e-5)
     # independently initialised members differ
     assert float((ens.theta0[0] - ens.theta0[1]).norm()) > 0

@@ -21,7 +21,7 @@ from lsl.data import datasets, files, nets
 from lsl.network import NetworkLandscape
 from lsl.paths import connectors, permutations, tunnels
 from lsl.probes import planes, radial
-from lsl.settings import TrainSettings
+from lsl.settings import ROWS_DEFAULTS, SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.subspaces import hyperplanes
 from lsl.toy import WedgeLandscape
 from lsl.training import rows, trainer
@@ -65,46 +65,41 @@ def _cases(L: NetworkLandscape) -> list[tuple[str, object, type, str]]:
          ValueError, r"theta has non-finite entries"),
         ("exact_hessian: NaN theta", lambda: hessian.exact_hessian(L, nan), ValueError, r"theta has non-finite entries at \[1\]"),
         ("top_eigenvalues: NaN theta", lambda: hessian.top_eigenvalues(L, nan, 2), ValueError, r"theta has non-finite entries"),
-        ("m_connector: NaN optima", lambda: connectors.m_connector(L, torch.stack([ok, nan, ok + 1]), steps=1, lr=0.1),
+        ("m_connector: NaN optima", lambda: connectors.m_connector(L, torch.stack([ok, nan, ok + 1]), settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1)),
          ValueError, r"non-finite entries at \[\(1, 1\)\]"),
-        ("build_tunnel: NaN end", lambda: tunnels.build_tunnel(L, ok, nan, n_points=3, steps=1, lr=0.1),
+        ("build_tunnel: NaN end", lambda: tunnels.build_tunnel(L, ok, nan, n_points=3, settings=TUNNEL_DEFAULTS.replace(steps=1, lr=0.1)),
          ValueError, r"theta_b has non-finite entries"),
         ("weight_matching: NaN theta_b", lambda: permutations.weight_matching(L, ok, nan), ValueError,
          r"theta_b has non-finite entries"),
-        ("train: NaN start", lambda: trainer.train(L, nan, steps=2, lr=0.1), ValueError,
+        ("train: NaN start", lambda: trainer.train(L, nan, settings=TrainSettings(steps=2, lr=0.1)), ValueError,
          r"theta0 has non-finite entries at \[1\].*cannot start from a non-finite point"),
-        ("train_rows: NaN start", lambda: rows.train_rows(L, _nan(D, rows_=2), lr=0.1, max_steps=2), ValueError,
+        ("train_rows: NaN start", lambda: rows.train_rows(L, _nan(D, rows_=2), settings=ROWS_DEFAULTS.replace(lr=0.1, steps=2)), ValueError,
          r"theta0 has non-finite entries"),
         ("filter_normalized_directions: NaN theta", lambda: planes.filter_normalized_directions(L, nan), ValueError,
          r"theta has non-finite entries"),
         # wrong shape and type
         ("exact_hessian: wrong D", lambda: hessian.exact_hessian(L, torch.zeros(D + 1, dtype=F64)), ValueError,
          rf"theta must have shape \[D\] or \[B, D\] with D={D}"),
-        ("train: a list", lambda: trainer.train(L, [0.0] * D, steps=1, lr=0.1), TypeError, r"theta0 must be a torch.Tensor"),
+        ("train: a list", lambda: trainer.train(L, [0.0] * D, settings=TrainSettings(steps=1, lr=0.1)), TypeError, r"theta0 must be a torch.Tensor"),
         ("direction_plane: integer directions", lambda: planes.direction_plane(L, ok, torch.ones(2, D, dtype=torch.long), n=3),
          TypeError, r"directions must be a floating-point tensor"),
         # out of range and absurd
-        ("train: lr too large for float32", lambda: trainer.train(_float32(L), _float32(L).theta0, steps=1, lr=1e39),
+        ("train: lr too large for float32", lambda: trainer.train(_float32(L), _float32(L).theta0, settings=TrainSettings(steps=1, lr=1e39)),
          ValueError, r"lr=1e\+39 is too large for torch.float32"),
         ("TrainSettings: NaN lr", lambda: TrainSettings(lr=float("nan")), ValueError, r"lr must be > 0, a finite number"),
-        ("intrinsic_dimension: no dims", lambda: hyperplanes.intrinsic_dimension(L, ok, [], n_planes=1, steps=1, lr=0.1, reference=0.9),
+        ("intrinsic_dimension: no dims", lambda: hyperplanes.intrinsic_dimension(L, ok, [], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=0.9),
          ValueError, r"dims is empty"),
-        ("intrinsic_dimension: n_planes=0", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=0, steps=1, lr=0.1,
-                                                                                    reference=0.9),
+        ("intrinsic_dimension: n_planes=0", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=0, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=0.9),
          ValueError, r"n_planes must be an integer >= 1, got 0"),
-        ("intrinsic_dimension: fractional dim", lambda: hyperplanes.intrinsic_dimension(L, ok, [2.5], n_planes=1, steps=1, lr=0.1,
-                                                                                        reference=0.9),
+        ("intrinsic_dimension: fractional dim", lambda: hyperplanes.intrinsic_dimension(L, ok, [2.5], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=0.9),
          TypeError, r"dims\[0\] must be an integer"),
-        ("intrinsic_dimension: level=1.5", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=1, steps=1, lr=0.1,
-                                                                                   reference=0.9, level=1.5),
+        ("intrinsic_dimension: level=1.5", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=0.9, level=1.5),
          ValueError, r"level must be a number > 0 and <= 1, got 1.5"),
-        ("intrinsic_dimension: reference=nan", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=1, steps=1, lr=0.1,
-                                                                                       reference=float("nan")),
+        ("intrinsic_dimension: reference=nan", lambda: hyperplanes.intrinsic_dimension(L, ok, [2], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=float("nan")),
          ValueError, r"reference must be a finite number"),
-        ("intrinsic_dimension: dim above D", lambda: hyperplanes.intrinsic_dimension(L, ok, [D + 1], n_planes=1, steps=1, lr=0.1,
-                                                                                     reference=0.9),
+        ("intrinsic_dimension: dim above D", lambda: hyperplanes.intrinsic_dimension(L, ok, [D + 1], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), reference=0.9),
          ValueError, rf"dims\[0\] must be an integer in \[1, {D}\]"),
-        ("dimension_sweep: tol=-1", lambda: hyperplanes.dimension_sweep(L, ok, [2], n_planes=1, steps=1, lr=0.1, tol=-1),
+        ("dimension_sweep: tol=-1", lambda: hyperplanes.dimension_sweep(L, ok, [2], n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), tol=-1),
          ValueError, r"tol must be a number > 0, got -1"),
     ]
 
@@ -194,7 +189,7 @@ def test_the_scipy_operator_refuses_complex_vectors(net):
 def test_the_toy_model_refuses_non_finite_points_in_experiments():
     toy = WedgeLandscape(20, 12, dtype=F64)
     with pytest.raises(ValueError, match=r"theta_a has non-finite entries at \[1\]"):
-        tunnels.build_tunnel(toy, _nan(20), torch.ones(20, dtype=F64), n_points=3, steps=1, lr=0.1)
+        tunnels.build_tunnel(toy, _nan(20), torch.ones(20, dtype=F64), n_points=3, settings=TUNNEL_DEFAULTS.replace(steps=1, lr=0.1))
 
 
 @pytest.mark.parametrize("call, error, pattern", [
@@ -241,7 +236,7 @@ def test_one_vocabulary_for_curvature_terms_and_the_old_spellings_say_the_new_on
 
 
 _POINTS = {"theta", "theta0", "theta_a", "theta_b", "optima", "points", "directions", "thetas", "a", "b", "c", "origin",
-           "snapshots", "start", "radii", "x0", "v", "control"}
+           "snapshots", "start", "end", "radii", "x0", "v", "control"}
 #: functions the sweep does not call, with the reason (a new public function is swept unless listed here)
 _NOT_SWEPT = {
     "probes.planes.save_plane": "writes a plane that was computed (its points were checked when it was)",
@@ -280,7 +275,7 @@ def _arguments(fn, L: NetworkLandscape) -> dict:
     t0 = L.theta0.detach()
     pts = lambda k: t0 + 0.1 * torch.randn(k, L.D, generator=gen, dtype=F64)  # noqa: E731
     known = dict(
-        landscape=L, build=L, theta=t0, theta0=t0, theta_a=t0, theta_b=pts(1)[0], origin=t0, start=t0, x0=t0,
+        landscape=L, build=L, theta=t0, theta0=t0, theta_a=t0, theta_b=pts(1)[0], origin=t0, start=t0, end=pts(1)[0], x0=t0,
         control=pts(1)[0], thetas=pts(2), optima=pts(3), points=pts(3), snapshots=pts(3), a=t0, b=pts(1)[0],
         c=pts(1)[0], directions=torch.randn(2, L.D, generator=gen, dtype=F64), v=torch.ones(L.D, dtype=F64),
         radii=torch.tensor([0.1, 0.2], dtype=F64), k=2, n_points=3, steps=1, lr=0.1, d=2, dims=[2], n_planes=1,
@@ -293,8 +288,14 @@ def _arguments(fn, L: NetworkLandscape) -> dict:
     )
     params = inspect.signature(fn).parameters
     always = {"steps", "lr", "cycle_steps", "rise", "max_radius", "n_radii", "n_directions", "k", "n_points", "n"}
-    return {p: known[p] for p, spec in params.items()
-            if p in known and (spec.default is spec.empty or p in _POINTS or p in always)}
+    out = {p: known[p] for p, spec in params.items()
+           if p in known and (spec.default is spec.empty or p in _POINTS or p in always)}
+    if "settings" in params:  # a trainer: one short run of its defaults
+        d = params["settings"].default
+        cyclic = d.schedule == "cyclic"
+        out["settings"] = d.replace(steps=None if cyclic else 1, cycle_steps=1 if cyclic else d.cycle_steps,
+                                    lr=None if "max_lrs" in params else 0.1)
+    return out
 
 
 @pytest.mark.parametrize("where, param", _public_point_functions(), ids=lambda v: v if isinstance(v, str) else None)

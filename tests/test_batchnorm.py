@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from lsl.network import NetworkLandscape
 from lsl.network_checks import BatchNormPolicyWarning
 from lsl.training.trainer import minibatch_order, train
+from lsl.settings import TrainSettings
 
 F64 = torch.float64
 
@@ -73,7 +74,7 @@ def trained_pair(dtype, steps=150):
     model = bn_cnn(0, dtype)
     land = NetworkLandscape(model, x.to(dtype), y, x_test=xt.to(dtype), y_test=yt)
     settings = dict(steps=steps, lr=0.05, momentum=0.9, batch_size=32, seed=7)
-    res = train(land, land.theta0, optimizer="sgd", schedule="cosine", **settings)
+    res = train(land, land.theta0, settings=TrainSettings(optimizer="sgd", schedule="cosine", **settings))
     ref = torch_loop(model, land, **settings)
     return land, res, ref
 

@@ -189,6 +189,26 @@ def test_printed_text_rich_output_and_glued_prose_are_not_stray():
     assert bc.check_stray_outputs(page) == []
 
 
+@pytest.mark.parametrize("shown", [
+    "test accuracy [0.949999988079071, 0.9559999704360962]",          # ensembles, before the fix
+    "outliers counted at each step {0: 1, 30: 1, 60: 1}",               # local geometry
+    "top C: {0: 0.365, 150: 0.902}",
+    "agreement with A&#39;s labels: [1.   0.88 0.83 0.76]",             # tunnels
+    "[[0.75 0.59 0.64]\n [1.1  0.92 0.88]]",                            # widths
+    "tensor([0.1000, 0.2000])",
+])
+def test_a_raw_dump_in_an_output_fails(shown):
+    printed = f'<div class="output stream highlight-myst-ansi notranslate"><pre>{shown}\n</pre></div>'
+    assert len(bc.check_raw_dumps(PAGE.format(_cell(printed)))) == 1
+
+
+@pytest.mark.parametrize("shown", ["test accuracy [0.950, 0.956]", "top C at steps 0, 150: 0.365, 0.902",
+                                   "D=60 n=40: threshold 20; gap 1.2e+04", "width 64: 0.900 and 0.856"])
+def test_numbers_printed_for_a_reader_are_not_raw_dumps(shown):
+    printed = f'<div class="output stream highlight-myst-ansi notranslate"><pre>{shown}\n</pre></div>'
+    assert bc.check_raw_dumps(PAGE.format(_cell(printed))) == []
+
+
 def test_images_need_a_real_alt_text():
     page = PAGE.format('<article class="bd-article">'
                        '<img src="../_images/abc123.png" alt="_images/abc123.png">'

@@ -12,6 +12,7 @@ from lsl.paths.connectors import (MConnectorResult, connector_points, evaluate_s
                             train_simplex, train_simplices)
 from tests.reference import CountingWedge
 from tests.test_tunnels import _optima
+from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings
 
 F64 = torch.float64
 
@@ -63,7 +64,7 @@ def test_connector_points_interpolates_the_mesh():
 
 def test_m_connector_on_toy(triple):
     land, optima = triple
-    res = m_connector(land, optima, steps=300, lr=0.05, resolution=3)
+    res = m_connector(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=300, lr=0.05), resolution=3)
     assert res.m == 2 and res.points.shape == (10, 60)
     torch.testing.assert_close(res.points[:3], optima)
     # The optimised points keep their barycentric coordinates: same projection onto the affine span.
@@ -90,12 +91,12 @@ def test_m_connector_on_toy(triple):
 def test_m_connector_errors(triple):
     land, optima = triple
     with pytest.raises(ValueError, match="at least 2 optima"):
-        m_connector(land, optima[:1], steps=1, lr=0.1)
+        m_connector(land, optima[:1], settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="affinely dependent"):
-        m_connector(land, torch.stack([optima[0], optima[1], 0.5 * (optima[0] + optima[1])]), steps=1, lr=0.1)
+        m_connector(land, torch.stack([optima[0], optima[1], 0.5 * (optima[0] + optima[1])]), settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="resolution"):
-        m_connector(land, optima, steps=1, lr=0.1, resolution=1)
-    res = m_connector(land, optima, steps=1, lr=0.01)
+        m_connector(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1), resolution=1)
+    res = m_connector(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.01))
     with pytest.raises(ValueError, match="accuracy"):
         evaluate_simplex(land, res, split="test")
     with pytest.raises(ValueError, match="n_edge"):
@@ -105,8 +106,8 @@ def test_m_connector_errors(triple):
 def test_train_simplex_lowers_the_loss_between_grid_points(triple):
     """Training the connector as a whole lowers the loss at random points of the simplex, keeps the optima and the geometry."""
     land, optima = triple
-    res = m_connector(land, optima, steps=300, lr=0.05, resolution=2)
-    whole = train_simplex(land, res, steps=400, lr=0.05, n_samples=8, seed=0)
+    res = m_connector(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=300, lr=0.05), resolution=2)
+    whole = train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=400, lr=0.05, seed=0), n_samples=8)
     torch.testing.assert_close(whole.points[:3], optima)
     basis, _ = torch.linalg.qr((optima[1:] - optima[0]).T)
     proj = lambda x: (x - optima[0]) @ basis  # noqa: E731
@@ -116,10 +117,10 @@ def test_train_simplex_lowers_the_loss_between_grid_points(triple):
     after = evaluate_simplex(land, whole, n_random=300, n_edge=11, seed=5)  # other points than trained on
     assert float(after.loss[after.random].mean()) < 0.5 * float(before.loss[before.random].mean())
     assert float(after.loss.max()) < float(before.loss.max())
-    same = train_simplex(land, res, steps=0, lr=0.05)
+    same = train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=0, lr=0.05))
     torch.testing.assert_close(same.points, res.points)
     with pytest.raises(ValueError, match="n_samples"):
-        train_simplex(land, res, steps=3, lr=0.05, n_samples=0)
+        train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=3, lr=0.05), n_samples=0)
 
 
 def test_grad_evals_count_the_point_gradients_computed():
@@ -129,15 +130,15 @@ def test_grad_evals_count_the_point_gradients_computed():
     land = CountingWedge(20, 12, dtype=F64)
     for m, r, steps in [(1, 4, 7), (2, 3, 5), (3, 2, 6)]:
         land.point_gradients = 0
-        res = m_connector(land, optima[: m + 1], steps=steps, lr=0.01, resolution=r)
+        res = m_connector(land, optima[: m + 1], settings=SUBSPACE_DEFAULTS.replace(steps=steps, lr=0.01), resolution=r)
         P = math.comb(r + m, m)
         assert res.grad_evals == steps * (P - m - 1) == land.point_gradients
         for n_samples, faces in [(3, True), (5, False)]:
             land.point_gradients = 0
-            whole = train_simplex(land, res, steps=steps + 2, lr=0.01, n_samples=n_samples, faces=faces)
+            whole = train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=steps + 2, lr=0.01), n_samples=n_samples, faces=faces)
             assert whole.grad_evals == (steps + 2) * n_samples == land.point_gradients
-    assert m_connector(land, optima[:2], steps=0, lr=0.01).grad_evals == 0
-    assert train_simplex(land, res, steps=0, lr=0.01).grad_evals == 0
+    assert m_connector(land, optima[:2], settings=SUBSPACE_DEFAULTS.replace(steps=0, lr=0.01)).grad_evals == 0
+    assert train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=0, lr=0.01)).grad_evals == 0
 
 
 
@@ -153,12 +154,12 @@ def test_train_simplex_gives_the_same_bits_every_run():
     from lsl.training.trainer import train
 
     land = WedgeLandscape(200, 150)
-    optima = train(land, torch.randn(6, 200, generator=torch.Generator().manual_seed(1)), steps=300, lr=0.05).theta
-    res = m_connector(land, optima, steps=100, lr=0.01, resolution=3)
+    optima = train(land, torch.randn(6, 200, generator=torch.Generator().manual_seed(1)), settings=TrainSettings(steps=300, lr=0.05)).theta
+    res = m_connector(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=100, lr=0.01), resolution=3)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        runs = [train_simplex(land, res, steps=200, lr=0.01, n_samples=32, seed=3).points for _ in range(2)]
+        runs = [train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=200, lr=0.01, seed=3), n_samples=32).points for _ in range(2)]
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(runs[0], runs[1])
@@ -170,19 +171,19 @@ def test_m_connectors_and_train_simplices_batch_what_the_single_calls_do():
     seed + k (the toy model has no minibatches), up to rounding; the single calls are the batch of one."""
     land, optima = _optima(40, 20, 4, seed=2)
     simplices = [optima[: m + 1] for m in (1, 2, 3)]
-    batch = m_connectors(land, simplices, steps=40, lr=0.01, resolution=3)
-    trained = train_simplices(land, batch, steps=40, lr=0.01, n_samples=6, seed=5)
+    batch = m_connectors(land, simplices, settings=SUBSPACE_DEFAULTS.replace(steps=40, lr=0.01), resolution=3)
+    trained = train_simplices(land, batch, settings=SUBSPACE_DEFAULTS.replace(steps=40, lr=0.01, seed=5), n_samples=6)
     for k, (corners, b, t) in enumerate(zip(simplices, batch, trained)):
-        one = m_connector(land, corners, steps=40, lr=0.01, resolution=3)
+        one = m_connector(land, corners, settings=SUBSPACE_DEFAULTS.replace(steps=40, lr=0.01), resolution=3)
         assert one.weights.equal(b.weights) and b.grad_evals == one.grad_evals
         torch.testing.assert_close(b.points, one.points, rtol=1e-5, atol=1e-5)
-        alone = train_simplex(land, b, steps=40, lr=0.01, n_samples=6, seed=5 + k)
+        alone = train_simplex(land, b, settings=SUBSPACE_DEFAULTS.replace(steps=40, lr=0.01, seed=5 + k), n_samples=6)
         torch.testing.assert_close(t.points, alone.points, rtol=1e-5, atol=1e-5)
         assert t.grad_evals == alone.grad_evals == 40 * 6
         assert not t.points.equal(b.points)                                   # it did train
     with pytest.raises(TypeError, match="list of simplices"):
-        m_connectors(land, optima, steps=1, lr=0.01)
+        m_connectors(land, optima, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.01))
     with pytest.raises(ValueError, match="simplices\\[1\\]"):
-        m_connectors(land, [optima[:2], optima[:1]], steps=1, lr=0.01)
+        m_connectors(land, [optima[:2], optima[:1]], settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.01))
     with pytest.raises(TypeError, match="MConnectorResult"):
-        train_simplices(land, [optima], steps=1, lr=0.01)
+        train_simplices(land, [optima], settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.01))

@@ -14,6 +14,7 @@ from lsl.paths import tunnels
 from lsl.book import explore, report
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
+from lsl.settings import TUNNEL_DEFAULTS
 
 widgets = pytest.importorskip("ipywidgets")
 
@@ -152,7 +153,7 @@ def test_path_viewer_on_a_network():
 def test_tunnel_viewer_reuses_the_measured_losses():
     toy = WedgeLandscape(20, 15)
     a, b = torch.randn(2, 20, generator=torch.Generator().manual_seed(0))
-    tun = tunnels.build_tunnel(toy, toy.project(a), toy.project(b), n_points=5, steps=20)
+    tun = tunnels.build_tunnel(toy, toy.project(a), toy.project(b), n_points=5, settings=TUNNEL_DEFAULTS.replace(steps=20))
     ex = explore.tunnel_viewer(toy, tun, t=0.25)
     model = ex.draw.__self__
     assert not model.has_predictions

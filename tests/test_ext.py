@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -48,8 +49,10 @@ def build(src: Path, files: dict[str, str], extensions: list[str], **overrides) 
 
 CLAIMS = """
 claims:
-  - {id: c-one, paper: fj, where: Fig. 1, claim: The first claim., paper_reports: "0.3", chapter: chap}
-  - {id: c-two, paper: fg, where: property 2, claim: The second claim., paper_reports: qualitative, chapter: chap}
+  - {id: c-one, paper: fj, where: Fig. 1, claim: The first claim., paper_reports: "0.3", chapter: chap,
+     criterion: {measures: {x: the first quantity}, reproduced: x > 0.3, partly: x > 0.1}}
+  - {id: c-two, paper: fg, where: property 2, claim: The second claim., paper_reports: qualitative, chapter: chap,
+     criterion: {measures: {y: the second quantity}, reproduced: y > 2, partly: y > 1}}
   - {id: c-three, paper: fj, where: §4, claim: A claim no chapter tests., chapter: none, why_not: no data}
 """
 
@@ -59,13 +62,13 @@ CHAPTER = """
 ## Measuring the first
 
 ```python
-report.verdict("c-one", "reproduced", measured=0.349)
+report.verdict("c-one", x=0.349, shown="0.349")
 ```
 
 ## Measuring the second
 
 ```python
-report.verdict("c-two", "partly", measured="1.5", note="at quick scale")
+report.verdict("c-two", y=1.5, shown="1.5", note="at quick scale")
 ```
 """
 
@@ -79,19 +82,29 @@ def glue_file(folder: Path, doc: str, records: list[dict]) -> None:
     (folder / f"{doc}.glue.json").write_text(json.dumps(data))
 
 
-def record(claim, verdict, measured, note="", profile="quick"):
-    return {"claim": claim, "verdict": verdict, "measured": measured, "paper": "", "note": note, "profile": profile}
+def record(claim, verdict, measured, note="", profile="quick", borderline=False):
+    return {"claim": claim, "verdict": verdict, "measured": measured, "note": note, "profile": profile,
+            "borderline": borderline, "quantities": {"x": float(measured) if measured[0].isdigit() else measured},
+            "spread": {}}
 
 
-def scorecard_project(tmp_path, records, paper_records=None):
+def commit_records(folder: Path, records: list[dict]) -> None:
+    """The committed verdicts of chapter ``chap`` (what LSL_RECORD_VERDICTS=1 writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "chap.json").write_text(json.dumps({r["claim"]: scorecard.committed_record(r) for r in records}))
+
+
+def scorecard_project(tmp_path, records, paper_records=None, committed=None):
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "claims.yml").write_text(CLAIMS)
+    commit_records(tmp_path / "verdicts" / "quick", records if committed is None else committed)
     glue_file(tmp_path / "_build" / "jupyter_execute", "chap", records)
     if paper_records is not None:
         glue_file(tmp_path / "_build" / "paper" / "_build" / "jupyter_execute", "chap", paper_records)
     files = {"index.md": "# Book\n\n```{toctree}\nchap\nscore\n```\n", "chap.md": CHAPTER,
              "score.md": "# Scorecard\n\n```{scorecard}\n```\n"}
-    return build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score")
+    return build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score",
+                 lsl_verdict_records="verdicts")
 
 
 def test_scorecard_lists_every_claim_with_its_verdict_section_and_numbers(tmp_path, monkeypatch):
@@ -103,9 +116,13 @@ def test_scorecard_lists_every_claim_with_its_verdict_section_and_numbers(tmp_pa
     assert "3 claims: 1 reproduced, 1 partly, 1 not covered." in html
     assert "The first claim." in html and "The second claim." in html and "A claim no chapter tests." in html
     assert 'href="chap.html#measuring-the-first"' in html and 'href="chap.html#measuring-the-second"' in html
-    assert "0.349" in html and "1.5 (at quick scale)" in html and "not covered: no data" in html
-    assert "0.41 (reproduced)" in html                     # the paper profile's column
+    assert "0.349" in html and "1.5 (at quick scale)" in html and "no data" in html
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "x = 0.41" in text                              # the paper profile's record
     assert "lsl-verdict-not-covered" in html and "lsl-verdict-partly" in html
+    # each claim's criterion, declared in claims.yml, is shown beside the numbers
+    assert "x &gt; 0.3" in text and "y &gt; 1" in text and "the first quantity" in text
+    assert 'href="#claim-c-one"' in html and 'id="claim-c-one"' in html
     assert "scorecard" not in warnings
 
 
@@ -119,7 +136,7 @@ def test_an_unknown_claim_warns_and_a_bad_verdict_fails(tmp_path, monkeypatch):
     monkeypatch.setenv("LSL_PROFILE", "quick")
     _, warnings = scorecard_project(tmp_path, [record("c-one", "reproduced", "1"), record("c-two", "partly", "2"),
                                                record("c-new", "reproduced", "3")])
-    assert "'c-new', which book/claims.yml does not list" in warnings
+    assert "'c-new', which lsl/book/claims.yml does not list" in warnings
     with pytest.raises(ExtensionError, match="'mostly'"):
         scorecard_project(tmp_path / "b", [record("c-one", "mostly", "1"), record("c-two", "partly", "2")])
 
@@ -129,9 +146,37 @@ def test_unexecuted_chapters_only_warn(tmp_path, monkeypatch):
     (tmp_path / "claims.yml").write_text(CLAIMS)
     files = {"index.md": "# Book\n\n```{toctree}\nchap\nscore\n```\n", "chap.md": CHAPTER,
              "score.md": "# Scorecard\n\n```{scorecard}\n```\n"}
-    out, warnings = build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score")
+    out, warnings = build(tmp_path, files, ["scorecard"], lsl_scorecard_claims="claims.yml", lsl_scorecard_page="score",
+                          lsl_verdict_records="verdicts")
     assert "no executed output of chap" in warnings
     assert "3 claims: 1 not covered, 2 not run." in (out / "score.html").read_text()
+
+
+def test_a_verdict_that_differs_from_the_committed_record_fails_the_build(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    now = [record("c-one", "partly", "0.2"), record("c-two", "partly", "1.5")]
+    then = [record("c-one", "reproduced", "0.349"), record("c-two", "partly", "1.5")]
+    with pytest.raises(ExtensionError, match="c-one \\(chap\\): 'partly' in this build, 'reproduced' in"):
+        scorecard_project(tmp_path, now, committed=then)
+
+
+def test_a_borderline_verdict_may_differ_from_the_record(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    now = [record("c-one", "partly", "0.29", borderline=True), record("c-two", "partly", "1.5")]
+    then = [record("c-one", "reproduced", "0.31"), record("c-two", "partly", "1.5")]
+    out, _ = scorecard_project(tmp_path, now, committed=then)
+    assert "Partly (borderline)" in (out / "score.html").read_text()
+
+
+def test_a_chapter_without_committed_records_fails_and_recording_writes_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    recs = [record("c-one", "reproduced", "0.349"), record("c-two", "partly", "1.5")]
+    with pytest.raises(ExtensionError, match="c-one \\(chap\\) has no committed verdict"):
+        scorecard_project(tmp_path, recs, committed=[])
+    monkeypatch.setenv("LSL_RECORD_VERDICTS", "1")
+    scorecard_project(tmp_path / "b", recs, committed=[])
+    written = json.loads((tmp_path / "b" / "verdicts" / "quick" / "chap.json").read_text())
+    assert written["c-one"] == scorecard.committed_record(recs[0]) and set(written) == {"c-one", "c-two"}
 
 
 def test_claims_file_is_checked(tmp_path):
@@ -150,11 +195,11 @@ def test_claims_file_is_checked(tmp_path):
 
 def test_the_books_claims_file_is_valid_and_every_chapter_reports_its_claims():
     root = Path(__file__).resolve().parent.parent
-    claims = scorecard.load_claims(root / "book" / "claims.yml")
+    claims = scorecard.load_claims(root / "lsl" / "book" / "claims.yml")
     papers = {c["paper"] for c in claims}
     assert {"fj", "fg"} <= papers, "both reproduced papers have claims"
     import yaml
-    declared = yaml.safe_load((root / "book" / "claims.yml").read_text())["papers"]
+    declared = yaml.safe_load((root / "lsl" / "book" / "claims.yml").read_text())["papers"]
     assert papers <= set(declared), f"claims name papers not declared under papers: {papers - set(declared)}"
     for c in claims:
         if c["chapter"] in (None, "none"):

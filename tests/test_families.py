@@ -15,6 +15,7 @@ from lsl.training import families
 from lsl.training.rows import train_rows
 from lsl.training.trainer import NonFiniteLossError, train
 from tests.reference import SquaredNorm
+from lsl.settings import FAMILY_DEFAULTS, TrainSettings
 
 F64 = torch.float64
 
@@ -30,7 +31,7 @@ def rel_close(a, b, rtol=1e-10):
 
 def sgd(land, theta0, steps, **kw):
     """The independent reference: a lone run of lsl.training.trainer.train with constant-rate SGD."""
-    return train(land, theta0, steps=steps, optimizer="sgd", schedule="constant", **kw).theta
+    return train(land, theta0, settings=TrainSettings(steps=steps, optimizer="sgd", schedule="constant", **kw)).theta
 
 
 # ---------------------------------------------------------------------------
@@ -40,7 +41,7 @@ def sgd(land, theta0, steps, **kw):
 def test_per_row_l2_equals_separate_runs_with_l2(build):
     land = build()
     l2s = [0.0, 0.1, 1.0]
-    fam = families.train_family(land, "l2", l2s, lr=0.2, batch_size=12, max_steps=30, seed=1, cache=False, stack=True)
+    fam = families.train_family(land, "l2", l2s, settings=FAMILY_DEFAULTS.replace(lr=0.2, batch_size=12, steps=30, seed=1), cache=False, stack=True)
     refs = [sgd(land, land.theta0, 30, lr=0.2, l2=c, batch_size=12, seed=1) for c in l2s]
     for m, ref, c in zip(fam, refs, l2s):
         rel_close(m.theta, ref)
@@ -50,7 +51,8 @@ def test_per_row_l2_equals_separate_runs_with_l2(build):
 
 def test_stacked_equals_unstacked(build):
     land = build()
-    kw = dict(lr=0.1, batch_size=8, target_loss=0.5, check_every=5, max_steps=400, seed=0, cache=False)
+    kw = dict(settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=400, seed=0), target_loss=0.5, check_every=5,
+              cache=False)
     a = families.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=True)
     b = families.train_family(land, "lr", [0.05, 0.1, 0.4], **kw, stack=False)
     for ma, mb in zip(a, b):
@@ -60,16 +62,16 @@ def test_stacked_equals_unstacked(build):
 
 def test_batch_size_dropout_and_width_members_equal_lone_runs(build):
     land = build()
-    fam = families.train_family(build, "batch_size", [4, 16], lr=0.1, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "batch_size", [4, 16], settings=FAMILY_DEFAULTS.replace(lr=0.1, steps=20, seed=5), cache=False)
     for m, bs in zip(fam, [4, 16]):
         rel_close(m.theta, sgd(land, land.theta0, 20, lr=0.1, batch_size=bs, seed=5))
-    fam = families.train_family(build, "dropout", [0.0, 0.3], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "dropout", [0.0, 0.3], settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=20, seed=5), cache=False)
     assert torch.equal(fam.landscapes[0].theta0, fam.landscapes[1].theta0)  # dropout adds no parameters
     for m, p in zip(fam, [0.0, 0.3]):
         lone = build(dropout=p)
         rel_close(m.theta, sgd(lone, lone.theta0, 20, lr=0.1, batch_size=8, seed=5))
     assert float((fam[0].theta - fam[1].theta).norm()) > 1e-3  # the dropout masks mattered
-    fam = families.train_family(build, "width", [3, 9], lr=0.1, batch_size=8, max_steps=20, seed=5, cache=False)
+    fam = families.train_family(build, "width", [3, 9], settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=20, seed=5), cache=False)
     assert [m.theta.shape[0] for m in fam] == [fam.landscapes[0].D, fam.landscapes[1].D]
     assert fam.landscapes[0].D < fam.landscapes[1].D
     for m, w in zip(fam, [3, 9]):
@@ -84,8 +86,8 @@ def test_batch_size_dropout_and_width_members_equal_lone_runs(build):
 def test_training_stops_at_the_first_check_below_the_target(build):
     land = build()
     target, k = 0.45, 5
-    fam = families.train_family(land, "lr", [0.05, 0.2], batch_size=8, target_loss=target, check_every=k,
-                                max_steps=2000, seed=0, cache=False)
+    fam = families.train_family(land, "lr", [0.05, 0.2], settings=FAMILY_DEFAULTS.replace(batch_size=8, steps=2000, seed=0), target_loss=target, check_every=k,
+                                cache=False)
     assert fam.all_reached
     for m in fam:
         assert m.reached is True and not m.capped and not m.diverged
@@ -104,14 +106,13 @@ def test_training_stops_at_the_first_check_below_the_target(build):
 
 
 def test_cap_flag_when_the_target_is_not_reached(build):
-    fam = families.train_family(build, "lr", [0.1], batch_size=8, target_loss=1e-9, check_every=7, max_steps=20,
-                                cache=False)
+    fam = families.train_family(build, "lr", [0.1], settings=FAMILY_DEFAULTS.replace(batch_size=8, steps=20), target_loss=1e-9, check_every=7, cache=False)
     m = fam[0]
     assert m.reached is False and m.capped and not m.diverged and not fam.all_reached
     assert m.steps == 20 and m.check_steps.tolist() == [0, 7, 14, 20]
     assert "cap hit" in fam.summary()
     # without a target everyone trains max_steps steps and nobody is flagged
-    fam = families.train_family(build, "lr", [0.1], batch_size=8, max_steps=20, cache=False)
+    fam = families.train_family(build, "lr", [0.1], settings=FAMILY_DEFAULTS.replace(batch_size=8, steps=20), cache=False)
     assert fam[0].reached is None and not fam[0].capped and fam.all_reached and fam[0].steps == 20
 
 
@@ -120,7 +121,7 @@ def test_cap_flag_when_the_target_is_not_reached(build):
 
 
 def test_cache_hit_returns_identical_tensors_without_training(build, private_cache, monkeypatch):
-    kw = dict(batch_size=8, target_loss=0.6, check_every=5, max_steps=500, seed=0, stack=True)
+    kw = dict(settings=FAMILY_DEFAULTS.replace(batch_size=8, steps=500, seed=0), target_loss=0.6, check_every=5, stack=True)
     first = families.train_family(build, "lr", [0.05, 0.2], **kw)
     assert not any(m.from_cache for m in first)
     assert len(list(private_cache.glob("*.pt"))) == 2
@@ -144,15 +145,15 @@ def test_cache_hit_returns_identical_tensors_without_training(build, private_cac
     third = families.train_family(build, "lr", [0.05, 0.2, 0.1], **kw)
     assert rows == [1] and [m.from_cache for m in third] == [True, True, False]
     # the width family caches each member under its own landscape
-    families.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
+    families.train_family(build, "width", [3, 5], settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=10))
     monkeypatch.setattr(families, "train_rows", boom)
-    again = families.train_family(build, "width", [3, 5], lr=0.1, batch_size=8, max_steps=10)
+    again = families.train_family(build, "width", [3, 5], settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=10))
     assert all(m.from_cache for m in again)
 
 
 def test_cache_off(build, private_cache, monkeypatch):
     monkeypatch.setenv("LSL_CACHE", "0")
-    families.train_family(build, "lr", [0.1], max_steps=3)
+    families.train_family(build, "lr", [0.1], settings=FAMILY_DEFAULTS.replace(steps=3))
     assert not list(private_cache.glob("*.pt"))
 
 
@@ -161,8 +162,8 @@ def test_cache_off(build, private_cache, monkeypatch):
 
 
 def test_tunnel_widths_of_a_family(build):
-    fam = families.train_family(build, "width", [3, 8], lr=0.2, batch_size=8, target_loss=0.6, check_every=5,
-                                max_steps=1000, cache=False)
+    fam = families.train_family(build, "width", [3, 8], settings=FAMILY_DEFAULTS.replace(lr=0.2, batch_size=8, steps=1000), target_loss=0.6, check_every=5,
+                                cache=False)
     tw = tunnel_widths(fam.landscapes, fam.thetas, n_directions=6, rise=0.2, n_radii=30)
     assert tw.widths.shape == (2, 6) and bool(torch.isfinite(tw.widths).all())
     torch.testing.assert_close(tw.angular_widths, tw.widths / tw.theta_norms.unsqueeze(1))
@@ -238,7 +239,7 @@ def test_errors(build):
 def test_base_member_is_shared_between_families_and_cpu_default_stacks_layer_stacks_only(build, ds, monkeypatch):
     real, rows = train_rows, []
     monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
-    kw = dict(lr=0.1, batch_size=8, max_steps=10, seed=0)
+    kw = dict(settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=10, seed=0))
     lr_fam = families.train_family(build, "lr", [0.1, 0.2], **kw)
     assert rows == [2]  # stack=None on a CPU: a layer stack (gradients written out) trains the family as one batch
     drop = families.train_family(build, "dropout", [0.0, 0.2], **kw)
@@ -261,13 +262,14 @@ def test_base_member_is_shared_between_families_and_cpu_default_stacks_layer_sta
 ])
 def test_train_families_equals_one_family_per_seed(ds, hparam, values, calls, monkeypatch):
     builds = [nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=s, dtype=F64) for s in (0, 1)]
-    kw = dict(lr=0.1, batch_size=8, max_steps=30, check_every=10, cache=False)
+    settings = FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=30)
+    kw = dict(check_every=10, cache=False)
     real, rows = train_rows, []
     monkeypatch.setattr(families, "train_rows", lambda land, theta0, **k: rows.append(theta0.shape[0]) or real(land, theta0, **k))
-    together = families.train_families(builds, hparam, values, seeds=[0, 1], **kw)
+    together = families.train_families(builds, hparam, values, seeds=[0, 1], settings=settings, **kw)
     assert sorted(rows) == sorted(calls)
     for k, seed in enumerate((0, 1)):
-        alone = families.train_family(builds[k], hparam, values, seed=seed, stack=False, **kw)
+        alone = families.train_family(builds[k], hparam, values, settings=settings.replace(seed=seed), stack=False, **kw)
         for m, ref in zip(together[k], alone):
             assert m.settings == ref.settings and m.steps == ref.steps
             if hparam != "dropout" or m.value == 0.0:  # dropout masks of rows trained together: another draw
@@ -277,10 +279,11 @@ def test_train_families_equals_one_family_per_seed(ds, hparam, values, calls, mo
 
 def test_train_families_shares_the_cache_with_train_family(ds):
     builds = [nets.network(ds, "mlp", width=6, depth=1, activation="tanh", seed=s, dtype=F64) for s in (0, 1)]
-    kw = dict(lr=0.1, batch_size=8, max_steps=20, check_every=10)
+    settings = FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=20)
+    kw = dict(settings=settings, check_every=10)
     first = families.train_families(builds, "l2", [0.0, 1e-3], seeds=[0, 1], **kw)
     assert not any(m.from_cache for f in first for m in f)
-    again = families.train_family(builds[1], "l2", [0.0, 1e-3], seed=1, **kw)
+    again = families.train_family(builds[1], "l2", [0.0, 1e-3], settings=settings.replace(seed=1), check_every=10)
     assert all(m.from_cache for m in again)
     assert all(torch.equal(a.theta, b.theta) for a, b in zip(again, first[1]))
     with pytest.raises(ValueError, match="one build per seed"):
@@ -292,12 +295,12 @@ def test_train_family_raises_and_records(tmp_path, monkeypatch):
     quad = SquaredNorm()
     theta0 = torch.ones(3, dtype=F64)
     with pytest.raises(NonFiniteLossError, match="learning rate 3"):
-        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
-    fam = families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100,
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, settings=FAMILY_DEFAULTS.replace(steps=2000), check_every=100)
+    fam = families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, settings=FAMILY_DEFAULTS.replace(steps=2000), check_every=100,
                                 nonfinite="record")
     assert [m.diverged for m in fam] == [False, True]
     with pytest.raises(NonFiniteLossError, match=r"lr=3.0 \(loaded from the cache\) diverged"):
-        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, max_steps=2000, check_every=100)
+        families.train_family(quad, "lr", [0.5, 3.0], theta0=theta0, settings=FAMILY_DEFAULTS.replace(steps=2000), check_every=100)
 
 
 def test_the_cache_key_of_a_family_member_is_the_one_of_before(build, monkeypatch):
@@ -307,7 +310,7 @@ def test_the_cache_key_of_a_family_member_is_the_one_of_before(build, monkeypatc
     real = families._member_key
     monkeypatch.setattr(families, "_member_key", lambda *a, **k: keys.append(a[2]) or real(*a, **k))
     monkeypatch.setenv("LSL_CACHE", "1")
-    families.train_family(net, "lr", [0.05], max_steps=2, check_every=1)
+    families.train_family(net, "lr", [0.05], settings=FAMILY_DEFAULTS.replace(steps=2), check_every=1)
     families.train_family(net, "lr", [0.05], settings=settings.FAMILY_DEFAULTS.replace(steps=2), check_every=1)
     assert keys[0] == keys[1] == {"lr": 0.05, "l2": 0.0, "batch_size": None, "momentum": 0.0, "target_loss": None,
                                   "check_every": 1, "max_steps": 2, "seed": 0}
@@ -325,7 +328,7 @@ def test_a_family_on_another_loss_gets_its_own_members(ds, private_cache, monkey
     model = nets.make("mlp", ds.input_shape, 3, width=6, depth=1, activation="tanh", seed=0).to(F64)
     A = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y))
     B = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y) + 10 * (z ** 2).mean())
-    kw = dict(lr=0.1, batch_size=8, max_steps=20, seed=0)
+    kw = dict(settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=20, seed=0))
     fam_a = families.train_family(A, "lr", [0.1, 0.2], **kw)
     fam_b = families.train_family(B, "lr", [0.1, 0.2], **kw)
     assert not any(m.from_cache for m in fam_b), "B's members must not be A's cached members"
@@ -346,13 +349,13 @@ def test_a_family_whose_key_cannot_be_trusted_is_trained_and_not_cached(ds, priv
     model = nets.make("mlp", ds.input_shape, 3, width=6, depth=1, activation="tanh", seed=0).to(F64)
     land = NetworkLandscape(model, ds.x_train, ds.y_train, loss=lambda z, y: holder.scale * F.cross_entropy(z, y))
     with pytest.warns(UserWarning, match="a member of the lr family is computed and not cached.*Holder"):
-        fam = families.train_family(land, "lr", [0.1, 0.2], lr=0.1, batch_size=8, max_steps=10, seed=0)
+        fam = families.train_family(land, "lr", [0.1, 0.2], settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=10, seed=0))
     assert not list(private_cache.glob("*.pt")) and not any(m.from_cache for m in fam)
 
 
 @pytest.mark.parametrize("damage", ["flip a bit", "truncate", "nan in theta", "swap a shape", "remove a key"])
 def test_a_damaged_member_is_retrained_with_a_warning(build, private_cache, damage):
-    kw = dict(lr=0.1, batch_size=8, max_steps=20, seed=0)
+    kw = dict(settings=FAMILY_DEFAULTS.replace(lr=0.1, batch_size=8, steps=20, seed=0))
     fresh = families.train_family(build, "lr", [0.1], cache=False, **kw)
     families.train_family(build, "lr", [0.1], **kw)
     (entry,) = private_cache.glob("*.pt")

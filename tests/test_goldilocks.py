@@ -15,6 +15,7 @@ from lsl.subspaces.projections import make_projection
 from lsl.subspaces.hyperplanes import train_in_hyperplanes
 from lsl.training.trainer import NonFiniteLossError
 from tests.test_projections import tiny_net
+from lsl.settings import SUBSPACE_DEFAULTS
 
 F64 = torch.float64
 
@@ -52,9 +53,9 @@ def test_goldilocks_scan_records_divergence_instead_of_raising():
     x, y = torch.randn(20, 3, generator=gen), torch.randint(0, 3, (20,), generator=gen)
     L = NetworkLandscape(model, x, y)
     with pytest.raises(NonFiniteLossError):      # the same training, asked to raise, does
-        train_in_hyperplanes(L, 100.0 * L.theta0, 4, n_planes=2, steps=30, lr=1e6, optimizer="sgd")
+        train_in_hyperplanes(L, 100.0 * L.theta0, 4, n_planes=2, settings=SUBSPACE_DEFAULTS.replace(steps=30, lr=1e6, optimizer="sgd"))
     scan = goldilocks_scan(L, L.theta0, [1e-3, 100.0], d_curv=3, n_curv_planes=1, d_train=4, n_planes=2,
-                           steps=30, lr=1e6, optimizer="sgd", seed=0, split="train")
+                           settings=SUBSPACE_DEFAULTS.replace(steps=30, lr=1e6, optimizer="sgd", seed=0), split="train")
     assert scan.diverged.shape == (2, 2) and bool(scan.diverged[1].all())
     assert torch.isinf(scan.final_loss[scan.diverged]).all()
     assert torch.isfinite(scan.final_loss[~scan.diverged]).all()

@@ -18,6 +18,7 @@ from lsl.subspaces.projections import DenseProjection
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import NonFiniteLossError
 from tests.reference import SquaredNorm
+from lsl.settings import SUBSPACE_DEFAULTS
 
 F64 = torch.float64
 
@@ -56,7 +57,7 @@ def test_train_in_hyperplane_stays_in_the_affine_plane(kind):
     land = WedgeLandscape(20, 12, dtype=F64) if kind == "toy" else tiny_net()
     theta0 = torch.randn(land.D, generator=torch.Generator().manual_seed(5), dtype=F64) if kind == "toy" else land.theta0
     d, seed = 4, 11
-    theta = train_in_hyperplane(land, theta0, d, steps=60, lr=0.05, seed=seed)
+    theta = train_in_hyperplane(land, theta0, d, settings=SUBSPACE_DEFAULTS.replace(steps=60, lr=0.05, seed=seed))
     assert theta.shape == (land.D,)
     M = DenseProjection(land.D, d, n_planes=1, seed=seed, dtype=F64).M[0]
     delta = theta - theta0
@@ -71,14 +72,14 @@ def test_train_in_hyperplane_stays_in_the_affine_plane(kind):
 def test_train_in_hyperplanes_result_fields():
     land = WedgeLandscape(12, 6, dtype=F64)
     theta0 = torch.randn(12, generator=torch.Generator().manual_seed(6), dtype=F64)
-    res = train_in_hyperplanes(land, theta0, 3, n_planes=4, steps=20, lr=0.05, seed=2)
+    res = train_in_hyperplanes(land, theta0, 3, n_planes=4, settings=SUBSPACE_DEFAULTS.replace(steps=20, lr=0.05, seed=2))
     assert res.theta.shape == (4, 12) and res.phi.shape == (4, 3) and res.losses.shape == (20, 4)
     torch.testing.assert_close(res.theta, theta0 + torch.einsum("pDd,pd->pD", res.projection.M, res.phi))
     torch.testing.assert_close(res.initial_loss, land.loss(theta0).expand(4))
     torch.testing.assert_close(res.final_loss, land.loss(res.theta))
     # one offset per plane
     offsets = theta0 + torch.randn(4, 12, generator=torch.Generator().manual_seed(7), dtype=F64)
-    res2 = train_in_hyperplanes(land, offsets, 3, n_planes=4, steps=5, lr=0.05, seed=2)
+    res2 = train_in_hyperplanes(land, offsets, 3, n_planes=4, settings=SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05, seed=2))
     torch.testing.assert_close(res2.initial_loss, land.loss(offsets))
     for p in range(4):
         assert in_span_residual(res2.theta[p] - offsets[p], res2.projection.M[p]) < 1e-10
@@ -87,11 +88,11 @@ def test_train_in_hyperplanes_result_fields():
 def test_train_in_hyperplanes_errors():
     land = WedgeLandscape(10, 5, dtype=F64)
     with pytest.raises(ValueError, match=r"1 <= d <= D=10"):
-        train_in_hyperplanes(land, torch.ones(10, dtype=F64), 11, steps=1, lr=0.1)
+        train_in_hyperplanes(land, torch.ones(10, dtype=F64), 11, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="n_planes=3"):
-        train_in_hyperplanes(land, torch.ones(2, 10, dtype=F64), 2, n_planes=3, steps=1, lr=0.1)
+        train_in_hyperplanes(land, torch.ones(2, 10, dtype=F64), 2, n_planes=3, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="one point"):
-        train_in_hyperplane(land, torch.ones(2, 10, dtype=F64), 2, steps=1, lr=0.1)
+        train_in_hyperplane(land, torch.ones(2, 10, dtype=F64), 2, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.1))
 
 
 def test_toy_model_intrinsic_dimension_is_D_minus_n():
@@ -99,8 +100,8 @@ def test_toy_model_intrinsic_dimension_is_D_minus_n():
     D, n = 30, 20
     land = WedgeLandscape(D, n, dtype=F64)
     theta0 = torch.randn(D, generator=torch.Generator().manual_seed(0), dtype=F64)
-    above = train_in_hyperplanes(land, theta0, 15, n_planes=4, steps=300, lr=0.05, seed=1)
-    below = train_in_hyperplanes(land, theta0, 5, n_planes=4, steps=300, lr=0.05, seed=1)
+    above = train_in_hyperplanes(land, theta0, 15, n_planes=4, settings=SUBSPACE_DEFAULTS.replace(steps=300, lr=0.05, seed=1))
+    below = train_in_hyperplanes(land, theta0, 5, n_planes=4, settings=SUBSPACE_DEFAULTS.replace(steps=300, lr=0.05, seed=1))
     rel_above = above.final_loss / above.initial_loss
     rel_below = below.final_loss / below.initial_loss
     assert float(rel_above.max()) < 1e-3, rel_above
@@ -135,7 +136,7 @@ def test_dimension_sweep_on_the_toy_model():
     D, n = 16, 10
     land = WedgeLandscape(D, n, dtype=F64)
     theta0 = torch.randn(D, generator=torch.Generator().manual_seed(1), dtype=F64)
-    sweep = dimension_sweep(land, theta0, [2, 10], n_planes=3, steps=250, lr=0.05, tol=1e-3, seed=0)
+    sweep = dimension_sweep(land, theta0, [2, 10], n_planes=3, settings=SUBSPACE_DEFAULTS.replace(steps=250, lr=0.05, seed=0), tol=1e-3)
     assert sweep.d.tolist() == [2, 10]
     assert sweep.rel_loss.shape == (2, 3) and sweep.success.shape == (2, 3)
     assert torch.equal(sweep.success, sweep.rel_loss < 1e-3)
@@ -146,8 +147,7 @@ def test_dimension_sweep_on_the_toy_model():
 def test_train_in_hyperplane_stops_on_a_non_finite_loss():
     quad = SquaredNorm()
     with pytest.raises(NonFiniteLossError, match="learning rate"):
-        hyperplanes.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, steps=2000, lr=3.0, optimizer="sgd",
-                                        schedule="constant")
+        hyperplanes.train_in_hyperplane(quad, torch.ones(3, dtype=F64), 2, settings=SUBSPACE_DEFAULTS.replace(steps=2000, lr=3.0, optimizer="sgd", schedule="constant"))
 
 
 # ---------------------------------------------------------------------------
@@ -157,20 +157,19 @@ def test_train_in_hyperplane_stops_on_a_non_finite_loss():
 def test_planes_of_several_dimensions_trained_together_match_separate_runs():
     L = net_with_a_test_split()
     proj = DenseProjection(L.D, 6, n_planes=2, seed=0, dtype=F64)
-    both = train_in_hyperplanes(L, L.theta0, [3, 6], n_planes=2, steps=20, lr=0.01, projection=proj)
+    both = train_in_hyperplanes(L, L.theta0, [3, 6], n_planes=2, settings=SUBSPACE_DEFAULTS.replace(steps=20, lr=0.01), projection=proj)
     assert (both.phi[0, 3:] == 0).all()
     # plane 0 alone: the first three columns of the same matrix
     sub = DenseProjection(L.D, 3, n_planes=1, seed=0, dtype=F64)
     sub.M = proj.M[:1, :, :3].clone()
-    alone = train_in_hyperplanes(L, L.theta0, 3, n_planes=1, steps=20, lr=0.01, projection=sub)
+    alone = train_in_hyperplanes(L, L.theta0, 3, n_planes=1, settings=SUBSPACE_DEFAULTS.replace(steps=20, lr=0.01), projection=sub)
     torch.testing.assert_close(both.theta[0], alone.theta[0], rtol=1e-9, atol=1e-10)
     torch.testing.assert_close(both.dims, torch.tensor([3, 6]))
 
 
 def test_normalize_step_moves_theta_by_lr_in_every_plane():
     L = net_with_a_test_split()
-    res = train_in_hyperplanes(L, L.theta0, [1, 9], n_planes=2, steps=1, lr=0.01, schedule="constant",
-                               projection="dense", normalize_step=True)
+    res = train_in_hyperplanes(L, L.theta0, [1, 9], n_planes=2, settings=SUBSPACE_DEFAULTS.replace(steps=1, lr=0.01, schedule="constant"), projection="dense", normalize_step=True)
     step = (res.theta - L.theta0).norm(dim=1)
     # one Adam step changes each active coordinate of psi by lr, i.e. theta by lr * sqrt(d) / sqrt(d) = lr
     torch.testing.assert_close(step, torch.full((2,), 0.01, dtype=F64), rtol=1e-3, atol=0)
@@ -178,7 +177,7 @@ def test_normalize_step_moves_theta_by_lr_in_every_plane():
 
 def test_intrinsic_dimension_bookkeeping():
     L = net_with_a_test_split()
-    res = intrinsic_dimension(L, L.theta0, [2, 8, 4], n_planes=2, steps=5, lr=0.05, reference=0.5,
+    res = intrinsic_dimension(L, L.theta0, [2, 8, 4], n_planes=2, settings=SUBSPACE_DEFAULTS.replace(steps=5, lr=0.05), reference=0.5,
                               projection="dense", max_batch=4)
     assert res.d.tolist() == [2, 4, 8]
     assert res.accuracy.shape == (3, 2) and res.final_loss.shape == (3, 2)

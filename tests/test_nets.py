@@ -10,6 +10,7 @@ from torch import nn
 from lsl.data import datasets, nets
 from lsl.data.nets import MLP, ResNet, SimpleCNN, SimpleCNN1d, make
 from lsl.training import families
+from lsl.settings import FAMILY_DEFAULTS
 
 F64 = torch.float64
 
@@ -196,7 +197,7 @@ def test_width_family_of_a_cnn_scales_its_channels(private_cache):
     default = nets.network(signals, "cnn1d", seed=0)
     ref = nets.make("cnn1d", signals.input_shape, signals.n_classes, seed=0, channels=(32, 64, 64))
     assert default(width=32).D == sum(p.numel() for p in ref.parameters())
-    fam = families.train_family(build, "width", [2, 8], lr=0.05, batch_size=16, max_steps=5, cache=False)
+    fam = families.train_family(build, "width", [2, 8], settings=FAMILY_DEFAULTS.replace(lr=0.05, batch_size=16, steps=5), cache=False)
     assert fam.landscapes[0].D < fam.landscapes[1].D and fam.all_reached
     with pytest.raises(ValueError, match="width"):
         build(width=0)

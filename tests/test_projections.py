@@ -14,6 +14,7 @@ from lsl.subspaces.hyperplanes import train_in_hyperplanes
 from lsl.subspaces.projections import DenseProjection, FastfoodProjection, fwht, make_projection
 from lsl.toy import WedgeLandscape
 from tests.test_hyperplanes import tiny_net as small_net
+from lsl.settings import SUBSPACE_DEFAULTS
 
 F64 = torch.float64
 KINDS = [DenseProjection, FastfoodProjection]
@@ -122,7 +123,7 @@ def test_dense_and_fastfood_agree_in_distribution_on_the_toy_model():
     theta0 = torch.randn(D, generator=torch.Generator().manual_seed(0), dtype=F64)
     for d, expect in ((D - n - 4, False), (D - n + 3, True)):
         for kind in ("dense", "fastfood"):
-            res = train_in_hyperplanes(toy, theta0, d, n_planes=6, steps=1500, lr=0.05, seed=d, projection=kind)
+            res = train_in_hyperplanes(toy, theta0, d, n_planes=6, settings=SUBSPACE_DEFAULTS.replace(steps=1500, lr=0.05, seed=d), projection=kind)
             ok = (res.final_loss / res.initial_loss < 1e-4)
             assert bool(ok.all()) if expect else not bool(ok.any()), (kind, d, res.final_loss / res.initial_loss)
 
@@ -137,7 +138,7 @@ def test_dense_and_fastfood_agree_in_distribution_on_a_network():
     L = NetworkLandscape(MLP(8, 3, width=16, depth=1), x[:200], y[:200], x_test=x[200:], y_test=y[200:])
     accs = {}
     for kind in ("dense", "fastfood"):
-        res = train_in_hyperplanes(L, L.theta0, 4, n_planes=16, steps=150, lr=0.1, seed=1, projection=kind)
+        res = train_in_hyperplanes(L, L.theta0, 4, n_planes=16, settings=SUBSPACE_DEFAULTS.replace(steps=150, lr=0.1, seed=1), projection=kind)
         accs[kind] = L.accuracy(res.theta, "test")
     m1, m2 = accs["dense"].mean(), accs["fastfood"].mean()
     se = math.sqrt((accs["dense"].var() + accs["fastfood"].var()).item() / 16)

@@ -13,6 +13,7 @@ from lsl.probes.radial import RadialProfile, radial_profile, random_directions, 
 from lsl.toy import WedgeLandscape
 from lsl.training import families
 from tests.reference import Quadratic
+from lsl.settings import FAMILY_DEFAULTS
 
 F64 = torch.float64
 
@@ -200,8 +201,7 @@ def ds():
 
 def _optimum(ds):
     build = nets.network(ds, "mlp", width=8, depth=2, activation="tanh", seed=1, dtype=F64)
-    fam = families.train_family(build, "lr", [0.3], batch_size=10, target_loss=0.3, check_every=10, max_steps=3000,
-                                cache=False)
+    fam = families.train_family(build, "lr", [0.3], settings=FAMILY_DEFAULTS.replace(batch_size=10, steps=3000), target_loss=0.3, check_every=10, cache=False)
     assert fam.all_reached
     return fam.landscapes[0], fam.thetas[0]
 

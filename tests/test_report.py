@@ -64,23 +64,39 @@ def test_listing_plural_numbers():
     assert report.numbers([[1, 2], [3, 4]]) == "[1, 2, 3, 4]"
 
 
-def test_glue_and_verdict_return_none(monkeypatch):
+def test_glue_and_verdict_return_none_and_the_verdict_is_decided_not_typed(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(report, "_myst_glue", lambda: (lambda name, obj, display: calls.append((name, obj, display))))
     assert report.glue("x", 0.39999, 2) is None
     assert calls[-1][0] == "x" and calls[-1][1].text == "0.40" and calls[-1][2] is False
-    assert report.verdict("fj-fig1-wedges", "Reproduced", measured=0.349, paper="0.3") is None
+    # fj-fig1-wall: reproduced if line_barrier >= wall * optima_loss (wall = 10); partly if line_barrier >= optima_loss
+    assert report.verdict("fj-fig1-wall", line_barrier=8.0, optima_loss=0.03, shown="barrier 8.0") is None
     names = [c[0] for c in calls]
-    assert report.VERDICT_PREFIX + "fj-fig1-wedges" in names and "verdict-fj-fig1-wedges" in names
+    assert report.VERDICT_PREFIX + "fj-fig1-wall" in names and "verdict-fj-fig1-wall" in names
     import ast, json
-    record = json.loads(ast.literal_eval(repr(calls[names.index(report.VERDICT_PREFIX + "fj-fig1-wedges")][1])))
-    assert record["verdict"] == "reproduced" and record["measured"] == "0.349" and record["paper"] == "0.3"
+    record = json.loads(ast.literal_eval(repr(calls[names.index(report.VERDICT_PREFIX + "fj-fig1-wall")][1])))
+    assert record["verdict"] == "reproduced" and record["measured"] == "barrier 8.0"
+    assert record["quantities"] == {"line_barrier": 8.0, "optima_loss": 0.03} and record["borderline"] is False
+    assert calls[names.index("verdict-fj-fig1-wall")][1].text == "Reproduced"
+    assert calls[names.index("verdict-fj-fig1-wall-lower")][1].text == "reproduced"
+    report.verdict("fj-fig1-wall", line_barrier=0.2, optima_loss=0.03)
+    assert report.decided("fj-fig1-wall").verdict == "partly"
+    report.verdict("fj-fig1-wall", line_barrier=0.01, optima_loss=0.03)
+    assert report.decided("fj-fig1-wall").verdict == "not reproduced"
+    out = capsys.readouterr().out      # outside a notebook the verdict line is printed, with its criterion
+    assert "Verdict (fj-fig1-wall): Not reproduced. Criterion: reproduced if line_barrier >= wall * optima_loss" in out
 
 
-@pytest.mark.parametrize("claim, outcome", [("", "reproduced"), ("x", "mostly"), ("x", "")])
-def test_verdict_rejects_bad_input(claim, outcome):
-    with pytest.raises(ValueError, match="verdict"):
-        report.verdict(claim, outcome)
+@pytest.mark.parametrize("claim, measures, match", [
+    ("", {}, "non-empty"),
+    ("no-such-claim", {"x": 1}, "no claim"),
+    ("fj-fig1-wall", {"line_barrier": 1.0}, "missing: optima_loss"),
+    ("fj-fig1-wall", {"line_barrier": 1.0, "optima_loss": 0.1, "extra": 2}, "not declared: extra"),
+    ("fj-fig1-wall", {"line_barrier": float("nan"), "optima_loss": 0.1}, "finite"),
+])
+def test_verdict_rejects_bad_input(claim, measures, match):
+    with pytest.raises((ValueError, KeyError), match=match):
+        report.verdict(claim, **measures)
 
 
 def test_table_renders_markdown_and_text_and_rejects_ragged_rows():

@@ -1,5 +1,6 @@
-"""Tests for lsl.settings: the defaults documented are the dataclass's, replace and the keyword rule, the checks
-of invalid settings, every trainer giving bitwise the same result with ``settings=`` as with the keywords.
+"""Tests for lsl.settings: the defaults documented are the dataclass's, replace, the checks of invalid settings,
+every trainer taking its optimiser settings only as ``settings=`` (an optimiser keyword is refused with a message
+that says what to pass), starting from its documented defaults, and honouring the settings.
 
 The cache keys that train and train_family build from the settings: tests/test_trainer.py, tests/test_families.py;
 the result convention of every dataclass: tests/test_results.py."""
@@ -19,7 +20,7 @@ from lsl import settings
 from lsl.data import datasets, nets
 from lsl.ensembles import averaging, snapshots, swa
 from lsl.paths import connectors, orthogonal, tunnels
-from lsl.settings import FROM_SETTINGS, TrainSettings, resolve
+from lsl.settings import check_settings, ROWS_DEFAULTS, SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.subspaces import goldilocks, hyperplanes
 from lsl.toy import WedgeLandscape
 from lsl.training import families, rows, trainer
@@ -89,18 +90,18 @@ def test_each_trainers_defaults_are_documented_in_the_module():
         assert getattr(settings, name) == TrainSettings(**changes), name
 
 
-def test_trainers_take_settings_and_leave_their_optimiser_keywords_to_it():
-    """No trainer keeps a default of its own in its signature: its defaults are one TrainSettings."""
+def test_trainers_take_settings_and_no_optimiser_keyword():
+    """A trainer's signature has settings (its defaults, one TrainSettings) and no optimiser keyword of its own."""
     fields = {f.name for f in dataclasses.fields(TrainSettings)} | {"max_steps"}
     for f in TRAINERS:
         params = inspect.signature(f).parameters
-        assert "settings" in params and params["settings"].default is None, f.__qualname__
-        own = [p for p in params if p in fields]
-        assert own, f.__qualname__
-        for p in own:
-            assert params[p].default is FROM_SETTINGS, f"{f.__module__}.{f.__qualname__}: {p}={params[p].default!r}"
+        assert "settings" in params and params["settings"].default is f.defaults, f.__qualname__
+        assert isinstance(f.defaults, TrainSettings), f.__qualname__
+        assert not [p for p in params if p in fields], f"{f.__qualname__} keeps optimiser keywords"
+        assert not [p for p in params.values() if p.kind is p.VAR_KEYWORD and p.name != "net_options"], \
+            f"{f.__qualname__} passes **keywords through"
         # the docstring says which settings the trainer uses, and its defaults
-        assert re.search(r"^    Settings\b.*?(TrainSettings\(\)|_DEFAULTS)", f.__doc__, re.M | re.S), \
+        assert re.search(r"^    Settings\b.*?_DEFAULTS", f.__doc__, re.M | re.S), \
             f"{f.__qualname__} does not say which settings it uses"
 
 
@@ -146,27 +147,25 @@ def test_invalid_settings_say_what_is_wrong_and_what_to_pass(changes, error, mat
         TrainSettings(**changes)
 
 
-def test_resolve_starts_from_settings_or_defaults_and_explicit_keywords_win():
-    defaults = settings.SNAPSHOT_DEFAULTS.replace(lr=0.1)
-    assert resolve(None, defaults, who="t", needs=(), lr=FROM_SETTINGS) is defaults
-    assert resolve(None, defaults, who="t", needs=(), lr=0.2).lr == 0.2
-    # an explicit None is a value: the full batch replaces the defaults' 128
-    assert resolve(None, defaults, who="t", needs=(), batch_size=None).batch_size is None
+def test_check_settings_checks_the_type_and_the_needed_fields():
     mine = TrainSettings(steps=5, lr=0.3)
-    assert resolve(mine, defaults, who="t", lr=FROM_SETTINGS) is mine  # settings replace the defaults as a whole
-    with pytest.raises(ValueError, match=r"t needs steps and lr: pass steps=\.\.\., lr=\.\.\., or settings=TrainSettings"):
-        resolve(None, TrainSettings(), who="t")
+    assert check_settings(mine, who="t") is mine
+    with pytest.raises(ValueError, match=r"t needs steps and lr: pass settings whose steps and lr are given, "
+                                         r"e\.g\. settings=TrainSettings\(steps=\.\.\., lr=\.\.\.\)"):
+        check_settings(TrainSettings(), who="t")
     with pytest.raises(TypeError, match="settings must be a lsl.settings.TrainSettings"):
-        resolve({"lr": 0.1}, TrainSettings(), who="t")
+        check_settings({"lr": 0.1}, who="t")
+    with pytest.raises(TypeError, match="train: settings must be a lsl.settings.TrainSettings"):
+        trainer.train(WedgeLandscape(4, 2), torch.zeros(4), settings=None)
 
 
 def test_trainers_check_the_settings_before_training(net, toy):
     with pytest.raises(ValueError, match="unknown schedule 'cosin'"):
-        trainer.train(toy, points(toy.D, 1)[0], steps=3, lr=0.1, schedule="cosin")
+        trainer.train(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1, schedule="cosin"))
     with pytest.raises(ValueError, match="build_tunnel needs"):
         tunnels.build_tunnel(toy, *points(toy.D, 2), settings=TrainSettings(steps=5))
     with pytest.raises(ValueError, match="train needs lr"):
-        trainer.train(toy, points(toy.D, 1)[0], steps=3)
+        trainer.train(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3))
     with pytest.raises(ValueError, match=r"train_rows runs plain SGD.*optimizer='adam'"):
         rows.train_rows(toy, points(toy.D, 1)[0], settings=TrainSettings(steps=3, lr=0.1))
     with pytest.raises(ValueError, match=r"train_family runs plain SGD.*schedule='cosine'"):
@@ -174,12 +173,11 @@ def test_trainers_check_the_settings_before_training(net, toy):
     with pytest.raises(ValueError, match="cyclic_snapshots trains with the cyclic schedule"):
         swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=TrainSettings(lr=0.1, cycle_steps=3))
     with pytest.raises(ValueError, match=r"cycles \* cycle_steps = 6 steps.*steps=7"):
-        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, batch_size=None,
-                                   settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7))
+        swa.cyclic_snapshots(toy, points(toy.D, 1)[0], cycles=2, settings=settings.SNAPSHOT_DEFAULTS.replace(lr=0.1, cycle_steps=3, steps=7).replace(batch_size=None))
 
 
 # ---------------------------------------------------------------------------
-# every trainer: settings= gives bitwise the result of the keywords
+# every trainer: optimiser keywords are refused, the settings are honoured
 
 
 def assert_same(a, b, where="result"):
@@ -204,12 +202,13 @@ def assert_same(a, b, where="result"):
 
 
 def _cases(net, toy, ds):
-    """``(name, call, keywords, settings)``: ``call(**keywords)`` and ``call(settings=settings)`` train the same."""
+    """``(name, call, keywords, settings)``: ``call(settings=settings)`` trains; ``keywords`` are the optimiser keywords
+    the trainer took before it took settings only (``call(**keywords)`` must be refused)."""
     a, b = points(toy.D, 2)
     na = net.theta0
     nb = na + 0.3 * points(net.D, 1, seed=1)[0]
     mix = datasets.load("gaussian_mixture", n_train=64, n_test=30, n_classes=3, dim=4)
-    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=10, lr=0.02)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), settings=SUBSPACE_DEFAULTS.replace(steps=10, lr=0.02))
     S = TrainSettings
     return [
         ("train", lambda **k: trainer.train(net, torch.stack([na, nb]), snapshot_every=4, **k),
@@ -225,6 +224,13 @@ def _cases(net, toy, ds):
         ("train_family", lambda **k: families.train_family(net, "l2", [0.0, 0.01], check_every=4, cache=False, **k),
          dict(lr=0.2, batch_size=16, momentum=0.5, max_steps=8, seed=1),
          settings.FAMILY_DEFAULTS.replace(lr=0.2, batch_size=16, momentum=0.5, steps=8, seed=1)),
+        ("train_families", lambda **k: families.train_families([net, net], "l2", [0.0, 0.01], seeds=[1, 2], check_every=4,
+                                                               cache=False, **k),
+         dict(lr=0.2, batch_size=16, max_steps=8), settings.FAMILY_DEFAULTS.replace(lr=0.2, batch_size=16, steps=8)),
+        ("m_connectors", lambda **k: connectors.m_connectors(toy, [points(toy.D, 3, seed=2)], **k),
+         dict(steps=10, lr=0.02), settings.SUBSPACE_DEFAULTS.replace(steps=10, lr=0.02)),
+        ("train_simplices", lambda **k: connectors.train_simplices(toy, [mc], n_samples=3, **k),
+         dict(steps=8, lr=0.01, seed=3), settings.SUBSPACE_DEFAULTS.replace(steps=8, lr=0.01, seed=3)),
         ("build_tunnel", lambda **k: tunnels.build_tunnel(net, na, nb, n_points=4, **k),
          dict(steps=10, lr=0.05, batch_size=16, seed=1),
          settings.TUNNEL_DEFAULTS.replace(steps=10, lr=0.05, batch_size=16, seed=1)),
@@ -269,25 +275,90 @@ def _cases(net, toy, ds):
 
 
 #: Every trainer that takes settings=.
-TRAINERS = [trainer.train, trainer.minimize, rows.train_rows, families.train_family, tunnels.build_tunnel,
-            tunnels.bezier_curve, connectors.m_connector, connectors.train_simplex, orthogonal.optimize_orthogonal,
+TRAINERS = [trainer.train, trainer.minimize, rows.train_rows, families.train_family, families.train_families,
+            tunnels.build_tunnel, tunnels.tunnel, tunnels.bezier_curve, connectors.m_connectors,
+            connectors.train_simplices, connectors.m_connector, connectors.train_simplex, orthogonal.optimize_orthogonal,
             hyperplanes.train_in_hyperplanes, hyperplanes.train_in_hyperplane, hyperplanes.dimension_sweep,
             hyperplanes.intrinsic_dimension, goldilocks.goldilocks_scan, swa.cyclic_snapshots,
             snapshots.snapshot_sweep, averaging.deep_ensemble]
 
 
-def test_every_trainer_gives_bitwise_the_same_result_with_settings_as_with_keywords(net, toy, ds):
+#: The name under which each trainer's defaults are suggested in the error.
+DEFAULT_NAMES = {"train_families": "FAMILY_DEFAULTS", "train": "TRAIN_DEFAULTS", "minimize": "TRAIN_DEFAULTS", "bezier_curve": "TRAIN_DEFAULTS",
+                 "tunnel": "TUNNEL_DEFAULTS", "build_tunnel": "TUNNEL_DEFAULTS", "train_rows": "ROWS_DEFAULTS",
+                 "train_family": "FAMILY_DEFAULTS", "cyclic_snapshots": "SNAPSHOT_DEFAULTS",
+                 "snapshot_sweep": "SNAPSHOT_DEFAULTS", "deep_ensemble": "ENSEMBLE_DEFAULTS"}
+
+
+def differs(a, b) -> bool:
+    try:
+        assert_same(a, b)
+    except AssertionError:
+        return True
+    return False
+
+
+def test_every_trainer_refuses_optimiser_keywords_with_a_clear_message(net, toy, ds):
     cases = _cases(net, toy, ds)
     assert {name for name, *_ in cases} >= {f.__name__ for f in TRAINERS}
     for name, call, keywords, s in cases:
-        by_keywords = call(**keywords)
-        assert_same(call(settings=s), by_keywords, name)
-        # a keyword given with the settings wins over the settings' field
-        cyclic = name in ("cyclic_snapshots", "snapshot_sweep")
-        key = "max_steps" if "max_steps" in keywords else "cycle_steps" if cyclic else "steps"
-        field = "steps" if key == "max_steps" else key
-        other = getattr(s, field) + 1
-        assert_same(call(settings=s, **{key: other}), call(**{**keywords, key: other}), f"{name} with {key}={other}")
+        defaults = DEFAULT_NAMES.get(name, "SUBSPACE_DEFAULTS")
+        for key, value in keywords.items():
+            field = "steps" if key == "max_steps" else key
+            with pytest.raises(TypeError, match=rf"{name}\(\) takes its optimiser settings only as settings=.*not as "
+                                                rf"{key}=: pass settings=lsl\.settings\.{defaults}\.replace\({field}=\.\.\.\)"):
+                call(**{key: value})
+            with pytest.raises(TypeError, match=rf"not as {key}="):  # also beside settings: never silently ignored
+                call(settings=s, **{key: value})
+
+
+def test_every_trainer_honours_its_settings(net, toy, ds):
+    """A different learning rate (for snapshot_sweep, whose rates are max_lrs: a different cycle length) changes
+    what every trainer returns, and the same settings give bitwise the same result."""
+    for name, call, _, s in _cases(net, toy, ds):
+        first = call(settings=s)
+        assert_same(call(settings=s), first, name)
+        other = s.replace(cycle_steps=s.cycle_steps + 1) if name == "snapshot_sweep" else s.replace(lr=s.lr * 2)
+        assert differs(call(settings=other), first), f"{name} ignores its settings"
+
+
+def test_steps_0_returns_the_start(toy):
+    a, b = points(toy.D, 2)
+    zero = TrainSettings(steps=0, lr=0.1)
+    assert torch.equal(trainer.train(toy, a, settings=zero).theta, a)
+    assert torch.equal(trainer.minimize(lambda x, s: (x * x).sum(-1), a, settings=zero).theta, a)
+    assert torch.equal(rows.train_rows(toy, a, settings=ROWS_DEFAULTS.replace(steps=0, lr=0.1)).theta, a)
+    tun = tunnels.build_tunnel(toy, a, b, n_points=4, settings=TUNNEL_DEFAULTS.replace(steps=0))
+    assert torch.equal(tun.points, tun.line)
+    res = hyperplanes.train_in_hyperplanes(toy, a, 3, n_planes=2, settings=SUBSPACE_DEFAULTS.replace(steps=0, lr=0.1))
+    assert torch.equal(res.theta, a.expand(2, -1))
+
+
+def test_per_row_and_per_run_values_are_arguments_and_never_clash_with_the_settings(net, toy):
+    a = points(toy.D, 2)
+    # train_rows: lrs, l2s and seeds take the place of the settings' field, which must be left alone
+    both = rows.train_rows(toy, a, settings=ROWS_DEFAULTS.replace(steps=5), lrs=[0.01, 0.02]).theta
+    alone = [trainer.train(toy, a[i], settings=TrainSettings(steps=5, lr=lr, optimizer="sgd")).theta
+             for i, lr in enumerate([0.01, 0.02])]
+    torch.testing.assert_close(both, torch.stack(alone), rtol=1e-12, atol=1e-12)
+    for extra, match in [(dict(lrs=[0.1, 0.2]), "settings.lr=0.1 and lrs="), (dict(l2s=[0.0, 0.1]), None),
+                         (dict(seeds=[1, 2]), None)]:
+        s = ROWS_DEFAULTS.replace(steps=2, lr=0.1, **({"l2": 0.5} if "l2s" in extra else {}),
+                                  **({"seed": 3} if "seeds" in extra else {}))
+        if "lrs" not in extra:
+            with pytest.raises(ValueError, match=rf"train_rows got both settings\.\w+=.* and \w+s= \(one per row\)"):
+                rows.train_rows(toy, a, settings=s, **extra)
+        else:
+            with pytest.raises(ValueError, match=match):
+                rows.train_rows(toy, a, settings=s, **extra)
+    with pytest.raises(TypeError, match="seeds must be a sequence"):
+        rows.train_rows(toy, a, settings=ROWS_DEFAULTS.replace(steps=2, lr=0.1), seeds=3)
+    # train_families: one seed per family; snapshot_sweep: one learning rate per run
+    with pytest.raises(ValueError, match="train_families takes one seed per family as seeds="):
+        families.train_families([net], "lr", [0.1], seeds=[0], settings=settings.FAMILY_DEFAULTS.replace(seed=2))
+    with pytest.raises(ValueError, match="snapshot_sweep takes its learning rates as max_lrs"):
+        snapshots.snapshot_sweep(net, net.theta0, [0.1], cycles=1,
+                                 settings=settings.SNAPSHOT_DEFAULTS.replace(cycle_steps=2, lr=0.1))
 
 
 def test_trainers_without_settings_start_from_their_defaults(toy):
@@ -295,21 +366,21 @@ def test_trainers_without_settings_start_from_their_defaults(toy):
     # a tunnel without settings is TUNNEL_DEFAULTS: 1000 steps at 0.01 with a cosine decay
     assert_same(tunnels.build_tunnel(toy, a, b, n_points=4), tunnels.build_tunnel(toy, a, b, n_points=4,
                                                                                  settings=settings.TUNNEL_DEFAULTS))
-    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4, steps=30),
+    assert_same(tunnels.build_tunnel(toy, a, b, n_points=4, settings=TUNNEL_DEFAULTS.replace(steps=30)),
                 tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01, schedule="cosine")))
     # and differs from the plain defaults (a constant learning rate)
     const = tunnels.build_tunnel(toy, a, b, n_points=4, settings=TrainSettings(steps=30, lr=0.01))
-    assert not torch.equal(const.points, tunnels.build_tunnel(toy, a, b, n_points=4, steps=30).points)
+    assert not torch.equal(const.points, tunnels.build_tunnel(toy, a, b, n_points=4, settings=TUNNEL_DEFAULTS.replace(steps=30)).points)
     # train_rows: SGD, at most 1000 steps; a row equals lsl.training.trainer.train with SGD at a constant rate
-    lone = trainer.train(toy, a, steps=1000, lr=0.01, optimizer="sgd").theta
-    torch.testing.assert_close(rows.train_rows(toy, a, lr=0.01).theta, lone, rtol=1e-12, atol=1e-12)
+    lone = trainer.train(toy, a, settings=TrainSettings(steps=1000, lr=0.01, optimizer="sgd")).theta
+    torch.testing.assert_close(rows.train_rows(toy, a, settings=ROWS_DEFAULTS.replace(lr=0.01)).theta, lone, rtol=1e-12, atol=1e-12)
 
 
 def test_settings_that_were_not_keywords_reach_every_trainer(toy):
-    """Momentum, L2 and the schedule's floor were not keywords of the tunnel, curve, connector and plane
-    trainers; given as settings, each changes what they train."""
+    """Momentum, L2 and the schedule's floor (never keywords of the tunnel, curve, connector and plane
+    trainers) each change what they train."""
     a, b = points(toy.D, 2)
-    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), steps=5, lr=0.02)
+    mc = connectors.m_connector(toy, points(toy.D, 3, seed=2), settings=SUBSPACE_DEFAULTS.replace(steps=5, lr=0.02))
     calls = {
         "build_tunnel": lambda s: tunnels.build_tunnel(toy, a, b, n_points=4, settings=s).points,
         "bezier_curve": lambda s: tunnels.bezier_curve(toy, a, b, n_points=5, settings=s).control,

@@ -10,11 +10,20 @@ skipped by :meth:`lsl.book.profiles.Profile.check_at_scale`, which prints which 
 lines, and checks that every such line names its claim.
 
 Each chapter's wall time is printed (``pytest -s`` or the captured output of a failure shows it).
+
+The verdicts a chapter records at this scale are compared with the committed ones in
+``book/verdicts/smoke/<chapter>.json``, by the rule the book build applies to the ``quick`` profile
+(``_ext/scorecard.py``): a changed verdict fails until the record is updated in the same commit
+(``LSL_RECORD_VERDICTS=1`` writes it), unless it is borderline.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -67,6 +76,29 @@ def outputs_text(nb) -> str:
     return "".join(parts)
 
 
+def verdict_records(nb) -> dict[str, dict]:
+    """``{claim: record}`` of the verdicts an executed notebook recorded (``lsl.book.report.verdict``)."""
+    from lsl.book.report import VERDICT_PREFIX
+
+    found = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name", "")
+            if name.startswith(VERDICT_PREFIX):
+                text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))  # myst-nb's glue mime type
+                found[name[len(VERDICT_PREFIX):]] = json.loads(ast.literal_eval(text))
+    return found
+
+
+def scorecard_extension():
+    sys.path.insert(0, str(ROOT / "_ext"))
+    try:
+        import scorecard
+    finally:
+        sys.path.remove(str(ROOT / "_ext"))
+    return scorecard
+
+
 def test_there_are_chapters():
     assert len(CHAPTERS) >= 6, "expected every chapter of the book under book/"
 
@@ -84,3 +116,9 @@ def test_chapter_runs_at_smoke_scale(path, smoke_env, monkeypatch, capsys):
         for claim in skipped:
             print(f"    not checked: {claim}")
     assert all(claim.strip("'\" ") for claim in skipped), "every skipped claim must say what it claims"
+    records = verdict_records(nb)
+    if records:
+        scorecard = scorecard_extension()
+        listed = {c["id"]: c for c in scorecard.load_claims(ROOT / "lsl" / "book" / "claims.yml")}
+        scorecard.compare_records({f"book/{path.stem}": records}, listed, ROOT / "book" / "verdicts" / "smoke",
+                                  write=os.environ.get("LSL_RECORD_VERDICTS") == "1")

@@ -14,6 +14,7 @@ from lsl.network import NetworkLandscape
 from lsl.data.nets import MLP
 from lsl.ensembles.snapshots import Breakdown, SnapshotSweep, find_breakdown, snapshot_sweep
 from lsl.ensembles.swa import cyclic_snapshots, weight_average
+from lsl.settings import SNAPSHOT_DEFAULTS
 
 F64 = torch.float64
 
@@ -36,8 +37,7 @@ def chapter_loop(L, L_loss, start, max_lrs, M, cycle_steps, momentum, batch_size
     w_acc, w_nll, w_loss, p_acc, p_nll = (np.zeros((n_lr, S)) for _ in range(5))
     runs, non_finite = {}, False
     for i, lr in enumerate(max_lrs):
-        run = cyclic_snapshots(L, start, cycles=M, cycle_steps=cycle_steps, lr=lr, momentum=momentum,
-                               batch_size=batch_size, seed=1, cache=False)
+        run = cyclic_snapshots(L, start, cycles=M, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=cycle_steps, lr=lr, momentum=momentum, batch_size=batch_size, seed=1), cache=False)
         runs[lr], non_finite = run, non_finite or run.any_diverged
         for s in range(S):
             snaps = run.snapshots[:, s]
@@ -58,8 +58,7 @@ def test_sweep_equals_the_chapters_loop_bitwise():
     start = L.theta0 + 0.3 * torch.randn(2, L.D, generator=gen)
     max_lrs = (0.05, 0.5, 20.0)  # the last one throws the tanh network far out
     ref = chapter_loop(L, L_loss, start, max_lrs, M=3, cycle_steps=4, momentum=0.9, batch_size=32)
-    sweep = snapshot_sweep(L, start, max_lrs, cycles=3, cycle_steps=4, momentum=0.9, batch_size=32, seed=1,
-                           loss_landscape=L_loss, cache=False)
+    sweep = snapshot_sweep(L, start, max_lrs, cycles=3, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=4, momentum=0.9, batch_size=32, seed=1), loss_landscape=L_loss, cache=False)
     assert sweep.max_lrs == max_lrs and len(sweep.runs) == 3
     for field, key in (("accuracy", "acc"), ("nll", "nll"), ("loss", "loss"), ("weight_accuracy", "w_acc"),
                        ("weight_nll", "w_nll"), ("weight_loss", "w_loss"), ("prediction_accuracy", "p_acc"),
@@ -88,23 +87,23 @@ def test_sweep_equals_the_chapters_loop_bitwise():
 
 def test_one_starting_point_and_settings():
     L = tiny_net()
-    sweep = snapshot_sweep(L, L.theta0, [0.1, 0.3], cycles=2, cycle_steps=3, batch_size=32, seed=2, cache=False)
+    sweep = snapshot_sweep(L, L.theta0, [0.1, 0.3], cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=3, batch_size=32, seed=2), cache=False)
     assert sweep.accuracy.shape == (2, 1, 2) and sweep.weight_loss.shape == (2, 1) and sweep.diverged.shape == (2, 1)
     for i, lr in enumerate((0.1, 0.3)):
-        run = cyclic_snapshots(L, L.theta0, cycles=2, cycle_steps=3, lr=lr, batch_size=32, seed=2, cache=False)
+        run = cyclic_snapshots(L, L.theta0, cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=3, lr=lr, batch_size=32, seed=2), cache=False)
         assert torch.equal(sweep.runs[i].snapshots, run.snapshots)
         cmp = compare_averages(L, run.snapshots, "test")
         assert torch.equal(sweep.accuracy[i, 0], cmp.members.member_accuracy.to(F64))
         assert float(sweep.prediction_nll[i, 0]) == cmp.prediction_nll
         assert torch.equal(sweep.loss[i, 0], L.loss(run.snapshots).to(F64))  # the loss landscape defaults to L
-    # settings= gives what the keywords give; the learning rate is the sweep's
+    # the learning rates are the sweep's: settings that give one as well are refused
     s = settings.SNAPSHOT_DEFAULTS.replace(lr=99.0, cycle_steps=3, batch_size=32, seed=2)
-    again = snapshot_sweep(L, L.theta0, [0.1, 0.3], cycles=2, settings=s, cache=False)
-    assert torch.equal(again.accuracy, sweep.accuracy) and torch.equal(again.loss, sweep.loss)
+    with pytest.raises(ValueError, match="takes its learning rates as max_lrs"):
+        snapshot_sweep(L, L.theta0, [0.1, 0.3], cycles=2, settings=s, cache=False)
     with pytest.raises(ValueError, match="max_lrs"):
-        snapshot_sweep(L, L.theta0, [], cycles=2, cycle_steps=3)
+        snapshot_sweep(L, L.theta0, [], cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=3))
     with pytest.raises(ValueError, match="cycles"):
-        snapshot_sweep(L, L.theta0, [0.1], cycles=0, cycle_steps=3)
+        snapshot_sweep(L, L.theta0, [0.1], cycles=0, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=3))
 
 
 # ---------------------------------------------------------------------------

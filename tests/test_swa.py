@@ -14,6 +14,7 @@ from lsl.data.nets import MLP
 from lsl.ensembles.swa import cyclic_snapshots, has_batchnorm, swa_landscape, swa_model, weight_average
 from lsl.training.trainer import lr_schedule, train
 from tests.test_averaging import Quadratic, mixture_net, random_members
+from lsl.settings import SNAPSHOT_DEFAULTS, TrainSettings
 
 F64 = torch.float64
 
@@ -106,16 +107,14 @@ def test_swa_with_batchnorm_follows_the_one_policy():
 
 def test_cyclic_snapshots_at_cycle_ends_follow_the_schedule():
     land = mixture_net()
-    run = cyclic_snapshots(land, land.theta0, cycles=3, cycle_steps=5, lr=0.2, lr_min=0.01, batch_size=32,
-                           cache=False)
+    run = cyclic_snapshots(land, land.theta0, cycles=3, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=5, lr=0.2, lr_min=0.01, batch_size=32), cache=False)
     assert run.snapshots.shape == (3, land.D) and run.cycles == 3 and run.steps == 15
     assert run.snapshot_steps == [5, 10, 15]
     f = lr_schedule("cyclic", 0.2, 15, lr_min=0.01, cycle_steps=5)
     torch.testing.assert_close(run.lrs, torch.tensor([f(s) for s in range(15)]))
     # the snapshots are the parameters of an ordinary run stopped at each cycle's end
     for k in range(3):
-        ref = train(land, land.theta0, steps=5 * (k + 1), lr=0.2, lr_min=0.01, optimizer="sgd", momentum=0.9,
-                    schedule="cyclic", cycle_steps=5, batch_size=32)
+        ref = train(land, land.theta0, settings=TrainSettings(steps=5 * (k + 1), lr=0.2, lr_min=0.01, optimizer="sgd", momentum=0.9, schedule="cyclic", cycle_steps=5, batch_size=32))
         torch.testing.assert_close(run.snapshots[k], ref.theta)
     # the learning rate is at its lowest on the step that precedes each snapshot
     assert all(float(run.lrs[s - 1]) == pytest.approx(float(run.lrs[s - 5 : s].min())) for s in run.snapshot_steps)
@@ -127,11 +126,11 @@ def test_cyclic_snapshots_at_cycle_ends_follow_the_schedule():
 def test_cyclic_snapshots_batched_runs_and_cache(tmp_path):
     land = mixture_net()
     theta0 = random_members(land, 2, seed=3)
-    run = cyclic_snapshots(land, theta0, cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=True)
+    run = cyclic_snapshots(land, theta0, cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=4, lr=0.1, batch_size=32), cache=True)
     assert run.snapshots.shape == (2, 2, land.D) and run.diverged.shape == (2,)
-    alone = cyclic_snapshots(land, theta0[1], cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=False)
+    alone = cyclic_snapshots(land, theta0[1], cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=4, lr=0.1, batch_size=32), cache=False)
     torch.testing.assert_close(run.snapshots[:, 1], alone.snapshots)
-    again = cyclic_snapshots(land, theta0, cycles=2, cycle_steps=4, lr=0.1, batch_size=32, cache=True)
+    again = cyclic_snapshots(land, theta0, cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=4, lr=0.1, batch_size=32), cache=True)
     assert torch.equal(again.snapshots, run.snapshots)
 
 
@@ -140,18 +139,16 @@ def test_divergence_is_reported_not_raised():
     ds = datasets.load("gaussian_mixture", n_train=96, n_test=60, n_classes=3, dim=4)
     torch.manual_seed(0)
     land = NetworkLandscape(MLP(4, 3, width=8, depth=2, activation="relu"), ds.x_train, ds.y_train)
-    run = cyclic_snapshots(land, land.theta0, cycles=2, cycle_steps=10, lr=1e4, batch_size=32, cache=False)
+    run = cyclic_snapshots(land, land.theta0, cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=10, lr=1e4, batch_size=32), cache=False)
     assert run.any_diverged and bool(run.diverged)
     assert 0 <= int(run.diverged_at) < 20
     assert not bool(torch.isfinite(run.losses[int(run.diverged_at)]))
     assert bool(torch.isfinite(run.losses[: int(run.diverged_at)]).all())
     # the toy model, full batch: a stable and an unstable step size
     quad = Quadratic(D=3)
-    ok = cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=2, cycle_steps=20, lr=1e-3, batch_size=None,
-                          cache=False)
+    ok = cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=20, lr=1e-3, batch_size=None), cache=False)
     assert not ok.any_diverged
-    bad = cyclic_snapshots(quad, torch.zeros(2, 3, dtype=F64), cycles=2, cycle_steps=200, lr=1e3, batch_size=None,
-                           cache=False)
+    bad = cyclic_snapshots(quad, torch.zeros(2, 3, dtype=F64), cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=200, lr=1e3, batch_size=None), cache=False)
     assert bad.diverged.tolist() == [True, True]
     with pytest.raises(ValueError, match="cycles"):
-        cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=0, cycle_steps=5, lr=0.1, batch_size=None)
+        cyclic_snapshots(quad, torch.zeros(3, dtype=F64), cycles=0, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=5, lr=0.1, batch_size=None))

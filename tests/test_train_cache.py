@@ -7,6 +7,7 @@ import lsl
 from lsl.data import nets
 from lsl.training import trainer
 from lsl.toy import WedgeLandscape
+from lsl.settings import TrainSettings
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def _net(seed=0, n=40, dtype=torch.float64):
 
 def test_cached_training_matches_and_is_reused(cache_dir, counted):
     net = _net()
-    kw = dict(steps=20, lr=1e-2, batch_size=10, seed=3, snapshot_every=5)
+    kw = dict(settings=TrainSettings(steps=20, lr=1e-2, batch_size=10, seed=3), snapshot_every=5)
     plain = trainer.train(net, net.theta0, **kw)
     first = trainer.train(net, net.theta0, cache=True, **kw)
     second = trainer.train(net, net.theta0, cache=True, **kw)
@@ -53,7 +54,7 @@ def test_cached_training_matches_and_is_reused(cache_dir, counted):
 @pytest.mark.parametrize("change", ["lr", "seed", "theta0", "data", "steps", "l2"])
 def test_every_determinant_is_in_the_key(cache_dir, counted, change):
     net = _net()
-    kw = dict(steps=10, lr=1e-2, batch_size=10, seed=0, l2=0.0)
+    kw = dict(settings=TrainSettings(steps=10, lr=1e-2, batch_size=10, seed=0, l2=0.0))
     trainer.train(net, net.theta0, cache=True, **kw)
     theta0 = net.theta0
     if change == "theta0":
@@ -61,7 +62,7 @@ def test_every_determinant_is_in_the_key(cache_dir, counted, change):
     elif change == "data":
         net = _net(seed=1)
     else:
-        kw[change] = {"lr": 2e-2, "seed": 1, "steps": 11, "l2": 1e-3}[change]
+        kw["settings"] = kw["settings"].replace(**{change: {"lr": 2e-2, "seed": 1, "steps": 11, "l2": 1e-3}[change]})
     trainer.train(net, theta0, cache=True, **kw)
     assert counted["n"] == 2, f"changing {change} must not reuse the cached optimum"
 
@@ -69,13 +70,13 @@ def test_every_determinant_is_in_the_key(cache_dir, counted, change):
 def test_corrupt_optimum_is_recomputed(cache_dir, counted):
     toy = WedgeLandscape(20, 10, dtype=torch.float64)
     theta0 = torch.randn(20, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    good = trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
+    good = trainer.train(toy, theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True).theta
     (entry,) = cache_dir.glob("*.pt")
     entry.write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="recomputing"):
-        again = trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta
+        again = trainer.train(toy, theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True).theta
     assert torch.equal(good, again) and counted["n"] == 2
-    assert torch.equal(trainer.train(toy, theta0, steps=30, lr=0.05, cache=True).theta, good) and counted["n"] == 2
+    assert torch.equal(trainer.train(toy, theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True).theta, good) and counted["n"] == 2
 
 
 # ---------------------------------------------------------------------------
@@ -96,16 +97,16 @@ def test_two_lambda_losses_get_their_own_results(cache_dir, counted):
     A = lsl.NetworkLandscape(mk(), ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y))
     B = lsl.NetworkLandscape(mk(), ds.x_train, ds.y_train,
                              loss=lambda z, y: F.cross_entropy(z, y) + 10 * (z ** 2).mean())
-    ra = trainer.train(A, A.theta0, steps=30, lr=0.05, cache=True)
-    rb = trainer.train(B, B.theta0, steps=30, lr=0.05, cache=True)
+    ra = trainer.train(A, A.theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True)
+    rb = trainer.train(B, B.theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True)
     assert counted["n"] == 2, "B must not be handed A's cached optimum"
-    fresh = trainer.train(B, B.theta0, steps=30, lr=0.05)
+    fresh = trainer.train(B, B.theta0, settings=TrainSettings(steps=30, lr=0.05))
     assert torch.equal(rb.theta, fresh.theta) and torch.equal(rb.losses, fresh.losses)
     assert not torch.equal(ra.theta, rb.theta)
     assert float(B.loss(rb.theta)) == pytest.approx(float(rb.losses[-1]), rel=0.5)
     # the same loss written again is the same computation: its entry is found
     A2 = lsl.NetworkLandscape(mk(), ds.x_train, ds.y_train, loss=lambda z, y: F.cross_entropy(z, y))
-    assert torch.equal(trainer.train(A2, A2.theta0, steps=30, lr=0.05, cache=True).theta, ra.theta)
+    assert torch.equal(trainer.train(A2, A2.theta0, settings=TrainSettings(steps=30, lr=0.05), cache=True).theta, ra.theta)
     assert counted["n"] == 3  # (the fresh run above)
 
 
@@ -124,7 +125,7 @@ def test_an_edited_forward_gets_its_own_result(cache_dir, counted):
             return self.fc2(torch.tanh(self.fc1(x)))
 
     first = lsl.NetworkLandscape(Net(), ds.x_train, ds.y_train)
-    r1 = trainer.train(first, first.theta0, steps=20, lr=0.05, cache=True)
+    r1 = trainer.train(first, first.theta0, settings=TrainSettings(steps=20, lr=0.05), cache=True)
 
     class Net(nn.Module):  # the notebook cell edited and run again: the same class name and repr
         def __init__(self):
@@ -137,9 +138,9 @@ def test_an_edited_forward_gets_its_own_result(cache_dir, counted):
 
     second = lsl.NetworkLandscape(Net(), ds.x_train, ds.y_train)
     assert repr(first.model) == repr(second.model) and torch.equal(first.theta0, second.theta0)
-    r2 = trainer.train(second, second.theta0, steps=20, lr=0.05, cache=True)
+    r2 = trainer.train(second, second.theta0, settings=TrainSettings(steps=20, lr=0.05), cache=True)
     assert counted["n"] == 2, "the edited network must not be handed the old network's optimum"
-    assert torch.equal(r2.theta, trainer.train(second, second.theta0, steps=20, lr=0.05).theta)
+    assert torch.equal(r2.theta, trainer.train(second, second.theta0, settings=TrainSettings(steps=20, lr=0.05)).theta)
     assert not torch.equal(r1.theta, r2.theta)
 
 
@@ -154,9 +155,9 @@ def test_a_loss_that_cannot_be_digested_is_trained_and_not_cached(cache_dir, cou
     net = _net()
     land = lsl.NetworkLandscape(net.model, net.x, net.y, loss=lambda z, y: F.cross_entropy(z, y, weight=weights.w.double()))
     with pytest.warns(UserWarning, match=r"not cached.*'weights' that the loss .* closes over is a .*Weights object"):
-        res = trainer.train(land, land.theta0, steps=5, lr=0.05, cache=True)
+        res = trainer.train(land, land.theta0, settings=TrainSettings(steps=5, lr=0.05), cache=True)
     assert not list(cache_dir.glob("*.pt"))
-    assert torch.equal(res.theta, trainer.train(land, land.theta0, steps=5, lr=0.05).theta)
+    assert torch.equal(res.theta, trainer.train(land, land.theta0, settings=TrainSettings(steps=5, lr=0.05)).theta)
 
 
 def test_the_toy_landscapes_key_names_its_sizes_and_precision(cache_dir, counted):
@@ -170,9 +171,9 @@ def test_the_toy_landscapes_key_names_its_sizes_and_precision(cache_dir, counted
 
     assert Shifted(20, 10).fingerprint() != fp(20, 10)
     theta0 = torch.randn(20, generator=torch.Generator().manual_seed(0))
-    trainer.train(WedgeLandscape(20, 10), theta0, steps=5, lr=0.05, cache=True)
-    trainer.train(WedgeLandscape(20, 10), theta0, steps=5, lr=0.05, cache=True)
-    trainer.train(WedgeLandscape(20, 11), theta0, steps=5, lr=0.05, cache=True)
+    trainer.train(WedgeLandscape(20, 10), theta0, settings=TrainSettings(steps=5, lr=0.05), cache=True)
+    trainer.train(WedgeLandscape(20, 10), theta0, settings=TrainSettings(steps=5, lr=0.05), cache=True)
+    trainer.train(WedgeLandscape(20, 11), theta0, settings=TrainSettings(steps=5, lr=0.05), cache=True)
     assert counted["n"] == 2
 
 
@@ -204,7 +205,7 @@ def _flip(path, theta):
                                     "snapshots without steps"])
 def test_a_damaged_optimum_is_retrained_with_a_warning(cache_dir, counted, damage):
     net = _net()
-    kw = dict(steps=12, lr=1e-2, batch_size=10, seed=3, snapshot_every=4)
+    kw = dict(settings=TrainSettings(steps=12, lr=1e-2, batch_size=10, seed=3), snapshot_every=4)
     fresh = trainer.train(net, net.theta0, **kw)
     trainer.train(net, net.theta0, cache=True, **kw)
     (entry,) = cache_dir.glob("*.pt")
@@ -238,7 +239,7 @@ def test_a_diverged_run_recorded_with_nan_is_not_taken_for_damage(cache_dir, cou
             return {"kind": "quadratic", "A": self.A.tolist(), "center": self.center.tolist()}
 
     quad = Quad(torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64))
-    kw = dict(steps=200, lr=1e3, optimizer="sgd", cache=True, nonfinite="record")  # |1 - lr| = 999 per step: overflow
+    kw = dict(settings=TrainSettings(steps=200, lr=1e3, optimizer="sgd"), cache=True, nonfinite="record")  # |1 - lr| = 999 per step: overflow
     first = trainer.train(quad, torch.ones(3, dtype=torch.float64), **kw)
     assert not bool(torch.isfinite(first.theta).all()) and not bool(torch.isfinite(first.losses).all())
     import warnings
@@ -261,4 +262,4 @@ def test_with_the_cache_off_a_loss_that_cannot_be_digested_is_not_reported(cache
     monkeypatch.setenv("LSL_CACHE", "0")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        trainer.train(land, land.theta0, steps=2, lr=0.05, cache=True)
+        trainer.train(land, land.theta0, settings=TrainSettings(steps=2, lr=0.05), cache=True)

@@ -14,7 +14,7 @@ from lsl.data.nets import MLP
 from lsl.ensembles import swa
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
-from lsl.settings import TrainSettings
+from lsl.settings import FAMILY_DEFAULTS, ROWS_DEFAULTS, SNAPSHOT_DEFAULTS, TrainSettings
 from lsl.toy import WedgeLandscape
 from lsl.training import trainer
 from lsl.training.trainer import (NonFiniteLossError, check_finite_losses, landscape_objective, lr_schedule, minibatch_order,
@@ -91,7 +91,7 @@ def test_schedule_errors(args, kwargs, match):
 
 def test_training_records_the_schedule():
     land = WedgeLandscape(6, 3, dtype=F64)
-    res = train(land, starts(land, 1)[0], steps=12, lr=0.1, schedule="cyclic", cycle_steps=4, lr_min=0.01)
+    res = train(land, starts(land, 1)[0], settings=TrainSettings(steps=12, lr=0.1, schedule="cyclic", cycle_steps=4, lr_min=0.01))
     f = lr_schedule("cyclic", 0.1, 12, lr_min=0.01, cycle_steps=4)
     torch.testing.assert_close(res.lrs, torch.tensor([f(s) for s in range(12)]))
     assert res.losses.shape == (12,)
@@ -105,10 +105,10 @@ def test_training_records_the_schedule():
 def test_batched_training_equals_individual_on_toy(optimizer, kwargs):
     land = WedgeLandscape(12, 6, dtype=F64)
     theta0 = starts(land, 4, seed=2, scale=1.0)
-    batched = train(land, theta0, steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs)
+    batched = train(land, theta0, settings=TrainSettings(steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs))
     assert batched.theta.shape == (4, 12) and batched.losses.shape == (60, 4)
     for b in range(4):
-        alone = train(land, theta0[b], steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs)
+        alone = train(land, theta0[b], settings=TrainSettings(steps=60, lr=0.02, optimizer=optimizer, schedule="cosine", **kwargs))
         assert alone.theta.shape == (12,)
         rel_close(batched.theta[b], alone.theta)
         rel_close(batched.losses[:, b], alone.losses)
@@ -119,9 +119,9 @@ def test_batched_training_equals_individual_on_toy(optimizer, kwargs):
 def test_batched_training_equals_individual_on_network(optimizer, kwargs):
     land = tiny_net()
     theta0 = starts(land, 2, seed=3)
-    batched = train(land, theta0, steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs)
+    batched = train(land, theta0, settings=TrainSettings(steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs))
     for b in range(2):
-        alone = train(land, theta0[b], steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs)
+        alone = train(land, theta0[b], settings=TrainSettings(steps=15, lr=0.05, optimizer=optimizer, l2=1e-3, **kwargs))
         rel_close(batched.theta[b], alone.theta)
     assert bool((land.loss(batched.theta) < land.loss(theta0)).all())
 
@@ -131,9 +131,9 @@ def test_sgd_step_matches_hand_computed_update():
     land = tiny_net()
     theta = starts(land, 1, seed=4)[0]
     g0 = land.grad(theta)
-    res = train(land, theta, steps=1, lr=0.1, optimizer="sgd")
+    res = train(land, theta, settings=TrainSettings(steps=1, lr=0.1, optimizer="sgd"))
     torch.testing.assert_close(res.theta, theta - 0.1 * g0)
-    res2 = train(land, theta, steps=2, lr=0.1, optimizer="sgd", momentum=0.9)
+    res2 = train(land, theta, settings=TrainSettings(steps=2, lr=0.1, optimizer="sgd", momentum=0.9))
     t1 = theta - 0.1 * g0
     t2 = t1 - 0.1 * (0.9 * g0 + land.grad(t1))
     torch.testing.assert_close(res2.theta, t2)
@@ -143,7 +143,7 @@ def test_train_does_not_modify_theta0():
     land = WedgeLandscape(5, 2, dtype=F64)
     theta0 = starts(land, 2)
     copy = theta0.clone()
-    train(land, theta0, steps=5, lr=0.1)
+    train(land, theta0, settings=TrainSettings(steps=5, lr=0.1))
     assert torch.equal(theta0, copy)
 
 
@@ -154,9 +154,9 @@ def test_train_does_not_modify_theta0():
 def test_same_seed_same_result_different_seed_different():
     land = tiny_net()
     theta0 = starts(land, 2, seed=5)
-    a = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=7)
-    b = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=7)
-    c = train(land, theta0, steps=15, lr=0.05, batch_size=6, seed=8)
+    a = train(land, theta0, settings=TrainSettings(steps=15, lr=0.05, batch_size=6, seed=7))
+    b = train(land, theta0, settings=TrainSettings(steps=15, lr=0.05, batch_size=6, seed=7))
+    c = train(land, theta0, settings=TrainSettings(steps=15, lr=0.05, batch_size=6, seed=8))
     assert torch.equal(a.theta, b.theta) and torch.equal(a.losses, b.losses)
     assert not torch.allclose(a.theta, c.theta)
 
@@ -164,9 +164,9 @@ def test_same_seed_same_result_different_seed_different():
 def test_dropout_seeded():
     land = tiny_net(dropout=0.3)
     theta0 = land.theta0
-    a = train(land, theta0, steps=5, lr=0.05, seed=1)
-    b = train(land, theta0, steps=5, lr=0.05, seed=1)
-    c = train(land, theta0, steps=5, lr=0.05, seed=2)
+    a = train(land, theta0, settings=TrainSettings(steps=5, lr=0.05, seed=1))
+    b = train(land, theta0, settings=TrainSettings(steps=5, lr=0.05, seed=1))
+    c = train(land, theta0, settings=TrainSettings(steps=5, lr=0.05, seed=2))
     assert torch.equal(a.theta, b.theta)
     assert not torch.equal(a.theta, c.theta)
 
@@ -174,7 +174,7 @@ def test_dropout_seeded():
 def test_train_leaves_global_rng_alone():
     land = tiny_net(dropout=0.3)
     state = torch.get_rng_state()
-    train(land, land.theta0, steps=3, lr=0.05, batch_size=5, seed=3)
+    train(land, land.theta0, settings=TrainSettings(steps=3, lr=0.05, batch_size=5, seed=3))
     assert torch.equal(state, torch.get_rng_state())
 
 
@@ -266,17 +266,17 @@ def test_minibatch_loss_is_the_loss_on_that_subset():
 def test_snapshots_shape_steps_and_values():
     land = WedgeLandscape(8, 4, dtype=F64)
     theta0 = starts(land, 3, seed=6)
-    res = train(land, theta0, steps=10, lr=0.05, snapshot_every=4)
+    res = train(land, theta0, settings=TrainSettings(steps=10, lr=0.05), snapshot_every=4)
     assert res.snapshot_steps == [4, 8, 10]  # every 4 steps, and at the end
     assert res.snapshots.shape == (3, 3, 8)
     torch.testing.assert_close(res.snapshots[-1], res.theta, rtol=0, atol=0)
     for k, step in enumerate(res.snapshot_steps):
         # constant schedule: the snapshot after `step` steps is a run of `step` steps
-        shorter = train(land, theta0, steps=step, lr=0.05)
+        shorter = train(land, theta0, settings=TrainSettings(steps=step, lr=0.05))
         torch.testing.assert_close(res.snapshots[k], shorter.theta, rtol=1e-12, atol=1e-14)
-    single = train(land, theta0[0], steps=6, lr=0.05, snapshot_every=2)
+    single = train(land, theta0[0], settings=TrainSettings(steps=6, lr=0.05), snapshot_every=2)
     assert single.snapshots.shape == (3, 8) and single.snapshot_steps == [2, 4, 6]
-    assert train(land, theta0, steps=5, lr=0.05).snapshots is None
+    assert train(land, theta0, settings=TrainSettings(steps=5, lr=0.05)).snapshots is None
 
 
 def test_l2_objective_and_shrinkage():
@@ -286,8 +286,8 @@ def test_l2_objective_and_shrinkage():
     torch.testing.assert_close(obj(theta), land.loss(theta) + 0.15 * (theta**2).sum(1))
     net = tiny_net()
     theta0 = net.theta0 + 0.5
-    plain = train(net, theta0, steps=15, lr=0.05)
-    decayed = train(net, theta0, steps=15, lr=0.05, l2=0.5)
+    plain = train(net, theta0, settings=TrainSettings(steps=15, lr=0.05))
+    decayed = train(net, theta0, settings=TrainSettings(steps=15, lr=0.05, l2=0.5))
     assert float(decayed.theta.norm()) < float(plain.theta.norm())
 
 
@@ -299,7 +299,7 @@ def test_minimize_projects_after_each_step():
         x.div_(x.norm())
 
     res = minimize(lambda x, step: ((x - c) ** 2).sum(), torch.tensor([1.0, 0.0, 0.0], dtype=F64),
-                   steps=100, lr=0.1, optimizer="sgd", after_step=normalize)
+                   settings=TrainSettings(steps=100, lr=0.1, optimizer="sgd"), after_step=normalize)
     torch.testing.assert_close(res.theta, c / c.norm(), rtol=1e-8, atol=1e-8)
     assert float(res.theta.norm()) == pytest.approx(1.0)
 
@@ -311,33 +311,33 @@ def test_minimize_projects_after_each_step():
 def test_batch_size_on_a_landscape_without_data():
     land = WedgeLandscape(5, 2)
     with pytest.raises(ValueError, match="no data"):
-        train(land, torch.zeros(5), steps=1, lr=0.1, batch_size=2)
+        train(land, torch.zeros(5), settings=TrainSettings(steps=1, lr=0.1, batch_size=2))
 
 
 @pytest.mark.parametrize("bs", [0, -1, 25, 1000])
 def test_bad_batch_sizes(bs):
     land = tiny_net(n=24)
     with pytest.raises(ValueError, match=r"batch_size must be in \[1, 24\]"):
-        train(land, land.theta0, steps=1, lr=0.1, batch_size=bs)
+        train(land, land.theta0, settings=TrainSettings(steps=1, lr=0.1, batch_size=bs))
 
 
 def test_unknown_optimizer_and_schedule():
     land = WedgeLandscape(5, 2)
     with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'.*adam.*sgd"):
-        train(land, torch.ones(5), steps=1, lr=0.1, optimizer="rmsprop")
+        train(land, torch.ones(5), settings=TrainSettings(steps=1, lr=0.1, optimizer="rmsprop"))
     with pytest.raises(ValueError, match="unknown schedule 'step'"):
-        train(land, torch.ones(5), steps=1, lr=0.1, schedule="step")
+        train(land, torch.ones(5), settings=TrainSettings(steps=1, lr=0.1, schedule="step"))
 
 
 def test_other_errors():
     land = WedgeLandscape(5, 2)
     with pytest.raises(ValueError, match="steps must be >= 0"):
-        train(land, torch.ones(5), steps=-1, lr=0.1)
+        train(land, torch.ones(5), settings=TrainSettings(steps=-1, lr=0.1))
     with pytest.raises(ValueError, match="l2 must be >= 0"):
-        train(land, torch.ones(5), steps=1, lr=0.1, l2=-1.0)
+        train(land, torch.ones(5), settings=TrainSettings(steps=1, lr=0.1, l2=-1.0))
     with pytest.raises(ValueError, match="D=5"):
-        train(land, torch.ones(4), steps=1, lr=0.1)
-    res = train(land, torch.ones(5), steps=0, lr=0.1)
+        train(land, torch.ones(4), settings=TrainSettings(steps=1, lr=0.1))
+    res = train(land, torch.ones(5), settings=TrainSettings(steps=0, lr=0.1))
     assert res.losses.numel() == 0 and torch.equal(res.theta, torch.ones(5))
 
 
@@ -367,7 +367,7 @@ def nan_at(step_bad: int, row: int | None = None):
 def test_minimize_names_the_step_and_the_learning_rate():
     steps, lr = 40, 0.3
     with pytest.raises(NonFiniteLossError) as info:
-        minimize(nan_at(17), torch.ones(3, dtype=F64), steps=steps, lr=lr, optimizer="sgd", schedule="cosine")
+        minimize(nan_at(17), torch.ones(3, dtype=F64), settings=TrainSettings(steps=steps, lr=lr, optimizer="sgd", schedule="cosine"))
     err = info.value
     expected_lr = lr_schedule("cosine", lr, steps)(17)
     assert err.step == 17 and err.row is None and err.lr == pytest.approx(expected_lr, rel=1e-12)
@@ -376,16 +376,16 @@ def test_minimize_names_the_step_and_the_learning_rate():
 
 def test_minimize_names_the_row_of_a_batch():
     with pytest.raises(NonFiniteLossError, match=r"at step 5 .*for model 2 of 4") as info:
-        minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), steps=20, lr=0.1)
+        minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), settings=TrainSettings(steps=20, lr=0.1))
     assert (info.value.step, info.value.row) == (5, 2)
 
 
 def test_minimize_records_when_asked():
-    res = minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), steps=20, lr=0.1, nonfinite="record")
+    res = minimize(nan_at(5, row=2), torch.ones(4, 3, dtype=F64), settings=TrainSettings(steps=20, lr=0.1), nonfinite="record")
     finite = torch.isfinite(res.losses)
     assert res.losses.shape == (20, 4) and bool(finite[:5].all()) and not bool(finite[5:, 2].any())
     with pytest.raises(ValueError, match="nonfinite must be one of"):
-        minimize(nan_at(5), torch.ones(3, dtype=F64), steps=2, lr=0.1, nonfinite="ignore")
+        minimize(nan_at(5), torch.ones(3, dtype=F64), settings=TrainSettings(steps=2, lr=0.1), nonfinite="ignore")
 
 
 def test_check_finite_losses_per_row_learning_rates():
@@ -404,7 +404,7 @@ def diverging_net() -> NetworkLandscape:
     return NetworkLandscape(model, x.float(), y, loss="mse")
 
 
-DIVERGE = dict(steps=30, lr=10.0, optimizer="sgd", momentum=0.9)
+DIVERGE = dict(settings=TrainSettings(steps=30, lr=10.0, optimizer="sgd", momentum=0.9))
 
 
 def test_train_on_a_network_stops_at_the_first_non_finite_step():
@@ -431,8 +431,7 @@ def test_train_raises_on_a_cached_diverged_run(tmp_path, monkeypatch):
 
 def test_minimize_until_stops_early():
 
-    run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), steps=100, lr=0.1,
-                   optimizer="sgd", until=lambda x, done: done == 7, snapshot_every=5)
+    run = minimize(lambda x, step: (x ** 2).sum(), torch.tensor([3.0]), settings=TrainSettings(steps=100, lr=0.1, optimizer="sgd"), until=lambda x, done: done == 7, snapshot_every=5)
     assert len(run.losses) == 7
     assert run.snapshot_steps == [5, 7]
     torch.testing.assert_close(run.theta, torch.tensor([3.0 * 0.8 ** 7]))
@@ -450,7 +449,7 @@ def test_the_cache_key_of_train_is_the_one_of_before(monkeypatch, tmp_path):
         return {k: v.to(kw.get("device")) for k, v in compute().items()}
 
     monkeypatch.setattr(lsl.cache, "cached", cached)
-    trainer.train(net, net.theta0, steps=3, lr=0.1, batch_size=16, cache=True)
+    trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
     trainer.train(net, net.theta0, settings=TrainSettings(steps=3, lr=0.1, batch_size=16), cache=True)
     assert keys[0] == keys[1]
     assert keys[0]["settings"] == {"steps": 3, "lr": 0.1, "optimizer": "adam", "schedule": "constant", "lr_min": 0.0,
@@ -459,7 +458,7 @@ def test_the_cache_key_of_train_is_the_one_of_before(monkeypatch, tmp_path):
     assert [type(v) for v in keys[0]["settings"].values()] == [int, float, str, str, float, type(None), float, int,
                                                               float, type(None), int]
     # the snapshots of a cyclic run: the key train had when cyclic_snapshots passed keywords
-    swa.cyclic_snapshots(net, net.theta0, cycles=2, cycle_steps=2, lr=0.05, batch_size=16)
+    swa.cyclic_snapshots(net, net.theta0, cycles=2, settings=SNAPSHOT_DEFAULTS.replace(cycle_steps=2, lr=0.05, batch_size=16))
     assert keys[-1]["settings"] == {"steps": 4, "lr": 0.05, "optimizer": "sgd", "schedule": "cyclic", "lr_min": 0.0,
                                     "cycle_steps": 2, "momentum": 0.9, "batch_size": 16, "l2": 0.0,
                                     "snapshot_every": 2, "seed": 0}
@@ -479,16 +478,16 @@ def test_training_from_a_non_finite_point_names_it():
     start = torch.ones(4, dtype=F64)
     start[2] = float("nan")
     told = r"theta0 has non-finite entries at \[2\] \(1 of 4: NaN\); training cannot start from a non-finite point"
-    for call in (lambda: train(quad, start, steps=5, lr=0.1),
-                 lambda: train(quad, start, steps=5, lr=0.1, cache=True),
-                 lambda: train_rows(quad, start, lr=0.1, max_steps=5),
-                 lambda: families.train_family(quad, "lr", [0.1], theta0=start, max_steps=5, cache=False)):
+    for call in (lambda: train(quad, start, settings=TrainSettings(steps=5, lr=0.1)),
+                 lambda: train(quad, start, settings=TrainSettings(steps=5, lr=0.1), cache=True),
+                 lambda: train_rows(quad, start, settings=ROWS_DEFAULTS.replace(lr=0.1, steps=5)),
+                 lambda: families.train_family(quad, "lr", [0.1], theta0=start, settings=FAMILY_DEFAULTS.replace(steps=5), cache=False)):
         with pytest.raises(ValueError, match=told) as info:
             call()
         assert "lower the learning rate" not in str(info.value).lower()
     rows = torch.ones(2, 4, dtype=F64)
     rows[1, 0] = float("inf")
     with pytest.raises(ValueError, match=r"theta0 has non-finite entries at \[\(1, 0\)\] \(1 of 8: inf\)"):
-        train(quad, rows, steps=5, lr=0.1)
+        train(quad, rows, settings=TrainSettings(steps=5, lr=0.1))
     with pytest.raises(ValueError, match=r"x0 has non-finite entries at \[2\]"):
-        minimize(lambda x, step: (x * x).sum(), start, steps=5, lr=0.1)
+        minimize(lambda x, step: (x * x).sum(), start, settings=TrainSettings(steps=5, lr=0.1))

@@ -8,7 +8,7 @@ import torch
 
 from lsl.paths import tunnels
 from lsl.paths.tunnels import bezier_curve, bezier_points, build_tunnel, deviation_cosines, linear_path, path_losses, polyline, tunnel
-from lsl.settings import TrainSettings
+from lsl.settings import TrainSettings, TUNNEL_DEFAULTS
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import NonFiniteLossError, train
 from tests.reference import CountingWedge, SquaredNorm
@@ -97,7 +97,7 @@ def toy_tunnel():
     gen = torch.Generator().manual_seed(0)
     a = land.project(torch.randn(D, generator=gen, dtype=F64))
     b = land.project(torch.randn(D, generator=gen, dtype=F64))
-    res = build_tunnel(land, a, b, n_points=11, steps=150, lr=0.02)
+    res = build_tunnel(land, a, b, n_points=11, settings=TUNNEL_DEFAULTS.replace(steps=150, lr=0.02))
     return land, a, b, res
 
 
@@ -146,14 +146,14 @@ def test_grad_evals_count_the_point_gradients_computed():
     b = land.project(torch.randn(12, generator=gen, dtype=F64))
     for n_points, steps in [(3, 4), (7, 5), (10, 1)]:
         land.point_gradients = 0
-        res = build_tunnel(land, a, b, n_points=n_points, steps=steps, lr=0.02)
+        res = build_tunnel(land, a, b, n_points=n_points, settings=TUNNEL_DEFAULTS.replace(steps=steps, lr=0.02))
         assert res.grad_evals == steps * (n_points - 2) == land.point_gradients
     land.point_gradients = 0
     res = build_tunnel(land, a, b, n_points=5, settings=TrainSettings(steps=6, lr=0.02))
     assert res.grad_evals == 6 * 3 == land.point_gradients
-    assert build_tunnel(land, a, b, n_points=5, steps=0, lr=0.02).grad_evals == 0
+    assert build_tunnel(land, a, b, n_points=5, settings=TUNNEL_DEFAULTS.replace(steps=0, lr=0.02)).grad_evals == 0
     land.point_gradients = 0
-    bez = bezier_curve(land, a, b, steps=6, lr=0.02, n_samples=3, eval_every=2)
+    bez = bezier_curve(land, a, b, settings=TrainSettings(steps=6, lr=0.02), n_samples=3, eval_every=2)
     assert bez.grad_evals == 6 * 3 == land.point_gradients == int(bez.history_grad_evals[-1])
 
 
@@ -162,21 +162,21 @@ def test_tunnel_function_returns_the_points():
     gen = torch.Generator().manual_seed(2)
     a = land.project(torch.randn(12, generator=gen, dtype=F64))
     b = land.project(torch.randn(12, generator=gen, dtype=F64))
-    pts = tunnel(land, a, b, n_points=5, steps=20, lr=0.02)
+    pts = tunnel(land, a, b, n_points=5, settings=TUNNEL_DEFAULTS.replace(steps=20, lr=0.02))
     assert pts.shape == (5, 12)
     assert torch.equal(pts[0], a) and torch.equal(pts[-1], b)
-    assert tunnel(land, a, b, steps=2, lr=0.02).shape == (21, 12)
+    assert tunnel(land, a, b, settings=TUNNEL_DEFAULTS.replace(steps=2, lr=0.02)).shape == (21, 12)
 
 
 def test_tunnel_invalid_inputs():
     land = WedgeLandscape(6, 3, dtype=F64)
     a = torch.ones(6, dtype=F64)
     with pytest.raises(ValueError, match="same point"):
-        build_tunnel(land, a, a.clone(), steps=1)
+        build_tunnel(land, a, a.clone(), settings=TUNNEL_DEFAULTS.replace(steps=1))
     with pytest.raises(ValueError, match="n_points >= 3"):
-        build_tunnel(land, a, -a, n_points=2, steps=1)
+        build_tunnel(land, a, -a, n_points=2, settings=TUNNEL_DEFAULTS.replace(steps=1))
     with pytest.raises(ValueError, match="D=6"):
-        tunnel(land, a, torch.ones(5, dtype=F64), steps=1)
+        tunnel(land, a, torch.ones(5, dtype=F64), settings=TUNNEL_DEFAULTS.replace(steps=1))
 
 
 def _tunnel_with(deviations: torch.Tensor):
@@ -251,7 +251,7 @@ def test_label_hand_over_shares_by_hand():
 def _optima(D: int, n: int, k: int, seed: int = 0) -> tuple[WedgeLandscape, torch.Tensor]:
     land = WedgeLandscape(D, n, dtype=F64)
     gen = torch.Generator().manual_seed(seed)
-    theta = train(land, torch.randn(k, D, generator=gen, dtype=F64), steps=300, lr=0.05, schedule="cosine").theta
+    theta = train(land, torch.randn(k, D, generator=gen, dtype=F64), settings=TrainSettings(steps=300, lr=0.05, schedule="cosine")).theta
     assert bool((land.loss(theta) < 1e-3).all())
     return land, theta
 
@@ -272,7 +272,7 @@ def test_bezier_points_formula():
 
 def test_bezier_curve_lowers_barrier(pair):
     land, theta = pair
-    res = bezier_curve(land, theta[0], theta[1], steps=300, lr=0.05, n_samples=4, n_points=41, eval_every=100)
+    res = bezier_curve(land, theta[0], theta[1], settings=TrainSettings(steps=300, lr=0.05), n_samples=4, n_points=41, eval_every=100)
     assert res.points.shape == (41, 40) and res.control.shape == (40,)
     torch.testing.assert_close(res.points[0], theta[0])
     torch.testing.assert_close(res.points[-1], theta[1])
@@ -287,9 +287,9 @@ def test_bezier_curve_lowers_barrier(pair):
 
 def test_bezier_curve_accounting_without_history(pair):
     land, theta = pair
-    res = bezier_curve(land, theta[0], theta[1], steps=7, lr=0.01, n_samples=3)
+    res = bezier_curve(land, theta[0], theta[1], settings=TrainSettings(steps=7, lr=0.01), n_samples=3)
     assert res.grad_evals == 21 and res.history_grad_evals.numel() == 0 and res.history_barrier.numel() == 0
-    res0 = bezier_curve(land, theta[0], theta[1], steps=0, lr=0.01)
+    res0 = bezier_curve(land, theta[0], theta[1], settings=TrainSettings(steps=0, lr=0.01))
     torch.testing.assert_close(res0.control, 0.5 * (theta[0] + theta[1]))
     assert res0.grad_evals == 0 and res0.barrier == pytest.approx(res0.line_barrier)
 
@@ -297,20 +297,19 @@ def test_bezier_curve_accounting_without_history(pair):
 def test_bezier_curve_errors(pair):
     land, theta = pair
     with pytest.raises(ValueError, match="same point"):
-        bezier_curve(land, theta[0], theta[0], steps=1, lr=0.1)
+        bezier_curve(land, theta[0], theta[0], settings=TrainSettings(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="n_samples"):
-        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, n_samples=0)
+        bezier_curve(land, theta[0], theta[1], settings=TrainSettings(steps=1, lr=0.1), n_samples=0)
     with pytest.raises(ValueError, match="single points"):
-        bezier_curve(land, theta, theta[1], steps=1, lr=0.1)
+        bezier_curve(land, theta, theta[1], settings=TrainSettings(steps=1, lr=0.1))
     with pytest.raises(ValueError, match="eval_every"):
-        bezier_curve(land, theta[0], theta[1], steps=1, lr=0.1, eval_every=0)
+        bezier_curve(land, theta[0], theta[1], settings=TrainSettings(steps=1, lr=0.1), eval_every=0)
 
 
 def test_bezier_curve_stops_on_a_non_finite_loss():
     quad = SquaredNorm()
     with pytest.raises(NonFiniteLossError, match="learning rate"):
-        tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), steps=2000, lr=30.0,
-                             optimizer="sgd", schedule="constant")
+        tunnels.bezier_curve(quad, torch.ones(3, dtype=F64), -torch.ones(3, dtype=F64), settings=TrainSettings(steps=2000, lr=30.0, optimizer="sgd", schedule="constant"))
 
 
 def test_bezier_curve_is_adam_on_random_points_of_the_curve():
@@ -321,7 +320,7 @@ def test_bezier_curve_is_adam_on_random_points_of_the_curve():
     gen = torch.Generator().manual_seed(2)
     a, b = torch.randn(2, 12, generator=gen, dtype=F64)
     steps, n_samples, seed, lr = 25, 3, 7, 0.05
-    res = bezier_curve(land, a, b, steps=steps, lr=lr, n_samples=n_samples, seed=seed)
+    res = bezier_curve(land, a, b, settings=TrainSettings(steps=steps, lr=lr, seed=seed), n_samples=n_samples)
     control = (0.5 * (a + b)).clone().requires_grad_(True)
     opt = torch.optim.Adam([control], lr=lr)
     tgen = torch.Generator().manual_seed(seed)

@@ -26,6 +26,7 @@ from lsl.probes import planes
 from lsl.book import plots
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
+from lsl.settings import TUNNEL_DEFAULTS, TrainSettings
 
 OUT = Path(__file__).resolve().parent.parent / "book" / "images" / "landing.png"
 
@@ -43,8 +44,8 @@ def landing_figure(D: int = 60, n: int = 40, *, seed: int = 0, steps: int = 1500
     """
     toy = WedgeLandscape(D, n, dtype=torch.float64)
     inits = torch.randn(2, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    a, b = train(toy, inits, steps=steps, lr=0.05, schedule="cosine").theta
-    tun = tunnels.build_tunnel(toy, a, b, n_points=n_points, steps=steps, lr=0.01, per_segment=20)
+    a, b = train(toy, inits, settings=TrainSettings(steps=steps, lr=0.05, schedule="cosine")).theta
+    tun = tunnels.build_tunnel(toy, a, b, n_points=n_points, settings=TUNNEL_DEFAULTS.replace(steps=steps, lr=0.01), per_segment=20)
     mid = tun.points[len(tun.points) // 2]
     plane = planes.loss_plane(toy, a, b, mid, n=grid, margin=0.6)
 

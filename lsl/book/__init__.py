@@ -8,6 +8,8 @@
   experiment on, each with its data loaded and a builder of the chapter's network on it;
 - :mod:`~lsl.book.runtime`: a chapter's set-up (device, profile, figure style), :func:`setup`;
 - :mod:`~lsl.book.report`: numbers, verdicts and figures glued into the chapter's text (:func:`glue`);
+- :mod:`~lsl.book.verdicts`: the one rule that decides a verdict from the criterion declared in
+  ``claims.yml`` (shipped with the package) and the chapter's measurements;
 - :mod:`~lsl.book.plots`: the figure helpers (they take arrays and results, never a landscape);
 - :mod:`~lsl.book.explore`: figures with sliders (``ipywidgets``), loaded on first use.
 
@@ -26,12 +28,12 @@ nor myst-nb; importing :mod:`lsl.book` loads matplotlib.
 
 import importlib
 
-from . import plots, profiles, report, runtime
+from . import plots, profiles, report, runtime, verdicts
 from .report import glue
 from .runtime import setup
 
 #: The modules of the book layer.
-MODULES = ("profiles", "sizes", "smoke", "cases", "runtime", "report", "plots", "explore")
+MODULES = ("profiles", "sizes", "smoke", "cases", "runtime", "verdicts", "report", "plots", "explore")
 
 
 def __getattr__(name: str):

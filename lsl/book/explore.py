@@ -44,6 +44,7 @@ from lsl.subspaces import hyperplanes
 from . import plots
 from lsl.landscape import Landscape
 from lsl.toy import WedgeLandscape
+from lsl.settings import SUBSPACE_DEFAULTS
 
 __all__ = ["Slider", "Explorer", "wedge_explorer", "WedgeModel", "path_viewer", "tunnel_viewer", "PathModel"]
 
@@ -260,8 +261,7 @@ class WedgeModel:
         if todo:
             toy = WedgeLandscape(D, n, device="cpu")      # small and interactive: the CPU, whatever the chapter uses
             theta0 = torch.randn(D, generator=torch.Generator().manual_seed(self.seed + D))
-            sw = hyperplanes.dimension_sweep(toy, theta0, todo, n_planes=self.n_planes, steps=self.steps,
-                                          lr=self.lr, tol=self.tol, seed=self.seed + 1)
+            sw = hyperplanes.dimension_sweep(toy, theta0, todo, n_planes=self.n_planes, settings=SUBSPACE_DEFAULTS.replace(steps=self.steps, lr=self.lr, seed=self.seed + 1), tol=self.tol)
             for d, r in zip(todo, sw.rel_loss.median(1).values.tolist()):
                 self._sweeps[D, n, d] = r
         return {int(d): self._sweeps[D, n, int(d)] for d in dims}

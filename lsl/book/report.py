@@ -23,11 +23,11 @@ import math
 import os
 from typing import Any, Iterable
 
-__all__ = ["glue", "verdict", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers", "spread", "rank_correlation",
+__all__ = ["glue", "verdict", "decided", "figure", "table", "fmt", "fixed", "listing", "plural", "numbers", "spread", "rank_correlation",
            "VERDICTS", "VERDICT_PREFIX"]
 
 #: The verdicts a claim can get, in the words the scorecard shows.
-VERDICTS = ("reproduced", "partly", "not reproduced", "not covered")
+from .verdicts import VERDICTS  # noqa: E402  (the one list of verdict words)
 #: Glue names under which :func:`verdict` stores its record for the scorecard (``_ext/scorecard.py``).
 VERDICT_PREFIX = "lsl-verdict-record:"
 
@@ -266,42 +266,114 @@ def _profile_name() -> str:
     return run.profile.name if run is not None else runtime.choose_profile(os.environ)[0]
 
 
-def verdict(claim: str, outcome: str, measured: Any = "", paper: Any = "", note: str = "") -> None:
-    """Report how a claim of the papers fared in this chapter, for its text and for the scorecard.
+def verdict(claim: str, /, *, shown: str = "", note: str = "", **measured: Any) -> None:
+    """Record what a chapter measured for a claim of the papers; the verdict is decided from it, never typed.
 
-    The claim must be listed in ``book/claims.yml`` with this chapter as the one that tests it; the
-    book build collects every chapter's verdicts into the scorecard page (``book/scorecard.md``, by
-    ``_ext/scorecard.py``) and fails if a listed claim has none. Also glues ``verdict-<claim>`` (the
-    verdict, capitalised, e.g. "Reproduced") and ``measured-<claim>`` for the chapter's prose.
+    The claim's criterion is declared in ``lsl/book/claims.yml`` (the quantities it measures and the
+    conditions for "reproduced" and "partly"); :func:`lsl.book.verdicts.decide` turns the
+    measurements into the verdict. The record goes to the chapter's text and to the book's scorecard:
+    the glue names ``verdict-<claim>`` (the verdict, capitalised, e.g. "Reproduced", with
+    "(borderline)" when it is), ``verdict-<claim>-lower`` (the same in lower case, for the middle of
+    a sentence) and ``measured-<claim>`` (``shown``). The cell shows the verdict with its criterion
+    and the measured values, so a reader sees the rule next to the numbers.
 
     Args:
-        claim: the claim's id in ``book/claims.yml``, e.g. ``"fj-fig1-wedges"``.
-        outcome: one of :data:`VERDICTS` ("reproduced", "partly", "not reproduced", "not covered").
-        measured: what this build measured, as text or a number (formatted by :func:`fmt`).
-        paper: the paper's number or statement for comparison.
+        claim: the claim's id in ``claims.yml``, e.g. ``"fj-tunnel-algorithm"``.
+        shown: what this build measured, in words, for the scorecard's "measured" column.
         note: a short qualification shown in the scorecard.
+        **measured: every quantity the claim's criterion declares, by name: a number, a boolean, a
+            sequence, or a :class:`lsl.book.verdicts.Spread` (a quantity measured over repeats).
 
     Raises:
-        ValueError: for an unknown verdict or an empty claim id.
+        KeyError: for a claim that ``claims.yml`` does not list.
+        ValueError: for a measure missing from, or not declared by, the criterion, or a non-finite value.
     """
+    from . import verdicts
+
     if not claim or not isinstance(claim, str):
-        raise ValueError(f"verdict: claim must be a non-empty id from book/claims.yml, got {claim!r}")
-    outcome = str(outcome).strip().lower()
-    if outcome not in VERDICTS:
-        raise ValueError(f"verdict {claim!r}: outcome must be one of {', '.join(VERDICTS)}; got {outcome!r}")
+        raise ValueError(f"verdict: claim must be a non-empty id from lsl/book/claims.yml, got {claim!r}")
+    crit = verdicts.criterion(claim)
+    decided = verdicts.decide(crit, measured)
+    _DECIDED[claim] = decided
     record = {
         "claim": claim,
-        "verdict": outcome,
-        "measured": fmt(measured),
-        "paper": fmt(paper),
+        "verdict": decided.verdict,
+        "borderline": decided.borderline,
+        "quantities": decided.record()["measured"],
+        "spread": decided.record()["spread"],
+        "measured": fmt(shown),
         "note": note,
         "profile": _profile_name(),
     }
     myst_glue = _myst_glue()
     if myst_glue is not None:
         myst_glue(VERDICT_PREFIX + claim, _Text(json.dumps(record, sort_keys=True)), display=False)
-        myst_glue(f"verdict-{claim}", _Text(outcome.capitalize()), display=False)
+        myst_glue(f"verdict-{claim}", _Text(decided.word), display=False)
+        myst_glue(f"verdict-{claim}-lower", _Text(decided.word.lower()), display=False)
         myst_glue(f"measured-{claim}", _Text(record["measured"]), display=False)
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # plain Python: say it on stdout
+        print(_VerdictLine(crit, decided))
+        return None
+    if get_ipython() is not None:
+        display(_VerdictLine(crit, decided))
+    else:
+        print(_VerdictLine(crit, decided))
+    return None
+
+
+_DECIDED: dict = {}
+
+
+def decided(claim: str):
+    """The :class:`lsl.book.verdicts.Verdict` that :func:`verdict` decided for ``claim`` in this run.
+
+    For text that depends on the verdict (glue it: the word itself is ``verdict-<claim>``).
+
+    Raises:
+        KeyError: if this run has not recorded the claim yet.
+    """
+    if claim not in _DECIDED:
+        raise KeyError(f"no verdict for {claim!r} yet in this run; call report.verdict({claim!r}, ...) first")
+    return _DECIDED[claim]
+
+
+class _VerdictLine:
+    """One line under a verdict cell: the verdict, the declared criterion and the measured values."""
+
+    def __init__(self, crit, decided):
+        self.crit, self.decided = crit, decided
+
+    def _values(self) -> str:
+        parts = []
+        for name, value in self.decided.measured.items():
+            if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+                text = numbers(value, 3)
+            else:
+                text = fmt(value)
+            if name in self.decided.spread:
+                sd = self.decided.spread[name]
+                text += " ± " + (numbers(sd, 3) if hasattr(sd, "tolist") and getattr(sd, "ndim", 0) else fmt(float(sd), 2))
+            parts.append(f"{name} = {text}")
+        return "; ".join(parts)
+
+    def _rule(self) -> str:
+        rule = f"reproduced if {self.crit.reproduced}"
+        if self.crit.partly:
+            rule += f"; partly if {self.crit.partly}"
+        return rule
+
+    def __repr__(self) -> str:
+        return f"Verdict ({self.crit.claim}): {self.decided.word}. Criterion: {self._rule()}. Measured: {self._values()}."
+
+    def _repr_html_(self) -> str:
+        kind = self.decided.verdict.replace(" ", "-")
+        return (f'<div class="lsl-verdict-line lsl-verdict-{kind}"><strong>Verdict</strong> '
+                f'(<code>{html.escape(self.crit.claim)}</code>): <strong>{html.escape(self.decided.word)}</strong>. '
+                f'Criterion, declared before measuring: <code>{html.escape(self._rule())}</code>. '
+                f'Measured: {html.escape(self._values())}.</div>')
 
 
 def figure(name: str, fig) -> None:

@@ -209,6 +209,11 @@ _TUNNELS_QUICK = dict(
     robust_cases=(("mnist1d", "tanh"), ("digits", "relu")),
     robust_n_train={"mnist1d": 4000, "digits": 1400},
     robust_n_test={"mnist1d": 1000, "digits": 397},
+    # four statements of the text: the first steps (radial motion), random paths, basins along random directions
+    early_steps=100,
+    random_paths=20,
+    basin_directions=20,
+    basin_radii=41,
 )
 
 #: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
@@ -237,6 +242,10 @@ _TUNNELS_SMOKE = dict(
     short_delta="value",
     hessian_examples="examples",
     robust_cases="cases",
+    early_steps="steps",
+    random_paths="count",
+    basin_directions="count",
+    basin_radii="count",
     robust_n_train="examples",
     robust_n_test="examples",
 )

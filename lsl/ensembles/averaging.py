@@ -31,7 +31,7 @@ from lsl import batching
 from lsl.paths import tunnels
 from lsl.landscape import Landscape, check_finite
 from lsl.network import NetworkLandscape
-from lsl.settings import ENSEMBLE_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
+from lsl.settings import check_settings, ENSEMBLE_DEFAULTS, trainer, TrainSettings
 from lsl.ensembles.swa import _batches_per_epoch, swa_landscape, weight_average
 # the names that moved to lsl.ensembles.swa, served from here as before the split (lsl.ensembles.swa does not import this
 # module, so a plain import makes no circle); they are documented once, on lsl.ensembles.swa's page
@@ -383,27 +383,20 @@ class DeepEnsemble:
         return len(self.seeds) * self.epochs_per_member
 
 
+@trainer(ENSEMBLE_DEFAULTS)
 def deep_ensemble(
     dataset,
     arch: str,
     *,
     members: int,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    lr_min: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
+    settings: TrainSettings = ENSEMBLE_DEFAULTS,
     cache: bool = True,
     landscape_options: dict | None = None,
     **net_options,
 ) -> DeepEnsemble:
     """Train ``members`` copies of an architecture from independent initialisations (a deep ensemble).
 
-    Member ``k`` is initialised by ``lsl.data.nets.make(arch, ..., seed=seed + k, **net_options)``.
+    Member ``k`` is initialised by ``lsl.data.nets.make(arch, ..., seed=settings.seed + k, **net_options)``.
     All members share one architecture, so their flat parameters are stacked ``[M, D]`` and
     trained together in one :func:`lsl.training.trainer.train` call; each follows exactly the trajectory it
     would follow alone. They see the same minibatches in the same order: their diversity comes
@@ -417,22 +410,20 @@ def deep_ensemble(
         dataset: a :class:`lsl.data.datasets.Dataset` (training and test split).
         arch: architecture name for :func:`lsl.data.nets.make` (``"mlp"``, ``"cnn"``, ``"cnn1d"``).
         members: number of members ``M``, at least 1.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.ENSEMBLE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, optimizer, momentum, schedule, lr_min, batch_size, seed: each replaces the field of
-            ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.ENSEMBLE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         cache: store the run on disk (see :func:`lsl.training.trainer.train`).
         landscape_options: keyword arguments for :class:`~lsl.network.NetworkLandscape`
             (``loss``, ``device``, ``dtype``, ``chunk_size``).
-        **net_options: passed to :func:`lsl.data.nets.make` (``width``, ``depth``, ``channels``, ...).
+        **net_options: passed to :func:`lsl.data.nets.make` (``width``, ``depth``, ``channels``, ...); an
+            optimiser setting here is refused (it belongs in ``settings``).
 
     Returns:
         a :class:`DeepEnsemble`, with the ensemble's cost in steps and epochs.
     """
     from lsl.data import nets
 
-    s = resolve(settings, ENSEMBLE_DEFAULTS, who="deep_ensemble", steps=steps, lr=lr, optimizer=optimizer,
-                momentum=momentum, schedule=schedule, lr_min=lr_min, batch_size=batch_size, seed=seed)
+    s = check_settings(settings, who="deep_ensemble")
     seed = s.seed
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
         raise ValueError(f"members must be an integer >= 1, got {members!r}")

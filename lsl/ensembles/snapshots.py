@@ -27,7 +27,7 @@ import torch
 from lsl.ensembles.averaging import compare_averages
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
-from lsl.settings import FROM_SETTINGS, TrainSettings
+from lsl.settings import check_settings, SNAPSHOT_DEFAULTS, trainer, TrainSettings
 from lsl.ensembles.swa import CyclicSnapshots, cyclic_snapshots, weight_average
 
 __all__ = ["SnapshotSweep", "snapshot_sweep", "Breakdown", "find_breakdown"]
@@ -177,19 +177,14 @@ class SnapshotSweep:
         return find_breakdown(self.last_loss, reference_loss, factor)
 
 
+@trainer(SNAPSHOT_DEFAULTS)
 def snapshot_sweep(
     landscape: NetworkLandscape,
     start: torch.Tensor,
     max_lrs,
     *,
     cycles: int,
-    settings: TrainSettings | None = None,
-    cycle_steps: int = FROM_SETTINGS,
-    lr_min: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
+    settings: TrainSettings = SNAPSHOT_DEFAULTS,
     split: str = "test",
     loss_landscape: Landscape | None = None,
     loader_x=None,
@@ -203,17 +198,16 @@ def snapshot_sweep(
     ``loss_landscape`` gives the training loss of every snapshot and of the weight average.
 
     Settings (:class:`~lsl.settings.TrainSettings`, as :func:`lsl.ensembles.swa.cyclic_snapshots`, default
-    :data:`~lsl.settings.SNAPSHOT_DEFAULTS`): the learning rate is each of ``max_lrs`` in turn;
-    every other field is the settings', or the keyword's when given.
+    :data:`~lsl.settings.SNAPSHOT_DEFAULTS`): the learning rate is each of ``max_lrs`` in turn
+    (so ``settings.lr`` must be left unset); every other field is the settings'.
 
     Args:
         landscape: a network landscape with a test split.
         start: the starting points ``[S, D]`` (e.g. independently pre-trained networks), or one ``[D]`` (``S = 1``).
         max_lrs: the maximum learning rates of the cycles, in the order of the sweep.
         cycles: cycles (= snapshots) per run, ``M``.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SNAPSHOT_DEFAULTS`).
-        cycle_steps, lr_min, optimizer, momentum, batch_size, seed: each replaces the field of
-            ``settings`` when given (see :func:`lsl.ensembles.swa.cyclic_snapshots`).
+        settings: the optimiser settings (default :data:`~lsl.settings.SNAPSHOT_DEFAULTS`), with
+            ``cycle_steps`` given and ``lr`` unset (see :func:`lsl.ensembles.swa.cyclic_snapshots`).
         split: where accuracies and NLLs are measured, ``"test"`` or ``"train"``.
         loss_landscape: where training losses are measured, e.g. ``landscape.subset(n)`` for the
             first ``n`` training examples (default: ``landscape``).
@@ -228,6 +222,10 @@ def snapshot_sweep(
     Raises:
         ValueError: if ``max_lrs`` is empty, ``cycles`` is not a positive integer, or the settings are invalid (see :func:`lsl.ensembles.swa.cyclic_snapshots`).
     """
+    check_settings(settings, who="snapshot_sweep", needs=("cycle_steps",))
+    if settings.lr is not None:
+        raise ValueError(f"snapshot_sweep takes its learning rates as max_lrs, one per run; got settings.lr={settings.lr!r} "
+                         "as well: leave settings.lr unset (None)")
     max_lrs = tuple(float(lr) for lr in max_lrs)
     if not max_lrs:
         raise ValueError("max_lrs must name at least one maximum learning rate")
@@ -243,9 +241,7 @@ def snapshot_sweep(
     diverged = torch.zeros(n_lr, S, dtype=torch.bool)
     runs = []
     for i, lr in enumerate(max_lrs):
-        run = cyclic_snapshots(landscape, start, cycles=cycles, settings=settings, cycle_steps=cycle_steps, lr=lr,
-                               lr_min=lr_min, optimizer=optimizer, momentum=momentum, batch_size=batch_size,
-                               seed=seed, cache=cache)
+        run = cyclic_snapshots(landscape, start, cycles=cycles, settings=settings.replace(lr=lr), cache=cache)
         runs.append(run)
         diverged[i] = run.diverged.cpu()
         for s in range(S):

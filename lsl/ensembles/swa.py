@@ -29,7 +29,7 @@ from torch import nn
 
 from lsl.landscape import Landscape, check_finite
 from lsl.network import NetworkLandscape
-from lsl.settings import FROM_SETTINGS, SNAPSHOT_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, SNAPSHOT_DEFAULTS, trainer, TrainSettings
 from lsl.training.trainer import train
 
 __all__ = ["CyclicSnapshots", "cyclic_snapshots", "weight_average", "has_batchnorm", "swa_model", "swa_landscape"]
@@ -98,19 +98,13 @@ class CyclicSnapshots:
         return bool(self.diverged.any())
 
 
+@trainer(SNAPSHOT_DEFAULTS)
 def cyclic_snapshots(
     landscape: Landscape,
     theta0: torch.Tensor,
     *,
     cycles: int,
-    settings: TrainSettings | None = None,
-    cycle_steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    lr_min: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
+    settings: TrainSettings = SNAPSHOT_DEFAULTS,
     cache: bool = True,
 ) -> CyclicSnapshots:
     """Train with a cyclic cosine learning rate and keep the parameters at the end of every cycle.
@@ -135,13 +129,11 @@ def cyclic_snapshots(
         theta0: the initial parameters ``[D]``, or ``[B, D]`` for ``B`` models trained at once,
             all with the same learning rate (loop to use several).
         cycles: number of cycles (= number of snapshots), at least 1.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SNAPSHOT_DEFAULTS`).
-        cycle_steps: optimisation steps per cycle, at least 1 (replaces ``settings.cycle_steps``).
-        lr: the maximum learning rate, at the start of each cycle (replaces ``settings.lr``).
-        lr_min, optimizer, momentum, seed: each replaces the field of ``settings`` when given
-            (``lr_min`` is the learning rate at the end of each cycle).
-        batch_size: minibatch size; ``None`` for full-batch steps (needed for landscapes
-            without data, such as the toy model).
+        settings: the optimiser settings (default :data:`~lsl.settings.SNAPSHOT_DEFAULTS`), which must
+            give ``cycle_steps`` (optimisation steps per cycle, at least 1) and ``lr`` (the maximum
+            learning rate, at the start of each cycle); ``lr_min`` is the learning rate at the end of
+            each cycle; ``batch_size=None`` takes full-batch steps (needed for landscapes without
+            data, such as the toy model).
         cache: store the run on disk (see :func:`lsl.training.trainer.train`).
 
     Returns:
@@ -153,9 +145,7 @@ def cyclic_snapshots(
     """
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise ValueError(f"cycles must be an integer >= 1, got {cycles!r}")
-    s = resolve(settings, SNAPSHOT_DEFAULTS, who="cyclic_snapshots", needs=("lr", "cycle_steps"),
-                cycle_steps=cycle_steps, lr=lr, lr_min=lr_min, optimizer=optimizer, momentum=momentum,
-                batch_size=batch_size, seed=seed)
+    s = check_settings(settings, who="cyclic_snapshots", needs=("lr", "cycle_steps"))
     if s.schedule != "cyclic":
         raise ValueError(f"cyclic_snapshots trains with the cyclic schedule; got schedule={s.schedule!r}. Pass "
                          "settings with schedule='cyclic' (e.g. lsl.settings.SNAPSHOT_DEFAULTS.replace(...))")

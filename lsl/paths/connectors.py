@@ -22,7 +22,7 @@ from lsl import batching
 from lsl.paths.tunnels import _batched_loss, _check_count
 from lsl.landscape import Landscape
 from lsl.paths.orthogonal import optimize_orthogonal
-from lsl.settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, SUBSPACE_DEFAULTS, trainer, TrainSettings
 
 __all__ = ["simplex_grid", "m_connector", "m_connectors", "MConnectorResult", "connector_points", "train_simplex",
            "train_simplices", "evaluate_simplex", "SimplexEvaluation"]
@@ -102,18 +102,13 @@ class MConnectorResult:
         return self.optima.shape[0] - 1
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def m_connector(
     landscape: Landscape,
     optima: torch.Tensor,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     resolution: int = 2,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
 ) -> MConnectorResult:
     """Build the m-connector of Section 4.3 between ``m + 1`` optima.
 
@@ -131,16 +126,14 @@ def m_connector(
     Args:
         landscape: the loss landscape.
         optima: the ``m + 1`` optima ``[m + 1, D]`` (affinely independent, ``1 <= m < D``).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         resolution: divisions of each edge, ``r >= 2`` (the grid has ``C(r + m, m)`` points).
 
     Returns:
         an :class:`MConnectorResult`; its ``grad_evals`` is ``steps * (P - m - 1)`` for the ``P`` grid points.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connector", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                optimizer=optimizer, schedule=schedule)
+    s = check_settings(settings, who="m_connector")
     return m_connectors(landscape, [optima], settings=s, resolution=resolution)[0]
 
 
@@ -158,13 +151,13 @@ def _check_simplex(landscape: Landscape, optima: torch.Tensor, what: str) -> tor
     return optima
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def m_connectors(
     landscape: Landscape,
     simplices,
     *,
-    settings: TrainSettings | None = None,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     resolution: int = 2,
-    **overrides,
 ) -> list[MConnectorResult]:
     """Build several m-connectors as one batch: :func:`m_connector` for each set of optima.
 
@@ -174,18 +167,20 @@ def m_connectors(
     would build on its own, up to floating-point rounding, at a fraction of the time when the
     points are small (seeds and values of ``m`` as rows of one batch).
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`): as
+    :func:`m_connector`.
+
     Args:
         landscape: the loss landscape.
         simplices: a sequence of optima, one ``[m_k + 1, D]`` tensor per connector.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keyword overrides (``steps``, ``lr``, ``batch_size``,
-            ``seed``, ``optimizer``, ``schedule``).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         resolution: divisions of each edge, ``r >= 2``, for every connector.
 
     Returns:
         one :class:`MConnectorResult` per simplex, in order; each one's ``grad_evals`` counts its own points.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="m_connectors", **overrides)
+    s = check_settings(settings, who="m_connectors")
     if isinstance(simplices, torch.Tensor) and simplices.dim() == 2:
         raise TypeError("m_connectors takes a list of simplices (one [m + 1, D] tensor each); "
                         "for one simplex call m_connector")
@@ -283,18 +278,13 @@ def _kuhn_weights(m: int, r: int, grid_weights: torch.Tensor, w) -> tuple[torch.
     return idx.clamp_min(0), lam
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def train_simplex(
     landscape: Landscape,
     result: MConnectorResult,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     n_samples: int = 8,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
     faces: bool = True,
 ) -> MConnectorResult:
     """Train an m-connector as a whole: the expected loss at uniformly random points of the simplex.
@@ -314,9 +304,8 @@ def train_simplex(
     Args:
         landscape: the loss landscape.
         result: the connector to start from (e.g. from :func:`m_connector`).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         n_samples: random points of the simplex per step.
         faces: draw each point on a random face of the simplex (its dimension uniform in ``1..m``)
             rather than in the whole simplex, so that edges and low-dimensional faces, which uniform
@@ -326,8 +315,7 @@ def train_simplex(
         a new :class:`MConnectorResult` with the trained points and their losses; its ``grad_evals`` is
         ``steps * n_samples``, this training's alone.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplex", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                optimizer=optimizer, schedule=schedule)
+    s = check_settings(settings, who="train_simplex")
     return train_simplices(landscape, [result], settings=s, n_samples=n_samples, faces=faces)[0]
 
 
@@ -346,30 +334,32 @@ def _simplex_samples(m: int, S: int, gen: torch.Generator, faces: bool) -> torch
     return e / e.sum(1, keepdim=True)
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def train_simplices(
     landscape: Landscape,
     results,
     *,
-    settings: TrainSettings | None = None,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     n_samples: int = 8,
     faces: bool = True,
-    **overrides,
 ) -> list[MConnectorResult]:
     """Train several m-connectors as a whole, as one batch: :func:`train_simplex` for each.
 
     Every step draws ``n_samples`` random points of each simplex (connector ``k`` draws those that
     :func:`train_simplex` with ``seed + k`` would draw) and descends the sum over connectors of their
     mean loss there, on one minibatch (seeded by ``seed``). Connectors share no point, so connector
-    ``k`` trains as ``train_simplex(..., seed=seed + k)`` would on its own, up to floating-point
+    ``k`` trains as ``train_simplex(..., settings=settings.replace(seed=settings.seed + k))`` would on its own, up to floating-point
     rounding (and, on a landscape with data, the order of the minibatches). Several values of ``m``
     and several seeds' connectors then cost little more than one when the network is small.
+
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.SUBSPACE_DEFAULTS`): as
+    :func:`train_simplex`.
 
     Args:
         landscape: the loss landscape.
         results: a sequence of :class:`MConnectorResult` (of any ``m`` and resolution) to start from.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keyword overrides (``steps``, ``lr``, ``batch_size``,
-            ``seed``, ``optimizer``, ``schedule``).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         n_samples: random points of each simplex per step.
         faces: as for :func:`train_simplex`.
 
@@ -379,7 +369,7 @@ def train_simplices(
     """
     from lsl.training.trainer import landscape_objective, minimize
 
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_simplices", **overrides)
+    s = check_settings(settings, who="train_simplices")
     steps, seed = s.steps, s.seed
     _check_count("steps", steps, 0)
     _check_count("n_samples", n_samples, 1)

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from lsl.landscape import Landscape
-from lsl.settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, SUBSPACE_DEFAULTS, trainer, TrainSettings
 from lsl.training.trainer import landscape_objective, minimize
 
 __all__ = ["optimize_orthogonal"]
@@ -61,18 +61,13 @@ def _orthogonal_projector(landscape: Landscape, directions, K: int) -> Callable[
     return lambda z: z - torch.einsum("kdm,km->kd", basis, torch.einsum("kd,kdm->km", z, basis))
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def optimize_orthogonal(
     landscape: Landscape,
     points: torch.Tensor,
     directions,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     target_loss: float | torch.Tensor | None = None,
     check_every: int = 100,
 ) -> torch.Tensor:
@@ -99,9 +94,8 @@ def optimize_orthogonal(
         directions: ``[m, D]`` (or ``[D]``) directions shared by all points, or a
             sequence of ``K`` tensors ``[m_k, D]``, one set per point (e.g. the
             centroids of simplices of different dimensions, optimised as one batch).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, optimizer, schedule, batch_size, seed: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         target_loss: stop each point at this full training loss (``None``: run all steps); a float for
             every point, or a tensor ``[K]`` with one target per point (points of several seeds, each
             matched to its own optima's loss).
@@ -110,8 +104,7 @@ def optimize_orthogonal(
     Returns:
         the optimised points ``[K, D]``, on the landscape's device.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="optimize_orthogonal", steps=steps, lr=lr, optimizer=optimizer,
-                schedule=schedule, batch_size=batch_size, seed=seed)
+    s = check_settings(settings, who="optimize_orthogonal")
     steps = s.steps
     points = landscape.check_theta(points, "points")
     if points.dim() == 1:

@@ -21,7 +21,7 @@ import torch
 from lsl import batching
 from lsl.landscape import Landscape, check_finite
 from lsl.paths.orthogonal import optimize_orthogonal
-from lsl.settings import FROM_SETTINGS, TUNNEL_DEFAULTS, TrainSettings, resolve
+from lsl.settings import TRAIN_DEFAULTS, check_settings, trainer, TrainSettings, TUNNEL_DEFAULTS
 
 __all__ = ["barrier", "linear_path", "polyline", "path_losses", "tunnel", "build_tunnel", "TunnelResult", "deviation_cosines",
            "bezier_curve", "bezier_points", "BezierResult", "LabelHandOver", "label_hand_over"]
@@ -197,20 +197,15 @@ def label_hand_over(landscape: Landscape, points: torch.Tensor, t: torch.Tensor,
     return LabelHandOver(agree_a, agree_b, before_a, after_b)
 
 
+@trainer(TUNNEL_DEFAULTS)
 def build_tunnel(
     landscape: Landscape,
     theta_a: torch.Tensor,
     theta_b: torch.Tensor,
     *,
     n_points: int = 21,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
+    settings: TrainSettings = TUNNEL_DEFAULTS,
     per_segment: int = 10,
-    seed: int = FROM_SETTINGS,
 ) -> TunnelResult:
     """Build the low-loss tunnel of Section 4.2 and measure it against the straight line.
 
@@ -222,15 +217,13 @@ def build_tunnel(
         landscape: the loss landscape.
         theta_a, theta_b: the two optima ``[D]``.
         n_points: number of vertices, endpoints included (``n_points - 2`` are optimised).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.TUNNEL_DEFAULTS`).
-        steps, lr, optimizer, schedule, batch_size, seed: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.TUNNEL_DEFAULTS`).
         per_segment: samples per segment when measuring the loss along the paths.
 
     Returns:
         a :class:`TunnelResult`, on the landscape's device; its ``grad_evals`` is ``steps * (n_points - 2)``.
     """
-    s = resolve(settings, TUNNEL_DEFAULTS, who="build_tunnel", steps=steps, lr=lr, optimizer=optimizer,
-                schedule=schedule, batch_size=batch_size, seed=seed)
+    s = check_settings(settings, who="build_tunnel")
     theta_a = landscape.check_theta(theta_a, "theta_a")
     theta_b = landscape.check_theta(theta_b, "theta_b")
     if n_points < 3:
@@ -248,14 +241,19 @@ def build_tunnel(
     return TunnelResult(points, line, t, inner - line[1:-1], s, line_loss, tunnel_loss, grad_evals)
 
 
-def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *, n_points: int = 21, **options) -> torch.Tensor:
+@trainer(TUNNEL_DEFAULTS)
+def tunnel(landscape: Landscape, theta_a: torch.Tensor, theta_b: torch.Tensor, *, n_points: int = 21,
+           settings: TrainSettings = TUNNEL_DEFAULTS, per_segment: int = 10) -> torch.Tensor:
     """The low-loss tunnel between two optima as a ``[K, D]`` tensor of points from ``theta_a`` to ``theta_b``.
 
-    ``K = n_points`` (default 21). Options are those of :func:`build_tunnel` (``settings`` and the
-    optimiser keywords included, default :data:`~lsl.settings.TUNNEL_DEFAULTS`), which also returns
-    the diagnostics (barriers, deviations).
+    ``K = n_points`` (default 21). The arguments are those of :func:`build_tunnel`, which also
+    returns the diagnostics (barriers, deviations).
+
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TUNNEL_DEFAULTS`): as
+    :func:`build_tunnel`.
     """
-    return build_tunnel(landscape, theta_a, theta_b, n_points=n_points, **options).points
+    return build_tunnel(landscape, theta_a, theta_b, n_points=n_points, settings=settings,
+                        per_segment=per_segment).points
 
 
 # ---------------------------------------------------------------------------
@@ -321,19 +319,14 @@ def _batched_loss(landscape: Landscape, points: torch.Tensor, max_elements: int 
         return torch.cat([landscape.loss(chunk) for chunk in points.split(per_chunk)])
 
 
+@trainer(TRAIN_DEFAULTS)
 def bezier_curve(
     landscape: Landscape,
     theta_a: torch.Tensor,
     theta_b: torch.Tensor,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
+    settings: TrainSettings = TRAIN_DEFAULTS,
     n_samples: int = 4,
-    batch_size: int | None = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
     n_points: int = 61,
     eval_every: int | None = None,
 ) -> BezierResult:
@@ -344,16 +337,15 @@ def bezier_curve(
     minimise the expected loss ``E_{t ~ U(0, 1)} L(phi(t))``: each step draws ``n_samples``
     values of ``t`` and evaluates the curve's points there as one batch.
 
-    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``: Adam at a constant
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TRAIN_DEFAULTS`: Adam at a constant
     learning rate): all of them; ``seed`` seeds the samples of ``t`` and the minibatches.
 
     Args:
         landscape: the loss landscape.
         theta_a: the first optimum ``[D]``.
         theta_b: the second optimum ``[D]``.
-        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
-            given, here or as keywords.
-        steps, lr, batch_size, seed, optimizer, schedule: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.TRAIN_DEFAULTS`); ``steps`` and ``lr`` must be
+            given.
         n_samples: values of ``t`` drawn per step.
         n_points: number of evenly spaced ``t`` (ends included) at which the finished curve,
             and the history, are measured (in one batched evaluation).
@@ -363,8 +355,7 @@ def bezier_curve(
     Returns:
         a :class:`BezierResult`.
     """
-    s = resolve(settings, TrainSettings(), who="bezier_curve", steps=steps, lr=lr, batch_size=batch_size, seed=seed,
-                optimizer=optimizer, schedule=schedule)
+    s = check_settings(settings, who="bezier_curve")
     steps, seed = s.steps, s.seed
     theta_a = landscape.check_theta(theta_a, "theta_a")
     theta_b = landscape.check_theta(theta_b, "theta_b")

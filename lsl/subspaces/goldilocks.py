@@ -22,7 +22,7 @@ import torch
 from lsl.curvature.hessian import curvature_operator
 from lsl.landscape import Landscape
 from lsl.subspaces.projections import Projection, make_projection
-from lsl.settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, SUBSPACE_DEFAULTS, trainer, TrainSettings
 from lsl.subspaces.hyperplanes import train_in_hyperplanes
 
 __all__ = ["restricted_hessian", "curvature_stats", "goldilocks_scan", "GoldilocksScan"]
@@ -106,6 +106,7 @@ class GoldilocksScan:
     diverged: torch.Tensor | None = None
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def goldilocks_scan(
     landscape: Landscape,
     theta0: torch.Tensor,
@@ -115,15 +116,10 @@ def goldilocks_scan(
     n_curv_planes: int,
     d_train: int,
     n_planes: int,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     split: str = "test",
     hessian_examples: int | None = None,
     projection: str = "fastfood",
-    optimizer: str = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
 ) -> GoldilocksScan:
     """The Goldilocks experiment: scale an initialisation, measure curvature in random planes, train in them.
 
@@ -146,10 +142,9 @@ def goldilocks_scan(
         n_curv_planes: number of such planes per radius.
         d_train: dimension of the planes trained.
         n_planes: number of planes trained per radius.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, optimizer, seed: each replaces the field of ``settings`` when given
-            (``steps`` in each plane).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
+            ``steps`` are taken in each plane.
         split: split on which accuracy is measured.
         hessian_examples: use only the first this many training examples for the Hessian (``None``: all).
         projection: ``"fastfood"`` or ``"dense"``.
@@ -157,8 +152,7 @@ def goldilocks_scan(
     Returns:
         a :class:`GoldilocksScan`, on the CPU.
     """
-    opt = resolve(settings, SUBSPACE_DEFAULTS, who="goldilocks_scan", steps=steps, lr=lr, batch_size=batch_size,
-                  optimizer=optimizer, seed=seed)
+    opt = check_settings(settings, who="goldilocks_scan")
     seed = opt.seed
     theta0 = landscape.check_theta(theta0, "theta0")
     scales_t = torch.tensor([float(s) for s in scales], dtype=torch.float64)

@@ -25,7 +25,7 @@ import torch
 from lsl import arguments
 from lsl.landscape import Landscape
 from lsl.subspaces.projections import Projection, make_projection
-from lsl.settings import FROM_SETTINGS, SUBSPACE_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, SUBSPACE_DEFAULTS, trainer, TrainSettings
 from lsl.training.trainer import landscape_objective, minimize
 
 __all__ = ["HyperplaneResult", "train_in_hyperplanes", "train_in_hyperplane",
@@ -57,19 +57,14 @@ class HyperplaneResult:
     dims: torch.Tensor | None = None
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def train_in_hyperplanes(
     landscape: Landscape,
     theta0: torch.Tensor,
     d: int | Sequence[int] | torch.Tensor,
     *,
     n_planes: int = 1,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     projection: str | Projection = "dense",
     normalize_step: bool = False,
     nonfinite: str = "raise",
@@ -92,9 +87,8 @@ def train_in_hyperplanes(
         theta0: the planes' common offset ``[D]``, or one offset per plane ``[P, D]``.
         d: hyperplane dimension (``1 <= d <= D``), or one per plane (length ``n_planes``).
         n_planes: number of independent random planes ``P``.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, seed, optimizer, schedule, batch_size: each replaces the field of ``settings`` when given.
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
         projection: ``"dense"`` (:class:`~lsl.subspaces.projections.DenseProjection`, stores ``P D d``
             numbers), ``"fastfood"`` (:class:`~lsl.subspaces.projections.FastfoodProjection`, for
             large ``D`` and ``d``) or a :class:`~lsl.subspaces.projections.Projection` instance
@@ -111,8 +105,7 @@ def train_in_hyperplanes(
     Returns:
         a :class:`HyperplaneResult`.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="train_in_hyperplanes", steps=steps, lr=lr, seed=seed,
-                optimizer=optimizer, schedule=schedule, batch_size=batch_size)
+    s = check_settings(settings, who="train_in_hyperplanes")
     seed = s.seed
     theta0 = landscape.check_theta(theta0, "theta0")
     if isinstance(d, int):
@@ -153,16 +146,16 @@ def train_in_hyperplanes(
     return HyperplaneResult(theta, phi, run.losses, initial, final, proj, per_plane)
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def train_in_hyperplane(
     landscape: Landscape,
     theta0: torch.Tensor,
     d: int,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
-    **options,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
+    projection: str | Projection = "dense",
+    normalize_step: bool = False,
+    nonfinite: str = "raise",
 ) -> torch.Tensor:
     """Optimise inside one random affine d-dimensional hyperplane through ``theta0``.
 
@@ -172,9 +165,9 @@ def train_in_hyperplane(
         landscape: what to minimise.
         theta0: the plane's offset ``[D]``.
         d: hyperplane dimension.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
-        steps, lr, seed: each replaces the field of ``settings`` when given (``seed`` seeds the plane).
-        **options: see :func:`train_in_hyperplanes` (the other optimiser keywords included).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``seed``
+            seeds the plane.
+        projection, normalize_step, nonfinite: see :func:`train_in_hyperplanes`.
 
     Returns:
         the final full-space point ``theta`` ``[D]``, on the landscape's device.
@@ -182,8 +175,8 @@ def train_in_hyperplane(
     theta0 = landscape.check_theta(theta0, "theta0")
     if theta0.dim() != 1:
         raise ValueError("train_in_hyperplane takes one point theta0 [D]; use train_in_hyperplanes for many")
-    return train_in_hyperplanes(landscape, theta0, d, n_planes=1, settings=settings, steps=steps, lr=lr, seed=seed,
-                                **options).theta[0]
+    return train_in_hyperplanes(landscape, theta0, d, n_planes=1, settings=settings, projection=projection,
+                                normalize_step=normalize_step, nonfinite=nonfinite).theta[0]
 
 
 @dataclass(frozen=True)
@@ -213,18 +206,18 @@ class DimensionSweep:
         return int(self.d[ok[0, 0]]) if len(ok) else None
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def dimension_sweep(
     landscape: Landscape,
     theta0: torch.Tensor,
     dims: list[int] | torch.Tensor,
     *,
     n_planes: int,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     tol: float,
-    seed: int = FROM_SETTINGS,
-    **options,
+    projection: str | Projection = "dense",
+    normalize_step: bool = False,
+    nonfinite: str = "raise",
 ) -> DimensionSweep:
     """Train in ``n_planes`` random hyperplanes at every dimension in ``dims``; record relative final losses.
 
@@ -238,10 +231,10 @@ def dimension_sweep(
         landscape, theta0: the landscape and the planes' common offset ``[D]``.
         dims: hyperplane dimensions to try.
         n_planes: see :func:`train_in_hyperplanes`.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`).
-        steps, lr, seed: each replaces the field of ``settings`` when given (``seed`` is the base seed).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``seed``
+            is the base seed of the planes.
         tol: success threshold on the relative loss.
-        **options: passed to :func:`train_in_hyperplanes` (the other optimiser keywords included).
+        projection, normalize_step, nonfinite: passed to :func:`train_in_hyperplanes`.
 
     Returns:
         a :class:`DimensionSweep`, on the CPU.
@@ -250,8 +243,8 @@ def dimension_sweep(
     n_planes = arguments.integer("n_planes", n_planes, low=1)
     tol = arguments.number("tol", tol, low=0.0, low_open=True)
     per_plane = torch.tensor(dims).repeat_interleave(n_planes)
-    res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), settings=settings, steps=steps,
-                               lr=lr, seed=seed, **options)
+    res = train_in_hyperplanes(landscape, theta0, per_plane, n_planes=len(per_plane), settings=settings,
+                               projection=projection, normalize_step=normalize_step, nonfinite=nonfinite)
     rel_t = (res.final_loss / res.initial_loss).detach().cpu().view(len(dims), n_planes)
     return DimensionSweep(torch.tensor(dims), rel_t, rel_t < tol, tol)
 
@@ -342,21 +335,18 @@ class IntrinsicDimension:
         return float(logs.mean().exp()), math.exp(sd)
 
 
+@trainer(SUBSPACE_DEFAULTS)
 def intrinsic_dimension(
     landscape: Landscape,
     theta0: torch.Tensor,
     dims: Sequence[int],
     *,
     n_planes: int,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
+    settings: TrainSettings = SUBSPACE_DEFAULTS,
     reference: float,
     level: float = 0.9,
     split: str = "test",
-    batch_size: int | None = FROM_SETTINGS,
     projection: str = "fastfood",
-    seed: int = FROM_SETTINGS,
     max_batch: int | None = None,
     normalize_step: bool = True,
 ) -> IntrinsicDimension:
@@ -374,10 +364,9 @@ def intrinsic_dimension(
         theta0: the planes' offset ``[D]`` (an initialisation).
         dims: hyperplane dimensions.
         n_planes: independent draws per dimension.
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
-            and ``lr`` must be given, here or as keywords.
-        steps, lr, batch_size, seed: each replaces the field of ``settings`` when given (``steps``
-            inside each plane; ``lr`` acts on the in-plane coordinates).
+        settings: the optimiser settings (default :data:`~lsl.settings.SUBSPACE_DEFAULTS`); ``steps``
+            and ``lr`` must be given.
+            ``steps`` are taken inside each plane; ``lr`` acts on the in-plane coordinates.
         reference: the full-space accuracy (e.g. of :func:`lsl.training.trainer.train` from ``theta0``).
         level: ``d_int`` is where the accuracy reaches ``level * reference``.
         split: the split whose accuracy is measured (``"test"``, as Li et al.).
@@ -394,8 +383,7 @@ def intrinsic_dimension(
     Returns:
         an :class:`IntrinsicDimension`, on the CPU.
     """
-    s = resolve(settings, SUBSPACE_DEFAULTS, who="intrinsic_dimension", steps=steps, lr=lr, batch_size=batch_size,
-                seed=seed)
+    s = check_settings(settings, who="intrinsic_dimension")
     dims = arguments.integers("dims", dims, low=1, high=landscape.D)
     n_planes = arguments.integer("n_planes", n_planes, low=1)
     reference = arguments.number("reference", reference, low=0.0, high=1.0, low_open=True)

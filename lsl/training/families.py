@@ -15,10 +15,10 @@ the first check below the target. The training loss here is the landscape's
 own loss: the data loss on the whole training set in evaluation mode (dropout
 off), without the L2 penalty, so members with different L2 or dropout are
 matched on the same quantity. A member that has not reached the target after
-``max_steps`` steps is stopped there and flagged (:attr:`Member.reached` is
+``settings.steps`` steps is stopped there and flagged (:attr:`Member.reached` is
 ``False``, :attr:`Member.capped` is ``True``); one whose loss becomes NaN or
 infinite is stopped and flagged as diverged. With ``target_loss=None`` every
-member is trained for ``max_steps`` steps (the "train to convergence"
+member is trained for ``settings.steps`` steps (the "train to convergence"
 protocol, with convergence meaning a fixed, generous budget).
 
 **Which members are trained together.** The optimiser is plain SGD (optionally
@@ -69,7 +69,7 @@ import torch
 
 from lsl.landscape import Landscape, check_finite, tensor_digest
 from lsl.training.rows import RowsResult, train_rows
-from lsl.settings import FAMILY_DEFAULTS, FROM_SETTINGS, TrainSettings, resolve
+from lsl.settings import FAMILY_DEFAULTS, ROWS_DEFAULTS, TrainSettings, check_settings, trainer
 from lsl.training.trainer import NONFINITE, START_HINT, NonFiniteLossError
 
 __all__ = ["HPARAMS", "train_family", "train_families", "Member", "Family", "member_table"]
@@ -98,7 +98,7 @@ class Member:
         check_steps: steps at which the loss was checked ``[C]``.
         check_losses: full-batch training loss at those checks ``[C]``.
         settings: the member's full training settings, as stored in its cache key (a dict: lr, l2,
-            batch size, momentum, target loss, check interval, the cap ``max_steps``, seed, and the
+            batch size, momentum, target loss, check interval, the cap ``max_steps`` (the settings' ``steps``), seed, and the
             architecture override for dropout and width families).
         from_cache: whether the member was loaded from the cache.
     """
@@ -119,7 +119,7 @@ class Member:
 
     @property
     def capped(self) -> bool:
-        """``True`` if a target was set and the member stopped at ``max_steps`` without reaching it."""
+        """``True`` if a target was set and the member stopped at its cap (``settings.steps``) without reaching it."""
         return self.reached is False and not self.diverged
 
 
@@ -247,20 +247,15 @@ def _check_value(hparam: str, v):
     return float(v)
 
 
+@trainer(FAMILY_DEFAULTS)
 def train_family(
     build: Landscape | Callable[..., Landscape],
     hparam: str,
     values: Sequence,
     *,
-    settings: TrainSettings | None = None,
-    lr: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    l2: float = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
+    settings: TrainSettings = FAMILY_DEFAULTS,
     target_loss: float | None = None,
     check_every: int = 50,
-    max_steps: int = FROM_SETTINGS,
-    seed: int = FROM_SETTINGS,
     theta0: torch.Tensor | None = None,
     stack: bool | None = None,
     cache: bool = True,
@@ -269,12 +264,11 @@ def train_family(
     """Train one optimum per value of a hyperparameter, at matched training loss.
 
     See the module docstring for the protocol (stop at the first check where the
-    full-batch training loss is below ``target_loss``; a flag when ``max_steps`` is hit),
+    full-batch training loss is below ``target_loss``; a flag when ``settings.steps`` is hit),
     for which members are trained together, and for the cache.
 
     Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.FAMILY_DEFAULTS`:
-    SGD at 0.1, at most 2000 steps per member): ``steps`` (the cap per member, also given as
-    ``max_steps``), ``lr``, ``momentum``, ``batch_size``, ``l2``, ``seed``, shared by all members
+    SGD at 0.1, at most 2000 steps per member): ``steps`` (the cap per member), ``lr``, ``momentum``, ``batch_size``, ``l2``, ``seed``, shared by all members
     (the swept one is replaced by each member's value). The optimiser is plain SGD with a constant
     learning rate (:func:`lsl.training.rows.train_rows`), so ``optimizer`` must be ``"sgd"`` and ``schedule``
     ``"constant"``.
@@ -285,13 +279,12 @@ def train_family(
             called as ``build(dropout=value)`` / ``build(width=value)``, e.g. :func:`lsl.data.nets.network`.
         hparam: ``"lr"``, ``"batch_size"``, ``"l2"``, ``"dropout"`` or ``"width"``.
         values: the values of ``hparam``, one member each.
-        settings: the optimiser settings shared by all members (``None``:
-            :data:`~lsl.settings.FAMILY_DEFAULTS`).
-        lr, batch_size, l2, momentum: each replaces the field of ``settings`` when given.
-        target_loss: the matched full-batch training loss (``None``: train everyone for ``max_steps``).
+        settings: the optimiser settings shared by all members (default
+            :data:`~lsl.settings.FAMILY_DEFAULTS`); ``settings.steps`` is the cap on the number of
+            steps per member, ``settings.seed`` seeds the minibatch order and dropout masks (the
+            same for every member).
+        target_loss: the matched full-batch training loss (``None``: train everyone for ``settings.steps``).
         check_every: steps between checks of the training loss.
-        max_steps: the cap on the number of steps per member (replaces ``settings.steps``).
-        seed: seeds the minibatch order and dropout masks (the same for every member).
         theta0: the common starting point for lr, L2 and batch-size families (default: the
             landscape's ``theta0``); dropout and width families start at each built landscape's ``theta0``.
         stack: train the members that share a landscape and a batch size (an lr or L2 family) as one
@@ -316,31 +309,26 @@ def train_family(
         ValueError: for invalid settings, an optimiser or schedule other than SGD at a constant rate, or a
             ``theta0`` with NaN or infinite entries (named with their positions).
     """
-    opt = resolve(settings, FAMILY_DEFAULTS, who="train_family", steps=max_steps, lr=lr, batch_size=batch_size,
-                  l2=l2, momentum=momentum, seed=seed)
+    opt = check_settings(settings, who="train_family")
     return _train([build], [opt.seed], hparam, values, opt, target_loss=target_loss, check_every=check_every,
                   theta0=theta0, stack=stack, cache=cache, nonfinite=nonfinite, who="train_family")[0]
 
 
+@trainer(FAMILY_DEFAULTS)
 def train_families(
     builds: Sequence[Landscape | Callable[..., Landscape]],
     hparam: str,
     values: Sequence,
     *,
     seeds: Sequence[int],
-    settings: TrainSettings | None = None,
-    lr: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    l2: float = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
+    settings: TrainSettings = FAMILY_DEFAULTS,
     target_loss: float | None = None,
     check_every: int = 50,
-    max_steps: int = FROM_SETTINGS,
     stack: bool | None = None,
     cache: bool = True,
     nonfinite: str = "raise",
 ) -> list[Family]:
-    """The same family from several seeds, trained together: ``[train_family(builds[k], ..., seed=seeds[k]) ...]``.
+    """The same family from several seeds, trained together: ``[train_family(builds[k], ..., settings=settings.replace(seed=seeds[k])) ...]``.
 
     Seed ``seeds[k]`` seeds the minibatch order of the ``k``-th family, and ``builds[k]`` builds its
     landscapes (usually the same network initialised from that seed, e.g. ``lsl.data.nets.network(data,
@@ -353,13 +341,17 @@ def train_families(
     to floating-point rounding (and, with dropout, in distribution: the masks of rows trained
     together are drawn from ``seeds[0]``).
 
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.FAMILY_DEFAULTS`): as
+    :func:`train_family`, with one seed per family (``seeds``) in place of ``settings.seed``.
+
     Args:
         builds: one landscape or builder per seed (see ``build`` of :func:`train_family`); their
             landscapes of one member must compute the same function (the same
             :meth:`~lsl.landscape.Landscape.fingerprint`) to be trained together.
-        hparam, values, settings: as for :func:`train_family`.
-        seeds: one seed per build.
-        lr, batch_size, l2, momentum, target_loss, check_every, max_steps: as for :func:`train_family`.
+        hparam, values: as for :func:`train_family`.
+        seeds: one seed per build (in place of ``settings.seed``, which must be left at 0).
+        settings: the optimiser settings shared by all members, as for :func:`train_family`.
+        target_loss, check_every: as for :func:`train_family`.
         stack, cache, nonfinite: as for :func:`train_family`.
 
     Returns:
@@ -372,8 +364,11 @@ def train_families(
         raise ValueError(f"give one build per seed: got {len(builds)} builds and {len(seeds)} seeds")
     if any(isinstance(sd, bool) or not isinstance(sd, int) for sd in seeds):
         raise ValueError(f"every seed must be an integer, got {seeds}")
-    opt = resolve(settings, FAMILY_DEFAULTS, who="train_families", steps=max_steps, lr=lr, batch_size=batch_size,
-                  l2=l2, momentum=momentum, seed=seeds[0])
+    check_settings(settings, who="train_families")
+    if settings.seed != 0:
+        raise ValueError(f"train_families takes one seed per family as seeds=, not settings.seed={settings.seed}: "
+                         "leave settings.seed at 0")
+    opt = settings.replace(seed=seeds[0])
     return _train(builds, seeds, hparam, values, opt, target_loss=target_loss, check_every=check_every,
                   theta0=None, stack=stack, cache=cache, nonfinite=nonfinite, who="train_families")
 
@@ -399,7 +394,7 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
     S, V = len(seeds), len(values)
     bases = [dict(lr=float(lr), l2=float(l2), batch_size=batch_size, momentum=float(momentum),
                   target_loss=None if target_loss is None else float(target_loss), check_every=check_every,
-                  max_steps=max_steps, seed=sd) for sd in seeds]
+                  max_steps=max_steps, seed=sd) for sd in seeds]  # max_steps: the cache key's name for steps
     lands, starts = [], []  # [seed][member]
     for build in builds:
         if hparam in _ARCHITECTURE:  # one landscape per member
@@ -461,11 +456,12 @@ def _train(builds, seeds, hparam, values, opt, *, target_loss, check_every, thet
         k0, i0 = group[0]
         s = member_settings[k0][i0]
         res = train_rows(lands[k0][i0], torch.stack([starts[k][i] for k, i in group]),
-                         lr=[member_settings[k][i]["lr"] for k, i in group],
-                         l2=[member_settings[k][i]["l2"] for k, i in group],
-                         batch_size=s["batch_size"], momentum=s["momentum"], target_loss=s["target_loss"],
-                         check_every=check_every, max_steps=max_steps,
-                         seed=[member_settings[k][i]["seed"] for k, i in group], nonfinite=nonfinite)
+                         settings=ROWS_DEFAULTS.replace(steps=max_steps, batch_size=s["batch_size"],
+                                                        momentum=s["momentum"]),
+                         lrs=[member_settings[k][i]["lr"] for k, i in group],
+                         l2s=[member_settings[k][i]["l2"] for k, i in group],
+                         seeds=[member_settings[k][i]["seed"] for k, i in group],
+                         target_loss=s["target_loss"], check_every=check_every, nonfinite=nonfinite)
         for b, slot in enumerate(group):
             got[slot] = _pack(res, b)
             if keys[slot] is not None and disk.enabled():

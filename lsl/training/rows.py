@@ -3,11 +3,11 @@
 A ``[B, D]`` tensor holds ``B`` models that share the landscape and the minibatch
 sequence. :func:`train_rows` runs plain SGD (optionally with heavy-ball momentum, as
 ``torch.optim.SGD`` with ``dampening=0``) on all of them at once: row ``b`` has its own
-learning rate ``lr[b]`` (its gradient step is scaled by it) and its own L2 strength
-``l2[b]`` (the penalty ``l2[b] / 2 * ||theta_b||^2`` is added to its loss). Row ``b``
+learning rate ``lrs[b]`` (its gradient step is scaled by it) and its own L2 strength
+``l2s[b]`` (the penalty ``l2s[b] / 2 * ||theta_b||^2`` is added to its loss). Row ``b``
 therefore follows the trajectory that
-``lsl.training.trainer.train(..., optimizer="sgd", schedule="constant", lr=lr[b], l2=l2[b])``
-would follow alone with the same seed (up to floating-point rounding; with dropout the
+``lsl.training.trainer.train(..., settings=settings.replace(lr=lrs[b], l2=l2s[b]))`` (SGD at a
+constant rate) would follow alone with the same seed (up to floating-point rounding; with dropout the
 masks drawn for a stack differ from a lone run's, so equality is in distribution only).
 
 **Training to a target loss.** The full-batch training loss of the rows still training
@@ -25,7 +25,7 @@ from typing import Sequence
 import torch
 
 from lsl.landscape import Landscape, check_finite
-from lsl.settings import FROM_SETTINGS, ROWS_DEFAULTS, TrainSettings, resolve
+from lsl.settings import check_settings, ROWS_DEFAULTS, trainer, TrainSettings
 from lsl.training.trainer import check_lr_fits, NONFINITE, START_HINT, NonFiniteLossError, minibatch_order, progress
 
 __all__ = ["train_rows", "RowsResult"]
@@ -67,34 +67,31 @@ def _per_row(value, B: int, name: str, dtype, device) -> torch.Tensor:
     return t.to(dtype=dtype, device=device).clone()
 
 
+@trainer(ROWS_DEFAULTS)
 def train_rows(
     landscape: Landscape,
     theta0: torch.Tensor,
     *,
-    settings: TrainSettings | None = None,
-    lr: float | Sequence[float] | torch.Tensor = FROM_SETTINGS,
-    l2: float | Sequence[float] | torch.Tensor = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
+    settings: TrainSettings = ROWS_DEFAULTS,
+    lrs: Sequence[float] | torch.Tensor | None = None,
+    l2s: Sequence[float] | torch.Tensor | None = None,
+    seeds: Sequence[int] | None = None,
     target_loss: float | None = None,
     check_every: int = 50,
-    max_steps: int = FROM_SETTINGS,
-    seed: int | Sequence[int] = FROM_SETTINGS,
     nonfinite: str = "raise",
 ) -> RowsResult:
     """SGD on ``B`` models at once, each with its own learning rate and L2 strength, until a target loss.
 
     Every step draws the next minibatch of :func:`lsl.training.trainer.minibatch_order` (the same
-    for all rows, in the order :func:`lsl.training.trainer.landscape_objective` draws them), and updates row ``b`` by ``theta_b -= lr[b] * d_b`` where ``d_b`` is the
-    gradient of ``loss_b + l2[b] / 2 * ||theta_b||^2`` (or, with ``momentum``, the
+    for all rows, in the order :func:`lsl.training.trainer.landscape_objective` draws them), and updates row ``b`` by ``theta_b -= lrs[b] * d_b`` where ``d_b`` is the
+    gradient of ``loss_b + l2s[b] / 2 * ||theta_b||^2`` (or, with ``momentum``, the
     heavy-ball buffer ``d_b <- momentum * d_b + gradient``, as ``torch.optim.SGD``).
-    So row ``b`` follows the run of ``lsl.training.trainer.train(landscape, theta0[b], optimizer="sgd",
-    schedule="constant", lr=lr[b], l2=l2[b], momentum=momentum, batch_size=batch_size,
-    seed=seed)``.
+    So row ``b`` follows the run of ``lsl.training.trainer.train(landscape, theta0[b],
+    settings=settings.replace(lr=lrs[b], l2=l2s[b], seed=seeds[b]))``.
 
     The full-batch training loss (:meth:`~lsl.landscape.Landscape.loss`: evaluation mode,
     no L2) of the rows still training is checked at step 0, every ``check_every`` steps
-    and at ``max_steps``. A row whose loss is below ``target_loss`` at a check is stopped
+    and at ``settings.steps``. A row whose loss is below ``target_loss`` at a check is stopped
     there (its parameters and step count are those of that check). Stopped rows are left out
     of later steps.
 
@@ -105,28 +102,30 @@ def train_rows(
     instead stopped at that check and marked diverged, and the other rows go on.
 
     Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.ROWS_DEFAULTS`:
-    SGD, at most 1000 steps): ``steps`` (the cap on the number of steps, also given as
-    ``max_steps``), ``lr``, ``momentum``, ``batch_size``, ``l2``, ``seed``. The optimiser is plain
+    SGD, at most 1000 steps): ``steps`` (the cap on the number of steps), ``lr``, ``momentum``,
+    ``batch_size``, ``l2``, ``seed``; ``lr``, ``l2`` and ``seed`` may instead be given one per row
+    (``lrs``, ``l2s``, ``seeds``). The optimiser is plain
     SGD with a constant learning rate, so ``optimizer`` must be ``"sgd"`` and ``schedule``
     ``"constant"`` (``lr_min`` and ``cycle_steps`` are then unused).
 
     Args:
         landscape: the landscape (a network with data, or a landscape without data).
         theta0: starting points ``[B, D]`` (or one point ``[D]``).
-        settings: the optimiser settings (``None``: :data:`~lsl.settings.ROWS_DEFAULTS`); ``lr``
-            must be given, here or as a keyword.
-        lr: learning rate, one number or one per row (replaces ``settings.lr``).
-        l2: L2 strength, one number or one per row (replaces ``settings.l2``).
-        batch_size: minibatch size (``None``: the full batch).
-        momentum: heavy-ball momentum (0: plain SGD).
+        settings: the optimiser settings shared by the rows (default :data:`~lsl.settings.ROWS_DEFAULTS`):
+            ``steps`` (the cap on the number of steps), ``lr`` (unless ``lrs`` is given), ``l2``,
+            ``batch_size`` (``None``: the full batch), ``momentum`` (0: plain SGD) and ``seed``, which
+            seeds the minibatch order and dropout masks (as in :func:`lsl.training.trainer.train`).
+        lrs: one learning rate per row (or one number for all), in place of ``settings.lr``, which
+            must then be left unset (``None``).
+        l2s: one L2 strength per row (or one number for all), in place of ``settings.l2``, which
+            must then be left at 0.
+        seeds: one seed per row, in place of ``settings.seed`` (which must then be left at 0), so that
+            rows trained from different seeds (each with its own minibatch order) share the steps:
+            row ``b`` draws its minibatches from ``minibatch_order(landscape, batch_size, seeds[b])``,
+            as it would alone, and the dropout masks are drawn from ``seeds[0]``.
         target_loss: stop a row once its full-batch loss is below this (``None``: train all
-            rows for ``max_steps``).
+            rows for ``settings.steps``).
         check_every: steps between checks of the full-batch loss.
-        max_steps: the cap on the number of steps (replaces ``settings.steps``).
-        seed: seeds the minibatch order and dropout masks (as in :func:`lsl.training.trainer.train`); or one seed per
-            row, so that rows trained from different seeds (each with its own minibatch order) share the
-            steps: row ``b`` then draws its minibatches from ``minibatch_order(landscape, batch_size,
-            seed[b])``, as it would alone, and the dropout masks are drawn from ``seed[0]``.
         nonfinite: ``"raise"`` (default) or ``"record"`` (mark diverged rows and go on), see above.
 
     Returns:
@@ -137,23 +136,31 @@ def train_rows(
         ValueError: for invalid settings, an optimiser or schedule other than SGD at a constant rate, or a
             ``theta0`` with NaN or infinite entries (named with their positions).
     """
-    # lr and l2 may be one per row: they are taken from the settings here, not put into them
+    s = check_settings(settings, who="train_rows", needs=("steps",))
+    # lr, l2 and seed may be one per row: lrs, l2s and seeds take the place of the settings' field
+    for name, rows, default in (("lr", lrs, None), ("l2", l2s, 0.0), ("seed", seeds, 0)):
+        if rows is not None and getattr(s, name) != default:
+            raise ValueError(f"train_rows got both settings.{name}={getattr(s, name)!r} and {name}s= (one per row): "
+                             f"give one of them (leave settings.{name} at {default!r})")
     row_seeds = None
-    if not (seed is FROM_SETTINGS or isinstance(seed, int)) and isinstance(seed, Sequence):
-        row_seeds = list(seed)
+    if seeds is not None:
+        if isinstance(seeds, int) or not isinstance(seeds, Sequence):
+            raise TypeError(f"seeds must be a sequence of integers, one per row, got {seeds!r}; "
+                            "for one seed of all rows pass settings=....replace(seed=...)")
+        row_seeds = list(seeds)
         if not row_seeds:
-            raise ValueError("seed is an empty sequence: give one seed, or one per row")
-        seed = row_seeds[0]
-    s = resolve(settings, ROWS_DEFAULTS, who="train_rows", needs=("steps",), steps=max_steps,
-                batch_size=batch_size, momentum=momentum, seed=seed)
+            raise ValueError("seeds is an empty sequence: give one seed per row")
+        if isinstance(row_seeds[0], bool) or not isinstance(row_seeds[0], int):
+            raise ValueError(f"every seed must be an integer, got {row_seeds}")
+        s = s.replace(seed=row_seeds[0])
     if s.optimizer != "sgd" or s.schedule != "constant":
         raise ValueError(f"train_rows runs plain SGD with a constant learning rate; got optimizer={s.optimizer!r}, "
                          f"schedule={s.schedule!r}. Pass settings with optimizer='sgd' and schedule='constant' "
                          "(e.g. lsl.settings.ROWS_DEFAULTS.replace(...)), or use lsl.training.trainer.train for the others")
-    lr = s.lr if lr is FROM_SETTINGS else lr
-    l2 = s.l2 if l2 is FROM_SETTINGS else l2
+    lr = s.lr if lrs is None else lrs
+    l2 = s.l2 if l2s is None else l2s
     if lr is None:
-        raise ValueError("train_rows needs lr: pass lr=... (one number or one per row), or settings with lr")
+        raise ValueError("train_rows needs a learning rate: pass settings with lr, or lrs=... (one per row)")
     batch_size, momentum, max_steps, seed = s.batch_size, s.momentum, s.steps, s.seed
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
@@ -165,7 +172,7 @@ def train_rows(
     if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1:
         raise ValueError(f"check_every must be an integer >= 1, got {check_every!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
-        raise ValueError(f"max_steps must be an integer >= 0, got {max_steps!r}")
+        raise ValueError(f"steps must be an integer >= 0, got {max_steps!r}")
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
     lr_t = _per_row(lr, B, "lr", x.dtype, x.device)
@@ -177,7 +184,7 @@ def train_rows(
     has_data = landscape.n_train is not None
     if row_seeds is not None:
         if len(row_seeds) != B:
-            raise ValueError(f"seed gives {len(row_seeds)} seeds for {B} rows: give one seed, or one per row")
+            raise ValueError(f"seeds gives {len(row_seeds)} seeds for {B} rows: give one per row")
         if any(isinstance(r, bool) or not isinstance(r, int) for r in row_seeds):
             raise ValueError(f"every seed must be an integer, got {row_seeds}")
     per_row = row_seeds is not None and len(set(row_seeds)) > 1 and has_data and batch_size is not None

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 
 from lsl.landscape import Landscape, check_finite
-from lsl.settings import FROM_SETTINGS, OPTIMIZERS, SCHEDULES, TrainSettings, resolve
+from lsl.settings import OPTIMIZERS, SCHEDULES, TRAIN_DEFAULTS, check_settings, trainer, TrainSettings
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
            "NonFiniteLossError", "check_finite_losses", "check_lr_fits"]
@@ -152,18 +152,12 @@ def _optimizer(name: str, params: list[torch.Tensor], lr: float, momentum: float
     raise ValueError(f"unknown optimizer {name!r}; choose one of {_OPTIMIZERS}")
 
 
+@trainer(TRAIN_DEFAULTS)
 def minimize(
     objective: Callable[[torch.Tensor, int], torch.Tensor],
     x0: torch.Tensor,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    lr_min: float = FROM_SETTINGS,
-    cycle_steps: int | None = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
+    settings: TrainSettings = TRAIN_DEFAULTS,
     after_step: Callable[[torch.Tensor], None] | None = None,
     snapshot_every: int | None = None,
     until: Callable[[torch.Tensor, int], bool] | None = None,
@@ -175,7 +169,7 @@ def minimize(
     The objective returns one loss per row of ``x`` (``[B]``) or a scalar; their
     sum is differentiated, so rows are optimised independently.
 
-    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``): ``steps``, ``lr``,
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TRAIN_DEFAULTS`): ``steps``, ``lr``,
     ``optimizer``, ``schedule``, ``lr_min``, ``cycle_steps``, ``momentum``. The objective is given, so
     ``batch_size``, ``l2`` and ``seed`` are not used here: they describe a landscape's objective
     (:func:`landscape_objective`).
@@ -183,10 +177,8 @@ def minimize(
     Args:
         objective: ``(x, step) -> loss``; ``x`` has the shape of ``x0``.
         x0: starting point (not modified).
-        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
-            given, here or as keywords.
-        steps, lr, optimizer, schedule, lr_min, cycle_steps, momentum: each replaces the field of
-            ``settings`` when given (see :class:`~lsl.settings.TrainSettings` and :func:`lr_schedule`).
+        settings: the optimiser settings (see :class:`~lsl.settings.TrainSettings` and :func:`lr_schedule`);
+            ``steps`` and ``lr`` must be given.
         after_step: called with ``x`` (under ``no_grad``) after every step, e.g. a projection onto a constraint.
         snapshot_every: store ``x`` every this many steps (and at the end).
         until: called with ``(x, steps_done)`` (under ``no_grad``) after every step; training stops
@@ -210,8 +202,7 @@ def minimize(
         ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or an ``x0`` with
             NaN or infinite entries (named with their positions: the loss is undefined there).
     """
-    s = resolve(settings, TrainSettings(), who="minimize", steps=steps, lr=lr, optimizer=optimizer,
-                schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum)
+    s = check_settings(settings, who="minimize")
     steps, lr, optimizer = s.steps, s.lr, s.optimizer
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
@@ -364,45 +355,33 @@ def _entry_problem(entry: dict[str, torch.Tensor]) -> str | None:
     return None
 
 
+@trainer(TRAIN_DEFAULTS)
 def train(
     landscape: Landscape,
     theta0: torch.Tensor,
     *,
-    settings: TrainSettings | None = None,
-    steps: int = FROM_SETTINGS,
-    lr: float = FROM_SETTINGS,
-    optimizer: str = FROM_SETTINGS,
-    schedule: str = FROM_SETTINGS,
-    lr_min: float = FROM_SETTINGS,
-    cycle_steps: int | None = FROM_SETTINGS,
-    momentum: float = FROM_SETTINGS,
-    batch_size: int | None = FROM_SETTINGS,
-    l2: float = FROM_SETTINGS,
+    settings: TrainSettings = TRAIN_DEFAULTS,
     snapshot_every: int | None = None,
-    seed: int = FROM_SETTINGS,
     cache: bool = False,
     nonfinite: str = "raise",
 ) -> TrainResult:
     """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
 
-    Settings (:class:`~lsl.settings.TrainSettings`, default ``TrainSettings()``: Adam, a constant
+    Settings (:class:`~lsl.settings.TrainSettings`, default :data:`~lsl.settings.TRAIN_DEFAULTS`: Adam, a constant
     learning rate, the full batch): all of them. All models in a batch see the same minibatch at
     each step; ``seed`` seeds the minibatch order and dropout masks (same seed, same run).
 
     Args:
         landscape: what to minimise (a network with data, or the toy model).
         theta0: initial parameters.
-        settings: the optimiser settings (``None``: ``TrainSettings()``); ``steps`` and ``lr`` must be
-            given, here or as keywords.
-        steps, lr, optimizer, schedule, lr_min, cycle_steps, momentum, batch_size, l2, seed: each
-            replaces the field of ``settings`` when given (see :class:`~lsl.settings.TrainSettings`).
+        settings: the optimiser settings (see :class:`~lsl.settings.TrainSettings`); ``steps`` and
+            ``lr`` must be given.
         snapshot_every: store the parameters every this many steps (e.g. at each cycle's end).
         cache: store the result on disk (:mod:`lsl.cache`) under a key made of everything that
             determines it: the landscape's :meth:`~lsl.landscape.Landscape.fingerprint` (for a network,
             the code of its module and loss and the values they hold), a digest of ``theta0``, every
             training setting, the device type and the versions of torch and ``lsl``. A second call
-            with the same inputs loads the result instead of training (the key is the same whether
-            the settings come as keywords or as ``settings=``); a loaded entry is checked by content
+            with the same inputs loads the result instead of training; a loaded entry is checked by content
             (a digest, the shapes, dtypes and finiteness of its tensors), and one that fails is
             retrained with a warning. When the key cannot be trusted (a loss closing over an object
             that cannot be digested), the run is trained and not cached, with a warning.
@@ -419,15 +398,13 @@ def train(
         ValueError: for invalid settings (see :class:`~lsl.settings.TrainSettings`), or a ``theta0`` with
             NaN or infinite entries (named with their positions: the loss is undefined there).
     """
-    s = resolve(settings, TrainSettings(), who="train", steps=steps, lr=lr, optimizer=optimizer,
-                schedule=schedule, lr_min=lr_min, cycle_steps=cycle_steps, momentum=momentum,
-                batch_size=batch_size, l2=l2, seed=seed)
+    s = check_settings(settings, who="train")
     theta0 = check_finite(landscape.check_theta(theta0, "theta0", finite=False), "theta0", hint=START_HINT)
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     # the cache key's settings: the same names and values as before the settings object (issue 17), so
     # that runs cached earlier are still found
-    settings = dict(steps=s.steps, lr=s.lr, optimizer=s.optimizer, schedule=s.schedule, lr_min=s.lr_min,
+    key_settings = dict(steps=s.steps, lr=s.lr, optimizer=s.optimizer, schedule=s.schedule, lr_min=s.lr_min,
                     cycle_steps=s.cycle_steps, momentum=s.momentum, batch_size=s.batch_size, l2=s.l2,
                     snapshot_every=snapshot_every, seed=s.seed)
     if cache:
@@ -436,11 +413,11 @@ def train(
 
         key = cache.trusted_key(lambda: {
             "what": "lsl.training.trainer.train", "landscape": landscape.fingerprint(), "theta0": tensor_digest(theta0),
-            "settings": settings, "device": landscape.device.type, "torch": torch.__version__},
+            "settings": key_settings, "device": landscape.device.type, "torch": torch.__version__},
             what="this training run") if cache.enabled() else None
 
         def compute() -> dict[str, torch.Tensor]:
-            res = train(landscape, theta0, **settings, nonfinite=nonfinite)
+            res = train(landscape, theta0, settings=s, snapshot_every=snapshot_every, nonfinite=nonfinite)
             out = {"theta": res.theta, "losses": res.losses, "lrs": res.lrs,
                    "snapshot_steps": torch.tensor(res.snapshot_steps, dtype=torch.long)}
             if res.snapshots is not None:
