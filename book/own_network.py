@@ -63,7 +63,6 @@ from lsl.data import nets
 from lsl.network import NetworkLandscape
 from lsl.paths import permutations, tunnels
 from lsl.probes import planes, radial
-from lsl.settings import TrainSettings
 from lsl.subspaces import hyperplanes
 from lsl.training.trainer import train
 
