@@ -426,9 +426,9 @@ glue("hp_gold_g_peak_s", gold.scales[int(fz.gauss_newton_top.argmax())].item())
 # {glue:text}`hp_gold_g_peak_s`; the random model, given only the network's logit spread and
 # logit-gradient length at each radius, {glue:text}`hp_gold_model_peak` (compare the two curves in the
 # printed table; where the model's Gaussian logits freeze completely, the network may still have a few
-# unfrozen examples). The zone, measured by the sign
-# structure of the restricted Hessian, is where the softmax is in its working range; the model has no
-# $H_\text{rest}$ and so reproduces the magnitude of the curvature, not its sign.
+# unfrozen examples). In Fort & Ganguli's explanation the zone, measured by the sign structure of the
+# restricted Hessian, is where the softmax is in its working range; the model has no $H_\text{rest}$
+# and so can speak to the magnitude of the curvature, not to its sign.
 
 # %% [markdown]
 # ## Back to the wedges
