@@ -20,13 +20,13 @@
 # ```{admonition} What you will learn
 # :class: tip
 # - how $m+1$ independently trained optima are joined by a whole $m$-dimensional simplex, an
-#   {term}`m-connector` (Section 4.3 of Fort & Jastrzebski {cite}`fort2019large`), far lower than the
-#   straight simplex between them, and what it takes to make the whole simplex low, not only its grid;
+#   {term}`m-connector` (Section 4.3 of Fort & Jastrzebski {cite}`fort2019large`), how it compares with
+#   the straight simplex between them, and what it takes to make the whole simplex low, not only its grid;
 # - what the wedge model predicts for the number of {term}`short directions <short direction>` where
 #   wedges meet (about $2s$ for two, more for more), and whether trained connectors go there;
 # - whether the paper's Figure 4 holds once the loss is held fixed: more short directions at the
-#   centre of an m-connector the larger $m$, but not in the middle of a tunnel, with a spread over
-#   independent sets of optima.
+#   centre of an m-connector the larger $m$, and in the middle of a tunnel than at its ends, with a
+#   spread over independent sets of optima.
 # ```
 #
 # **Prerequisites:** {ref}`chapter-tunnels` (tunnels between two optima, the paper's short-direction
@@ -51,6 +51,8 @@ import lsl.book
 P, cfg, device = lsl.book.setup("connectors")
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -60,6 +62,7 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import connectors, orthogonal, tunnels
 from lsl.book import glue, plots, report
+from lsl.book.verdicts import Spread
 from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings, TUNNEL_DEFAULTS
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
@@ -88,6 +91,7 @@ glue("con_n_optima", n_optima)
 glue("con_seeds", cfg.seeds)
 glue("con_D", L.D)
 glue("con_opt_loss", opt_loss.max().item(), 2)
+glue("con_opt_acc", 100 * opt_acc.mean().item(), 2)
 
 # %% [markdown]
 # ## m-connectors: a simplex between m + 1 optima, below the straight one
@@ -115,7 +119,10 @@ for m, res, whole in zip(ms, paper_conn, whole_conn):
     conn[m] = dict(max_loss=ev.loss.max().item(), straight_max=ev.straight_loss.max().item(),
                    random_mean=ev.loss[ev.random].mean().item(), whole_max=ev_whole.loss.max().item(),
                    whole_mean=ev_whole.loss[ev_whole.random].mean().item(),
-                   whole_acc=ev_whole.accuracy.min().item(), corner_acc=opt_acc[: m + 1].min().item())
+                   whole_acc=ev_whole.accuracy.min().item(), corner_acc=opt_acc[: m + 1].min().item(),
+                   # the barriers at the random points of the simplex, above the optima's highest loss
+                   whole_barrier=ev_whole.loss[ev_whole.random].max().item() - opt_loss[: m + 1].max().item(),
+                   straight_barrier=ev_whole.straight_loss[ev_whole.random].max().item() - opt_loss[: m + 1].max().item())
     print(f"m={m}: highest loss on the simplex: straight {conn[m]['straight_max']:.3f}, paper's connector "
           f"{conn[m]['max_loss']:.3f}, trained as a whole {conn[m]['whole_max']:.3f} (mean at random points "
           f"{conn[m]['random_mean']:.3f} -> {conn[m]['whole_mean']:.3f}); lowest test accuracy {conn[m]['whole_acc']:.3f} "
@@ -130,17 +137,16 @@ for m, res, whole in zip(ms, paper_conn, whole_conn):
 # {cite}`benton2021loss` train whole simplices this way). Both are measured at random points of the
 # simplex that neither optimised.
 #
-# The assertion: trained as a whole, the highest loss anywhere on the simplex is at most half the
-# paper's connector's, for every $m$. We had also stated, before measuring, that the lowest test
-# accuracy anywhere on the simplex would stay within 5 points of its optima's; that held only for
-# some $m$ ({glue:text}`con_whole_acc_verdict`), so it is reported here rather than asserted.
-# Whether the simplex is "low-loss" in the paper's sense, as low as the optima, is reported too.
+# Nothing about these losses is asserted: how low the connectors get is the claim's outcome. Its
+# verdict is decided by the criterion declared in the book's list of claims (`lsl/book/claims.yml`):
+# the barrier of a connector is its highest training loss at the random points of the simplex above
+# its optima's highest loss, and the claim is reproduced if the worst connector's barrier is at most the
+# optima's own loss (a path never more than twice as high as the worse optimum), partly if it is at most
+# half the barrier of the straight simplex. The lowest test accuracy anywhere on a simplex, against its
+# optima's, is reported beside it ({glue:text}`con_whole_acc_drops` points lower).
 
 # %% tags=["hide-input"]
-for m in ms:
-    P.check_at_scale(conn[m]["max_loss"] < 0.5 * conn[m]["straight_max"], f"the {m}-connector stays far below the straight simplex")
-    P.check_at_scale(conn[m]["whole_max"] < 0.5 * conn[m]["max_loss"],
-                                f"the {m}-connector trained as a whole halves the highest loss of the paper's")
+assert all(math.isfinite(v) for m in ms for v in conn[m].values()), "the simplices' losses are finite"
 glue("con_simplex_random", cfg.simplex_random)
 glue("con_simplex_samples", cfg.simplex_samples)
 glue("con_max_m", cfg.max_m)
@@ -151,8 +157,7 @@ glue("con_whole_min", min(conn[m]["whole_max"] for m in ms), 3)
 glue("con_whole_gain", min(conn[m]["max_loss"] / conn[m]["whole_max"] for m in ms), 2)
 glue("con_whole_acc_drop", 100 * max(conn[m]["corner_acc"] - conn[m]["whole_acc"] for m in ms), 2)
 acc_drops = {int(m): 100 * (conn[m]["corner_acc"] - conn[m]["whole_acc"]) for m in ms}
-glue("con_whole_acc_verdict", "; ".join(f"m = {m}: {report.fmt(d, 2)} points{'' if d <= 5 else ', more than 5'}"
-                                        for m, d in acc_drops.items()))
+glue("con_whole_acc_drops", "; ".join(f"m = {m}: {report.fmt(d, 2)}" for m, d in acc_drops.items()))
 glue("con_eps", cfg.short_eps)
 glue("con_delta", cfg.short_delta)
 glue("con_hessian_examples", cfg.hessian_examples)
@@ -189,27 +194,30 @@ for m in cfg.toy_ms:
           f"{max(r['inside'] for r in rows):.4f}); straight simplex {min(r['straight'] for r in rows):.3f} "
           f"(worst of {cfg.seeds} sets)")
 toy_opt_max = toy.loss(toy_sets.flatten(0, 1)).max().item()
-for (k, m), r in toy_conn.items():
-    P.check_at_scale(r["max"] < 0.2 * r["straight"], f"toy: the whole {m}-connector stays below a fifth of the straight simplex")
+toy_low = 1e-3                                             # "in the wedges": a loss below this everywhere on the simplex
+zero_m = max([m for m in cfg.toy_ms if all(toy_conn[k, m]["max"] < toy_low for k in range(cfg.seeds))], default=0)
 glue("con_toy_resolution", cfg.toy_resolution)
 glue("con_toy_max_m", max(cfg.toy_ms))
 glue("con_toy_ms", report.listing(list(cfg.toy_ms)))
 glue("con_toy_seeds", cfg.seeds)
 glue("con_toy_opt_max", toy_opt_max, 1)
-glue("con_toy_zero_m", max([m for m in cfg.toy_ms if all(toy_conn[k, m]["max"] < 1e-3 for k in range(cfg.seeds))], default=0))
+glue("con_toy_zero_m", zero_m)
+glue("con_toy_low", toy_low)
+glue("con_toy_exist", "Connectors with every point in the wedges exist in the wedge model, as the paper says, up to that m"
+     if zero_m else "No connector trained here lies in the wedges everywhere")
 glue("con_toy_conn_top", max(r["max"] for r in toy_conn.values()), 2)
 glue("con_toy_conn_inside", max(r["inside"] for r in toy_conn.values()), 2)
 glue("con_toy_conn_straight", min(r["straight"] for r in toy_conn.values()), 3)
 
 # %% [markdown]
 # On the toy model ($m$ = {glue:text}`con_toy_ms`; optima at losses below {glue:text}`con_toy_opt_max`)
-# the connectors trained as a whole lie entirely in the wedges, loss below $10^{-3}$ everywhere, up to
-# $m$ = {glue:text}`con_toy_zero_m` in every set of optima; beyond, the highest loss anywhere on the simplex is at most
-# {glue:text}`con_toy_conn_top` (at most {glue:text}`con_toy_conn_inside` at random interior points;
-# the rest is on the edges, which a high-dimensional simplex's random points seldom approach),
-# against {glue:text}`con_toy_conn_straight` or more for the straight simplex. Low-loss $m$-connectors
-# exist in the wedge model, as the paper says; finding them needs the whole simplex trained and a
-# grid fine enough for $m$.
+# the connectors trained as a whole lie entirely in the wedges, loss below {glue:text}`con_toy_low`
+# everywhere, up to $m$ = {glue:text}`con_toy_zero_m` in every set of optima (0: for none). Over all $m$,
+# the highest loss anywhere on the simplex is at most {glue:text}`con_toy_conn_top` (at most
+# {glue:text}`con_toy_conn_inside` at random interior points; the rest is on the edges, which a
+# high-dimensional simplex's random points seldom approach), against {glue:text}`con_toy_conn_straight`
+# or more for the straight simplex. {glue:text}`con_toy_exist`; where they exist, finding them needs
+# the whole simplex trained and a grid fine enough for $m$.
 
 
 # %% [markdown]
@@ -225,6 +233,14 @@ glue("con_toy_conn_straight", min(r["straight"] for r in toy_conn.values()), 3)
 # (`WedgeLandscape.short_directions`, tested against all wedges of small models). Two random
 # $n$-subsets of $D$ axes share about $n^2/D$, so the intersection of two wedges has about
 # $D - n^2/D = 2s - s^2/D$ short directions, and that of $m+1$ wedges $D(1 - (n/D)^{m+1})$.
+#
+# Where is "the intersection" of two optima's wedges? We do not build the point; we find it, as the point
+# of both wedges nearest the middle of the straight line between the optima: starting there, plain
+# gradient descent on the sum of the squared distances to A's wedge and to B's (each the coordinate
+# subspace of its optimum's long axes) moves to the nearest point that lies in both. The cell asserts
+# only what the optimiser must achieve (the point is in both wedges) and the model's exact answer at the
+# optima (a point inside one wedge has exactly $s$ short directions); how many short directions the
+# intersection has, and where trained connectors go, are measured.
 
 # %%
 # the tolerance: the profile's, or twice the highest loss among the points counted if that is larger
@@ -235,7 +251,19 @@ toy_tun = tunnels.build_tunnel(toy, ta, tb, n_points=cfg.toy_tunnel_points,
                                settings=TUNNEL_DEFAULTS.replace(steps=cfg.toy_steps, lr=0.01), per_segment=20)
 counted = torch.cat([toy_sets.flatten(0, 1), toy_tun.points, torch.stack([r["centre"] for r in toy_conn.values()])])
 delta_toy = max(cfg.toy_short_delta, 2 * toy.loss(counted).max().item())
-corner = toy.connector(ta, tb)[1]                      # ta with the axes outside both wedges set to zero
+# the point of both wedges nearest the line's middle, found by gradient descent on the summed squared distances
+wedge_a = torch.zeros(toy.D, dtype=torch.bool, device=device)
+wedge_b = torch.zeros(toy.D, dtype=torch.bool, device=device)
+wedge_a[toy.long_indices(ta)], wedge_b[toy.long_indices(tb)] = True, True
+x = ((ta + tb) / 2).detach().clone().requires_grad_(True)
+opt_corner = torch.optim.SGD([x], lr=0.1)
+for _ in range(300):
+    opt_corner.zero_grad()
+    (x[~wedge_a].square().sum() + x[~wedge_b].square().sum()).backward()
+    opt_corner.step()
+corner = x.detach()
+corner_dist = max(corner[~wedge_a].norm().item(), corner[~wedge_b].norm().item())
+assert corner_dist < 1e-6 * corner.norm().item(), f"the optimiser did not reach both wedges ({corner_dist:.1e} away)"
 shared_ab = set(toy.long_indices(ta).tolist()) & set(toy.long_indices(tb).tolist())
 toy_short = dict(optima=toy.short_directions(toy_sets.flatten(0, 1), delta_toy).tolist(),
                  corner=toy.short_directions(corner, delta_toy), corner_pred=toy.D - len(shared_ab),
@@ -247,21 +275,16 @@ meet = np.array([[toy.D - len(set.intersection(*long_axes[k][: m + 1])) for m in
 two_s = 2 * toy.s - toy.s**2 / toy.D
 print(f"delta = {delta_toy}; s = D - n = {toy.s}")
 print(f"optima: {sorted(set(toy_short['optima']))}; the intersection of two optima's wedges: {toy_short['corner']} "
-      f"(D - |S_a & S_b| = {toy_short['corner_pred']}; 2s - s^2/D = {two_s:.1f}, 2s = {2 * toy.s})")
+      f"(axes outside both: D - |S_a & S_b| = {toy_short['corner_pred']}; 2s - s^2/D = {two_s:.1f}, 2s = {2 * toy.s})")
 print(f"vertices of the trained tunnel: {toy_short['tunnel']}")
 for j, m in enumerate(cfg.toy_ms):
     print(f"m = {m:2d}: centre of the trained connector {report.spread(centres[:, j])} (sets: {centres[:, j].tolist()}); "
           f"where all m+1 wedges meet {report.spread(meet[:, j])} (random wedges: {toy.D * (1 - (toy.n / toy.D) ** (m + 1)):.0f})")
 P.check_at_scale(all(c == toy.s for c in toy_short["optima"]), "every optimum lies inside one wedge: s short directions")
-P.check_at_scale(toy_short["corner"] == toy_short["corner_pred"], "the intersection lacks exactly the axes outside both wedges")
-P.check_at_scale(abs(toy_short["corner"] - two_s) < 0.15 * two_s, "the intersection has about 2s - s^2/D")
-P.check_at_scale(max(toy_short["tunnel"]) < toy_short["corner"],
-                            "the trained tunnel does not pass through the intersection of the two wedges")
 centre_mean = centres.mean(0)
 grows_per_set = [bool(np.all(np.diff(row) > 0)) for row in centres]   # the paper's claim, set by set
-toy_grows = all(grows_per_set)
-P.check_at_scale(bool(np.all(centres[:, 1:] < meet[:, 1:])),
-                            "the centres of trained m-connectors (m > 1) are wider than where all m+1 wedges meet")
+tunnel_below_corner = max(toy_short["tunnel"]) < toy_short["corner"]
+centres_below_meet = bool(np.all(centres[:, 1:] < meet[:, 1:]))
 glue("con_toy_delta", delta_toy)
 glue("con_toy_s", toy.s)
 glue("con_toy_corner", toy_short["corner"])
@@ -270,40 +293,53 @@ glue("con_toy_tunnel_short", report.listing(sorted(set(toy_short["tunnel"]))))
 glue("con_toy_centres", report.listing([report.spread(col) for col in centres.T]))
 glue("con_toy_meet", report.listing([report.spread(col) for col in meet.T]))
 glue("con_toy_grow", f"growing with m in {sum(grows_per_set)} of {cfg.seeds} sets")
-report.verdict("fj-toy-intersection-short", "reproduced" if abs(toy_short["corner"] - two_s) < 0.15 * two_s else "not reproduced",
-               measured=f"{toy_short['corner']} short directions where two wedges meet; s = {toy.s}, 2s - s²/D = {two_s:.1f}")
-report.verdict("fj-toy-mconnector-short", "reproduced" if toy_grows else "not reproduced",
-               measured=f"centres of trained m-connectors (m = {report.listing(list(cfg.toy_ms))}; mean ± sd over "
-                        f"{cfg.seeds} sets of optima): {report.listing([report.spread(col) for col in centres.T])}, growing with m "
-                        f"in {sum(grows_per_set)} of {cfg.seeds} sets; where all m + 1 wedges meet: "
-                        f"{report.listing([report.spread(col) for col in meet.T])}",
-               note="" if toy_grows else "the trained connectors do not pass through the meeting of all m + 1 wedges")
+glue("con_toy_corner_pred", toy_short["corner_pred"])
+glue("con_toy_s_over_D", f"{toy.s}/{toy.D}")
+glue("con_toy_tunnel_vs_corner", "fewer" if tunnel_below_corner else "not fewer")
+glue("con_toy_centres_vs_meet", "fewer than" if centres_below_meet else "not fewer than")
+report.verdict("fj-toy-intersection-short",
+               shown=f"{toy_short['corner']} short directions where two wedges meet; s = {toy.s}, 2s - s²/D = {two_s:.1f}",
+               corner_short=toy_short["corner"], two_s=two_s)
+report.verdict("fj-toy-mconnector-short",
+               shown=f"centres of trained m-connectors (m = {report.listing(list(cfg.toy_ms))}; mean ± sd over "
+                     f"{cfg.seeds} sets of optima): {report.listing([report.spread(col) for col in centres.T])}, growing with m "
+                     f"in {sum(grows_per_set)} of {cfg.seeds} sets; where all m + 1 wedges meet: "
+                     f"{report.listing([report.spread(col) for col in meet.T])}",
+               centre_short=Spread(centres))
 
 # %% [markdown]
 # With $\delta$ = {glue:text}`con_toy_delta`, every optimum has exactly $s$ = {glue:text}`con_toy_s`
-# short directions, and the intersection of two optima's wedges, through which the connector of
-# Section 3.1 runs, has {glue:text}`con_toy_corner` against $2s - s^2/D$ = {glue:text}`con_toy_two_s`:
-# about $2s$, as the paper says, less the axes short in both wedges (here $s/D$ = 1/4 is not small).
-# But the *trained* paths do not go there. The tunnel's vertices have {glue:text}`con_toy_tunnel_short`
-# short directions: each lies inside a single wedge, and the tunnel changes wedge by swapping axes
-# between neighbouring vertices, not by passing through the two wedges' intersection. The centres
-# of the $m$-connectors trained as a whole have {glue:text}`con_toy_centres` short directions for
-# $m$ = {glue:text}`con_toy_ms` (mean ± standard deviation over the {glue:text}`con_toy_seeds` sets of
-# optima): more than an optimum, but far fewer than where all $m+1$ wedges meet
-# ({glue:text}`con_toy_meet`), and {glue:text}`con_toy_grow` (the paper's claim asks each to grow). So the toy model holds points with $2s$ and
-# more short directions, as the paper says, but a connector trained to low loss need not visit them:
-# {glue:text}`verdict-fj-toy-mconnector-short` for the growth with $m$ at the centres of trained
-# connectors.
+# short directions (asserted: the model's exact answer). The point of both optima's wedges nearest the
+# line's middle, through which a connector of Section 3.1 can run, has {glue:text}`con_toy_corner`
+# against $2s - s^2/D$ = {glue:text}`con_toy_two_s` from the paper's argument (the axes outside both
+# wedges number {glue:text}`con_toy_corner_pred`; here $s/D$ = {glue:text}`con_toy_s_over_D`, so the
+# correction $s^2/D$ to "about $2s$" is not negligible): {glue:text}`verdict-fj-toy-intersection-short-lower`
+# by the criterion declared for the claim. An axis counts as long there only if the point's coordinate
+# on it is at least $\delta$, so the count can fall below the number of axes outside both wedges where
+# the two optima's coordinates nearly cancel at the middle.
+#
+# Do the *trained* paths go there? The tunnel's vertices have {glue:text}`con_toy_tunnel_short`
+# short directions, {glue:text}`con_toy_tunnel_vs_corner` than the intersection: a vertex inside a single
+# wedge has $s$, and a tunnel that changes wedge by swapping axes between neighbouring vertices never
+# needs to pass through the two wedges' intersection. The centres of the $m$-connectors trained as a
+# whole have {glue:text}`con_toy_centres` short directions for $m$ = {glue:text}`con_toy_ms` (mean ±
+# standard deviation over the {glue:text}`con_toy_seeds` sets of optima), {glue:text}`con_toy_centres_vs_meet`
+# where all $m+1$ wedges meet (for $m > 1$; {glue:text}`con_toy_meet`), {glue:text}`con_toy_grow`. The
+# claim that they grow with $m$ is {glue:text}`verdict-fj-toy-mconnector-short-lower` by its declared
+# criterion (the mean count over the sets must grow with $m$; partly if it merely tends to rise).
 
 # %% tags=["hide-input"]
 conn_max = max(conn[m]["whole_max"] for m in ms)
-report.verdict("fj-m-connectors", "reproduced" if conn_max <= 2 * opt_loss.max().item() else "partly",
-               measured=f"m = 1 to {cfg.max_m}: highest loss {report.fmt(max(conn[m]['max_loss'] for m in ms))} for the "
-                        f"paper's construction, {report.fmt(conn_max)} trained as a whole (optima "
-                        f"{report.fmt(opt_loss.max().item())}); test accuracy within "
-                        f"{report.fmt(100 * max(conn[m]['corner_acc'] - conn[m]['whole_acc'] for m in ms), 2)} points of the optima's",
-               note="" if conn_max <= 2 * opt_loss.max().item() else
-                    "low in test accuracy, not in training loss: far above the optima's loss")
+report.verdict("fj-m-connectors",
+               shown=f"m = 1 to {cfg.max_m}: highest loss {report.fmt(max(conn[m]['max_loss'] for m in ms))} for the "
+                     f"paper's construction, {report.fmt(conn_max)} trained as a whole (optima "
+                     f"{report.fmt(opt_loss.max().item())}); test accuracy within "
+                     f"{report.fmt(100 * max(conn[m]['corner_acc'] - conn[m]['whole_acc'] for m in ms), 2)} points of the optima's",
+               path_barrier=max(conn[m]["whole_barrier"] for m in ms),
+               line_barrier=min(conn[m]["straight_barrier"] for m in ms),
+               optima_loss=opt_loss.max().item())
+glue("con_whole_barrier", max(conn[m]["whole_barrier"] for m in ms), 2)
+glue("con_straight_barrier", min(conn[m]["straight_barrier"] for m in ms), 2)
 
 
 # %% [markdown]
@@ -313,7 +349,7 @@ report.verdict("fj-m-connectors", "reproduced" if conn_max <= 2 * opt_loss.max()
 # short directions there the more optima it joins (Figure 4, middle). Counting short directions is
 # only fair between points of equal loss, since a point higher up a basin has a different Hessian.
 # So every centroid, for $m$ = 1 to {glue:text}`con_max_m`, is optimised inside its $(D-m)$-dimensional
-# subspace *until its training loss first falls to the loss of the deeper optimum of A and B*
+# subspace *until its training loss first falls to the higher of A's and B's training losses*
 # (`optimize_orthogonal(..., target_loss=...)`, checked every {glue:text}`con_check_every` steps, all
 # centroids as one batch with their own constraints), and its short directions are counted as in
 # {ref}`chapter-tunnels` ($\epsilon$ = {glue:text}`con_eps`, $\delta$ = {glue:text}`con_delta`, on the
@@ -321,9 +357,11 @@ report.verdict("fj-m-connectors", "reproduced" if conn_max <= 2 * opt_loss.max()
 # tunnel from A to B, so the same run also repeats the tunnel's comparison of the middle with the
 # ends at matched loss. One set of optima would give one count per $m$ and no idea of its spread, so
 # we repeat it on {glue:text}`con_seeds` independent sets of optima (trained with the first, above),
-# each matched to the loss of its own A and B ({glue:text}`con_target`). Before measuring we stated
-# the assertion: the count rises with $m$ in every set, and the mean trend is more than two standard
-# errors above zero.
+# each matched to the loss of its own A and B ({glue:text}`con_target`). The cell asserts only that
+# every centroid reached its target loss. The claims are judged by the criteria declared before
+# measuring: for the $m$-connectors, the mean count over the sets must grow with $m$ and the mean slope
+# of the count against $m$ must be more than noise (in standard errors over the sets); for the tunnel,
+# the middle must have more short directions than the mean of its two ends, on average over the sets.
 
 # %%
 L_h = L.subset(cfg.hessian_examples)                     # the Hessian of the first examples, as in the tunnels chapter
@@ -331,7 +369,7 @@ short = dict(eps=cfg.short_eps, delta=cfg.short_delta, k_max=400)
 # every set of optima (rows) and m (columns) as one batch; each set's centroids stop at the loss of its own A and B
 S = cfg.seeds
 set_loss = L.loss(optima_sets.flatten(0, 1)).view(S, n_optima)
-targets = set_loss[:, :2].max(1).values                                  # per set: the deeper of its A and B
+targets = set_loss[:, :2].max(1).values                                  # per set: the higher loss of its A and B
 centroids = orthogonal.optimize_orthogonal(
     L, torch.stack([optima_sets[k, : m + 1].mean(0) for k in range(S) for m in ms]),
     [optima_sets[k, 1 : m + 1] - optima_sets[k, 0] for k in range(S) for m in ms],
@@ -349,11 +387,6 @@ print(f"trend over the {S} sets: {slope:+.2f} ± {slope_se:.2f} (standard error)
 
 # %% tags=["hide-input"]
 P.check_at_scale(bool((centroid_loss <= targets[:, None]).all()), "every centroid reached its set's matched loss")
-# the paper's claim, as strongly as it is stated: more short directions where more wedges meet, in every set of
-# optima, and a mean trend more than two standard errors above zero
-P.check_at_scale(bool((slopes > 0).all() and (centroid_short[:, -1] > centroid_short[:, 0]).all()),
-               "more short directions where more wedges meet, in every set of optima")
-P.check_at_scale(slope > 2 * slope_se, "the mean trend is more than two standard errors above zero")
 glue("con_target", report.listing([report.fmt(x, 3) for x in targets.tolist()]))
 glue("con_check_every", cfg.check_every)
 glue("con_centroid_loss", f"{centroid_loss.min().item():.3f} to {centroid_loss.max().item():.3f}")
@@ -362,34 +395,37 @@ glue("con_conn_slope", f"{report.fixed(slope, 2, sign=True)} ± {report.fixed(sl
 glue("con_conn_slopes", report.listing([report.fixed(x, 2, sign=True) for x in slopes]))
 glue("con_mid_matched", report.spread(centroid_short[:, 0]))
 glue("con_ends_matched", report.spread(end_short.mean(1)))
-# the matched-loss comparison of the tunnel's middle with its ends, asserted as measured (flat, within a
-# fifth of the ends' count, in every set), so that a change in either direction is caught
 ends_mean = end_short.mean(1)
-P.check_at_scale(bool((np.abs(centroid_short[:, 0] - ends_mean) <= 0.2 * ends_mean).all()),
-               "at matched loss the tunnel's middle has as many short directions as its ends (as measured), in every set")
+glue("con_mid_minus_ends", report.spread(centroid_short[:, 0] - ends_mean))
 
 # %% tags=["hide-input"]
-report.verdict("fj-fig4-mconnector-short", "reproduced" if (slopes > 0).all() and slope > 2 * slope_se else "not reproduced",
-               measured=f"{report.listing([report.spread(col) for col in centroid_short.T])} short directions for "
-                        f"m = 1, 2, … (mean ± sd over {S} sets of optima); trend {report.fixed(slope, 2, sign=True)} ± "
-                        f"{report.fixed(slope_se, 2)} per unit of m")
-mid_above = bool((centroid_short[:, 0] > end_short.max(1)).all())
-report.verdict("fj-fig4-tunnel-short", "reproduced" if mid_above else "not reproduced",
-               measured=f"{report.spread(centroid_short[:, 0])} in the middle at matched loss, "
-                        f"{report.spread(end_short.mean(1))} at the ends (mean ± sd over {S} sets)",
-               note="" if mid_above else "more only at vertices of higher loss than the optima")
+# a single set of optima (the smoke scale) has no standard error: its slope counts as no trend beyond noise
+slope_z = slope / slope_se if S > 1 and slope_se > 0 else 0.0
+report.verdict("fj-fig4-mconnector-short",
+               shown=f"{report.listing([report.spread(col) for col in centroid_short.T])} short directions for "
+                     f"m = 1, 2, … (mean ± sd over {S} sets of optima); trend {report.fixed(slope, 2, sign=True)} ± "
+                     f"{report.fixed(slope_se, 2)} per unit of m",
+               short_vs_m=Spread(centroid_short), slope_z=slope_z)
+report.verdict("fj-fig4-tunnel-short",
+               shown=f"{report.spread(centroid_short[:, 0])} in the middle at matched loss, "
+                     f"{report.spread(ends_mean)} at the ends (mean ± sd over {S} sets)",
+               middle_minus_ends=Spread(centroid_short[:, 0] - ends_mean))
+glue("con_slope_z", slope_z, 2)
+glue("con_mid_reading", "so at matched loss the middle of the tunnel is narrower than its ends, as the paper's protocol found"
+     if report.decided("fj-fig4-tunnel-short").verdict == "reproduced" else
+     "so the \"narrower middle\" of the paper's protocol, which compares vertices sitting higher in loss than the optima, "
+     "does not survive holding the loss fixed")
 
 # %% [markdown]
 # At matched loss (the centroids end at {glue:text}`con_centroid_loss`) the centroids of $m$ = 1, 2,
 # ... have {glue:text}`con_conn_short` short directions (mean ± standard deviation over the
 # {glue:text}`con_seeds` sets), a trend of {glue:text}`con_conn_slope` (standard error) per unit of
-# $m$; set by set {glue:text}`con_conn_slopes`. The paper's claim holds in every set, though the rise
-# is modest and levels off. The tunnel's middle tells a different story: optimised to the same loss
-# as its ends, it has {glue:text}`con_mid_matched` short directions against
-# {glue:text}`con_ends_matched` at the ends. The "narrower middle" of the paper's protocol came from
-# the vertices' higher loss, not from the meeting of two wedges. The chapter asserts this flat
-# profile as measured (the middle within a fifth of the ends' count, in every set), so that a change
-# either way would stop the build and be looked at.
+# $m$, {glue:text}`con_slope_z` standard errors from zero; set by set {glue:text}`con_conn_slopes`. The
+# paper's Figure 4 (middle) is {glue:text}`verdict-fj-fig4-mconnector-short-lower` by the claim's
+# declared criterion. The tunnel's middle, optimised to the same loss as its ends, has
+# {glue:text}`con_mid_matched` short directions against {glue:text}`con_ends_matched` at the ends
+# (middle minus ends, set by set: {glue:text}`con_mid_minus_ends`): the claim that the middle has more
+# is {glue:text}`verdict-fj-fig4-tunnel-short-lower`, {glue:text}`con_mid_reading`.
 
 
 # %% tags=["remove-output", "hide-input"]
@@ -426,29 +462,35 @@ report.figure("fig-connectors", fig)
 #
 # - **m-connectors** for $m$ = 1 to {glue:text}`con_max_m`: the highest loss over any connector's
 #   simplex was {glue:text}`con_conn_max` with the paper's construction, at most
-#   {glue:text}`con_conn_ratio` of the straight simplex's; its highest points lie on the
-#   piecewise-linear faces between grid points, which a grid of resolution
-#   {glue:text}`con_resolution` spans coarsely. Trained as a whole, the connectors' highest loss
-#   anywhere on the simplex fell by a factor of at least {glue:text}`con_whole_gain`, to
-#   {glue:text}`con_whole_min`-{glue:text}`con_whole_max`, and test accuracy anywhere on them fell
-#   at most {glue:text}`con_whole_acc_drop` points below their optima's. **Low-loss in the paper's sense
-#   is not reproduced**: the simplices stay far above the optima's training loss
-#   ({glue:text}`con_opt_loss`); in test accuracy they cost little (see above; these small networks
-#   overfit mnist1d: low training loss, about 60% test accuracy).
+#   {glue:text}`con_conn_ratio` of the straight simplex's; the construction optimises only its grid
+#   points, and a grid of resolution {glue:text}`con_resolution` spans the faces between them coarsely.
+#   Trained as a whole, the connectors' highest loss anywhere on the simplex was
+#   {glue:text}`con_whole_min`-{glue:text}`con_whole_max` (the paper's construction's over it: a
+#   factor of at least {glue:text}`con_whole_gain`), and test accuracy anywhere on them fell at most
+#   {glue:text}`con_whole_acc_drop` points below their optima's. Against the optima's training loss
+#   ({glue:text}`con_opt_loss`), the worst barrier at random points of the trained simplices was
+#   {glue:text}`con_whole_barrier`, and the straight simplices' at least
+#   {glue:text}`con_straight_barrier`: low-loss $m$-connectors are
+#   {glue:text}`verdict-fj-m-connectors-lower` by the claim's declared criterion. These small networks
+#   fit mnist1d's training set far better than its test set (their mean test accuracy is
+#   {glue:text}`con_opt_acc`%), so a connector can be far above the optima in training loss and still
+#   close to them in test accuracy.
 # - **On the toy model**, where "low" can be taken literally, connectors trained as a whole lie in the
-#   wedges (loss below $10^{-3}$ everywhere) up to $m$ = {glue:text}`con_toy_zero_m` in every set of
-#   optima, and stay below {glue:text}`con_toy_conn_top` up to $m$ = {glue:text}`con_toy_max_m`
-#   (straight simplex: {glue:text}`con_toy_conn_straight` or more). Where two wedges meet there are
-#   {glue:text}`con_toy_corner` short directions, about $2s$ as the paper says; the centres of trained
-#   connectors have {glue:text}`con_toy_centres` for $m$ = {glue:text}`con_toy_ms`,
-#   {glue:text}`con_toy_grow`.
+#   wedges (loss below {glue:text}`con_toy_low` everywhere) up to $m$ = {glue:text}`con_toy_zero_m` in
+#   every set of optima, and stay below {glue:text}`con_toy_conn_top` up to $m$ =
+#   {glue:text}`con_toy_max_m` (straight simplex: {glue:text}`con_toy_conn_straight` or more). Where two
+#   wedges meet there are {glue:text}`con_toy_corner` short directions against the paper's $\approx 2s$,
+#   $2s - s^2/D$ = {glue:text}`con_toy_two_s` ({glue:text}`verdict-fj-toy-intersection-short-lower`);
+#   the centres of trained connectors have {glue:text}`con_toy_centres` for $m$ =
+#   {glue:text}`con_toy_ms`, {glue:text}`con_toy_grow` ({glue:text}`verdict-fj-toy-mconnector-short-lower`).
 # - **Short directions where wedges meet, at matched loss.** Optimised to their optima's loss
 #   ({glue:text}`con_target`), the centroids of $m$-connectors have {glue:text}`con_conn_short` short
 #   directions for $m$ = 1, 2, ... (over {glue:text}`con_seeds` sets of optima; trend
-#   {glue:text}`con_conn_slope` per unit of $m$, positive in every set): the paper's Figure 4 (middle)
-#   reproduces, modestly. The tunnel's middle at matched loss has {glue:text}`con_mid_matched` against
-#   {glue:text}`con_ends_matched` at the ends: **not reproduced** once loss is controlled; the paper's
-#   protocol (and the tunnels chapter's) compares vertices that sit higher in loss than the optima.
+#   {glue:text}`con_conn_slope` per unit of $m$, set by set {glue:text}`con_conn_slopes`): the paper's
+#   Figure 4 (middle) is {glue:text}`verdict-fj-fig4-mconnector-short-lower`. The tunnel's middle at
+#   matched loss has {glue:text}`con_mid_matched` against {glue:text}`con_ends_matched` at the ends:
+#   {glue:text}`verdict-fj-fig4-tunnel-short-lower` once loss is controlled. The paper's protocol (and
+#   the tunnels chapter's) compares vertices that sit higher in loss than the optima.
 #
 # ## Exercises
 #
@@ -458,11 +500,12 @@ report.figure("fig-connectors", fig)
 #
 #    ```{admonition} Solution
 #    :class: dropdown
-#    The grid grows from 6 to 10 points. In our run (quick profile, AMD EPYC, 2 cores) the paper's
-#    per-point construction did not improve at all (highest loss 2.34 at both resolutions): its
-#    maximum lies between grid points, wherever they are. Trained as a whole for 3000 steps, the
-#    finer grid reached 0.57 against 0.70 for resolution 2 with 1500 steps, at about twice the time
-#    (9.5 s against 5 s). A finer grid helps only once the space between grid points is trained too.
+#    The grid grows from 6 to 10 points. Expect the paper's per-point construction to gain little:
+#    its highest loss lies between grid points, wherever they are, and optimising the grid points
+#    alone does nothing there. Trained as a whole, the finer grid has more freedom between the
+#    corners and can get lower, at a cost that grows with the number of grid points and the steps
+#    (time both runs with `%time`). A finer grid helps only once the space between grid points is
+#    trained too.
 #    ```
 #
 # 2. *Change this and predict.* Repeat the tunnel's short-direction count at matched loss for every
@@ -475,9 +518,10 @@ report.figure("fig-connectors", fig)
 #    ```{admonition} Solution
 #    :class: dropdown
 #    A prediction from what the chapter measured: its matched-loss midpoints have
-#    {glue:text}`con_mid_matched` short directions against {glue:text}`con_ends_matched` at the ends, so
-#    expect a curve that stays near the ends' counts at every vertex rather than the bump of the
-#    paper's protocol, which measures how much higher the unmatched vertices sit. That is why a fair
+#    {glue:text}`con_mid_matched` short directions against {glue:text}`con_ends_matched` at the ends.
+#    Where those two are close, expect a curve that stays near the ends' counts at every vertex rather
+#    than the bump of the paper's protocol, which measures how much higher the unmatched vertices sit;
+#    where the midpoint is clearly above, expect a bump that survives matching. That is why a fair
 #    comparison fixes the loss first. The chapter checks only the midpoint; running the exercise is
 #    what tests the prediction at the other vertices.
 #    ```

@@ -24,7 +24,7 @@
 #   makes $M$ affordable for any $D$;
 # - how to measure the {term}`intrinsic dimension` $d_\text{int90}$ of Li et al. {cite}`li2018measuring`,
 #   with its uncertainty over the random draw of the plane;
-# - why the result hardly depends on which plane is drawn;
+# - how much the result depends on which plane is drawn;
 # - what the {term}`Goldilocks zone` of Fort & Scherlis {cite}`fort2019goldilocks` is: the radii
 #   $\lVert\theta_0\rVert$ at which the loss restricted to random planes is most positively curved,
 #   and at which training in them works;
@@ -62,6 +62,7 @@ from lsl.curvature import logit_gradients, short_directions, spectrum
 from lsl.data import nets
 from lsl.subspaces import goldilocks, hyperplanes
 from lsl.book import glue, plots, report
+from lsl.book.verdicts import Spread
 from lsl.settings import SUBSPACE_DEFAULTS, TrainSettings
 from lsl.network import NetworkLandscape
 from lsl.training.trainer import train
@@ -155,11 +156,13 @@ report.figure("fig-hyperplanes-dint", fig)
 # $d_\text{int90}$, the dotted grey line $D$.
 # ```
 #
-# The assertions encode Li et al.'s claim: accuracy rises with $d$, and reaches 90% of full-space
-# training at a $d$ far below $D$ (here: below $D/3$; how far below is the point of the
-# comparison with Li et al. at the end of the chapter). We report $d_\text{int90}$ of the mean curve
-# (log-interpolated between grid points) and, as its uncertainty, the geometric mean and spread of the
-# crossings of the individual draws' curves.
+# Li et al.'s claim is that accuracy rises with $d$ and reaches 90% of full-space training at a $d$ far
+# below $D$. We report $d_\text{int90}$ of the mean curve (log-interpolated between grid points) and, as
+# its uncertainty, the geometric mean and spread of the crossings of the individual draws' curves. The
+# cell asserts only that the accuracies are finite numbers; how far below $D$ the intrinsic dimension
+# lies is the claim's outcome, and its verdict is decided by the criterion declared in the book's list
+# of claims (`lsl/book/claims.yml`): $D/d_\text{int90}$ at least an order of magnitude for every network
+# and on a second data set (reproduced), or at least 3 (partly).
 
 # %% tags=["hide-input"]
 for name, res in idim.items():
@@ -168,10 +171,7 @@ for name, res in idim.items():
     centre, factor = res.d_int_spread()
     print(f"{name}: accuracy {mean[0]:.3f} at d={int(res.d[0])} -> {mean[-1]:.3f} at d={int(res.d[-1])}; "
           f"d_int90 = {d_int:.0f} = {d_int / res.D:.1%} of D")
-    P.check_at_scale((mean[1:] >= mean[:-1] - 0.01).all(), "accuracy rises with d")
-    P.check_at_scale(mean[-1] - mean[0] > 0.3, "from chance level towards full-space accuracy")
-    P.check_at_scale(math.isfinite(d_int), "some d in the grid reaches 90% of full-space accuracy")
-    P.check_at_scale(d_int < res.D / 3, "the intrinsic dimension is far below D")
+    assert torch.isfinite(res.accuracy).all() and math.isfinite(res.reference), "accuracies are finite"
     glue(f"hp_dint_factor_D_{name}", res.D / d_int, 2)
     glue(f"hp_acc_hi_{name}", 100 * mean[-1].item(), 3)
     glue(f"hp_target_{name}", 100 * res.target, 3)
@@ -187,10 +187,8 @@ for name, res in idim.items():
     glue(f"hp_d_lo_{name}", int(res.d[0]))
 
 # %% tags=["hide-input"]
-factors = {name: res.D / res.d_int() for name, res in idim.items()}
-report.verdict("fj-intrinsic-dimension", "reproduced" if min(factors.values()) > 50 else "partly",
-               measured="D / d_int90 = " + report.listing(f"{report.fmt(f, 2)} ({name})" for name, f in factors.items()),
-               note="" if min(factors.values()) > 50 else "d_int90 below D/3, far less far below D than in Li et al.")
+# D / d_int90, 0 where no d of the grid reaches 90% of full-space accuracy (as the claim's measure declares)
+factors = {name: res.D / res.d_int() if math.isfinite(res.d_int()) else 0.0 for name, res in idim.items()}
 
 # %% [markdown]
 # ### On another data set
@@ -215,10 +213,13 @@ report.table([{"network": n, "data": ds, "D": res.D, "full-space test accuracy":
               for n, ds, res in rows])
 
 # %% tags=["hide-input"]
-# the same assertions as for the networks above
-mean = rres.mean_accuracy
-P.check_at_scale(math.isfinite(rres.d_int()), f"{cfg.robust_dataset}: some d in the grid reaches 90% of full-space accuracy")
-P.check_at_scale(rres.d_int() < rres.D / 3, f"{cfg.robust_dataset}: the intrinsic dimension is far below D")
+assert torch.isfinite(rres.accuracy).all() and math.isfinite(rres.reference), "accuracies are finite"
+factor_other = rres.D / rres.d_int() if math.isfinite(rres.d_int()) else 0.0
+report.verdict("fj-intrinsic-dimension",
+               shown="D / d_int90 = " + report.listing(f"{report.fmt(f, 2)} ({name})" for name, f in factors.items())
+                     + f"; {report.fmt(factor_other, 2)} for the MLP on {cfg.robust_dataset}",
+               D_over_dint=list(factors.values()), D_over_dint_other=factor_other)
+glue("hp_robust_factor", factor_other, 2)
 glue("hp_robust_dataset", cfg.robust_dataset)
 glue("hp_robust_dint", round(rres.d_int()) if math.isfinite(rres.d_int()) else "not reached")
 glue("hp_robust_frac", 100 * rres.d_int() / rres.D, 2)
@@ -226,21 +227,23 @@ glue("hp_robust_frac_main", 100 * idim[name].d_int() / idim[name].D, 2)
 
 # %% [markdown]
 # On {glue:text}`hp_robust_dataset` the MLP needs $d_\text{int90}$ = {glue:text}`hp_robust_dint`
-# dimensions, {glue:text}`hp_robust_frac`% of $D$, against {glue:text}`hp_robust_frac_main`% on
-# mnist1d: far below $D$ on both data sets, as the wedge model asks (asserted as above: below $D/3$).
-# How far below depends on the data set as well as on the network, so a single fraction of $D$ is
+# dimensions, {glue:text}`hp_robust_frac`% of $D$ ($D/d_\text{int90}$ = {glue:text}`hp_robust_factor`),
+# against {glue:text}`hp_robust_frac_main`% on mnist1d. Over both data sets the claim that the intrinsic
+# dimension lies far below $D$ is {glue:text}`verdict-fj-intrinsic-dimension-lower` by its declared
+# criterion. How far below depends on the data set as well as on the network, so a single fraction of $D$ is
 # not a constant of the architecture.
 
 # %% [markdown]
-# ## The draw of the plane matters little
+# ## Does the draw of the plane matter?
 #
 # At a fixed $d$, different random planes give nearly the same accuracy: the spread between draws
 # (the standard deviation at one $d$, pooled over all $d$: `IntrinsicDimension.draw_spread`) is
-# small next to the rise of the curve with $d$; we assert less than a tenth of it. The kind of
-# random matrix matters little too: at $d$ = {glue:text}`hp_compare_d` on the MLP, dense orthonormal
-# planes and Fastfood planes reach mean accuracies within three standard deviations between draws
-# (or two percentage points) of each other, which is small next to the rise of the curve with $d$.
-# They are not identical; the numbers are printed below and in "What we found".
+# compared with the rise of the mean curve across the grid of $d$. The kind of random matrix should
+# matter little too: at $d$ = {glue:text}`hp_compare_d` on the MLP we train dense orthonormal planes and
+# Fastfood planes and measure the gap between their mean accuracies in standard errors of that gap,
+# from the spread between draws within each kind. The claim is judged by its declared criterion: the
+# spread between draws at most a tenth of the rise for every network and the kinds' gap within noise
+# (reproduced), or the spread at most a quarter of the rise (partly).
 
 # %%
 L = landscapes["MLP"]
@@ -253,21 +256,26 @@ for kind in ("dense", "fastfood"):
 
 spreads = {name: (res.draw_spread(), res.rise()) for name, res in idim.items()}
 kind_gap = abs(by_kind["dense"].mean() - by_kind["fastfood"].mean()).item()
-pooled = torch.cat(list(by_kind.values())).std().item()
+# the standard error of the difference of two means, from the spread within each kind
+kind_se = math.sqrt(sum(acc.var().item() / acc.numel() for acc in by_kind.values())) if cfg.compare_planes > 1 else 0.0
+kind_gap_z = kind_gap / kind_se if kind_se > 0 else 0.0   # one draw per kind (the smoke scale): no spread to measure it in
+print(f"dense - fastfood: {kind_gap:.3f} = {kind_gap_z:.2f} standard errors")
 for name, (sd, rise) in spreads.items():
     print(f"{name}: std between draws at one d (pooled) {sd:.3f}; rise of the mean curve {rise:.3f}")
-    P.check_at_scale(sd < 0.1 * rise, "the draw of the plane matters little next to its dimension")
+    assert math.isfinite(sd) and math.isfinite(rise), "the spread and the rise are finite"
     glue(f"hp_spread_ratio_{name}", sd / rise, 2)
     glue(f"hp_spread_{name}", 100 * sd, 2)
-P.check_at_scale(kind_gap < max(3 * pooled, 0.02), "dense and Fastfood planes reach the same accuracy")
+glue("hp_kind_gap_z", kind_gap_z, 2)
 glue("hp_compare_d", cfg.compare_d)
 glue("hp_acc_dense", 100 * by_kind["dense"].mean().item(), 3)
 glue("hp_acc_fastfood", 100 * by_kind["fastfood"].mean().item(), 3)
 
 # %% tags=["hide-input"]
-report.verdict("fj-hyperplane-draw", "reproduced",
-               measured="std between draws " + report.listing(
-                   f"{report.fmt(100 * sd, 2)} pp ({name}, {report.fmt(sd / rise, 2)} of the rise)" for name, (sd, rise) in spreads.items()))
+report.verdict("fj-hyperplane-draw",
+               shown="std between draws " + report.listing(
+                   f"{report.fmt(100 * sd, 2)} pp ({name}, {report.fmt(sd / rise, 2)} of the rise)" for name, (sd, rise) in spreads.items())
+                     + f"; dense and Fastfood planes {report.fmt(kind_gap_z, 2)} standard errors apart",
+               draw_sd_over_rise=[sd / rise for sd, rise in spreads.values()], kind_gap_z=kind_gap_z)
 
 # %% [markdown]
 # ## The Goldilocks zone
@@ -333,9 +341,12 @@ report.figure("fig-hyperplanes-goldilocks", fig)
 # initialisation ($\alpha = 1$).
 # ```
 #
-# The checks below encode the Goldilocks claim: the radius where training in planes works best is one
-# where the restricted curvature is (close to) its highest and mostly positive, and radii far too
-# small or far too large do much worse (by more than 10 percentage points).
+# The Goldilocks claim, in numbers: the radius where training in planes works best should be one where
+# the restricted curvature is (close to) its highest and mostly positive, and it should be near the
+# standard initialisation's. Its verdict is decided by the criterion declared in the book's list of
+# claims: at the best radius the normalised trace at least 0.8 of its highest value on the grid and most
+# restricted directions curving upwards (partly), and in addition the best radius within a factor of
+# 2 of the standard one (reproduced). The cell asserts only that the measurements are finite.
 
 # %% tags=["hide-input"]
 acc = gold.accuracy.mean(1)
@@ -343,10 +354,7 @@ tr = gold.trace_ratio.mean(1)
 best = int(acc.argmax())
 print(f"best accuracy {acc[best]:.3f} at s={gold.scales[best]:.2f}; its Tr/||.||_F {tr[best]:.2f}, "
       f"highest {tr.max():.2f} at s={gold.scales[int(tr.argmax())]:.2f}")
-P.check_at_scale(tr[best] >= 0.8 * tr.max(), "planes train best where the restricted curvature is (near) highest")
-P.check_at_scale(gold.fraction_positive.mean(1)[best] > 0.5, "most restricted directions curve upwards there")
-P.check_at_scale(acc[0] < acc[best] - 0.1, "planes far inside the zone fail")
-P.check_at_scale(acc[-1] < acc[best] - 0.1, "planes far outside the zone fail")
+assert torch.isfinite(acc).all() and torch.isfinite(tr).all(), "the accuracies and traces are finite"
 glue("hp_gold_best_s", gold.scales[best].item())
 glue("hp_gold_best_acc", 100 * acc[best].item(), 3)
 glue("hp_gold_best_tr", tr[best].item(), 2)
@@ -365,11 +373,12 @@ glue("hp_gold_dcurv", gold.d_curv)
 
 # %% tags=["hide-input"]
 best_s = gold.scales[best].item()
-report.verdict("fg-goldilocks", "reproduced" if 0.5 <= best_s <= 2 else "partly",
-               measured=f"best at α = {report.fmt(best_s)} ({report.fmt(100 * acc[best].item(), 3)}%), against "
-                        f"{report.fmt(100 * acc[0].item(), 3)}% at α = {report.fmt(gold.scales[0].item())} and "
-                        f"{report.fmt(100 * acc[-1].item(), 3)}% at α = {report.fmt(gold.scales[-1].item())}",
-               note="" if 0.5 <= best_s <= 2 else "the zone is centred away from the standard radius α = 1")
+report.verdict("fg-goldilocks",
+               shown=f"best at α = {report.fmt(best_s)} ({report.fmt(100 * acc[best].item(), 3)}%), against "
+                     f"{report.fmt(100 * acc[0].item(), 3)}% at α = {report.fmt(gold.scales[0].item())} and "
+                     f"{report.fmt(100 * acc[-1].item(), 3)}% at α = {report.fmt(gold.scales[-1].item())}",
+               best_scale=best_s, curvature_at_best=(tr[best] / tr.max()).item(),
+               positive_at_best=gold.fraction_positive.mean(1)[best].item())
 
 # %% [markdown]
 # **Why there: the softmax between uniform and frozen.** Fort & Ganguli explain the zone by the
@@ -395,10 +404,10 @@ model_top = torch.tensor([logit_gradients.RandomLogitModel(
 for i, s in enumerate(gold.scales.tolist()):
     print(f"alpha={s:6.2f}: entropy / ln C {rel_entropy[i]:.3f}, logit std {fz.logit_std[i]:9.3g}, "
           f"top of G: network {fz.gauss_newton_top[i]:9.3g}, model {model_top[i]:9.3g}")
-P.check_at_scale(0.1 < rel_entropy[best] < 0.9, "in the Goldilocks zone the softmax is neither uniform nor frozen")
-P.check_at_scale(rel_entropy[0] > 0.9 and rel_entropy[-1] < 0.1, "far inside it is uniform, far outside frozen")
-P.check_at_scale(int(model_top.argmax()) == int(fz.gauss_newton_top.argmax()),
-                            "the random model, given the network's logit scale and logit-gradient length, puts G's peak at the same radius")
+assert torch.isfinite(rel_entropy).all() and torch.isfinite(model_top).all(), "entropies and model curvatures are finite"
+same_peak = int(model_top.argmax()) == int(fz.gauss_newton_top.argmax())
+glue("hp_gold_model_peak", "puts its peak at the same radius" if same_peak else
+     f"puts its peak at α = {report.fmt(gold.scales[int(model_top.argmax())].item())} instead")
 glue("hp_gold_jac", cfg.goldilocks_jacobian_examples)
 glue("hp_gold_entropy_best", rel_entropy[best].item(), 2)
 glue("hp_gold_entropy_lo", rel_entropy[0].item(), 2)
@@ -409,15 +418,14 @@ glue("hp_gold_g_peak_s", gold.scales[int(fz.gauss_newton_top.argmax())].item())
 # %% [markdown]
 # In the zone ($\alpha$ = {glue:text}`hp_gold_best_s`) the logits spread by
 # {glue:text}`hp_gold_logit_best` and the softmax entropy is {glue:text}`hp_gold_entropy_best` of its
-# maximum: neither uniform ({glue:text}`hp_gold_entropy_lo` at the smallest radius) nor frozen
-# ({glue:text}`hp_gold_entropy_hi` at the largest). The top of $G$ itself peaks further out, at
-# $\alpha$ = {glue:text}`hp_gold_g_peak_s`, where the logit gradients have grown by orders of magnitude
-# while the softmax freezes; the random model, given only the network's logit spread and
-# logit-gradient length at each radius, puts its peak at the same radius and follows the network's
-# curve from the smallest radius on (the printed table), until the model's Gaussian logits freeze
-# completely where the network still has a few unfrozen examples. The zone, measured by the sign
-# structure of the restricted Hessian, is where the softmax is in its working range; the model has no
-# $H_\text{rest}$ and so reproduces the magnitude of the curvature, not its sign.
+# maximum (1 is uniform, 0 frozen), against {glue:text}`hp_gold_entropy_lo` at the smallest radius and
+# {glue:text}`hp_gold_entropy_hi` at the largest. The top of $G$ itself peaks at $\alpha$ =
+# {glue:text}`hp_gold_g_peak_s`; the random model, given only the network's logit spread and
+# logit-gradient length at each radius, {glue:text}`hp_gold_model_peak` (compare the two curves in the
+# printed table; where the model's Gaussian logits freeze completely, the network may still have a few
+# unfrozen examples). In Fort & Ganguli's explanation the zone, measured by the sign structure of the
+# restricted Hessian, is where the softmax is in its working range; the model has no $H_\text{rest}$
+# and so can speak to the magnitude of the curvature, not to its sign.
 
 # %% [markdown]
 # ## Back to the wedges
@@ -458,11 +466,11 @@ for name, res in idim.items():
 # as evidence for the wedge model. We can test the correspondence on the same networks and data as
 # $d_\text{int90}$ above. A direction is short if a step $\epsilon$ along it raises the loss by more
 # than $\delta$; to second order, the Hessian eigen-directions with eigenvalue above $2\delta/\epsilon^2$
-# ({ref}`chapter-tunnels`). The paper does not give its $\epsilon$ and $\delta$, so we count over a
-# range, $\epsilon \in$ {glue:text}`hp_short_eps` and $\delta \in$ {glue:text}`hp_short_delta`, and
-# state the test up front: the correspondence holds if, at some $(\epsilon, \delta)$ of this range,
-# the count at each network's optimum is within a factor of {glue:text}`hp_short_factor` of its
-# $d_\text{int90}$. Counts of hundreds or thousands of eigenvalues would need as many Lanczos steps;
+# ({ref}`chapter-tunnels`). The paper does not give its $\epsilon$ and $\delta$. The criterion declared
+# for the claim, before measuring, uses the book's default, $(\epsilon, \delta) = (1, 0.5)$: the
+# correspondence is reproduced if the count at each network's optimum is within a factor of 2 of its
+# $d_\text{int90}$, partly if within an order of magnitude. To see how much the choice matters we also
+# count over a range, $\epsilon \in$ {glue:text}`hp_short_eps` and $\delta \in$ {glue:text}`hp_short_delta`. Counts of hundreds or thousands of eigenvalues would need as many Lanczos steps;
 # instead, stochastic Lanczos quadrature estimates the whole spectrum, and $D$ times its mass above a
 # threshold estimates the count (`SpectralDensity.count_above`, tested against dense spectra). At
 # the tunnels chapter's threshold an exact Lanczos count checks it.
@@ -498,8 +506,6 @@ print("count / d_int90 over the range: " + "; ".join(
     f"{n} {float(r.min()):.3f} to {float(r.max()):.3f}" for n, r in ratios.items()))
 print("threshold at which the count reaches d_int90: " + "; ".join(f"{n} {t:.3g}" for n, t in crossing.items()))
 at_book = {n: float(short_counts[n][list(eps_grid).index(1.0), list(delta_grid).index(0.5)]) for n in landscapes}
-P.check_at_scale(all(at_book[n] < 0.1 * d_ints[n] for n in landscapes),
-                            "at eps = 1, delta = 0.5 both counts are below a tenth of d_int90 (as measured)")
 glue("hp_short_eps", report.listing(list(eps_grid)))
 glue("hp_short_delta", report.listing(list(delta_grid)))
 glue("hp_short_factor", cfg.short_factor)
@@ -513,12 +519,13 @@ for name in landscapes:
     glue(f"hp_short_cross_{name}", f"{crossing[name]:.2g}" if math.isfinite(crossing[name])
          else f"no threshold down to {float(sweep_t[0]):g}")
     glue(f"hp_short_ratio_{name}", float(ratios[name].max()), 2)
-report.verdict("fj-short-vs-intrinsic", "reproduced" if matched else "not reproduced",
-               measured=report.listing(f"{name}: {round(float(short_counts[name].min()))}–{round(float(short_counts[name].max()))} "
-                                       f"short directions against d_int90 = {d_ints[name]:.0f}" for name in landscapes),
-               paper="≈ 300 short directions, close to d_int",
-               note="" if matched else f"counts at (ε, δ) in the stated range reach at most "
-                    f"{max(float(r.max()) for r in ratios.values()):.2f} of d_int90")
+    glue(f"hp_short_book_{name}", round(at_book[name]))
+report.verdict("fj-short-vs-intrinsic",
+               shown=report.listing(f"{name}: {round(at_book[name])} short directions at (ε, δ) = (1, 0.5) "
+                                    f"({round(float(short_counts[name].min()))}–{round(float(short_counts[name].max()))} over the "
+                                    f"range) against d_int90 = {d_ints[name]:.0f}" for name in landscapes),
+               short_over_dint=[at_book[n] / d_ints[n] for n in landscapes])
+glue("hp_short_any_within", "at some (ε, δ) of the range" if matched else "at no (ε, δ) of the range")
 
 # %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure(width=5.0)
@@ -543,11 +550,14 @@ report.figure("fig-hyperplanes-short", fig)
 # optimum has {glue:text}`hp_short_lo_MLP` to {glue:text}`hp_short_hi_MLP` short directions and the
 # CNN's {glue:text}`hp_short_lo_CNN` to {glue:text}`hp_short_hi_CNN` (exact Lanczos counts at
 # $\epsilon = 1$, $\delta = 0.5$: {glue:text}`hp_short_exact_MLP` and {glue:text}`hp_short_exact_CNN`),
-# at most {glue:text}`hp_short_ratio_MLP` and {glue:text}`hp_short_ratio_CNN` of $d_\text{int90}$.
-# The correspondence is **{glue:text}`verdict-fj-short-vs-intrinsic`** here. Lowering the threshold,
+# at most {glue:text}`hp_short_ratio_MLP` and {glue:text}`hp_short_ratio_CNN` of $d_\text{int90}$; both
+# networks' counts come within a factor of {glue:text}`hp_short_factor` of $d_\text{int90}$
+# {glue:text}`hp_short_any_within`. At the declared $(\epsilon, \delta) = (1, 0.5)$ the counts are
+# {glue:text}`hp_short_book_MLP` (MLP) and {glue:text}`hp_short_book_CNN` (CNN), and the correspondence
+# is **{glue:text}`verdict-fj-short-vs-intrinsic`** by the claim's criterion. Lowering the threshold,
 # the count reaches $d_\text{int90}$ at {glue:text}`hp_short_cross_MLP` (MLP) and
-# {glue:text}`hp_short_cross_CNN` (CNN): if at all, only deep in the bulk of near-zero eigenvalues,
-# where the count measures the bulk's width rather than a few stiff directions. Two differences from the paper
+# {glue:text}`hp_short_cross_CNN` (CNN); the lower that threshold, the deeper it lies in the bulk of
+# near-zero eigenvalues, where the count measures the bulk's width rather than a few stiff directions. Two differences from the paper
 # may matter: its count is at the optimum of a CNN trained on Fashion MNIST at one unstated
 # $(\epsilon, \delta)$, so a single coincidence of two numbers; and the Hessian sees the loss only to
 # second order at one point, while a plane of dimension $d_\text{int90}$ must *reach* low loss from
@@ -566,13 +576,14 @@ report.figure("fig-hyperplanes-short", fig)
 #   {glue:text}`hp_acc_hi_CNN`% at $d$ = {glue:text}`hp_d_hi_CNN` (target {glue:text}`hp_target_CNN`%):
 #   $d_\text{int90}$ = {glue:text}`hp_dint_CNN` ({glue:text}`hp_dint_frac_CNN`% of $D$; single draws
 #   {glue:text}`hp_dint_draws_CNN`, spread factor {glue:text}`hp_dint_factor_CNN`).
-# - **The draw matters little.** The pooled standard deviation of the accuracy between draws
+# - **The draw of the plane.** The pooled standard deviation of the accuracy between draws
 #   at one $d$ was {glue:text}`hp_spread_MLP` (MLP) and {glue:text}`hp_spread_CNN` (CNN) percentage
 #   points, {glue:text}`hp_spread_ratio_MLP` and {glue:text}`hp_spread_ratio_CNN` of the rise of the
 #   curve. Dense and Fastfood planes of $d$ = {glue:text}`hp_compare_d` reached
 #   {glue:text}`hp_acc_dense`% and {glue:text}`hp_acc_fastfood`% (means over
-#   draws): close, but not equal.
-# - **The Goldilocks zone reproduces.** Planes of $d$ = {glue:text}`hp_gold_d` trained best from
+#   draws), {glue:text}`hp_kind_gap_z` standard errors apart; the claim is
+#   {glue:text}`verdict-fj-hyperplane-draw-lower` by its declared criterion.
+# - **The Goldilocks zone: {glue:text}`verdict-fg-goldilocks-lower`.** Planes of $d$ = {glue:text}`hp_gold_d` trained best from
 #   $\alpha$ = {glue:text}`hp_gold_best_s` times the standard initialisation ({glue:text}`hp_gold_best_acc`%),
 #   where the restricted Hessian ($d$ = {glue:text}`hp_gold_dcurv`) had
 #   $\operatorname{Tr}/\lVert\cdot\rVert_F$ = {glue:text}`hp_gold_best_tr` (highest over the radii:
@@ -580,28 +591,30 @@ report.figure("fig-hyperplanes-short", fig)
 #   At $\alpha$ = {glue:text}`hp_gold_lo_s` planes reached {glue:text}`hp_gold_lo_acc`% (trace ratio
 #   {glue:text}`hp_gold_lo_tr`, fraction positive {glue:text}`hp_gold_lo_fp`), at $\alpha$ =
 #   {glue:text}`hp_gold_hi_s` {glue:text}`hp_gold_hi_acc`% (trace ratio {glue:text}`hp_gold_hi_tr`,
-#   fraction positive {glue:text}`hp_gold_hi_fp`): near the origin the softmax is uniform and the
-#   gradient vanishes; far out the loss is huge, the softmax is frozen and about half of the restricted
-#   directions curve downwards. Two caveats. The accuracy peak of the ReLU MLP sits at a few times
-#   the standard radius rather than at it, and the zone's shape depends on the optimiser: with Adam,
+#   fraction positive {glue:text}`hp_gold_hi_fp`). The explanation of Fort & Ganguli: near the origin
+#   the softmax is uniform and the gradient vanishes; far out the softmax is frozen and the restricted
+#   curvature loses its sign (the softmax entropies above). Two caveats. The declared criterion asks the
+#   accuracy peak to sit within a factor of 2 of the standard radius; it sits at $\alpha$ =
+#   {glue:text}`hp_gold_best_s`. And the zone's shape depends on the optimiser: with Adam,
 #   which rescales small gradients, planes near the origin train too (exercise 5), so the zone is a
 #   statement about plain gradient descent, the setting of Fort & Scherlis.
-# - **"Far below $D$" reproduces only weakly at quick scale.** $D/d_\text{int90}$ is
-#   {glue:text}`hp_dint_factor_D_MLP` for the MLP and {glue:text}`hp_dint_factor_D_CNN` for the CNN.
+# - **"Far below $D$": {glue:text}`verdict-fj-intrinsic-dimension-lower`.** $D/d_\text{int90}$ is
+#   {glue:text}`hp_dint_factor_D_MLP` for the MLP and {glue:text}`hp_dint_factor_D_CNN` for the CNN, and
+#   {glue:text}`hp_robust_factor` for the MLP on {glue:text}`hp_robust_dataset`.
 #   Li et al. report $d_\text{int90} \approx 750$ for a fully connected network on MNIST
 #   ($D \approx 2\times10^5$, a factor of about 260), 290 for LeNet on MNIST, and about 9000 (FC) and
-#   2900 (LeNet) on CIFAR-10. Our factors are far smaller, for three reasons we can name: our networks are small ($D$ of a few thousand to a few ten thousand, and $d_\text{int90}$
+#   2900 (LeNet) on CIFAR-10. Where our factors are smaller, there are three reasons we can name: our networks are small ($D$ of a few thousand to a few ten thousand, and $d_\text{int90}$
 #   barely shrinks with $D$, so the fraction does); MNIST-1D is built to be harder than MNIST for
 #   fully connected networks (our MLP reaches only {glue:text}`hp_full_MLP`% even in full space); and we
 #   train each plane for only {glue:text}`hp_steps_MLP` (MLP) and {glue:text}`hp_steps_CNN` (CNN)
 #   steps, where Li et al. train to convergence. Widening the MLP is not the easy way out on
 #   MNIST-1D (exercise 1). The `paper` profile runs MNIST with the paper's sizes on a GPU.
-# - **Short directions do not count $d_\text{int90}$ here.** At the optima the Hessian has
+# - **Short directions against $d_\text{int90}$: {glue:text}`verdict-fj-short-vs-intrinsic-lower`.** At the optima the Hessian has
 #   {glue:text}`hp_short_lo_MLP`–{glue:text}`hp_short_hi_MLP` (MLP) and
 #   {glue:text}`hp_short_lo_CNN`–{glue:text}`hp_short_hi_CNN` (CNN) eigenvalues above
 #   $2\delta/\epsilon^2$ over the stated range, at most {glue:text}`hp_short_ratio_MLP` and
-#   {glue:text}`hp_short_ratio_CNN` of $d_\text{int90}$: Fort & Jastrzebski's correspondence is
-#   {glue:text}`verdict-fj-short-vs-intrinsic` on these networks.
+#   {glue:text}`hp_short_ratio_CNN` of $d_\text{int90}$; at the declared $(\epsilon, \delta) = (1, 0.5)$,
+#   {glue:text}`hp_short_book_MLP` (MLP) and {glue:text}`hp_short_book_CNN` (CNN).
 #
 # ## Exercises
 #

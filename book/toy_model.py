@@ -184,17 +184,30 @@ report.figure("fig-toy-hyperplanes", fig)
 # ```
 #
 # The outcome is a cliff, not a slope: below $d_\text{lim}$ the planes stall at a relative loss
-# between roughly $10^{-3}$ and $1$; at $d_\text{lim}$ it drops by more than three orders of
-# magnitude to the floor of float32 optimisation. The tolerance sits in that gap, so the measured
-# threshold does not depend on its exact value. The assertions below encode the paper's claim: the
-# measured threshold equals $D - n$ for every pair, and the random draw of the plane does not matter
-# (away from the edge, all planes fail or all succeed).
+# between {glue:text}`toy_stall_lo` and {glue:text}`toy_stall_hi`; from $d_\text{lim}$ on it drops
+# to the floor of float32 optimisation, the worst successful plane at least {glue:text}`toy_gap_min`
+# times lower than the best failing one. The tolerance sits in that gap, so the measured threshold
+# does not depend on its exact value.
+#
+# On the toy model the claim is an exact answer, not an empirical tendency: $d_\text{lim} = D - n$ is a
+# theorem about planes and subspaces. So the cell below *asserts* it, as a check of the training code
+# (a miss would be a bug, not a finding): the measured threshold equals $D - n$ for every pair, no
+# plane succeeds below it, every plane succeeds from $D - n + 2$ on, and the two sides are separated by
+# a gap of more than two orders of magnitude. The verdict after it records the same numbers against
+# the criterion declared for the claim in the book's list of claims (`lsl/book/claims.yml`).
 
 # %%
+offsets, success_below, success_above, gaps, stalled = [], [], [], [], []
 for (D, n), sw in sweeps.items():
     s, d_star = D - n, sw.threshold(0.5)
     below, above = sw.d < s, sw.d >= s + 2
     gap = sw.rel_loss[below].min() / sw.rel_loss[above].max()
+    # no d of the grid reaching half the planes counts as a threshold just beyond the grid
+    offsets.append((d_star if d_star is not None else int(sw.d.max()) + 1) - s)
+    success_below.append(sw.success_fraction[below].max().item())
+    success_above.append(sw.success_fraction[above].min().item())
+    gaps.append(float(gap))
+    stalled.append(sw.rel_loss[below])
     print(f"D={D:4d} n={n:4d}: d_lim = D-n = {s:3d}, measured threshold {d_star}; "
           f"success below d_lim {sw.success_fraction[below].max():.2f}, "
           f"at d_lim {sw.success_fraction[sw.d == s].item():.2f}, "
@@ -205,10 +218,15 @@ for (D, n), sw in sweeps.items():
     P.check_at_scale(gap > 100, "the outcome should be a cliff: worst success far below best failure")
     glue(f"toy_dstar_{D}_{n}", d_star)
     glue(f"toy_gap_{D}_{n}", float(gap), 2)
+stalled = torch.cat(stalled)
+glue("toy_stall_lo", f"{stalled.min().item():.0e}")
+glue("toy_stall_hi", f"{stalled.max().item():.1g}")
+glue("toy_gap_min", min(gaps), 2)
 
 # %% tags=["hide-input"]
-report.verdict("fj-toy-hyperplanes", "reproduced",
-               measured="threshold " + report.listing(f"{sw.threshold(0.5)} at D − n = {D - n}" for (D, n), sw in sweeps.items()))
+report.verdict("fj-toy-hyperplanes",
+               shown="threshold " + report.listing(f"{sw.threshold(0.5)} at D − n = {D - n}" for (D, n), sw in sweeps.items()),
+               threshold_offset=offsets, success_below=max(success_below), success_above=min(success_above))
 
 # %% [markdown]
 # ## Two optima, a wall, and a tunnel
@@ -224,7 +242,27 @@ theta_a, theta_b = train(toy, inits, settings=TrainSettings(steps=cfg.opt_steps,
 shared = np.intersect1d(toy.long_indices(theta_a).cpu(), toy.long_indices(theta_b).cpu()).size
 print(f"D={toy.D}, n={toy.n}: optima losses {toy.loss(theta_a):.1e}, {toy.loss(theta_b):.1e}; "
       f"they share {shared} of their {toy.n} long axes")
-P.check_at_scale(shared < toy.n, "the two optima should lie on different wedges")
+
+# %% [markdown]
+# The model's answer to the wall is its in-built connectivity (Section 3.1): keep $\theta_a$'s coordinates
+# on the axes that are long in *both* optima's wedges and zero the others. That point $c$ lies in the
+# intersection of the two wedges, and the two straight segments $\theta_a \to c \to \theta_b$ each stay
+# inside one wedge, up to the optima's own small distances to their wedges, which shrink linearly along
+# each segment. We evaluate the loss at 101 points on each segment; by the argument just given its
+# highest value can never exceed the higher of the two optima's losses, which the cell asserts (an exact
+# property of the model, a check of the code).
+
+# %%
+both_long = torch.zeros(toy.D, dtype=torch.bool, device=device)
+long_a, long_b = toy.long_indices(theta_a), toy.long_indices(theta_b)
+both_long[long_a[torch.isin(long_a, long_b)]] = True
+corner = theta_a * both_long                                    # in both wedges
+t101 = torch.linspace(0, 1, 101, device=device, dtype=theta_a.dtype)[:, None]
+two_segments = torch.cat([(1 - t101) * theta_a + t101 * corner, (1 - t101) * corner + t101 * theta_b])
+connector_max = toy.loss(two_segments).max().item()
+end_loss = max(toy.loss(theta_a).item(), toy.loss(theta_b).item())
+assert connector_max <= end_loss * (1 + 1e-5) + 1e-7, (connector_max, end_loss)
+print(f"highest loss on theta_a -> c -> theta_b: {connector_max:.1e} (the optima's: {end_loss:.1e})")
 
 # %% [markdown]
 # The tunnel algorithm of Section 4.2: divide the straight line into segments; at each division
@@ -274,17 +312,19 @@ report.figure("fig-toy-tunnel", fig)
 # Figure 3, right (predicted labels along the tunnel).
 # ```
 #
-# The vertices themselves reach zero loss, and the deviations from the line behave as the model
-# predicts: vertices in the first half move in similar directions (towards $\theta_a$'s wedge),
-# vertices in the second half in similar directions among themselves, and the two groups are nearly
-# orthogonal. The right panel shows why: along the tunnel the vertices hand over from
-# $\theta_a$'s wedge to $\theta_b$'s, the switch happening around the middle.
+# The model predicts what the deviations from the line should do: vertices in the first half move
+# towards $\theta_a$'s wedge, so in similar directions, vertices in the second half towards
+# $\theta_b$'s, and the two groups in nearly orthogonal directions. Here the mean cosine between
+# deviations is {glue:text}`toy_within` within a half and {glue:text}`toy_across` across the halves
+# (neighbouring vertices: {glue:text}`toy_neighbour`). The right panel shows the hand-over from
+# $\theta_a$'s wedge to $\theta_b$'s: the vertex that shares as many long axes with one as with the
+# other sits at $t$ = {glue:text}`toy_handover`.
 #
-# One thing does **not** come out as cleanly as the paper's description suggests: the straight
-# segments *between* neighbouring vertices still cross some loss. Each vertex relaxes onto its own
-# nearest wedge, neighbouring vertices sit on wedges that differ in a few axes, and a straight
-# segment between two different wedges cuts the corner. The {term}`barrier <loss barrier>` falls as the line is divided
-# more finely, but slowly:
+# The paper's description leaves one thing open: the straight segments *between* neighbouring
+# vertices. Each vertex relaxes onto its own nearest wedge, neighbouring vertices sit on wedges that
+# differ in a few axes, and a straight segment between two different wedges cuts the corner, so the
+# path can cross loss between vertices that are all on wedges. How high that {term}`barrier <loss barrier>`
+# is, and how it changes when the line is divided more finely, is measured here:
 
 # %%
 barriers = {}
@@ -294,24 +334,31 @@ for K in cfg.tunnel_sizes:
     print(f"{K:3d} vertices: barrier {barriers[K]:.3f} = {barriers[K] / tun.line_barrier:.0%} of the line's")
 
 # %% [markdown]
-# The assertions encode the claims of Sections 3.1 and 3.3 in numbers: a high wall on the line,
-# vertices at (numerically) zero loss, a tunnel whose highest point is well below the wall and
-# falls with finer division, deviations aligned within each half and nearly orthogonal across,
-# and a hand-over from one wedge to the other in the middle.
+# The tunnel algorithm minimises the loss of each vertex inside its hyperplane; the cell asserts that
+# this optimisation reached its target, every vertex (numerically) on a wedge. What the path does
+# between its vertices, and whether its deviations split into two halves, are the claims' outcomes:
+# they are measured, and the verdicts below are decided from them by the criteria declared in the
+# book's list of claims (`lsl/book/claims.yml`): a wall on the line at least ten times the optima's
+# loss, and a connector through the wedges' intersection at most a thousandth of that wall
+# (`fj-fig1-wedges`); a tunnel no higher than the optima's own loss above them (reproduced) or at least
+# below half the wall (partly), with deviations aligned within each half and nearly orthogonal across
+# (`fj-toy-tunnel`).
 
 # %%
-end_loss = max(toy.loss(theta_a).item(), toy.loss(theta_b).item())
-P.check_at_scale(tun.line_barrier > 1e3 * end_loss, "a high wall on the line")
 P.check_at_scale(vertex_loss < 1e-3 * tun.line_barrier, "tunnel vertices reach the wedges")
-P.check_at_scale(tun.tunnel_barrier < 0.5 * tun.line_barrier, "the tunnel is far lower than the line")
 ks = sorted(barriers)
-P.check_at_scale(all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:])), "finer tunnels have lower barriers")
-P.check_at_scale(within > 3 * abs(across) and abs(across) < 0.2, "deviations cluster into two halves")
-first, second = slice(0, h + 1), slice(-h - 1, None)
-P.check_at_scale(share_a[first].mean() > share_b[first].mean(), "the first half stays near theta_a's wedge")
-P.check_at_scale(share_b[second].mean() > share_a[second].mean(), "the second half near theta_b's")
+finer_lower = all(barriers[k1] > barriers[k2] for k1, k2 in zip(ks, ks[1:]))
 mid = int((share_a - share_b).abs().argmin())
-P.check_at_scale(abs(tun.t[mid].item() - 0.5) <= 0.15, "the hand-over between wedges happens around the middle")
+neighbour = torch.diagonal(cos, 1).mean().item()
+
+glue("toy_n", toy.n)
+glue("toy_connector_max", connector_max)
+glue("toy_end_loss", end_loss)
+glue("toy_vertex_loss", vertex_loss)
+glue("toy_handover", tun.t[mid].item(), 2)
+glue("toy_neighbour", neighbour, 2)
+glue("toy_finer", "falls with every refinement" if finer_lower else "does not fall with every refinement")
+glue("toy_tunnel_points", cfg.tunnel_points)
 
 glue("toy_line_barrier", tun.line_barrier)
 glue("toy_tunnel_barrier", tun.tunnel_barrier)
@@ -321,15 +368,21 @@ glue("toy_across", across, 2)
 glue("toy_shared", shared)
 for K, b in barriers.items():
     glue(f"toy_barrier_K{K}", b)
+glue("toy_barriers_by_K", ", ".join(f"{K} vertices: {report.fmt(b)}" for K, b in barriers.items()))
 
 # %% tags=["hide-input"]
-report.verdict("fj-fig1-wedges", "reproduced",
-               measured=f"optima sharing {shared} of {toy.n} long axes; wall of {report.fmt(tun.line_barrier)} on the line; "
-                        f"an exact zero-loss connector through the wedges' intersection")
-report.verdict("fj-toy-tunnel", "partly",
-               measured=f"tunnel at {report.fmt(100 * tun.tunnel_barrier / tun.line_barrier, 2)}% of the wall; cosines "
-                        f"{report.fmt(within, 2)} within and {report.fmt(across, 2)} across halves",
-               note="the segments between vertices keep a residual barrier")
+report.verdict("fj-fig1-wedges",
+               shown=f"optima sharing {shared} of {toy.n} long axes; wall of {report.fmt(tun.line_barrier)} on the line; "
+                     f"highest loss {report.fmt(connector_max)} on the path through the wedges' intersection",
+               shared_fraction=shared / toy.n, line_barrier=tun.line_barrier, optima_loss=end_loss,
+               connector_max=connector_max)
+report.verdict("fj-toy-tunnel",
+               shown=f"tunnel at {report.fmt(100 * tun.tunnel_barrier / tun.line_barrier, 2)}% of the wall; cosines "
+                     f"{report.fmt(within, 2)} within and {report.fmt(across, 2)} across halves",
+               note="the straight segments between the vertices cut across wedges",
+               path_barrier=tun.tunnel_barrier, line_barrier=tun.line_barrier, optima_loss=end_loss,
+               # a half with a single interior vertex (the smoke scale) has no pair to align: no alignment measured
+               within=within if math.isfinite(within) else 0.0, across=across if math.isfinite(across) else 0.0)
 
 # %% [markdown]
 # ## Living on a wedge, probing randomly, seeing a hole
@@ -374,18 +427,24 @@ report.figure("fig-toy-probe", fig)
 # high-dimensional prediction (dashed).
 # ```
 
+# %% [markdown]
+# The prediction is a high-dimensional approximation, good to order $1/\sqrt{D}$ (exercise 4), so how
+# close the curves come to it is the claim's outcome, judged by its declared criterion. The cell asserts
+# only what holds exactly: at $a = 0$ every direction sees the same loss $L_0$.
+
 # %% tags=["hide-input"]
-P.check_at_scale(spread < 0.05, "every random direction sees nearly the same curve")
-P.check_at_scale(mismatch < 0.02, "and that curve is the isotropic prediction")
+assert torch.allclose(prof.losses[:, 0], torch.full_like(prof.losses[:, 0], float(prof.base_loss)), rtol=1e-5, atol=1e-7)
 glue("toy_probe_spread", 100 * spread, 2)
 glue("toy_probe_mismatch", 100 * mismatch, 2)
 glue("toy_probe_D", toy_p.D)
 glue("toy_probe_n", toy_p.n)
+glue("toy_probe_directions", cfg.n_directions)
 
 # %% tags=["hide-input"]
-report.verdict("fj-toy-probe", "reproduced",
-               measured=f"spread {report.fmt(100 * spread, 2)}% between directions, within "
-                        f"{report.fmt(100 * mismatch, 2)}% of the prediction")
+report.verdict("fj-toy-probe",
+               shown=f"spread {report.fmt(100 * spread, 2)}% between directions, within "
+                     f"{report.fmt(100 * mismatch, 2)}% of the prediction",
+               spread=spread, mismatch=mismatch)
 
 # %% [markdown]
 # ## Explore the model yourself
@@ -414,27 +473,34 @@ report.figure("fig-toy-explorer", toy_explorer)
 # %% [markdown]
 # ## What we found
 #
-# - **Random hyperplanes.** Training inside random hyperplanes reaches the wedges exactly when
-#   $d \ge D - n$: the measured threshold was {glue:text}`toy_dstar_60_40` for $(D, n) = (60, 40)$
-#   and {glue:text}`toy_dstar_120_60` for $(120, 60)$ in the `quick` profile, and the worst
-#   successful plane ended more than {glue:text}`toy_gap_60_40` and {glue:text}`toy_gap_120_60` times
-#   lower than the best failing one. Which random plane is drawn does not matter away from the edge.
-# - **Tunnels.** Two optima sharing only {glue:text}`toy_shared` long axes are separated by a wall of
-#   height {glue:text}`toy_line_barrier` on the straight line. The paper's tunnel algorithm brings the
-#   highest point of the path down to {glue:text}`toy_tunnel_barrier`
-#   ({glue:text}`toy_tunnel_ratio`% of the wall), with every vertex at zero loss. The deviations from
-#   the line have mean cosine {glue:text}`toy_within` within a half and {glue:text}`toy_across`
-#   across halves, and the vertices hand over from one wedge to the other in the middle.
+# - **Random hyperplanes** ({glue:text}`verdict-fj-toy-hyperplanes-lower`). Training inside random
+#   hyperplanes reaches the wedges exactly when $d \ge D - n$, the toy model's exact answer, asserted
+#   above: the measured threshold was {glue:text}`toy_dstar_60_40` for $(D, n) = (60, 40)$ and
+#   {glue:text}`toy_dstar_120_60` for $(120, 60)$, and the worst successful plane ended more than
+#   {glue:text}`toy_gap_60_40` and {glue:text}`toy_gap_120_60` times lower than the best failing one.
+#   Which random plane is drawn does not matter away from the edge.
+# - **Wedges and a wall** ({glue:text}`verdict-fj-fig1-wedges-lower`). Two optima sharing
+#   {glue:text}`toy_shared` of their {glue:text}`toy_n` long axes are separated by a wall of height
+#   {glue:text}`toy_line_barrier` on the straight line, while the two-segment path through the wedges'
+#   intersection never rises above {glue:text}`toy_connector_max` (the optima's own loss:
+#   {glue:text}`toy_end_loss`).
+# - **Tunnels** ({glue:text}`verdict-fj-toy-tunnel-lower`). The paper's tunnel algorithm, with
+#   {glue:text}`toy_tunnel_points` vertices, brings the highest point of the path down to
+#   {glue:text}`toy_tunnel_barrier` ({glue:text}`toy_tunnel_ratio`% of the wall), with every vertex on a
+#   wedge (largest vertex loss {glue:text}`toy_vertex_loss`). The deviations from the line have mean
+#   cosine {glue:text}`toy_within` within a half and {glue:text}`toy_across` across halves, and the
+#   vertices hand over from one wedge to the other at $t$ = {glue:text}`toy_handover`.
 # - **Where we differ from the paper.** The paper calls the toy tunnel low-loss without numbers. We
-#   find a residual barrier on the straight segments between vertices that falls only slowly with the
-#   number of vertices (11: {glue:text}`toy_barrier_K11`, 21: {glue:text}`toy_barrier_K21`,
-#   41: {glue:text}`toy_barrier_K41`), because each vertex relaxes onto its own nearest wedge. An
-#   exactly zero-loss connector exists (through the wedges' intersection, as in the figure at the
-#   top), but the hyperplane algorithm does not find it. The cosines are also a band rather than two
-#   crisp blocks: neighbouring vertices are the most aligned.
-# - **Probing randomly.** In $D$ = {glue:text}`toy_probe_D` with $n$ = {glue:text}`toy_probe_n`, the
-#   loss along 200 random directions varies by at most {glue:text}`toy_probe_spread`% between
-#   directions and follows $\sqrt{L_0^2 + a^2 (D-n)/D}$ to within {glue:text}`toy_probe_mismatch`%.
+#   measure a residual barrier on the straight segments between vertices, which
+#   {glue:text}`toy_finer` of the line ({glue:text}`toy_barriers_by_K`), because each vertex relaxes
+#   onto its own nearest wedge. A connector as low as the optima exists (through the wedges' intersection, as in
+#   the figure at the top), but the hyperplane algorithm is not built to find it. The cosines are also
+#   a band rather than two crisp blocks: compare the mean cosine of neighbouring vertices,
+#   {glue:text}`toy_neighbour`, with {glue:text}`toy_within` within a half.
+# - **Probing randomly** ({glue:text}`verdict-fj-toy-probe-lower`). In $D$ = {glue:text}`toy_probe_D`
+#   with $n$ = {glue:text}`toy_probe_n`, the loss along {glue:text}`toy_probe_directions` random
+#   directions varies by at most {glue:text}`toy_probe_spread`% between directions and follows
+#   $\sqrt{L_0^2 + a^2 (D-n)/D}$ to within {glue:text}`toy_probe_mismatch`%.
 #
 # The same functions (`lsl.subspaces.hyperplanes.dimension_sweep`, `lsl.paths.tunnels.build_tunnel`,
 # `lsl.probes.radial.radial_profile`) take a network's landscape instead of the toy one; the later chapters

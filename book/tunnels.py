@@ -20,7 +20,7 @@
 # ```{admonition} What you will learn
 # :class: tip
 # - why the straight line between two independently trained networks climbs a wall of high loss,
-#   while a bent path between them stays low (Section 4.2 of Fort & Jastrzebski
+#   and how a bent path between them can go around it (Section 4.2 of Fort & Jastrzebski
 #   {cite}`fort2019large`, Figures 1, 3 and 4, left);
 # - how the paper's {term}`tunnel` algorithm builds such a path, and what its shape (two nearly orthogonal
 #   halves) says about wedges;
@@ -54,6 +54,7 @@ import lsl.book
 P, cfg, device = lsl.book.setup("tunnels")
 
 # %%
+import math
 import warnings
 
 import matplotlib.pyplot as plt
@@ -65,7 +66,7 @@ from lsl.curvature import short_directions
 from lsl.data import nets
 from lsl.paths import tunnels
 from lsl.probes import planes
-from lsl.book import cases, explore, glue, plots, report
+from lsl.book import cases, explore, glue, plots, report, verdicts
 from lsl.settings import TrainSettings, TUNNEL_DEFAULTS
 from lsl.toy import WedgeLandscape
 from lsl.training.trainer import train
@@ -95,9 +96,9 @@ toy_vertex = toy.loss(toy_tun.points).max().item()
 print(f"toy model D={toy.D}, n={toy.n}: straight line barrier {toy_tun.line_barrier:.3f}; "
       f"tunnel: largest loss at a vertex {toy_vertex:.1e}, along the path {toy_tun.tunnel_barrier:.3f}; "
       f"Bezier curve {toy_bez.barrier:.4f}")
+# the vertices' optimisation reached its target (the wedges); what the segments and the curve do is measured
 P.check_at_scale(toy_vertex < 1e-3 * toy_tun.line_barrier, "the tunnel's vertices are in the wedges")
-P.check_at_scale(toy_tun.tunnel_barrier > 10 * toy_vertex, "but its straight segments leave them")
-P.check_at_scale(toy_bez.barrier < toy_tun.tunnel_barrier, "a curve trained along its whole length stays lower")
+glue("tun_toy_bez_vs_tunnel", "lower" if toy_bez.barrier < toy_tun.tunnel_barrier else "not lower")
 glue("tun_toy_line", toy_tun.line_barrier, 3)
 glue("tun_toy_vertex", toy_vertex, 2)
 glue("tun_toy_tunnel", toy_tun.tunnel_barrier, 3)
@@ -106,7 +107,7 @@ glue("tun_toy_bezier", toy_bez.barrier, 3)
 # %% [markdown]
 # On the toy model the tunnel's vertices sit at a loss of {glue:text}`tun_toy_vertex`, but the loss
 # along its segments rises to {glue:text}`tun_toy_tunnel` (the straight line: {glue:text}`tun_toy_line`).
-# The trained Bezier curve keeps it at {glue:text}`tun_toy_bezier`. Keep this in mind for networks:
+# The trained Bezier curve reaches {glue:text}`tun_toy_bezier`. Keep this in mind for networks:
 # a path is only as low as its highest point *between* the vertices.
 #
 # ## Independent optima of a network
@@ -128,6 +129,7 @@ glue("tun_n_optima", cfg.n_optima)
 glue("tun_D", L.D)
 glue("tun_opt_loss", opt_loss.max().item(), 2)
 glue("tun_opt_acc", 100 * opt_acc.mean().item(), 3)
+assert torch.isfinite(opt_loss).all() and torch.isfinite(opt_acc).all(), "training diverged"
 
 # %% [markdown]
 # ## A wall on the straight line, a tunnel around it
@@ -175,43 +177,60 @@ report.figure("fig-tunnels-planes", fig)
 
 # %% tags=["hide-input"]
 print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
-P.check_at_scale(tun.line_barrier > 5 * tun.tunnel_barrier, "the tunnel is far lower than the straight line")
-P.check_at_scale(vertex_loss.max() < 0.2 * tun.line_barrier, "every vertex is low")
+assert math.isfinite(tun.line_barrier) and math.isfinite(tun.tunnel_barrier), "the path losses are finite"
+end_loss = opt_loss[:2].max().item()                   # the higher training loss of A and B
 glue("tun_points", cfg.tunnel_points)
 glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
 glue("tun_ratio", tun.line_barrier / tun.tunnel_barrier, 2)
 glue("tun_vertex_max", vertex_loss.max().item(), 2)
+glue("tun_end_loss", end_loss, 2)
 
 # %% tags=["hide-input"]
-report.verdict("fj-fig1-wall", "reproduced",
-               measured=f"barrier {report.fmt(tun.line_barrier)} on the line; optima's loss at most {report.fmt(opt_loss.max().item(), 2)}")
-report.verdict("fj-tunnel-algorithm", "reproduced",
-               measured=f"tunnel barrier {report.fmt(tun.tunnel_barrier, 2)}, {report.fmt(tun.line_barrier / tun.tunnel_barrier, 2)} "
-                        f"times lower than the line's")
+report.verdict("fj-fig1-wall",
+               shown=f"barrier {report.fmt(tun.line_barrier)} on the line; optima's loss at most {report.fmt(end_loss, 2)}",
+               line_barrier=tun.line_barrier, optima_loss=end_loss)
+report.verdict("fj-tunnel-algorithm",
+               shown=f"tunnel barrier {report.fmt(tun.tunnel_barrier, 2)}, {report.fmt(tun.line_barrier / tun.tunnel_barrier, 2)} "
+                     f"times lower than the line's; optima's loss at most {report.fmt(end_loss, 2)}",
+               path_barrier=tun.tunnel_barrier, line_barrier=tun.line_barrier, optima_loss=end_loss)
 
 # %% [markdown]
 # The straight line between A and B rises {glue:text}`tun_line_barrier` above the higher endpoint
-# (its {term}`loss barrier`);
-# the tunnel only {glue:text}`tun_tunnel_barrier`, {glue:text}`tun_ratio` times less, with no vertex
-# above {glue:text}`tun_vertex_max`. As on the toy model, what remains of the barrier lies between
-# the vertices (the loss along the tunnel is plotted in {numref}`fig-tunnels-bezier`).
+# (its {term}`loss barrier`), against a training loss of {glue:text}`tun_end_loss` at the optima
+# themselves; the tunnel rises {glue:text}`tun_tunnel_barrier`, {glue:text}`tun_ratio` times less, with
+# no vertex above {glue:text}`tun_vertex_max`. Where the tunnel's barrier is above its highest vertex,
+# what remains of it lies between the vertices, as on the toy model (the loss along the tunnel is
+# plotted in {numref}`fig-tunnels-bezier`).
+#
+# The two verdicts above are decided by the criteria declared for these claims in the book's list of
+# claims (`lsl/book/claims.yml`), written before anything was measured: a wall is a barrier at least
+# ten times the optima's own loss (the wall is then {glue:text}`verdict-fj-fig1-wall-lower`), and a
+# tunnel is low-loss when its barrier is at most the optima's own loss, or, for a partial reproduction,
+# at most half the line's (the tunnel: {glue:text}`verdict-fj-tunnel-algorithm-lower`).
 #
 # ### Other networks and data (Section 4.1)
 #
 # The paper's plots show one network, but Section 4.1 says the same experiments were run on other
 # architectures, with ReLU and tanh, on several data sets. We repeat the wall and the tunnel, with
-# the same training, the same tunnel and the same criteria (the tunnel's barrier at least 5 times
-# below the line's, every vertex below a fifth of the line's barrier), on
-# {glue:text}`tun_robust_cases`. We stated before measuring that every case must meet them.
+# the same training and the same tunnel, on {glue:text}`tun_robust_cases`. The claim's criterion,
+# declared before measuring, asks every case (the chapter's own network included) for a wall on the
+# line and a tunnel around it, in the senses just given; the table's last column applies that
+# criterion to each case alone.
 
 # %%
 def wall_and_tunnel(landscape, ends, tunnel):
     """One row of the table: the line's and the tunnel's barriers between two optima."""
     vertex = landscape.loss(tunnel.points).max().item()
     return dict(D=landscape.D, opt_loss=landscape.loss(ends).max().item(), line=tunnel.line_barrier,
-                tunnel=tunnel.tunnel_barrier, vertex=vertex,
-                holds=tunnel.line_barrier > 5 * tunnel.tunnel_barrier and vertex < 0.2 * tunnel.line_barrier)
+                tunnel=tunnel.tunnel_barrier, vertex=vertex)
+
+
+def by_criterion(r):
+    """The declared criterion of fj-across-networks applied to one case alone (its verdict word, not typed here)."""
+    crit = verdicts.criterion("fj-across-networks")
+    return verdicts.decide(crit, dict(line_barrier=[r["line"]], optima_loss=[r["opt_loss"]],
+                                      path_barrier=[r["tunnel"]])).verdict
 
 
 robust = [dict(data=cfg.dataset, activation=cfg.net["activation"], **wall_and_tunnel(L, optima[:2], tun))]
@@ -224,44 +243,39 @@ for rc in cases.robust_cases(cfg, cfg.arch, cfg.net, device=device):
     robust.append(dict(data=rc.data, activation=rc.activation, **wall_and_tunnel(RL, ends, rtun)))
 report.table([{"data": r["data"], "activation": r["activation"], "D": r["D"], "optima's loss": f"{r['opt_loss']:.3f}",
                "line": f"{r['line']:.2f}", "tunnel": f"{r['tunnel']:.3f}", "line / tunnel": f"{r['line'] / r['tunnel']:.1f}",
-               "top vertex": f"{r['vertex']:.3f}", "criteria": "met" if r["holds"] else "missed"} for r in robust])
+               "top vertex": f"{r['vertex']:.3f}", "by the criterion": by_criterion(r)} for r in robust])
 
 # %% tags=["hide-input"]
-# the chapter's own network (the first row) is asserted above; the other cases are reported with their numbers
-P.check_at_scale(robust[0]["holds"], "the first row repeats the network above")
-holds = [r for r in robust[1:] if r["holds"]]
-fails = [r for r in robust[1:] if not r["holds"]]
-
-
 def case(r):
     return f"{r['activation']} on {r['data']}"
 
 
+words = [by_criterion(r) for r in robust]
 glue("tun_robust_cases", report.listing([f"a {act} network on {name}" for name, act in cfg.robust_cases]))
-glue("tun_robust_holds", report.listing([case(r) for r in holds]) if holds else "none of the other cases")
-glue("tun_robust_fails", "; ".join(
-    f"{case(r)}: the tunnel {r['line'] / r['tunnel']:.1f} times below the line (asked: 5), its highest vertex "
-    f"{r['vertex'] / r['line']:.2f} of the line's barrier (asked: below 0.2)" for r in fails) or "none")
-glue("tun_robust_found", "the chapter's criteria hold on all of them" if not fails else
-     "the chapter's criteria are missed by " + report.listing([case(r) for r in fails]) + " (see the table)")
+glue("tun_robust_by_case", "; ".join(f"{case(r)}: {w}" for r, w in zip(robust, words)))
 glue("tun_robust_line_min", min(r["line"] for r in robust), 2)
 glue("tun_robust_line_max", max(r["line"] for r in robust), 2)
 glue("tun_robust_opt_max", max(r["opt_loss"] for r in robust), 2)
 glue("tun_robust_ratio_min", min(r["line"] / r["tunnel"] for r in robust), 2)
 glue("tun_robust_ratio_max", max(r["line"] / r["tunnel"] for r in robust), 2)
-report.verdict("fj-across-networks", "reproduced" if not fails else "partly",
-               measured=f"the tunnel {report.fmt(min(r['line'] / r['tunnel'] for r in robust), 2)} to "
-                        f"{report.fmt(max(r['line'] / r['tunnel'] for r in robust), 2)} times below the line's barrier on "
-                        f"{len(robust)} networks and data sets (" + "; ".join(case(r) for r in robust) + ")",
-               note="" if not fails else "criteria missed by " + ", ".join(case(r) for r in fails))
+glue("tun_robust_wall_min", min(r["line"] / r["opt_loss"] for r in robust), 2)
+glue("tun_robust_tunnel_over_opt", max(r["tunnel"] / r["opt_loss"] for r in robust), 2)
+report.verdict("fj-across-networks",
+               shown=f"the tunnel {report.fmt(min(r['line'] / r['tunnel'] for r in robust), 2)} to "
+                     f"{report.fmt(max(r['line'] / r['tunnel'] for r in robust), 2)} times below the line's barrier on "
+                     f"{len(robust)} networks and data sets (" + "; ".join(case(r) for r in robust) + ")",
+               note="case by case: " + "; ".join(f"{case(r)} {w}" for r, w in zip(robust, words)),
+               line_barrier=[r["line"] for r in robust], optima_loss=[r["opt_loss"] for r in robust],
+               path_barrier=[r["tunnel"] for r in robust])
 
 # %% [markdown]
-# On every network and data set the straight line climbs a wall (barriers from
+# On these networks and data sets the straight line's barriers run from
 # {glue:text}`tun_robust_line_min` to {glue:text}`tun_robust_line_max`, between optima at training
-# losses of at most {glue:text}`tun_robust_opt_max`), and the tunnel goes around it, between
-# {glue:text}`tun_robust_ratio_min` and {glue:text}`tun_robust_ratio_max` times lower than the
-# line. The criteria hold for {glue:text}`tun_robust_holds`; they are missed by:
-# {glue:text}`tun_robust_fails`.
+# losses of at most {glue:text}`tun_robust_opt_max` (the smallest ratio of a line's barrier to its
+# optima's loss: {glue:text}`tun_robust_wall_min`), and the tunnels are between
+# {glue:text}`tun_robust_ratio_min` and {glue:text}`tun_robust_ratio_max` times lower than the line,
+# at most {glue:text}`tun_robust_tunnel_over_opt` times the optima's own loss. The claim, over all
+# cases, is {glue:text}`verdict-fj-across-networks-lower`; case by case: {glue:text}`tun_robust_by_case`.
 # The tunnel's budget (its steps, its number of vertices) was chosen on the chapter's own network
 # and not tuned for the others: a miss says that this budget does not reach the criteria there, not
 # that no tunnel does (exercise 1 shows how much the number of vertices matters). Columns: the highest training loss of the two optima, the barriers on the line and
@@ -271,9 +285,11 @@ report.verdict("fj-across-networks", "reproduced" if not fails else "partly",
 #
 # In the wedge model, the tunnel leaves A inside A's wedge, crosses to B's wedge in the middle, and
 # arrives inside B's. The deviations of the vertices from the straight line should therefore form two
-# blocks: aligned within each half, nearly orthogonal across the halves (Figure 3, middle). The
-# network's predictions tell the same story (Figure 3, right): along the tunnel, the predicted test
-# labels hand over from A's to B's.
+# blocks: aligned within each half, nearly orthogonal across the halves (Figure 3, middle). The paper
+# reads the same story in the network's predictions (Figure 3, right): along the tunnel, the predicted
+# test labels hand over from A's to B's, A's changing on the first half and B's on the second. We
+# measure both; the cell checks only that the measurements are finite, and the verdicts after it are
+# decided by the claims' declared criteria.
 
 # %%
 C = tun.cosines().cpu()
@@ -285,13 +301,11 @@ print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
 print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
 print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
-P.check_at_scale(within > across + 0.3, "deviations are aligned within each half, not across")
-P.check_at_scale(agree_a[1] > agree_a[-2] and agree_b[-2] > agree_b[1], "labels hand over from A's to B's")
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's
 # mirror that; a linear hand-over all along the tunnel would put half the change in each half
 before_a, after_b = hand.before_a, hand.after_b
 print(f"share of the change of A's labels made before the middle {before_a:.2f}, of B's after it {after_b:.2f}")
-P.check_at_scale(min(before_a, after_b) > 0.75, "each end's labels change on its own half of the tunnel")
+assert all(map(math.isfinite, (before_a, after_b))) and torch.isfinite(acc_path).all()
 glue("tun_cos_within", within, 2)
 glue("tun_cos_across", across, 2)
 glue("tun_label_before", 100 * before_a, 2)
@@ -300,12 +314,14 @@ glue("tun_acc_min", 100 * acc_path.min().item(), 3)
 glue("tun_acc_line_min", 100 * L.accuracy(tun.line, "test").min().item(), 3)
 
 # %% tags=["hide-input"]
-report.verdict("fj-fig3-halves", "reproduced",
-               measured=f"mean cosine {report.fmt(within, 2)} within halves, {report.fmt(across, 2)} across")
-report.verdict("fj-fig3-labels", "reproduced",
-               measured=f"agreement with A's labels {report.fmt(float(agree_a[1]), 2)} → {report.fmt(float(agree_a[-2]), 2)}, "
-                        f"{report.fmt(100 * before_a, 2)}% of the change before the middle ({report.fmt(100 * after_b, 2)}% of B's after it); "
-                        f"test accuracy at least {report.fmt(100 * acc_path.min().item(), 3)}% along the tunnel")
+report.verdict("fj-fig3-halves",
+               shown=f"mean cosine {report.fmt(within, 2)} within halves, {report.fmt(across, 2)} across",
+               # a half with a single interior vertex (the smoke scale) has no pair to align: no alignment measured
+               within=within if math.isfinite(within) else 0.0, across=across if math.isfinite(across) else 0.0)
+report.verdict("fj-fig3-labels", before_a=before_a, after_b=after_b,
+               shown=f"agreement with A's labels {report.fmt(float(agree_a[1]), 2)} → {report.fmt(float(agree_a[-2]), 2)}, "
+                     f"{report.fmt(100 * before_a, 2)}% of the change before the middle ({report.fmt(100 * after_b, 2)}% of B's after it); "
+                     f"test accuracy at least {report.fmt(100 * acc_path.min().item(), 3)}% along the tunnel")
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
@@ -331,17 +347,20 @@ report.figure("fig-tunnels-halves", fig)
 # Within each half the deviations have a mean cosine of {glue:text}`tun_cos_within`, across halves
 # {glue:text}`tun_cos_across`. The test accuracy along the tunnel never falls below
 # {glue:text}`tun_acc_min`% (on the straight line it falls to {glue:text}`tun_acc_line_min`%), while
-# the predictions change from A's to B's: the two optima are different functions joined by a path of
-# equally good ones. The hand-over has the paper's shape: {glue:text}`tun_label_before`% of the change
-# in agreement with A's labels happens before the middle of the tunnel, and {glue:text}`tun_label_after`%
-# of B's after it (a linear hand-over would give 50%; the wedge picture, where the path stays in A's
-# wedge up to the crossing, 100%; the chapter asserts more than 75% for both).
+# the predictions change from A's to B's (the optima's own test accuracy averages
+# {glue:text}`tun_opt_acc`%). The two halves are {glue:text}`verdict-fj-fig3-halves-lower` by the
+# claim's declared criterion (aligned within a half, nearly orthogonal across). For the hand-over,
+# {glue:text}`tun_label_before`% of the change in agreement with A's labels happens before the middle of
+# the tunnel, and {glue:text}`tun_label_after`% of B's after it: a linear hand-over would give 50%, the
+# wedge picture, where the path stays in A's wedge up to the crossing, 100%, and the criterion declared
+# for the paper's shape asks at least three quarters of both (the hand-over is
+# {glue:text}`verdict-fj-fig3-labels-lower`).
 #
 # Walk along the tunnel yourself with the path viewer ({numref}`fig-tunnels-viewer`): the slider
 # sets the position $t$; the left panel marks it on the loss profiles, the right one shows the
 # network's predicted class probabilities for a dozen test examples at that point (circles: true
-# labels; crosses: predictions). Slide from A to B and watch individual predictions change while the
-# loss stays low; then compare with a point in the middle of the straight line (exercise 5).
+# labels; crosses: predictions). Slide from A to B and watch individual predictions change, and the
+# loss with them; then compare with a point in the middle of the straight line (exercise 5).
 
 # %% tags=["remove-output"]
 viewer = explore.tunnel_viewer(L, tun, t=0.5, n_examples=12)
@@ -373,7 +392,7 @@ print(f"threshold {short_directions.short_direction_threshold(cfg.short_eps, cfg
       f"short directions along the tunnel: {counts.tolist()}")
 ends = max(counts[0], counts[-1]).item()
 middle = counts[1:-1].max().item()
-P.check_at_scale(middle > ends, "more short directions in the middle of the tunnel than at its ends")
+glue("tun_short_compare", "more than" if middle > ends else "no more than")
 inner_loss = L.loss(tun.points[1:-1])
 glue("tun_vertex_loss_range", f"{inner_loss.min().item():.2f} to {inner_loss.max().item():.2f}")
 glue("tun_hessian_examples", L_h.n_train)
@@ -424,8 +443,7 @@ bez = tunnels.bezier_curve(L, a, b, settings=TrainSettings(steps=cfg.bezier_step
 tunnel_evals = tun.grad_evals
 print(f"tunnel: barrier {tun.tunnel_barrier:.3f} after {tunnel_evals} gradient evaluations; "
       f"Bezier curve: {bez.barrier:.3f} after {bez.grad_evals}")
-P.check_at_scale(bez.barrier < tun.line_barrier / 5, "training the curve removes the wall")
-P.check_at_scale(bez.history_barrier[-1] < bez.history_barrier[0] / 5, "(it starts as the straight line)")
+assert math.isfinite(bez.barrier) and torch.isfinite(bez.history_barrier).all(), "the curve's losses are finite"
 glue("tun_bez_verdict", "lower" if bez.barrier < tun.tunnel_barrier else "higher")
 glue("tun_bez_cost", "fewer" if bez.grad_evals < tunnel_evals else "more")
 glue("tun_bez_barrier", bez.barrier, 2)
@@ -495,7 +513,6 @@ else:
 #    has risen by half the straight line's barrier, compared with the optimum's norm?
 
 # %%
-from lsl.book import verdicts
 from lsl.probes import lines, radial
 from lsl.settings import TrainSettings
 
@@ -589,8 +606,9 @@ report.verdict("fj-basin-size", basin_over_radius=basin,
 #    on its own, which is one reason its first steps need not follow the gradient's direction.)
 # 3. **Random paths.** {glue:text}`tun_wall_share`% of the random paths cross a wall, the lowest
 #    barrier among them {glue:text}`tun_random_barrier_min`: {glue:text}`verdict-fj-random-paths-lower`.
-#    A random detour in $D$ dimensions is almost orthogonal to every long direction of both wedges,
-#    so it leaves the low-loss set as surely as the straight line does.
+#    The wedge model predicts walls on almost all of them: a random detour in $D$ dimensions is
+#    almost orthogonal to every long direction of both wedges, so it leaves the low-loss set as surely
+#    as the straight line does.
 # 4. **Basins.** Along random directions the loss stays within half the wall's height out to
 #    {glue:text}`tun_basin` of each optimum's norm: {glue:text}`verdict-fj-basin-size-lower`.
 #
@@ -601,28 +619,33 @@ report.verdict("fj-basin-size", basin_over_radius=basin,
 #   {glue:text}`tun_toy_bezier`.
 # - **Walls and tunnels.** {glue:text}`tun_n_optima` independently trained networks ($D$ =
 #   {glue:text}`tun_D`, training loss at most {glue:text}`tun_opt_loss`, mean test accuracy
-#   {glue:text}`tun_opt_acc`%) sit in separate basins. The straight line between two of them has a
-#   barrier of {glue:text}`tun_line_barrier`, the tunnel of {glue:text}`tun_tunnel_barrier`
-#   ({glue:text}`tun_ratio` times lower), every vertex below {glue:text}`tun_vertex_max`. On
-#   {glue:text}`tun_robust_cases` (Section 4.1) the wall and the tunnel are there too, the tunnel
-#   {glue:text}`tun_robust_ratio_min` to {glue:text}`tun_robust_ratio_max` times below the line;
-#   {glue:text}`tun_robust_found`.
+#   {glue:text}`tun_opt_acc`%). The straight line between two of them has a barrier of
+#   {glue:text}`tun_line_barrier` (the wall: {glue:text}`verdict-fj-fig1-wall-lower`), the tunnel of
+#   {glue:text}`tun_tunnel_barrier` ({glue:text}`tun_ratio` times lower, every vertex below
+#   {glue:text}`tun_vertex_max`; the tunnel: {glue:text}`verdict-fj-tunnel-algorithm-lower`). On
+#   {glue:text}`tun_robust_cases` (Section 4.1) the tunnel is {glue:text}`tun_robust_ratio_min` to
+#   {glue:text}`tun_robust_ratio_max` times below the line over all cases; across networks the claim is
+#   {glue:text}`verdict-fj-across-networks-lower` ({glue:text}`tun_robust_by_case`).
 # - **Two halves.** Deviations from the line have a mean cosine of {glue:text}`tun_cos_within` within a
-#   half and {glue:text}`tun_cos_across` across halves; predictions hand over from one optimum's to the
-#   other's while the test accuracy stays above {glue:text}`tun_acc_min`%.
+#   half and {glue:text}`tun_cos_across` across halves ({glue:text}`verdict-fj-fig3-halves-lower`);
+#   {glue:text}`tun_label_before`% of the change of A's labels happens before the middle and
+#   {glue:text}`tun_label_after`% of B's after it ({glue:text}`verdict-fj-fig3-labels-lower`), while the
+#   test accuracy stays at or above {glue:text}`tun_acc_min`%.
 # - **Short directions.** {glue:text}`tun_short_ends` at the two optima, up to
-#   {glue:text}`tun_short_middle` inside the tunnel, as in the paper's Figure 4 (left), with the
-#   tunnel's vertices at losses of {glue:text}`tun_vertex_loss_range`. At matched loss the middle is
-#   no narrower than the ends ({ref}`chapter-connectors`).
+#   {glue:text}`tun_short_middle` inside the tunnel, {glue:text}`tun_short_compare` at the ends (the
+#   paper's Figure 4, left, has more in the middle), with the tunnel's vertices at losses of
+#   {glue:text}`tun_vertex_loss_range`. {ref}`chapter-connectors` repeats the comparison at matched
+#   loss.
 # - **Four statements from the text.** The line from initialisation rises by at most
 #   {glue:text}`tun_rise_max`% of its fall ({glue:text}`verdict-fj-monotone-line-lower`); the first
-#   steps point outwards with cosines {glue:text}`tun_radial_cos` ({glue:text}`verdict-fj-radial-early-lower`);
+#   steps have cosines {glue:text}`tun_radial_cos` with the radial direction ({glue:text}`verdict-fj-radial-early-lower`);
 #   {glue:text}`tun_wall_share`% of random paths cross a wall ({glue:text}`verdict-fj-random-paths-lower`);
 #   basins reach {glue:text}`tun_basin` of the radius ({glue:text}`verdict-fj-basin-size-lower`).
 # - **Tunnel or curve.** The Bezier curve reached a barrier of {glue:text}`tun_bez_barrier` with
 #   {glue:text}`tun_bez_evals` gradient evaluations, the tunnel {glue:text}`tun_tunnel_barrier` with
 #   {glue:text}`tun_tunnel_evals`: the curve ended {glue:text}`tun_bez_verdict` than the tunnel, for
-#   {glue:text}`tun_bez_cost` gradient evaluations. On the toy model the curve was lower. The paper's
+#   {glue:text}`tun_bez_cost` gradient evaluations. On the toy model the curve was
+#   {glue:text}`tun_toy_bez_vs_tunnel` than the tunnel. The paper's
 #   construction has one advantage beyond the barrier: each vertex is a constrained optimum, which is
 #   what the short-direction counts need.
 #
