@@ -28,8 +28,8 @@
 #   their diversity;
 # - how to test the explanation directly, with the loss along the straight lines between snapshots
 #   and with Jensen's inequality for the weight average;
-# - where this regime lies on a real network: at the learning rates where training starts to break
-#   down, and what the snapshots themselves lose there;
+# - how to find where this regime lies on a real network, relative to the learning rates where
+#   training starts to break down, and what the snapshots themselves lose there;
 # - how deep ensembles from independent initialisations {cite}`lakshminarayanan2017simple` compare,
 #   per epoch of training spent.
 # ```
@@ -119,7 +119,9 @@ n_test = len(data.y_test)
 
 
 def std_error(acc):
-    """Binomial standard error of an accuracy measured on the test set."""
+    """Binomial standard error of an accuracy measured on the test set (an accuracy of exactly 0 or 1 counts as one
+    example off, so that a difference can always be expressed in standard errors)."""
+    acc = min(max(acc, 1 / n_test), 1 - 1 / n_test)
     return math.sqrt(acc * (1 - acc) / n_test)
 
 

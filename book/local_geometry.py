@@ -20,14 +20,14 @@
 # ```{admonition} What you will learn
 # :class: tip
 # - why the Hessian of a classifier with $C$ classes has a handful of large {term}`outlier eigenvalues <Hessian outlier>` on
-#   top of a bulk near zero, and why we see $C-1$ of them;
-# - that the gradient lives almost entirely in the span of those few top eigenvectors
+#   top of a bulk near zero, and why one should expect $C-1$ of them;
+# - how to measure whether the gradient lives mostly in the span of those few top eigenvectors
 #   ({term}`gradient confinement`);
-# - that the largest curvature rises early in training and then falls (a {term}`curvature transient`), and how the learning rate
-#   changes that;
+# - how to follow the largest curvature along training, which is expected to rise early and then fall (a
+#   {term}`curvature transient`), and how the learning rate should change that;
 # - the explanation of Fort & Ganguli {cite}`fort2019emergent`: {term}`logit gradients <logit gradient>` cluster, the
 #   {term}`Gauss-Newton <Gauss-Newton matrix>` term dominates the top of the spectrum, and a small random model of logit
-#   gradients reproduces all of it.
+#   gradients meant to reproduce all of it, and how each of these is measured and judged.
 # ```
 #
 # **Prerequisites:** the chapter {ref}`chapter-toy-model`; eigenvalues of symmetric matrices;

@@ -570,9 +570,9 @@ for h in cfg.sweeps:
     glue(f"wd_{h}_rel_radius", rel[h]["radius"], 3)
 
 # %% [markdown]
-# The regularisers act through different parts of the ratio. A larger learning rate makes the
-# tunnel's width as a distance change by ×{glue:text}`wd_lr_rel_width` from the smallest to the
-# largest rate, and its distance from the origin by ×{glue:text}`wd_lr_rel_radius`. L2 changes the
+# The regularisers can act through different parts of the ratio. From the smallest to the largest
+# learning rate, the tunnel's width as a distance changes by ×{glue:text}`wd_lr_rel_width` and the
+# optimum's distance from the origin by ×{glue:text}`wd_lr_rel_radius`. L2 changes the
 # distance by ×{glue:text}`wd_l2_rel_width` and the radius by ×{glue:text}`wd_l2_rel_radius`: pulling
 # the optimum towards the origin makes the same tunnel, seen from closer, subtend a larger angle.
 # Dropout changes the distance by ×{glue:text}`wd_dropout_rel_width` and the radius by
