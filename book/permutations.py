@@ -33,7 +33,7 @@
 # **Prerequisites:** {ref}`chapter-tunnels` (loss barriers on straight lines, tunnels between optima) and
 # the wedge model of {ref}`chapter-toy-model`.
 #
-# This chapter goes beyond the two 2019 papers the book reproduces. Fort & Jastrzebski
+# This chapter goes beyond the two 2019 papers this book follows. Fort & Jastrzebski
 # {cite}`fort2019large` found walls on the straight lines between independent optima and low tunnels around
 # them. The literature that followed asked how much of the wall is an artefact of the order of the hidden
 # units. Frankle et al. {cite}`frankle2020linear` called two networks *linearly mode connected* when the

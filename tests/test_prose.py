@@ -25,7 +25,7 @@ CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 _STRIP = [
     re.compile(r"```.*?```", re.S),                      # fenced blocks: directives, code, figures
     re.compile(r"\$\$.*?\$\$", re.S),                    # display math
-    re.compile(r"\$[^$\n]+\$"),                          # inline math
+    re.compile(r"\$[^$]+\$"),                           # inline math (may run over a line break)
     re.compile(r"\{[a-z:]+\}`[^`]*`"),                   # roles: glue, cite, ref, numref, term, doc
     re.compile(r"`[^`]*`"),                              # code
     re.compile(r"\]\([^)]*\)"),                          # link targets
@@ -44,8 +44,12 @@ _STRIP = [
 ]
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?%)?(?![\w])")
 _VERDICT = re.compile(r"\b(?:not reproduced|reproduced|reproduces|partly)\b", re.I)
+#: A verdict word that describes a declared criterion, not an outcome: "reproduced if ...", "(partly)".
+_CRITERION_WORDS = re.compile(r"\b(?:reproduced|partly)\s+if\b|\((?:reproduced|partly)\)", re.I)
 
-#: Numbers that may be typed, by chapter: (a pattern matching the number in its sentence, why).
+#: Numbers that may be typed, by chapter: (a pattern matching the number in its sentence, why). A reason
+#: ``"criterion:<claim>"`` says the number states that claim's declared criterion; the test checks that it
+#: is one of the numbers of the criterion in lsl/book/claims.yml (or of the terms), so it cannot go stale.
 ALLOWED = {
     "hyperplanes": [
         (r"reaches 90% of|90% of the accuracy|90% of full", "the definition of d_int90 (Li et al.)"),
@@ -55,24 +59,30 @@ ALLOWED = {
         (r"about 9000|2900 \(LeNet\)", "Li et al.'s numbers on CIFAR-10"),
         (r"about 300 short", "Fort & Jastrzebski's number"),
         (r"below 1% of", "the papers' scale, d_int90/D in Li et al."),
-        (r"more than 10 percentage points", "the chapter's definition of planes that fail"),
         (r"about\s+0\.05\)", "a setting suggested to the reader in an exercise"),
+        (r"at least 3 \(partly\)", "criterion:fj-intrinsic-dimension"),
+        (r"at least 0\.8 of its highest", "criterion:fg-goldilocks"),
+        (r"within a factor of 2 of the standard (?:one|radius)", "criterion:fg-goldilocks"),
+        (r"within a factor of 2 of its", "criterion:fj-short-vs-intrinsic"),
+        (r"\(1 is uniform, 0 frozen\)", "the definition of the relative entropy's scale"),
     ],
     "local_geometry": [
         (r"40-90%", "Li et al.'s number"),
-        (r"more than 100 times", "the declared criterion of fg-confinement"),
-        (r"= 2, 5, 10 and 20 classes|= 2, 5, 10, 20\.", "the settings of the Gaussian mixtures"),
+        (r"\(seed 0\)", "a setting: which run"),
         (r"= 9 would be", "C − 1 for C = 10, arithmetic"),
     ],
     "own_network": [
         (r"reaches 90% of|falls short of 90%|\(90% of the", "the definition of d_int90 (Li et al.)"),
         (r"chance \(1/C\)", "math"),
     ],
+    "connectors": [
+        (r"\(0: for none\)", "what the count means when it is zero"),
+    ],
     "tunnels": [
         (r"would give 50%|crossing, 100%", "what the two models predict, by arithmetic"),
     ],
     "toy_model": [
-        (r"along 200 random", "a setting"),
+        (r"at 101 points on each segment", "criterion:fj-fig1-wedges"),
     ],
     "ensembles": [],
     "widths": [
@@ -113,7 +123,7 @@ def typed(path: Path) -> tuple[list[str], list[str]]:
         for m in _NUMBER.finditer(text):
             if not any(a <= m.start() < b for a, b in spans):
                 numbers.append(f"{m.group()!r} in ...{_context(text, *m.span())}...")
-        ok = [m.span() for a in not_verdicts for m in a.finditer(text)]
+        ok = [m.span() for a in [*not_verdicts, _CRITERION_WORDS] for m in a.finditer(text)]
         for m in _VERDICT.finditer(text):
             if not any(a <= m.start() < b for a, b in ok):
                 words.append(f"{m.group()!r} in ...{_context(text, *m.span())}...")
@@ -139,6 +149,28 @@ def test_the_scan_finds_what_it_must():
                   "See Fig. 3 and §4.2 (2019); $x = 3$ and {glue:text}`n` and `f(3)`.\n2. *Exercise.*")
     assert [m.group() for m in _NUMBER.finditer(text)] == ["0.57", "60%"]
     assert [m.group() for m in _VERDICT.finditer(text)] == ["reproduced"]
+
+
+def _criterion_numbers(claim: str) -> set[float]:
+    from lsl.book import verdicts
+
+    c = verdicts.claim(claim)["criterion"]
+    text = " ".join([str(c["reproduced"]), str(c.get("partly", "")), *map(str, c["measures"].values())])
+    return {float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)} | set(verdicts.terms().values())
+
+
+@pytest.mark.parametrize("chapter", sorted(ALLOWED))
+def test_a_criterion_typed_in_the_prose_is_the_declared_one(chapter):
+    path = ROOT / "book" / f"{chapter}.ipynb"
+    text = " ".join(_clean(s) for s in _markdown(path))
+    for pattern, why in ALLOWED[chapter]:
+        if why.startswith("criterion:"):
+            declared = _criterion_numbers(why.split(":", 1)[1])
+            for m in re.finditer(pattern, text):
+                for number in _NUMBER.findall(m.group()):
+                    assert float(number.rstrip("%").replace(",", "")) in declared, (
+                        f"{chapter}: {m.group()!r} types {number}, which is not in the declared criterion of "
+                        f"{why.split(':', 1)[1]} (lsl/book/claims.yml); glue it or fix the prose")
 
 
 @pytest.mark.parametrize("chapter", sorted(ALLOWED))
