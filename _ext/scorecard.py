@@ -350,7 +350,8 @@ def _other_profiles(app, data) -> list[tuple[str, dict]]:
         if profile == "paper":
             for doc_records in data["other"].values():
                 recs.update(doc_records)
-        found.append((profile, recs))
+        if recs:                     # a profile never recorded (paper, before a GPU run) gets no column
+            found.append((profile, recs))
     return found
 
 
