@@ -128,6 +128,15 @@ def test_a_spread_over_a_sweep_is_judged_by_its_mean_curve():
     assert v.record()["spread"]["w"] == pytest.approx(runs.values.std(0, ddof=1).tolist(), rel=1e-5)
 
 
+def test_a_spread_with_a_known_sd_is_borderline_when_the_sd_reaches_the_threshold():
+    c = crit("x == 1")
+    v = decide(c, {"x": Spread.of(14 / 15, 1 / 15)}, TERMS)   # one of 15 sweeps moved by less than the noise
+    assert v.verdict == "not reproduced" and v.borderline
+    assert not decide(c, {"x": Spread.of(1.0, 0.0)}, TERMS).borderline
+    with pytest.raises(ValueError, match="sd >= 0"):
+        Spread.of(0.5, -0.1)
+
+
 def test_a_spread_refuses_nonfinite_and_empty_values():
     with pytest.raises(ValueError):
         Spread([])

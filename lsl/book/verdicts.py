@@ -69,6 +69,24 @@ class Spread:
         self.sd = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.zeros_like(self.mean)
         self.n = int(x.shape[0])
 
+    @classmethod
+    def of(cls, mean: Any, sd: Any) -> "Spread":
+        """A quantity with an uncertainty known otherwise than from repeats (e.g. a share of sweeps, some of
+        which moved by less than the noise between seeds): its value ``mean`` and standard deviation ``sd``.
+
+        Raises:
+            ValueError: for a non-finite value or a negative or non-finite ``sd``.
+        """
+        import numpy as np
+
+        m = np.asarray(_plain_list(mean), dtype=float)
+        d = np.broadcast_to(np.asarray(_plain_list(sd), dtype=float), m.shape).copy()
+        if not (np.isfinite(m).all() and np.isfinite(d).all() and (d >= 0).all()):
+            raise ValueError(f"Spread.of needs a finite value and a finite sd >= 0, got {m.tolist()} ± {d.tolist()}")
+        out = cls.__new__(cls)
+        out.values, out.mean, out.sd, out.n = m[None], m, d, 0
+        return out
+
     def __repr__(self) -> str:
         return f"Spread(mean={_jsonable(self.mean)}, sd={_jsonable(self.sd)}, n={self.n})"
 
