@@ -138,7 +138,7 @@ glue("ens_pre_acc", 100 * start_acc.mean(), 3)
 glue("ens_pre_se", 100 * std_error(start_acc.mean()), 2)
 glue("ens_start_loss", start_loss, 2)
 print(f"{cfg.arch} on {cfg.dataset}, D = {L.D}: {cfg.seeds} pre-trained networks, {deep.epochs_per_member:.1f} "
-      f"epochs each; test accuracy {np.round(start_acc, 3).tolist()}, training loss {start_loss:.3f}")
+      f"epochs each; test accuracy {report.numbers(start_acc, 3)}, training loss {start_loss:.3f}")
 
 # %% [markdown]
 # The pre-trained networks ($D$ = {glue:text}`ens_D` parameters, {glue:text}`ens_pre_epochs` epochs

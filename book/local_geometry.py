@@ -108,7 +108,8 @@ for C in cfg.mixture_classes:
                               snapshot_every=min(cfg.mixture_checkpoints), at=[0, *cfg.mixture_checkpoints], tol=cfg.eig_tol)
     mixture_spectra[C] = {step: ev.cpu() for step, ev in zip(along.steps, along.eigenvalues)}
     gaps = {step: largest_gap(ev) for step, ev in mixture_spectra[C].items()}
-    print(f"C={C:2d} (D={net.D}): outliers counted at each step {gaps}; "
+    print(f"C={C:2d} (D={net.D}): outliers counted at steps " + "; ".join(f"{s}: {g}" for s, g in gaps.items())
+          + "; "
           f"train accuracy {net.accuracy(along.theta):.2f}")
 glue("geo_mixture_classes", report.listing(cfg.mixture_classes))
 
@@ -152,8 +153,8 @@ mixture_gap_offset = [max((g - C for g in counts), key=abs) for C, counts in mix
 glue("geo_mixture_gaps", "; ".join(f"{report.listing(counts)} for C = {C}" for C, counts in mixture_counts.items()))
 separations = {C: min(outlier_separation(ev, C - 1) for s, ev in sp.items() if s > 0)
                for C, sp in mixture_spectra.items()}
-print("smallest separation lambda_{C-1}/lambda_C over the checkpoints:",
-      {C: round(v, 2) for C, v in separations.items()})
+print("smallest separation lambda_{C-1}/lambda_C over the checkpoints, for C = "
+      + "; ".join(f"{C}: {v:.2f}" for C, v in separations.items()))
 for C, v in separations.items():
     glue(f"geo_sep_C{C}", v, 2)
 glue("geo_sep_list", "; ".join(f"{report.fmt(v, 2)} for C = {C}" for C, v in separations.items()))
@@ -175,7 +176,7 @@ print(f"{cfg.arch} on {cfg.dataset}: D = {net.D}, test accuracy {net.accuracy(al
 # %%
 top = {step: (ev, vecs) for step, ev, vecs in zip(steps, along.eigenvalues, along.eigenvectors)}  # step -> (eigenvalues, eigenvectors)
 net_gaps = {step: largest_gap(ev) for step, (ev, _) in top.items()}
-print("outliers counted at each step:", net_gaps)
+print("outliers counted at steps " + "; ".join(f"{s}: {g}" for s, g in net_gaps.items()))
 
 # %% [markdown]
 # On real data a count by the largest gap can move from checkpoint to checkpoint when the sorted
@@ -200,7 +201,8 @@ grads = {step: net.grad(theta) for step, theta in zip(steps, points)}
 fractions = {step: spectrum.subspace_fraction(grads[step], top[step][1][:C]) for step in steps}
 fractions_c1 = {step: spectrum.subspace_fraction(grads[step], top[step][1][: C - 1]) for step in steps}
 baseline = C / net.D
-print("top C:", {s: round(f, 3) for s, f in fractions.items()}, f"baseline C/D = {baseline:.1e}")
+print("share of |g|^2 in the top C at steps " + "; ".join(f"{s}: {f:.3f}" for s, f in fractions.items())
+      + f"; a random C-dimensional subspace's share C/D = {baseline:.1e}")
 print("top C-1:", {s: round(f, 3) for s, f in fractions_c1.items()})
 
 # %% tags=["remove-output", "hide-input"]
@@ -591,8 +593,9 @@ time = np.linspace(0, 1, 21)          # a schematic training time: signal grows,
 model_curve = [logit_gradients.RandomLogitModel(C=10, D=cfg.model_D, n_per_class=cfg.model_per_class // 2,
                                        signal=1 - np.exp(-t / 0.15), logit_scale=0.5 + 12 * t, seed=0)
                .gauss_newton_eigenvalues()[0].item() for t in time]
-print("random model: outliers", model_gaps, "; gradient fraction in the top C-1 and top C eigenvectors",
-      {c: [round(x, 2) for x in f] for c, f in model_fracs.items()})
+print("random model: outliers for C = " + "; ".join(f"{c}: {g}" for c, g in model_gaps.items())
+      + "; gradient fraction in the top C-1 and top C eigenvectors for C = "
+      + "; ".join(f"{c}: {f[0]:.2f} and {f[1]:.2f}" for c, f in model_fracs.items()))
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=3, width=3.4, height=3.2)

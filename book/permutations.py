@@ -275,7 +275,7 @@ collapse = np.array(collapse)                       # [widths, hidden layers]
 gain = mean["after"] / mean["repaired"]
 print("std at the midpoint / std at the ends, per hidden layer:")
 for w, c, g in zip(cfg.widths, collapse, gain):
-    print(f"  width {w}: {np.round(c, 3)}; REPAIR lowers the aligned barrier {g:.2f}-fold")
+    print(f"  width {w}: {report.numbers(c, 3)}; REPAIR lowers the aligned barrier {g:.2f}-fold")
 assert np.isfinite(collapse).all() and (collapse >= 0).all(), "a ratio of standard deviations is finite and >= 0"
 glue("perm_collapse_reading", "a collapse in every layer" if (collapse < 1).all() else "no collapse in every layer")
 glue("perm_repair_reading", "lowers" if gain.mean() > 1 else "does not lower")

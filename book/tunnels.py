@@ -298,7 +298,7 @@ hand = tunnels.label_hand_over(L, tun.points, tun.t, "test")
 agree_a, agree_b = hand.agree_a, hand.agree_b             # agreement with A's labels, with B's, along the tunnel
 acc_path = L.accuracy(tun.points, "test").cpu()
 print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
-print("agreement with A's labels:", np.round(agree_a.numpy(), 2))
+print("agreement with A's labels along the tunnel:", report.numbers(agree_a, 2))
 print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
 print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's

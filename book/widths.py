@@ -144,7 +144,9 @@ final_tw = radial.tunnel_widths(L, final, n_directions=cfg.n_directions, rise=cf
 print(f"D = {L.D}; radius at initialisation {starts.norm(dim=-1).mean():.2f}; "
       f"after {list(cfg.fig2_moments)} steps: {[round(float(r), 2) for r in radii.mean(1)]}")
 print(f"training loss of the three networks at the last moment: {[round(float(x), 3) for x in L.loss(final)]}")
-print(f"barrier on the straight lines, per moment (rows) and pair: \n{line_barrier.numpy().round(2)}")
+print("barrier on the straight lines, per pair, at each moment:")
+for t, row in zip(cfg.fig2_moments, line_barrier):
+    print(f"  step {t}: {report.numbers(row, 2)}")
 print(f"cosines between the final networks: {[round(float(c), 3) for c in cos]}; their angular widths "
       f"{[round(float(a), 3) for a in final_tw.angular_width]}")
 
