@@ -342,28 +342,34 @@ robust_table
 # Along a training run the largest eigenvalue first rises, then falls as the optimiser finds
 # flatter regions; how high it goes and where it ends depend on the learning rate
 # {cite}`jastrzebski2019relation`. We follow it for the 1-D CNN at the learning rates
-# {glue:text}`geo_transient_lrs`, one run (seed 0) each (the Hessian of a fixed subset of training
-# examples, top eigenvalue by Lanczos).
+# {glue:text}`geo_transient_lrs`, from {glue:text}`geo_transient_seeds` independent initialisations each
+# (the Hessian of a fixed subset of training examples, top eigenvalue by Lanczos).
 
 # %%
-sharpness, transient_runs = {}, {}   # lr -> top eigenvalue along the run; lr -> (landscape, snapshots)
+# lr -> top eigenvalue along the first seed's run; (lr, seed) -> the same for every seed; lr -> (landscape, snapshots)
+sharpness, seed_sharpness, transient_runs = {}, {}, {}
 for lr in cfg.transient_lrs:
-    tnet = nets.network(ds, cfg.transient_arch, seed=0, device=device, **cfg.transient_net)()
-    trun = spectra_along_run(tnet, 1, settings=TrainSettings(steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size),
-                             snapshot_every=cfg.transient_every, tol=1e-2,
-                             curvature=tnet.subset(cfg.hessian_examples))   # the Hessian of a fixed subset of training examples
-    transient_runs[lr] = (tnet, trun.points)
-    sharpness[lr] = torch.tensor([ev.item() for ev in trun.eigenvalues[:, 0]])
-    print(f"lr={lr:g}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
-          f"start {sharpness[lr][0]:.1f}, peak {sharpness[lr].max():.1f} at step "
-          f"{trun.steps[int(sharpness[lr].argmax())]}, end {sharpness[lr][-1]:.1f}")
+    for seed in cfg.transient_seeds:
+        tnet = nets.network(ds, cfg.transient_arch, seed=seed, device=device, **cfg.transient_net)()
+        trun = spectra_along_run(tnet, 1, settings=TrainSettings(steps=cfg.transient_steps, lr=lr, batch_size=cfg.batch_size),
+                                 snapshot_every=cfg.transient_every, tol=1e-2,
+                                 curvature=tnet.subset(cfg.hessian_examples))   # the Hessian of a fixed subset of examples
+        curve = torch.tensor([ev.item() for ev in trun.eigenvalues[:, 0]])
+        seed_sharpness[lr, seed] = curve
+        if seed == cfg.transient_seeds[0]:
+            transient_runs[lr], sharpness[lr] = (tnet, trun.points), curve
+        print(f"lr={lr:g}, seed {seed}: test accuracy {tnet.accuracy(trun.theta, 'test'):.3f}; top eigenvalue "
+              f"start {curve[0]:.1f}, peak {curve.max():.1f} at step {trun.steps[int(curve.argmax())]}, end {curve[-1]:.1f}")
 transient_steps = list(trun.steps)
 glue("geo_transient_lrs", report.listing(cfg.transient_lrs))
+glue("geo_transient_seeds", len(cfg.transient_seeds))
 
 # %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure()
-for lr, curve in sharpness.items():
-    ax.plot(transient_steps, curve, "o-", ms=3, label=f"Adam, $\\eta$ = {lr:g}")
+for k, (lr, curve) in enumerate(sharpness.items()):
+    ax.plot(transient_steps, curve, "o-", ms=3, color=f"C{k}", label=f"Adam, $\\eta$ = {lr:g}")
+    for seed in cfg.transient_seeds[1:]:
+        ax.plot(transient_steps, seed_sharpness[lr, seed], "-", lw=0.8, alpha=0.5, color=f"C{k}")
 ax.set(xlabel="training step", ylabel="top Hessian eigenvalue", title=f"{cfg.transient_arch} on {cfg.dataset}")
 ax.legend()
 report.figure("fig-geometry-transient", fig)
@@ -372,20 +378,23 @@ report.figure("fig-geometry-transient", fig)
 # ```{glue:figure} fig-geometry-transient
 # :name: fig-geometry-transient
 #
-# The largest Hessian eigenvalue along training at each learning rate.
+# The largest Hessian eigenvalue along training at each learning rate: the first initialisation (dots) and
+# the others (thin lines).
 # ```
 
 # %%
 lrs = sorted(sharpness)
-assert all(torch.isfinite(sharpness[lr]).all() for lr in lrs), "the top eigenvalue is finite along every run"
-# one run (seed 0) per learning rate: each Spread below has one row, so its standard deviation is 0
-transient_rise = [(sharpness[lr].max() / sharpness[lr][0]).item() for lr in lrs]
-transient_fall = [(sharpness[lr].max() / sharpness[lr][-1]).item() for lr in lrs]
-transient_inside = float(np.mean([0 < int(sharpness[lr].argmax()) < len(sharpness[lr]) - 1 for lr in lrs]))
-transient_lr_rank = rank([sharpness[lr][-1].item() for lr in lrs], lrs)
-print(f"peak / start {report.numbers(transient_rise, 2)}, peak / end {report.numbers(transient_fall, 2)} at the "
-      f"learning rates {list(lrs)}; peak inside the run for {transient_inside:.0%} of the runs; rank correlation of "
-      f"the final top eigenvalue with the learning rate {transient_lr_rank:+.2f}")
+assert all(torch.isfinite(c).all() for c in seed_sharpness.values()), "the top eigenvalue is finite along every run"
+# rows: seeds, columns: learning rates (a Spread over the independent initialisations)
+transient_rise = [[(seed_sharpness[lr, s].max() / seed_sharpness[lr, s][0]).item() for lr in lrs] for s in cfg.transient_seeds]
+transient_fall = [[(seed_sharpness[lr, s].max() / seed_sharpness[lr, s][-1]).item() for lr in lrs] for s in cfg.transient_seeds]
+transient_inside = float(np.mean([0 < int(c.argmax()) < len(c) - 1 for c in seed_sharpness.values()]))
+transient_lr_rank = rank([np.mean([seed_sharpness[lr, s][-1].item() for s in cfg.transient_seeds]) for lr in lrs], lrs)
+for j, lr in enumerate(lrs):
+    print(f"lr={lr:g}: peak / start {report.spread([r[j] for r in transient_rise], 2)}, peak / end "
+          f"{report.spread([f[j] for f in transient_fall], 2)} (mean ± sd over {len(cfg.transient_seeds)} seeds)")
+print(f"peak inside the run for {transient_inside:.0%} of the runs; rank correlation of the mean final top eigenvalue "
+      f"with the learning rate {transient_lr_rank:+.2f}")
 for k, lr in enumerate(lrs):
     glue(f"geo_peak_{k}", sharpness[lr].max().item())
     glue(f"geo_end_{k}", sharpness[lr][-1].item())
@@ -395,9 +404,9 @@ for k, lr in enumerate(lrs):
 # %% tags=["hide-input"]
 report.verdict("fg-transient",
                shown=report.listing([f"{report.fmt(sharpness[lr][0].item())} → {report.fmt(sharpness[lr].max().item())} → "
-                                     f"{report.fmt(sharpness[lr][-1].item())} at learning rate {lr:g}" for lr in lrs]),
-               note="one seed per learning rate (no spread over seeds)",
-               rise=Spread([transient_rise]), fall=Spread([transient_fall]), peak_inside=transient_inside,
+                                     f"{report.fmt(sharpness[lr][-1].item())} at learning rate {lr:g}" for lr in lrs])
+                     + f" (the first of {len(cfg.transient_seeds)} seeds)",
+               rise=Spread(transient_rise), fall=Spread(transient_fall), peak_inside=transient_inside,
                lr_rank=transient_lr_rank)
 
 # %% [markdown]

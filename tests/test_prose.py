@@ -68,7 +68,6 @@ ALLOWED = {
     ],
     "local_geometry": [
         (r"40-90%", "Li et al.'s number"),
-        (r"\(seed 0\)", "a setting: which run"),
         (r"= 9 would be", "C − 1 for C = 10, arithmetic"),
     ],
     "own_network": [

@@ -400,6 +400,7 @@ _GEOMETRY_QUICK = dict(
     transient_arch="cnn1d",
     transient_net=dict(),
     transient_lrs=(1e-3, 3e-3),
+    transient_seeds=(0, 1, 2),       # independent initialisations per learning rate: the spread of the transient
     transient_steps=1500,
     transient_every=100,
     hessian_examples=1000,
@@ -447,6 +448,7 @@ _GEOMETRY_SMOKE = dict(
     transient_arch="value",
     transient_net={"channels": "width", "*": "value"},
     transient_lrs="value",
+    transient_seeds="names",
     transient_steps="steps",
     transient_every="interval",
     hessian_examples="examples",
@@ -517,7 +519,7 @@ _WIDTHS_QUICK = dict(
     seeds=(0, 1, 2),
     # one family per hyperparameter (the base value of each is the shared setting above)
     sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
-            "dropout": (0.0, 0.1, 0.2), "width": (32, 64, 128)},
+            "dropout": (0.0, 0.1, 0.2, 0.3), "width": (32, 64, 128)},
     # the width of the radial tunnel: loss rise above the optimum, random directions, radial grid
     rise=0.5,
     n_directions=10,

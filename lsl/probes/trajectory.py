@@ -34,6 +34,8 @@ __all__ = ["RunSpectra", "spectra_along_run"]
 class RunSpectra:
     """The top of the Hessian spectrum at points along one training run (:func:`spectra_along_run`).
 
+    Its tensors are on the device of the landscape whose curvature was computed.
+
     Attributes:
         steps: the training step of each point, in increasing order (``0`` is the start).
         points: the parameters at those steps, ``[n, D]``.
