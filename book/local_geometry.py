@@ -396,6 +396,7 @@ for j, lr in enumerate(lrs):
 print(f"peak inside the run for {transient_inside:.0%} of the runs; rank correlation of the mean final top eigenvalue "
       f"with the learning rate {transient_lr_rank:+.2f}")
 for k, lr in enumerate(lrs):
+    glue(f"geo_fall_spread_{k}", report.spread([f[k] for f in transient_fall], 2))
     glue(f"geo_peak_{k}", sharpness[lr].max().item())
     glue(f"geo_end_{k}", sharpness[lr][-1].item())
     glue(f"geo_start_{k}", sharpness[lr][0].item())
@@ -886,10 +887,13 @@ else:
 #   gradient's squared norm lies in the top $C$ eigenvectors at every checkpoint after initialisation,
 #   {glue:text}`geo_frac_ratio` times the share of a random subspace of the same dimension; the $C-1$
 #   outliers alone hold at least {glue:text}`geo_frac_c1_min`.
-# - **Transient** ({glue:text}`verdict-fg-transient-lower`, from one run per learning rate). The top
-#   eigenvalue of the CNN goes from {glue:text}`geo_start_0` to a peak of {glue:text}`geo_peak_0` and
-#   ends at {glue:text}`geo_end_0` with learning rate {glue:text}`geo_lr_0`; with {glue:text}`geo_lr_1`
-#   it goes from {glue:text}`geo_start_1` to {glue:text}`geo_peak_1` and ends at {glue:text}`geo_end_1`.
+# - **Transient** ({glue:text}`verdict-fg-transient-lower`, from {glue:text}`geo_transient_seeds`
+#   initialisations per learning rate). On the first, the top eigenvalue of the CNN goes from
+#   {glue:text}`geo_start_0` to a peak of {glue:text}`geo_peak_0` and ends at {glue:text}`geo_end_0` with
+#   learning rate {glue:text}`geo_lr_0`; with {glue:text}`geo_lr_1` it goes from {glue:text}`geo_start_1` to
+#   {glue:text}`geo_peak_1` and ends at {glue:text}`geo_end_1`. Over the seeds the peak stands
+#   {glue:text}`geo_fall_spread_0` times above the end at {glue:text}`geo_lr_0` and
+#   {glue:text}`geo_fall_spread_1` times at {glue:text}`geo_lr_1` (mean ± sd).
 #   Freezing ({glue:text}`verdict-fg-model-freezing-lower`): from the peak to the end the softmax
 #   Hessians change by a factor {glue:text}`geo_freeze_s_1` (at {glue:text}`geo_lr_1`) and the logit
 #   gradients by {glue:text}`geo_freeze_j_1`; their product changes by {glue:text}`geo_freeze_prod_1`,
