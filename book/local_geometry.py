@@ -203,7 +203,7 @@ fractions_c1 = {step: spectrum.subspace_fraction(grads[step], top[step][1][: C -
 baseline = C / net.D
 print("share of |g|^2 in the top C at steps " + "; ".join(f"{s}: {f:.3f}" for s, f in fractions.items())
       + f"; a random C-dimensional subspace's share C/D = {baseline:.1e}")
-print("top C-1:", {s: round(f, 3) for s, f in fractions_c1.items()})
+print("share in the top C-1 at steps " + "; ".join(f"{s}: {f:.3f}" for s, f in fractions_c1.items()))
 
 # %% tags=["remove-output", "hide-input"]
 fig, axes = plots.figure(ncols=2, width=4.4)
@@ -426,8 +426,8 @@ for lr, fr in frozen.items():
     print(f"lr={lr:g}: from the sharpness peak (step {transient_steps[pk]}) to the end: tr S {fr.softmax_trace[pk]:.3f} -> "
           f"{fr.softmax_trace[-1]:.3f}, |J|^2 {fr.jacobian_sq[pk]:.1f} -> {fr.jacobian_sq[-1]:.1f}, "
           f"entropy {fr.entropy[pk]:.2f} -> {fr.entropy[-1]:.2f}, logit std {fr.logit_std[pk]:.2f} -> {fr.logit_std[-1]:.2f}")
-    print("   top of G on the subset:", [round(v, 1) for v in fr.gauss_newton_top.tolist()])
-    print("   sharpness:              ", [round(v, 1) for v in sharpness[lr].tolist()])
+    print("   top of G on the subset:", report.numbers(fr.gauss_newton_top, 1))
+    print("   sharpness:              ", report.numbers(sharpness[lr], 1))
 glue("geo_freeze_examples", cfg.freeze_examples)
 
 # %% tags=["remove-output", "hide-input"]

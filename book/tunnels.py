@@ -299,8 +299,8 @@ agree_a, agree_b = hand.agree_a, hand.agree_b             # agreement with A's l
 acc_path = L.accuracy(tun.points, "test").cpu()
 print(f"mean cosine within halves {within:.2f}, across halves {across:.2f}")
 print("agreement with A's labels along the tunnel:", report.numbers(agree_a, 2))
-print("agreement with B's labels:", np.round(agree_b.numpy(), 2))
-print("test accuracy along the tunnel:", np.round(acc_path.numpy(), 3))
+print("agreement with B's labels along the tunnel:", report.numbers(agree_b, 2))
+print("test accuracy along the tunnel:", report.numbers(acc_path, 3))
 # the hand-over's shape (Figure 3, right): A's labels change before the middle and hold after it, B's
 # mirror that; a linear hand-over all along the tunnel would put half the change in each half
 before_a, after_b = hand.before_a, hand.after_b
