@@ -52,6 +52,7 @@ import importlib.util
 import json
 import mimetypes
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -61,6 +62,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -643,42 +645,74 @@ class Result:
     seconds: float = 0.0
 
 
-def check_site(html_dir: Path, browser: Browser, repo: Repository, *, screenshots: Path | None = None,
-               screenshot_pages=SCREENSHOT_PAGES, log=print) -> list[Result]:
-    """Open every page of ``html_dir`` in ``browser`` and run every check; one :class:`Result` per page."""
+def check_site(html_dir: Path, browser: Browser | Sequence[Browser], repo: Repository, *,
+               screenshots: Path | None = None, screenshot_pages=SCREENSHOT_PAGES, log=print) -> list[Result]:
+    """Open every page of ``html_dir`` in ``browser`` and run every check; one :class:`Result` per page.
+
+    ``browser`` may be several browsers: each then takes the next page left (the chapters, which take
+    longest, first) in a thread of its own, and the results come back in the site's page order. The
+    links are checked last, once every page's rendered anchors are known.
+    """
+    browsers = [browser] if isinstance(browser, Browser) else list(browser)
     site = Site(html_dir)
     server, base = serve(html_dir)
-    results: list[Result] = []
+    pages = site.pages()
+    is_chapter = {p: site.exists("_sources/" + PurePosixPath(p).with_suffix(".ipynb").as_posix())
+                  or repo.is_chapter(p) for p in pages}
+    todo = queue.Queue()
+    for page in sorted(pages, key=lambda p: not is_chapter[p]):     # long pages first: the threads end together
+        todo.put(page)
+    found: dict[str, Result] = {}
+    errors: list[BaseException] = []
+
+    def check_page(b: Browser, page: str) -> Result:
+        t0 = time.monotonic()
+        static = (html_dir / page).read_text(errors="replace")
+        target = redirect_target(static)
+        if target is not None:                       # a redirect page: its target must exist
+            path, _ = _local_target(page, target) or (target, "")
+            problems = [] if site.exists(path) else [f"redirect to a missing page {target!r}"]
+            return Result(page, problems, time.monotonic() - t0)
+        state = b.open(base + urllib.parse.quote(page))
+        html = state.get("html") or static
+        site.rendered[page] = html
+        problems = list(state["problems"])
+        problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
+        problems += check_images(page, html, site.exists)
+        problems += check_math(html)
+        problems += check_stray_outputs(static)   # the page as served: the live DOM adds copy buttons
+        problems += check_raw_dumps(static)
+        problems += check_alt_text(html)
+        problems += check_colab(page, html, repo, is_chapter[page])
+        if screenshots is not None and (page in screenshot_pages or is_chapter[page]):
+            b.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png"))
+        return Result(page, problems, time.monotonic() - t0)
+
+    def work(b: Browser) -> None:
+        while not errors:
+            try:
+                page = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                found[page] = check_page(b, page)
+            except BaseException as e:                   # stop the others too; raised below
+                errors.append(e)
+
     try:
-        for page in site.pages():
-            t0 = time.monotonic()
-            static = (html_dir / page).read_text(errors="replace")
-            target = redirect_target(static)
-            if target is not None:                       # a redirect page: its target must exist
-                path, _ = _local_target(page, target) or (target, "")
-                problems = [] if site.exists(path) else [f"redirect to a missing page {target!r}"]
-                results.append(Result(page, problems, time.monotonic() - t0))
-                continue
-            state = browser.open(base + urllib.parse.quote(page))
-            html = state.get("html") or static
-            site.rendered[page] = html
-            problems = list(state["problems"])
-            problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
-            problems += check_images(page, html, site.exists)
-            problems += check_math(html)
-            problems += check_stray_outputs(static)   # the page as served: the live DOM adds copy buttons
-            problems += check_raw_dumps(static)
-            problems += check_alt_text(html)
-            from_notebook = site.exists("_sources/" + PurePosixPath(page).with_suffix(".ipynb").as_posix())
-            problems += check_colab(page, html, repo, from_notebook or repo.is_chapter(page))
-            if screenshots is not None and (page in screenshot_pages or from_notebook or repo.is_chapter(page)):
-                browser.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png"))
-            results.append(Result(page, problems, time.monotonic() - t0))
+        threads = [threading.Thread(target=work, args=(b,), daemon=True) for b in browsers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        results = [found[p] for p in pages]
         for r in results:                                # links last: every page's rendered anchors are known
             html = site.rendered.get(r.page)
             if html is not None:
                 r.problems += check_links(r.page, html, site.exists, site.ids_of)
-        chapters = [p for p in site.pages() if site.exists("_sources/" + PurePosixPath(p).with_suffix(".ipynb").as_posix())]
+        chapters = [p for p in pages if site.exists("_sources/" + PurePosixPath(p).with_suffix(".ipynb").as_posix())]
         if not chapters:
             results.append(Result("(site)", ["no chapter page found (no page built from a notebook of the repository)"]))
     finally:
@@ -702,6 +736,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="answer requests for MathJax's CDN from this local copy (the folder holding es5/); by "
                              "default such a request fails: the book serves MathJax itself")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds allowed for loading one page")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="browsers that check pages side by side (default: 2, or 1 on one core)")
     args = parser.parse_args(argv)
 
     html_dir = Path(args.html).resolve()
@@ -719,11 +755,14 @@ def main(argv: list[str] | None = None) -> int:
     repo = Repository.from_config(Path(args.config))
     shots = Path(args.screenshots) if args.screenshots else html_dir.parent / "screenshots"
     t0 = time.monotonic()
-    browser = Browser(chromium, mathjax=mathjax, timeout=args.timeout)
+    browsers = []
     try:
-        results = check_site(html_dir, browser, repo, screenshots=shots)
+        for _ in range(max(1, args.workers)):
+            browsers.append(Browser(chromium, mathjax=mathjax, timeout=args.timeout))
+        results = check_site(html_dir, browsers, repo, screenshots=shots)
     finally:
-        browser.close()
+        for browser in browsers:
+            browser.close()
     failed = [r for r in results if r.problems]
     print(f"browser check of {html_dir}: {len(results)} pages in {time.monotonic() - t0:.0f} s; "
           f"screenshots in {shots}")

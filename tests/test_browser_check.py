@@ -3,6 +3,8 @@ and (where Chromium is installed) the whole check in a real headless browser."""
 
 from __future__ import annotations
 
+import re
+
 import textwrap
 from pathlib import Path
 
@@ -161,6 +163,33 @@ def test_a_real_browser_finds_each_fault(chromium, tmp_path):
     assert "broken link: 'gone.html' -> missing gone.html" in text
     assert "good.html#title" not in text
     assert Path(browser.profile).exists() is False
+
+
+def test_two_browsers_find_what_one_finds(chromium, tmp_path):
+    """Pages shared out between two browsers: the same problems per page, in the site's page order."""
+    site = tmp_path / "html"
+    site.mkdir()
+    for i in range(3):
+        (site / f"good{i}.html").write_text(GOOD.replace("bad.html#nowhere", "good0.html#title"))
+    (site / "bad.html").write_text(BAD)
+    (site / "img.png").write_bytes(PNG)
+    (tmp_path / "_config.yml").write_text('repository: {url: "https://github.com/me/b", branch: main}\n')
+    repo = bc.Repository.from_config(tmp_path / "_config.yml")
+    mathjax = bc.local_mathjax()
+    runs = []
+    for n in (1, 2):
+        browsers = [bc.Browser(chromium, mathjax=mathjax, timeout=20) for _ in range(n)]
+        try:
+            results = bc.check_site(site, browsers, repo, screenshots=None, log=lambda *_: None)
+            # each run serves the site on a port of its own
+            runs.append([(r.page, sorted(re.sub(r"127\.0\.0\.1:\d+", "HOST", p) for p in r.problems)) for r in results])
+        finally:
+            for b in browsers:
+                b.close()
+    one, two = runs
+    assert [page for page, _ in one] == bc.Site(site).pages() + ["(site)"]      # no chapter in a fake site
+    assert two == one
+    assert dict(one)["bad.html"] and not any(problems for page, problems in one if page not in ("bad.html", "(site)") and mathjax)
 
 
 def _cell(outputs: str) -> str:
