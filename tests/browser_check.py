@@ -218,6 +218,60 @@ def check_alt_text(html: str) -> list[str]:
     return problems
 
 
+#: Measures, in the page as laid out, what sticks out of the article's column (see :func:`check_overflow`).
+#: An element whose right edge passes the column's is reported once (its descendants are not), with the
+#: scroll container it sits in if any, and whether that container shows the book's cue (the class
+#: ``lsl-overflows`` that ``_static/lsl.js`` gives a container wider than the column, with a visible hint).
+OVERFLOW_JS = """() => {
+  const col = document.querySelector('article.bd-article') || document.querySelector('article, main');
+  if (!col) return [];
+  const right = col.getBoundingClientRect().right;
+  const describe = el => {
+    const cls = (el.getAttribute('class') || '').trim().split(/\\s+/).slice(0, 2).join('.');
+    const text = (el.innerText || el.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 60);
+    return el.tagName.toLowerCase() + (cls ? '.' + cls : '') + (text ? ' "' + text + '"' : '');
+  };
+  const scroller = el => {
+    for (let a = el.parentElement; a && a !== col; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if ((ox === 'auto' || ox === 'scroll') && a.scrollWidth > a.clientWidth + 1) return a;
+    }
+    return null;
+  };
+  const found = [], seen = new Set();
+  for (const el of col.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.right <= right + 1) continue;
+    if (getComputedStyle(el).position === 'fixed') continue;
+    if (el.closest('mjx-assistive-mml, .visually-hidden, .sr-only')) continue;   // for screen readers only
+    const box = scroller(el);
+    const key = box || el;
+    let inside = false;
+    for (const s of seen) { if (s.contains(key) && s !== key) { inside = true; break; } }
+    if (inside || seen.has(key)) continue;
+    seen.add(key);
+    found.push({what: describe(key), by: Math.round((box ? box.scrollWidth - box.clientWidth : r.right - right)),
+                scrolls: !!box, cue: !!box && box.classList.contains('lsl-overflows')});
+  }
+  return found;
+}"""
+
+
+def check_overflow(found: list[dict]) -> list[str]:
+    """Problems from :data:`OVERFLOW_JS`'s measurements: content wider than the article's column.
+
+    Content that sticks out of the column is cut off (or runs under the sidebar); a table or equation
+    may be wider only inside a container that scrolls sideways and shows the reader a cue that it does.
+    """
+    problems = []
+    for f in found:
+        if not f.get("scrolls"):
+            problems.append(f"wider than the column by {f['by']} px (cut off at the right): {f['what']}")
+        elif not f.get("cue"):
+            problems.append(f"scrolls sideways by {f['by']} px with no cue to the reader: {f['what']}")
+    return problems
+
+
 def _classes(el) -> list[str]:
     cls = el.get("class") or []
     return cls.split() if isinstance(cls, str) else list(cls)
@@ -542,7 +596,9 @@ class Browser:
       }
       const broken = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0 &&
         !(i.currentSrc || i.src).endsWith('.svg')).map(i => i.getAttribute('src'));
-      return {broken, mathjax: !!(window.MathJax && MathJax.version), html: document.documentElement.outerHTML};
+      await sleep(100);                       // the book's own script fits equations once MathJax is done
+      const overflow = (""" + OVERFLOW_JS + """)();
+      return {broken, overflow, mathjax: !!(window.MathJax && MathJax.version), html: document.documentElement.outerHTML};
     })()"""
 
     def open(self, url: str) -> dict:
@@ -678,6 +734,7 @@ def check_site(html_dir: Path, browser: Browser | Sequence[Browser], repo: Repos
         site.rendered[page] = html
         problems = list(state["problems"])
         problems += [f"broken image (no pixels): {src}" for src in state.get("broken", [])]
+        problems += check_overflow(state.get("overflow") or [])
         problems += check_images(page, html, site.exists)
         problems += check_math(html)
         problems += check_stray_outputs(static)   # the page as served: the live DOM adds copy buttons

@@ -192,6 +192,41 @@ def test_two_browsers_find_what_one_finds(chromium, tmp_path):
     assert dict(one)["bad.html"] and not any(problems for page, problems in one if page not in ("bad.html", "(site)") and mathjax)
 
 
+WIDE = """<html><head><style>article { width: 400px; } .s { overflow-x: auto; }</style></head><body>
+<article class="bd-article"><p>fits</p><div id="cut" style="width: 600px">a wide block</div>
+<div class="s"><table><tr><td style="min-width: 700px">wide table, no cue</td></tr></table></div>
+<div class="s lsl-overflows"><table><tr><td style="min-width: 700px">wide table with cue</td></tr></table></div>
+<div class="s"><table><tr><td>a narrow table in a scroller</td></tr></table></div>
+<span style="position: absolute; clip: rect(1px, 1px, 1px, 1px)" class="visually-hidden">
+<span style="display: inline-block; width: 900px">for screen readers</span></span></article></body></html>"""
+
+
+def test_the_browser_measures_what_sticks_out_of_the_column(chromium, tmp_path):
+    """Wider than the column: cut off, scrolling with no cue, scrolling with the book's cue (fine)."""
+    site = tmp_path / "html"
+    site.mkdir()
+    (site / "wide.html").write_text(WIDE)
+    server, base = bc.serve(site)
+    browser = bc.Browser(chromium, timeout=20)
+    try:
+        state = browser.open(base + "wide.html")
+    finally:
+        browser.close()
+        server.shutdown()
+    problems = bc.check_overflow(state["overflow"])
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("wider than the column by 200 px (cut off at the right): div") and "a wide block" in problems[0]
+    assert problems[1].startswith("scrolls sideways by") and "no cue" in problems[1] and "wide table, no cue" in problems[1]
+
+
+def test_overflow_problems_are_worded_for_each_case():
+    found = [{"what": "div", "by": 5, "scrolls": False, "cue": False},
+             {"what": "table", "by": 7, "scrolls": True, "cue": False},
+             {"what": "table2", "by": 9, "scrolls": True, "cue": True}]
+    assert bc.check_overflow(found) == ["wider than the column by 5 px (cut off at the right): div",
+                                        "scrolls sideways by 7 px with no cue to the reader: table"]
+
+
 def _cell(outputs: str) -> str:
     return ('<div class="cell docutils container"><div class="cell_input docutils container">'
             '<pre>glue("x", 0.349)</pre></div><div class="cell_output docutils container">'
