@@ -360,7 +360,7 @@ report.figure("fig-tunnels-halves", fig)
 # sets the position $t$; the left panel marks it on the loss profiles, the right one shows the
 # network's predicted class probabilities for a dozen test examples at that point (circles: true
 # labels; crosses: predictions). Slide from A to B and watch individual predictions change, and the
-# loss with them; then compare with a point in the middle of the straight line (exercise 5).
+# loss with them; then compare with a point in the middle of the straight line (exercise 4 below).
 
 # %% tags=["remove-output"]
 viewer = explore.tunnel_viewer(L, tun, t=0.5, n_examples=12)
