@@ -300,3 +300,47 @@ def test_mathjax_is_served_from_the_book(tmp_path):
     assert 'src="_static/mathjax/es5/tex-mml-chtml.js' in page and "cdn.jsdelivr" not in page
     assert (out / "_static" / "mathjax" / "es5" / "tex-mml-chtml.js").is_file()
     assert (out / "_static" / "mathjax" / "es5" / "output" / "chtml" / "fonts").is_dir()   # loaded on demand
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise labels
+
+def test_exercises_of_a_numbered_chapter_are_labelled_and_anchored(tmp_path):
+    files = {
+        "index.md": """
+            # Book
+
+            ```{toctree}
+            :numbered: 1
+            one
+            two
+            ```
+            """,
+        "one.md": "# One\n\nNo exercises here.\n",
+        "two.md": """
+            # Two
+
+            ## Exercises
+
+            1. *Predict.* The first.
+            2. The second, with a list:
+               - a
+               - b
+            """,
+        "apart.md": "# Apart\n\n## Exercises\n\n1. Not in the numbered tree.\n",
+    }
+    out, warnings = build(tmp_path, files, ["exercises"])
+    html = (out / "two.html").read_text()
+    assert re.search(r'<li id="exercise-2-1"><p><strong>Exercise 2\.1\. </strong><em>Predict\.</em> The first', html)
+    assert re.search(r'<li id="exercise-2-2"><p><strong>Exercise 2\.2\. </strong>The second', html)
+    assert "Exercise 2.3" not in html and "lsl-exercises" in html
+    apart = (out / "apart.html").read_text()
+    assert "Exercise" not in apart.replace("Exercises", "") and "lsl-exercises" not in apart
+    assert "no numbered list" not in warnings
+
+
+def test_an_exercises_section_without_a_list_warns(tmp_path):
+    files = {"index.md": "# Book\n\n```{toctree}\n:numbered: 1\nthree\n```\n",
+             "three.md": "# Three\n\n## Exercises\n\nOnly prose, no list.\n"}
+    _, warnings = build(tmp_path, files, ["exercises"])
+    assert "the Exercises section has no numbered list to label" in warnings
