@@ -169,7 +169,7 @@ for lr, r in eos.items():
     loss_up.append(float((late.losses[1:] > late.losses[:-1]).double().mean()))
     print(f"lr={lr:g}: largest sharpness {reach[-1]:.2f} x 2/lr, {rise[-1]:.2f} x its start; second half: "
           f"mean {hover[-1]:.2f} x 2/lr, loss end / middle {loss_fall[-1]:.3f}, rising at {loss_up[-1]:.0%} of the steps")
-glue("dyn_reach", report.listing([report.fmt(v, 2) for v in reach]))
+glue("dyn_reach", report.listing([report.fmt(v, 3) for v in reach]))
 glue("dyn_rise", report.listing([report.fmt(v, 2) for v in rise]))
 glue("dyn_hover", report.listing([report.fmt(v, 3) for v in hover]))
 glue("dyn_loss_fall", report.listing([report.fmt(v, 2) for v in loss_fall]))
@@ -177,7 +177,7 @@ glue("dyn_loss_up", report.listing([report.fmt(100 * v, 2) + "%" for v in loss_u
 
 # %% tags=["hide-input"]
 report.verdict("coh-sharpening",
-               shown=f"largest sharpness over 2/η {report.listing([report.fmt(v, 2) for v in reach])} and over its start "
+               shown=f"largest sharpness over 2/η {report.listing([report.fmt(v, 3) for v in reach])} and over its start "
                      f"{report.listing([report.fmt(v, 2) for v in rise])} at η = {report.listing(cfg.eos_lrs)}",
                reach=reach, rise=rise)
 report.verdict("coh-edge",
@@ -194,9 +194,9 @@ report.verdict("coh-edge",
 # {glue:text}`dyn_loss_fall`) and rose at {glue:text}`dyn_loss_up` of those steps: the edge of stability is
 # {glue:text}`verdict-coh-edge-lower`.
 #
-# What this says about Fort & Ganguli's curvature transient: under full-batch gradient descent the top
-# eigenvalue's rise is not free, it stops at a threshold the learning rate sets, which is why the
-# final sharpness falls with the learning rate. Their networks were trained with minibatches and Adam, whose
+# What this says about Fort & Ganguli's curvature transient: in Cohen et al.'s picture the top eigenvalue's
+# rise under full-batch gradient descent is not free, it stops at a threshold the learning rate sets, which
+# is why a larger learning rate ends at a lower sharpness. Their networks were trained with minibatches and Adam, whose
 # thresholds differ (minibatch noise keeps SGD below $2/\eta$; Adam's threshold is one of its preconditioned
 # Hessian), so the transient of {ref}`chapter-local-geometry` is a relative of this effect, not the same
 # measurement. With the cross-entropy loss the sharpness also leaves the edge late in training, as the
@@ -300,13 +300,16 @@ report.verdict("song-spurious",
 # {glue:text}`dyn_sub_C` eigenvectors of a $D$ = {glue:text}`dyn_sub_D` dimensional space held on average
 # {glue:text}`dyn_fraction` of $\lVert g\rVert^2$ (at most {glue:text}`dyn_fraction_max`),
 # {glue:text}`dyn_over_random` times a random subspace's share: the claim is {glue:text}`verdict-song-spurious-lower`.
-# Whatever share of the gradient the top eigenspace holds, the loss is lowered by the rest: the component
-# along the sharp directions oscillates across the valley (at the edge of stability, as in the first half
-# of this chapter), and projecting it out leaves the descent along the valley floor untouched.
+# Song et al.'s explanation: the component of each step along the sharp directions oscillates across
+# the valley (at the edge of stability, as in the first half of this chapter) and lowers the loss little,
+# while the descent along the valley floor happens in the bulk, which Bulk-SGD keeps.
 #
-# What this says about Fort & Ganguli's confinement: the measurement stands (the gradient is concentrated
-# in the top eigenspace far beyond a random subspace's share), but the reading "training happens in a tiny
-# subspace" does not follow from it.
+# What this says about Fort & Ganguli's confinement: the two measurements are separate. How much of
+# $\lVert g\rVert^2$ the top eigenspace holds (here against a random subspace's share, and against the
+# "more than half" of the criterion) is the confinement; what training inside and outside that
+# eigenspace achieves is what decides whether "training happens in a tiny subspace". Both go into the
+# verdict above. Note that our runs are short, minibatch SGD early in training; Fort & Ganguli's
+# confinement in {ref}`chapter-local-geometry` was measured along Adam's runs.
 #
 # ## What we found
 #
