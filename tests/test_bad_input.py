@@ -283,7 +283,7 @@ def _arguments(fn, L: NetworkLandscape) -> dict:
         rise=0.1, cycles=1, cycle_steps=1, max_lrs=[0.1], scales=[1.0], alpha=1.0, t=torch.tensor([0.0, 0.5, 1.0], dtype=F64),
         d_curv=2, n_curv_planes=1, d_train=2, batches=[(L.x[:8], L.y[:8])],
         x=L.x, loader_x=L.x, hparam="lr", values=[0.1], n_vectors=2, n=3, split="train", idx=torch.arange(8),
-        snapshot_every=1,
+        snapshot_every=1, every=1,
         perm=perms.identity_permutation(perms.permutation_spec(L)),
         projection=projections.make_projection("dense", L.D, 2, seed=0, dtype=F64),
     )

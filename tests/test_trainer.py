@@ -491,3 +491,86 @@ def test_training_from_a_non_finite_point_names_it():
         train(quad, rows, settings=TrainSettings(steps=5, lr=0.1))
     with pytest.raises(ValueError, match=r"x0 has non-finite entries at \[2\]"):
         minimize(lambda x, step: (x * x).sum(), start, settings=TrainSettings(steps=5, lr=0.1))
+
+
+# ---------------------------------------------------------------------------
+# projected steps (Song, Ahn & Yun's Dom-SGD and Bulk-SGD)
+
+
+@pytest.mark.parametrize("optimizer,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)])
+def test_projecting_onto_the_whole_space_changes_nothing(optimizer, momentum):
+    land = tiny_net()
+    s = TrainSettings(steps=30, lr=0.05, optimizer=optimizer, momentum=momentum, batch_size=8)
+    plain = train(land, land.theta0, settings=s, snapshot_every=10)
+    eye = torch.eye(land.D, dtype=F64)
+    for keep, basis in (("onto", lambda x, step: eye), ("out", lambda x, step: eye[:0])):
+        projected = train(land, land.theta0, settings=s, snapshot_every=10,
+                          project=trainer.StepProjection(basis, every=3, keep=keep))
+        # the only difference is the rounding of x + (x' - x): a few units in the last place per step
+        rel_close(projected.theta, plain.theta, rtol=1e-12)
+        rel_close(projected.snapshots, plain.snapshots, rtol=1e-12)
+        rel_close(projected.losses, plain.losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_projecting_onto_nothing_stops_training(optimizer):
+    land = tiny_net()
+    empty = trainer.StepProjection(lambda x, step: torch.zeros(0, land.D, dtype=F64), keep="onto")
+    run = train(land, land.theta0, settings=TrainSettings(steps=20, lr=0.1, optimizer=optimizer), project=empty)
+    assert torch.equal(run.theta, land.theta0)
+    assert torch.equal(run.losses, run.losses[:1].expand(20))   # the loss never moves
+
+
+@pytest.mark.parametrize("keep", ["onto", "out"])
+def test_a_fixed_subspace_holds_the_displacement(keep):
+    land = tiny_net()
+    gen = torch.Generator().manual_seed(3)
+    V = torch.linalg.qr(torch.randn(land.D, 5, generator=gen, dtype=F64)).Q.T        # 5 orthonormal rows
+    calls = []
+
+    def basis(x, step):
+        calls.append(step)
+        return V
+
+    s = TrainSettings(steps=25, lr=0.05, optimizer="adam", batch_size=8)
+    run = train(land, land.theta0, settings=s, snapshot_every=5, project=trainer.StepProjection(basis, every=10, keep=keep))
+    assert calls == [0, 10, 20]
+    for point in [*run.snapshots, run.theta]:
+        d = point - land.theta0
+        inside = V.T @ (V @ d)
+        rest = d - inside if keep == "onto" else inside          # what must be zero
+        assert float(rest.norm()) < 1e-12 * max(float(d.norm()), 1.0)
+        assert float(d.norm()) > 1e-3                           # and it moved
+    assert not torch.equal(run.theta, train(land, land.theta0, settings=s).theta)
+
+
+def test_projected_sgd_step_is_the_projected_gradient_step():
+    land = tiny_net()
+    gen = torch.Generator().manual_seed(4)
+    V = torch.linalg.qr(torch.randn(land.D, 3, generator=gen, dtype=F64)).Q.T
+    lr = 0.2
+    run = train(land, land.theta0, settings=TrainSettings(steps=1, lr=lr, optimizer="sgd"),
+                project=trainer.StepProjection(lambda x, step: V))
+    g = land.grad(land.theta0)
+    rel_close(run.theta, land.theta0 - lr * V.T @ (V @ g), rtol=1e-12)
+
+
+def test_step_projection_errors():
+    land = tiny_net()
+    s = TrainSettings(steps=2, lr=0.1)
+    with pytest.raises(ValueError, match="every"):
+        trainer.StepProjection(lambda x, step: x[None], every=0)
+    with pytest.raises(ValueError, match="keep"):
+        trainer.StepProjection(lambda x, step: x[None], keep="in")
+    with pytest.raises(TypeError, match="callable"):
+        trainer.StepProjection(torch.eye(3))
+    with pytest.raises(ValueError, match="orthonormal"):
+        train(land, land.theta0, settings=s, project=trainer.StepProjection(lambda x, step: 2 * torch.eye(land.D, dtype=F64)[:2]))
+    with pytest.raises(ValueError, match=r"\[k, D\]"):
+        train(land, land.theta0, settings=s, project=trainer.StepProjection(lambda x, step: torch.eye(3, dtype=F64)))
+    with pytest.raises(ValueError, match="cache"):
+        train(land, land.theta0, settings=s, cache=True, project=trainer.StepProjection(lambda x, step: x[None]))
+    with pytest.raises(ValueError, match="one point"):
+        train(land, starts(land, 2), settings=s, project=trainer.StepProjection(lambda x, step: x[None]))
+    with pytest.raises(TypeError, match="StepProjection"):
+        train(land, land.theta0, settings=s, project=lambda x, step: x[None])

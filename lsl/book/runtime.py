@@ -105,11 +105,12 @@ PAPER_TIMES = Path(__file__).resolve().parent / "paper_times.json"
 #: cache), measured with ``tests/nbval_cache`` under ``make test`` from a fresh clone on 2026-12-02
 #: (hyperplanes, tunnels and connectors: each run on its own, nothing cached, on 2026-12-03; the guide
 #: page own_network executed by nbclient on 2026-12-07, nothing cached, beside another job on the two
-#: cores); the base of :func:`expected_time`'s estimate. A chapter not listed is assumed to take the quick profile's
+#: cores; dynamics: the CPU seconds of its nbclient run on one thread, nothing cached, on 2026-12-07, beside
+#: other jobs); the base of :func:`expected_time`'s estimate. A chapter not listed is assumed to take the quick profile's
 #: budget, 120 s.
 QUICK_CPU_SECONDS: Mapping[str, float] = MappingProxyType({
     "toy_model": 19.0, "hyperplanes": 112.0, "tunnels": 81.0, "connectors": 107.0, "widths": 105.0, "ensembles": 80.0,
-    "local_geometry": 73.0, "permutations": 15.0, "own_network": 86.0})
+    "local_geometry": 73.0, "permutations": 15.0, "own_network": 86.0, "dynamics": 41.0})
 QUICK_BUDGET_SECONDS = 120.0
 
 #: Assumed speed of one GPU relative to 2 CPU cores for these networks (an assumption, not a

@@ -817,19 +817,85 @@ _OWN_NETWORK_PAPER = dict(
     twin_steps=3000,
 )
 
+_DYNAMICS_QUICK = dict(
+    # the edge of stability (Cohen et al.): full-batch gradient descent on an MLP with the squared loss on
+    # one-hot targets (their main setting), sharpness by Lanczos every few steps
+    dataset="mnist1d",
+    n_test=200,
+    eos_n_train=500,
+    eos_net=dict(width=32, depth=2, activation="tanh"),
+    eos_loss="mse",
+    eos_lrs=(1.5, 2.0, 3.0),
+    eos_steps=800,
+    eos_every=40,
+    eos_tol=1e-3,
+    # the toy: gradient descent on quadratics of these curvatures at one learning rate
+    toy_curvatures=(0.5, 1.5, 1.9, 2.1, 2.5),
+    toy_lr=1.0,
+    toy_steps=40,
+    # Dom-SGD and Bulk-SGD (Song, Ahn & Yun): minibatch SGD with cross-entropy, the top C eigenvectors of the
+    # Hessian of the first examples recomputed every few steps
+    sub_n_train=1000,
+    sub_net=dict(width=32, depth=2, activation="tanh"),
+    sub_steps=500,
+    sub_lr=0.1,
+    sub_batch=50,
+    sub_every=25,
+    hessian_examples=250,
+)
+
+#: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_DYNAMICS_SMOKE = dict(
+    dataset="value",
+    n_test="examples",
+    eos_n_train="examples",
+    eos_net={"width": "width", "depth": "count", "*": "value"},
+    eos_loss="value",
+    eos_lrs="value",
+    eos_steps="steps",
+    eos_every="interval",
+    eos_tol="value",
+    toy_curvatures="value",
+    toy_lr="value",
+    toy_steps="count",
+    sub_n_train="examples",
+    sub_net={"width": "width", "depth": "count", "*": "value"},
+    sub_steps="steps",
+    sub_lr="value",
+    sub_batch="examples",
+    sub_every="interval",
+    hessian_examples="examples",
+)
+
+# the paper profile: Cohen et al. train on 5000 CIFAR-10 images; here the same on 5000 mnist1d examples with
+# wider networks and longer runs (the offline data set keeps the smoke scale's code paths those of quick)
+_DYNAMICS_PAPER = dict(
+    _DYNAMICS_QUICK,
+    n_test=1000,
+    eos_n_train=5000,
+    eos_net=dict(width=200, depth=2, activation="tanh"),
+    eos_steps=4000,
+    eos_every=100,
+    sub_n_train=5000,
+    sub_net=dict(width=200, depth=2, activation="tanh"),
+    sub_steps=3000,
+    sub_every=50,
+    hessian_examples=1000,
+)
+
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
 QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
          "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK,
-         "own_network": _OWN_NETWORK_QUICK}
+         "dynamics": _DYNAMICS_QUICK, "own_network": _OWN_NETWORK_QUICK}
 
 #: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
 SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE,
          "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE,
-         "own_network": _OWN_NETWORK_SMOKE}
+         "dynamics": _DYNAMICS_SMOKE, "own_network": _OWN_NETWORK_SMOKE}
 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
          "connectors": _CONNECTORS_PAPER, "local_geometry": _GEOMETRY_PAPER,
          "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER,
-         "own_network": _OWN_NETWORK_PAPER}
+         "dynamics": _DYNAMICS_PAPER, "own_network": _OWN_NETWORK_PAPER}

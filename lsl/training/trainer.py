@@ -22,7 +22,7 @@ from lsl.landscape import Landscape, check_finite
 from lsl.settings import OPTIMIZERS, SCHEDULES, TRAIN_DEFAULTS, check_settings, trainer, TrainSettings
 
 __all__ = ["lr_schedule", "minimize", "train", "landscape_objective", "TrainResult", "progress",
-           "NonFiniteLossError", "check_finite_losses", "check_lr_fits"]
+           "NonFiniteLossError", "check_finite_losses", "check_lr_fits", "StepProjection", "KEEP"]
 
 _OPTIMIZERS = OPTIMIZERS
 _SCHEDULES = SCHEDULES
@@ -152,6 +152,75 @@ def _optimizer(name: str, params: list[torch.Tensor], lr: float, momentum: float
     raise ValueError(f"unknown optimizer {name!r}; choose one of {_OPTIMIZERS}")
 
 
+#: What a :class:`StepProjection` keeps of each step: its component in the subspace, or the rest.
+KEEP = ("onto", "out")
+
+
+@dataclass(frozen=True)
+class StepProjection:
+    """Training with every step projected onto a subspace, or with that subspace projected out.
+
+    Pass one as ``project=`` to :func:`train` or :func:`minimize`. Every ``every`` steps (first
+    before step 0) the trainer calls ``basis(x, step)`` with the current parameters ``x`` ``[D]`` and
+    the number of steps done; it returns orthonormal rows ``V`` ``[k, D]`` (``0 <= k <= D``) that span
+    the subspace until the next call. After each optimiser step ``x -> x'``, the displacement is
+    replaced by its projection::
+
+        x' = x + V^T V (x' - x)          keep="onto"
+        x' = x + (d - V^T V d), d = x' - x   keep="out"
+
+    It is the step that is projected, not the gradient, so the displacement stays in the subspace
+    (its complement) whatever the optimiser; for SGD without momentum the two are the same. With
+    ``V`` the top Hessian eigenvectors these are the Dom-SGD and Bulk-SGD of Song, Ahn & Yun (2025)
+    (:func:`lsl.probes.hessian_subspace.top_subspace`). ``V = I`` with ``keep="onto"`` or ``k = 0``
+    with ``keep="out"`` leave training as it is (up to rounding in ``x + (x' - x)``); ``k = 0`` with
+    ``keep="onto"`` freezes the parameters.
+
+    Attributes:
+        basis: ``(x, steps_done) -> V`` ``[k, D]``, orthonormal rows on ``x``'s device and dtype.
+        every: recompute the basis every this many steps (``>= 1``).
+        keep: ``"onto"`` (the step's component in the span of ``V``) or ``"out"`` (the rest).
+    """
+
+    basis: Callable[[torch.Tensor, int], torch.Tensor]
+    every: int = 1
+    keep: str = "onto"
+
+    def __post_init__(self) -> None:
+        if not callable(self.basis):
+            raise TypeError(f"StepProjection.basis must be callable (x, steps_done) -> V [k, D], got {self.basis!r}")
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise ValueError(f"StepProjection.every must be an integer >= 1 (steps between recomputations), got {self.every!r}")
+        if self.keep not in KEEP:
+            raise ValueError(f"StepProjection.keep must be one of {KEEP}, got {self.keep!r}")
+
+    def subspace(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """The checked basis at ``x`` after ``step`` steps: ``basis(x, step)``, orthonormal rows ``[k, D]``.
+
+        Raises:
+            ValueError: if the rows are not ``[k, D]`` with ``k <= D`` or not orthonormal.
+        """
+        V = self.basis(x, step)
+        D = x.shape[-1]
+        if not isinstance(V, torch.Tensor) or V.dim() != 2 or V.shape[1] != D or V.shape[0] > D:
+            raise ValueError(f"StepProjection.basis must return orthonormal rows [k, D] with D = {D} and k <= D, got "
+                             f"{tuple(V.shape) if isinstance(V, torch.Tensor) else type(V).__name__}")
+        V = V.detach().to(device=x.device, dtype=x.dtype)
+        if V.shape[0]:
+            gram = V @ V.T
+            tol = 1e-4 if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else 1e-8
+            if float((gram - torch.eye(V.shape[0], dtype=V.dtype, device=V.device)).abs().max()) > tol:
+                raise ValueError("StepProjection.basis must return orthonormal rows (orthonormalise them, e.g. with "
+                                 "torch.linalg.qr(V.T).Q.T)")
+        return V
+
+    def apply(self, V: torch.Tensor, before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+        """The projected point: ``before`` plus the kept part of the step ``after - before``."""
+        d = after - before
+        inside = (d @ V.T) @ V
+        return before + (inside if self.keep == "onto" else d - inside)
+
+
 @trainer(TRAIN_DEFAULTS)
 def minimize(
     objective: Callable[[torch.Tensor, int], torch.Tensor],
@@ -163,6 +232,7 @@ def minimize(
     until: Callable[[torch.Tensor, int], bool] | None = None,
     desc: str | None = None,
     nonfinite: str = "raise",
+    project: StepProjection | None = None,
 ) -> "TrainResult":
     """Minimise ``objective(x, step)`` from ``x0`` with Adam or SGD.
 
@@ -192,6 +262,9 @@ def minimize(
             step on a CPU and every :data:`CHECK_EVERY_ON_DEVICE` steps (and at the end) on
             other devices, where each check waits for the device; the error names the first
             non-finite step either way.
+        project: a :class:`StepProjection`: every step's displacement projected onto a subspace
+            (or with it projected out), the subspace recomputed every ``project.every`` steps;
+            ``x0`` must be one point ``[D]``. Applied before ``after_step``.
 
     Returns:
         a :class:`TrainResult` whose ``theta`` is the final ``x`` (its tensors on ``x0``'s device,
@@ -208,6 +281,10 @@ def minimize(
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
     check_finite(x0, "x0", hint=START_HINT)
     check_lr_fits(lr, x0.dtype)
+    if project is not None and not isinstance(project, StepProjection):
+        raise TypeError(f"project must be a lsl.training.trainer.StepProjection, got {type(project).__name__}")
+    if project is not None and x0.dim() != 1:
+        raise ValueError(f"project= trains one point [D] at a time, got x0 of shape {tuple(x0.shape)}")
     check_every = 1 if x0.device.type == "cpu" else CHECK_EVERY_ON_DEVICE
     checked = 0
     x = x0.detach().clone().requires_grad_(True)
@@ -221,7 +298,14 @@ def minimize(
         opt.zero_grad(set_to_none=True)
         loss = objective(x, step)
         loss.sum().backward()
+        if project is not None:
+            if step % project.every == 0:   # outside no_grad: a basis of Hessian eigenvectors differentiates
+                basis = project.subspace(x.detach(), step)
+            before = x.detach().clone()
         opt.step()
+        if project is not None:
+            with torch.no_grad():
+                x.copy_(project.apply(basis, before, x.detach()))
         if after_step is not None:
             with torch.no_grad():
                 after_step(x)
@@ -364,6 +448,7 @@ def train(
     snapshot_every: int | None = None,
     cache: bool = False,
     nonfinite: str = "raise",
+    project: StepProjection | None = None,
 ) -> TrainResult:
     """Train one model (``theta0`` of shape ``[D]``) or ``B`` models at once (``[B, D]``).
 
@@ -389,6 +474,9 @@ def train(
             and the learning rate when the loss becomes NaN or infinite (a cached run with
             non-finite losses raises the same way); ``"record"`` keeps going and records them
             (see :func:`minimize`).
+        project: a :class:`StepProjection`: each step projected onto a subspace recomputed every few
+            steps (or with it projected out), as in Song, Ahn & Yun's Dom-SGD and Bulk-SGD; one model
+            ``[D]`` at a time, and not with ``cache=True`` (a subspace provider cannot be put in a key).
 
     Returns:
         a :class:`TrainResult`, its tensors on the landscape's device (``lrs`` on the CPU).
@@ -402,6 +490,9 @@ def train(
     theta0 = check_finite(landscape.check_theta(theta0, "theta0", finite=False), "theta0", hint=START_HINT)
     if nonfinite not in NONFINITE:
         raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    if project is not None and cache:
+        raise ValueError("train: project= cannot be cached (its subspace provider is code, not a value a cache key "
+                         "can hold); pass cache=False")
     # the cache key's settings: the same names and values as before the settings object (issue 17), so
     # that runs cached earlier are still found
     key_settings = dict(steps=s.steps, lr=s.lr, optimizer=s.optimizer, schedule=s.schedule, lr_min=s.lr_min,
@@ -440,5 +531,5 @@ def train(
         torch.manual_seed(s.seed)
         return minimize(
             lambda theta, step: objective(theta), theta0, settings=s,
-            snapshot_every=snapshot_every, desc="train", nonfinite=nonfinite,
+            snapshot_every=snapshot_every, desc="train", nonfinite=nonfinite, project=project,
         )
