@@ -283,6 +283,7 @@ _TUNNELS_PAPER = dict(
     robust_n_train=dict(fashion_mnist=None, mnist=None),
     robust_n_test=dict(fashion_mnist=None, mnist=None),
     mli_steps=3000,
+    mli_runs=(("sgd", 0.03), ("sgd", 0.3), ("adam", 0.001), ("adam", 0.01)),   # the CNN's own scale of rates
 )
 
 _CONNECTORS_QUICK = dict(
