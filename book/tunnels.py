@@ -612,6 +612,87 @@ report.verdict("fj-basin-size", basin_over_radius=basin,
 # 4. **Basins.** Along random directions the loss stays within half the wall's height out to
 #    {glue:text}`tun_basin` of each optimum's norm: {glue:text}`verdict-fj-basin-size-lower`.
 #
+# (tunnels-mli)=
+# ### Later work: when is the line from initialisation monotone?
+#
+# Lucas et al. {cite}`lucas2021analyzing` revisited Goodfellow et al.'s observation, the first of the four
+# statements above, and named it the *monotonic linear interpolation* (MLI) property. With SGD it holds in
+# most settings they tried; lines that are not monotone can be produced systematically by making the weights
+# travel far from their initialisation, and they turn up more often with adaptive optimisers (Adam) and large
+# learning rates. We test both halves on the chapter's network: {glue:text}`tun_mli_seeds` fresh
+# initialisations for each of {glue:text}`tun_mli_runs`, trained for {glue:text}`tun_mli_steps` steps at a
+# constant learning rate. A line counts as monotone when its largest rise above the running minimum is at
+# most {glue:text}`tun_mli_tol`% of its total fall (the book's term *monotone*); we also record how far each
+# network travelled, $\lVert\theta_T - \theta_0\rVert / \lVert\theta_0\rVert$. On a convex quadratic the
+# line to the minimum is monotone exactly, $f(t) = (1-t)^2 f(0)$, which the cell asserts; the wedge model
+# above gave {glue:text}`tun_toy_rise`%.
+
+# %%
+# the exact case first: a convex quadratic along the line from a random point to its minimum
+qg = torch.Generator().manual_seed(1)
+q_a, q_start, q_min = torch.rand(50, generator=qg) + 0.1, torch.randn(50, generator=qg), torch.randn(50, generator=qg)
+q_t = torch.linspace(0, 1, 51)[:, None]
+q_path = (0.5 * q_a * (q_start + q_t * (q_min - q_start) - q_min) ** 2).sum(1)
+assert lines.relative_rise(q_path).item() == 0.0, "a convex quadratic falls monotonically along the line to its minimum"
+
+mli = []
+for k, (opt_name, mli_lr) in enumerate(cfg.mli_runs):
+    starts = torch.stack([nets.network(data, cfg.arch, seed=1000 + 100 * k + s, device=device, **cfg.net)().theta0
+                          for s in range(cfg.mli_seeds)])
+    ends = train(L, starts, settings=TrainSettings(steps=cfg.mli_steps, lr=mli_lr, optimizer=opt_name,
+                                                   batch_size=cfg.batch_size), cache=True).theta
+    path = lines.line_losses(L, starts, ends, 51)
+    mli.append(dict(optimizer=opt_name, lr=mli_lr, rise=lines.relative_rise(path).cpu(),
+                    distance=((ends - starts).norm(dim=1) / starts.norm(dim=1)).cpu(), loss=path[:, -1].cpu()))
+    assert torch.isfinite(path).all() and (path[:, -1] < path[:, 0]).all(), "training reached a lower loss"
+tol = terms["monotone"]
+for r in mli:
+    r["monotone"] = (r["rise"] <= tol).float().mean().item()
+    print(f"{r['optimizer']:4s} lr {r['lr']:<6g}: largest rise / fall {report.numbers(r['rise'], 4)}; "
+          f"distance travelled / |theta_0| {report.numbers(r['distance'], 3)}; final loss {report.numbers(r['loss'], 3)}")
+all_rise = torch.cat([r["rise"] for r in mli])
+all_dist = torch.cat([r["distance"] for r in mli])
+mli_farther = lines.farther_share(all_dist, all_rise > tol)
+sgd_small = next(r for r in mli if r["optimizer"] == "sgd")
+adam_large = [r for r in mli if r["optimizer"] == "adam"][-1]
+
+# %% tags=["hide-input"]
+report.table([{"optimiser": "Adam" if r["optimizer"] == "adam" else "SGD", "learning rate": f"{r['lr']:g}",
+               "monotone": f"{round(r['monotone'] * cfg.mli_seeds)} of {cfg.mli_seeds}",
+               "largest rise / fall": f"{r['rise'].max().item():.2%}",
+               "distance / |θ₀|": f"{r['distance'].mean().item():.2f}",
+               "final loss": f"{r['loss'].mean().item():.3f}"} for r in mli])
+glue("tun_mli_seeds", cfg.mli_seeds)
+glue("tun_mli_steps", cfg.mli_steps)
+glue("tun_mli_runs", report.listing([f"{'Adam' if o == 'adam' else 'SGD'} at {lr:g}" for o, lr in cfg.mli_runs]))
+glue("tun_mli_tol", 100 * tol, 2)
+glue("tun_mli_sgd_share", 100 * sgd_small["monotone"], 3)
+glue("tun_mli_adam_share", 100 * adam_large["monotone"], 3)
+glue("tun_mli_adam_lr", adam_large["lr"], 3)
+glue("tun_mli_sgd_lr", sgd_small["lr"], 3)
+glue("tun_mli_n_not", int((all_rise > tol).sum()))
+glue("tun_mli_n_all", int(all_rise.numel()))
+glue("tun_mli_farther", 100 * mli_farther, 3)
+glue("tun_mli_dist_lo", min(r["distance"].mean().item() for r in mli), 2)
+glue("tun_mli_dist_hi", max(r["distance"].mean().item() for r in mli), 2)
+report.verdict("luc-mli-sgd", monotone_sgd=sgd_small["monotone"],
+               shown=f"{report.fmt(100 * sgd_small['monotone'], 3)}% of {cfg.mli_seeds} SGD networks (lr {sgd_small['lr']:g}) monotone")
+report.verdict("luc-mli-adam", monotone_sgd=sgd_small["monotone"], monotone_adam_large=adam_large["monotone"],
+               farther=mli_farther,
+               shown=f"monotone: {report.fmt(100 * adam_large['monotone'], 3)}% with Adam at {adam_large['lr']:g}, "
+                     f"{report.fmt(100 * sgd_small['monotone'], 3)}% with SGD at {sgd_small['lr']:g}; "
+                     f"the non-monotone travelled farther in {report.fmt(100 * mli_farther, 3)}% of pairs")
+
+# %% [markdown]
+# With SGD at the smaller learning rate ({glue:text}`tun_mli_sgd_lr`), {glue:text}`tun_mli_sgd_share`% of the
+# lines are monotone ({glue:text}`verdict-luc-mli-sgd-lower`); with Adam at the larger one
+# ({glue:text}`tun_mli_adam_lr`), {glue:text}`tun_mli_adam_share`%. Over all
+# {glue:text}`tun_mli_n_all` networks, {glue:text}`tun_mli_n_not` have a line that is not monotone, and in
+# {glue:text}`tun_mli_farther`% of the pairs of one such network and one monotone network the first had
+# travelled farther from its initialisation (one half would say that distance tells nothing; the runs' mean
+# distances range from {glue:text}`tun_mli_dist_lo` to {glue:text}`tun_mli_dist_hi` times the initial norm).
+# The second half of the claim is {glue:text}`verdict-luc-mli-adam-lower`.
+#
 # ## What we found
 #
 # - **Toy model.** Tunnel vertices at loss {glue:text}`tun_toy_vertex`, but {glue:text}`tun_toy_tunnel`
@@ -641,6 +722,11 @@ report.verdict("fj-basin-size", basin_over_radius=basin,
 #   steps have cosines {glue:text}`tun_radial_cos` with the radial direction ({glue:text}`verdict-fj-radial-early-lower`);
 #   {glue:text}`tun_wall_share`% of random paths cross a wall ({glue:text}`verdict-fj-random-paths-lower`);
 #   basins reach {glue:text}`tun_basin` of the radius ({glue:text}`verdict-fj-basin-size-lower`).
+# - **Later work: monotonic linear interpolation.** With SGD at a small learning rate
+#   {glue:text}`tun_mli_sgd_share`% of the lines from initialisation are monotone
+#   ({glue:text}`verdict-luc-mli-sgd-lower`), with Adam at a large one {glue:text}`tun_mli_adam_share`%; the
+#   networks whose line is not monotone travelled farther in {glue:text}`tun_mli_farther`% of pairs
+#   ({glue:text}`verdict-luc-mli-adam-lower`). {ref}`chapter-after` puts this beside the other later work.
 # - **Tunnel or curve.** The Bezier curve reached a barrier of {glue:text}`tun_bez_barrier` with
 #   {glue:text}`tun_bez_evals` gradient evaluations, the tunnel {glue:text}`tun_tunnel_barrier` with
 #   {glue:text}`tun_tunnel_evals`: the curve ended {glue:text}`tun_bez_verdict` than the tunnel, for

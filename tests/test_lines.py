@@ -34,6 +34,29 @@ def test_largest_rise_is_zero_for_a_falling_sequence_and_the_climb_otherwise():
         lines.largest_rise(torch.tensor([1.0, math.nan]))
 
 
+def test_relative_rise_is_the_rise_over_the_fall_and_zero_on_a_convex_quadratic():
+    assert lines.relative_rise(torch.tensor([4.0, 1.0, 2.5, 0.0])).item() == pytest.approx(1.5 / 4.0)
+    # a convex quadratic falls monotonically along the line from any point to its minimum: exactly zero
+    g = torch.Generator().manual_seed(4)
+    a, start, centre = torch.rand(30, generator=g) + 0.1, torch.randn(30, generator=g), torch.randn(30, generator=g)
+    t = torch.linspace(0, 1, 51)[:, None]
+    path = (0.5 * a * (start + t * (centre - start) - centre) ** 2).sum(1)
+    assert lines.relative_rise(path).item() == 0.0
+    with pytest.raises(ValueError, match="below their first"):
+        lines.relative_rise(torch.tensor([1.0, 2.0]))
+
+
+def test_farther_share_counts_pairs_like_a_loop():
+    d = torch.rand(12, generator=torch.Generator().manual_seed(5))
+    d[3] = d[7]                                            # a tie between a flagged and an unflagged item
+    f = torch.tensor([0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0], dtype=torch.bool)
+    pairs = [(i, j) for i in range(12) for j in range(12) if f[i] and not f[j]]
+    want = sum(1.0 if d[i] > d[j] else 0.5 if d[i] == d[j] else 0.0 for i, j in pairs) / len(pairs)
+    assert lines.farther_share(d, f) == pytest.approx(want)
+    assert lines.farther_share(d, torch.zeros(12, dtype=torch.bool)) == 0.5
+    assert lines.farther_share([1.0, 2.0], [False, True]) == 1.0
+
+
 def test_the_line_from_a_point_to_its_projection_on_a_wedge_falls_monotonically(toy):
     # toy model: the loss is the distance to the nearest wedge; moving straight to the projection never climbs
     theta = torch.randn(toy.D, generator=torch.Generator().manual_seed(2))

@@ -109,6 +109,7 @@ _HYPERPLANES_QUICK = dict(
     goldilocks_steps=300,
     goldilocks_lr=1.0,
     goldilocks_jacobian_examples=30,   # logit gradients per radius (lsl.curvature.logit_gradients.freezing)
+    vys_planes=2,                      # random planes per radius for G's share of the restricted Hessian (Vysogorets et al.)
     # short directions at the optima against d_int90: (eps, delta) ranges, SLQ size, the stated factor
     short_eps=(0.5, 1.0, 2.0),
     short_delta=(0.1, 0.5, 1.0),
@@ -144,6 +145,7 @@ _HYPERPLANES_SMOKE = dict(
     goldilocks_steps="steps",
     goldilocks_lr="value",
     goldilocks_jacobian_examples="examples",
+    vys_planes="count",
     short_eps="value",
     short_delta="value",
     short_vectors="count",
@@ -214,6 +216,11 @@ _TUNNELS_QUICK = dict(
     random_paths=20,
     basin_directions=20,
     basin_radii=41,
+    # monotonic linear interpolation (Lucas et al. 2021): seeds per run, each run (optimiser, learning rate)
+    # trained for mli_steps steps at a constant learning rate, the smaller learning rate of each optimiser first
+    mli_steps=500,
+    mli_seeds=5,
+    mli_runs=(("sgd", 0.1), ("sgd", 1.0), ("adam", 0.003), ("adam", 0.05)),
 )
 
 #: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
@@ -248,6 +255,9 @@ _TUNNELS_SMOKE = dict(
     basin_radii="count",
     robust_n_train="examples",
     robust_n_test="examples",
+    mli_steps="steps",
+    mli_seeds="count",
+    mli_runs="value",
 )
 
 _TUNNELS_PAPER = dict(
@@ -272,6 +282,8 @@ _TUNNELS_PAPER = dict(
     robust_cases=(("fashion_mnist", "relu"), ("mnist", "tanh")),
     robust_n_train=dict(fashion_mnist=None, mnist=None),
     robust_n_test=dict(fashion_mnist=None, mnist=None),
+    mli_steps=3000,
+    mli_runs=(("sgd", 0.03), ("sgd", 0.3), ("adam", 0.001), ("adam", 0.01)),   # the CNN's own scale of rates
 )
 
 _CONNECTORS_QUICK = dict(

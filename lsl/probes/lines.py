@@ -24,7 +24,8 @@ from lsl import batching
 from lsl.arguments import integer, number
 from lsl.landscape import Landscape, check_finite
 
-__all__ = ["line_losses", "largest_rise", "random_paths", "RandomPaths", "radial_cosine"]
+__all__ = ["line_losses", "largest_rise", "relative_rise", "farther_share", "random_paths", "RandomPaths",
+           "radial_cosine"]
 
 
 def line_losses(landscape: Landscape, start: torch.Tensor, end: torch.Tensor, n_points: int = 51) -> torch.Tensor:
@@ -73,6 +74,50 @@ def largest_rise(losses: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"losses must be [n] or [B, n] with n >= 1, got shape {tuple(losses.shape)}")
     running_min = torch.cummin(losses, dim=-1).values
     return (losses - running_min).max(dim=-1).values
+
+
+def relative_rise(losses: torch.Tensor) -> torch.Tensor:
+    """The largest rise of a path (:func:`largest_rise`) as a share of its total fall, first loss minus last.
+
+    Lucas et al. (2021) ask whether the line from a network's initialisation to its trained weights
+    falls monotonically; this is the size of the largest bump on it in units of the loss it loses in
+    all, so that one tolerance serves networks whose losses differ.
+
+    Args:
+        losses: ``[n]`` or ``[B, n]`` losses along paths, in order, each falling overall (first > last).
+
+    Returns:
+        a scalar tensor (or ``[B]``), zero for a monotonically falling path.
+    """
+    losses = torch.as_tensor(losses)
+    rise = largest_rise(losses)
+    fall = losses[..., 0] - losses[..., -1]
+    if bool((fall <= 0).any()):
+        raise ValueError("relative_rise needs paths whose last loss is below their first (a fall to measure against)")
+    return rise / fall
+
+
+def farther_share(distance, flagged) -> float:
+    """Over all pairs of one flagged and one unflagged item, the share in which the flagged one has the larger distance.
+
+    The Mann-Whitney statistic over ``n_flagged * n_unflagged`` pairs, ties counting a half: 1 when every
+    flagged item (e.g. a network whose line from initialisation is not monotone) travelled farther than
+    every other, 0.5 when distance says nothing, and 0.5 when either group is empty.
+
+    Args:
+        distance: ``[N]`` numbers (e.g. each network's relative distance from its initialisation).
+        flagged: ``[N]`` booleans.
+    """
+    d = torch.as_tensor(distance, dtype=torch.float64).flatten()
+    f = torch.as_tensor(flagged, dtype=torch.bool).flatten()
+    if d.shape != f.shape:
+        raise ValueError(f"distance and flagged must have the same length, got {d.numel()} and {f.numel()}")
+    check_finite(d, "distance")
+    a, b = d[f], d[~f]
+    if a.numel() == 0 or b.numel() == 0:
+        return 0.5
+    diff = a[:, None] - b[None, :]
+    return float(((diff > 0).double() + 0.5 * (diff == 0).double()).mean())
 
 
 @dataclass(frozen=True)
