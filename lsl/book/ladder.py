@@ -54,7 +54,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from . import profiles, runtime
 
 __all__ = ["CHAPTERS", "RUN_FIELDS", "Item", "plan", "record_path", "done", "run_item", "estimate", "run",
-           "main", "read_records", "commit_of", "stale", "check_record_file"]
+           "main", "read_records", "commit_of", "stale", "check_record_file", "NOT_COMPUTING"]
 
 #: The chapters whose claims move with scale (the rungs above ``quick`` enlarge these; the others run as in quick).
 CHAPTERS = ("hyperplanes", "tunnels", "connectors", "local_geometry", "widths", "ensembles")
@@ -137,17 +137,31 @@ def commit_of(root: Path) -> tuple[str | None, bool]:
     return head.stdout.strip(), bool(changed)
 
 
+#: Files of ``lsl`` that do not change what a chapter computes: the ladder and the scale page's reader (they only
+#: write and read records), and the sizes table (a record keeps its sizes, compared by :func:`stale` instead).
+NOT_COMPUTING = ("lsl/book/ladder.py", "lsl/book/scale.py", "lsl/book/sizes.py")
+
+
 def stale(root: Path, run_info: Mapping[str, Any]) -> bool | None:
-    """Whether the code that made a record has changed since: ``git diff --quiet <commit> -- lsl book/<chapter>.py``.
+    """Whether the code that made a record has changed since: ``git diff --quiet <commit> -- lsl book/<chapter>.py``
+    (leaving out :data:`NOT_COMPUTING`), or the chapter's sizes at the record's rung are no longer the recorded ones.
 
     Returns ``None`` when it cannot be told (no commit in the record, no git, or an unknown commit).
     """
     commit, chapter = run_info.get("commit"), run_info.get("chapter")
     if not commit or not chapter:
         return None
+    rung = run_info.get("rung")
+    if rung in profiles.PROFILES and "sizes" in run_info:
+        try:
+            if _jsonable(dict(profiles.get(rung).chapter(chapter))) != run_info["sizes"]:
+                return True
+        except KeyError:
+            return True
+    excluded = [f":(exclude){path}" for path in NOT_COMPUTING]
     try:
-        out = subprocess.run(["git", "diff", "--quiet", commit, "--", "lsl", f"book/{chapter}.py"], cwd=root,
-                             capture_output=True)
+        out = subprocess.run(["git", "diff", "--quiet", commit, "--", "lsl", f"book/{chapter}.py", *excluded],
+                             cwd=root, capture_output=True)
     except OSError:
         return None
     return {0: False, 1: True}.get(out.returncode)

@@ -820,6 +820,16 @@ _OWN_NETWORK_PAPER = dict(
     twin_steps=3000,
 )
 
+_SCALE_QUICK = dict(
+    # the page on scale reads the ladder's records (it runs nothing): the rungs it shows, in the order of scale
+    rungs=("smoke", "quick", "medium", "large", "paper"),
+)
+
+#: How each setting of the page shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_SCALE_SMOKE = dict(rungs="names")
+
+_SCALE_PAPER = dict(_SCALE_QUICK)
+
 # The rungs of the scale ladder (lsl.book.ladder) between quick and paper: offline data on 2 CPU cores, written,
 # like paper, as the changes to quick, for the chapters whose claims move with scale (the others run as in quick).
 # medium: about 20-30 min for these six chapters on 2 cores per run seed; large: about 2 h per run seed, with
@@ -964,18 +974,18 @@ _ENSEMBLES_LARGE = dict(
 QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
          "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK,
-         "own_network": _OWN_NETWORK_QUICK}
+         "own_network": _OWN_NETWORK_QUICK, "scale": _SCALE_QUICK}
 
 #: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
 SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE,
          "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE,
-         "own_network": _OWN_NETWORK_SMOKE}
+         "own_network": _OWN_NETWORK_SMOKE, "scale": _SCALE_SMOKE}
 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
          "connectors": _CONNECTORS_PAPER, "local_geometry": _GEOMETRY_PAPER,
          "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER,
-         "own_network": _OWN_NETWORK_PAPER}
+         "own_network": _OWN_NETWORK_PAPER, "scale": _SCALE_PAPER}
 
 #: The scale ladder's ``medium`` rung, per chapter key: the changes to ``quick`` of the chapters whose claims move
 #: with scale (every other chapter runs as in ``quick``).
