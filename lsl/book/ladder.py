@@ -58,13 +58,15 @@ __all__ = ["CHAPTERS", "RUN_FIELDS", "Item", "plan", "record_path", "done", "run
 
 #: The chapters whose claims move with scale (the rungs above ``quick`` enlarge these; the others run as in quick).
 CHAPTERS = ("hyperplanes", "tunnels", "connectors", "local_geometry", "widths", "ensembles")
-#: What the ``run`` entry of a ladder record holds.
+#: What the ``run`` entry of a ladder record holds (and ``cpu_s``, the kernel's CPU time, a cost that other jobs on
+#: the machine do not inflate as they do the wall time).
 RUN_FIELDS = ("rung", "seed", "chapter", "sizes", "commit", "dirty", "date", "machine", "wall_s", "peak_mb",
               "engine")
 #: The fields of every committed verdict record (with ``run`` added by the ladder).
 RECORD_FIELDS = ("verdict", "borderline", "quantities", "spread")
 _PEAK = "LSL_LADDER_PEAK_KB"
-_PEAK_CELL = ("try:\n    import resource\n    print('" + _PEAK + "', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+_PEAK_CELL = ("try:\n    import resource\n    _u = resource.getrusage(resource.RUSAGE_SELF)\n"
+              "    print('" + _PEAK + "', _u.ru_maxrss, _u.ru_utime + _u.ru_stime)\n"
               "except ImportError:\n    pass\n")
 
 
@@ -181,13 +183,14 @@ def _machine(threads: int | None) -> dict:
             "torch": torch.__version__, "system": platform.system()}
 
 
-def _records_of(nb) -> tuple[dict[str, dict], float | None]:
-    """The verdict records an executed notebook glued (``lsl.book.report.verdict``) and its kernel's peak memory (MB)."""
+def _records_of(nb) -> tuple[dict[str, dict], float | None, float | None]:
+    """The verdict records an executed notebook glued (``lsl.book.report.verdict``), its kernel's peak memory (MB)
+    and its kernel's CPU time (s)."""
     import ast
 
     from .report import VERDICT_PREFIX
 
-    found, peak = {}, None
+    found, peak, cpu = {}, None, None
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             name = ((out.get("metadata") or {}).get("scrapbook") or {}).get("name", "")
@@ -195,9 +198,10 @@ def _records_of(nb) -> tuple[dict[str, dict], float | None]:
                 text = next(v for k, v in out["data"].items() if k.endswith("text/plain"))
                 found[name[len(VERDICT_PREFIX):]] = json.loads(ast.literal_eval(text))
             if out.get("output_type") == "stream" and _PEAK in out.get("text", ""):
-                kb = out["text"].split(_PEAK, 1)[1].split()[0]
+                kb, *rest = out["text"].split(_PEAK, 1)[1].split()
                 peak = round(float(kb) / 1024, 1)
-    return found, peak
+                cpu = round(float(rest[0]), 1) if rest else None
+    return found, peak, cpu
 
 
 def run_item(item: Item, notebook: str, env: Mapping[str, str], *, workdir: str | None = None,
@@ -237,13 +241,13 @@ def run_item(item: Item, notebook: str, env: Mapping[str, str], *, workdir: str 
         except Exception as exc:  # a failed chapter is reported, and the ladder goes on with the next item
             error = f"{type(exc).__name__}: {str(exc)[-2000:]}"
         wall = time.perf_counter() - t0
-    records, peak = _records_of(nb)
+    records, peak, cpu = _records_of(nb)
     sizes = _jsonable(dict(profiles.get(item.rung).chapter(item.chapter)))
     info = {"rung": item.rung, "seed": item.seed, "chapter": item.chapter, "sizes": sizes,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": _machine(int(full_env["OMP_NUM_THREADS"]) if full_env.get("OMP_NUM_THREADS", "").isdigit()
                                 else None),
-            "wall_s": round(wall, 1), "peak_mb": peak, "engine": engine}
+            "wall_s": round(wall, 1), "cpu_s": cpu, "peak_mb": peak, "engine": engine}
     kept = {claim: {**{k: r.get(k) for k in RECORD_FIELDS}, "run": info} for claim, r in records.items()}
     return {"item": item, "records": kept, "error": error}
 
