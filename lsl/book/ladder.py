@@ -140,8 +140,9 @@ def commit_of(root: Path) -> tuple[str | None, bool]:
 
 
 #: Files of ``lsl`` that do not change what a chapter computes: the ladder and the scale page's reader (they only
-#: write and read records), and the sizes table (a record keeps its sizes, compared by :func:`stale` instead).
-NOT_COMPUTING = ("lsl/book/ladder.py", "lsl/book/scale.py", "lsl/book/sizes.py")
+#: write and read records), the book layer's list of its modules, and the sizes table (a record keeps its sizes,
+#: compared by :func:`stale` instead).
+NOT_COMPUTING = ("lsl/book/ladder.py", "lsl/book/scale.py", "lsl/book/__init__.py", "lsl/book/sizes.py")
 
 
 def stale(root: Path, run_info: Mapping[str, Any]) -> bool | None:
