@@ -119,7 +119,8 @@ def test_a_dask_cluster_of_two_workers_makes_the_same_records(in_process, tmp_pa
     root = _fake_root(tmp_path, [CHEAP])
     items = ladder.plan(["smoke"], [0, 1], [CHEAP])
     out = ladder.run(items, root=root, engine="dask", workers=2, threads=1, progress=False, log=lambda _: None)
-    assert not out["failed"] and sorted(out["ran"]) == items
+    assert not out["failed"], out["failed"]
+    assert sorted(out["ran"]) == items
     first = json.loads(ladder.record_path(root, items[0]).read_text())
     assert {c: {k: r[k] for k in ladder.RECORD_FIELDS} for c, r in first.items()} == \
            {c: {k: r[k] for k in ladder.RECORD_FIELDS} for c, r in in_process.items()}

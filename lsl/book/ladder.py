@@ -234,7 +234,8 @@ def run_item(item: Item, notebook: str, env: Mapping[str, str], *, workdir: str 
     with contextlib.ExitStack() as stack:
         if not workdir or not Path(workdir).is_dir():
             workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="lsl-ladder-"))
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": workdir}})
+        client = NotebookClient(nb, timeout=timeout, startup_timeout=600, kernel_name="python3",
+                                resources={"metadata": {"path": workdir}})
         t0 = time.perf_counter()
         error = None
         try:
