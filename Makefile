@@ -26,7 +26,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 BOOK_OUT := $(if $(filter quick,$(LSL_PROFILE)),.,_build/$(LSL_PROFILE))
 export LSL_JUPYTER_CACHE := $(BOOK_OUT)/_build/.jupyter_cache
 
-.PHONY: help install book test unit chapters pairs build-book sync clean bench verdicts student
+.PHONY: help install book test unit chapters pairs build-book sync clean bench verdicts student records
 
 help:
 	@echo "make book   - set up .venv, execute every chapter ($$LSL_PROFILE profile), render _build/html"
@@ -35,6 +35,9 @@ help:
 	@echo "make sync   - re-pair every chapter's .ipynb with its .py twin (jupytext --sync)"
 	@echo "make student - the student edition (no exercise solutions) into _build/student"
 	@echo "make verdicts - record this build's verdicts (smoke and quick) into book/verdicts, to commit with the change that moved them"
+	@echo "make records PROFILE=large - the scale ladder (lsl/book/ladder.py): the scale-sensitive chapters at a rung"
+	@echo "              (smoke, quick, medium, large; paper on a GPU) and run seeds SEEDS=\"0 1\", records into book/verdicts;"
+	@echo "              resumable; LADDER_ARGS=\"--engine dask --address tcp://host:8786\" runs it on a Dask cluster"
 	@echo "make clean  - remove _build (keeps .venv)"
 	@echo "make bench  - install the peers (torch pinned), run benchmarks/ -> benchmarks/results.{md,json}; BENCH_ARGS=\"--quick --only tunnel\""
 
@@ -45,7 +48,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test,ladder]"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -77,6 +80,15 @@ student: install
 verdicts: install
 	LSL_RECORD_VERDICTS=1 $(BIN)/python -m pytest -p tests.schedule -n $(TEST_WORKERS) tests/test_smoke.py
 	LSL_RECORD_VERDICTS=1 $(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --keep-going
+	git status --short book/verdicts
+
+# The scale ladder (lsl/book/ladder.py, README "The scale ladder"): outside CI. Each (rung, seed, chapter) is one
+# fresh kernel; finished ones are skipped, so an interrupted run resumes. PROFILE names one rung (or several).
+PROFILE ?= medium
+SEEDS ?= 0 1
+LADDER_ARGS ?=
+records: install
+	$(BIN)/python -m lsl.book.ladder --rungs $(PROFILE) --seeds $(SEEDS) $(LADDER_ARGS)
 	git status --short book/verdicts
 
 sync: install

@@ -331,12 +331,29 @@ def _short(value) -> str:
     return str(value)
 
 
+#: The profiles in the order of their scale (lsl.book.profiles.LADDER; not imported: the build must not need torch).
+LADDER = ("smoke", "quick", "medium", "large", "paper")
+
+
+def _provenance(recs: dict) -> str:
+    """``commit <hash>, <date>`` of the records the scale ladder made (``run`` entries), or ``""``."""
+    runs = [r.get("run") for r in recs.values() if isinstance(r, dict) and isinstance(r.get("run"), dict)]
+    if not runs:
+        return ""
+    commits = sorted({str(r.get("commit") or "?")[:7] for r in runs})
+    date = max(str(r.get("date") or "")[:10] for r in runs)
+    return f"commit {', '.join(commits)}, {date}"
+
+
 def _other_profiles(app, data) -> list[tuple[str, dict]]:
-    """``[(profile, {claim: record})]`` of the profiles other than this build's, from the committed records
-    (and, for ``paper``, from a paper-profile build beside this one when there is one)."""
+    """``[(column title, {claim: record})]`` of the profiles other than this build's, from the committed records
+    (run seed 0: ``book/verdicts/<profile>/*.json``; the scale ladder's rungs too, titled with the commit and date
+    of their records), and, for ``paper``, from a paper-profile build beside this one when there is one."""
     root = Path(app.confdir) / app.config.lsl_verdict_records
+    present = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    order = [p for p in LADDER if p in present or p == "paper"] + [p for p in present if p not in LADDER]
     found = []
-    for profile in ("smoke", "quick", "paper"):
+    for profile in order:
         if profile == data["profile"]:
             continue
         recs: dict = {}
@@ -351,7 +368,8 @@ def _other_profiles(app, data) -> list[tuple[str, dict]]:
             for doc_records in data["other"].values():
                 recs.update(doc_records)
         if recs:                     # a profile never recorded (paper, before a GPU run) gets no column
-            found.append((profile, recs))
+            where = _provenance(recs)
+            found.append((f"{profile} ({where})" if where else profile, recs))
     return found
 
 
@@ -439,7 +457,7 @@ def build_table(app, doctree, docname) -> None:
             for other_profile, recs in others:
                 other = recs.get(c["id"])
                 if other is not None:
-                    item(f"{other_profile.capitalize()} profile (committed record)", _verdict_node(other),
+                    item(f"{other_profile[0].upper() + other_profile[1:]} (committed record)", _verdict_node(other),
                          nodes.Text(". "), nodes.literal(text=_values_text(other)))
             box += items
             details.append(box)

@@ -9,7 +9,7 @@ a landscape, so it runs unchanged on both.
 The package shows its architecture in its tree. The **core**, directly in ``lsl/``, is the
 abstraction and its evaluation: :mod:`~lsl.landscape`, :mod:`~lsl.network` (with
 :mod:`~lsl.network_checks`), :mod:`~lsl.toy`, :mod:`~lsl.stack`, :mod:`~lsl.batching`,
-:mod:`~lsl.cache` and :mod:`~lsl.settings`. Each family of methods is a subpackage whose
+:mod:`~lsl.cache`, :mod:`~lsl.settings` and :mod:`~lsl.seeds` (the run-wide seed). Each family of methods is a subpackage whose
 ``__init__`` says what it is for, lists its modules (``MODULES``) and the families it may import
 (``BUILDS_ON``): :mod:`lsl.data`, :mod:`lsl.training`, :mod:`lsl.curvature`, :mod:`lsl.probes`,
 :mod:`lsl.subspaces`, :mod:`lsl.paths` and :mod:`lsl.ensembles`. A family imports only the core
@@ -22,14 +22,15 @@ chapter's set-up, glue, figures, widgets), which the core and the families never
 
 import importlib
 
-from lsl import arguments, batching, cache, landscape, network, network_checks, settings, stack, toy
+from lsl import arguments, batching, cache, landscape, network, network_checks, seeds, settings, stack, toy
 from lsl import data, training, curvature, probes, subspaces, paths, ensembles
 from lsl.landscape import FlatView, Landscape
 from lsl.network import NetworkLandscape
 from lsl.toy import WedgeLandscape
 
 #: The core's modules: the landscape abstraction and its evaluation.
-CORE = ("landscape", "network", "network_checks", "toy", "stack", "batching", "cache", "settings", "arguments")
+CORE = ("landscape", "network", "network_checks", "toy", "stack", "batching", "cache", "settings", "arguments",
+        "seeds")
 #: The families of methods (subpackages), each building only on the core and families before it.
 FAMILIES = ("data", "training", "curvature", "probes", "subspaces", "paths", "ensembles")
 

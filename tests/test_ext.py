@@ -126,6 +126,21 @@ def test_scorecard_lists_every_claim_with_its_verdict_section_and_numbers(tmp_pa
     assert "scorecard" not in warnings
 
 
+def test_a_ladder_rung_with_records_gets_a_column_with_its_commit_and_date(tmp_path, monkeypatch):
+    """A rung of the scale ladder (book/verdicts/large, records with a run entry) is a column titled with the
+    commit and date of its records; a rung without records (medium here) gets none."""
+    monkeypatch.setenv("LSL_PROFILE", "quick")
+    large = {"c-one": {**scorecard.committed_record(record("c-one", "partly", "0.2")),
+                       "run": {"commit": "0123456789abcdef", "date": "2026-12-08T01:02:03Z"}}}
+    (tmp_path / "verdicts" / "large").mkdir(parents=True)
+    (tmp_path / "verdicts" / "large" / "chap.json").write_text(json.dumps(large))
+    (tmp_path / "verdicts" / "medium").mkdir(parents=True)
+    out, _ = scorecard_project(tmp_path, [record("c-one", "reproduced", "0.349"), record("c-two", "partly", "1.5")])
+    text = re.sub(r"<[^>]+>", "", (out / "score.html").read_text())
+    assert "large (commit 0123456, 2026-12-08)" in text and "medium" not in text
+    assert "Large (commit 0123456, 2026-12-08) (committed record)" in text
+
+
 def test_the_build_fails_when_a_chapter_does_not_report_a_listed_claim(tmp_path, monkeypatch):
     monkeypatch.setenv("LSL_PROFILE", "quick")
     with pytest.raises(ExtensionError, match="chap reports no verdict for 'c-two'"):

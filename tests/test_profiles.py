@@ -35,7 +35,7 @@ def test_empty_profile_variable_means_quick(monkeypatch):
 
 def test_unknown_profile_names_the_allowed_ones(monkeypatch):
     monkeypatch.setenv("LSL_PROFILE", "huge")
-    with pytest.raises(ValueError, match=r"unknown profile 'huge'.*\['paper', 'quick', 'smoke'\]"):
+    with pytest.raises(ValueError, match=r"unknown profile 'huge'.*\['large', 'medium', 'paper', 'quick', 'smoke'\]"):
         profiles.current()
     with pytest.raises(ValueError, match="quick.*paper|paper.*quick"):
         profiles.get("fast")

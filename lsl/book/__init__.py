@@ -10,6 +10,9 @@
 - :mod:`~lsl.book.report`: numbers, verdicts and figures glued into the chapter's text (:func:`glue`);
 - :mod:`~lsl.book.verdicts`: the one rule that decides a verdict from the criterion declared in
   ``claims.yml`` (shipped with the package) and the chapter's measurements;
+- :mod:`~lsl.book.ladder`: the scale ladder, the scale-sensitive chapters run at every rung (profile) and run
+  seed, their verdicts written as records (``make records``); :mod:`~lsl.book.scale`: the page on scale's
+  reader of those records (trends by the criterion declared in ``claims.yml``);
 - :mod:`~lsl.book.plots`: the figure helpers (they take arrays and results, never a landscape);
 - :mod:`~lsl.book.explore`: figures with sliders (``ipywidgets``), loaded on first use.
 
@@ -33,7 +36,8 @@ from .report import glue
 from .runtime import setup
 
 #: The modules of the book layer.
-MODULES = ("profiles", "sizes", "smoke", "cases", "runtime", "verdicts", "report", "plots", "explore")
+MODULES = ("profiles", "sizes", "smoke", "cases", "runtime", "verdicts", "report", "plots", "explore", "ladder",
+           "scale")
 
 
 def __getattr__(name: str):

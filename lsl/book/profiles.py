@@ -1,11 +1,13 @@
-"""Profiles: one book, two scales, and a smoke scale for the tests.
+"""Profiles: one book, several scales, and a smoke scale for the tests.
 
 ``quick`` (the default, on a GPU too) runs every chapter on a CPU with offline
 data in well under two minutes; ``paper`` (only when asked for with
 ``LSL_PROFILE=paper``) uses a GPU and the papers' datasets and sizes; ``smoke``
 is ``paper`` shrunk by a rule (:func:`derive_smoke`, :mod:`lsl.book.smoke`), so that the paper
 profile's code paths run in the tests on a CPU in seconds, on small files in
-the paper datasets' formats. A chapter reads all its sizes (they are listed in
+the paper datasets' formats. Between ``quick`` and ``paper``, the rungs of the scale ladder (:data:`RUNGS`:
+``medium`` and ``large``, offline data on a CPU) enlarge the chapters whose claims move with scale; they run
+outside the book build, by ``make records`` (:mod:`lsl.book.ladder`), which writes their verdict records. A chapter reads all its sizes (they are listed in
 :mod:`lsl.book.sizes`) from the active profile, chosen by the environment variable ``LSL_PROFILE``::
 
     import lsl
@@ -28,7 +30,7 @@ import torch
 
 from . import sizes, smoke
 
-__all__ = ["Profile", "PROFILES", "current", "get", "device", "profile_name", "derive_smoke"]
+__all__ = ["Profile", "PROFILES", "RUNGS", "LADDER", "current", "get", "device", "profile_name", "derive_smoke"]
 
 
 class ChapterConfig(Mapping[str, Any]):
@@ -65,7 +67,7 @@ class Profile:
     """A named set of sizes for every chapter, plus defaults for device and data.
 
     Attributes:
-        name: ``"quick"``, ``"paper"`` or ``"smoke"``.
+        name: ``"quick"``, ``"paper"``, ``"smoke"`` or a rung of the scale ladder (``"medium"``, ``"large"``).
         description: one line on what the profile is for.
         chapters: per-chapter settings (see :meth:`chapter`), keyed by the chapters' file names.
     """
@@ -144,6 +146,25 @@ def derive_smoke(paper: Profile) -> Profile:
 
 
 PROFILES["smoke"] = derive_smoke(PROFILES["paper"])
+PROFILES["medium"] = Profile(
+    "medium",
+    "a rung of the scale ladder: CPU, offline data, the scale-sensitive chapters at about 2 to 3 times quick's sizes "
+    "(mnist1d at 10k training examples, MLPs of width 128); about 20-30 min for them on 2 cores",
+    sizes.MEDIUM,
+)
+PROFILES["large"] = Profile(
+    "large",
+    "the largest rung of the scale ladder on a CPU: offline data, mnist1d at 20k training examples, MLPs up to "
+    "D of about 2e5; about 2 h for the scale-sensitive chapters on 2 cores, run outside CI by make records",
+    sizes.LARGE,
+)
+
+#: The rungs of the scale ladder above ``quick`` (CPU, offline data; run by :mod:`lsl.book.ladder`, never by the
+#: book build, which reads their records).
+RUNGS = ("medium", "large")
+#: Every profile in the order of its scale: the scale ladder's rungs, then ``paper`` (a GPU run, recorded by the
+#: same mechanism).
+LADDER = ("smoke", "quick", *RUNGS, "paper")
 
 
 def profile_name() -> str:
@@ -158,7 +179,7 @@ def get(name: str) -> Profile:
         raise ValueError(
             f"unknown profile {name!r}: choose one of {sorted(PROFILES)} "
             f"(LSL_PROFILE=quick, the default, for CPU runs; LSL_PROFILE=paper for the papers' sizes on a GPU; "
-            f"LSL_PROFILE=smoke for tests)"
+            f"LSL_PROFILE=smoke for tests; medium and large, the scale ladder's rungs on a CPU, for make records)"
         )
     return PROFILES[key]
 

@@ -19,6 +19,10 @@ cell; everything else is :func:`setup`, which
   profile, or :func:`active`, never the environment again;
 - on Google Colab in the ``paper`` profile, downloads the chapter's datasets if they are missing
   (:func:`lsl.data.datasets.download`; Colab ships torchvision);
+- sets the **run seed** (:mod:`lsl.seeds`): ``seed=`` if given, else ``LSL_SEED`` if set, else 0. Run seed
+  ``k`` shifts every seed the chapter uses by ``k`` times :data:`lsl.seeds.STRIDE`, so two run seeds are
+  independent repeats of the chapter (the scale ladder, :mod:`lsl.book.ladder`, runs each rung twice);
+  run seed 0 is the chapter as written;
 - applies the book's figure style and prints one line saying what it chose: in ``quick``, how to
   switch to ``paper``; in ``paper``, the chapter's expected run time on this device
   (:func:`expected_time`: measured if a run on a GPU was recorded, else an estimate, labelled so).
@@ -42,7 +46,7 @@ import torch
 
 from . import profiles, sizes, smoke
 
-__all__ = ["Runtime", "setup", "active", "choose_profile", "on_colab", "has_network", "paper_datasets", "expected_time",
+__all__ = ["Runtime", "setup", "active", "choose_profile", "run_seed", "on_colab", "has_network", "paper_datasets", "expected_time",
            "work", "SWITCH_HINT"]
 
 #: Hosts tried (in order) to decide whether the machine has network access.
@@ -252,17 +256,39 @@ def paper_datasets(cfg: Mapping[str, Any]) -> list[str]:
     return [name for name in PAPER_DATASETS if name in found]
 
 
-def setup(chapter: str, *, verbose: bool = True) -> Runtime:
+def run_seed(env: Mapping[str, str], seed: int | None = None) -> int:
+    """The run seed (:mod:`lsl.seeds`): ``seed`` if given, else ``LSL_SEED`` from ``env`` if set, else 0.
+
+    Raises:
+        ValueError: for a value that is not a non-negative integer.
+    """
+    if seed is None:
+        text = env.get("LSL_SEED", "").strip()
+        try:
+            seed = int(text) if text else 0
+        except ValueError:
+            raise ValueError(f"LSL_SEED={text!r} is not an integer; the run seed is 0, 1, 2, ...") from None
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"the run seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def setup(chapter: str, *, verbose: bool = True, seed: int | None = None) -> Runtime:
     """Prepare a chapter: choose device and profile, fetch missing paper data on Colab, set the style.
 
     Args:
         chapter: the chapter's file name without its suffix (``"toy_model"``, ``"hyperplanes"``,
             ``"local_geometry"``, ...), its key in the profiles.
         verbose: print one line saying what was chosen and why.
+        seed: the run seed (default: ``LSL_SEED``, else 0), which shifts every seed the chapter uses
+            (:mod:`lsl.seeds`); 0 is the chapter as written.
 
     Returns:
         a :class:`Runtime` ``(profile, cfg, device)``.
     """
+    from lsl import seeds
+
+    seeds.set_run(run_seed(os.environ, seed))
     device = profiles.device()
     gpu = device.type == "cuda"
     name, reason = choose_profile(os.environ)
@@ -282,10 +308,14 @@ def setup(chapter: str, *, verbose: bool = True) -> Runtime:
         where = "Google Colab" if on_colab() else "local"
         gpu_name = f" ({torch.cuda.get_device_name(device)})" if gpu else ""
         line = f"lsl {__version__} [{where}] chapter {chapter!r}: profile {name} ({reason}); device {device}{gpu_name}"
+        if seeds.run():
+            line += f"; run seed {seeds.run()} (every seed shifted by {seeds.run() * seeds.STRIDE})"
         if name == "quick":
             line += f"; {SWITCH_HINT}"
         elif name == "paper":
             line += f"; expected run time {expected_time(chapter, device)}"
+        elif name in profiles.RUNGS:
+            line += "; a rung of the scale ladder (lsl.book.ladder), larger than quick"
         else:
             line += "; the paper profile's code paths at a tiny scale, claims not checked"
         print(line)

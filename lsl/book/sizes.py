@@ -7,7 +7,10 @@ Per chapter (keyed by the chapter's file name) three tables, side by side:
 - ``_<CHAPTER>_SMOKE``: beside it, the smoke rule of every setting (:mod:`lsl.book.smoke`: ``"steps"``,
   ``"interval"``, ``"examples"``, ``"width"``, ``"count"``, ``"names"``, ``"cases"`` or ``"value"``;
   a mapping from inner key to rule for a setting that holds a network's options);
-- ``_<CHAPTER>_PAPER``: the ``paper`` profile, written as the changes to ``quick``.
+- ``_<CHAPTER>_PAPER``: the ``paper`` profile, written as the changes to ``quick``;
+- ``_<CHAPTER>_MEDIUM`` and ``_<CHAPTER>_LARGE``, for the chapters whose claims move with scale: the rungs of
+  the scale ladder (:mod:`lsl.book.ladder`) between ``quick`` and ``paper``, on 2 CPU cores with offline data,
+  written as the changes to ``quick`` too.
 
 A chapter reads them through :func:`lsl.book.setup` (``cfg.n_optima``); the ``smoke`` scale is derived
 from ``paper`` by the declared rules. A new setting goes into the quick table with its rule beside it
@@ -17,7 +20,7 @@ exist), and into the paper table when the paper's value differs.
 
 from __future__ import annotations
 
-__all__ = ["QUICK", "PAPER", "SMOKE"]
+__all__ = ["QUICK", "PAPER", "SMOKE", "MEDIUM", "LARGE"]
 
 _TOY_QUICK = dict(
     # random hyperplanes: two (D, n) pairs, d swept around d_lim = D - n
@@ -895,19 +898,178 @@ _DYNAMICS_PAPER = dict(
     hessian_examples=1000,
 )
 
+_SCALE_QUICK = dict(
+    # the page on scale reads the ladder's records (it runs nothing): the rungs it shows, in the order of scale
+    rungs=("smoke", "quick", "medium", "large", "paper"),
+)
+
+#: How each setting of the page shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
+_SCALE_SMOKE = dict(rungs="names")
+
+_SCALE_PAPER = dict(_SCALE_QUICK)
+
+# The rungs of the scale ladder (lsl.book.ladder) between quick and paper: offline data on 2 CPU cores, written,
+# like paper, as the changes to quick, for the chapters whose claims move with scale (the others run as in quick).
+# medium: about 20-30 min for these six chapters on 2 cores per run seed; large: about 2 h per run seed, with
+# mnist1d at 20k training examples and the intrinsic dimension's and the tunnels' MLP at D of about 2e5
+# (width 420, depth 2: D = 198,250).
+
+_HYPERPLANES_MEDIUM = dict(
+    _HYPERPLANES_QUICK,
+    n_train=10_000,
+    nets=(("MLP", "mlp", dict(width=128, depth=2)), ("CNN", "cnn1d", dict(channels=(32, 64, 64)))),
+    full_steps=3000,
+    dims={"MLP": (30, 100, 300, 1000, 3000, 10_000), "CNN": (100, 300, 1000, 3000)},
+    plane_steps={"MLP": 1500, "CNN": 750},
+    hessian_examples=1000,
+)
+
+_HYPERPLANES_LARGE = dict(
+    _HYPERPLANES_QUICK,
+    n_train=20_000,
+    nets=(("MLP", "mlp", dict(width=420, depth=2)), ("CNN", "cnn1d", dict(channels=(48, 96, 96)))),
+    full_steps=5000,
+    dims={"MLP": (100, 300, 1000, 3000, 10_000, 30_000), "CNN": (100, 300, 1000, 3000, 10_000)},
+    plane_steps={"MLP": 2500, "CNN": 1000},
+    hessian_examples=2000,
+    short_steps=80,
+)
+
+_TUNNELS_MEDIUM = dict(
+    _TUNNELS_QUICK,
+    n_train=10_000,
+    net=dict(width=128, depth=2, activation="relu"),
+    steps=8000,
+    tunnel_steps=4000,
+    bezier_steps=2000,
+    hessian_examples=2000,
+    robust_n_train={"mnist1d": 10_000, "digits": 1400},
+)
+
+_TUNNELS_LARGE = dict(
+    _TUNNELS_QUICK,
+    n_train=20_000,
+    net=dict(width=420, depth=2, activation="relu"),
+    steps=10_000,
+    tunnel_steps=5000,
+    bezier_steps=3000,
+    hessian_examples=2000,
+    robust_n_train={"mnist1d": 20_000, "digits": 1400},
+)
+
+_CONNECTORS_MEDIUM = dict(
+    _CONNECTORS_QUICK,
+    n_train=10_000,
+    net=dict(width=128, depth=2),
+    steps=8000,
+    connector_steps=2000,
+    simplex_steps=1500,
+    centroid_steps=8000,
+)
+
+_CONNECTORS_LARGE = dict(
+    _CONNECTORS_QUICK,
+    n_train=20_000,
+    net=dict(width=256, depth=2),
+    steps=10_000,
+    connector_steps=3000,
+    simplex_steps=2000,
+    centroid_steps=10_000,
+    hessian_examples=2000,
+)
+
+_GEOMETRY_MEDIUM = dict(
+    _GEOMETRY_QUICK,
+    mixture_per_class=200,
+    mixture_dim=20,
+    mixture_net=dict(width=64, depth=2, activation="relu"),
+    mixture_steps=600,
+    mixture_checkpoints=(60, 120, 240, 600),
+    n_train=10_000,
+    net=dict(width=128, depth=2, activation="relu"),
+    steps=3000,
+    checkpoint_every=300,
+    robust_n_train={"mnist1d": 10_000, "digits": 1400},
+)
+
+_GEOMETRY_LARGE = dict(
+    _GEOMETRY_QUICK,
+    mixture_per_class=500,
+    mixture_dim=50,
+    mixture_net=dict(width=128, depth=2, activation="relu"),
+    mixture_steps=1000,
+    mixture_checkpoints=(100, 200, 500, 1000),
+    n_train=20_000,
+    net=dict(width=256, depth=2, activation="relu"),
+    steps=5000,
+    checkpoint_every=500,
+    hessian_examples=2000,
+    robust_net=dict(width=128, depth=2),
+    robust_n_train={"mnist1d": 20_000, "digits": 1400},
+)
+
+_WIDTHS_MEDIUM = dict(
+    _WIDTHS_QUICK,
+    n_train=10_000,
+    net=dict(width=128, depth=2, activation="relu"),
+    sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
+            "dropout": (0.0, 0.1, 0.2, 0.3), "width": (64, 128, 256)},
+    fig2_steps=3000,
+    fig2_moments=(375, 750, 1500, 3000),
+    n_directions=15,
+    robust_n_train={"mnist1d": 10_000, "digits": 1400},
+)
+
+_WIDTHS_LARGE = dict(
+    _WIDTHS_QUICK,
+    n_train=20_000,
+    net=dict(width=256, depth=2, activation="relu"),
+    sweeps={"lr": (0.1, 0.2, 0.4, 0.8, 1.6), "batch_size": (32, 128, 512), "l2": (0.0, 1e-3, 3e-3),
+            "dropout": (0.0, 0.1, 0.2, 0.3), "width": (128, 256, 512)},
+    fig2_steps=4000,
+    fig2_moments=(500, 1000, 2000, 4000),
+    n_directions=20,
+    hessian_examples=2000,
+    robust_n_train={"mnist1d": 20_000, "digits": 1400},
+)
+
+_ENSEMBLES_MEDIUM = dict(
+    _ENSEMBLES_QUICK,
+    n_train=10_000,
+    pretrain_steps=2000,
+    cycle_steps=320,
+)
+
+_ENSEMBLES_LARGE = dict(
+    _ENSEMBLES_QUICK,
+    n_train=20_000,
+    net=dict(channels=(32, 64, 64), activation="tanh"),
+    pretrain_steps=3000,
+    cycle_steps=480,
+)
+
 #: The ``quick`` profile's settings, per chapter key (the key :func:`lsl.book.setup` takes).
 QUICK = {"toy_model": _TOY_QUICK, "hyperplanes": _HYPERPLANES_QUICK, "tunnels": _TUNNELS_QUICK,
          "connectors": _CONNECTORS_QUICK, "local_geometry": _GEOMETRY_QUICK,
          "widths": _WIDTHS_QUICK, "ensembles": _ENSEMBLES_QUICK, "permutations": _PERMUTATIONS_QUICK,
-         "dynamics": _DYNAMICS_QUICK, "own_network": _OWN_NETWORK_QUICK}
+         "dynamics": _DYNAMICS_QUICK, "own_network": _OWN_NETWORK_QUICK, "scale": _SCALE_QUICK}
 
 #: How each chapter's settings shrink at the ``smoke`` scale, per chapter key: every setting has a rule.
 SMOKE = {"toy_model": _TOY_SMOKE, "hyperplanes": _HYPERPLANES_SMOKE, "tunnels": _TUNNELS_SMOKE,
          "connectors": _CONNECTORS_SMOKE, "local_geometry": _GEOMETRY_SMOKE, "widths": _WIDTHS_SMOKE, "ensembles": _ENSEMBLES_SMOKE, "permutations": _PERMUTATIONS_SMOKE,
-         "dynamics": _DYNAMICS_SMOKE, "own_network": _OWN_NETWORK_SMOKE}
+         "dynamics": _DYNAMICS_SMOKE, "own_network": _OWN_NETWORK_SMOKE, "scale": _SCALE_SMOKE}
 
 #: The ``paper`` profile's settings, per chapter key.
 PAPER = {"toy_model": _TOY_PAPER, "hyperplanes": _HYPERPLANES_PAPER, "tunnels": _TUNNELS_PAPER,
          "connectors": _CONNECTORS_PAPER, "local_geometry": _GEOMETRY_PAPER,
          "widths": _WIDTHS_PAPER, "ensembles": _ENSEMBLES_PAPER, "permutations": _PERMUTATIONS_PAPER,
-         "dynamics": _DYNAMICS_PAPER, "own_network": _OWN_NETWORK_PAPER}
+         "dynamics": _DYNAMICS_PAPER, "own_network": _OWN_NETWORK_PAPER, "scale": _SCALE_PAPER}
+
+#: The scale ladder's ``medium`` rung, per chapter key: the changes to ``quick`` of the chapters whose claims move
+#: with scale (every other chapter runs as in ``quick``).
+MEDIUM = dict(QUICK, hyperplanes=_HYPERPLANES_MEDIUM, tunnels=_TUNNELS_MEDIUM, connectors=_CONNECTORS_MEDIUM,
+              local_geometry=_GEOMETRY_MEDIUM, widths=_WIDTHS_MEDIUM, ensembles=_ENSEMBLES_MEDIUM)
+
+#: The scale ladder's ``large`` rung, per chapter key (as :data:`MEDIUM`).
+LARGE = dict(QUICK, hyperplanes=_HYPERPLANES_LARGE, tunnels=_TUNNELS_LARGE, connectors=_CONNECTORS_LARGE,
+             local_geometry=_GEOMETRY_LARGE, widths=_WIDTHS_LARGE, ensembles=_ENSEMBLES_LARGE)

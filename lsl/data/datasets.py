@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from lsl import seeds
 from lsl import cache
 from lsl.data.files import PAPER_DATASETS, data_dir, read
 
@@ -239,7 +240,7 @@ def load(
         raise TypeError(f"load({key!r}) got unknown option(s) {', '.join(unknown)}; allowed options: {listed}")
     if key in PAPER_DATASETS:
         options["root"] = root
-    ds = loader(n_train=n_train, n_test=n_test, seed=int(seed), dtype=dtype, **options)
+    ds = loader(n_train=n_train, n_test=n_test, seed=seeds.shifted(int(seed)), dtype=dtype, **options)
     return ds.to(device=device, dtype=dtype)
 
 

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from lsl import seeds
 from lsl.network import NetworkLandscape
 
 __all__ = ["MLP", "SimpleCNN", "SimpleCNN1d", "ResidualBlock", "ResNet", "make", "network", "ARCHITECTURES"]
@@ -226,7 +227,7 @@ def make(arch: str, input_shape: Sequence[int], n_classes: int, *, seed: int = 0
         raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     shape = tuple(int(s) for s in input_shape)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(seeds.shifted(seed))
         if key == "mlp":
             model: nn.Module = MLP(math.prod(shape), n_classes, **options)
         elif key == "cnn":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lsl import seeds
 from lsl import batching
 from lsl.paths.tunnels import _batched_loss, _check_count
 from lsl.landscape import Landscape
@@ -380,7 +381,7 @@ def train_simplices(
     parts = []  # per connector: its optima, straight inner points, basis of its directions and its mixing weights
     for k, r in enumerate(results):
         m = r.m
-        gen = torch.Generator().manual_seed(seed + k)
+        gen = torch.Generator().manual_seed(seeds.shifted(seed + k))
         optima = r.optima.to(device=dev, dtype=dt)
         basis = torch.linalg.qr((optima[1:] - optima[0]).double().T)[0].to(dt)  # [D, m], the simplex's directions
         idx, lam = _kuhn_weights(m, r.resolution, r.weights, _simplex_samples(m, steps * n_samples, gen, faces))
@@ -483,7 +484,7 @@ def evaluate_simplex(
     if split is not None and not hasattr(landscape, "accuracy"):
         raise ValueError(f"split={split!r} asks for accuracy, but {type(landscape).__name__} has no accuracy method")
     m = result.m
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
     e = -torch.rand(n_random, m + 1, generator=gen, dtype=torch.float64).clamp_min(1e-300).log()
     ws = [e / e.sum(1, keepdim=True)]
     edges = [torch.full((n_random, 2), -1, dtype=torch.long)]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from lsl import seeds
 from lsl import batching
 from lsl.landscape import Landscape, check_finite
 from lsl.paths.orthogonal import optimize_orthogonal
@@ -373,7 +374,7 @@ def bezier_curve(
 
     t_eval = torch.linspace(0, 1, n_points, dtype=landscape.dtype, device=landscape.device)
     objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=seed)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
     hist_evals: list[int] = []
     hist_barrier: list[float] = []
 

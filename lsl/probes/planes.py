@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lsl import seeds
 from lsl import batching
 from lsl.landscape import Landscape
 from lsl.network import NetworkLandscape
@@ -242,7 +243,7 @@ def filter_normalized_directions(landscape: NetworkLandscape, theta: torch.Tenso
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
     theta = _one_point(landscape, theta).double()
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seeds.shifted(int(seed)))
     d = torch.randn(k, landscape.D, generator=gen, dtype=torch.float64).to(theta.device)
     for s in landscape.view.slots:
         block = d[:, s.start : s.stop]

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
+from lsl import seeds
 from lsl import batching
 from lsl.landscape import Landscape, check_finite
 from lsl.settings import FAMILY_DEFAULTS, TrainSettings
@@ -39,7 +40,7 @@ def random_directions(D: int, k: int, *, seed: int = 0, device=None, dtype=torch
     """``k`` independent uniformly random unit vectors in ``R^D`` (``[k, D]``), seeded."""
     if D < 1 or k < 1:
         raise ValueError(f"need D >= 1 and k >= 1, got D={D}, k={k}")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
     v = torch.randn(k, D, generator=gen, dtype=torch.float64)
     return (v / v.norm(dim=1, keepdim=True)).to(device=device, dtype=dtype)
 

@@ -23,6 +23,8 @@ import math
 
 import torch
 
+from lsl import seeds
+
 __all__ = ["Projection", "DenseProjection", "FastfoodProjection", "make_projection", "fwht"]
 
 
@@ -91,7 +93,7 @@ class DenseProjection(Projection):
     def __init__(self, D: int, d: int, *, n_planes: int = 1, seed: int = 0,
                  device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
         _check_dims(D, d, n_planes)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
+        gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
         g = torch.randn(n_planes, D, d, generator=gen, dtype=torch.float64)
         q, r = torch.linalg.qr(g)
         q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)  # unique, Haar-distributed
@@ -185,7 +187,7 @@ class FastfoodProjection(Projection):
                  device: torch.device | str | None = None, dtype: torch.dtype = torch.float32):
         _check_dims(D, d, n_planes)
         L = 1 << max(0, math.ceil(math.log2(D)))
-        gen = torch.Generator(device="cpu").manual_seed(seed)
+        gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
         B = torch.randint(0, 2, (n_planes, L), generator=gen).to(torch.float64) * 2 - 1
         perm = torch.argsort(torch.rand(n_planes, L, generator=gen, dtype=torch.float64), dim=1)
         G = torch.randn(n_planes, L, generator=gen, dtype=torch.float64)

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import torch
 
+from lsl import seeds as run_seeds
 from lsl.landscape import Landscape, check_finite
 from lsl.settings import check_settings, ROWS_DEFAULTS, trainer, TrainSettings
 from lsl.training.trainer import check_lr_fits, NONFINITE, START_HINT, NonFiniteLossError, minibatch_order, progress
@@ -231,7 +232,7 @@ def train_rows(
         first_bad[idx] = torch.where((first_bad[idx] < 0) & bad.any(0), first, first_bad[idx])
 
     with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []):
-        torch.manual_seed(seed)
+        torch.manual_seed(run_seeds.shifted(seed))
         check(0)
         step = 0
         bar = progress(range(max_steps), desc="sweep")

@@ -18,6 +18,7 @@ from typing import Callable
 
 import torch
 
+from lsl import seeds
 from lsl.landscape import Landscape, check_finite
 from lsl.settings import OPTIMIZERS, SCHEDULES, TRAIN_DEFAULTS, check_settings, trainer, TrainSettings
 
@@ -354,7 +355,7 @@ def minibatch_order(landscape: Landscape, batch_size: int | None, seed: int = 0)
         raise ValueError(f"{type(landscape).__name__} has no data: leave batch_size=None")
     if batch_size is not None and not 1 <= batch_size <= landscape.n_train:
         raise ValueError(f"batch_size must be in [1, {landscape.n_train}], got {batch_size}")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(seeds.shifted(seed))
     order: list[torch.Tensor] = []
 
     def next_batch() -> torch.Tensor | None:
@@ -528,7 +529,7 @@ def train(
                            got["snapshot_steps"].tolist())
     objective = landscape_objective(landscape, batch_size=s.batch_size, l2=s.l2, seed=s.seed)
     with torch.random.fork_rng(devices=[theta0.device] if theta0.is_cuda else []):
-        torch.manual_seed(s.seed)
+        torch.manual_seed(seeds.shifted(s.seed))
         return minimize(
             lambda theta, step: objective(theta), theta0, settings=s,
             snapshot_every=snapshot_every, desc="train", nonfinite=nonfinite, project=project,
