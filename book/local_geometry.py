@@ -361,34 +361,41 @@ robust_table
 
 # %%
 from lsl.curvature import blocks
-from lsl.training.trainer import train
+from lsl.training.trainer import train as train_blocks
 
-block_rows = []
-for C in cfg.block_classes:
-    ds_b = datasets.load("gaussian_mixture", n_classes=C, dim=cfg.mixture_dim, n_train=cfg.block_per_class * C,
-                         n_test=10 * C, separation=cfg.mixture_separation, seed=0, device=device)
+
+def block_ratios(n_classes: int, seed: int, trained: bool) -> list[dict]:
+    """Off/diagonal block ratios of the exact Hessian, by class and by hidden neuron, at initialisation (and trained)."""
+    data_b = datasets.load("gaussian_mixture", n_classes=n_classes, dim=cfg.mixture_dim,
+                           n_train=cfg.block_per_class * n_classes, n_test=10 * n_classes,
+                           separation=cfg.mixture_separation, seed=0, device=device)
+    net_b = nets.network(data_b, "mlp", seed=seed, device=device, **cfg.block_net)()
+    at = {"init": net_b.theta0}
+    if trained:
+        at["trained"] = train_blocks(net_b, net_b.theta0, settings=TrainSettings(steps=cfg.block_steps, lr=cfg.mixture_lr)).theta
     out_layer = str(3 * cfg.block_net["depth"])                    # nets.MLP: Flatten, then (Linear, activation) per layer
-    for seed in cfg.block_seeds:
-        net_b = nets.network(ds_b, "mlp", seed=seed, device=device, **cfg.block_net)()
-        points = {"init": net_b.theta0}
-        if seed == cfg.block_seeds[0]:
-            points["trained"] = train(net_b, net_b.theta0, settings=TrainSettings(steps=cfg.block_steps, lr=cfg.mixture_lr)).theta
-        for when, th in points.items():
-            H_b = hessian.exact_hessian(net_b, th)
-            block_rows.append(dict(C=C, seed=seed, when=when, D=net_b.D,
-                                   output=blocks.block_structure(H_b, blocks.unit_blocks(net_b, out_layer)).ratio,
-                                   hidden=blocks.block_structure(H_b, blocks.unit_blocks(net_b, "1")).ratio))
+    rows = []
+    for when, theta_b in at.items():
+        H_b = hessian.exact_hessian(net_b, theta_b)
+        rows.append(dict(C=n_classes, seed=seed, when=when, D=net_b.D,
+                         output=blocks.block_structure(H_b, blocks.unit_blocks(net_b, out_layer)).ratio,
+                         hidden=blocks.block_structure(H_b, blocks.unit_blocks(net_b, "1")).ratio))
+    return rows
+
+
+block_rows = [row for n_cls in cfg.block_classes for s_b in cfg.block_seeds
+              for row in block_ratios(n_cls, s_b, trained=s_b == cfg.block_seeds[0])]
 classes_b = np.array(cfg.block_classes)
 ratio_out = np.array([[r["output"] for r in block_rows if r["when"] == "init" and r["seed"] == s] for s in cfg.block_seeds])
 ratio_hid = np.array([[r["hidden"] for r in block_rows if r["when"] == "init" and r["seed"] == s] for s in cfg.block_seeds])
 trained_b = [r for r in block_rows if r["when"] == "trained"]
 slope_out = np.polyfit(np.log(classes_b), np.log(ratio_out.mean(0)), 1)[0]
 slope_hid = np.polyfit(np.log(classes_b), np.log(ratio_hid.mean(0)), 1)[0]
-for k, C in enumerate(cfg.block_classes):
-    print(f"C={C:2d} (D={trained_b[k]['D']}): off/diagonal blocks at initialisation, output layer "
-          f"{ratio_out[:, k].mean():.3f} ± {ratio_out[:, k].std():.3f} (1/(C-1) = {1 / (C - 1):.3f}), hidden layer "
-          f"{ratio_hid[:, k].mean():.3f} ± {ratio_hid[:, k].std():.3f}; trained: {trained_b[k]['output']:.3f}, "
-          f"{trained_b[k]['hidden']:.3f}")
+for kb, n_cls in enumerate(cfg.block_classes):
+    print(f"C={n_cls:2d} (D={trained_b[kb]['D']}): off/diagonal blocks at initialisation, output layer "
+          f"{ratio_out[:, kb].mean():.3f} ± {ratio_out[:, kb].std():.3f} (1/(C-1) = {1 / (n_cls - 1):.3f}), hidden layer "
+          f"{ratio_hid[:, kb].mean():.3f} ± {ratio_hid[:, kb].std():.3f}; trained: {trained_b[kb]['output']:.3f}, "
+          f"{trained_b[kb]['hidden']:.3f}")
 print(f"log-log slopes against C: output layer {slope_out:+.2f}, hidden layer {slope_hid:+.2f}")
 assert np.isfinite(ratio_out).all() and np.isfinite(ratio_hid).all() and (ratio_out >= 0).all() and (ratio_hid >= 0).all(), \
     "ratios of Frobenius norms are finite and non-negative"
@@ -397,8 +404,8 @@ glue("geo_block_classes", report.listing(cfg.block_classes))
 glue("geo_block_seeds", len(cfg.block_seeds))
 glue("geo_block_width", cfg.block_net["width"])
 glue("geo_block_steps", cfg.block_steps)
-glue("geo_block_out", "; ".join(f"{report.fmt(v, 3)} for C = {C}" for C, v in zip(cfg.block_classes, ratio_out.mean(0))))
-glue("geo_block_hid", "; ".join(f"{report.fmt(v, 3)} for C = {C}" for C, v in zip(cfg.block_classes, ratio_hid.mean(0))))
+glue("geo_block_out", "; ".join(f"{report.fmt(v, 3)} for C = {c}" for c, v in zip(cfg.block_classes, ratio_out.mean(0))))
+glue("geo_block_hid", "; ".join(f"{report.fmt(v, 3)} for C = {c}" for c, v in zip(cfg.block_classes, ratio_hid.mean(0))))
 glue("geo_block_out_trained", "; ".join(f"{report.fmt(r['output'], 3)}" for r in trained_b))
 glue("geo_block_hid_trained", "; ".join(f"{report.fmt(r['hidden'], 3)}" for r in trained_b))
 glue("geo_block_slope_out", slope_out, 2)
@@ -419,7 +426,7 @@ report.verdict("dong-blocks",
                slope_output=slope_out, slope_hidden=slope_hid)
 
 # %% tags=["remove-output", "hide-input"]
-fig, ax = plots.figure(width=4.4, height=3.2)
+fig, ax = plots.figure(width=4.4, height=3.2)   # the chapter's later figures make their own
 ax.errorbar(classes_b, ratio_out.mean(0), yerr=ratio_out.std(0), marker="o", capsize=3, label="output layer, by class")
 ax.errorbar(classes_b, ratio_hid.mean(0), yerr=ratio_hid.std(0), marker="s", capsize=3, label="hidden layer, by neuron")
 ax.plot(classes_b, [r["output"] for r in trained_b], "o--", mfc="none", color="C0", label="by class, trained")
