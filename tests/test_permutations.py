@@ -154,8 +154,10 @@ def test_spec_of_the_book_networks():
 
 
 def test_unsupported_architectures_are_refused_clearly():
-    with pytest.raises(TypeError, match="batch norm"):
-        permutations.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)))
+    with pytest.raises(TypeError, match="before any weighted layer"):
+        permutations.permutation_spec(nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)))
+    with pytest.raises(TypeError, match="after the last weighted layer"):
+        permutations.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2), nn.BatchNorm1d(2)))
     with pytest.raises(TypeError, match="LayerNorm"):
         permutations.permutation_spec(nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 2)))
 
@@ -245,3 +247,62 @@ def test_compare_alignment_equals_the_plain_loop():
         pm.compare_alignment(L, a, b, path_points=1)
     with pytest.raises(ValueError):
         pm.compare_alignment(L, torch.stack([a, b]), b)
+
+
+# ---------------------------------------------------------------------------
+# batch norm: scale and shift move with the units (parameters), running statistics too (permute_module)
+
+
+def bn_landscape(seed=0, n=64, width=6, depth=2):
+    return landscape("mlp", (7,), n=n, seed=seed, width=width, depth=depth, batchnorm=True)
+
+
+def test_batchnorm_spec_carries_scale_and_shift():
+    L = bn_landscape()
+    spec = permutations.permutation_spec(L)
+    assert spec.sizes == (6, 6)
+    assert spec.groups[0].norms == ("2",) and spec.groups[1].norms == ("5",)
+    assert permutations.Axis("2.weight", 0) in spec.groups[0].axes and permutations.Axis("2.bias", 0) in spec.groups[0].axes
+
+
+def test_permuted_batchnorm_network_computes_the_same_function_on_the_landscape():
+    L = bn_landscape()
+    gen = torch.Generator().manual_seed(3)
+    theta = L.theta0 + 0.5 * torch.randn(L.D, generator=gen, dtype=L.dtype)   # scales and shifts away from 1, 0
+    perm = permutations.random_permutation(L, seed=4)
+    moved = permutations.apply_permutation(L, theta, perm)
+    assert (moved - theta).norm() > 0.1 * theta.norm()
+    # the policy's statistics at the point (the training data's), on the training inputs and on others
+    assert torch.allclose(L.logits(moved), L.logits(theta), atol=1e-10)
+    other = torch.randn(9, 7, generator=gen, dtype=L.dtype)                     # other inputs, the same statistics
+    assert torch.allclose(L.logits(moved, other), L.logits(theta, other), atol=1e-10)
+
+
+def test_permute_module_moves_running_statistics_in_eval_and_train_mode():
+    L = bn_landscape()
+    model = L.module_at(L.theta0 + 0.3 * torch.randn(L.D, generator=torch.Generator().manual_seed(5), dtype=L.dtype))
+    # running statistics that are not the data's: a random state, as after a torch training loop
+    gen = torch.Generator().manual_seed(6)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen, dtype=L.dtype))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen, dtype=L.dtype) + 0.5)
+    perm = permutations.random_permutation(L, seed=7)
+    moved = permutations.permute_module(model, perm)
+    x = L.x
+    with torch.no_grad():
+        assert torch.allclose(moved.eval()(x), model.eval()(x), atol=1e-10)
+        assert torch.allclose(moved.train()(x), model.train()(x), atol=1e-10)   # batch statistics
+    # the flat parameters of the permuted module are apply_permutation's
+    assert torch.allclose(L.theta_of(moved), permutations.apply_permutation(L, L.theta_of(model), perm))
+    with pytest.raises(ValueError, match="sizes"):
+        permutations.permute_module(model, permutations.Permutation([torch.arange(3)]))
+
+
+def test_weight_matching_recovers_a_permutation_of_a_batchnorm_network():
+    L = bn_landscape(width=8)
+    theta = L.theta0 + 0.5 * torch.randn(L.D, generator=torch.Generator().manual_seed(8), dtype=L.dtype)
+    perm = permutations.random_permutation(L, seed=9)
+    m = permutations.match(L, theta, permutations.apply_permutation(L, theta, perm))
+    assert torch.allclose(m.theta, theta)
+    assert m.distance == pytest.approx(0.0, abs=1e-10)

@@ -427,6 +427,12 @@ _GEOMETRY_QUICK = dict(
     robust_n_train={"mnist1d": 4000, "digits": 1400},
     robust_n_test={"mnist1d": 1000, "digits": 397},
     robust_points=2,
+    # 1b. block structure of the exact Hessian (Dong et al. 2025): a 1-hidden-layer MLP on Gaussian mixtures
+    block_classes=(2, 4, 8, 16),
+    block_seeds=(0, 1, 2),           # initialisations per number of classes
+    block_per_class=40,
+    block_net=dict(width=16, depth=1, activation="relu"),
+    block_steps=200,                 # full-batch Adam from the first seed, for the trained point
     # 6. pictures of the final point: grid points per axis, and the filter-normalised plane's half-width
     plane_n=21,
     filter_span=0.5,
@@ -474,6 +480,11 @@ _GEOMETRY_SMOKE = dict(
     robust_n_train="examples",
     robust_n_test="examples",
     robust_points="count",
+    block_classes="names",
+    block_seeds="names",
+    block_per_class="examples",
+    block_net={"width": "width", "depth": "count", "*": "value"},
+    block_steps="steps",
     plane_n="count",
     filter_span="value",
     cosine_per_class="examples",
@@ -492,6 +503,10 @@ _GEOMETRY_PAPER = dict(
     mixture_net=dict(width=128, depth=2, activation="relu"),
     mixture_steps=1000,
     mixture_checkpoints=(100, 200, 500, 1000),
+    block_classes=(2, 4, 8, 16, 32),
+    block_per_class=100,
+    block_net=dict(width=32, depth=1, activation="relu"),
+    block_steps=1000,
     dataset="cifar10",
     n_train=None,
     n_test=None,
@@ -704,6 +719,9 @@ _PERMUTATIONS_QUICK = dict(
     tunnel_points=5,
     tunnel_steps=300,
     tunnel_lr=3e-3,
+    # batch norm on the aligned line: MLPs with batch norm at the width closest to bn_width (cfg.seeds of them)
+    bn_width=32,
+    bn_steps=300,
 )
 
 #: How each setting of the chapter shrinks at the ``smoke`` scale (:mod:`lsl.book.smoke`).
@@ -724,6 +742,8 @@ _PERMUTATIONS_SMOKE = dict(
     tunnel_points="count",
     tunnel_steps="steps",
     tunnel_lr="value",
+    bn_width="width",
+    bn_steps="steps",
 )
 
 _PERMUTATIONS_PAPER = dict(
@@ -740,6 +760,8 @@ _PERMUTATIONS_PAPER = dict(
     tunnel_points=11,
     tunnel_steps=5000,
     tunnel_lr=0.001,
+    bn_width=128,
+    bn_steps=10_000,
 )
 
 _OWN_NETWORK_QUICK = dict(

@@ -6,15 +6,16 @@
 :mod:`~lsl.curvature.spectrum` (the eigenvalue density, the outliers, gradient confinement),
 :mod:`~lsl.curvature.short_directions`, :mod:`~lsl.curvature.trace_estimators`,
 :mod:`~lsl.curvature.linear_operators` (the operators for SciPy and other tools, minibatch products)
-and :mod:`~lsl.curvature.logit_gradients` (the logit gradients behind Fort & Ganguli's explanation).
+and :mod:`~lsl.curvature.logit_gradients` (the logit gradients behind Fort & Ganguli's explanation) and
+:mod:`~lsl.curvature.blocks` (how block-diagonal the Hessian is, by output unit).
 
 Builds on the core only: curvature never trains.
 """
 
-from lsl.curvature import matrix_free, lanczos, hessian, spectrum, short_directions, linear_operators, trace_estimators, logit_gradients
+from lsl.curvature import matrix_free, lanczos, hessian, spectrum, short_directions, linear_operators, trace_estimators, logit_gradients, blocks
 
 #: The modules of this family, in the order they build on each other.
-MODULES = ('matrix_free', 'lanczos', 'hessian', 'spectrum', 'short_directions', 'linear_operators', 'trace_estimators', 'logit_gradients')
+MODULES = ('matrix_free', 'lanczos', 'hessian', 'spectrum', 'short_directions', 'linear_operators', 'trace_estimators', 'logit_gradients', 'blocks')
 #: The families (besides the core) that this family may import (``tests/test_layers.py`` checks it).
 BUILDS_ON: tuple[str, ...] = ()
 

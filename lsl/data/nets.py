@@ -61,10 +61,12 @@ class MLP(nn.Sequential):
         depth: number of hidden layers (0 gives a linear classifier).
         activation: ``"relu"``, ``"tanh"``, ``"gelu"`` or ``"sigmoid"``.
         dropout: dropout probability after each hidden activation.
+        batchnorm: put a batch-norm layer (``nn.BatchNorm1d``) between each hidden linear layer and its
+            activation (evaluated by the batch-norm policy of :class:`~lsl.network.NetworkLandscape`).
     """
 
     def __init__(self, in_features: int, n_classes: int, width: int = 100, depth: int = 2,
-                 activation: str = "relu", dropout: float = 0.0):
+                 activation: str = "relu", dropout: float = 0.0, batchnorm: bool = False):
         if width < 1 or depth < 0 or in_features < 1 or n_classes < 1:
             raise ValueError(f"need in_features, n_classes, width >= 1 and depth >= 0; got {in_features}, {n_classes}, {width}, {depth}")
         if not 0.0 <= dropout < 1.0:
@@ -73,7 +75,7 @@ class MLP(nn.Sequential):
         layers: list[nn.Module] = [nn.Flatten()]
         fan_in = in_features
         for _ in range(depth):
-            layers += [nn.Linear(fan_in, width), act()]
+            layers += [nn.Linear(fan_in, width), *([nn.BatchNorm1d(width)] if batchnorm else []), act()]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             fan_in = width

@@ -15,7 +15,9 @@ Supported architectures are the book's (:mod:`lsl.data.nets`): :class:`~lsl.data
 :class:`~lsl.data.nets.SimpleCNN1d` and :class:`~lsl.data.nets.SimpleCNN` (convolution
 channels are permuted; element-wise activations, max-pooling, dropout and
 flattening commute with them), and any ``nn.Sequential`` chain of those layers.
-Layers that mix units in other ways (batch or layer norm, attention, residual
+Batch norm (``nn.BatchNorm1d``/``2d``) acts on every unit separately: a batch-norm layer after a
+weighted layer is permuted with it (its scale and shift in the parameters, its running statistics
+by :func:`permute_module`). Layers that mix units in other ways (layer norm, attention, residual
 connections) are refused with an error.
 
 Typical use::
@@ -29,6 +31,7 @@ layer; applying it puts the original unit ``p[i]`` at position ``i``.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 
@@ -42,7 +45,7 @@ from lsl.network import NetworkLandscape
 from lsl.paths.tunnels import barrier, linear_path
 
 __all__ = ["Axis", "Group", "PermutationSpec", "Permutation", "permutation_spec", "apply_permutation",
-           "identity_permutation", "random_permutation", "matching_objective", "match", "Matching",
+           "identity_permutation", "random_permutation", "permute_module", "matching_objective", "match", "Matching",
            "weight_matching", "layer_stats", "LayerStats", "repair", "AlignmentComparison", "compare_alignment"]
 
 # Layers that act on every unit separately (or not at all): a permutation of units commutes with them.
@@ -76,12 +79,16 @@ class Group:
         name: the name of the layer that produces the units (e.g. ``"1"`` or ``"features.3"``).
         size: the number of units (hidden width, or channels).
         axes: every parameter axis the permutation acts on: the producing layer's weight rows
-            and bias, and the consuming layer's weight columns.
+            and bias, the scale and shift of a batch-norm layer after it, and the consuming layer's
+            weight columns.
+        norms: the batch-norm layers after the producing layer, whose running statistics (buffers, not
+            parameters) the permutation also moves (:func:`permute_module`).
     """
 
     name: str
     size: int
     axes: tuple[Axis, ...]
+    norms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,30 +194,38 @@ def permutation_spec(model: nn.Module | NetworkLandscape) -> PermutationSpec:
 
     Raises:
         TypeError: for an architecture whose layers are not a chain of linear and convolutional
-            layers with element-wise activations, pooling, dropout and flattening in between
-            (batch norm, layer norm and unknown modules are refused: their statistics mix units
-            or the order of operations is unknown).
+            layers with element-wise activations, pooling, dropout, flattening and batch norm in between
+            (layer norm and unknown modules are refused: their statistics mix units or the order of
+            operations is unknown; so is batch norm before the first weighted layer or after the last,
+            or with another number of channels than the layer before it).
     """
     if isinstance(model, NetworkLandscape):
         model = model.model
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected a network (nn.Module or NetworkLandscape), got {type(model).__name__}")
     layers: list[tuple[str, nn.Module]] = []
+    norms: dict[str, list[tuple[str, nn.Module]]] = {}   # weighted layer -> the batch-norm layers after it
     for name, layer in _chain(model):
         if isinstance(layer, _WEIGHTED):
             if isinstance(layer, (nn.Conv1d, nn.Conv2d)) and layer.groups != 1:
                 raise TypeError(f"layer {name!r}: grouped convolutions are not supported")
             layers.append((name, layer))
+        elif isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            if not layers:
+                raise TypeError(f"batch-norm layer {name!r} comes before any weighted layer: it has no units to follow")
+            norms.setdefault(layers[-1][0], []).append((name, layer))
         elif isinstance(layer, (nn.Flatten, *_ELEMENTWISE)):
             continue
         else:
             raise TypeError(
                 f"layer {name!r} ({type(layer).__name__}) does not commute with a permutation of units "
                 "(or is not known to): weight matching supports chains of Linear/Conv1d/Conv2d layers with "
-                "element-wise activations, pooling, dropout and flattening; batch norm and layer norm are not supported"
+                "element-wise activations, pooling, dropout, flattening and batch norm; layer norm is not supported"
             )
     if not layers:
         raise TypeError("the network has no linear or convolutional layer")
+    if layers[-1][0] in norms:
+        raise TypeError(f"batch norm after the last weighted layer {layers[-1][0]!r} is not supported (its units are the outputs)")
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     groups = []
     for (name, layer), (next_name, nxt) in zip(layers[:-1], layers[1:]):
@@ -218,6 +233,11 @@ def permutation_spec(model: nn.Module | NetworkLandscape) -> PermutationSpec:
         axes = [Axis(f"{name}.weight", 0)]
         if layer.bias is not None:
             axes.append(Axis(f"{name}.bias", 0))
+        for bn_name, bn in norms.get(name, []):
+            if bn.num_features != size:
+                raise TypeError(f"batch-norm layer {bn_name!r} has {bn.num_features} channels, layer {name!r} {size} units")
+            if bn.affine:
+                axes += [Axis(f"{bn_name}.weight", 0), Axis(f"{bn_name}.bias", 0)]
         fan_in = nxt.in_channels if hasattr(nxt, "in_channels") else nxt.in_features
         if fan_in % size:
             raise TypeError(f"layer {next_name!r} takes {fan_in} inputs, not a multiple of the {size} units of {name!r}")
@@ -225,7 +245,7 @@ def permutation_spec(model: nn.Module | NetworkLandscape) -> PermutationSpec:
         missing = [a.param for a in axes if a.param not in trainable]
         if missing:
             raise TypeError(f"parameters {missing} are frozen or missing: permute only fully trainable networks")
-        groups.append(Group(name, size, tuple(axes)))
+        groups.append(Group(name, size, tuple(axes), tuple(n for n, _ in norms.get(name, []))))
     return PermutationSpec(tuple(groups), tuple(n for n, _ in layers))
 
 
@@ -283,6 +303,40 @@ def apply_permutation(landscape: NetworkLandscape, theta: torch.Tensor, perm: Pe
         for ax in group.axes:
             params[ax.param] = _permute_axis(params[ax.param], lead + ax.dim, ax.block, p)
     out = torch.cat([params[s.name].reshape(*theta.shape[:-1], -1) for s in landscape.view.slots], dim=-1)
+    return out
+
+
+def permute_module(model: nn.Module, perm: Permutation, spec: PermutationSpec | None = None) -> nn.Module:
+    """A copy of a torch network with every hidden layer's units permuted: parameters *and* batch-norm statistics.
+
+    :func:`apply_permutation` moves the flat parameter vector; a module also holds buffers. Here the
+    running mean and variance of each batch-norm layer move with its units, so the copy computes the
+    same function as ``model`` in evaluation mode (stored statistics) and in training mode (batch statistics).
+
+    Args:
+        model: a network that :func:`permutation_spec` accepts.
+        perm: the permutation.
+        spec: the network's :class:`PermutationSpec` (computed if not given).
+
+    Returns:
+        a deep copy of ``model``, permuted, in the same train/eval mode.
+    """
+    spec = spec or permutation_spec(model)
+    if [p.numel() for p in perm.indices] != list(spec.sizes):
+        raise ValueError(f"the permutation has sizes {[p.numel() for p in perm.indices]}, the network's hidden "
+                         f"layers {list(spec.sizes)}")
+    out = copy.deepcopy(model)
+    with torch.no_grad():
+        for group, p in zip(spec.groups, perm.indices):
+            for ax in group.axes:
+                param = out.get_parameter(ax.param)
+                param.copy_(_permute_axis(param.detach(), ax.dim, ax.block, p))
+            for bn_name in group.norms:
+                bn = out.get_submodule(bn_name)
+                for buf in ("running_mean", "running_var"):
+                    t = getattr(bn, buf)
+                    if t is not None:
+                        t.copy_(t.index_select(0, p.to(t.device)))
     return out
 
 
