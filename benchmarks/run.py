@@ -61,8 +61,8 @@ NOTES = {
     "hessian_top20": (
         "PyHessian's power iteration with deflation needs several times more Hessian-vector products than "
         "Lanczos for a worse accuracy, and far more at a matched tolerance. hessian-eigenthings' `lanczos` runs a "
-        "fixed number of steps from one vector (here 90, enough for the top 20 to reach the reference's accuracy; "
-        "its default of 2k = 40 does not). curvlinops + ARPACK needs fewer products than lsl (lsl's block of two "
+        "fixed number of steps from one vector: the benchmark times the fewest steps of a ladder (40 to 100) whose "
+        "20 eigenvalues are as accurate as lsl's (`peer_config`). curvlinops + ARPACK needs fewer products than lsl (lsl's block of two "
         "start vectors certifies multiplicities); lsl is faster per product because for a layer stack its "
         "Hessian products are written out by hand (`lsl.stack.StackCurvature`: the forward and backward pass at "
         "the point once, then a few matrix products per layer for a whole block of vectors, no autograd graph), "
