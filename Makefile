@@ -26,7 +26,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION = 1
 BOOK_OUT := $(if $(filter quick,$(LSL_PROFILE)),.,_build/$(LSL_PROFILE))
 export LSL_JUPYTER_CACHE := $(BOOK_OUT)/_build/.jupyter_cache
 
-.PHONY: help install book test unit chapters pairs build-book sync clean bench verdicts student records
+.PHONY: help install book test unit chapters pairs build-book sync clean bench bench-curvature bench-kernels verdicts student records
 
 help:
 	@echo "make book   - set up .venv, execute every chapter ($$LSL_PROFILE profile), render _build/html"
@@ -40,6 +40,7 @@ help:
 	@echo "              resumable; LADDER_ARGS=\"--engine dask --address tcp://host:8786\" runs it on a Dask cluster"
 	@echo "make clean  - remove _build (keeps .venv)"
 	@echo "make bench  - install the peers (torch pinned), run benchmarks/ -> benchmarks/results.{md,json}; BENCH_ARGS=\"--quick --only tunnel\""
+	@echo "make bench-curvature - only the top-20 eigenvalue rows (lsl against every peer); bench-kernels: under each CPU kernel set"
 
 # The toolchain is pinned by constraints.txt (its header says how to update it); its versions need
 # Python >= 3.11, which is checked first so that an older Python fails with a clear message.
@@ -104,11 +105,21 @@ clean:
 BENCH_NODEPS ?= backpack-for-pytorch==1.7.1 curvlinops-for-pytorch==3.0.1
 BENCH_ARGS ?=
 
-$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml benchmarks/requirements.txt
 	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
-	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[bench]"
+	$(BIN)/python -m pip install --quiet -c $(VENV)/torch-constraint.txt -e ".[bench]" -r benchmarks/requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps $(BENCH_NODEPS)
 	@touch $@
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# The curvature rows alone (top-20 eigenvalues against every peer), one thread, then the same under each
+# of torch's CPU kernel sets this CPU has (ATEN_CPU_CAPABILITY), each row recording its kernels.
+bench-curvature: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks.run --only hessian_top20 --devices cpu --threads 1 $(BENCH_ARGS)
+
+bench-kernels: $(VENV)/.bench-installed
+	for k in default avx2 avx512; do \
+		ATEN_CPU_CAPABILITY=$$k $(BIN)/python -m benchmarks.run --only hessian_top20 --devices cpu --threads 1 $(BENCH_ARGS) || exit 1; \
+	done

@@ -112,6 +112,11 @@ def machine() -> str:
     return ", ".join(parts)
 
 
+def kernels() -> str:
+    """torch's CPU kernel set in this process (``ATEN_CPU_CAPABILITY`` picks it: ``default``, ``AVX2``, ``AVX512``)."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def load_average() -> list[float] | None:
     """The 1, 5 and 15 minute load averages (how busy the machine was: other processes' work)."""
     try:
@@ -136,6 +141,7 @@ def record(benchmark: str, peer: str, device: torch.device, lsl_seconds: float, 
         "speedup": round(float(peer_seconds) / float(lsl_seconds), 2),
         "accuracy_note": accuracy_note,
         "machine": machine(),
+        "kernels": kernels() if device_name(device) == "cpu" else "cuda",
         "torch": torch.__version__,
         "sizes": sizes,
     }

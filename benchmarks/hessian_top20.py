@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.util
 import json
 import os
 import time
@@ -59,8 +60,10 @@ OUT = Path(__file__).with_name("results_hessian_top20.json")
 
 
 #: sizes of the full benchmark and of ``--quick`` (a smoke test of the mechanics)
-FULL = dict(n_train=4000, width=100, train_steps=200, tol=1e-6, pyhessian_max_iter=500)
-QUICK = dict(n_train=500, width=32, train_steps=50, tol=1e-6, pyhessian_max_iter=30)
+FULL = dict(n_train=4000, width=100, train_steps=200, tol=1e-6, pyhessian_max_iter=500, eigenthings_max_iter=100)
+QUICK = dict(n_train=500, width=32, train_steps=50, tol=1e-6, pyhessian_max_iter=30, eigenthings_max_iter=100)
+#: the numbers of Lanczos steps tried for hessian-eigenthings (the fewest that reach lsl's accuracy is timed)
+EIGENTHINGS_STEPS = (40, 45, 50, 55, 60, 65, 70, 80, 90, 100)
 
 
 def build(n_train: int, width: int, train_steps: int, dtype: torch.dtype, device=None):
@@ -168,6 +171,80 @@ def run_curvlinops(land, theta, tol):
     return vals[order], V, seconds, count.n
 
 
+def run_eigenthings(land, theta, max_iter):
+    """hessian-eigenthings 1.0: its ``lanczos`` (one start vector, a fixed number of steps) on its ``HessianOperator``."""
+    import hessian_eigenthings as he
+
+    model = module_at(land, theta)
+    count = Counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    op = he.HessianOperator(model, [(land.x, land.y)], he.supervised_loss(nn.CrossEntropyLoss()))
+    matvec = op.matvec
+
+    def counted(v):
+        count.n += 1
+        return matvec(v)
+
+    op.matvec = counted
+    res = he.lanczos(op, k=K, max_iter=max_iter, tol=1e-6, reorthogonalize=True, which="LA", seed=0)
+    seconds = time.perf_counter() - t0, time.process_time() - c0
+    vals = res.eigenvalues.double().cpu().numpy()
+    order = np.argsort(-vals)
+    V = res.eigenvectors.to(land.dtype)
+    return vals[order], V[torch.as_tensor(order.copy())], seconds, count.n
+
+
+def product_times(land, theta, repeat: int = 9) -> dict:
+    """Median seconds of one gradient and of one Hessian-vector product for lsl and each peer (interleaved).
+
+    On the CPU these are CPU seconds of this process (the benchmark runs on one thread, where they equal
+    the wall time of a quiet machine and are far less disturbed by other processes than wall times);
+    on a GPU, wall seconds. ``gradient`` is lsl's (``loss_and_grad``, back-propagation written out).
+    """
+    import statistics
+
+    from curvlinops import HessianLinearOperator
+
+    v = torch.randn(land.D, dtype=land.dtype, generator=torch.Generator().manual_seed(0)).to(land.device)
+    op = hessian.curvature_operator(land, theta)
+    op(v)  # builds what is kept between products
+    V2 = torch.stack([v, v.flip(0)])
+    fns = {"gradient": lambda: land.loss_and_grad(theta), "lsl": lambda: op(v), "lsl (block of 2, per vector)": lambda: op(V2)}
+    model = module_at(land, theta)
+    params = [p for p in model.parameters() if p.requires_grad]
+    cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(land.x, land.y)], check_deterministic=False)
+    fns["curvlinops"] = lambda: cl @ v
+    try:
+        import hessian_eigenthings as he
+
+        he_op = he.HessianOperator(model, [(land.x, land.y)], he.supervised_loss(nn.CrossEntropyLoss()))
+        fns["hessian-eigenthings"] = lambda: he_op.matvec(v)
+    except ImportError:
+        pass
+    try:
+        import importlib
+
+        ph_mod = importlib.import_module("pyhessian.hessian")
+        ph = ph_mod.hessian(module_at(land, theta), nn.CrossEntropyLoss(), data=(land.x, land.y),
+                            cuda=land.device.type == "cuda")
+        vs = [t.reshape(p.shape) for t, p in zip(v.split([p.numel() for p in ph.params]), ph.params)]
+        fns["pyhessian"] = lambda: ph_mod.hessian_vector_product(ph.gradsH, ph.params, vs)
+    except ImportError:
+        pass
+    times = {k: [] for k in fns}
+    clock = time.perf_counter if land.device.type == "cuda" else time.process_time
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            common.sync(land.device)
+            t0 = clock()
+            fn()
+            common.sync(land.device)
+            times[name].append(clock() - t0)
+    out = {k: statistics.median(t) for k, t in times.items()}
+    out["lsl (block of 2, per vector)"] /= 2
+    return out
+
+
 def residuals(land, theta, vals, V) -> float:
     """Largest ``||H v - lambda v|| / |lambda_1|`` over the returned pairs."""
     HV = land.hvp(theta, V.to(land.dtype))
@@ -216,28 +293,55 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
 
     results = {}
 
-    def measure(name, fn, n, config):
-        """Best (smallest) wall-clock time of ``n`` runs, with that run's CPU time; accuracy of the last."""
-        best = None
+    def measure(fns: dict, n: int):
+        """Runs of the methods in turn (a, b, a, b, ...); median wall time with that run's CPU time."""
+        runs = {name: [] for name in fns}
         for _ in range(max(1, n)):
-            common.sync(device)
-            vals, V, (wall, cpu), hvps = fn()
-            if best is None or wall < best[0]:
-                best = (wall, cpu)
-        r = dict(seconds=best[0], cpu_seconds=best[1], hvps=hvps, rel_err=err(vals),
-                 residual=residuals(land, theta, vals, V), repeats=max(1, n), config=config)
-        results[name] = r
-        say(f"# {name}: {r}")
+            for name, (fn, config) in fns.items():
+                common.sync(device)
+                vals, V, (wall, cpu), hvps = fn()
+                runs[name].append((wall, cpu, vals, V, hvps))
+        for name, (fn, config) in fns.items():
+            rs = sorted(runs[name], key=lambda r: r[0])
+            wall, cpu, vals, V, hvps = rs[len(rs) // 2]
+            r = dict(seconds=wall, cpu_seconds=cpu, hvps=hvps, rel_err=err(vals),
+                     residual=residuals(land, theta, vals, V), repeats=max(1, n), config=config,
+                     all_seconds=[round(x[0], 4) for x in runs[name]])
+            results[name] = r
+            say(f"# {name}: {r}")
 
-    measure("lsl", lambda: run_lsl(land, theta, tol), repeat, f"curvature.top_eigenvalues(k={K}, tol={tol:g})")
-    measure("curvlinops+eigsh", lambda: run_curvlinops(land, theta, tol), repeat,
-            f"HessianLinearOperator + eigsh(which='LA', tol={tol:g})")
-    measure("pyhessian-defaults", lambda: run_pyhessian(land, theta, 1e-3, 100), repeat,
-            f"eigenvalues(top_n={K}, tol=1e-3, maxIter=100)")
+    he_iter = cfg["eigenthings_max_iter"]
+    if importlib.util.find_spec("hessian_eigenthings") is not None:
+        # hessian-eigenthings' lanczos runs a fixed number of steps: the fewest of a ladder whose eigenvalues are
+        # as accurate as lsl's (untimed calibration runs)
+        target = max(err(run_lsl(land, theta, tol)[0]), 1e-14)
+        for steps in EIGENTHINGS_STEPS:
+            if steps > land.D - 1:
+                break
+            he_iter = steps
+            if err(run_eigenthings(land, theta, steps)[0]) <= target:
+                break
+        say(f"# hessian-eigenthings: {he_iter} Lanczos steps reach lsl's accuracy ({target:.1e})")
+    interleaved = {
+        "lsl": (lambda: run_lsl(land, theta, tol), f"curvature.top_eigenvalues(k={K}, tol={tol:g})"),
+        "curvlinops+eigsh": (lambda: run_curvlinops(land, theta, tol),
+                             f"HessianLinearOperator + eigsh(which='LA', tol={tol:g})"),
+    }
+    if importlib.util.find_spec("hessian_eigenthings") is not None:
+        interleaved["hessian-eigenthings"] = (lambda: run_eigenthings(land, theta, he_iter),
+                                              f"HessianOperator + lanczos(k={K}, max_iter={he_iter}, reorthogonalize)")
+    else:
+        say("# hessian-eigenthings is not installed: its row is skipped")
+    measure(interleaved, repeat)
+    measure({"pyhessian-defaults": (lambda: run_pyhessian(land, theta, 1e-3, 100),
+                                    f"eigenvalues(top_n={K}, tol=1e-3, maxIter=100)")}, min(repeat, 1 if quick else 2))
     if not skip_pyhessian_matched:
         mi = cfg["pyhessian_max_iter"]
-        measure("pyhessian-matched", lambda: run_pyhessian(land, theta, tol, mi), 1,
-                f"eigenvalues(top_n={K}, tol={tol:g}, maxIter={mi})")
+        measure({"pyhessian-matched": (lambda: run_pyhessian(land, theta, tol, mi),
+                                       f"eigenvalues(top_n={K}, tol={tol:g}, maxIter={mi})")}, 1)
+    per = product_times(land, theta)
+    say(f"# seconds per gradient and per Hessian-vector product (median, interleaved): {per}")
+    ratio = {k: round(t / per["gradient"], 2) for k, t in per.items() if k != "gradient"}
 
     from importlib.metadata import version
 
@@ -249,11 +353,15 @@ def run(device: torch.device | str = "cpu", quick: bool = False, repeat: int = 3
         note = (f"top-{K} eigenvalues vs a reference (eigsh tol=1e-13 on the curvlinops operator; lsl at tol=1e-11 "
                 f"agrees to {disagreement:.1e}): max relative error lsl {lsl_r['rel_err']:.1e}, peer "
                 f"{r['rel_err']:.1e}; max ||Hv - lambda v|| / lambda_1 lsl {lsl_r['residual']:.1e}, peer "
-                f"{r['residual']:.1e}; HVPs lsl {lsl_r['hvps']}, peer {r['hvps']}")
+                f"{r['residual']:.1e}; HVPs lsl {lsl_r['hvps']}, peer {r['hvps']}; one product / one gradient: "
+                f"lsl {ratio['lsl']}, peer {ratio.get(peer.split('+')[0].replace('-defaults', '').replace('-matched', ''), '?')}")
         rows.append(common.record(
             "hessian_top20", peer, device, lsl_r["seconds"], r["seconds"], note, size,
             accuracy_short=f"rel. error {lsl_r['rel_err']:.0e} / {r['rel_err']:.0e}",
-            peer_version=version("PyHessian" if peer.startswith("pyhessian") else "curvlinops-for-pytorch"),
+            peer_version=version({"pyhessian": "PyHessian", "hessian": "hessian-eigenthings"}.get(
+                peer.split("-")[0], "curvlinops-for-pytorch")),
+            seconds_per_gradient=round(per["gradient"], 5), seconds_per_product=per,
+            product_to_gradient=ratio, lsl_all_seconds=lsl_r["all_seconds"], peer_all_seconds=r["all_seconds"],
             lsl_config=lsl_r["config"], peer_config=r["config"],
             lsl_cpu_seconds=round(lsl_r["cpu_seconds"], 3), peer_cpu_seconds=round(r["cpu_seconds"], 3),
             repeats={"lsl": lsl_r["repeats"], "peer": r["repeats"]},

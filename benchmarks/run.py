@@ -35,9 +35,11 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "hessian_top20": ("benchmarks.hessian_top20", 3,
                       "Top-20 Hessian eigenvalues of an MLP on mnist1d (float64, full batch) at the same tolerance: "
-                      "lsl's Lanczos (`lsl.curvature.hessian.top_eigenvalues`) against PyHessian (power iteration with "
-                      "deflation; its defaults, and its tolerance matched to lsl's) and curvlinops' "
-                      "`HessianLinearOperator` with scipy's ARPACK `eigsh`. Accuracy against a tight reference."),
+                      "lsl's block Lanczos (`lsl.curvature.hessian.top_eigenvalues`) against curvlinops' "
+                      "`HessianLinearOperator` with scipy's ARPACK `eigsh`, hessian-eigenthings 1.0's `lanczos` on its "
+                      "`HessianOperator`, and PyHessian (power iteration with deflation; its defaults, and its "
+                      "tolerance matched to lsl's). Accuracy against a tight reference; times are medians of "
+                      "interleaved runs (lsl, curvlinops, hessian-eigenthings in turn)."),
     "loss_plane_51": ("benchmarks.loss_plane_51", 3,
                       "The training loss on a 51 x 51 grid of the plane through three optima: "
                       "`lsl.probes.planes.loss_plane` (batched evaluation) against the loss-landscapes package "
@@ -58,10 +60,15 @@ BENCHMARKS = {
 NOTES = {
     "hessian_top20": (
         "PyHessian's power iteration with deflation needs several times more Hessian-vector products than "
-        "Lanczos for a worse accuracy, and far more at a matched tolerance. curvlinops + ARPACK needs about "
-        "the same number of products as lsl; lsl is faster per product because it builds the gradient graph "
-        "once per point and reuses it (forward-over-reverse `jvp` of `grad`), with no NumPy round trip. On a "
-        "small model (the `--quick` sizes) fixed costs dominate and the two are close."),
+        "Lanczos for a worse accuracy, and far more at a matched tolerance. hessian-eigenthings' `lanczos` runs a "
+        "fixed number of steps from one vector: the benchmark times the fewest steps of a ladder (40 to 100) whose "
+        "20 eigenvalues are as accurate as lsl's (`peer_config`). curvlinops + ARPACK needs fewer products than lsl (lsl's block of two "
+        "start vectors certifies multiplicities); lsl is faster per product because for a layer stack its "
+        "Hessian products are written out by hand (`lsl.stack.StackCurvature`: the forward and backward pass at "
+        "the point once, then a few matrix products per layer for a whole block of vectors, no autograd graph), "
+        "and its Lanczos checks convergence after every block. `seconds_per_product` and `product_to_gradient` "
+        "in `results.json` give each method's cost of one product and its ratio to one gradient (CPU seconds, "
+        "medians of interleaved runs). On a small model (the `--quick` sizes) fixed costs dominate."),
     "loss_plane_51": (
         "The loss-landscapes package and the plain loop evaluate one point at a time; each point's loss over "
         "4000 examples is about 58 MFLOP of matrix products, so both are compute-bound and batching alone buys "
@@ -134,15 +141,20 @@ def write_markdown(rows: list[dict], path: Path, header: dict) -> None:
     if header.get("note"):
         lines.append(f"- {header['note']}")
     lines.append("- `speedup` = peer seconds / lsl seconds (above 1: lsl is faster); each time is the best of "
-                 "the repeats given in `results.json`.")
+                 "the repeats given in `results.json` (hessian_top20: the median of interleaved runs).")
     lines.append("")
-    lines.append("| | benchmark | peer | device | lsl s | peer s | speedup | accuracy: lsl / peer |")
-    lines.append("| ---: | --- | --- | --- | ---: | ---: | ---: | --- |")
+    lines.append("- `kernels`: torch's CPU kernel set for the row (`ATEN_CPU_CAPABILITY`: `default`, `AVX2`, `AVX512`; "
+                 "rows measured before it was recorded show `?`); `make bench-kernels` reruns the curvature rows "
+                 "under each kernel set the CPU has.")
+    lines.append("")
+    lines.append("| | benchmark | peer | device | kernels | lsl s | peer s | speedup | accuracy: lsl / peer |")
+    lines.append("| ---: | --- | --- | --- | --- | ---: | ---: | ---: | --- |")
     order = {name: i for i, name in enumerate(BENCHMARKS)}
     rows = sorted(rows, key=lambda r: (order.get(r["benchmark"], 99), r["device"] != "cpu"))
     for i, r in enumerate(rows, 1):
         quick = " (quick sizes)" if r.get("sizes", {}).get("quick") else ""
         lines.append(f"| {i} | {r['benchmark']}{quick} | {_cell(r['peer'])} | {_cell(r['device'])} | "
+                     f"{_cell(r.get('kernels', '?'))} | "
                      f"{_fmt_seconds(r['lsl_seconds'])} | {_fmt_seconds(r['peer_seconds'])} | {r['speedup']:.2f} | "
                      f"{_cell(r.get('accuracy_short') or _short(r))} |")
     lines.append("")
@@ -227,8 +239,8 @@ def main(argv: list[str] | None = None) -> None:
             old_rows = json.loads(json_path.read_text())
         except (json.JSONDecodeError, OSError):
             old_rows = []
-    replaced = {(r["benchmark"], r["device"]) for r in new_rows}
-    kept = [r for r in old_rows if (r.get("benchmark"), r.get("device")) not in replaced]
+    replaced = {(r["benchmark"], r["device"], r.get("kernels", "?")) for r in new_rows}
+    kept = [r for r in old_rows if (r.get("benchmark"), r.get("device"), r.get("kernels", "?")) not in replaced]
     rows = kept + new_rows
     shown, skip = [], False
     for a in (argv if argv is not None else sys.argv[1:]):  # the command, without the note (shown apart)

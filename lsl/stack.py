@@ -39,7 +39,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["LayerStack"]
+__all__ = ["LayerStack", "StackCurvature"]
 
 # Layers that are the identity in evaluation mode, or only flatten the input (allowed in front).
 _PASS = (nn.Identity, nn.Dropout)
@@ -307,6 +307,29 @@ class LayerStack:
             return value, grad
 
 
+    # -- curvature: Hessian-vector products, by hand -------------------------------------
+    def curves(self, loss: str | None) -> bool:
+        """Whether :meth:`curvature` can give Hessian products of the built-in loss ``loss`` for this stack.
+
+        It can for the losses ``"cross_entropy"`` and ``"mse"`` and the activations ReLU, tanh and
+        sigmoid (not GELU); dropout is off (the curvature is that of evaluation mode).
+        """
+        return (loss in _OUTPUT_GRADIENTS
+                and all(layer.activation is None or isinstance(layer.activation, _TRAINED) for layer in self.layers))
+
+    def curvature(self, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str) -> "StackCurvature":
+        """The curvature of the (evaluation-mode) loss at one point ``theta [D]``, for products with blocks of vectors.
+
+        See :class:`StackCurvature`; the forward and backward pass at ``theta`` are computed here, once.
+
+        Raises:
+            ValueError: if :meth:`curves` says the stack or the loss is not supported.
+        """
+        if not self.curves(loss):
+            raise ValueError(f"curvature supports the losses {sorted(_OUTPUT_GRADIENTS)} on stacks of ReLU, tanh and "
+                             f"sigmoid layers; got loss {loss!r} on this stack: use the landscape's hvp instead")
+        return StackCurvature(self, theta, x, y, loss)
+
 _TRAINED = (nn.ReLU, nn.Tanh, nn.Sigmoid)
 
 
@@ -360,3 +383,161 @@ ROW_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cross_entropy": cross_entropy_rows,
     "mse": mse_rows,
 }
+
+
+class StackCurvature:
+    """Products of the Hessian of a layer stack's loss (or of its Gauss-Newton term) with a block of vectors.
+
+    Forward-over-reverse differentiation written out, as :meth:`LayerStack.loss_and_grad` writes out
+    back-propagation. The forward pass at ``theta`` (each layer's input ``a``, the activation's first
+    and second derivatives) and the backward pass (each layer's error signal ``delta`` and the signal
+    ``g`` reaching each hidden layer's output) are computed once, when the object is built. A product
+    with ``V [b, D]`` (rows ``v``, each a change ``dW, db`` of every layer) then propagates only the
+    tangents, for all ``b`` rows at once:
+
+    - forward: ``dz_l = da_{l-1} W_l^T + a_{l-1} dW_l^T + db_l`` and ``da_l = s'(z_l) dz_l`` (``da_0 = 0``);
+    - at the output: ``ddelta_L = H_out dz_L``, the loss's Hessian in the logits (cross-entropy:
+      ``(diag p - p p^T) / N`` per example; mean squared error: ``2 / (N C)``);
+    - backward: ``dgW_l = ddelta_l^T a_{l-1} + delta_l^T da_{l-1}``, ``dgb_l = sum ddelta_l`` and
+      ``ddelta_{l-1} = (ddelta_l W_l + delta_l dW_l) s'(z_{l-1}) + g_{l-1} s''(z_{l-1}) dz_{l-1}``.
+
+    ``(dgW, dgb)`` is ``H v``. The terms that carry ``H_out`` make the Gauss-Newton term
+    ``G v = J^T H_out J v``; the others (``delta_l dW_l``, ``delta_l^T da_{l-1}`` and the ``s''`` term)
+    make the rest, ``H v - G v`` (:mod:`lsl.curvature.hessian` explains the split). Every matrix
+    product has the ``b`` rows side by side (one product with the shared ``a_{l-1}`` or ``W_l`` for the
+    whole block), and no autograd graph is built, so a block of products costs a few batched matrix
+    products per layer.
+
+    Attributes:
+        D: the number of parameters.
+    """
+
+    def __init__(self, stack: LayerStack, theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, loss: str):
+        self.stack, self.loss = stack, loss
+        with torch.no_grad():
+            theta = theta.detach().reshape(-1)
+            self.D = theta.shape[0]
+            self.dtype, self.device = theta.dtype, theta.device
+            h = stack._inputs(x)
+            self.n = h.shape[0]
+            # feature-major ([width, N]) copies, the orientation of the products (see _product)
+            self.inputs: list[torch.Tensor] = []  # a_{l-1} [N, in]
+            self.inputs_t: list[torch.Tensor] = []  # a_{l-1}^T [in, N]
+            self.weights: list[torch.Tensor] = []  # W_l [out, in]
+            self.slopes: list[torch.Tensor | None] = []  # s'(z_l)^T [out, N] (None: identity)
+            seconds = []
+            for layer in stack.layers:
+                self.inputs.append(h.contiguous())
+                self.inputs_t.append(h.T.contiguous())
+                w = theta[layer.weight].view(layer.shape)
+                self.weights.append(w)
+                z = h @ w.T
+                if layer.bias is not None:
+                    z += theta[layer.bias]
+                a, d1, d2 = _activation_derivatives(z, layer.activation)
+                self.slopes.append(None if d1 is None else d1.T.contiguous())
+                seconds.append(d2)
+                h = a
+            logits = h
+            _, delta = _OUTPUT_GRADIENTS[loss](logits.unsqueeze(0), y)
+            delta = delta[0]  # [N, C]
+            self.p = torch.softmax(logits, -1).T.contiguous() if loss == "cross_entropy" else None  # [C, N]
+            self.n_out = logits.shape[1]
+            # delta_l^T [out, N], and g_l s''(z_l) [out, N] for the hidden layers (None: zero)
+            self.deltas: list[torch.Tensor] = [delta.T.contiguous()] * len(stack.layers)
+            self.curls: list[torch.Tensor | None] = [None] * len(stack.layers)
+            for i in range(len(stack.layers) - 1, 0, -1):
+                g = delta @ self.weights[i]  # the signal reaching layer i-1's output, [N, in]
+                if seconds[i - 1] is not None:
+                    self.curls[i - 1] = (g * seconds[i - 1]).T.contiguous()
+                delta = g if self.slopes[i - 1] is None else g * self.slopes[i - 1].T
+                self.deltas[i - 1] = delta.T.contiguous()
+
+    def _output_hessian(self, dz: torch.Tensor) -> torch.Tensor:
+        """``H_out dz`` for tangents of the logits ``dz [b, C, N]``."""
+        if self.p is None:
+            return dz * (2.0 / (self.n * self.n_out))
+        pd = self.p * dz
+        return (pd - self.p * pd.sum(-2, keepdim=True)) / self.n
+
+    def __call__(self, V: torch.Tensor, *, term: str = "hessian") -> torch.Tensor:
+        """``A V`` for rows ``V [b, D]`` (or one vector ``[D]``), ``A`` the Hessian or one of its terms.
+
+        Args:
+            V: the vectors, in this object's dtype.
+            term: ``"hessian"`` (``H``), ``"gauss_newton"`` (``G``) or ``"rest"`` (``H - G``).
+
+        Returns:
+            ``A V`` with the shape of ``V``.
+        """
+        if term not in ("hessian", "gauss_newton", "rest"):
+            raise ValueError(f"unknown term {term!r}")
+        one = V.dim() == 1
+        V = V.reshape(-1, self.D)
+        out = torch.empty_like(V)
+        with torch.no_grad():
+            self._product(V, out, output=term != "rest", second=term != "gauss_newton")
+        return out[0] if one else out
+
+    def _product(self, V: torch.Tensor, out: torch.Tensor, *, output: bool, second: bool) -> None:
+        # Tangents are kept feature-major, [b, width, N] (examples last), the orientation in which the
+        # CPU's matrix products with the shared a_{l-1}, W_l and delta_l run fastest.
+        b, layers = V.shape[0], self.stack.layers
+        # forward: the tangents of every layer's output
+        da, dzs, das = None, [], []
+        for i, layer in enumerate(layers):
+            out_f, in_f = layer.shape
+            dW = V[:, layer.weight].reshape(b * out_f, in_f)
+            dz = (dW @ self.inputs_t[i]).view(b, out_f, -1)  # dW a^T
+            if da is not None:
+                dz.baddbmm_(self.weights[i].expand(b, -1, -1), da)  # + W da^T
+            if layer.bias is not None:
+                dz += V[:, layer.bias].unsqueeze(-1)
+            das.append(da)
+            dzs.append(dz)
+            da = dz if self.slopes[i] is None else dz * self.slopes[i]
+        # backward: the tangents of the error signals, and the product
+        dd = self._output_hessian(dzs[-1]) if output else None
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            out_f, in_f = layer.shape
+            delta = self.deltas[i]  # [out, N]
+            gW = None
+            if dd is not None:
+                gW = (dd.reshape(b * out_f, -1) @ self.inputs[i]).view(b, out_f, in_f)  # ddelta^T a
+            if second and das[i] is not None:  # delta^T da
+                extra = torch.matmul(delta.expand(b, -1, -1), das[i].transpose(1, 2))
+                gW = extra if gW is None else gW.add_(extra)
+            out[:, layer.weight] = 0.0 if gW is None else gW.reshape(b, out_f * in_f)
+            if layer.bias is not None:
+                out[:, layer.bias] = dd.sum(-1) if dd is not None else 0.0
+            if i == 0:
+                break
+            new = None
+            w_t = self.weights[i].T.expand(b, -1, -1)
+            if dd is not None:
+                new = torch.bmm(w_t, dd)  # W^T ddelta, [b, in, N]
+            if second:  # dW^T delta
+                dW_t = V[:, layer.weight].view(b, out_f, in_f).transpose(1, 2)
+                new = torch.matmul(dW_t, delta) if new is None else new.baddbmm_(dW_t, delta.expand(b, -1, -1))
+            if self.slopes[i - 1] is not None:
+                new.mul_(self.slopes[i - 1])
+            if second and self.curls[i - 1] is not None:
+                new.addcmul_(self.curls[i - 1], dzs[i - 1])
+            dd = new
+
+
+def _activation_derivatives(z: torch.Tensor, act: nn.Module | None):
+    """``(s(z), s'(z), s''(z))`` of an activation (``None`` entries: the identity's ``1`` and ``0``); ``z`` is consumed."""
+    if act is None:
+        return z, None, None
+    if isinstance(act, nn.ReLU):
+        a = z.relu_()
+        return a, (a > 0).to(a.dtype), None
+    if isinstance(act, nn.Tanh):
+        a = z.tanh_()
+        d1 = 1.0 - a * a
+        return a, d1, -2.0 * a * d1
+    a = z.sigmoid_()  # sigmoid
+    d1 = a * (1.0 - a)
+    return a, d1, d1 * (1.0 - 2.0 * a)

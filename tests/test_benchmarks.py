@@ -25,6 +25,7 @@ def test_record_has_the_required_keys_and_speedup():
                 "torch", "sizes"):
         assert key in r
     assert r["device"] == "cpu" and r["speedup"] == 4.0
+    assert r["kernels"] == torch.backends.cpu.get_cpu_capability()  # the CPU kernel set it was measured with
     json.dumps(r)  # JSON-able
 
 
@@ -38,7 +39,7 @@ def test_markdown_table_escapes_pipes_and_keeps_one_line_per_row(tmp_path):
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]
     assert len(table) == 4  # header, separator and two rows
     assert "## How equal accuracy was checked" in text and "1. max |a - b| = 1e-7" in text
-    assert all(ln.count("|") - ln.count("\\|") == 9 for ln in table)  # 8 columns, escaped pipes aside
+    assert all(ln.count("|") - ln.count("\\|") == 10 for ln in table)  # 9 columns (kernels among them), escaped pipes aside
     assert "busy" in text and "(quick sizes)" in text
 
 

@@ -238,6 +238,36 @@ def _hessian_map(landscape: Landscape, theta: torch.Tensor, kw: dict) -> Matvec:
     return matvec
 
 
+def _by_hand(landscape: Landscape, theta: torch.Tensor, idx) -> Matvec | None:
+    """For a layer stack with a built-in loss, products with the curvature written out
+    (:class:`lsl.stack.StackCurvature`), or ``None`` where autograd is needed.
+
+    The forward and backward pass at ``theta`` are computed on the first product and kept; each
+    block of vectors then costs a few matrix products per layer, with no autograd graph. Blocks
+    are split as the evaluation policy allows (:mod:`lsl.batching`).
+    """
+    if not isinstance(landscape, NetworkLandscape) or type(landscape).hvp is not NetworkLandscape.hvp:
+        return None  # a subclass that defines its own products keeps them
+    stack, name = landscape.stack, landscape.builtin_loss
+    if stack is None or not stack.curves(name) or landscape.dtype not in (torch.float32, torch.float64):
+        return None
+    if idx is not None and torch.as_tensor(idx).dim() != 1:
+        return None
+    cache: dict = {}
+
+    def product(v: torch.Tensor, term: str) -> torch.Tensor:
+        if not cache:
+            x, y = landscape.data(idx)
+            cache["c"] = stack.curvature(theta, x, y, name)
+        c = cache["c"]
+        if v.dim() == 1:
+            return c(v, term=term)
+        step = landscape._points_per_call(c.n, v.shape[0])
+        return torch.cat([c(part, term=term) for part in v.split(step)])
+
+    return product
+
+
 def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str = "hessian",
                        idx=None) -> SymmetricOperator:
     """The map ``v -> A v`` for ``A`` the Hessian (or one of its terms) at ``theta``, as an operator.
@@ -247,7 +277,12 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
     dtype, evaluates in the landscape's dtype and returns the input's dtype.
     What does not depend on ``v`` (the gradient graph for single Hessian-vector
     products, the logits and their reverse-mode closure for ``G``) is computed
-    once, on the first call, and kept while the function lives.
+    once, on the first call, and kept while the function lives. For a layer stack
+    (:class:`lsl.stack.LayerStack`) with a built-in loss, the products are written out by hand
+    (:class:`lsl.stack.StackCurvature`: the forward and backward pass at ``theta`` once, then a
+    few matrix products per layer for a whole block of vectors); other networks and the toy model
+    use autograd (forward-over-reverse ``jvp`` of ``grad``, vectorised with ``vmap``). Both give the
+    same products up to rounding.
 
     Args:
         landscape: any landscape (``"gauss_newton"`` and ``"rest"`` need a network).
@@ -264,12 +299,15 @@ def curvature_operator(landscape: Landscape, theta: torch.Tensor, *, term: str =
     if term != "hessian":
         _output_hessian(landscape)
     kw = {} if idx is None else {"idx": idx}
-    hess = _hessian_map(landscape, theta, kw) if term != "gauss_newton" else None
-    gn = _gauss_newton_map(landscape, theta, idx) if term != "hessian" else None
+    hand = _by_hand(landscape, theta, idx)
+    hess = _hessian_map(landscape, theta, kw) if term != "gauss_newton" and hand is None else None
+    gn = _gauss_newton_map(landscape, theta, idx) if term != "hessian" and hand is None else None
 
     def matvec(v: torch.Tensor) -> torch.Tensor:
         u = v.to(device=landscape.device, dtype=landscape.dtype)
-        if term == "hessian":
+        if hand is not None:
+            out = hand(u, term)
+        elif term == "hessian":
             out = hess(u)
         elif term == "gauss_newton":
             out = gn(u)

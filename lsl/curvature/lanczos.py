@@ -388,7 +388,9 @@ class _TopK:
                 zeros = torch.zeros(max(k, 1), dtype=torch.float64)
                 return zeros, None, zeros, True
             at_end = kr.exhausted or kr.m >= self.max_steps
-            due = kr.m >= k and (kr.m - last_check >= max(1, kr.m // 20))
+            # a Ritz check after every block while T is small (its eigh costs far less than a product), then
+            # every m / 20 products, so that the checks of a long run cost O(m^3) in all
+            due = kr.m >= k and kr.m - last_check >= (1 if kr.m <= 200 else kr.m // 20)
             if kr.m >= k and (due or at_end):
                 last_check = kr.m
                 evals, S, res = kr.ritz()
