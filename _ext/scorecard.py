@@ -20,9 +20,11 @@ under ``lsl-verdict-record:<claim>``; myst-nb writes every executed notebook's g
    this build (a measurement within one standard deviation of its threshold); with
    ``LSL_RECORD_VERDICTS=1`` it writes this build's records there instead, to be committed with the
    change that moved the verdict, so that every change of a verdict is deliberate and visible in a diff;
-5. replaces the ``{scorecard}`` directive (in ``book/scorecard.md``) with the summary table (one row
-   per claim, its verdict in each profile) and, below it, each claim with its criterion, the paper's
-   number and ours.
+5. replaces the ``{scorecard}`` directive (in ``book/scorecard.md``) with the summary table (a row per
+   paper, then one row per claim: the claim in a few words, its ``short`` name in ``claims.yml``, linked
+   to its details, where the paper makes it, and its verdict in each profile, in narrow columns so that
+   the table fits a laptop's width) and, below it, each claim with its criterion, the paper's number and
+   ours.
 
 The scorecard page is re-read and re-written on every build, so it never shows stale verdicts.
 """
@@ -304,6 +306,23 @@ def _table(headers: list[str], rows: list[nodes.row], widths: list[int]) -> node
     return table
 
 
+def _group_row(title: str, ncols: int) -> nodes.row:
+    """A row across the whole summary table that heads the claims of one paper."""
+    entry = nodes.entry(morecols=ncols - 1, classes=["lsl-paper-row"])
+    entry += nodes.paragraph("", "", nodes.strong(text=title))
+    row = nodes.row()
+    row += entry
+    return row
+
+
+def short_name(claim: dict, words: int = 8) -> str:
+    """The claim in a few words for the summary table: its ``short`` field, else its first ``words`` words."""
+    if claim.get("short"):
+        return str(claim["short"])
+    text = str(claim["claim"]).split()
+    return " ".join(text[:words]) + (" …" if len(text) > words else "")
+
+
 def _verdict_node(record: dict | None, verdict: str | None = None) -> nodes.inline:
     """The verdict as a coloured word (``lsl-verdict-<verdict>``), "borderline" added where it is."""
     verdict = verdict or (record or {}).get("verdict") or "not run"
@@ -393,17 +412,19 @@ def build_table(app, doctree, docname) -> None:
         if not claims:
             continue
         details.append(nodes.rubric(text=title))
+        summary_rows.append(_group_row(title, 2 + len(others)))
         for c in claims:
             chapter = c["chapter"] if c["chapter"] not in (None, "none", "") else None
             record = data["records"].get(chapter, {}).get(c["id"]) if chapter else None
             verdict = "not covered" if chapter is None else (record["verdict"] if record else "not run")
             counts[verdict] += 1
             anchor = "claim-" + c["id"]
-            # summary row: where (linked to the details), the verdict in each profile
-            where = nodes.paragraph()
-            where += nodes.reference("", c["where"], internal=True, refuri=f"#{anchor}")
-            where += nodes.Text(f" ({PAPERS[paper].split(' (')[0].split(',')[0]})")
-            cells = [where, nodes.paragraph("", "", _verdict_node(record, verdict))]
+            # summary row: the claim in a few words (linked to its details) and where the paper makes it,
+            # then its verdict in each profile
+            name = nodes.paragraph()
+            name += nodes.reference("", short_name(c), internal=True, refuri=f"#{anchor}")
+            name += nodes.inline(text=f" {c['where']}", classes=["lsl-claim-where"])
+            cells = [name, nodes.paragraph("", "", _verdict_node(record, verdict))]
             for _, recs in others:
                 other = recs.get(c["id"])
                 cells.append(nodes.paragraph("", "", _verdict_node(other, None if other else
@@ -465,7 +486,7 @@ def build_table(app, doctree, docname) -> None:
     shown = [f"{n} {v}" for v, n in counts.items() if n]
     summary += nodes.Text(f"{sum(counts.values())} claims: " + ", ".join(shown) + ".")
     headers = ["Claim", f"{profile} (this build)"] + [p for p, _ in others]
-    table = _table(headers, summary_rows, [40, 20] + [20] * len(others))
+    table = _table(headers, summary_rows, [52] + [16] * (1 + len(others)))
     wrap = nodes.container(classes=["lsl-table-wrap"])
     wrap += table
     for node in placeholders:

@@ -175,7 +175,6 @@ print(f"barrier on the line {line_barrier:.3f} ({seconds['line']:.2f} s), on the
       f"({seconds['tunnel']:.1f} s)")
 assert torch.allclose(line[[0, -1]], losses, rtol=1e-4, atol=1e-5), "the line's ends are the two optima"
 assert math.isfinite(line_barrier) and math.isfinite(tun.tunnel_barrier)
-P.check_at_scale(tun.tunnel_barrier <= line_barrier, "the tunnel's barrier is not above the line's")
 
 # %% tags=["remove-output", "hide-input"]
 fig, ax = plots.figure()
@@ -230,7 +229,6 @@ assert torch.isfinite(ev).all() and bool((ev[:-1] >= ev[1:]).all()), "eigenvalue
 assert 0.0 <= frac <= 1.0 + 1e-6
 hv = linear_operators.minibatch_hvp(L, theta_a, vecs[0], batch_size=cfg.loader_batch)
 assert torch.allclose(hv, L.hvp(theta_a, vecs[0]), rtol=1e-3, atol=1e-4), "chunked product = full product"
-P.check_at_scale(frac > C / L.D * 5, "the gradient lies far more in the top eigenvectors than a random vector")
 
 # %% tags=["remove-output", "hide-input"]
 fig, (ax1, ax2) = plots.figure(2)
@@ -406,7 +404,6 @@ with clock("matching"):
     after = tunnels.barrier(Lt.loss(tunnels.linear_path(ta, aligned, cfg.path_points)))
 print(f"twin: barrier {before:.3f} before, {after:.3f} after weight matching ({seconds['matching']:.1f} s)")
 assert abs(Lt.loss(aligned).item() - Lt.loss(tb).item()) < 1e-4, "a permuted network has the same loss"
-P.check_at_scale(after < before, "weight matching lowers the barrier")
 glue("own_twin_width", cfg.twin_width)
 glue("own_before", before, 3)
 glue("own_after", after, 3)

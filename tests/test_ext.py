@@ -49,7 +49,7 @@ def build(src: Path, files: dict[str, str], extensions: list[str], **overrides) 
 
 CLAIMS = """
 claims:
-  - {id: c-one, paper: fj, where: Fig. 1, claim: The first claim., paper_reports: "0.3", chapter: chap,
+  - {id: c-one, paper: fj, where: Fig. 1, short: First in brief, claim: The first claim., paper_reports: "0.3", chapter: chap,
      criterion: {measures: {x: the first quantity}, reproduced: x > 0.3, partly: x > 0.1}}
   - {id: c-two, paper: fg, where: property 2, claim: The second claim., paper_reports: qualitative, chapter: chap,
      criterion: {measures: {y: the second quantity}, reproduced: y > 2, partly: y > 1}}
@@ -123,6 +123,12 @@ def test_scorecard_lists_every_claim_with_its_verdict_section_and_numbers(tmp_pa
     # each claim's criterion, declared in claims.yml, is shown beside the numbers
     assert "x &gt; 0.3" in text and "y &gt; 1" in text and "the first quantity" in text
     assert 'href="#claim-c-one"' in html and 'id="claim-c-one"' in html
+    # the summary table names each claim in a few words (its short name, else its first words), linked to its
+    # details, under a row for its paper
+    summary = html[html.index('<table class="lsl-scorecard'):html.index("</table>")]
+    assert re.search(r'href="#claim-c-one"[^>]*>First in brief</a>', summary)
+    assert re.search(r'href="#claim-c-two"[^>]*>The second claim\.</a>', summary)
+    assert summary.index("Fort &amp; Jastrzebski (2019)") < summary.index("First in brief")
     assert "scorecard" not in warnings
 
 
@@ -139,6 +145,12 @@ def test_a_ladder_rung_with_records_gets_a_column_with_its_commit_and_date(tmp_p
     text = re.sub(r"<[^>]+>", "", (out / "score.html").read_text())
     assert "large (commit 0123456, 2026-12-08)" in text and "medium" not in text
     assert "Large (commit 0123456, 2026-12-08) (committed record)" in text
+
+
+def test_a_short_name_is_the_claims_first_words_when_none_is_given():
+    assert scorecard.short_name({"claim": "one two three", "short": "brief"}) == "brief"
+    assert scorecard.short_name({"claim": "one two three four"}, words=3) == "one two three …"
+    assert scorecard.short_name({"claim": "one two three"}, words=3) == "one two three"
 
 
 def test_the_build_fails_when_a_chapter_does_not_report_a_listed_claim(tmp_path, monkeypatch):

@@ -302,7 +302,7 @@ _CONNECTORS_QUICK = dict(
     n_test=1000,
     arch="mlp",
     net=dict(width=64, depth=2),
-    seeds=3,                         # independent sets of max_m + 1 optima (network and toy): the spread of the counts
+    seeds=5,                         # independent sets of max_m + 1 optima (network and toy): the spread of the counts
     steps=6000,
     lr=3e-3,
     batch_size=128,
