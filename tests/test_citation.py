@@ -68,3 +68,23 @@ def test_cite_page_agrees(cff):
     assert f"version = {{{cff['version']}}}" in entry
     assert cff["repository-code"] in entry
     assert entry.count("{") == entry.count("}"), "unbalanced braces in the BibTeX entry"
+
+
+def test_the_bibliography_parses_and_every_cited_key_is_in_it():
+    """book/references.bib is valid BibTeX with no key twice, and every {cite} of the book names one of its keys
+    (the book build would stop at a broken entry only after the chapters have run)."""
+    import re
+    from pathlib import Path
+
+    pybtex = __import__("pytest").importorskip("pybtex.database")
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "book" / "references.bib").read_text()
+    keys = re.findall(r"^@\w+\{([^,\s]+),", text, flags=re.M)
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+    entries = pybtex.parse_string(text, "bibtex").entries
+    assert set(entries) == set(keys)
+    cited = set()
+    for page in [*(root / "book").glob("*.md"), *(root / "book").glob("*.py")]:
+        for group in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]+)`", page.read_text()):
+            cited.update(k.strip() for k in group.split(","))
+    assert cited and cited <= set(entries), sorted(cited - set(entries))

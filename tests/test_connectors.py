@@ -159,7 +159,7 @@ def test_train_simplex_gives_the_same_bits_every_run():
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        runs = [train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=200, lr=0.01, seed=3), n_samples=32).points for _ in range(2)]
+        runs = [train_simplex(land, res, settings=SUBSPACE_DEFAULTS.replace(steps=100, lr=0.01, seed=3), n_samples=32).points for _ in range(2)]
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(runs[0], runs[1])

@@ -29,6 +29,8 @@ from lsl.data.nets import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+#: Chapters that compute nothing: the page on scale draws the scale ladder's committed records.
+READS_RECORDS_ONLY = {"scale"}
 META = torch.device("meta")
 
 
@@ -128,6 +130,9 @@ def device_faults(report: dict) -> list[str]:
 def test_every_landscape_of_a_chapter_computes_on_the_chapters_device(nb):
     report = dry_run(nb.with_suffix(".py"))
     assert report["device"] == "meta"
+    if nb.stem in READS_RECORDS_ONLY:
+        assert not report["landscapes"], f"{nb.stem} should only read records, but it built a landscape"
+        return
     assert report["landscapes"], f"{nb.stem}: the dry run built no landscape (nothing was checked)"
     assert not device_faults(report), "\n".join(device_faults(report))
 
