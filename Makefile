@@ -14,8 +14,9 @@ TORCH_SPEC ?= torch==2.13.0
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu, since PyPI's Linux wheel is the CUDA build).
 TORCH_INDEX ?=
 
-# make test shares its tests between this many workers (tests/schedule.py): one per core, at most four.
-TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n < 4 ? n : 4 )))
+# make test shares its tests between this many workers (tests/schedule.py): one per core and one more, at most
+# four. The extra worker keeps the cores busy while the install tests wait for pip (each worker runs one thread).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); n=$$((n + 1)); echo $$(( n < 4 ? n : 4 )))
 
 export LSL_PROFILE ?= quick
 export LSL_PROGRESS ?= 0
@@ -60,7 +61,7 @@ book: install
 
 test: install
 	$(BIN)/python -m pytest -p tests.nbval_cache -p tests.schedule -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-		tests book --nbval-lax --nbval-current-env
+		tests book --nbval-lax --nbval-current-env --durations=25
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) -W --keep-going
 	$(BIN)/python -m tests.browser_check $(BOOK_OUT)/_build/html --install-browser
 

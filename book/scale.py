@@ -98,7 +98,7 @@ assert all(math.isfinite(v) for pts in series.values() for p in pts for v in p.v
 # paper's statement implies). The horizontal axis is the rung, labelled with the parameter count D of the
 # chapter's network where the chapter trains one on mnist1d.
 
-# %%
+# %% tags=["remove-output", "hide-input"]
 fig, axes = plt.subplots(2, 4, figsize=(16, 7.5))
 for ax, entry in zip(axes.ravel(), entries):
     pts = series[entry["id"]]

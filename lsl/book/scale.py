@@ -109,8 +109,9 @@ def quantity(entry: Mapping[str, Any], record: Mapping[str, Any]) -> float:
 
 def distance(entry: Mapping[str, Any], value: float, terms: Mapping[str, float] | None = None) -> float:
     """How far ``value`` is from the paper's, as the entry's ``toward`` says (see ``claims.yml``): ``log``
-    (|log10(value / paper)|), ``value`` (|value - paper|), ``at_least`` (max(0, paper - value)) or ``at_most``
-    (max(0, value - paper)). NaN for a value that has no distance (e.g. a non-positive value on a log scale)."""
+    (``abs(log10(value / paper))``), ``value`` (``abs(value - paper)``), ``at_least`` (``max(0, paper - value)``)
+    or ``at_most`` (``max(0, value - paper)``). NaN for a value that has no distance (e.g. a non-positive value
+    on a log scale)."""
     paper = _paper(entry, scale_terms() if terms is None else terms)
     how = entry["toward"]
     if not math.isfinite(value):
