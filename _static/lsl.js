@@ -19,39 +19,43 @@
   }
 
   function fitEquations(root) {
+    // Reads first (one layout for the whole page), then writes only to the few equations that do not fit.
     var style = getComputedStyle(root);
-    var contentRight = function () {
-      return root.getBoundingClientRect().right - parseFloat(style.paddingRight || "0");
+    var contentRight = root.getBoundingClientRect().right - parseFloat(style.paddingRight || "0");
+    var excess = function (eq, display) {      // how many times too wide (1 or less: it fits)
+      if (display) return eq.clientWidth > 0 ? eq.scrollWidth / eq.clientWidth : 0;
+      var r = eq.getBoundingClientRect(), room = r.width - (r.right - contentRight);
+      return room > 0 ? r.width / room : 0;
     };
+    var todo = [];
     root.querySelectorAll("mjx-container").forEach(function (eq) {
       var display = eq.getAttribute("display") === "true";
-      var excess = function () {           // how many times too wide (1 or less: it fits)
-        if (display) return eq.clientWidth > 0 ? eq.scrollWidth / eq.clientWidth : 0;
-        var r = eq.getBoundingClientRect(), room = r.width - (r.right - contentRight());
-        return room > 0 ? r.width / room : 0;
-      };
+      if (eq.style.fontSize || excess(eq, display) > 1) todo.push([eq, display]);
+    });
+    todo.forEach(function (item) {
+      var eq = item[0], display = item[1], scale = 1;
       eq.style.fontSize = "";
-      var scale = 1;
-      while (excess() > 1 && scale > MIN_SCALE) {      // a step at a time: rounding of em-sized boxes
-        scale = Math.max(MIN_SCALE, Math.min(scale - 0.02, Math.floor(scale * 100 / excess()) / 100));
+      while (excess(eq, display) > 1 && scale > MIN_SCALE) {      // a step at a time: rounding of em-sized boxes
+        scale = Math.max(MIN_SCALE, Math.min(scale - 0.02, Math.floor(scale * 100 / excess(eq, display)) / 100));
         eq.style.fontSize = Math.round(scale * 100) + "%";
       }
     });
   }
 
   function markScrollers(root) {
-    root.querySelectorAll(SCROLLERS).forEach(function (box) {
-      var overflows = box.scrollWidth > box.clientWidth + 1;
+    var boxes = Array.from(root.querySelectorAll(SCROLLERS));
+    var overflows = boxes.map(function (box) { return box.scrollWidth > box.clientWidth + 1; });   // reads
+    boxes.forEach(function (box, k) {                                                              // writes
       var hint = box.previousElementSibling;
       var hasHint = hint && hint.classList.contains("lsl-scroll-hint");
-      box.classList.toggle("lsl-overflows", overflows);
-      if (overflows && !hasHint) {
+      if (overflows[k] !== box.classList.contains("lsl-overflows")) box.classList.toggle("lsl-overflows", overflows[k]);
+      if (overflows[k] && !hasHint) {
         hint = document.createElement("div");
         hint.className = "lsl-scroll-hint";
         hint.setAttribute("aria-hidden", "true");
         hint.textContent = "\u21C6 wider than the page: scroll sideways for the rest";
         box.parentNode.insertBefore(hint, box);
-      } else if (!overflows && hasHint) {
+      } else if (!overflows[k] && hasHint) {
         hint.remove();
       }
     });
