@@ -596,7 +596,6 @@ class Browser:
       }
       const broken = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0 &&
         !(i.currentSrc || i.src).endsWith('.svg')).map(i => i.getAttribute('src'));
-      await sleep(100);                       // the book's own script fits equations once MathJax is done
       const overflow = (""" + OVERFLOW_JS + """)();
       return {broken, overflow, mathjax: !!(window.MathJax && MathJax.version), html: document.documentElement.outerHTML};
     })()"""
