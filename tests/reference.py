@@ -70,3 +70,28 @@ class SquaredNorm(Landscape):
 
     def fingerprint(self) -> dict:
         return {"kind": "quadratic", "a": self.a, "D": self.D}
+
+
+def tiny_tanh_net(n_in: int = 4, width: int = 6, n_classes: int = 3, n: int = 30):
+    """A one-hidden-layer tanh MLP in float64 on ``n`` random examples, as a landscape, with its data.
+
+    Its parameters are laid out as :func:`tanh_mlp_logits` reads them, so the landscape's loss equals
+    ``cross_entropy(tanh_mlp_logits(theta, x, n_in, width, n_classes), y)`` (a hand-written reference).
+    Returns ``(landscape, x, y)``.
+    """
+    from lsl.data.nets import MLP
+    from lsl.network import NetworkLandscape
+
+    torch.manual_seed(0)
+    model = MLP(n_in, n_classes, width=width, depth=1, activation="tanh").to(torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(n, n_in, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, n_classes, (n,), generator=gen)
+    return NetworkLandscape(model, x, y), x, y
+
+
+def tanh_mlp_hessian(theta: torch.Tensor, x: torch.Tensor, y: torch.Tensor, n_in: int, width: int,
+                     n_classes: int) -> torch.Tensor:
+    """The dense Hessian of the hand-written tanh MLP's cross-entropy (autograd, no lsl code)."""
+    return torch.autograd.functional.hessian(
+        lambda t: cross_entropy(tanh_mlp_logits(t, x, n_in, width, n_classes), y), theta)

@@ -7,28 +7,21 @@ from __future__ import annotations
 import torch
 
 from lsl.curvature import spectrum
-from lsl.data.nets import MLP
-from lsl.network import NetworkLandscape
 from lsl.probes.hessian_subspace import ProjectedRuns, projected_runs, top_subspace
 from lsl.settings import TrainSettings
 from lsl.training.trainer import train
-from tests.reference import cross_entropy, tanh_mlp_logits
+from tests.reference import cross_entropy, tanh_mlp_hessian, tanh_mlp_logits, tiny_tanh_net
 
 F64 = torch.float64
 IN, WIDTH, C, N = 4, 6, 3, 30
 
 
 def tiny_net():
-    torch.manual_seed(0)
-    model = MLP(IN, C, width=WIDTH, depth=1, activation="tanh").to(F64)
-    gen = torch.Generator().manual_seed(1)
-    x = torch.randn(N, IN, generator=gen, dtype=F64)
-    y = torch.randint(0, C, (N,), generator=gen)
-    return NetworkLandscape(model, x, y), x, y
+    return tiny_tanh_net(IN, WIDTH, C, N)
 
 
 def dense_top_vectors(theta, x, y, k):
-    H = torch.autograd.functional.hessian(lambda t: cross_entropy(tanh_mlp_logits(t, x, IN, WIDTH, C), y), theta)
+    H = tanh_mlp_hessian(theta, x, y, IN, WIDTH, C)
     return torch.linalg.eigh(H).eigenvectors[:, -k:].T
 
 
