@@ -21,7 +21,7 @@ from lsl import arguments
 from lsl.curvature import hessian
 from lsl.landscape import Landscape
 from lsl.settings import TrainSettings
-from lsl.training import trainer
+from lsl.probes.trajectory import train_with_snapshots
 
 __all__ = ["SharpnessRun", "sharpness_along_run", "quadratic_gd_factor"]
 
@@ -122,16 +122,10 @@ def sharpness_along_run(
         ValueError: for ``every`` out of range, a missing ``steps`` or ``lr``, or a curvature landscape of
             another dimension.
     """
-    if not isinstance(settings, TrainSettings):
-        raise TypeError(f"sharpness_along_run: settings must be a lsl.settings.TrainSettings, got {type(settings).__name__}")
     every = arguments.integer("every", every, low=1)
     tol = arguments.number("tol", tol, low=0.0, low_open=True)
-    curvature = landscape if curvature is None else curvature
-    if curvature.D != landscape.D:
-        raise ValueError(f"the curvature landscape has D = {curvature.D}, the trained one D = {landscape.D}: "
-                         "pass the same network (e.g. landscape.subset(n))")
-    start = landscape.theta0 if theta0 is None else theta0
-    run = trainer.train(landscape, start, settings=settings, snapshot_every=every, cache=cache)
+    curvature, start, run = train_with_snapshots("sharpness_along_run", landscape, settings, curvature=curvature,
+                                                 theta0=theta0, every=every, cache=cache)
     steps = (0, *run.snapshot_steps)
     points = torch.stack([start.to(run.theta.dtype), *(run.snapshots if run.snapshots is not None else [])])
     tops = [float(hessian.top_eigenvalues(curvature, p, 1, tol=tol, seed=seed)[0]) for p in points]

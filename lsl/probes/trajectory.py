@@ -75,6 +75,25 @@ class RunSpectra:
                           None if self.eigenvectors is None else self.eigenvectors[rows], self.theta)
 
 
+def train_with_snapshots(caller: str, landscape: Landscape, settings: TrainSettings, *,
+                         curvature: Landscape | None, theta0: torch.Tensor | None, every: int, cache: bool):
+    """Train with a snapshot every ``every`` steps, for a probe that measures curvature along the run.
+
+    Checks ``settings`` and that ``curvature`` (default: ``landscape`` itself) has the trained landscape's
+    dimension; returns ``(curvature, start, run)``, with ``run`` the :class:`~lsl.training.trainer.TrainResult`.
+    ``caller`` names the probe in the error messages.
+    """
+    if not isinstance(settings, TrainSettings):
+        raise TypeError(f"{caller}: settings must be a lsl.settings.TrainSettings, got {type(settings).__name__}")
+    curvature = landscape if curvature is None else curvature
+    if curvature.D != landscape.D:
+        raise ValueError(f"the curvature landscape has D = {curvature.D}, the trained one D = {landscape.D}: "
+                         "pass the same network (e.g. landscape.subset(n))")
+    start = landscape.theta0 if theta0 is None else theta0
+    run = trainer.train(landscape, start, settings=settings, snapshot_every=every, cache=cache)
+    return curvature, start, run
+
+
 def spectra_along_run(
     landscape: Landscape,
     k: int,
@@ -113,19 +132,13 @@ def spectra_along_run(
         ValueError: for ``k`` or ``snapshot_every`` out of range, or a step in ``at`` that is neither
             ``0`` nor a snapshot's step (the message lists the snapshot steps).
     """
-    if not isinstance(settings, TrainSettings):
-        raise TypeError(f"spectra_along_run: settings must be a lsl.settings.TrainSettings, got {type(settings).__name__}")
     k = arguments.integer("k", k, low=1, high=landscape.D)
     snapshot_every = arguments.integer("snapshot_every", snapshot_every, low=1)
     eigenvectors = arguments.flag("eigenvectors", eigenvectors)
     tol = arguments.number("tol", tol, low=0.0, low_open=True)
     wanted = None if at is None else arguments.integers("at", at, low=0)
-    curvature = landscape if curvature is None else curvature
-    if curvature.D != landscape.D:
-        raise ValueError(f"the curvature landscape has D = {curvature.D}, the trained one D = {landscape.D}: "
-                         "pass the same network (e.g. landscape.subset(n))")
-    start = landscape.theta0 if theta0 is None else theta0
-    run = trainer.train(landscape, start, settings=settings, snapshot_every=snapshot_every, cache=cache)
+    curvature, start, run = train_with_snapshots("spectra_along_run", landscape, settings, curvature=curvature,
+                                                 theta0=theta0, every=snapshot_every, cache=cache)
     by_step = {0: start, **dict(zip(run.snapshot_steps, run.snapshots if run.snapshots is not None else []))}
     steps = sorted(by_step) if wanted is None else wanted
     missing = [s for s in steps if s not in by_step]
