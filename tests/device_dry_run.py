@@ -39,7 +39,7 @@ DEVICE_ERROR = re.compile(r"same device|different devices|devices? mismatch|foun
 #: A cell is interrupted after this many seconds of this process's CPU time (not wall time, so a busy
 #: machine does not cut cells shorter): on ``meta`` the landscape-building cells take well under a
 #: second; what takes long is real work on the CPU (which the CPU chapter run covers anyway).
-CELL_SECONDS = float(os.environ.get("LSL_DRY_RUN_CELL_SECONDS", "20"))
+CELL_SECONDS = float(os.environ.get("LSL_DRY_RUN_CELL_SECONDS", "5"))
 
 
 class CellTooLong(Exception):
