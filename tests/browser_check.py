@@ -911,7 +911,7 @@ class Result:
     page: str
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    browser: bool = True                 # False: checked from its HTML alone (a source listing)
+    browser: bool = True                 # False: checked from its HTML alone (a source listing, a redirect)
 
 
 def check_site(html_dir: Path, browser: Browser | Sequence[Browser], repo: Repository, *,
@@ -955,7 +955,7 @@ def check_site(html_dir: Path, browser: Browser | Sequence[Browser], repo: Repos
         if target is not None:                       # a redirect page: its target must exist
             path, _ = _local_target(page, target) or (target, "")
             problems = [] if site.exists(path) else [f"redirect to a missing page {target!r}"]
-            return Result(page, problems, time.monotonic() - t0)
+            return Result(page, problems, time.monotonic() - t0, browser=False)
         state = b.open(base + urllib.parse.quote(page))
         html = _soup(state.get("html") or static)        # parsed once, for every check
         site.add_rendered(page, html)
