@@ -57,8 +57,8 @@ TYPESET = '<span class="math notranslate nohighlight"><mjx-container class="Math
 @pytest.mark.parametrize("body,expected", [
     (f"<p>Let {TYPESET} be.</p>", []),
     ('<p>Let <span class="math notranslate nohighlight">\\(x^2\\)</span> be.</p>', ["unrendered math"]),
-    (f'<div class="math notranslate nohighlight"><mjx-container><mjx-merror>Undefined control sequence'
-     f'</mjx-merror></mjx-container></div>', ["MathJax errors"]),
+    ('<div class="math notranslate nohighlight"><mjx-container><mjx-merror>Undefined control sequence'
+     '</mjx-merror></mjx-container></div>', ["MathJax errors"]),
     ("<p>the loss $L(\\theta)$ is</p>", ["raw TeX"]),
     ("<p>where $$x = 1$$</p>", ["raw TeX"]),
     ("<p>\\begin{align} x \\end{align}</p>", ["raw TeX"]),
@@ -149,7 +149,7 @@ def test_a_real_browser_finds_each_fault(chromium, tmp_path):
                                                               screenshot_pages=("good.html",), log=lambda *_: None)}
     finally:
         browser.close()
-    assert (tmp_path / "shots" / "good.png").read_bytes().startswith(PNG[:8])
+    assert (tmp_path / "shots" / "good.jpg").read_bytes().startswith(b"\xff\xd8\xff")      # a JPEG
     good, bad = results["good.html"], results["bad.html"]
     if mathjax is not None:            # MathJax served from the local copy: the math is typeset
         assert good == ["broken link: 'bad.html#nowhere' -> bad.html has no #nowhere"]
@@ -283,3 +283,125 @@ def test_images_need_a_real_alt_text():
     problems = bc.check_alt_text(page)
     assert len(problems) == 3
     assert all("alt text" in p for p in problems) and not any("ok.png" in p for p in problems)
+
+
+@pytest.mark.parametrize("shown", ["&#39;0.349&#39;", "60.6", "tensor([0.1000, 0.2000])", "outliers {0: 1, 30: 1, 60: 1}"])
+def test_the_outputs_alone_show_what_the_whole_page_shows(shown):
+    """cell_outputs parses only the output areas: the stray-value and raw-dump checks find the same on it."""
+    page = PAGE.format('<p class="x cell_output_like">0.5</p>' + _cell(_plain(shown))
+                       + _cell('<div class="output stream"><pre>[[0.75 0.59 0.64]\n [1.1  0.92 0.88]]</pre></div>'))
+    outputs = bc.cell_outputs(page)
+    assert len(outputs.select(".cell_output")) == 2
+    assert bc.check_stray_outputs(outputs) == bc.check_stray_outputs(page)
+    assert bc.check_raw_dumps(outputs) == bc.check_raw_dumps(page) and bc.check_raw_dumps(page)
+
+
+def test_checks_take_a_page_parsed_once():
+    page = PAGE.format('<a href="gone.html">x</a><img src="y.png"><p>$x_1$</p>')
+    soup = bc._soup(page)
+    assert bc._soup(soup) is soup
+    exists, ids_of = site_of({"a.html": page})
+    for check in (lambda h: bc.check_links("a.html", h, exists, ids_of), lambda h: bc.check_images("a.html", h, exists),
+                  bc.check_math, bc.check_alt_text):
+        assert check(soup) == check(page) and check(page)
+
+
+def _listing(name: str, code: str, *, depth: int = 1, extra_head: str = "", title: str | None = None,
+             body_extra: str = "") -> str:
+    """A fake viewcode source listing of module ``name``, ``depth`` folders under _modules/."""
+    up = "../" * (depth + 1)
+    return (f'<html><head><link rel="stylesheet" href="{up}_static/theme.css?v=1"/>'
+            f'<link rel="search" title="Search" href="{up}search.html"/>'
+            f'<script src="{up}_static/doctools.js?v=2"></script>'
+            f"<script>DOCUMENTATION_OPTIONS.pagename = '_modules/{name}';</script>{extra_head}</head>"
+            f'<body><a href="#main">skip</a><article class="bd-article" id="main">'
+            f'<h1>{title or "Source code for " + name}</h1><div class="highlight"><pre>'
+            f'<span></span><div class="viewcode-block" id="f"><a class="viewcode-back" href="{up}api.html#f">[docs]</a>'
+            f'<span class="k">def</span> <span class="nf">f</span>():\n    {code}\n</div></pre></div>{body_extra}'
+            f'<a name="old"></a></article></body></html>')
+
+
+def test_an_outline_finds_what_the_parsed_page_has():
+    html = _listing("lsl/m", "return $x_1$  # code, not math", body_extra='<p>see $L(\\theta)$ {term}`wedge`</p>'
+                    '<img src="p.png" alt="a plot">')
+    out = bc.outline(html)
+    assert out.ids == bc.page_ids(html) == {"main", "f", "old"}
+    assert bc._links_of("_modules/lsl/m.html", out.hrefs) == bc.page_links("_modules/lsl/m.html", html)
+    assert ("script", "../../_static/doctools.js?v=2") in out.resources
+    assert ("link stylesheet", "../../_static/theme.css?v=1") in out.resources and ("img", "p.png") in out.resources
+    assert out.title == "Source code for lsl/m" and "$x_1$" in "".join(out.code)
+    assert any("pagename" in s for s in out.scripts)
+    prose = " ".join(out.prose)
+    assert "$L(\\theta)$" in prose and "$x_1$" not in prose and "pagename" not in prose
+    assert out.rich == {"img"}
+    assert bc.outline(_listing("lsl/m", "pass")).rich == set()
+    assert bc.outline(_listing("lsl/m", "pass", body_extra='<span class="math">x</span>')).rich == {"math"}
+
+
+def test_listings_at_any_depth_with_the_same_bundle_have_the_same_machinery():
+    a = bc.outline(_listing("lsl/a", "pass", depth=1))
+    b = bc.outline(_listing("lsl/sub/b", "return 1", depth=2))
+    c = bc.outline(_listing("lsl/c", "pass", extra_head='<script src="../../_static/other.js"></script>'))
+    d = bc.outline(_listing("lsl/d", "pass", extra_head="<script>var x = 1;</script>"))
+    assert bc.machinery("_modules/lsl/a.html", a) == bc.machinery("_modules/lsl/sub/b.html", b)
+    assert bc.machinery("_modules/lsl/a.html", a) != bc.machinery("_modules/lsl/c.html", c)
+    assert bc.machinery("_modules/lsl/a.html", a) != bc.machinery("_modules/lsl/d.html", d)
+    # one folder too shallow: the same text, other files
+    assert bc.machinery("_modules/lsl/a.html", a) != bc.machinery("_modules/a.html", a)
+
+
+def test_a_listing_checked_from_its_html_shows_missing_files_other_hosts_and_raw_tex():
+    exists = {"_static/theme.css", "_static/doctools.js", "search.html"}.__contains__
+    assert bc.check_listing("_modules/lsl/a.html", bc.outline(_listing("lsl/a", "pass")), exists) == []
+    bad = _listing("lsl/a", "x = '$a_b$'", extra_head='<script src="https://cdn.example.org/x.js"></script>'
+                   '<link rel="stylesheet" href="../../_static/gone.css"/><link rel="next" href="https://x.org/n"/>',
+                   body_extra="<p>the loss $L(\\theta)$ and {term}`wedge`</p>")
+    problems = bc.check_listing("_modules/lsl/a.html", bc.outline(bad), exists)
+    assert problems == ["request to another host (the book must not need the network): https://cdn.example.org/x.js",
+                        "missing file _static/gone.css (link '../../_static/gone.css')",
+                        "raw TeX in the text: ['$L(\\\\theta)$']",
+                        "unprocessed MyST roles in the text: ['{term}`']"]
+    # the same bundle one folder too shallow: every file is missing
+    assert len(bc.check_listing("_modules/a.html", bc.outline(_listing("lsl/a", "pass")), exists)) == 2
+
+
+def test_the_listings_opened_are_the_extremes_and_the_odd_ones():
+    pages = {f"_modules/lsl/m{i}.html": _listing(f"lsl/m{i}", "pass") for i in range(8)}
+    pages["_modules/lsl/m1.html"] = _listing("lsl/m1", "x = 1 " * 30)                       # longest line
+    pages["_modules/lsl/m2.html"] = _listing("lsl/m2", "y = '" + "z" * 60 + "'")            # longest unbroken run
+    pages["_modules/lsl/m3.html"] = _listing("lsl/m3", "pass", title="Source code for lsl." + "long_name" * 5)
+    pages["_modules/lsl/m4.html"] = _listing("lsl/m4", "pass\n    pass" * 40)               # the most code
+    pages["_modules/lsl/m5.html"] = _listing("lsl/m5", "pass", body_extra='<img src="p.png" alt="a plot">')
+    pages["_modules/lsl/m6.html"] = _listing("lsl/m6", "pass", extra_head='<script src="../../_static/x.js"></script>')
+    outlines = {p: bc.outline(h) for p, h in pages.items()}
+    assert bc.listings_to_open(outlines) == {f"_modules/lsl/m{i}.html" for i in (1, 2, 3, 4, 5, 6)}
+    assert bc.listings_to_open({}) == set()
+    one = {"_modules/lsl/m0.html": outlines["_modules/lsl/m0.html"]}
+    assert bc.listings_to_open(one) == set(one)
+
+
+def test_a_site_with_source_listings_checks_most_from_their_html(chromium, tmp_path):
+    """Listings not opened are still checked: a broken link on one, and a link to a missing anchor in one."""
+    site = tmp_path / "html"
+    (site / "_modules" / "lsl").mkdir(parents=True)
+    (site / "_static").mkdir()
+    (site / "_static" / "theme.css").write_text("body { margin: 0; }")
+    (site / "_static" / "doctools.js").write_text("var DOCUMENTATION_OPTIONS = {};")
+    (site / "search.html").write_text(PAGE.format("search"))
+    (site / "api.html").write_text(PAGE.format('<p id="f">f</p><a href="_modules/lsl/m2.html#f">ok</a>'
+                                               '<a href="_modules/lsl/m3.html#nope">bad</a>'))
+    for i in range(5):
+        (site / "_modules" / "lsl" / f"m{i}.html").write_text(_listing(f"lsl/m{i}", "pass" + " pass" * i))
+    gone = _listing("lsl/m3", "pass").replace('href="../../api.html#f"', 'href="../../api.html#gone"')
+    (site / "_modules" / "lsl" / "m3.html").write_text(gone)
+    (tmp_path / "_config.yml").write_text('repository: {url: "https://github.com/me/b", branch: main}\n')
+    repo = bc.Repository.from_config(tmp_path / "_config.yml")
+    browser = bc.Browser(chromium, timeout=20)
+    try:
+        results = {r.page: r for r in bc.check_site(site, browser, repo, screenshots=None, log=lambda *_: None)}
+    finally:
+        browser.close()
+    assert not results["_modules/lsl/m3.html"].browser and results["_modules/lsl/m4.html"].browser
+    assert results["_modules/lsl/m3.html"].problems == ["broken link: '../../api.html#gone' -> api.html has no #gone"]
+    assert results["api.html"].problems == ["broken link: '_modules/lsl/m3.html#nope' -> _modules/lsl/m3.html has no #nope"]
+    assert not any(r.problems for p, r in results.items() if p not in ("_modules/lsl/m3.html", "api.html", "(site)"))
