@@ -176,13 +176,16 @@ report.figure("fig-tunnels-planes", fig)
 # ```
 
 # %% tags=["hide-input"]
-print(f"{tun.line_barrier / tun.tunnel_barrier:.1f} times lower than the straight line")
+# the line's barrier over the tunnel's: infinite when the tunnel has no barrier at all (1 when neither has one)
+barrier_ratio = (tun.line_barrier / tun.tunnel_barrier if tun.tunnel_barrier > 0
+                 else math.inf if tun.line_barrier > 0 else 1.0)
+print(f"{barrier_ratio:.1f} times lower than the straight line")
 assert math.isfinite(tun.line_barrier) and math.isfinite(tun.tunnel_barrier), "the path losses are finite"
 end_loss = opt_loss[:2].max().item()                   # the higher training loss of A and B
 glue("tun_points", cfg.tunnel_points)
 glue("tun_line_barrier", tun.line_barrier, 3)
 glue("tun_tunnel_barrier", tun.tunnel_barrier, 2)
-glue("tun_ratio", tun.line_barrier / tun.tunnel_barrier, 2)
+glue("tun_ratio", barrier_ratio, 2)
 glue("tun_vertex_max", vertex_loss.max().item(), 2)
 glue("tun_end_loss", end_loss, 2)
 
@@ -191,7 +194,7 @@ report.verdict("fj-fig1-wall",
                shown=f"barrier {report.fmt(tun.line_barrier)} on the line; optima's loss at most {report.fmt(end_loss, 2)}",
                line_barrier=tun.line_barrier, optima_loss=end_loss)
 report.verdict("fj-tunnel-algorithm",
-               shown=f"tunnel barrier {report.fmt(tun.tunnel_barrier, 2)}, {report.fmt(tun.line_barrier / tun.tunnel_barrier, 2)} "
+               shown=f"tunnel barrier {report.fmt(tun.tunnel_barrier, 2)}, {report.fmt(barrier_ratio, 2)} "
                      f"times lower than the line's; optima's loss at most {report.fmt(end_loss, 2)}",
                path_barrier=tun.tunnel_barrier, line_barrier=tun.line_barrier, optima_loss=end_loss)
 

@@ -190,19 +190,23 @@ def test_smoke_rule_by_hand_on_a_made_up_chapter():
         steps=20_000, snapshot_every=500, moments=(1000, 2000, 5000, 10_000, 20_000),
         batch_size=128, hessian_examples=5000, net=dict(channels=(16, 32, 64), depth=2),
         n_models=11, D=1001, depth=1, seeds=(3, 1, 4, 1, 5), seeds_count=3, classes=(2, 5, 10, 20, 50),
-        lrs=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32), nested={"A": {"steps": 300}}, pairs=((200, 150), (60, 40)))})
+        lrs=(0.01, 0.02, 0.04, 0.08, 0.16, 0.32), nested={"A": {"steps": 300}}, pairs=((200, 150), (60, 40)),
+        repeats=(3, 1, 4, 1, 5), n_repeats=5, one_repeat=1, hessian_subset=5000, small_subset=30)})
     rules = {"new": dict(dataset="value", arch="value", lr="value", n_train="examples", flag="value", steps="steps",
                          snapshot_every="interval", moments="steps", batch_size="examples", hessian_examples="examples",
                          net={"channels": "width", "depth": "count"}, n_models="count", D="count", depth="count",
                          seeds="names", seeds_count="names", classes="names", lrs="value", nested={"A": "steps"},
-                         pairs="count")}
+                         pairs="count", repeats="seeds", n_repeats="seeds", one_repeat="seeds",
+                         hessian_subset="subset", small_subset="subset")}
     got = profiles.Profile("smoke", "test", smoke.shrink_chapters(paper.chapters, rules)).chapter("new")
     expected = dict(
         dataset="cifar100", arch="cnn", lr=0.1, n_train=None, flag=True,
         steps=200, snapshot_every=50, moments=(10, 50, 200),          # steps / 100, intervals / 10; a grid keeps 3
         batch_size=3, hessian_examples=100, net=dict(channels=(4, 8, 16), depth=2),   # /50, widths /4, depth kept
         n_models=3, D=101, depth=1, seeds=(3, 4, 5), seeds_count=3, classes=(2, 10, 50),   # counts / 10, >= 3
-        lrs=(0.01, 0.04, 0.32), nested={"A": {"steps": 3}}, pairs=((20, 15), (6, 4)))
+        lrs=(0.01, 0.04, 0.32), nested={"A": {"steps": 3}}, pairs=((20, 15), (6, 4)),
+        repeats=(3, 1), n_repeats=2, one_repeat=1,                    # independent repetitions: the first two
+        hessian_subset=20, small_subset=3)                            # a curvature estimate's examples / 250, >= 3
     assert dict(got) == expected
     # a run checked 40 times in paper is checked 4 times in smoke; positions stay multiples of the first
     assert got.steps // got.snapshot_every == 4 and all(m % got.moments[0] == 0 for m in got.moments)

@@ -13,24 +13,33 @@ import math
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["shrink_chapters", "rule_at", "KINDS", "SMOKE_DIVISORS", "SMOKE_GRID", "SMOKE_FLOOR"]
+__all__ = ["shrink_chapters", "rule_at", "KINDS", "SMOKE_DIVISORS", "SMOKE_GRID", "SMOKE_FLOOR", "SMOKE_SEEDS"]
 
 #: Divisor of each kind of integer setting (the rules declared in :mod:`lsl.book.sizes`).
 #: Step counts and positions are divided by 100 (the paper's are multiples of 100), intervals between
-#: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; every other count
+#: checks or snapshots only by 10, so a run is checked or sampled a tenth as often; examples by 50, but the
+#: examples a curvature estimate runs on (kind ``"subset"``: the Hessian's or the logit Jacobians' subset of
+#: the training set) by 250, as every one of them is passed through hundreds of times (a Hessian-vector
+#: product each, per Lanczos step) and a subset of any size runs the same code; every other count
 #: (dimensions, points, planes, directions, models) by 10.
 SMOKE_DIVISORS: Mapping[str, int] = MappingProxyType(
-    {"steps": 100, "interval": 10, "examples": 50, "width": 4, "count": 10})
+    {"steps": 100, "interval": 10, "examples": 50, "subset": 250, "width": 4, "count": 10})
 #: A grid (a tuple of more than this many numbers) keeps this many: its first, middle and last value.
 SMOKE_GRID = 3
+#: Independent repetitions of an experiment (kind ``"seeds"``: a tuple of seeds, or their number) keep this many:
+#: the fewest that still give a spread over seeds (a standard deviation, a pair to compare), which is all the
+#: smoke run needs of them; every repetition runs the same code, so a third one only repeats its cost.
+SMOKE_SEEDS = 2
 #: No count shrinks below this (or below its paper value, if that is smaller): depth 2 stays 2, and a
 #: path keeps an interior point, a connector three optima.
 SMOKE_FLOOR = 3
 
-#: The rules a setting can declare: how its integers shrink (``"names"``: a tuple of them names seeds or
-#: class counts and is kept; ``"cases"``: a list of experiments keeps its first and last; ``"value"``: a
-#: value, not a count, such as a learning rate, a dataset or a grid of scales, kept as it is).
-KINDS = ("steps", "interval", "examples", "width", "count", "names", "cases", "value")
+#: The rules a setting can declare: how its integers shrink (``"names"``: a tuple of them names class counts or
+#: the members of one experiment, such as the three optima that span a plane, and is kept; ``"seeds"``: independent
+#: repetitions, a tuple of seeds or their number, keep :data:`SMOKE_SEEDS`; ``"cases"``: a list of experiments keeps
+#: its first and last; ``"value"``: a value, not a count, such as a learning rate, a dataset or a grid of scales,
+#: kept as it is).
+KINDS = ("steps", "interval", "examples", "subset", "width", "count", "names", "seeds", "cases", "value")
 
 Rule = "str | Mapping[str, str]"
 
@@ -75,11 +84,15 @@ def _shrink(value: Any, rule) -> Any:
         kind = rule_at(rule)
         if kind == "value":
             raise ValueError(f"an integer ({value}) under the smoke rule 'value': declare how it shrinks")
+        if kind == "seeds":
+            return min(value, SMOKE_SEEDS)
         return _shrink_int(value, "count" if kind == "names" else kind)
     if isinstance(value, (tuple, list)):
         kind = rule if isinstance(rule, str) else None
         if kind == "cases" and len(value) > 2:
             value = type(value)([value[0], value[-1]])
+        if kind == "seeds":
+            return type(value)(value[:SMOKE_SEEDS])
         items = list(value) if kind in ("names", "cases") else [_shrink(v, rule) for v in value]
         if len(items) > SMOKE_GRID and all(_is_number(v) for v in items):
             n = len(items)
@@ -112,16 +125,19 @@ def shrink_chapters(chapters: Mapping[str, Mapping[str, Any]],
       architecture names; ``n_train=None``, "all of it", reads all of the small test files);
     - an integer is divided by the divisor of its kind (:data:`SMOKE_DIVISORS`; the kind is the rule
       declared beside the setting in :mod:`lsl.book.sizes`: steps and positions in a run / 100, intervals
-      between checks or snapshots / 10, examples and batch sizes / 50, widths and channels / 4, any
-      other count / 10), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
+      between checks or snapshots / 10, examples and batch sizes / 50, the examples of a curvature
+      estimate / 250, widths and channels / 4, any other count / 10), rounded up, and never made smaller than :data:`SMOKE_FLOOR` (values at or
       below it are kept, so a depth of 2 stays 2), except steps and intervals, which keep at least
       one step. The paper's step counts and positions are multiples of 100, so positions stay
       multiples of each other, and a run of ``S`` steps checked every ``E`` steps with ``S / E`` a
       multiple of 10 (as in every paper setting) is still checked a whole number of times;
     - a tuple of more than :data:`SMOKE_GRID` numbers (a grid: learning rates, dimensions,
       scales, moments) keeps its first, middle and last entry, after shrinking each;
-    - a tuple naming seeds or class counts (kind ``"names"``) is kept as it is; a list of cases (kind
-      ``"cases"``) keeps its first and last case.
+    - a tuple naming class counts or the members of one experiment (kind ``"names"``) is kept as it is; a
+      list of cases (kind ``"cases"``) keeps its first and last case;
+    - independent repetitions (kind ``"seeds"``: a tuple of seeds, or how many) keep their first
+      :data:`SMOKE_SEEDS` (a count of at most that many is kept): a spread over seeds still has two to
+      compare, and every further seed would only run the same code again.
 
     A setting without a rule, or a rule without a setting, is an error (renaming a setting without its
     rule cannot silently change its smoke size). The smoke
