@@ -36,16 +36,12 @@ CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 SKIPPED = re.compile(r"^\[smoke\] not checked: (?P<claim>.+?) \(a claim that holds only", re.M)
 #: seconds a single cell may take before the run is abandoned (the whole book takes well under this)
 CELL_TIMEOUT = 300
-#: Examples per fake data set: 100 training examples (ten per class of the ten-class sets) and 40 test
-#: examples. A smoke run only has to pass through the code, and most of its time is spent on whole-set
-#: evaluations (training to a target loss, full-data Hessians), which shrink with the set.
-SMOKE_TRAIN, SMOKE_TEST = 100, 40
 
 
 @pytest.fixture(scope="module")
 def smoke_env(tmp_path_factory):
     """Fake paper datasets and a fresh cache, shared by the chapters of one session."""
-    data_dir = fake_datasets.write_all(tmp_path_factory.mktemp("smoke_data"), n_train=SMOKE_TRAIN, n_test=SMOKE_TEST)
+    data_dir = fake_datasets.write_all(tmp_path_factory.mktemp("smoke_data"))   # the smoke scale's sizes
     return {
         "LSL_PROFILE": "smoke",
         "LSL_DEVICE": "cpu",
