@@ -50,7 +50,8 @@ another host. (:class:`Browser` can still answer such requests from a local copy
 small fake pages of ``tests/test_browser_check.py``; ``--mathjax-dir`` turns that on for a book built
 without ``_ext/mathjax_local.py``.) Screenshots of every chapter and a few other pages, the whole page at its
 real width, are written to ``--screenshots`` (default: ``screenshots/`` beside the HTML folder, e.g.
-``_build/screenshots``) as JPEGs (quality 80: legible, and half the time of a PNG of a 20000-pixel page).
+``_build/screenshots``) as PNGs (the team's file viewer opens PNG only; a JPEG would take half the time to
+encode on a 20000-pixel page, about 15 s of the whole check).
 
 The checks on a page's HTML are plain functions (:func:`check_links`, :func:`check_math`,
 :func:`check_images`, :func:`check_colab`, :func:`check_stray_outputs`, :func:`check_alt_text`,
@@ -847,15 +848,14 @@ class Browser:
                      for u in dict.fromkeys(self.blocked)]
         return list(dict.fromkeys(problems))
 
-    def screenshot(self, path: Path, full_page: bool = True, max_height: int = 40000, quality: int = 80) -> None:
-        """A JPEG of the page as a reader sees it, the whole length of it (at most ``max_height`` CSS pixels).
+    def screenshot(self, path: Path, full_page: bool = True, max_height: int = 40000) -> None:
+        """A PNG of the page as a reader sees it, the whole length of it (at most ``max_height`` CSS pixels).
 
         For the whole length the viewport is made as tall as the page for the capture (and restored
         after), so the page is laid out at its real width; capturing "beyond the viewport" instead
-        shifts sticky sidebars and can cut the left of the article off. JPEG at ``quality`` 80: text
-        stays crisp enough to read, and Chromium encodes a 20000-pixel page in half the time of a PNG.
+        shifts sticky sidebars and can cut the left of the article off.
         """
-        params = {"format": "jpeg", "quality": quality}
+        params = {"format": "png"}
         width, height = self.size
         tall = None
         if full_page:
@@ -971,7 +971,7 @@ def check_site(html_dir: Path, browser: Browser | Sequence[Browser], repo: Repos
         problems += check_alt_text(html)
         problems += check_colab(page, html, repo, is_chapter[page])
         if screenshots is not None and (page in screenshot_pages or is_chapter[page]):
-            b.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".jpg"))
+            b.screenshot(screenshots / (page.replace("/", "_").removesuffix(".html") + ".png"))
         return Result(page, problems, time.monotonic() - t0)
 
     def work(b: Browser) -> None:

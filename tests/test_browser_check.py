@@ -149,7 +149,7 @@ def test_a_real_browser_finds_each_fault(chromium, tmp_path):
                                                               screenshot_pages=("good.html",), log=lambda *_: None)}
     finally:
         browser.close()
-    assert (tmp_path / "shots" / "good.jpg").read_bytes().startswith(b"\xff\xd8\xff")      # a JPEG
+    assert (tmp_path / "shots" / "good.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")      # a PNG
     good, bad = results["good.html"], results["bad.html"]
     if mathjax is not None:            # MathJax served from the local copy: the math is typeset
         assert good == ["broken link: 'bad.html#nowhere' -> bad.html has no #nowhere"]
